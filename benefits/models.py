@@ -1,0 +1,1 @@
+"""Models of the benefits app (DOMAIN.md); built in its own issue."""

@@ -1,0 +1,84 @@
+"""Customers API: regions, customer bulk upsert, billing-month closure (API.md)."""
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.api import idempotent
+from core.errors import InvalidInput
+from core.permissions import IsStaffOrApiClient
+
+from . import rules, selectors, services
+from .serializers import (
+    BulkResultSerializer,
+    CustomerRowSerializer,
+    RegionSerializer,
+    duplicates,
+    validate_rows,
+)
+
+ERROR = OpenApiResponse(description='`{"error": {"code", "message", "fields"}}`')
+
+
+class RegionUpsertApi(APIView):
+    permission_classes = [IsStaffOrApiClient]
+
+    @extend_schema(request=RegionSerializer, responses={200: RegionSerializer, 201: RegionSerializer, 400: ERROR})
+    def put(self, request, code: str):
+        serializer = RegionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        if len(code) > 20:
+            raise InvalidInput("A region code has at most 20 characters.", fields={"code": ["too long"]})
+        region, created = services.region_upsert(code=code, **serializer.validated_data, actor=request.user)
+        return Response(
+            RegionSerializer(region).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+
+class CustomersBulkApi(APIView):
+    permission_classes = [IsStaffOrApiClient]
+
+    @extend_schema(
+        request=CustomerRowSerializer(many=True),
+        responses={200: BulkResultSerializer, 400: ERROR},
+        description="Create or update customers by msisdn. Atomic: every row applies, or none and the 400 "
+        "names every bad row by its index in `fields`.",
+    )
+    @idempotent
+    def post(self, request):
+        def unknown_regions(clean):
+            known = selectors.region_codes({row["region"] for _, row in clean})
+            errors = duplicates(clean, key=lambda row: row["msisdn"])
+            for index, row in clean:
+                if row["region"] not in known:
+                    errors.setdefault(index, {})["region"] = [f"Unknown region {row['region']!r}: PUT it first."]
+            return errors
+
+        rows = validate_rows(request.data, CustomerRowSerializer, extra_checks=unknown_regions)
+        created, updated = services.customers_bulk_upsert(rows=rows, actor=request.user)
+        return Response({"created": created, "updated": updated})
+
+
+class BillingMonthCloseApi(APIView):
+    permission_classes = [IsStaffOrApiClient]
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: inline_serializer(
+                "BillingMonthClosed",
+                {"month": serializers.CharField(), "closed_at": serializers.DateTimeField()},
+            ),
+            400: ERROR,
+            409: ERROR,
+        },
+    )
+    @idempotent
+    def post(self, request, month: str):
+        try:
+            month_date = rules.parse_month(month)
+        except ValueError as exc:
+            raise InvalidInput(str(exc), fields={"month": [str(exc)]}) from exc
+        billing_month = services.billing_month_close(month=month_date, actor=request.user)
+        return Response({"month": rules.month_str(billing_month.month), "closed_at": billing_month.closed_at})

@@ -1,0 +1,215 @@
+"""Validation and output of the customers API."""
+
+from django.conf import settings
+from rest_framework import serializers
+
+from core.api import parse_json_rows, raise_row_errors
+
+from . import rules
+from .models import (
+    Brand,
+    ClosureKind,
+    Customer,
+    GroupClass,
+    KeyPersonRole,
+    ProductType,
+    Region,
+    SuspensionKind,
+    msisdn_validator,
+)
+
+MSISDN_HELP = "11 digits starting with 1"
+
+
+class MsisdnField(serializers.CharField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 11)
+        kwargs.setdefault("help_text", MSISDN_HELP)
+        super().__init__(**kwargs)
+        self.validators.append(msisdn_validator)
+
+
+class MonthField(serializers.CharField):
+    """A month as "YYYY-MM" in and out; a date (the 1st) inside."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        try:
+            return rules.parse_month(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+    def to_representation(self, value):
+        return rules.month_str(value)
+
+
+class RegionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Region
+        fields = ["code", "name", "province"]
+        read_only_fields = ["code"]
+
+
+class CustomerRowSerializer(serializers.Serializer):
+    msisdn = MsisdnField()
+    name = serializers.CharField(max_length=50)
+    id_number = serializers.CharField(max_length=18)
+    birthday = serializers.DateField(required=False, allow_null=True, help_text="defaults to the ID number's date")
+    join_date = serializers.DateField()
+    brand = serializers.ChoiceField(choices=Brand.choices)
+    product_type = serializers.ChoiceField(choices=ProductType.choices, required=False, default=ProductType.PRIMARY)
+    plan_code = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
+    plan_started_on = serializers.DateField(required=False, allow_null=True, help_text="defaults to join_date")
+    region = serializers.CharField(max_length=20, help_text="code of an existing region")
+    landline = serializers.RegexField(r"^[0-9\-]{0,20}$", required=False, allow_blank=True, default="")
+
+    def validate_id_number(self, value):
+        value = value.upper()
+        problem = rules.id_number_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value
+
+    def validate(self, attrs):
+        if attrs.get("plan_started_on") and attrs["plan_started_on"] < attrs["join_date"]:
+            raise serializers.ValidationError({"plan_started_on": ["A plan cannot start before the join date."]})
+        return attrs
+
+
+class BillRowSerializer(serializers.Serializer):
+    msisdn = MsisdnField()
+    month = MonthField(help_text="YYYY-MM")
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, help_text='yuan, e.g. "388.50"')
+    paid = serializers.BooleanField(required=False, default=False)
+
+
+class BulkResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+
+
+def validate_rows(data, row_serializer, *, extra_checks) -> list[dict]:
+    """Validate every row of a bulk body; raise one 400 naming every bad row, or return clean rows.
+
+    `extra_checks(rows_with_index)` adds set-based checks (e.g. unknown references) as {index: {field: [msg]}}.
+    """
+    rows = parse_json_rows(data, max_rows=settings.VIPCLUB_BULK_MAX_ROWS)
+    errors: dict[int, dict] = {}
+    clean: list[tuple[int, dict]] = []
+    for index, row in enumerate(rows):
+        if not isinstance(row, dict):
+            errors[index] = {"non_field_errors": ["A row must be a JSON object."]}
+            continue
+        serializer = row_serializer(data=row)
+        if serializer.is_valid():
+            clean.append((index, dict(serializer.validated_data)))
+        else:
+            errors[index] = serializer.errors
+    for index, problems in extra_checks(clean).items():
+        for field_name, messages in problems.items():
+            errors.setdefault(index, {}).setdefault(field_name, []).extend(messages)
+    raise_row_errors(errors, len(rows))
+    return [row for _, row in clean]
+
+
+def duplicates(clean, key) -> dict[int, dict]:
+    seen: dict = {}
+    errors: dict[int, dict] = {}
+    for index, row in clean:
+        k = key(row)
+        if k in seen:
+            errors[index] = {"msisdn": [f"Duplicate of row {seen[k]} in this request."]}
+        else:
+            seen[k] = index
+    return errors
+
+
+class CustomerSerializer(serializers.ModelSerializer):
+    """A customer's own data (other apps add tier, manager, points in the composed profile)."""
+
+    region = serializers.CharField(source="region.code")
+    region_name = serializers.CharField(source="region.name")
+    province = serializers.CharField(source="region.province")
+
+    class Meta:
+        model = Customer
+        fields = [
+            "msisdn",
+            "name",
+            "id_number",
+            "birthday",
+            "join_date",
+            "brand",
+            "product_type",
+            "plan_code",
+            "plan_started_on",
+            "region",
+            "region_name",
+            "province",
+            "landline",
+            "status",
+            "suspension_kind",
+            "closure_kind",
+            "status_changed_at",
+        ]
+
+
+class CustomerListSerializer(CustomerSerializer):
+    """List rows: msisdn and ID number masked."""
+
+    msisdn = serializers.CharField(source="masked_msisdn")
+    id_number = serializers.CharField(source="masked_id_number")
+
+    class Meta(CustomerSerializer.Meta):
+        fields = [
+            "msisdn",
+            "name",
+            "id_number",
+            "brand",
+            "product_type",
+            "plan_code",
+            "region",
+            "status",
+            "join_date",
+        ]
+
+
+class EventDataSerializers:
+    """Validation of each event type's `data` (API.md)."""
+
+    class Suspended(serializers.Serializer):
+        kind = serializers.ChoiceField(choices=SuspensionKind.choices)
+
+    class Empty(serializers.Serializer):
+        pass
+
+    class ClosureRequested(serializers.Serializer):
+        channel = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
+        reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+    class Closed(serializers.Serializer):
+        kind = serializers.ChoiceField(choices=ClosureKind.choices)
+
+    class PlanChanged(serializers.Serializer):
+        plan_code = serializers.CharField(max_length=20)
+        started_on = serializers.DateField()
+
+    class OwnershipTransferred(serializers.Serializer):
+        name = serializers.CharField(max_length=50)
+        id_number = serializers.CharField(max_length=18)
+
+        def validate_id_number(self, value):
+            value = value.upper()
+            problem = rules.id_number_problem(value)
+            if problem:
+                raise serializers.ValidationError(problem)
+            return value
+
+    class NumberChanged(serializers.Serializer):
+        new_msisdn = MsisdnField()
+
+    class KeyPersonSet(serializers.Serializer):
+        group_code = serializers.CharField(max_length=30)
+        group_class = serializers.ChoiceField(choices=GroupClass.choices)
+        role = serializers.ChoiceField(choices=KeyPersonRole.choices)
+        group_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")

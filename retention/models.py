@@ -1,0 +1,1 @@
+"""Models of the retention app (DOMAIN.md); built in its own issue."""

@@ -1,0 +1,162 @@
+"""API endpoints that compose several apps: customer profile, bills (points hook), events, health."""
+
+import redis
+from django.conf import settings
+from django.db import connection
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import generics, serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.api import idempotent
+from core.errors import InvalidInput
+from core.models import JobHeartbeat
+from core.permissions import IsStaffOrApiClient
+from customers import selectors as customer_selectors
+from customers.serializers import (
+    BillRowSerializer,
+    BulkResultSerializer,
+    CustomerListSerializer,
+    CustomerSerializer,
+    duplicates,
+    validate_rows,
+)
+
+from .. import workflows
+from ..events import EventSerializer, event_ingest
+
+ERROR = OpenApiResponse(description='`{"error": {"code", "message", "fields"}}`')
+
+
+class HealthApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        responses=inline_serializer(
+            "Health",
+            {
+                "status": serializers.CharField(),
+                "database": serializers.CharField(),
+                "broker": serializers.CharField(),
+                "last_heartbeat": serializers.DateTimeField(allow_null=True),
+            },
+        )
+    )
+    def get(self, request):
+        database = "ok"
+        last_heartbeat = None
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            beat = JobHeartbeat.objects.filter(name="beat").first()
+            last_heartbeat = beat.last_run_at if beat else None
+        except Exception:  # noqa: BLE001 - any database failure is reported, not raised
+            database = "unavailable"
+        broker = "ok"
+        if settings.REDIS_URL:
+            try:
+                redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=0.5, socket_timeout=0.5).ping()
+            except redis.RedisError:
+                broker = "unavailable"
+        elif not settings.CELERY_BROKER_DIR.is_dir():
+            broker = "unavailable"
+        healthy = database == "ok"
+        return Response(
+            {
+                "status": "ok" if healthy else "degraded",
+                "database": database,
+                "broker": broker,
+                "last_heartbeat": last_heartbeat,
+            },
+            status=status.HTTP_200_OK if healthy else status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("region", str, description="region code"),
+        OpenApiParameter("status", str, enum=["active", "suspended", "pending_closure", "closed"]),
+        OpenApiParameter("brand", str, enum=["gotone", "mzone", "easyown"]),
+        OpenApiParameter("search", str, description="msisdn prefix (digits) or name prefix"),
+    ]
+)
+class CustomerListApi(generics.ListAPIView):
+    """Customers, msisdn and ID number masked."""
+
+    permission_classes = [IsStaffOrApiClient]
+    serializer_class = CustomerListSerializer
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return customer_selectors.customer_list(filters=self.request.query_params)
+
+
+class CustomerDetailApi(APIView):
+    permission_classes = [IsStaffOrApiClient]
+
+    @extend_schema(responses={200: CustomerSerializer, 404: ERROR})
+    def get(self, request, msisdn: str):
+        customer = customer_selectors.customer_get(msisdn=msisdn)
+        return Response(CustomerSerializer(customer).data)
+
+
+class BillsBulkApi(APIView):
+    permission_classes = [IsStaffOrApiClient]
+
+    @extend_schema(
+        request=BillRowSerializer(many=True),
+        responses={200: BulkResultSerializer, 400: ERROR},
+        description="Create or correct monthly bills. Atomic: all rows apply, or none and the 400 names every "
+        "bad row by index.",
+    )
+    @idempotent
+    def post(self, request):
+        ids: dict[str, int] = {}
+
+        def unknown_customers(clean):
+            ids.update(customer_selectors.customer_ids_by_msisdn({row["msisdn"] for _, row in clean}))
+            errors = duplicates(clean, key=lambda row: (row["msisdn"], row["month"]))
+            for index, row in clean:
+                if row["msisdn"] not in ids:
+                    errors.setdefault(index, {})["msisdn"] = [f"Unknown customer {row['msisdn']}."]
+            return errors
+
+        rows = validate_rows(request.data, BillRowSerializer, extra_checks=unknown_customers)
+        for row in rows:
+            row["customer_id"] = ids[row.pop("msisdn")]
+        result = workflows.bills_import(rows=rows, actor=request.user)
+        return Response({"created": result.created, "updated": result.updated})
+
+
+class EventApi(APIView):
+    permission_classes = [IsStaffOrApiClient]
+
+    @extend_schema(
+        request=EventSerializer,
+        responses={
+            201: inline_serializer(
+                "EventApplied",
+                {
+                    "event_id": serializers.CharField(),
+                    "type": serializers.CharField(),
+                    "applied": serializers.BooleanField(),
+                    "msisdn": serializers.CharField(),
+                    "status": serializers.CharField(),
+                },
+            ),
+            200: OpenApiResponse(description="replay: the first answer"),
+            400: ERROR,
+            404: ERROR,
+            409: ERROR,
+        },
+    )
+    def post(self, request):
+        if not isinstance(request.data, dict):
+            raise InvalidInput("The body must be a JSON object.")
+        serializer = EventSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        outcome = event_ingest(event=dict(serializer.validated_data), actor=request.user)
+        headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
+        return Response(outcome.body, status=outcome.status_code, headers=headers)

@@ -1,0 +1,164 @@
+"""Lifecycle events from other systems (API.md `/events/`): validate, apply across apps, answer once.
+
+This is the one place where an event fans out to the apps (customers now; tiers, points, managers
+and retention hook in here as they are built).
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from rest_framework import serializers
+
+from core.errors import DomainError, InvalidInput, RuleViolation
+from customers import selectors as customer_selectors
+from customers import services as customer_services
+from customers.serializers import EventDataSerializers as S
+
+from .models import InboundEvent
+
+DATA_SERIALIZERS = {
+    "suspended": S.Suspended,
+    "reactivated": S.Empty,
+    "closure_requested": S.ClosureRequested,
+    "closure_cancelled": S.Empty,
+    "closed": S.Closed,
+    "plan_changed": S.PlanChanged,
+    "ownership_transferred": S.OwnershipTransferred,
+    "number_changed": S.NumberChanged,
+    "key_person_set": S.KeyPersonSet,
+}
+EVENT_TYPES = list(DATA_SERIALIZERS)
+
+_TRANSITION_EVENTS = {
+    "suspended": "suspend",
+    "reactivated": "reactivate",
+    "closure_requested": "request_closure",
+    "closure_cancelled": "cancel_closure",
+    "closed": "close",
+}
+
+
+@dataclass
+class EventOutcome:
+    status_code: int
+    body: dict
+    replayed: bool
+
+
+def _request_hash(event: dict) -> str:
+    payload = json.dumps({k: event[k] for k in ("type", "msisdn", "occurred_at", "data")}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _apply(*, event: dict, data: dict, actor) -> dict:
+    customer = customer_selectors.customer_get(msisdn=event["msisdn"])
+    kind = event["type"]
+    at = event["occurred_at"]
+    source = f"event:{event['event_id']}"[:40]
+    if kind in _TRANSITION_EVENTS:
+        customer = customer_services.customer_transition(
+            customer=customer,
+            action=_TRANSITION_EVENTS[kind],
+            kind=data.get("kind", ""),
+            at=at,
+            actor=actor,
+            source=source,
+        )
+    elif kind == "plan_changed":
+        customer = customer_services.customer_change_plan(
+            customer=customer, plan_code=data["plan_code"], started_on=data["started_on"], actor=actor
+        )
+    elif kind == "ownership_transferred":
+        customer = customer_services.customer_transfer_ownership(
+            customer=customer,
+            name=data["name"],
+            id_number=data["id_number"],
+            at=at,
+            actor=actor,
+            source=source,
+        )
+    elif kind == "number_changed":
+        customer = customer_services.customer_change_number(
+            customer=customer, new_msisdn=data["new_msisdn"], at=at, actor=actor, source=source
+        )
+    elif kind == "key_person_set":
+        customer_services.key_person_set(
+            customer=customer,
+            group_code=data["group_code"],
+            group_class=data["group_class"],
+            role=data["role"],
+            group_name=data["group_name"],
+            at=at,
+            actor=actor,
+        )
+    return {"msisdn": customer.msisdn, "status": customer.status}
+
+
+def event_ingest(*, event: dict, actor=None) -> EventOutcome:
+    """Apply one validated event envelope {event_id, type, msisdn, occurred_at, data}.
+
+    201 when applied, 200 with the first answer on a replay, 409 (stored too) when a rule refuses it.
+    Unknown customers (404) and bad data (400) are not stored, so the sender can fix and resend.
+    """
+    request_hash = _request_hash(event)
+
+    def replay(stored: InboundEvent) -> EventOutcome:
+        if stored.request_hash != request_hash:
+            raise RuleViolation(
+                f"event_id {event['event_id']} was already used for a different event.",
+                code="event_id_reused",
+            )
+        return EventOutcome(200 if stored.status_code == 201 else stored.status_code, stored.response, True)
+
+    stored = InboundEvent.objects.filter(event_id=event["event_id"]).first()
+    if stored:
+        return replay(stored)
+
+    data_serializer = DATA_SERIALIZERS[event["type"]](data=event.get("data") or {})
+    if not data_serializer.is_valid():
+        raise InvalidInput(
+            f"Invalid data for a {event['type']} event.",
+            fields={"data": data_serializer.errors},
+        )
+    try:
+        with transaction.atomic():
+            try:
+                with transaction.atomic():
+                    result = _apply(event=event, data=dict(data_serializer.validated_data), actor=actor)
+                status_code = 201
+                body = {"event_id": event["event_id"], "type": event["type"], "applied": True, **result}
+            except RuleViolation as exc:
+                status_code = exc.http_status
+                body = {"error": {"code": exc.code, "message": exc.message, "fields": exc.fields}}
+            InboundEvent.objects.create(
+                event_id=event["event_id"],
+                type=event["type"],
+                msisdn=event["msisdn"],
+                occurred_at=event["occurred_at"],
+                data=json.loads(json.dumps(event.get("data") or {}, default=str)),
+                request_hash=request_hash,
+                status_code=status_code,
+                response=body,
+                client=actor if getattr(actor, "pk", None) else None,
+            )
+    except IntegrityError:
+        stored = InboundEvent.objects.filter(event_id=event["event_id"]).first()
+        if stored is None:
+            raise
+        return replay(stored)
+    return EventOutcome(status_code, body, False)
+
+
+class EventSerializer(serializers.Serializer):
+    event_id = serializers.CharField(max_length=100)
+    type = serializers.ChoiceField(choices=EVENT_TYPES)
+    msisdn = serializers.RegexField(
+        r"^1\d{10}$", max_length=11, error_messages={"invalid": "An msisdn is 11 digits starting with 1."}
+    )
+    occurred_at = serializers.DateTimeField()
+    data = serializers.DictField(required=False, default=dict)
+
+
+__all__ = ["event_ingest", "EventSerializer", "EventOutcome", "EVENT_TYPES", "DomainError"]
