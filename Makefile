@@ -1,0 +1,57 @@
+# vipclub — the two commands are `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: run test install lint format messages bench worker clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+.env:
+	cp .env.example .env
+
+install: $(VENV)/.installed .env
+
+## Serve http://$(HOST):$(PORT) with the scheduled jobs (Celery worker + beat); seeds a demo club on first run.
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo --if-empty
+	@echo "vipclub: http://$(HOST):$(PORT)/  (admin: /admin/, API docs: /api/docs/, health: /api/v1/health/)"
+	@bash -c 'set -m; $(BIN)/celery -A vipclub worker --beat --pool=solo --loglevel=warning & worker=$$!; \
+		trap "kill -TERM -$$worker 2>/dev/null; wait $$worker 2>/dev/null" EXIT INT TERM; \
+		$(BIN)/python manage.py runserver $(HOST):$(PORT)'
+
+## The whole suite: lint, import contracts, migrations up to date, tests (SQLite, or PostgreSQL with DATABASE_URL).
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports
+
+format: install
+	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
+
+## Regenerate the zh-hans catalogue and compile it (the compiled .mo is committed).
+messages: install
+	$(BIN)/python manage.py makemessages -l zh_Hans --ignore=.venv --ignore=var
+	$(BIN)/python manage.py compilemessages -l zh_Hans --ignore=.venv
+
+## Benchmarks (PostgreSQL, DATABASE_URL of a bench database); never run by `make test`.
+bench: install
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+worker: install
+	$(BIN)/celery -A vipclub worker --loglevel=info
+
+clean:
+	rm -rf $(VENV) var/celery var/static

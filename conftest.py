@@ -1,0 +1,39 @@
+"""Fixtures shared by every test package."""
+
+import pytest
+from django.contrib.auth.models import Group
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from core.permissions import API_CLIENTS_GROUP
+from customers.tests.factories import CustomerFactory, RegionFactory
+
+
+@pytest.fixture
+def api_user(django_user_model):
+    user = django_user_model.objects.create_user(username="api-billing")
+    user.groups.add(Group.objects.get_or_create(name=API_CLIENTS_GROUP)[0])
+    return user
+
+
+@pytest.fixture
+def api(api_user):
+    """An API client authenticated as another system (token)."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=api_user).key}")
+    return client
+
+
+@pytest.fixture
+def staff_user(django_user_model):
+    return django_user_model.objects.create_superuser(username="clubadmin", password="x-Strong-pass-1")
+
+
+@pytest.fixture
+def region(db):
+    return RegionFactory()
+
+
+@pytest.fixture
+def customer(region):
+    return CustomerFactory(region=region, msisdn="13800138000")
