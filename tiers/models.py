@@ -1,1 +1,295 @@
-"""Models of the tiers app (DOMAIN.md); built in its own issue."""
+"""Tiers, rating policies, the customer's current tier, its history, rating runs, overrides."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from customers.models import Customer
+
+
+class Tier(models.Model):
+    """A club tier; data, ordered by rank (higher rank = better). Adding platinum or guest is a row."""
+
+    code = models.CharField(_("code"), max_length=20, unique=True)
+    name_zh = models.CharField(_("Chinese name"), max_length=30)
+    name_en = models.CharField(_("English name"), max_length=30)
+    rank = models.PositiveSmallIntegerField(_("rank"), unique=True, help_text=_("higher is better"))
+    threshold = models.DecimalField(
+        _("threshold"), max_digits=12, decimal_places=2, help_text=_("default score threshold (annual composite)")
+    )
+    active = models.BooleanField(_("active"), default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-rank"]
+        verbose_name = _("tier")
+        verbose_name_plural = _("tiers")
+
+    def __str__(self) -> str:
+        return f"{self.name_zh} {self.name_en}"
+
+
+class PolicyKind(models.TextChoices):
+    ANNUAL_COMPOSITE = "annual_composite", _("Annual composite (bills of 12 months + tenure bonus)")
+    AVERAGE_SPEND = "average_spend", _("Average monthly spend")
+
+
+class RatingPolicy(models.Model):
+    """How customers are rated. Maps are JSON so that staff can edit them; see DOMAIN.md §3."""
+
+    code = models.CharField(_("code"), max_length=30, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    kind = models.CharField(_("kind"), max_length=20, choices=PolicyKind.choices)
+    active = models.BooleanField(
+        _("scheduled"), default=False, help_text=_("the monthly schedule runs active policies")
+    )
+    window_months = models.PositiveSmallIntegerField(_("window (months)"), default=12)
+    thresholds = models.JSONField(
+        _("thresholds"),
+        default=dict,
+        blank=True,
+        help_text=_('{"diamond": "4000", ...}; a tier not named uses its default threshold'),
+    )
+    tenure_bonus = models.JSONField(
+        _("tenure bonus"),
+        default=list,
+        blank=True,
+        help_text=_("[[years, bonus], ...], e.g. [[10, 300], [3, 200], [1, 100]]"),
+    )
+    min_tenure_months = models.PositiveSmallIntegerField(_("minimum tenure to win by score (months)"), default=12)
+    validity_months = models.PositiveSmallIntegerField(_("validity (months)"), default=12)
+    expiry_day = models.PositiveSmallIntegerField(
+        _("expiry day"),
+        null=True,
+        blank=True,
+        help_text=_("empty: valid to the end of month M+11; D: to day D of month M+12"),
+    )
+    plan_tiers = models.JSONField(_("plan floors"), default=dict, blank=True, help_text=_('{"388": "gold", ...}'))
+    key_person_tiers = models.JSONField(
+        _("key-person floors"),
+        default=list,
+        blank=True,
+        help_text=_('[{"role": "top_decision_maker", "group_class": "A", "tier": "diamond"}, ...]; no class = any'),
+    )
+    run_day = models.PositiveSmallIntegerField(_("run day of month"), default=1)
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("rating policy")
+        verbose_name_plural = _("rating policies")
+        constraints = [
+            models.CheckConstraint(condition=Q(run_day__gte=1, run_day__lte=28), name="policy_run_day_1_28"),
+            models.CheckConstraint(
+                condition=Q(expiry_day__isnull=True) | Q(expiry_day__gte=1, expiry_day__lte=28),
+                name="policy_expiry_day_1_28",
+            ),
+            models.CheckConstraint(condition=Q(window_months__gte=1, window_months__lte=36), name="policy_window_1_36"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs):
+        if self.pk:
+            self.version = (type(self).objects.filter(pk=self.pk).values_list("version", flat=True).first() or 0) + 1
+        super().save(*args, **kwargs)
+
+
+class Source(models.TextChoices):
+    SCORE = "score", _("Score")
+    PLAN = "plan", _("Tariff plan")
+    KEY_PERSON = "key_person", _("Group key person")
+    TRANSFER = "transfer", _("Cross-region move-in")
+    OVERRIDE = "override", _("Staff override")
+    CLOSURE = "closure", _("Closure")
+
+
+class CustomerTier(models.Model):
+    """A customer's current tier. Written only by the rating engine (and its closure/override services)."""
+
+    customer = models.OneToOneField(Customer, on_delete=models.CASCADE, primary_key=True, related_name="tier_state")
+    tier = models.ForeignKey(Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    source = models.CharField(_("source"), max_length=12, choices=Source.choices, blank=True)
+    valid_until = models.DateField(_("valid until"), null=True, blank=True)
+    since = models.DateField(_("since"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("current tier")
+        verbose_name_plural = _("current tiers")
+        indexes = [models.Index(fields=["tier"], name="customer_tier_tier_idx")]
+
+
+class RunStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class RatingRun(models.Model):
+    policy = models.ForeignKey(RatingPolicy, on_delete=models.PROTECT, related_name="runs")
+    policy_version = models.PositiveIntegerField(_("policy version"))
+    policy_snapshot = models.JSONField(_("policy used"), help_text=_("the exact policy (and tier thresholds) used"))
+    month = models.DateField(_("month"))
+    evaluation_date = models.DateField(_("evaluation date"))
+    dry_run = models.BooleanField(_("dry run"), default=False)
+    forced = models.BooleanField(_("forced"), default=False)
+    status = models.CharField(_("status"), max_length=10, choices=RunStatus.choices, default=RunStatus.PENDING)
+    progress_done = models.PositiveIntegerField(_("customers done"), default=0)
+    progress_total = models.PositiveIntegerField(_("customers in total"), default=0)
+    counts = models.JSONField(_("counts"), default=dict)
+    error = models.TextField(_("error"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    pipeline_done_at = models.DateTimeField(_("pipeline done at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("rating run")
+        verbose_name_plural = _("rating runs")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["policy", "month"], condition=Q(dry_run=False), name="rating_run_one_per_policy_month"
+            )
+        ]
+
+    def __str__(self) -> str:
+        kind = _("dry run") if self.dry_run else _("run")
+        return f"{self.policy.code} {self.month:%Y-%m} {kind} #{self.pk}"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+class RatingChunk(models.Model):
+    """An id range of customers in a run; done in one transaction, so a crashed run resumes by chunk."""
+
+    run = models.ForeignKey(RatingRun, on_delete=models.CASCADE, related_name="chunks")
+    lo = models.BigIntegerField()
+    hi = models.BigIntegerField()
+    customers = models.PositiveIntegerField(default=0)
+    done = models.BooleanField(default=False)
+    counts = models.JSONField(default=dict)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    seconds = models.FloatField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "lo"]
+        constraints = [models.UniqueConstraint(fields=["run", "lo"], name="rating_chunk_run_lo_uniq")]
+
+
+class Transition(models.TextChoices):
+    JOINED = "joined", _("Joined")
+    UPGRADED = "upgraded", _("Upgraded")
+    RENEWED = "renewed", _("Renewed")
+    UNCHANGED = "unchanged", _("Unchanged")
+    HELD = "held", _("Held (validity)")
+    DOWNGRADED = "downgraded", _("Downgraded")
+    LEFT = "left", _("Left")
+
+
+class ChangeColumns(models.Model):
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    from_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    to_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    transition = models.CharField(_("transition"), max_length=12, choices=Transition.choices)
+    reason = models.CharField(_("reason"), max_length=12, choices=Source.choices)
+    score = models.DecimalField(_("score"), max_digits=14, decimal_places=2, null=True, blank=True)
+    effective_on = models.DateField(_("effective on"))
+    valid_until = models.DateField(_("valid until"), null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class TierChange(ChangeColumns):
+    """The history: every change of a customer's tier, source or validity."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="tier_changes")
+    run = models.ForeignKey(RatingRun, on_delete=models.PROTECT, null=True, blank=True, related_name="changes")
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["customer", "id"]
+        verbose_name = _("tier change")
+        verbose_name_plural = _("tier changes")
+        indexes = [models.Index(fields=["run", "customer"], name="tier_change_run_customer_idx")]
+
+
+class DryRunChange(ChangeColumns):
+    """What a dry run would change; never touches a customer."""
+
+    run = models.ForeignKey(RatingRun, on_delete=models.CASCADE, related_name="dry_changes")
+
+    class Meta:
+        ordering = ["run", "customer"]
+        indexes = [models.Index(fields=["run", "customer"], name="dry_change_run_customer_idx")]
+
+
+class OverrideStatus(models.TextChoices):
+    PENDING = "pending", _("Awaiting approval")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    REVOKED = "revoked", _("Revoked")
+
+
+class TierOverride(models.Model):
+    """A staff decision on a customer's exact tier (up or down) until an end date; wins while active.
+    A second staff user approves it before it applies."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="tier_overrides")
+    tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField(_("reason"))
+    starts_on = models.DateField(_("starts on"))
+    ends_on = models.DateField(_("ends on"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=OverrideStatus.choices, default=OverrideStatus.PENDING
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("tier override")
+        verbose_name_plural = _("tier overrides")
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_on__gte=models.F("starts_on")), name="override_ends_after_start"),
+            models.CheckConstraint(
+                condition=~Q(status="approved") | Q(approved_by__isnull=False), name="override_approved_has_approver"
+            ),
+        ]
+        indexes = [models.Index(fields=["customer", "status"], name="override_customer_status_idx")]
+
+
+class TransferFloor(models.Model):
+    """A cross-region move-in (跨区入网): the tier brought along is kept until 31 December of the move's year."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="transfer_floors")
+    tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+")
+    from_region = models.CharField(_("from region"), max_length=50)
+    moved_on = models.DateField(_("moved on"))
+    kept_until = models.DateField(_("kept until"))
+
+    class Meta:
+        ordering = ["customer", "moved_on"]
+        verbose_name = _("move-in floor")
+        verbose_name_plural = _("move-in floors")

@@ -1,4 +1,4 @@
-"""The Celery app. The beat schedule lives here, in code (one beat process)."""
+"""The Celery app. The beat schedule lives here, in code (run exactly one beat process)."""
 
 import os
 
@@ -11,7 +11,18 @@ app = Celery("vipclub")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-app.conf.beat_schedule = {
-    # Proves the scheduler and a worker are alive; /api/v1/health/ shows the last beat.
-    "heartbeat": {"task": "core.heartbeat", "schedule": crontab(minute="*")},
-}
+
+@app.on_after_configure.connect
+def beat_schedule(sender, **kwargs):
+    from django.conf import settings
+
+    sender.conf.beat_schedule = {
+        # Proves the scheduler and a worker are alive; /api/v1/health/ shows the last beat.
+        "heartbeat": {"task": "core.heartbeat", "schedule": crontab(minute="*")},
+        # Starts each active policy's monthly run once its run day has come (retrying daily while last
+        # month's billing is not closed) and resumes runs that stopped. Default 03:00 Asia/Shanghai.
+        "monthly-rerate": {
+            "task": "tiers.scheduled_rerate",
+            "schedule": crontab(minute=0, hour=settings.VIPCLUB_RERATE_HOUR),
+        },
+    }

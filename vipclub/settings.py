@@ -201,6 +201,10 @@ SPECTACULAR_SETTINGS = {
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="vipclub@localhost")
 
+# The monthly re-rating: customers per chunk (one Celery task each) and the hour it starts (Asia/Shanghai).
+VIPCLUB_RATING_CHUNK_SIZE = env.int("VIPCLUB_RATING_CHUNK_SIZE", default=50_000)
+VIPCLUB_RERATE_HOUR = env.int("VIPCLUB_RERATE_HOUR", default=3)
+
 # Bulk API requests are atomic; this caps one request's rows.
 VIPCLUB_BULK_MAX_ROWS = env.int("VIPCLUB_BULK_MAX_ROWS", default=10_000)
 

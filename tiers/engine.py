@@ -1,0 +1,274 @@
+"""The set-based rating engine: one chunk of customers (an id range) evaluated in SQL.
+
+Per chunk, in one transaction: the decision of every customer in the range goes into a temporary table
+(bills aggregated in SQL, floors and overrides joined, the validity rules as CASE expressions); then the
+changed rows are appended to the history, upserted into the current state, and counted. No query runs
+per customer. PostgreSQL and SQLite differ in a few expressions, kept side by side below.
+
+The rules are the same as `tiers.rules.evaluate` (the reference); tests assert that both agree.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db import connection
+from django.utils import timezone
+
+from . import rules
+
+TEMP = "tier_decision"
+
+
+@dataclass(frozen=True)
+class Dialect:
+    floor_yuan: str  # integer yuan of a non-negative bill amount, floored
+    fen: str  # the amount in integer fen
+    greatest: str  # scalar maximum of several values
+    distinct: str  # null-safe "differs"
+    date_cast: str  # appended to a date parameter
+    temp_create: str
+
+
+POSTGRES = Dialect(
+    floor_yuan="FLOOR(amount)::bigint",
+    fen="(amount * 100)::bigint",
+    greatest="GREATEST",
+    distinct="IS DISTINCT FROM",
+    date_cast="::date",
+    temp_create="CREATE TEMP TABLE {name} ON COMMIT DROP AS ",
+)
+SQLITE = Dialect(
+    floor_yuan="CAST(amount AS INTEGER)",
+    fen="CAST(ROUND(amount * 100) AS INTEGER)",
+    greatest="MAX",
+    distinct="IS NOT",
+    date_cast="",
+    temp_create="CREATE TEMP TABLE {name} AS ",
+)
+
+
+def dialect() -> Dialect:
+    return POSTGRES if connection.vendor == "postgresql" else SQLITE
+
+
+class Params(dict):
+    """Named query parameters: `p(value)` returns a placeholder, so fragments can be built in any order."""
+
+    def __init__(self, d: Dialect):
+        super().__init__()
+        self.d = d
+
+    def __call__(self, value, as_date: bool = False) -> str:
+        name = f"p{len(self)}"
+        self[name] = value
+        return f"%({name})s" + (self.d.date_cast if as_date else "")
+
+    def case(self, expr: str, pairs, default: str = "0") -> str:
+        """`CASE expr WHEN … THEN … ELSE default END`."""
+        if not pairs:
+            return default
+        return f"CASE {expr} " + " ".join(f"WHEN {self(k)} THEN {self(v)}" for k, v in pairs) + f" ELSE {default} END"
+
+
+@dataclass
+class ChunkResult:
+    customers: int
+    counts: dict[str, int]
+
+
+def evaluate_chunk(
+    *,
+    run_id: int | None,
+    policy: rules.Policy,
+    month: dt.date,
+    closed_months: list[dt.date],
+    lo: int,
+    hi: int,
+    tier_ids: dict[str, int],
+    apply: bool,
+    history_table: str = "tiers_tierchange",
+) -> ChunkResult:
+    """Evaluate customers with lo <= id <= hi. Must run inside a transaction.
+
+    apply=True writes history rows to `history_table` and the new current state; apply=False (a dry run)
+    writes only what would change to `history_table` (tiers_dryrunchange)."""
+    d = dialect()
+    E = rules.evaluation_date(month, policy.run_day)
+    E_start = timezone.make_aware(dt.datetime.combine(E, dt.time.min))
+    window = set(rules.window_months(month, policy.window_months))
+    months = sorted(m for m in closed_months if m in window)
+    rank_of = policy.ranks
+    tenure_rows = sorted(policy.tenure_bonus, reverse=True)
+
+    p = Params(d)
+
+    # --- the score, in integer units (points, or fen a month for the average-spend policy)
+    if policy.kind == rules.ANNUAL:
+        bonus = (
+            "CASE "
+            + " ".join(
+                f"WHEN c.join_date <= {p(rules.years_before(E, years), True)} THEN {p(bonus)}"
+                for years, bonus in tenure_rows
+            )
+            + " ELSE 0 END"
+            if tenure_rows
+            else "0"
+        )
+        units = f"(COALESCE(b.floor_sum, 0) + {bonus})"
+    else:
+        units = f"(COALESCE(b.fen_sum, 0) / {p(policy.window_months)})"
+    score_case = (
+        "CASE "
+        + " ".join(
+            f"WHEN {units} >= {p(rules.threshold_units(policy, thr))} THEN {p(rank_of[code])}"
+            for code, thr in sorted(policy.thresholds.items(), key=lambda kv: -rank_of[kv[0]])
+        )
+        + " ELSE 0 END"
+        if policy.thresholds
+        else "0"
+    )
+    can_win = f"(c.join_date <= {p(rules.months_before(E, policy.min_tenure_months), True)})"
+
+    plan_case = p.case("pl.plan_code", [(code, rank_of[t]) for code, t in policy.plan_tiers.items() if t in rank_of])
+    plan_rank = f"(CASE WHEN pl.started_on < {p(month, True)} THEN {plan_case} ELSE 0 END)"
+
+    kp_whens = []
+    for role, group_class, tier in policy.key_person_tiers:
+        if tier not in rank_of:
+            continue
+        if group_class:
+            kp_whens.append(f"WHEN k.role = {p(role)} AND g.group_class = {p(group_class)} THEN {p(rank_of[tier])}")
+        else:
+            kp_whens.append(f"WHEN k.role = {p(role)} THEN {p(rank_of[tier])}")
+    kp_case = "CASE " + " ".join(kp_whens) + " ELSE 0 END" if kp_whens else "0"
+    score_until = rules.score_valid_until(month, policy.validity_months, policy.expiry_day)
+
+    month_filter = "AND month IN (" + ", ".join(p(m, True) for m in months) + ")" if months else "AND 1 = 0"
+    sql = (
+        d.temp_create.format(name=TEMP)
+        + f"""
+    WITH c AS (
+        SELECT id, join_date, product_type, status FROM customers_customer WHERE id BETWEEN {p(lo)} AND {p(hi)}
+    ), b AS (
+        SELECT customer_id, CAST(SUM({d.floor_yuan}) AS BIGINT) AS floor_sum, CAST(SUM({d.fen}) AS BIGINT) AS fen_sum
+        FROM customers_monthlybill
+        WHERE customer_id BETWEEN {p(lo)} AND {p(hi)} {month_filter}
+        GROUP BY customer_id
+    ), pl AS (
+        SELECT customer_id, plan_code, started_on FROM (
+            SELECT customer_id, plan_code, started_on,
+                   ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY started_on DESC) AS rn
+            FROM customers_planperiod
+            WHERE customer_id BETWEEN {p(lo)} AND {p(hi)} AND started_on <= {p(E, True)}
+        ) x WHERE rn = 1
+    ), kp AS (
+        SELECT k.customer_id, MAX({kp_case}) AS rnk
+        FROM customers_keyperson k JOIN customers_group g ON g.id = k.group_id
+        WHERE k.customer_id BETWEEN {p(lo)} AND {p(hi)} AND k.set_at < {p(E_start)}
+        GROUP BY k.customer_id
+    ), tf AS (
+        SELECT customer_id, rnk, kept_until FROM (
+            SELECT f.customer_id, t.rank AS rnk, f.kept_until,
+                   ROW_NUMBER() OVER (PARTITION BY f.customer_id ORDER BY t.rank DESC, f.kept_until DESC) AS rn
+            FROM tiers_transferfloor f JOIN tiers_tier t ON t.id = f.tier_id AND t.active
+            WHERE f.customer_id BETWEEN {p(lo)} AND {p(hi)}
+              AND f.moved_on <= {p(E, True)} AND f.kept_until >= {p(E, True)}
+        ) x WHERE rn = 1
+    ), ov AS (
+        SELECT customer_id, rnk, ends_on FROM (
+            SELECT o.customer_id, t.rank AS rnk, o.ends_on,
+                   ROW_NUMBER() OVER (PARTITION BY o.customer_id ORDER BY o.approved_at DESC, o.id DESC) AS rn
+            FROM tiers_tieroverride o JOIN tiers_tier t ON t.id = o.tier_id
+            WHERE o.customer_id BETWEEN {p(lo)} AND {p(hi)} AND o.status = 'approved'
+              AND o.starts_on <= {p(E, True)} AND o.ends_on >= {p(E, True)}
+        ) x WHERE rn = 1
+    ), cur AS (
+        SELECT s.customer_id, COALESCE(t.rank, 0) AS rnk, s.source, s.valid_until, s.since
+        FROM tiers_customertier s LEFT JOIN tiers_tier t ON t.id = s.tier_id
+        WHERE s.customer_id BETWEEN {p(lo)} AND {p(hi)}
+    ), f AS (
+        SELECT c.id AS customer_id, c.status,
+               CASE WHEN c.product_type = 'primary' AND c.status <> 'closed' THEN 1 ELSE 0 END AS can_hold,
+               {units} AS units,
+               CASE WHEN {can_win} THEN {score_case} ELSE 0 END AS score_rnk,
+               COALESCE({plan_rank}, 0) AS plan_rnk,
+               COALESCE(kp.rnk, 0) AS kp_rnk,
+               COALESCE(tf.rnk, 0) AS tf_rnk, tf.kept_until AS tf_until,
+               ov.rnk AS ov_rnk, ov.ends_on AS ov_until,
+               COALESCE(cur.rnk, 0) AS cur_rnk, COALESCE(cur.source, '') AS cur_source,
+               cur.valid_until AS cur_until, cur.since AS cur_since
+        FROM c
+        LEFT JOIN b ON b.customer_id = c.id
+        LEFT JOIN pl ON pl.customer_id = c.id
+        LEFT JOIN kp ON kp.customer_id = c.id
+        LEFT JOIN tf ON tf.customer_id = c.id
+        LEFT JOIN ov ON ov.customer_id = c.id
+        LEFT JOIN cur ON cur.customer_id = c.id
+    ), best AS (
+        SELECT f.*, {d.greatest}(score_rnk, plan_rnk, kp_rnk, tf_rnk) AS best_rnk FROM f
+    ), cand AS (
+        SELECT best.*,
+            CASE WHEN can_hold = 0 THEN 0 WHEN ov_rnk IS NOT NULL THEN ov_rnk ELSE best_rnk END AS cand_rnk,
+            CASE WHEN can_hold = 0 THEN ''
+                 WHEN ov_rnk IS NOT NULL THEN 'override'
+                 WHEN best_rnk = 0 THEN ''
+                 WHEN score_rnk = best_rnk THEN 'score'
+                 WHEN plan_rnk = best_rnk THEN 'plan'
+                 WHEN kp_rnk = best_rnk THEN 'key_person'
+                 ELSE 'transfer' END AS cand_source,
+            CASE WHEN can_hold = 0 OR ov_rnk IS NOT NULL THEN 1 ELSE 0 END AS forced
+        FROM best
+    ), cand2 AS (
+        SELECT cand.*,
+            CASE cand_source WHEN 'score' THEN {p(score_until, True)} WHEN 'transfer' THEN tf_until
+                             WHEN 'override' THEN ov_until ELSE NULL END AS cand_until
+        FROM cand
+    ), dec AS (
+        SELECT cand2.*,
+            CASE WHEN cand_rnk = cur_rnk AND cand_source = cur_source
+                      AND NOT (cand_until {d.distinct} cur_until) THEN 1 ELSE 0 END AS same_state,
+            CASE WHEN cur_source = 'score' AND cur_until >= {p(E, True)} THEN 1 ELSE 0 END AS score_valid
+        FROM cand2
+    )
+    SELECT dec.*,
+        CASE
+            WHEN cand_rnk > cur_rnk THEN CASE WHEN cur_rnk = 0 THEN 'joined' ELSE 'upgraded' END
+            WHEN forced = 0 AND score_valid = 1 THEN CASE WHEN cand_rnk = cur_rnk THEN 'unchanged' ELSE 'held' END
+            WHEN cand_rnk = cur_rnk THEN CASE WHEN same_state = 1 THEN 'unchanged' ELSE 'renewed' END
+            WHEN cand_rnk = 0 THEN 'left'
+            ELSE 'downgraded'
+        END AS transition
+    FROM dec
+    """
+    )
+    to_tier = p.case("cand_rnk", [(rank, tier_ids[code]) for code, rank in rank_of.items()], "NULL")
+    from_tier = p.case("cur_rnk", [(rank, tier_ids[code]) for code, rank in rank_of.items()], "NULL")
+    changed = "transition IN ('joined', 'upgraded', 'renewed', 'downgraded', 'left')"
+    score_expr = "units" if policy.kind == rules.ANNUAL else "units / 100.0"
+    reason = (
+        "CASE WHEN cand_rnk = 0 THEN CASE WHEN status = 'closed' THEN 'closure' ELSE 'score' END ELSE cand_source END"
+    )
+    history_sql = f"""INSERT INTO {history_table}
+        (customer_id, run_id, from_tier_id, to_tier_id, transition, reason, score, effective_on, valid_until
+         {", created_at" if history_table == "tiers_tierchange" else ""})
+        SELECT customer_id, {p(run_id)}, {from_tier}, {to_tier}, transition, {reason}, {score_expr},
+               {p(E, True)}, cand_until {", " + p(timezone.now()) if history_table == "tiers_tierchange" else ""}
+        FROM {TEMP} WHERE {changed}"""
+    state_sql = f"""INSERT INTO tiers_customertier (customer_id, tier_id, source, valid_until, since, updated_at)
+        SELECT customer_id, {to_tier}, cand_source, cand_until,
+               CASE WHEN cand_rnk = 0 THEN NULL WHEN cand_rnk = cur_rnk THEN cur_since ELSE {p(E, True)} END,
+               {p(timezone.now())}
+        FROM {TEMP} WHERE {changed}
+        ON CONFLICT (customer_id) DO UPDATE SET
+            tier_id = excluded.tier_id, source = excluded.source, valid_until = excluded.valid_until,
+            since = excluded.since, updated_at = excluded.updated_at"""
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {TEMP}")
+        cursor.execute(sql, p)
+        cursor.execute(history_sql, p)
+        if apply:
+            cursor.execute(state_sql, p)
+        cursor.execute(f"SELECT transition, COUNT(*) FROM {TEMP} GROUP BY transition")
+        counts = {t: n for t, n in cursor.fetchall()}
+        cursor.execute(f"DROP TABLE {TEMP}")
+    return ChunkResult(customers=sum(counts.values()), counts=counts)

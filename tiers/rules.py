@@ -1,0 +1,297 @@
+"""The rating rules of DOMAIN.md §3 as pure functions (no ORM).
+
+The set-based engine (`tiers/engine.py`) implements the same rules in SQL for a million customers;
+`evaluate()` here is the reference, used to explain a customer's tier, and tests assert both agree.
+"""
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from decimal import ROUND_FLOOR, Decimal
+
+ANNUAL = "annual_composite"
+AVERAGE = "average_spend"
+
+SCORE, PLAN, KEY_PERSON, TRANSFER, OVERRIDE, CLOSURE = "score", "plan", "key_person", "transfer", "override", "closure"
+# On equal rank the score is the source, then plan, then key person (then a move-in).
+SOURCE_PRIORITY = (SCORE, PLAN, KEY_PERSON, TRANSFER)
+CHANGING = ("joined", "upgraded", "renewed", "downgraded", "left")
+
+
+def add_months(month: dt.date, n: int) -> dt.date:
+    index = month.year * 12 + month.month - 1 + n
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def years_before(day: dt.date, years: int) -> dt.date:
+    """The same calendar day `years` earlier (29 Feb -> 28 Feb)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
+def months_before(day: dt.date, months: int) -> dt.date:
+    first = add_months(day.replace(day=1), -months)
+    last_day = (add_months(first, 1) - dt.timedelta(days=1)).day
+    return first.replace(day=min(day.day, last_day))
+
+
+def full_years(join_date: dt.date, on: dt.date) -> int:
+    """Full years since `join_date` on `on`; an anniversary on or before `on` counts."""
+    years = on.year - join_date.year - ((on.month, on.day) < (join_date.month, join_date.day))
+    return max(years, 0)
+
+
+def full_months(join_date: dt.date, on: dt.date) -> int:
+    months = (on.year - join_date.year) * 12 + on.month - join_date.month - (on.day < join_date.day)
+    return max(months, 0)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A rating policy as one run uses it (the run stores this snapshot)."""
+
+    kind: str
+    window_months: int
+    thresholds: dict[str, Decimal]  # active tier code -> threshold (points, or yuan a month)
+    ranks: dict[str, int]  # active tier code -> rank
+    tenure_bonus: tuple[tuple[int, int], ...] = ()  # (years, bonus), highest years first
+    min_tenure_months: int = 12
+    validity_months: int = 12
+    expiry_day: int | None = None
+    plan_tiers: dict[str, str] = field(default_factory=dict)
+    key_person_tiers: tuple[tuple[str, str | None, str], ...] = ()  # (role, group class or None = any, tier)
+    run_day: int = 1
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["thresholds"] = {k: str(v) for k, v in self.thresholds.items()}
+        data["tenure_bonus"] = [list(x) for x in self.tenure_bonus]
+        data["key_person_tiers"] = [{"role": r, "group_class": c, "tier": t} for r, c, t in self.key_person_tiers]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Policy":
+        return cls(
+            kind=data["kind"],
+            window_months=int(data["window_months"]),
+            thresholds={k: Decimal(str(v)) for k, v in data["thresholds"].items()},
+            ranks={k: int(v) for k, v in data["ranks"].items()},
+            tenure_bonus=tuple(sorted(((int(y), int(b)) for y, b in data.get("tenure_bonus", [])), reverse=True)),
+            min_tenure_months=int(data.get("min_tenure_months", 12)),
+            validity_months=int(data.get("validity_months", 12)),
+            expiry_day=data.get("expiry_day"),
+            plan_tiers=dict(data.get("plan_tiers", {})),
+            key_person_tiers=tuple(
+                (k["role"], k.get("group_class") or None, k["tier"]) for k in data.get("key_person_tiers", [])
+            ),
+            run_day=int(data.get("run_day", 1)),
+        )
+
+    def rank(self, tier: str | None) -> int:
+        return self.ranks.get(tier, 0) if tier else 0
+
+    def tier_of_rank(self, rank: int) -> str | None:
+        return next((code for code, r in self.ranks.items() if r == rank), None) if rank else None
+
+
+def evaluation_date(month: dt.date, run_day: int) -> dt.date:
+    return month.replace(day=run_day)
+
+
+def window_months(month: dt.date, n: int) -> list[dt.date]:
+    """The n months before `month`: M-n … M-1."""
+    return [add_months(month, -i) for i in range(n, 0, -1)]
+
+
+def score_valid_until(month: dt.date, validity_months: int, expiry_day: int | None) -> dt.date:
+    """Last day of month M+validity-1, or day D of month M+validity when the policy sets an expiry day."""
+    if expiry_day:
+        return add_months(month, validity_months).replace(day=expiry_day)
+    return add_months(month, validity_months) - dt.timedelta(days=1)
+
+
+def tenure_bonus(years: int, table) -> int:
+    return next((bonus for min_years, bonus in sorted(table, reverse=True) if years >= min_years), 0)
+
+
+def floor_yuan(amount: Decimal) -> int:
+    return int(amount.to_integral_value(rounding=ROUND_FLOOR))
+
+
+def to_fen(amount: Decimal) -> int:
+    return int((amount * 100).to_integral_value())
+
+
+def score_units(policy: Policy, bills: dict[dt.date, Decimal], years: int) -> int:
+    """The score in the policy's integer unit: points (annual composite) or fen a month (average spend).
+
+    `bills` holds the window's closed months only. Average spend = exact sum / N, floored to the fen,
+    which compares to a threshold exactly as the unrounded average does."""
+    if policy.kind == ANNUAL:
+        return sum(floor_yuan(a) for a in bills.values()) + tenure_bonus(years, policy.tenure_bonus)
+    return sum(to_fen(a) for a in bills.values()) // policy.window_months
+
+
+def threshold_units(policy: Policy, threshold: Decimal) -> int:
+    return int(threshold) if policy.kind == ANNUAL else to_fen(threshold)
+
+
+def units_to_score(policy: Policy, units: int) -> Decimal:
+    return Decimal(units) if policy.kind == ANNUAL else (Decimal(units) / 100).quantize(Decimal("0.01"))
+
+
+def tier_for_score(policy: Policy, units: int) -> str | None:
+    best = None
+    for code, threshold in policy.thresholds.items():
+        if units >= threshold_units(policy, threshold) and (best is None or policy.rank(code) > policy.rank(best)):
+            best = code
+    return best
+
+
+def key_person_tier(policy: Policy, roles) -> str | None:
+    """The highest tier that any of the (role, group class) pairs gives."""
+    best = None
+    for role, group_class in roles:
+        for rule_role, rule_class, tier in policy.key_person_tiers:
+            if role == rule_role and (rule_class is None or rule_class == group_class):
+                if policy.rank(tier) > policy.rank(best):
+                    best = tier
+    return best
+
+
+@dataclass(frozen=True)
+class TierState:
+    tier: str | None = None
+    source: str = ""
+    valid_until: dt.date | None = None
+
+
+NONE = TierState()
+
+
+@dataclass
+class CustomerFacts:
+    """Everything the rules look at for one customer and run."""
+
+    join_date: dt.date
+    product_type: str = "primary"
+    status: str = "active"
+    bills: dict[dt.date, Decimal] = field(default_factory=dict)  # closed window months only
+    plan_code: str | None = None  # plan in force on the evaluation date
+    plan_started_on: dt.date | None = None
+    key_person_roles: list[tuple[str, str]] = field(default_factory=list)  # set before the evaluation date
+    transfer: tuple[str, dt.date] | None = None  # (tier, kept until) of an active move-in
+    override: tuple[str, dt.date] | None = None  # (tier, ends on) of an active approved override
+    current: TierState = NONE
+
+
+@dataclass
+class Evaluation:
+    """A decision with its reasons: what `explain` shows."""
+
+    evaluation_date: dt.date
+    can_hold: bool
+    can_win_by_score: bool
+    tenure_years: int
+    bill_points: int
+    tenure_bonus: int
+    score: Decimal
+    score_tier: str | None
+    plan_tier: str | None
+    key_person_tier: str | None
+    transfer_tier: str | None
+    override_tier: str | None
+    candidate: TierState
+    current: TierState
+    transition: str
+    new_state: TierState
+    reason: str
+    held_by_validity: bool
+
+    @property
+    def changed(self) -> bool:
+        return self.transition in CHANGING
+
+
+def evaluate(policy: Policy, month: dt.date, facts: CustomerFacts) -> Evaluation:
+    E = evaluation_date(month, policy.run_day)
+    years = full_years(facts.join_date, E)
+    can_hold = facts.product_type == "primary" and facts.status != "closed"
+    can_win = can_hold and full_months(facts.join_date, E) >= policy.min_tenure_months
+    units = score_units(policy, facts.bills, years)
+    score_tier = tier_for_score(policy, units) if can_win else None
+    plan_tier = None
+    if facts.plan_code and facts.plan_started_on and facts.plan_started_on < month:
+        plan_tier = policy.plan_tiers.get(facts.plan_code)
+        plan_tier = plan_tier if plan_tier in policy.ranks else None
+    kp_tier = key_person_tier(policy, facts.key_person_roles)
+    transfer_tier = facts.transfer[0] if facts.transfer and facts.transfer[0] in policy.ranks else None
+    override_tier = facts.override[0] if facts.override else None
+
+    by_source = {SCORE: score_tier, PLAN: plan_tier, KEY_PERSON: kp_tier, TRANSFER: transfer_tier}
+    if not can_hold:
+        candidate = NONE
+    elif facts.override:
+        candidate = TierState(override_tier, OVERRIDE, facts.override[1])
+    else:
+        best = max(policy.rank(t) for t in by_source.values())
+        if best == 0:
+            candidate = NONE
+        else:
+            source = next(s for s in SOURCE_PRIORITY if policy.rank(by_source[s]) == best)
+            valid = {SCORE: score_valid_until(month, policy.validity_months, policy.expiry_day)}.get(source)
+            if source == TRANSFER:
+                valid = facts.transfer[1]
+            candidate = TierState(by_source[source], source, valid)
+
+    current = facts.current
+    transition, new_state, held = decide(policy, E, current, candidate, forced=not can_hold or bool(facts.override))
+    if new_state.tier is None:
+        reason = CLOSURE if facts.status == "closed" else SCORE
+    else:
+        reason = new_state.source
+    return Evaluation(
+        evaluation_date=E,
+        can_hold=can_hold,
+        can_win_by_score=can_win,
+        tenure_years=years,
+        bill_points=sum(floor_yuan(a) for a in facts.bills.values()),
+        tenure_bonus=tenure_bonus(years, policy.tenure_bonus) if policy.kind == ANNUAL else 0,
+        score=units_to_score(policy, units),
+        score_tier=score_tier,
+        plan_tier=plan_tier,
+        key_person_tier=kp_tier,
+        transfer_tier=transfer_tier,
+        override_tier=override_tier,
+        candidate=candidate,
+        current=current,
+        transition=transition,
+        new_state=new_state,
+        reason=reason,
+        held_by_validity=held,
+    )
+
+
+def decide(policy: Policy, E: dt.date, current: TierState, candidate: TierState, *, forced: bool = False):
+    """(transition, new state, held by validity) per DOMAIN §3: within validity a score-won tier only goes up.
+
+    `forced`: an active override, or a customer who cannot hold a tier — the candidate applies as it is."""
+    cur, cand = policy.rank(current.tier), policy.rank(candidate.tier)
+
+    def moved():
+        if cand > cur:
+            return "joined" if cur == 0 else "upgraded"
+        return "left" if cand == 0 else "downgraded"
+
+    if forced:
+        if cand != cur:
+            return moved(), candidate, False
+        return ("unchanged", current, False) if candidate == current else ("renewed", candidate, False)
+    if cand > cur:
+        return moved(), candidate, False
+    if current.source == SCORE and current.valid_until is not None and current.valid_until >= E:
+        return ("unchanged", current, False) if cand == cur else ("held", current, True)
+    if cand == cur:
+        return ("unchanged", current, False) if candidate == current else ("renewed", candidate, False)
+    return moved(), candidate, False

@@ -1,0 +1,388 @@
+"""Every write of the tiers app: runs and their chunks, overrides, immediate changes (closure, move-in)."""
+
+import datetime as dt
+import logging
+import time
+import traceback
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, F, Max, Min
+from django.utils import timezone
+
+from core.errors import InvalidInput, RuleViolation
+from customers import selectors as customer_selectors
+from customers.models import Customer
+
+from . import engine, rules
+from .models import (
+    CustomerTier,
+    OverrideStatus,
+    RatingChunk,
+    RatingPolicy,
+    RatingRun,
+    RunStatus,
+    Source,
+    Tier,
+    TierChange,
+    TierOverride,
+    TransferFloor,
+)
+from .signals import rating_run_applied
+
+logger = logging.getLogger(__name__)
+
+DRAFT_FIELDS = {
+    "thresholds", "window_months", "tenure_bonus", "min_tenure_months", "validity_months", "expiry_day",
+    "plan_tiers", "key_person_tiers",
+}  # fmt: skip
+
+
+def policy_rules(policy: RatingPolicy, draft: dict | None = None) -> rules.Policy:
+    """The policy as a run uses it: active tiers with their thresholds (the policy's, else the tier's)."""
+    draft = draft or {}
+    unknown = set(draft) - DRAFT_FIELDS
+    if unknown:
+        raise InvalidInput(
+            f"A draft may change only {', '.join(sorted(DRAFT_FIELDS))}.", fields={"draft": sorted(unknown)}
+        )
+    tiers = list(Tier.objects.filter(active=True).values_list("code", "rank", "threshold"))
+    thresholds_in = {**policy.thresholds, **draft.get("thresholds", {})}
+    unknown_tiers = set(thresholds_in) - {code for code, _, _ in tiers}
+    if unknown_tiers:
+        raise InvalidInput(
+            f"Unknown or inactive tiers in thresholds: {', '.join(sorted(unknown_tiers))}.",
+            fields={"thresholds": sorted(unknown_tiers)},
+        )
+    try:
+        return rules.Policy.from_json(
+            {
+                "kind": policy.kind,
+                "window_months": draft.get("window_months", policy.window_months),
+                "thresholds": {code: thresholds_in.get(code, threshold) for code, _, threshold in tiers},
+                "ranks": {code: rank for code, rank, _ in tiers},
+                "tenure_bonus": draft.get("tenure_bonus", policy.tenure_bonus),
+                "min_tenure_months": draft.get("min_tenure_months", policy.min_tenure_months),
+                "validity_months": draft.get("validity_months", policy.validity_months),
+                "expiry_day": draft.get("expiry_day", policy.expiry_day),
+                "plan_tiers": draft.get("plan_tiers", policy.plan_tiers),
+                "key_person_tiers": draft.get("key_person_tiers", policy.key_person_tiers),
+                "run_day": policy.run_day,
+            }
+        )
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        raise InvalidInput(f"The policy or its draft is malformed: {exc}", fields={"draft": [str(exc)]}) from exc
+
+
+def default_policy() -> RatingPolicy:
+    policy = RatingPolicy.objects.filter(active=True).order_by("code").first()
+    if policy is None:
+        raise RuleViolation("No rating policy is active; activate one in the admin.", code="no_active_policy")
+    return policy
+
+
+@transaction.atomic
+def tier_run_start(
+    *,
+    month: dt.date,
+    policy: RatingPolicy | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+    draft: dict | None = None,
+    actor=None,
+    dispatch: bool = True,
+) -> tuple[RatingRun, bool]:
+    """Create a rating run for (policy, month) and dispatch its chunks to the workers.
+
+    One applied run per policy and month: asking again returns the existing run (created=False).
+    Refused while the previous month's billing is not closed, unless forced."""
+    policy = policy or default_policy()
+    if draft and not dry_run:
+        raise InvalidInput("A draft policy can only be tried in a dry run.", fields={"draft": ["needs dry_run"]})
+    if not dry_run:
+        existing = RatingRun.objects.filter(policy=policy, month=month, dry_run=False).first()
+        if existing:
+            return existing, False
+    previous = rules.add_months(month, -1)
+    if not force and not customer_selectors.month_is_closed(previous):
+        raise RuleViolation(
+            f"Billing month {previous:%Y-%m} is not closed yet; close it or force the run.", code="month_not_closed"
+        )
+    snapshot = policy_rules(policy, draft)
+    bounds = Customer.objects.aggregate(lo=Min("id"), hi=Max("id"), n=Count("id"))
+    try:
+        with transaction.atomic():
+            run = RatingRun.objects.create(
+                policy=policy, policy_version=policy.version, policy_snapshot=snapshot.to_json(), month=month,
+                evaluation_date=rules.evaluation_date(month, policy.run_day), dry_run=dry_run, forced=force,
+                progress_total=bounds["n"], created_by=actor if getattr(actor, "pk", None) else None,
+            )  # fmt: skip
+    except IntegrityError:
+        return RatingRun.objects.get(policy=policy, month=month, dry_run=False), False
+    size = settings.VIPCLUB_RATING_CHUNK_SIZE
+    if bounds["n"]:
+        RatingChunk.objects.bulk_create(
+            RatingChunk(run=run, lo=lo, hi=min(lo + size - 1, bounds["hi"]))
+            for lo in range(bounds["lo"], bounds["hi"] + 1, size)
+        )
+    if dispatch:
+        transaction.on_commit(lambda: tier_run_dispatch(run_id=run.pk))
+    return run, True
+
+
+def tier_run_dispatch(*, run_id: int) -> int:
+    """Send every chunk not done to the workers (start, or resume after a crash). Returns how many."""
+    from .tasks import rerate_chunk_task, rerate_finish_task
+
+    chunk_ids = list(RatingChunk.objects.filter(run_id=run_id, done=False).values_list("id", flat=True))
+    for chunk_id in chunk_ids:
+        rerate_chunk_task.delay(chunk_id)
+    if not chunk_ids:
+        rerate_finish_task.delay(run_id)
+    return len(chunk_ids)
+
+
+@transaction.atomic
+def tier_run_resume(*, run: RatingRun, actor=None, dispatch: bool = True) -> RatingRun:
+    """Resume a failed or interrupted run: only the chunks not done are evaluated again."""
+    run = RatingRun.objects.select_for_update().get(pk=run.pk)
+    if run.status == RunStatus.DONE:
+        raise RuleViolation(f"Run #{run.pk} is already done.", code="run_done")
+    run.status = RunStatus.RUNNING
+    run.error = ""
+    run.save(update_fields=["status", "error"])
+    if dispatch:
+        transaction.on_commit(lambda: tier_run_dispatch(run_id=run.pk))
+    return run
+
+
+def _tier_ids() -> dict[str, int]:
+    return dict(Tier.objects.values_list("code", "id"))
+
+
+def tier_run_chunk(*, chunk_id: int) -> bool:
+    """Evaluate one chunk in one transaction; a chunk already done is skipped. Returns True if all are done.
+
+    A failure rolls the chunk back, marks the run failed with the error, and re-raises."""
+    started = time.monotonic()
+    try:
+        with transaction.atomic():
+            chunk = RatingChunk.objects.select_for_update().select_related("run").get(pk=chunk_id)
+            if chunk.done:
+                return False
+            run = chunk.run
+            RatingRun.objects.filter(pk=run.pk, status=RunStatus.PENDING).update(
+                status=RunStatus.RUNNING, started_at=timezone.now()
+            )
+            result = engine.evaluate_chunk(
+                run_id=run.pk, policy=rules.Policy.from_json(run.policy_snapshot), month=run.month,
+                closed_months=customer_selectors.closed_months(), lo=chunk.lo, hi=chunk.hi, tier_ids=_tier_ids(),
+                apply=not run.dry_run, history_table="tiers_dryrunchange" if run.dry_run else "tiers_tierchange",
+            )  # fmt: skip
+            RatingChunk.objects.filter(pk=chunk.pk).update(
+                done=True, counts=result.counts, customers=result.customers, done_at=timezone.now(),
+                seconds=time.monotonic() - started, attempts=F("attempts") + 1,
+            )  # fmt: skip
+            RatingRun.objects.filter(pk=run.pk).update(progress_done=F("progress_done") + result.customers)
+            return not RatingChunk.objects.filter(run_id=run.pk, done=False).exists()
+    except Exception as exc:
+        logger.exception("Rating chunk %s failed", chunk_id)
+        run_id = RatingChunk.objects.filter(pk=chunk_id).values_list("run_id", flat=True).first()
+        RatingChunk.objects.filter(pk=chunk_id).update(attempts=F("attempts") + 1)
+        RatingRun.objects.filter(pk=run_id).exclude(status=RunStatus.DONE).update(
+            status=RunStatus.FAILED, error=f"chunk {chunk_id}: {exc!r}\n{traceback.format_exc(limit=5)}"[:4000]
+        )
+        raise
+
+
+def tier_run_finish(*, run_id: int) -> bool:
+    """Close a run whose chunks are all done: total counts, status done, then the monthly pipeline."""
+    with transaction.atomic():
+        run = RatingRun.objects.select_for_update().get(pk=run_id)
+        if run.status == RunStatus.DONE or RatingChunk.objects.filter(run=run, done=False).exists():
+            return False
+        counts = {t: 0 for t in ("upgraded", "downgraded", "renewed", "held", "joined", "left", "unchanged")}
+        for chunk_counts in RatingChunk.objects.filter(run=run).values_list("counts", flat=True):
+            for key, n in chunk_counts.items():
+                counts[key] = counts.get(key, 0) + n
+        run.counts = counts
+        run.status = RunStatus.DONE
+        run.error = ""
+        run.started_at = run.started_at or timezone.now()
+        run.finished_at = timezone.now()
+        run.progress_done = sum(counts.values())
+        run.save(update_fields=["counts", "status", "error", "started_at", "finished_at", "progress_done"])
+        if not run.dry_run:
+            transaction.on_commit(lambda: rating_run_applied.send(sender=RatingRun, run_id=run_id))
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE tiers_customertier")
+    return True
+
+
+def tier_run_execute(*, run: RatingRun, workers: int = 1, on_progress=None) -> RatingRun:
+    """Run every chunk not done here, in this process (`workers` threads), then finish. For the command
+    line, benchmarks and tests; the scheduler and the API use Celery workers instead."""
+    chunk_ids = list(RatingChunk.objects.filter(run=run, done=False).values_list("id", flat=True))
+
+    def work(chunk_id):
+        try:
+            tier_run_chunk(chunk_id=chunk_id)
+        finally:
+            if workers > 1:
+                connection.close()
+        if on_progress:
+            on_progress()
+
+    if workers > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(work, chunk_ids))
+    else:
+        for chunk_id in chunk_ids:
+            work(chunk_id)
+    tier_run_finish(run_id=run.pk)
+    run.refresh_from_db()
+    return run
+
+
+def _write_state(*, customer: Customer, new: rules.TierState, transition: str, reason: str, on: dt.date) -> None:
+    tier_ids = _tier_ids()
+    state = CustomerTier.objects.select_for_update().filter(customer=customer).select_related("tier").first()
+    old_tier = state.tier if state else None
+    TierChange.objects.create(
+        customer=customer, run=None, from_tier=old_tier, to_tier_id=tier_ids.get(new.tier) if new.tier else None,
+        transition=transition, reason=reason, effective_on=on, valid_until=new.valid_until,
+    )  # fmt: skip
+    since = on if (old_tier.code if old_tier else None) != new.tier else (state.since if state else on)
+    CustomerTier.objects.update_or_create(
+        customer=customer,
+        defaults={
+            "tier_id": tier_ids.get(new.tier) if new.tier else None,
+            "source": new.source,
+            "valid_until": new.valid_until,
+            "since": since if new.tier else None,
+        },
+    )
+
+
+def current_state(customer: Customer) -> rules.TierState:
+    state = CustomerTier.objects.filter(customer=customer).select_related("tier").first()
+    if not state or not state.tier:
+        return rules.NONE
+    return rules.TierState(state.tier.code, state.source, state.valid_until)
+
+
+@transaction.atomic
+def tier_remove_for_closure(*, customer: Customer, on: dt.date, actor=None) -> bool:
+    """Closing a customer removes the tier at once, without waiting for a run."""
+    if current_state(customer).tier is None:
+        return False
+    _write_state(customer=customer, new=rules.NONE, transition="left", reason=Source.CLOSURE, on=on)
+    return True
+
+
+def _apply_now(*, customer: Customer, candidate: rules.TierState, on: dt.date, forced: bool, reason: str) -> str:
+    tiers = dict(Tier.objects.filter(active=True).values_list("code", "rank"))
+    policy = rules.Policy(kind=rules.ANNUAL, window_months=12, thresholds={}, ranks=tiers)
+    transition, new, _ = rules.decide(policy, on, current_state(customer), candidate, forced=forced)
+    if transition in rules.CHANGING:
+        _write_state(customer=customer, new=new, transition=transition, reason=reason, on=on)
+    return transition
+
+
+@transaction.atomic
+def tier_override_create(
+    *, customer: Customer, tier: Tier, reason: str, starts_on: dt.date, ends_on: dt.date, actor
+) -> TierOverride:
+    problems = {}
+    if not (reason or "").strip():
+        problems["reason"] = ["A reason is required."]
+    if not ends_on:
+        problems["ends_on"] = ["An end date is required."]
+    elif starts_on and ends_on < starts_on:
+        problems["ends_on"] = ["The end date is before the start date."]
+    if problems:
+        raise InvalidInput("The override is incomplete.", fields=problems)
+    return TierOverride.objects.create(
+        customer=customer, tier=tier, reason=reason.strip(), starts_on=starts_on, ends_on=ends_on, created_by=actor
+    )
+
+
+@transaction.atomic
+def tier_override_approve(*, override: TierOverride, actor, today: dt.date | None = None) -> TierOverride:
+    """A second staff user approves; an override active today applies at once (it wins, up or down)."""
+    override = TierOverride.objects.select_for_update().get(pk=override.pk)
+    if override.status != OverrideStatus.PENDING:
+        raise RuleViolation(f"This override is {override.status}, not awaiting approval.", code="override_not_pending")
+    if actor is None or actor.pk == override.created_by_id:
+        raise RuleViolation("An override must be approved by a second staff user.", code="four_eyes")
+    override.status = OverrideStatus.APPROVED
+    override.approved_by = actor
+    override.approved_at = timezone.now()
+    override.save(update_fields=["status", "approved_by", "approved_at"])
+    today = today or timezone.localdate()
+    if override.starts_on <= today <= override.ends_on:
+        _apply_now(
+            customer=override.customer, on=today, forced=True, reason=Source.OVERRIDE,
+            candidate=rules.TierState(override.tier.code, Source.OVERRIDE, override.ends_on),
+        )  # fmt: skip
+    return override
+
+
+@transaction.atomic
+def tier_override_decide(*, override: TierOverride, status: str, actor) -> TierOverride:
+    """Reject a pending override, or revoke an approved one (its tier then lapses at the next run)."""
+    override = TierOverride.objects.select_for_update().get(pk=override.pk)
+    allowed = {OverrideStatus.REJECTED: OverrideStatus.PENDING, OverrideStatus.REVOKED: OverrideStatus.APPROVED}
+    if status not in allowed or override.status != allowed[status]:
+        raise RuleViolation(f"Cannot mark a {override.status} override {status}.", code="override_state")
+    override.status = status
+    override.save(update_fields=["status"])
+    return override
+
+
+@transaction.atomic
+def tier_transfer_floor_set(
+    *, customer: Customer, tier_code: str, from_region: str, moved_on: dt.date, actor=None
+) -> TransferFloor:
+    """跨区入网: keep the tier brought along until 31 December of the move's year; applies at once."""
+    tier = Tier.objects.filter(code=tier_code, active=True).first()
+    if tier is None:
+        raise InvalidInput(f"Unknown tier {tier_code!r}.", fields={"tier": [f"unknown tier {tier_code!r}"]})
+    floor = TransferFloor.objects.create(
+        customer=customer,
+        tier=tier,
+        from_region=from_region,
+        moved_on=moved_on,
+        kept_until=dt.date(moved_on.year, 12, 31),
+    )
+    _apply_now(
+        customer=customer, on=moved_on, forced=False, reason=Source.TRANSFER,
+        candidate=rules.TierState(tier.code, Source.TRANSFER, floor.kept_until),
+    )  # fmt: skip
+    return floor
+
+
+def tier_runs_scheduled(*, today: dt.date, stale_after: dt.timedelta = dt.timedelta(minutes=30)) -> list[int]:
+    """The scheduler's daily call: start due monthly runs, resume runs that stopped making progress."""
+    touched = []
+    month = today.replace(day=1)
+    for policy in RatingPolicy.objects.filter(active=True):
+        if today.day < policy.run_day or RatingRun.objects.filter(policy=policy, month=month, dry_run=False).exists():
+            continue
+        try:
+            run, created = tier_run_start(month=month, policy=policy)
+        except RuleViolation as exc:
+            logger.warning("Monthly rating run of %s for %s not started: %s", policy.code, month, exc.message)
+            continue
+        if created:
+            touched.append(run.pk)
+    cutoff = timezone.now() - stale_after
+    for run in RatingRun.objects.filter(status=RunStatus.RUNNING, dry_run=False):
+        last = RatingChunk.objects.filter(run=run, done=True).aggregate(at=Max("done_at"))["at"] or run.started_at
+        if last is None or last < cutoff:
+            tier_run_resume(run=run)
+            touched.append(run.pk)
+    return touched

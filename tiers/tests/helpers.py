@@ -1,0 +1,97 @@
+"""Building customers with bills, floors and a current tier, and running months, for the tiers tests."""
+
+import datetime as dt
+from decimal import Decimal
+
+from django.utils import timezone
+
+from customers.models import BillingMonth, Group, KeyPerson, MonthlyBill, PlanPeriod
+from customers.tests.factories import CustomerFactory, RegionFactory
+from tiers import rules, services
+from tiers.models import CustomerTier, RatingPolicy, Tier, TierOverride, TransferFloor
+
+
+def close_months(first: dt.date, last: dt.date) -> None:
+    month = first
+    while month <= last:
+        BillingMonth.objects.update_or_create(month=month, defaults={"closed_at": timezone.now()})
+        month = rules.add_months(month, 1)
+
+
+def monthly_bills(month: dt.date, amounts) -> dict[dt.date, Decimal]:
+    """Amounts for the months just before `month`, oldest first."""
+    amounts = [Decimal(str(a)) for a in amounts]
+    return {rules.add_months(month, -len(amounts) + i): a for i, a in enumerate(amounts)}
+
+
+def make_customer(
+    *, join_date=dt.date(2010, 1, 1), bills=None, plan=None, key_roles=(), transfer=None, override=None,
+    current: rules.TierState = rules.NONE, product_type="primary", status="active", msisdn=None, approver=None,
+    creator=None,
+):  # fmt: skip
+    extra = {"msisdn": msisdn} if msisdn else {}
+    customer = CustomerFactory(
+        region=RegionFactory(), join_date=join_date, product_type=product_type, status=status,
+        closure_kind="voluntary" if status == "closed" else "",
+        suspension_kind="arrears" if status == "suspended" else "", **extra,
+    )  # fmt: skip
+    MonthlyBill.objects.bulk_create(
+        MonthlyBill(customer=customer, month=m, amount=a, paid=True) for m, a in (bills or {}).items()
+    )
+    if plan:
+        code, started_on = plan
+        PlanPeriod.objects.create(customer=customer, plan_code=code, started_on=started_on)
+        customer.plan_code, customer.plan_started_on = code, started_on
+        customer.save()
+    for i, (role, group_class, set_at) in enumerate(key_roles):
+        group, _ = Group.objects.get_or_create(code=f"G{group_class}{i}", defaults={"group_class": group_class})
+        KeyPerson.objects.create(group=group, customer=customer, role=role, set_at=set_at)
+    if transfer:
+        tier, moved_on = transfer
+        TransferFloor.objects.create(
+            customer=customer, tier=Tier.objects.get(code=tier), from_region="XX", moved_on=moved_on,
+            kept_until=dt.date(moved_on.year, 12, 31),
+        )  # fmt: skip
+    if override:
+        tier, starts, ends = override
+        TierOverride.objects.create(
+            customer=customer, tier=Tier.objects.get(code=tier), reason="test", starts_on=starts, ends_on=ends,
+            status="approved", created_by=creator, approved_by=approver, approved_at=timezone.now(),
+        )  # fmt: skip
+    if current.tier:
+        CustomerTier.objects.create(
+            customer=customer, tier=Tier.objects.get(code=current.tier), source=current.source,
+            valid_until=current.valid_until, since=dt.date(2000, 1, 1),
+        )  # fmt: skip
+    return customer
+
+
+def state_of(customer) -> rules.TierState:
+    return services.current_state(customer)
+
+
+def run_month(
+    month: dt.date, *, policy: RatingPolicy | None = None, dry_run=False, draft=None, chunk_size=None, settings=None,
+    close=True,
+):  # fmt: skip
+    """Run `month` inline (forced), the 24 months before it closed unless close=False."""
+    if close:
+        close_months(rules.add_months(month, -24), rules.add_months(month, -1))
+    if settings is not None and chunk_size:
+        settings.VIPCLUB_RATING_CHUNK_SIZE = chunk_size
+    run, _ = services.tier_run_start(
+        month=month, policy=policy, dry_run=dry_run, force=True, draft=draft, dispatch=False
+    )
+    return services.tier_run_execute(run=run)
+
+
+def annual_policy() -> RatingPolicy:
+    return RatingPolicy.objects.get(code="annual")
+
+
+def average_policy(**changes) -> RatingPolicy:
+    policy = RatingPolicy.objects.get(code="average6")
+    for key, value in changes.items():
+        setattr(policy, key, value)
+    policy.save()
+    return policy
