@@ -9,12 +9,12 @@ from core.api import idempotent
 from core.errors import InvalidInput
 from core.permissions import IsStaffOrApiClient
 
-from . import rules, selectors, services
+from . import rules, services
 from .serializers import (
     BulkResultSerializer,
     CustomerRowSerializer,
     RegionSerializer,
-    duplicates,
+    customer_rows_check,
     validate_rows,
 )
 
@@ -47,15 +47,7 @@ class CustomersBulkApi(APIView):
     )
     @idempotent
     def post(self, request):
-        def unknown_regions(clean):
-            known = selectors.region_codes({row["region"] for _, row in clean})
-            errors = duplicates(clean, key=lambda row: row["msisdn"])
-            for index, row in clean:
-                if row["region"] not in known:
-                    errors.setdefault(index, {})["region"] = [f"Unknown region {row['region']!r}: PUT it first."]
-            return errors
-
-        rows = validate_rows(request.data, CustomerRowSerializer, extra_checks=unknown_regions)
+        rows = validate_rows(request.data, CustomerRowSerializer, extra_checks=customer_rows_check)
         created, updated = services.customers_bulk_upsert(rows=rows, actor=request.user)
         return Response({"created": created, "updated": updated})
 

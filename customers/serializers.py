@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from core.api import parse_json_rows, raise_row_errors
 
-from . import rules
+from . import rules, selectors
 from .models import (
     Brand,
     ClosureKind,
@@ -213,3 +213,25 @@ class EventDataSerializers:
         group_class = serializers.ChoiceField(choices=GroupClass.choices)
         role = serializers.ChoiceField(choices=KeyPersonRole.choices)
         group_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+
+
+def customer_rows_check(clean: list[tuple[int, dict]]) -> dict[int, dict]:
+    """Checks across validated customer rows: an msisdn twice in one batch, an unknown region."""
+    known = selectors.region_codes({row["region"] for _, row in clean})
+    errors = duplicates(clean, key=lambda row: row["msisdn"])
+    for index, row in clean:
+        if row["region"] not in known:
+            errors.setdefault(index, {})["region"] = [f"Unknown region {row['region']!r}: PUT it first."]
+    return errors
+
+
+def bill_rows_check(clean: list[tuple[int, dict]], ids: dict[str, int]) -> dict[int, dict]:
+    """Checks across validated bill rows: (msisdn, month) twice in one batch, an unknown customer.
+
+    Fills `ids` with msisdn -> customer id of the rows' known customers."""
+    ids.update(selectors.customer_ids_by_msisdn({row["msisdn"] for _, row in clean}))
+    errors = duplicates(clean, key=lambda row: (row["msisdn"], row["month"]))
+    for index, row in clean:
+        if row["msisdn"] not in ids:
+            errors.setdefault(index, {})["msisdn"] = [f"Unknown customer {row['msisdn']}."]
+    return errors

@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class VipclubConfig(AppConfig):
     name = "vipclub"
     verbose_name = _("Integration")
+
+    def ready(self):
+        from . import pipeline  # noqa: F401  (connects the monthly pipeline to applied rating runs)

@@ -9,12 +9,14 @@ import json
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from rest_framework import serializers
 
 from core.errors import DomainError, InvalidInput, RuleViolation
 from customers import selectors as customer_selectors
 from customers import services as customer_services
 from customers.serializers import EventDataSerializers as S
+from tiers import services as tier_services
 
 from .models import InboundEvent
 
@@ -66,6 +68,8 @@ def _apply(*, event: dict, data: dict, actor) -> dict:
             actor=actor,
             source=source,
         )
+        if kind == "closed":
+            tier_services.tier_remove_for_closure(customer=customer, on=timezone.localdate(at), actor=actor)
     elif kind == "plan_changed":
         customer = customer_services.customer_change_plan(
             customer=customer, plan_code=data["plan_code"], started_on=data["started_on"], actor=actor

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from customers import apis as customer_apis
+from tiers import apis as tier_apis
 
 from . import views
 
@@ -10,6 +11,10 @@ urlpatterns = [
     path("customers/bulk/", customer_apis.CustomersBulkApi.as_view(), name="api-customers-bulk"),
     path("customers/", views.CustomerListApi.as_view(), name="api-customers"),
     path("customers/<str:msisdn>/", views.CustomerDetailApi.as_view(), name="api-customer"),
+    path("customers/<str:msisdn>/tier-history/", tier_apis.TierHistoryApi.as_view(), name="api-tier-history"),
+    path(
+        "customers/<str:msisdn>/tier-explanation/", tier_apis.TierExplanationApi.as_view(), name="api-tier-explanation"
+    ),
     path("bills/bulk/", views.BillsBulkApi.as_view(), name="api-bills-bulk"),
     path(
         "billing-months/<str:month>/close/",
@@ -17,4 +22,7 @@ urlpatterns = [
         name="api-billing-month-close",
     ),
     path("events/", views.EventApi.as_view(), name="api-events"),
+    path("rating-runs/", tier_apis.RatingRunStartApi.as_view(), name="api-rating-runs"),
+    path("rating-runs/<int:run_id>/", tier_apis.RatingRunDetailApi.as_view(), name="api-rating-run"),
+    path("rating-runs/<int:run_id>/changes/", tier_apis.RatingRunChangesApi.as_view(), name="api-rating-run-changes"),
 ]

@@ -14,17 +14,12 @@ from core.errors import InvalidInput
 from core.models import JobHeartbeat
 from core.permissions import IsStaffOrApiClient
 from customers import selectors as customer_selectors
-from customers.serializers import (
-    BillRowSerializer,
-    BulkResultSerializer,
-    CustomerListSerializer,
-    CustomerSerializer,
-    duplicates,
-    validate_rows,
-)
+from customers.serializers import BillRowSerializer, BulkResultSerializer, bill_rows_check, validate_rows
+from tiers import selectors as tier_selectors
 
 from .. import workflows
 from ..events import EventSerializer, event_ingest
+from .serializers import ClubCustomerListSerializer, ClubCustomerSerializer
 
 ERROR = OpenApiResponse(description='`{"error": {"code", "message", "fields"}}`')
 
@@ -76,6 +71,7 @@ class HealthApi(APIView):
 
 @extend_schema(
     parameters=[
+        OpenApiParameter("tier", str, description="tier code, or `none` for non-members"),
         OpenApiParameter("region", str, description="region code"),
         OpenApiParameter("status", str, enum=["active", "suspended", "pending_closure", "closed"]),
         OpenApiParameter("brand", str, enum=["gotone", "mzone", "easyown"]),
@@ -86,20 +82,29 @@ class CustomerListApi(generics.ListAPIView):
     """Customers, msisdn and ID number masked."""
 
     permission_classes = [IsStaffOrApiClient]
-    serializer_class = CustomerListSerializer
+    serializer_class = ClubCustomerListSerializer
     filter_backends: list = []
 
     def get_queryset(self):
-        return customer_selectors.customer_list(filters=self.request.query_params)
+        qs = tier_selectors.annotate_tier(customer_selectors.customer_list(filters=self.request.query_params))
+        tier = self.request.query_params.get("tier")
+        if tier:
+            codes = tier_selectors.tier_codes()
+            if tier not in codes and tier != "none":
+                raise InvalidInput(
+                    f"Unknown tier {tier!r}; one of: {', '.join([*codes, 'none'])}.", fields={"tier": ["unknown tier"]}
+                )
+            qs = tier_selectors.filter_by_tier(qs, tier)
+        return qs
 
 
 class CustomerDetailApi(APIView):
     permission_classes = [IsStaffOrApiClient]
 
-    @extend_schema(responses={200: CustomerSerializer, 404: ERROR})
+    @extend_schema(responses={200: ClubCustomerSerializer, 404: ERROR})
     def get(self, request, msisdn: str):
         customer = customer_selectors.customer_get(msisdn=msisdn)
-        return Response(CustomerSerializer(customer).data)
+        return Response(ClubCustomerSerializer(customer).data)
 
 
 class BillsBulkApi(APIView):
@@ -115,15 +120,7 @@ class BillsBulkApi(APIView):
     def post(self, request):
         ids: dict[str, int] = {}
 
-        def unknown_customers(clean):
-            ids.update(customer_selectors.customer_ids_by_msisdn({row["msisdn"] for _, row in clean}))
-            errors = duplicates(clean, key=lambda row: (row["msisdn"], row["month"]))
-            for index, row in clean:
-                if row["msisdn"] not in ids:
-                    errors.setdefault(index, {})["msisdn"] = [f"Unknown customer {row['msisdn']}."]
-            return errors
-
-        rows = validate_rows(request.data, BillRowSerializer, extra_checks=unknown_customers)
+        rows = validate_rows(request.data, BillRowSerializer, extra_checks=lambda clean: bill_rows_check(clean, ids))
         for row in rows:
             row["customer_id"] = ids[row.pop("msisdn")]
         result = workflows.bills_import(rows=rows, actor=request.user)

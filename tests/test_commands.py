@@ -1,0 +1,359 @@
+"""The data commands: seed_demo, generate_bench_data, import_customers, import_bills."""
+
+import datetime as dt
+import io
+import math
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import authenticate, get_user_model
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Sum
+
+from customers import rules
+from customers.models import BillingMonth, Customer, KeyPerson, MonthlyBill, Region
+from vipclub import demo
+
+AS_OF = dt.date(2026, 11, 15)
+FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def var_dir(settings, tmp_path):
+    """var/ of the test: the demo logins are written here, not into the repository's var/."""
+    settings.VAR_DIR = tmp_path
+    settings.PASSWORD_HASHERS = FAST_HASHERS
+    return tmp_path
+
+
+def run(*args) -> tuple[str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    call_command(*args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def logins_from(text: str) -> dict[str, str]:
+    """username -> password of a logins table (the file, or the command's output)."""
+    return dict(re.findall(r"^(admin|supervisor|manager\d)\s+(\S+)\s", text, flags=re.MULTILINE))
+
+
+def id_number(n: int, birthday: dt.date = dt.date(1985, 6, 15)) -> str:
+    first17 = f"440106{birthday:%Y%m%d}{n:03d}"
+    return first17 + rules.id_number_check_digit(first17)
+
+
+def write_csv(tmp_path, name: str, text: str):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# seed_demo ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_seed_demo_builds_a_small_club_with_working_logins(var_dir):
+    # given an empty database
+    # when a small demo club is seeded
+    out, _ = run("seed_demo", "--customers", "60", "--as-of", AS_OF.isoformat(), "--seed", "7")
+
+    # then it has the customers, in several regions of more than one province
+    assert Customer.objects.count() == 60
+    per_region = dict(Customer.objects.values_list("region__code").annotate(n=Count("id")))
+    assert len(per_region) >= 4
+    assert Region.objects.filter(code__in=per_region).values("province").distinct().count() >= 2
+    # and 24 months of bills before the as-of month, every one of them closed
+    months = [rules.add_months(dt.date(2026, 11, 1), -n) for n in range(24, 0, -1)]
+    assert sorted(MonthlyBill.objects.order_by("month").values_list("month", flat=True).distinct()) == months
+    closed = BillingMonth.objects.filter(month__in=months, closed_at__isnull=False)
+    assert closed.count() == 24
+    assert all(b.closed_at <= demo.at_club_time(AS_OF) for b in closed)
+    assert not BillingMonth.objects.filter(month__gte=dt.date(2026, 11, 1)).exists()
+    # and key persons of corporate groups, and a suspended customer
+    assert KeyPerson.objects.filter(role="top_decision_maker").exists()
+    assert Customer.objects.filter(status="suspended").exclude(suspension_kind="").exists()
+
+    # and every demo user can log in with the password printed and written to var/demo-logins.txt
+    written = logins_from((var_dir / "demo-logins.txt").read_text(encoding="utf-8"))
+    assert set(written) == {"admin", "supervisor", "manager1", "manager2", "manager3", "manager4"}
+    assert logins_from(out.split("Demo logins", 1)[1]) == written
+    for username, password in written.items():
+        assert authenticate(username=username, password=password) is not None, username
+        assert authenticate(username=username, password=password + "x") is None
+    users = {u.username: u for u in get_user_model().objects.filter(username__in=written)}
+    assert users["admin"].is_superuser
+    assert users["supervisor"].is_staff and not users["supervisor"].is_superuser
+    assert not any(users[f"manager{n}"].is_staff for n in range(1, 5))
+    # and the passwords are random, not fixed in the code
+    assert len(set(written.values())) == 6
+    source = Path(demo.__file__).read_text(encoding="utf-8")
+    assert not any(password in source for password in written.values())
+
+
+@pytest.mark.django_db
+def test_seed_demo_if_empty_is_a_no_op_on_a_seeded_database(var_dir):
+    # given a seeded demo club
+    run("seed_demo", "--customers", "30", "--as-of", AS_OF.isoformat())
+    logins = logins_from((var_dir / "demo-logins.txt").read_text(encoding="utf-8"))
+    bills = MonthlyBill.objects.count()
+
+    # when seed_demo runs again with --if-empty
+    out, _ = run("seed_demo", "--if-empty", "--customers", "50", "--as-of", AS_OF.isoformat())
+
+    # then nothing changes, the logins still work, and they are printed again
+    assert Customer.objects.count() == 30
+    assert MonthlyBill.objects.count() == bills
+    assert authenticate(username="manager2", password=logins["manager2"]) is not None
+    assert logins_from(out.split("Demo logins", 1)[1]) == logins
+
+
+@pytest.mark.django_db
+def test_seed_demo_refuses_a_database_with_customers_without_if_empty(var_dir):
+    # given a seeded demo club
+    run("seed_demo", "--customers", "20", "--as-of", AS_OF.isoformat())
+
+    # when seed_demo runs again without --if-empty, then it refuses and changes nothing
+    with pytest.raises(CommandError, match="already holds 20 customers"):
+        run("seed_demo", "--customers", "20", "--as-of", AS_OF.isoformat(), "--seed", "2")
+    assert Customer.objects.count() == 20
+
+
+def test_demo_club_is_deterministic_valid_and_reaches_every_tier():
+    # given the default club size
+    # when it is built twice with one seed and once with another
+    club = demo.demo_club_build(customers=2000, as_of=AS_OF, seed=3)
+    again = demo.demo_club_build(customers=2000, as_of=AS_OF, seed=3)
+    other = demo.demo_club_build(customers=2000, as_of=AS_OF, seed=4)
+
+    # then the same seed gives the same club, another seed another one
+    assert club.customers == again.customers and club.bills == again.bills
+    assert club.customers != other.customers
+    # and every row is valid customer data
+    prefixes = set(demo.MSISDN_PREFIXES)
+    assert len({row["msisdn"] for row in club.customers}) == 2000
+    for row in club.customers:
+        assert len(row["msisdn"]) == 11 and row["msisdn"][:3] in prefixes
+        assert rules.id_number_problem(row["id_number"]) is None
+        assert rules.birthday_from_id_number(row["id_number"]) == row["birthday"]
+        assert row["birthday"] < row["join_date"] <= row["plan_started_on"] < AS_OF
+    assert {row["plan_code"] for row in club.customers} >= {"288", "388", "588"}
+    # and bills are Decimal yuan with fen, most of them 50-300 yuan
+    amounts = [amount for bills in club.bills.values() for _, amount, _ in bills]
+    assert all(isinstance(a, Decimal) and a == a.quantize(Decimal("0.01")) and a >= 0 for a in amounts)
+    assert sum(Decimal(30) <= a <= Decimal(300) for a in amounts) > len(amounts) / 2
+
+    # and the yearly scores of primary customers reach every tier's default threshold
+    def score(row) -> int:
+        spend = sum(math.floor(a) for m, a, _ in club.bills[row["msisdn"]] if m >= club.months[-12])
+        years = (AS_OF.replace(day=1) - row["join_date"]).days // 366
+        return spend + (300 if years >= 10 else 200 if years >= 3 else 100 if years >= 1 else 0)
+
+    scores = [score(row) for row in club.customers if row["product_type"] == "primary"]
+    tiers = [sum(low <= s < high for s in scores) for low, high in ((4000, 10**9), (2000, 4000), (1000, 2000))]
+    assert all(count >= 10 for count in tiers), tiers
+    assert sum(s < 1000 for s in scores) > 0
+
+
+# generate_bench_data ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_generate_bench_data_loads_customers_and_bills_and_refuses_a_second_run():
+    # given an empty database
+    # when 200 customers with 12 months of bills are generated
+    out, _ = run("generate_bench_data", "--customers", "200", "--months", "12", "--as-of", AS_OF.isoformat())
+
+    # then there are 200 customers with 12 bills each, in closed billing months before the as-of month
+    assert Customer.objects.count() == 200
+    assert MonthlyBill.objects.count() == 2400
+    assert set(MonthlyBill.objects.values("customer").annotate(n=Count("id")).values_list("n", flat=True)) == {12}
+    months = [rules.add_months(dt.date(2026, 11, 1), -n) for n in range(12, 0, -1)]
+    assert sorted(MonthlyBill.objects.order_by("month").values_list("month", flat=True).distinct()) == months
+    assert BillingMonth.objects.filter(month__in=months, closed_at__isnull=False).count() == 12
+    assert not Customer.objects.exclude(msisdn__startswith="199").exists()
+    assert all(rules.id_number_problem(n) is None for n in Customer.objects.values_list("id_number", flat=True))
+    assert "Done in" in out and "bills" in out
+    # and the constraints are back: an msisdn stays unique
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Customer.objects.create(**{**Customer.objects.values().first(), "id": None})
+    total = MonthlyBill.objects.aggregate(total=Sum("amount"))["total"]
+
+    # when it runs again without --wipe, then it refuses and changes nothing
+    with pytest.raises(CommandError, match="already holds 200 customers"):
+        run("generate_bench_data", "--customers", "200", "--as-of", AS_OF.isoformat())
+    assert Customer.objects.count() == 200 and MonthlyBill.objects.count() == 2400
+
+    # when it runs again with --wipe, then the data is replaced by the same data (deterministic)
+    run("generate_bench_data", "--customers", "200", "--wipe", "--as-of", AS_OF.isoformat())
+    assert Customer.objects.count() == 200 and MonthlyBill.objects.count() == 2400
+    assert MonthlyBill.objects.aggregate(total=Sum("amount"))["total"] == total
+
+
+# import_customers / import_bills ------------------------------------------------------------------------------
+
+CUSTOMERS_HEADER = (
+    "msisdn,name,id_number,birthday,join_date,brand,product_type,plan_code,plan_started_on,region,landline\n"
+)
+
+
+@pytest.fixture
+def regions(db):
+    Region.objects.create(code="GZ", name="广州", province="广东")
+    Region.objects.create(code="SZ", name="深圳", province="广东")
+
+
+def test_import_customers_creates_then_updates_every_row(regions, tmp_path):
+    # given a CSV file with the API's fields, some cells empty
+    path = write_csv(
+        tmp_path,
+        "customers.csv",
+        CUSTOMERS_HEADER
+        + f"13800138001,张伟,{id_number(11)},,2015-03-01,gotone,,388,,GZ,020-87654321\n"
+        + f"13800138002,李娜,{id_number(22)},1985-06-15,2018-07-01,mzone,primary,,,SZ,\n"
+        + f'13800138003,"王芳",{id_number(34)},,2020-01-01,easyown,data_card,DC30,2021-01-01,GZ,\n',
+    )
+
+    # when it is imported
+    out, _ = run("import_customers", str(path))
+
+    # then every row is a customer; an empty cell took the API's default
+    assert "3 customers imported: 3 created, 0 updated" in out
+    first = Customer.objects.get(msisdn="13800138001")
+    assert first.birthday == dt.date(1985, 6, 15)  # from the ID number
+    assert first.product_type == "primary" and first.plan_started_on == dt.date(2015, 3, 1)
+    assert first.region.code == "GZ" and first.landline == "020-87654321"
+    assert Customer.objects.get(msisdn="13800138003").product_type == "data_card"
+
+    # when the same file is imported again, then the customers are updated, not duplicated
+    out, _ = run("import_customers", str(path))
+    assert "3 customers imported: 0 created, 3 updated" in out
+    assert Customer.objects.count() == 3
+
+
+def test_import_customers_names_every_bad_line_and_writes_nothing(regions, tmp_path):
+    # given a file with one good line and bad lines 3 to 6
+    path = write_csv(
+        tmp_path,
+        "bad.csv",
+        CUSTOMERS_HEADER
+        + f"13800138001,张伟,{id_number(11)},,2015-03-01,gotone,,,,GZ,\n"
+        + f"1380013800,李娜,{id_number(22)},,2015-03-01,gotone,,,,GZ,\n"  # 10-digit msisdn
+        + f"13800138003,王芳,{id_number(34)},,2015-03-01,gotone,,,,XX,\n"  # unknown region
+        + f"13800138001,张伟,{id_number(11)},,2015-03-01,gotone,,,,GZ,\n"  # duplicate of line 2
+        + "13800138005,赵强,440106198506150010,,2015-03-01,gold,,,,GZ,\n",  # check digit, brand
+    )
+
+    # when it is imported, then the command fails
+    with pytest.raises(CommandError, match="4 of 5 rows are invalid; nothing was written"):
+        call_command("import_customers", str(path), stdout=io.StringIO(), stderr=(err := io.StringIO()))
+
+    # and every bad line is named with its problem
+    errors = err.getvalue()
+    assert sorted({int(n) for n in re.findall(r"bad\.csv:(\d+):", errors)}) == [3, 4, 5, 6]
+    assert "bad.csv:3: msisdn:" in errors
+    assert "bad.csv:4: region: Unknown region 'XX'" in errors
+    assert "bad.csv:5: msisdn: Duplicate of line 2 of this file." in errors
+    assert "bad.csv:6: id_number:" in errors and "bad.csv:6: brand:" in errors
+    # and nothing was written, not even the good line
+    assert Customer.objects.count() == 0
+
+
+def test_import_customers_refuses_unknown_columns(regions, tmp_path):
+    # given a file whose header has a typo and lacks a required column
+    path = write_csv(tmp_path, "header.csv", "msisdn,nmae,id_number,join_date,brand\n13800138001,x,y,z,w\n")
+
+    # when it is imported, then the header is refused and nothing is written
+    with pytest.raises(CommandError, match="nothing was written"):
+        call_command("import_customers", str(path), stdout=io.StringIO(), stderr=(err := io.StringIO()))
+    assert "Unknown column(s) nmae" in err.getvalue()
+    assert "Missing required column(s): name, region" in err.getvalue()
+    assert Customer.objects.count() == 0
+
+
+def test_import_customers_in_chunks_is_one_transaction(regions, tmp_path, settings):
+    # given chunks of 2 rows and a 5-row file whose line 6 repeats line 2, two chunks apart
+    settings.VIPCLUB_BULK_MAX_ROWS = 2
+    lines = [f"1380013800{n},客户{n},{id_number(n)},,2015-03-01,gotone,,,,GZ,\n" for n in range(1, 5)]
+    bad = write_csv(tmp_path, "chunks.csv", CUSTOMERS_HEADER + "".join(lines) + lines[0])
+
+    # when it is imported, then the repeat is found across chunks and nothing is written
+    with pytest.raises(CommandError):
+        call_command("import_customers", str(bad), stdout=io.StringIO(), stderr=(err := io.StringIO()))
+    assert "chunks.csv:6: msisdn: Duplicate of line 2 of this file." in err.getvalue()
+    assert Customer.objects.count() == 0
+
+    # when a good file of three chunks is imported, then every row is written
+    good = write_csv(tmp_path, "good.csv", CUSTOMERS_HEADER + "".join(lines))
+    out, _ = run("import_customers", str(good))
+    assert "4 customers imported: 4 created" in out
+    assert Customer.objects.count() == 4
+
+
+@pytest.fixture
+def two_customers(regions, tmp_path):
+    path = write_csv(
+        tmp_path,
+        "two.csv",
+        CUSTOMERS_HEADER
+        + f"13800138001,张伟,{id_number(11)},,2015-03-01,gotone,,,,GZ,\n"
+        + f"13800138002,李娜,{id_number(22)},,2018-07-01,mzone,,,,SZ,\n",
+    )
+    run("import_customers", str(path))
+
+
+def test_import_bills_creates_then_corrects_bills(two_customers, tmp_path):
+    # given bills of known customers, one with the paid cell empty
+    path = write_csv(
+        tmp_path,
+        "bills.csv",
+        "msisdn,month,amount,paid\n"
+        "13800138001,2026-09,388.50,true\n"
+        "13800138001,2026-10,402.07,\n"
+        "13800138002,2026-10,58,false\n",
+    )
+
+    # when they are imported
+    out, _ = run("import_bills", str(path))
+
+    # then each is a bill with the exact amount
+    assert "3 bills imported: 3 created, 0 updated" in out
+    bill = MonthlyBill.objects.get(customer__msisdn="13800138001", month=dt.date(2026, 10, 1))
+    assert bill.amount == Decimal("402.07") and bill.paid is False
+    assert MonthlyBill.objects.get(customer__msisdn="13800138001", month=dt.date(2026, 9, 1)).paid is True
+
+    # when a correction is imported, then the bill is updated
+    fix = write_csv(tmp_path, "fix.csv", "msisdn,month,amount,paid\n13800138002,2026-10,60.10,true\n")
+    out, _ = run("import_bills", str(fix))
+    assert "1 bills imported: 0 created, 1 updated" in out
+    assert MonthlyBill.objects.get(customer__msisdn="13800138002").amount == Decimal("60.10")
+
+
+def test_import_bills_names_every_bad_line_and_writes_nothing(two_customers, tmp_path):
+    # given a file with one good line and bad lines 3 to 6
+    path = write_csv(
+        tmp_path,
+        "badbills.csv",
+        "msisdn,month,amount,paid\n"
+        "13800138001,2026-09,388.50,true\n"
+        "13900000000,2026-10,400,\n"  # unknown customer
+        "13800138002,2026-13,-5,maybe\n"  # month, amount, paid
+        "13800138001,2026-09,1.00,true\n"  # duplicate of line 2
+        "13800138002,2026-10,,\n",  # no amount
+    )
+
+    # when it is imported, then the command fails naming every bad line
+    with pytest.raises(CommandError, match="4 of 5 rows are invalid; nothing was written"):
+        call_command("import_bills", str(path), stdout=io.StringIO(), stderr=(err := io.StringIO()))
+    errors = err.getvalue()
+    assert sorted({int(n) for n in re.findall(r"badbills\.csv:(\d+):", errors)}) == [3, 4, 5, 6]
+    assert "badbills.csv:3: msisdn: Unknown customer 13900000000." in errors
+    assert "badbills.csv:4: month:" in errors and "badbills.csv:4: amount:" in errors
+    assert "badbills.csv:4: paid:" in errors
+    assert "badbills.csv:5: msisdn: Duplicate of line 2 of this file." in errors
+    assert "badbills.csv:6: amount: This field is required." in errors
+    # and nothing was written
+    assert MonthlyBill.objects.count() == 0

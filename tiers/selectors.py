@@ -1,0 +1,161 @@
+"""Reads of the tiers app: current tiers, history, runs, and the explanation of a customer's tier."""
+
+import datetime as dt
+from dataclasses import asdict
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from core.errors import NotFoundError
+from customers.models import BillingMonth, Customer, KeyPerson, MonthlyBill, PlanPeriod
+
+from . import rules
+from .models import CustomerTier, DryRunChange, RatingRun, Tier, TierChange, TierOverride, TransferFloor
+
+
+def tier_state(customer: Customer) -> dict | None:
+    """`{code, name_zh, name_en, valid_until, source, since}` or None when not a member."""
+    state = CustomerTier.objects.filter(customer=customer, tier__isnull=False).select_related("tier").first()
+    if state is None:
+        return None
+    return {
+        "code": state.tier.code, "name_zh": state.tier.name_zh, "name_en": state.tier.name_en,
+        "valid_until": state.valid_until, "source": state.source, "since": state.since,
+    }  # fmt: skip
+
+
+def annotate_tier(qs: QuerySet) -> QuerySet:
+    """Customers with `tier_code`, `tier_source` and `tier_valid_until` in one join."""
+    return qs.select_related("tier_state__tier")
+
+
+def filter_by_tier(qs: QuerySet, tier_code: str) -> QuerySet:
+    if tier_code == "none":
+        return qs.filter(Q(tier_state__isnull=True) | Q(tier_state__tier__isnull=True))
+    return qs.filter(tier_state__tier__code=tier_code)
+
+
+def tier_codes() -> list[str]:
+    return list(Tier.objects.order_by("-rank").values_list("code", flat=True))
+
+
+def tier_history(customer: Customer) -> QuerySet:
+    return TierChange.objects.filter(customer=customer).select_related("from_tier", "to_tier", "run").order_by("-id")
+
+
+def run_get(run_id) -> RatingRun:
+    try:
+        return RatingRun.objects.select_related("policy").get(pk=int(run_id))
+    except (RatingRun.DoesNotExist, ValueError, TypeError) as exc:
+        raise NotFoundError(f"No rating run {run_id}.", code="unknown_run") from exc
+
+
+def run_changes(run: RatingRun) -> QuerySet:
+    model = DryRunChange if run.dry_run else TierChange
+    return model.objects.filter(run=run).select_related("customer", "from_tier", "to_tier").order_by("id")
+
+
+def tier_distribution() -> list[dict]:
+    """Members per tier (and non-members), for the admin chart and reports."""
+    counts = dict(
+        CustomerTier.objects.filter(tier__isnull=False)
+        .values("tier__code")
+        .annotate(n=Count("pk"))
+        .values_list("tier__code", "n")
+    )
+    return [
+        {"code": t.code, "name_zh": t.name_zh, "name_en": t.name_en, "rank": t.rank, "members": counts.get(t.code, 0)}
+        for t in Tier.objects.order_by("-rank")
+    ]
+
+
+def state_before(customer: Customer, run: RatingRun | None) -> rules.TierState:
+    """The customer's tier just before `run` (or now, when run is None), from the history."""
+    changes = TierChange.objects.filter(customer=customer).select_related("to_tier")
+    if run is not None:
+        changes = changes.exclude(run=run).filter(created_at__lte=run.started_at or run.created_at)
+    last = changes.order_by("-id").first()
+    if last is None or last.to_tier is None:
+        return rules.NONE
+    return rules.TierState(last.to_tier.code, last.reason if last.reason != "closure" else "", last.valid_until)
+
+
+def customer_facts(
+    customer: Customer, policy: rules.Policy, month: dt.date, current: rules.TierState
+) -> rules.CustomerFacts:
+    """What the rules look at for one customer and month (the same data the engine reads in SQL)."""
+    E = rules.evaluation_date(month, policy.run_day)
+    E_start = timezone.make_aware(dt.datetime.combine(E, dt.time.min))
+    window = rules.window_months(month, policy.window_months)
+    closed = set(BillingMonth.objects.filter(month__in=window, closed_at__isnull=False).values_list("month", flat=True))
+    bills = dict(MonthlyBill.objects.filter(customer=customer, month__in=closed).values_list("month", "amount"))
+    plan = PlanPeriod.objects.filter(customer=customer, started_on__lte=E).order_by("-started_on").first()
+    roles = list(
+        KeyPerson.objects.filter(customer=customer, set_at__lt=E_start).values_list("role", "group__group_class")
+    )
+    transfer = (
+        TransferFloor.objects.filter(customer=customer, moved_on__lte=E, kept_until__gte=E, tier__active=True)
+        .select_related("tier").order_by("-tier__rank", "-kept_until").first()
+    )  # fmt: skip
+    override = (
+        TierOverride.objects.filter(customer=customer, status="approved", starts_on__lte=E, ends_on__gte=E)
+        .select_related("tier").order_by("-approved_at", "-id").first()
+    )  # fmt: skip
+    return rules.CustomerFacts(
+        join_date=customer.join_date, product_type=customer.product_type, status=customer.status, bills=bills,
+        plan_code=plan.plan_code if plan else None, plan_started_on=plan.started_on if plan else None,
+        key_person_roles=roles, transfer=(transfer.tier.code, transfer.kept_until) if transfer else None,
+        override=(override.tier.code, override.ends_on) if override else None, current=current,
+    )  # fmt: skip
+
+
+def tier_explain(customer: Customer, run: RatingRun) -> dict:
+    """Why this tier: the score parts, each floor considered, any validity hold or override, for a run."""
+    policy = rules.Policy.from_json(run.policy_snapshot)
+    current = state_before(customer, run)
+    facts = customer_facts(customer, policy, run.month, current)
+    ev = rules.evaluate(policy, run.month, facts)
+    thresholds = {code: str(v) for code, v in policy.thresholds.items()}
+    return {
+        "run": run.pk,
+        "month": f"{run.month:%Y-%m}",
+        "evaluation_date": ev.evaluation_date,
+        "policy": {
+            "code": run.policy.code,
+            "version": run.policy_version,
+            "kind": policy.kind,
+            "thresholds": thresholds,
+        },
+        "eligible": {"can_hold": ev.can_hold, "can_win_by_score": ev.can_win_by_score, "tenure_years": ev.tenure_years},
+        "score": {
+            "bill_months": {f"{m:%Y-%m}": str(a) for m, a in sorted(facts.bills.items())},
+            "bill_points": ev.bill_points,
+            "tenure_bonus": ev.tenure_bonus,
+            "total": str(ev.score),
+            "tier": ev.score_tier,
+        },
+        "floors": {
+            "plan": {"plan_code": facts.plan_code, "started_on": facts.plan_started_on, "tier": ev.plan_tier},
+            "key_person": {
+                "roles": [{"role": r, "group_class": c} for r, c in facts.key_person_roles],
+                "tier": ev.key_person_tier,
+            },
+            "transfer": {"tier": ev.transfer_tier, "kept_until": facts.transfer[1] if facts.transfer else None},
+        },
+        "override": {"tier": ev.override_tier, "ends_on": facts.override[1] if facts.override else None},
+        "before": asdict(ev.current),
+        "candidate": asdict(ev.candidate),
+        "held_by_validity": ev.held_by_validity,
+        "transition": ev.transition,
+        "after": asdict(ev.new_state),
+        "reason": ev.reason,
+    }
+
+
+def latest_applied_run() -> RatingRun | None:
+    return (
+        RatingRun.objects.filter(dry_run=False, status="done")
+        .select_related("policy")
+        .order_by("-month", "-id")
+        .first()
+    )

@@ -1,0 +1,599 @@
+"""Helpers of the data commands: the demo club (`seed_demo`) and CSV imports (`import_customers`, `import_bills`).
+
+The demo club is built in two steps: `demo_club_build` is pure (no database, deterministic given its seed)
+and `demo_club_load` writes it through the customers services in a few set-based batches.
+"""
+
+import csv
+import datetime as dt
+import math
+import random
+import re
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group as UserGroup
+from django.contrib.auth.models import Permission
+from django.db import transaction
+from rest_framework import serializers
+
+from core.errors import InvalidInput
+from customers import rules
+from customers import selectors as customer_selectors
+from customers import services as customer_services
+from customers.models import BillingMonth, Customer
+from customers.serializers import validate_rows
+
+from . import workflows
+
+CLUB_ZONE = ZoneInfo("Asia/Shanghai")
+
+
+def club_today() -> dt.date:
+    return dt.datetime.now(CLUB_ZONE).date()
+
+
+def at_club_time(day: dt.date, hour: int = 0, minute: int = 0) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=CLUB_ZONE)
+
+
+def billing_closed_at(month: dt.date, as_of: dt.date) -> dt.datetime:
+    """When billing closed `month`: 06:00 on the 2nd of the next month, never after the start of `as_of`."""
+    usual = at_club_time(rules.add_months(month, 1) + dt.timedelta(days=1), 6)
+    return min(usual, at_club_time(as_of))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Reference data of the demo club
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DemoRegion:
+    code: str
+    name: str
+    province: str
+    area_code: str  # landline area code
+    districts: tuple[str, ...]  # ID-number area codes (行政区划代码) of the city's districts
+    weight: float  # share of the customers
+
+
+DEMO_REGIONS = (
+    DemoRegion("GZ", "广州", "广东", "020", ("440103", "440104", "440105", "440106", "440111", "440112"), 0.24),
+    DemoRegion("SZ", "深圳", "广东", "0755", ("440303", "440304", "440305", "440306", "440307"), 0.22),
+    DemoRegion("FS", "佛山", "广东", "0757", ("440604", "440605", "440606"), 0.12),
+    DemoRegion("HZ", "杭州", "浙江", "0571", ("330102", "330105", "330106", "330108"), 0.18),
+    DemoRegion("NB", "宁波", "浙江", "0574", ("330203", "330205", "330212"), 0.10),
+    DemoRegion("CD", "成都", "四川", "028", ("510104", "510105", "510107", "510108"), 0.14),
+)
+# Birthplaces of customers who moved to the city (长沙, 南昌, 南宁, 武汉, 郑州, 福州, 贵阳, 合肥).
+MIGRANT_DISTRICTS = ("430102", "360102", "450103", "420106", "410105", "350102", "520102", "340104")
+
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾肖田董潘袁蔡蒋余于杜叶程魏苏吕丁任卢姚沈钟姜崔谭陆"
+    "范汪廖石金韦贾夏付方邹熊白孟秦邱侯江尹薛闫段雷龙黎史陶贺毛郝顾龚邵万覃武钱戴严莫孔向常汤"
+)
+COMPOUND_SURNAMES = ("欧阳", "司马", "上官", "诸葛", "司徒")
+MALE_GIVEN = (
+    "伟 强 磊 军 勇 杰 涛 斌 超 明 刚 平 辉 鹏 华 飞 鑫 波 宇 浩 凯 健 俊 帆 旭 宁 龙 林 峰 亮 "
+    "建国 志强 海涛 文博 子轩 浩然 宇航 俊杰 家豪 明辉 建华 国平 志明 永强 晓东 立新 振华 天宇 博文 嘉诚"
+).split()
+FEMALE_GIVEN = (
+    "芳 娜 敏 静 丽 艳 娟 霞 玲 婷 雪 琳 颖 倩 洁 慧 燕 晶 萍 红 "
+    "秀英 桂英 欣怡 梓涵 诗涵 雨萱 思琪 佳怡 静怡 晓燕 丽华 美玲 婉婷 雅琴 春梅 海燕 淑珍 紫萱 可馨 晓丽"
+).split()
+
+MSISDN_PREFIXES = "134 135 136 137 138 139 150 151 152 157 158 159 182 183 184 187 188 198".split()
+# Tariff plans by brand: (plan code, monthly fee in yuan). 288/388/588 are the VIP plans (plan floor).
+PLANS = {
+    "gotone": (("58", 58), ("88", 88), ("128", 128), ("158", 158), ("188", 188), ("238", 238)),
+    "mzone": (("18", 18), ("28", 28), ("38", 38), ("58", 58)),
+    "easyown": (("8", 8), ("18", 18), ("28", 28)),
+}
+VIP_PLANS = (("288", 288), ("388", 388), ("588", 588))
+OTHER_PRODUCT_PLANS = {"data_card": ("DC30", 30), "secondary": ("FK10", 10), "iot": ("IOT5", 5)}
+# Median monthly spend (yuan) and the spread (sigma of its logarithm) per brand; other products spend little.
+SPEND = {"gotone": (75, 0.66), "mzone": (45, 0.55), "easyown": (35, 0.5)}
+OTHER_PRODUCT_SPEND = {"data_card": (30, 0.4), "secondary": (18, 0.4), "iot": (6, 0.3)}
+
+DEMO_GROUPS = (
+    # (code, name, class, region code)
+    ("GRP-GZ-001", "广州珠江城建集团有限公司", "A", "GZ"),
+    ("GRP-SZ-001", "深圳南山科创投资有限公司", "B", "SZ"),
+    ("GRP-HZ-001", "杭州西湖文旅集团有限公司", "C", "HZ"),
+    ("GRP-FS-001", "佛山顺德家电制造有限公司", "D", "FS"),
+    ("GRP-SZ-002", "深圳前湾港航物流集团", "A", "SZ"),
+    ("GRP-CD-001", "成都天府软件园发展有限公司", "B", "CD"),
+    ("GRP-NB-001", "宁波甬江医疗器械有限公司", "C", "NB"),
+    ("GRP-GZ-002", "广州天河律师事务所", "D", "GZ"),
+)
+SUSPENSION_KINDS = (("arrears", 0.5), ("requested", 0.25), ("forced", 0.1), ("high_amount", 0.1), ("half", 0.05))
+
+DEMO_USERS = (
+    # (username, role shown in the logins table, is_staff, is_superuser, name)
+    ("admin", "superuser (admin site)", True, True, ("管理员", "")),
+    ("supervisor", "branch supervisor (staff)", True, False, ("主管", "周")),
+    ("manager1", "account manager", False, False, ("晓燕", "陈")),
+    ("manager2", "account manager", False, False, ("志明", "林")),
+    ("manager3", "account manager", False, False, ("婉婷", "黄")),
+    ("manager4", "account manager", False, False, ("建华", "吴")),
+)
+SUPERVISORS_GROUP = "Club supervisors"
+SUPERVISED_APPS = ("customers", "tiers", "benefits", "points", "managers", "retention")
+PASSWORD_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The demo club, built without the database
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DemoGroup:
+    code: str
+    name: str
+    group_class: str
+    key_persons: list[tuple[str, str]] = field(default_factory=list)  # (msisdn, role)
+    set_at: dt.datetime | None = None
+
+
+@dataclass
+class DemoClub:
+    as_of: dt.date
+    months: list[dt.date]  # the billing months of the bills, oldest first; all closed
+    customers: list[dict]  # rows for customers_bulk_upsert
+    bills: dict[str, list[tuple[dt.date, Decimal, bool]]]  # msisdn -> (month, amount, paid)
+    groups: list[DemoGroup]
+    suspensions: list[tuple[str, str, dt.datetime]]  # (msisdn, kind, at)
+
+    @property
+    def bill_count(self) -> int:
+        return sum(len(b) for b in self.bills.values())
+
+
+def _years_before(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+def _id_number(district: str, birthday: dt.date, sequence: int) -> str:
+    first17 = f"{district}{birthday:%Y%m%d}{sequence:03d}"
+    return first17 + rules.id_number_check_digit(first17)
+
+
+def _name(rng: random.Random, male: bool) -> str:
+    surname = rng.choice(COMPOUND_SURNAMES) if rng.random() < 0.01 else rng.choice(SURNAMES)
+    return surname + rng.choice(MALE_GIVEN if male else FEMALE_GIVEN)
+
+
+def _msisdns(rng: random.Random, count: int) -> list[str]:
+    seen: set[str] = set()
+    result = []
+    while len(result) < count:
+        msisdn = rng.choice(MSISDN_PREFIXES) + f"{rng.randrange(10**8):08d}"
+        if msisdn not in seen:
+            seen.add(msisdn)
+            result.append(msisdn)
+    return result
+
+
+def _plan(rng: random.Random, brand: str, product_type: str, level: float) -> tuple[str, int]:
+    """A plan whose fee fits the customer's usual spend; a few gotone customers are on a VIP plan."""
+    if product_type != "primary":
+        return OTHER_PRODUCT_PLANS[product_type]
+    if brand == "gotone" and rng.random() < (0.3 if level > 220 else 0.03):
+        return rng.choices(VIP_PLANS, weights=[50, 35, 15])[0]
+    fitting = [p for p in PLANS[brand] if p[1] <= level * rng.uniform(0.5, 0.95)]
+    return fitting[-1] if fitting else PLANS[brand][0]
+
+
+def _season(month: dt.date) -> float:
+    # Spring Festival roaming and calls in January/February, summer travel in July/August.
+    return {1: 1.12, 2: 1.15, 7: 1.05, 8: 1.06}.get(month.month, 1.0)
+
+
+def demo_club_build(*, customers: int, as_of: dt.date, seed: int = 1) -> DemoClub:
+    """The whole demo club as plain data, deterministic given (customers, as_of, seed)."""
+    rng = random.Random(seed)
+    this_month = as_of.replace(day=1)
+    months = [rules.add_months(this_month, -n) for n in range(24, 0, -1)]
+    regions = list(DEMO_REGIONS)
+    rows: list[dict] = []
+    bills: dict[str, list[tuple[dt.date, Decimal, bool]]] = {}
+    id_sequences: dict[tuple[str, dt.date], int] = {}
+
+    for msisdn in _msisdns(rng, customers):
+        region = rng.choices(regions, weights=[r.weight for r in regions])[0]
+        male = rng.random() < 0.52
+        age_days = int(rng.triangular(20, 72, 40) * 365.25)
+        birthday = as_of - dt.timedelta(days=age_days)
+        district = rng.choice(MIGRANT_DISTRICTS) if rng.random() < 0.2 else rng.choice(region.districts)
+        # 3-digit sequence: odd for men, even for women; unique per (district, birthday).
+        key = (district, birthday)
+        id_sequences[key] = id_sequences.get(key, rng.randrange(0, 40)) + 1
+        sequence = (id_sequences[key] * 2 + (1 if male else 0)) % 1000
+        # Tenure 1-20 years (not before the 18th birthday); a few customers joined within the last year.
+        adult_days = (as_of - _years_before(birthday, -18)).days
+        if rng.random() < 0.03:
+            tenure_days = rng.randrange(30, 365)
+        else:
+            tenure_days = rng.randrange(365, max(366, min(20 * 365, adult_days)))
+        join_date = as_of - dt.timedelta(days=tenure_days)
+        brand = rng.choices(["gotone", "mzone", "easyown"], weights=[75, 15, 10])[0]
+        product_type = rng.choices(["primary", "data_card", "secondary", "iot"], weights=[88, 5, 5, 2])[0]
+        median, sigma = SPEND[brand] if product_type == "primary" else OTHER_PRODUCT_SPEND[product_type]
+        level = median * math.exp(rng.gauss(0, sigma))
+        plan_code, plan_fee = _plan(rng, brand, product_type, level)
+        days_on_plan = (as_of - join_date).days
+        plan_started_on = join_date + dt.timedelta(days=rng.randrange(max(days_on_plan, 1)))
+        if rng.random() < 0.6:
+            plan_started_on = join_date
+        landline = ""
+        if rng.random() < 0.35:
+            landline = f"{region.area_code}-{rng.choice('2345678')}{rng.randrange(10**7):07d}"
+        rows.append(
+            {
+                "msisdn": msisdn,
+                "name": _name(rng, male),
+                "id_number": _id_number(district, birthday, sequence),
+                "birthday": birthday,
+                "join_date": join_date,
+                "brand": brand,
+                "product_type": product_type,
+                "plan_code": plan_code,
+                "plan_started_on": plan_started_on,
+                "region": region.code,
+                "landline": landline,
+            }
+        )
+        # Spend: most customers steady, some falling (churn risk), some rising.
+        trend = rng.choices([1.0, 0.86, 1.1], weights=[90, 6, 4])[0]
+        plan_month = plan_started_on.replace(day=1)
+        customer_bills = []
+        for index, month in enumerate(months):
+            if month < join_date.replace(day=1) or rng.random() < 0.005:  # before joining, or no bill that month
+                continue
+            amount = level * _season(month) * math.exp(rng.gauss(0, 0.22))
+            if index >= len(months) - 6:
+                amount *= trend ** (index - len(months) + 7)
+            if month >= plan_month:
+                amount = max(amount, plan_fee + rng.uniform(0, 3))  # the plan's fee is the minimum
+            paid = rng.random() < (0.88 if index == len(months) - 1 else 0.985)
+            customer_bills.append((month, Decimal(f"{amount:.2f}"), paid))
+        bills[msisdn] = customer_bills
+
+    groups = _demo_groups(rng, rows, as_of)
+    key_people = {m for g in groups for m, _ in g.key_persons}
+    suspensions = _demo_suspensions(rng, rows, key_people, as_of)
+    for msisdn, kind, _ in suspensions:
+        if kind == "arrears":  # the last bills are unpaid
+            bills[msisdn] = [(m, a, False if m >= months[-3] else p) for m, a, p in bills[msisdn]]
+    return DemoClub(as_of=as_of, months=months, customers=rows, bills=bills, groups=groups, suspensions=suspensions)
+
+
+def _demo_groups(rng: random.Random, rows: list[dict], as_of: dt.date) -> list[DemoGroup]:
+    count = min(len(DEMO_GROUPS), max(1, len(rows) // 25))
+    eligible = [r for r in rows if r["product_type"] == "primary" and r["join_date"] <= as_of - dt.timedelta(days=365)]
+    taken: set[str] = set()
+    groups = []
+    for code, name, group_class, region_code in DEMO_GROUPS[:count]:
+        roles = ["top_decision_maker", "contact"]
+        roles += rng.sample(["comms_middle_manager", "division_cadre", "influencer"], k=rng.randint(0, 2))
+        local = [r for r in eligible if r["region"] == region_code and r["msisdn"] not in taken]
+        pool = local if len(local) >= len(roles) else [r for r in eligible if r["msisdn"] not in taken]
+        if len(pool) < len(roles):
+            break
+        people = rng.sample(pool, k=len(roles))
+        taken.update(r["msisdn"] for r in people)
+        set_on = as_of - dt.timedelta(days=rng.randrange(40, 400))
+        groups.append(
+            DemoGroup(
+                code=code,
+                name=name,
+                group_class=group_class,
+                key_persons=[(r["msisdn"], role) for r, role in zip(people, roles, strict=True)],
+                set_at=at_club_time(set_on, 10, rng.randrange(60)),
+            )
+        )
+    return groups
+
+
+def _demo_suspensions(
+    rng: random.Random, rows: list[dict], key_people: set[str], as_of: dt.date
+) -> list[tuple[str, str, dt.datetime]]:
+    count = max(1, round(len(rows) * 0.015))
+    pool = [r["msisdn"] for r in rows if r["msisdn"] not in key_people]
+    kinds, weights = zip(*SUSPENSION_KINDS, strict=True)
+    result = []
+    for msisdn in rng.sample(pool, k=min(count, len(pool))):
+        day = as_of - dt.timedelta(days=rng.randrange(1, 60))
+        result.append((msisdn, rng.choices(kinds, weights=weights)[0], at_club_time(day, rng.randrange(8, 20))))
+    return result
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Loading the demo club
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def billing_months_close(months: list[dt.date], *, as_of: dt.date) -> None:
+    """Mark the billing months closed as billing would have (a month already closed keeps its closure)."""
+    existing = {b.month: b for b in BillingMonth.objects.filter(month__in=months)}
+    BillingMonth.objects.bulk_create(
+        [BillingMonth(month=m, closed_at=billing_closed_at(m, as_of)) for m in months if m not in existing]
+    )
+    not_closed = [b for b in existing.values() if b.closed_at is None]
+    for billing_month in not_closed:
+        billing_month.closed_at = billing_closed_at(billing_month.month, as_of)
+    BillingMonth.objects.bulk_update(not_closed, ["closed_at"])
+
+
+@dataclass
+class DemoLogin:
+    username: str
+    password: str
+    role: str
+
+
+@transaction.atomic
+def demo_club_load(club: DemoClub, *, log: Callable[[str], None] = lambda _: None) -> dict[str, int]:
+    """Write the club through the customers services, in batches. Returns counts for the summary."""
+    for region in DEMO_REGIONS:
+        customer_services.region_upsert(code=region.code, name=region.name, province=region.province)
+
+    for chunk in _chunks(club.customers, 5000):
+        customer_services.customers_bulk_upsert(rows=chunk)
+    ids: dict[str, int] = {}
+    for chunk in _chunks([r["msisdn"] for r in club.customers], 5000):
+        ids.update(customer_selectors.customer_ids_by_msisdn(chunk))
+    log(f"  {len(club.customers)} customers in {len(DEMO_REGIONS)} regions")
+
+    bill_rows = [
+        {"customer_id": ids[msisdn], "month": month, "amount": amount, "paid": paid}
+        for msisdn, customer_bills in club.bills.items()
+        for month, amount, paid in customer_bills
+    ]
+    for chunk in _chunks(bill_rows, 20000):
+        workflows.bills_import(rows=chunk)
+    log(f"  {len(bill_rows)} bills, {rules.month_str(club.months[0])} to {rules.month_str(club.months[-1])}")
+
+    billing_months_close(club.months, as_of=club.as_of)
+    log(f"  {len(club.months)} billing months closed")
+
+    customers = Customer.objects.in_bulk(
+        [m for g in club.groups for m, _ in g.key_persons] + [m for m, _, _ in club.suspensions], field_name="msisdn"
+    )
+    key_persons = 0
+    for group in club.groups:
+        for msisdn, role in group.key_persons:
+            customer_services.key_person_set(
+                customer=customers[msisdn],
+                group_code=group.code,
+                group_class=group.group_class,
+                group_name=group.name,
+                role=role,
+                at=group.set_at,
+            )
+            key_persons += 1
+    log(f"  {len(club.groups)} corporate groups with {key_persons} key persons")
+
+    for msisdn, kind, at in club.suspensions:
+        customer_services.customer_transition(
+            customer=customers[msisdn], action="suspend", kind=kind, at=at, source="seed_demo"
+        )
+    log(f"  {len(club.suspensions)} suspended customers")
+    return {"customers": len(club.customers), "bills": len(bill_rows)}
+
+
+def new_password(length: int = 14) -> str:
+    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(length))
+
+
+@transaction.atomic
+def demo_users_create() -> list[DemoLogin]:
+    """The demo logins, each with a fresh random password (an existing user of that name gets a new one)."""
+    user_model = get_user_model()
+    supervisors, _ = UserGroup.objects.get_or_create(name=SUPERVISORS_GROUP)
+    supervisors.permissions.set(
+        Permission.objects.filter(content_type__app_label__in=SUPERVISED_APPS).exclude(codename__startswith="delete_")
+    )
+    logins = []
+    for username, role, is_staff, is_superuser, (first_name, last_name) in DEMO_USERS:
+        user, _ = user_model.objects.get_or_create(username=username)
+        user.is_staff, user.is_superuser, user.is_active = is_staff, is_superuser, True
+        user.first_name, user.last_name = first_name, last_name
+        user.email = f"{username}@vipclub.example"
+        password = new_password()
+        user.set_password(password)
+        user.save()
+        if username == "supervisor":
+            user.groups.add(supervisors)
+        logins.append(DemoLogin(username, password, role))
+    return logins
+
+
+def demo_logins_path() -> Path:
+    return Path(settings.VAR_DIR) / "demo-logins.txt"
+
+
+def demo_logins_text(logins: list[DemoLogin], *, seed: int) -> str:
+    width = max(len(login.password) for login in logins)
+    lines = [
+        f"# vipclub demo logins, written by seed_demo (seed {seed}) at {dt.datetime.now(CLUB_ZONE):%Y-%m-%d %H:%M %z}.",
+        "# Local demo only: run seed_demo again on an empty database for new passwords.",
+        f"{'username':<12}{'password':<{width + 2}}role",
+    ]
+    lines += [f"{login.username:<12}{login.password:<{width + 2}}{login.role}" for login in logins]
+    return "\n".join(lines) + "\n"
+
+
+def demo_logins_write(text: str) -> Path:
+    path = demo_logins_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Checks across the rows of a bulk write, shared by the bulk APIs and the CSV imports.
+# They belong in customers/serializers.py (see the report); until moved there, the API views keep their copies.
+# --------------------------------------------------------------------------------------------------------------
+
+
+# --------------------------------------------------------------------------------------------------------------
+# CSV files
+# --------------------------------------------------------------------------------------------------------------
+
+
+class CsvRejected(Exception):
+    """A CSV file that cannot be imported: `problems` holds (line number or None, message), every bad row named."""
+
+    def __init__(self, problems: list[tuple[int | None, str]], total: int):
+        self.problems = problems
+        self.total = total
+        super().__init__(f"{len(problems)} problem(s) in {total} rows")
+
+
+def _flatten(detail) -> list[str]:
+    if isinstance(detail, dict):
+        return [f"{key}: {message}" for key, value in detail.items() for message in _flatten(value)]
+    if isinstance(detail, list | tuple):
+        return [message for item in detail for message in _flatten(item)]
+    return [str(detail)]
+
+
+_IN_REQUEST = re.compile(r"\brow (\d+) in this request\b")
+
+
+def csv_rows_read(path: Path, row_serializer: type[serializers.Serializer]) -> list[tuple[int, dict]]:
+    """(line number, row) for each data line; a row holds the non-empty cells (an empty cell means "not given")."""
+    fields = row_serializer().fields
+    required = {name for name, f in fields.items() if f.required}
+    try:
+        handle = path.open(newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        raise CsvRejected([(None, f"Cannot read {path}: {exc.strerror}.")], 0) from exc
+    with handle:
+        reader = csv.DictReader(handle)
+        try:
+            header = [(name or "").strip() for name in reader.fieldnames or []]
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise CsvRejected([(1, f"Unreadable header: {exc}.")], 0) from exc
+        problems = []
+        unknown = [name for name in header if name not in fields]
+        if unknown:
+            problems.append((1, f"Unknown column(s) {', '.join(unknown)}; expected: {', '.join(fields)}."))
+        missing = [name for name in fields if name in required and name not in header]
+        if missing:
+            problems.append((1, f"Missing required column(s): {', '.join(missing)}."))
+        if not header or problems:
+            raise CsvRejected(problems or [(1, "The file has no header row.")], 0)
+        reader.fieldnames = header
+        rows = []
+        try:
+            for raw in reader:
+                if None in raw:
+                    problems.append((reader.line_num, f"{len(raw[None])} cell(s) more than the header has."))
+                    continue
+                rows.append((reader.line_num, {k: v.strip() for k, v in raw.items() if v is not None and v.strip()}))
+        except (UnicodeDecodeError, csv.Error) as exc:
+            problems.append((reader.line_num + 1, f"Unreadable: {exc}."))
+    if problems:
+        raise CsvRejected(problems, len(rows))
+    if not rows:
+        raise CsvRejected([(None, "The file has a header but no rows: nothing to import.")], 0)
+    return rows
+
+
+def csv_rows_validate(
+    lines: list[tuple[int, dict]],
+    row_serializer: type[serializers.Serializer],
+    *,
+    rows_check: Callable[[list[tuple[int, dict]]], dict[int, dict]],
+    key: Callable[[dict], object],
+    key_field: str = "msisdn",
+) -> list[list[dict]]:
+    """Validate a CSV file with the bulk API's validation (`validate_rows` + the API's `rows_check`), in chunks of
+    the API's maximum rows. Returns the clean rows chunk by chunk, or raises CsvRejected naming every bad line.
+
+    `key` gives the identity of a raw row (None when incomplete): a key repeated in another chunk is a duplicate
+    too (a repeat within one chunk is reported by `rows_check`)."""
+    chunk_size = settings.VIPCLUB_BULK_MAX_ROWS
+    problems: list[tuple[int | None, str]] = []
+    first_line: dict = {}
+    chunks = []
+    for chunk_start in range(0, len(lines), chunk_size):
+        chunk = lines[chunk_start : chunk_start + chunk_size]
+        chunk_of_line = {line: index for index, (line, _) in enumerate(chunk)}
+
+        def check(clean, chunk=chunk, chunk_of_line=chunk_of_line):
+            # Run the shared check on line numbers (so its messages name lines), answer by index in the chunk.
+            errors = rows_check([(chunk[index][0], row) for index, row in clean])
+            return {chunk_of_line[line]: problems for line, problems in errors.items()}
+
+        try:
+            chunks.append(validate_rows([row for _, row in chunk], row_serializer, extra_checks=check))
+        except InvalidInput as exc:
+            if not exc.fields:
+                problems.append((None, exc.message))
+            for index, detail in exc.fields.items():
+                for message in _flatten(detail):
+                    problems.append((chunk[int(index)][0], _IN_REQUEST.sub(r"line \1 of this file", message)))
+        for line, row in chunk:  # the same key in an earlier chunk
+            row_key = key(row)
+            if row_key is None:
+                continue
+            first = first_line.setdefault(row_key, line)
+            if first != line and first < chunk[0][0]:
+                problems.append((line, f"{key_field}: Duplicate of line {first} of this file."))
+    if problems:
+        raise CsvRejected(sorted(problems, key=lambda p: p[0] or 0), len(lines))
+    return chunks
+
+
+def csv_import(
+    path: Path,
+    row_serializer: type[serializers.Serializer],
+    *,
+    rows_check: Callable[[list[tuple[int, dict]]], dict[int, dict]],
+    key: Callable[[dict], object],
+    write: Callable[[list[dict]], tuple[int, int]],
+) -> tuple[int, int, int]:
+    """Read, validate, then write a CSV file chunk by chunk in one transaction: all rows apply, or none.
+
+    `write(rows)` writes one chunk of clean rows and returns (created, updated). Returns (rows, created, updated);
+    raises CsvRejected naming every bad line before anything is written."""
+    lines = csv_rows_read(path, row_serializer)
+    created = updated = 0
+    with transaction.atomic():
+        chunks = csv_rows_validate(lines, row_serializer, rows_check=rows_check, key=key)
+        for rows in chunks:
+            chunk_created, chunk_updated = write(rows)
+            created, updated = created + chunk_created, updated + chunk_updated
+    return sum(len(rows) for rows in chunks), created, updated
+
+
+def csv_rejection_lines(rejected: CsvRejected, path: Path) -> list[str]:
+    return [f"{path}:{line}: {message}" if line else f"{path}: {message}" for line, message in rejected.problems]
+
+
+def csv_rejection_summary(rejected: CsvRejected) -> str:
+    bad_lines = {line for line, _ in rejected.problems if line}
+    if not rejected.total:
+        return "the file cannot be imported"
+    return f"{len(bad_lines)} of {rejected.total} rows are invalid"

@@ -1,0 +1,59 @@
+import datetime as dt
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from customers.models import Customer
+from vipclub import demo
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise CommandError(f"{value!r} is not a date in the form YYYY-MM-DD.") from exc
+
+
+class Command(BaseCommand):
+    help = (
+        "Fill an empty database with a demo club: regions, customers, 24 months of bills (closed), corporate "
+        "groups with key persons, a few suspensions, and demo logins with random passwords (printed and written "
+        "to var/demo-logins.txt)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--customers", type=int, default=2000, help="how many customers (default 2000)")
+        parser.add_argument("--if-empty", action="store_true", help="do nothing when any customer exists")
+        parser.add_argument("--as-of", type=_date, help="the demo's today, YYYY-MM-DD (default: today in Shanghai)")
+        parser.add_argument("--seed", type=int, default=1, help="random seed: the same seed gives the same club")
+
+    def handle(self, *args, customers, if_empty, as_of, seed, **options):
+        if customers < 1:
+            raise CommandError("--customers must be at least 1.")
+        existing = Customer.objects.count()
+        if existing:
+            if not if_empty:
+                raise CommandError(
+                    f"The database already holds {existing} customers; seed_demo fills an empty club. "
+                    "Use --if-empty to skip quietly, or `manage.py flush` first."
+                )
+            self.stdout.write(f"{existing} customers exist already: nothing seeded.")
+            path = demo.demo_logins_path()
+            if path.exists():
+                self.stdout.write(f"Demo logins ({path}):")
+                self.stdout.write(path.read_text(encoding="utf-8"))
+            return
+
+        as_of = as_of or demo.club_today()
+        started = time.monotonic()
+        self.stdout.write(f"Seeding a demo club of {customers} customers as of {as_of} (seed {seed})…")
+        club = demo.demo_club_build(customers=customers, as_of=as_of, seed=seed)
+        with transaction.atomic():
+            demo.demo_club_load(club, log=self.stdout.write)
+            logins = demo.demo_users_create()
+        text = demo.demo_logins_text(logins, seed=seed)
+        path = demo.demo_logins_write(text)
+        self.stdout.write(self.style.SUCCESS(f"Demo club ready in {time.monotonic() - started:.1f} s."))
+        self.stdout.write(f"Demo logins (also in {path}):")
+        self.stdout.write(text)

@@ -1,0 +1,37 @@
+"""The monthly pipeline after an applied rating run: rerate → benefits → assign managers → deadlines.
+
+Each step is a service of its app, added as the apps are built; the pipeline records when it finished."""
+
+import logging
+
+from celery import shared_task
+from django.db import transaction
+from django.dispatch import receiver
+from django.utils import timezone
+
+from tiers.models import RatingRun
+from tiers.signals import rating_run_applied
+
+logger = logging.getLogger(__name__)
+
+# Steps run in order with the run; each is idempotent (a re-run of the pipeline changes nothing more).
+STEPS: list = []
+
+
+@shared_task(name="vipclub.monthly_pipeline")
+def monthly_pipeline_task(run_id: int) -> None:
+    monthly_pipeline(run_id=run_id)
+
+
+def monthly_pipeline(*, run_id: int) -> None:
+    run = RatingRun.objects.get(pk=run_id)
+    for step in STEPS:
+        with transaction.atomic():
+            step(run=run)
+    RatingRun.objects.filter(pk=run_id).update(pipeline_done_at=timezone.now())
+    logger.info("Monthly pipeline done for run %s", run_id)
+
+
+@receiver(rating_run_applied)
+def _start_pipeline(sender, run_id: int, **kwargs):
+    monthly_pipeline_task.delay(run_id)
