@@ -37,3 +37,15 @@ def region(db):
 @pytest.fixture
 def customer(region):
     return CustomerFactory(region=region, msisdn="13800138000")
+
+
+@pytest.fixture(autouse=True)
+def celery_eager(request):
+    """Tasks run inline in tests, unless a test runs a real worker (marker `real_worker`)."""
+    from vipclub.celery import app
+
+    eager = request.node.get_closest_marker("real_worker") is None
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = eager
+    yield
+    app.conf.task_always_eager = previous

@@ -19,7 +19,8 @@ def test_beat_schedule_is_declared_in_code():
 
 @needs_redis
 @pytest.mark.redis
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.real_worker
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_real_worker_runs_the_heartbeat_through_redis():
     assert app.conf.broker_url.startswith("redis://")
     # given a worker consuming from the Redis broker
