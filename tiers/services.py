@@ -249,7 +249,9 @@ def tier_run_execute(*, run: RatingRun, workers: int = 1, on_progress=None) -> R
 
 def _write_state(*, customer: Customer, new: rules.TierState, transition: str, reason: str, on: dt.date) -> None:
     tier_ids = _tier_ids()
-    state = CustomerTier.objects.select_for_update(of=("self",)).filter(customer=customer).select_related("tier").first()
+    state = (
+        CustomerTier.objects.select_for_update(of=("self",)).filter(customer=customer).select_related("tier").first()
+    )
     old_tier = state.tier if state else None
     TierChange.objects.create(
         customer=customer, run=None, from_tier=old_tier, to_tier_id=tier_ids.get(new.tier) if new.tier else None,
