@@ -1,6 +1,16 @@
 from django.contrib import admin
+from django.core.exceptions import ObjectDoesNotExist
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
+from core.errors import DomainError
 from core.masking import mask_msisdn
+from customers.admin import CustomerAdmin, ReadOnlyInline
+from customers.models import Customer, KeyPersonRole
+from tiers import selectors as tier_selectors
+from tiers.admin import tier_label, tier_names
+from tiers.models import Source, TierChange, Transition
 
 from .models import InboundEvent
 
@@ -21,3 +31,135 @@ class InboundEventAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+# --------------------------------------------------------------------------------------------------
+# The customer page with the club's view: current tier, tier history, "Why this tier".
+# (vipclub may import every app; customers' own admin cannot know about tiers.)
+
+
+class TierFilter(admin.SimpleListFilter):
+    title = _("tier")
+    parameter_name = "tier"
+
+    def lookups(self, request, model_admin):
+        names = tier_names()
+        return [*((code, names.get(code, code)) for code in tier_selectors.tier_codes()), ("none", _("Not a member"))]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value and (value == "none" or value in tier_selectors.tier_codes()):
+            return tier_selectors.filter_by_tier(queryset, value)
+        return queryset
+
+
+class TierHistoryInline(ReadOnlyInline):
+    model = TierChange
+    fk_name = "customer"
+    verbose_name = _("tier change")
+    verbose_name_plural = _("tier history (newest first)")
+    fields = ["effective_on", "from_tier", "to_tier", "transition", "reason", "score", "valid_until", "run"]
+    readonly_fields = fields
+    ordering = ["-id"]
+    max_num = 0
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("from_tier", "to_tier", "run__policy").order_by("-id")
+
+
+def _source_label(source: str) -> str:
+    return Source(source).label if source in Source.values else source
+
+
+admin.site.unregister(Customer)
+
+
+@admin.register(Customer)
+class ClubCustomerAdmin(CustomerAdmin):
+    list_display = [*CustomerAdmin.list_display[:2], "tier_col", *CustomerAdmin.list_display[2:]]
+    list_filter = [TierFilter, *CustomerAdmin.list_filter]
+    inlines = [*CustomerAdmin.inlines, TierHistoryInline]
+    readonly_fields = [*CustomerAdmin.readonly_fields, "current_tier", "why_this_tier"]
+
+    def get_queryset(self, request):
+        # One join brings every row's current tier: no query per row in the list. (The change list skips
+        # list_select_related once the queryset has a select_related, so the region is joined here too.)
+        return tier_selectors.annotate_tier(super().get_queryset(request)).select_related(*self.list_select_related)
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:
+            return fieldsets
+        return [
+            *fieldsets,
+            (_("Tier"), {"fields": ["current_tier"]}),
+            (_("Why this tier"), {"fields": ["why_this_tier"], "classes": ["wide"]}),
+        ]
+
+    @admin.display(description=_("tier"))
+    def tier_col(self, obj):
+        try:
+            state = obj.tier_state  # loaded by annotate_tier (select_related)
+        except ObjectDoesNotExist:
+            return "—"
+        if state.tier is None:
+            return "—"
+        return tier_label(state.tier.name_zh, state.tier.name_en)
+
+    @admin.display(description=_("current tier"))
+    def current_tier(self, obj):
+        state = tier_selectors.tier_state(obj)
+        if state:
+            state = {
+                **state,
+                "name": tier_label(state["name_zh"], state["name_en"]),
+                "source": _source_label(state["source"]),
+            }
+        return render_to_string("admin/tiers/_customer_tier.html", {"state": state})
+
+    @admin.display(description=_("Why this tier"))
+    def why_this_tier(self, obj):
+        run = tier_selectors.latest_applied_run()
+        if run is None:
+            return render_to_string("admin/tiers/_why_this_tier.html", {"explain": None})
+        try:
+            explain = tier_selectors.tier_explain(obj, run)
+        except DomainError as exc:
+            return exc.message
+        names = tier_names()
+
+        def tier(code):
+            return names.get(code, code) if code else _("none")
+
+        def state(data):
+            return {
+                "tier": tier(data["tier"]),
+                "source": _source_label(data["source"]) if data["source"] else "",
+                "valid_until": data["valid_until"],
+            }
+
+        roles = [
+            f"{KeyPersonRole(r['role']).label if r['role'] in KeyPersonRole.values else r['role']}"
+            + (f" ({r['group_class']})" if r["group_class"] else "")
+            for r in explain["floors"]["key_person"]["roles"]
+        ]
+        transition = explain["transition"]
+        context = {
+            "explain": explain,
+            "run_url": reverse("admin:tiers_ratingrun_change", args=[run.pk]),
+            "bill_months": sorted(explain["score"]["bill_months"].items()),
+            "score_tier": tier(explain["score"]["tier"]),
+            "plan_tier": tier(explain["floors"]["plan"]["tier"]),
+            "key_person_tier": tier(explain["floors"]["key_person"]["tier"]),
+            "transfer_tier": tier(explain["floors"]["transfer"]["tier"]),
+            "override_tier": tier(explain["override"]["tier"]),
+            "roles": roles,
+            "states": [
+                (_("before the run"), state(explain["before"])),
+                (_("candidate"), state(explain["candidate"])),
+                (_("after the run"), state(explain["after"])),
+            ],
+            "transition": Transition(transition).label if transition in Transition.values else transition,
+            "reason": _source_label(explain["reason"]) if explain["reason"] else "—",
+        }
+        return render_to_string("admin/tiers/_why_this_tier.html", context)
