@@ -17,6 +17,7 @@ class IdempotencyRecord(models.Model):
 
     class Meta:
         verbose_name = _("idempotency record")
+        verbose_name_plural = _("idempotency records")
         constraints = [models.UniqueConstraint(fields=["client", "key"], name="core_idempotency_client_key_uniq")]
 
 
@@ -28,6 +29,7 @@ class JobHeartbeat(models.Model):
 
     class Meta:
         verbose_name = _("job heartbeat")
+        verbose_name_plural = _("job heartbeats")
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.last_run_at:%Y-%m-%d %H:%M:%S}"

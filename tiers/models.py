@@ -272,7 +272,11 @@ class TierOverride(models.Model):
         verbose_name = _("tier override")
         verbose_name_plural = _("tier overrides")
         constraints = [
-            models.CheckConstraint(condition=Q(ends_on__gte=models.F("starts_on")), name="override_ends_after_start"),
+            models.CheckConstraint(
+                condition=Q(ends_on__gte=models.F("starts_on")),
+                name="override_ends_after_start",
+                violation_error_message=_("The end date is before the start date."),
+            ),
             models.CheckConstraint(
                 condition=~Q(status="approved") | Q(approved_by__isnull=False), name="override_approved_has_approver"
             ),

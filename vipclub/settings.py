@@ -198,6 +198,9 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
+# History pages are for reading: a revert would bypass services (and override approval).
+SIMPLE_HISTORY_REVERT_DISABLED = True
+
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="vipclub@localhost")
 
