@@ -5,6 +5,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from customers.models import Customer
+from customers.rules import add_months
+from tiers import rules as tier_rules
+from tiers import services as tier_services
 from vipclub import demo
 
 
@@ -52,8 +55,21 @@ class Command(BaseCommand):
         with transaction.atomic():
             demo.demo_club_load(club, log=self.stdout.write)
             logins = demo.demo_users_create()
+        self._rate(as_of)
         text = demo.demo_logins_text(logins, seed=seed)
         path = demo.demo_logins_write(text)
         self.stdout.write(self.style.SUCCESS(f"Demo club ready in {time.monotonic() - started:.1f} s."))
         self.stdout.write(f"Demo logins (also in {path}):")
         self.stdout.write(text)
+
+    def _rate(self, as_of: dt.date) -> None:
+        """Rate the last two months, so the demo opens with tiers and a tier history."""
+        policy = tier_services.default_policy()
+        month = as_of.replace(day=1)
+        if as_of < tier_rules.evaluation_date(month, policy.run_day):
+            month = add_months(month, -1)
+        for m in (add_months(month, -1), month):
+            run, _ = tier_services.tier_run_start(month=m, policy=policy, force=True, dispatch=False)
+            run = tier_services.tier_run_execute(run=run)
+            counts = ", ".join(f"{k} {v}" for k, v in run.counts.items() if v)
+            self.stdout.write(f"  rating run {m:%Y-%m}: {counts}")
