@@ -8,6 +8,7 @@ from core.errors import DomainError
 from core.masking import mask_msisdn
 from customers.admin import CustomerAdmin, ReadOnlyInline
 from customers.models import Customer, KeyPersonRole
+from managers.models import Assignment, ContactLog, Obligation
 from tiers import selectors as tier_selectors
 from tiers.admin import tier_label, tier_names
 from tiers.models import Source, TierChange, Transition
@@ -74,11 +75,48 @@ def _source_label(source: str) -> str:
 admin.site.unregister(Customer)
 
 
+class AssignmentInline(admin.TabularInline):
+    model = Assignment
+    extra = 0
+    can_delete = False
+    fields = ["manager", "started_on", "ended_on", "reason", "end_reason"]
+    readonly_fields = fields
+    verbose_name_plural = _("account managers (assignments)")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class ContactLogInline(admin.TabularInline):
+    model = ContactLog
+    extra = 0
+    can_delete = False
+    fields = ["occurred_at", "manager", "channel", "outcome", "note", "source"]
+    readonly_fields = fields
+    verbose_name_plural = _("contact trail")
+    ordering = ["-occurred_at"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class ObligationInline(admin.TabularInline):
+    model = Obligation
+    extra = 0
+    can_delete = False
+    fields = ["kind", "period", "due_on", "status", "done_at", "manager"]
+    readonly_fields = fields
+    ordering = ["-due_on"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Customer)
 class ClubCustomerAdmin(CustomerAdmin):
     list_display = [*CustomerAdmin.list_display[:2], "tier_col", *CustomerAdmin.list_display[2:]]
     list_filter = [TierFilter, *CustomerAdmin.list_filter]
-    inlines = [*CustomerAdmin.inlines, TierHistoryInline]
+    inlines = [AssignmentInline, *CustomerAdmin.inlines, TierHistoryInline, ObligationInline, ContactLogInline]
     readonly_fields = [*CustomerAdmin.readonly_fields, "current_tier", "why_this_tier"]
 
     def get_queryset(self, request):

@@ -9,13 +9,23 @@ from django.db import transaction
 from django.dispatch import receiver
 from django.utils import timezone
 
+from managers import services as manager_services
 from tiers.models import RatingRun
 from tiers.signals import rating_run_applied
 
 logger = logging.getLogger(__name__)
 
+
+def end_assignments_of_leavers(*, run: RatingRun) -> None:
+    manager_services.assignments_end_for_leavers(on=run.evaluation_date)
+
+
+def assign_new_members(*, run: RatingRun) -> None:
+    manager_services.assignments_for_new_members(on=run.evaluation_date)
+
+
 # Steps run in order with the run; each is idempotent (a re-run of the pipeline changes nothing more).
-STEPS: list = []
+STEPS: list = [end_assignments_of_leavers, assign_new_members]
 
 
 @shared_task(name="vipclub.monthly_pipeline")

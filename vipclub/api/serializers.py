@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from customers.serializers import CustomerListSerializer, CustomerSerializer
+from managers import selectors as manager_selectors
 from tiers import selectors as tier_selectors
 from tiers.serializers import TierStateSerializer
 
@@ -27,9 +28,17 @@ class ClubCustomerListSerializer(CustomerListSerializer):
 
 class ClubCustomerSerializer(CustomerSerializer):
     tier = serializers.SerializerMethodField()
+    manager = serializers.SerializerMethodField()
 
     class Meta(CustomerSerializer.Meta):
-        fields = [*CustomerSerializer.Meta.fields, "tier"]
+        fields = [*CustomerSerializer.Meta.fields, "tier", "manager"]
+
+    def get_manager(self, customer) -> dict | None:
+        assignment = manager_selectors.active_assignment(customer)
+        if assignment is None:
+            return None
+        m = assignment.manager
+        return {"employee_no": m.employee_no, "name": m.name, "since": assignment.started_on}
 
     def get_tier(self, customer) -> dict | None:
         state = tier_selectors.tier_state(customer)

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from customers import apis as customer_apis
+from managers import apis as manager_apis
 from tiers import apis as tier_apis
 
 from . import views
@@ -25,4 +26,8 @@ urlpatterns = [
     path("rating-runs/", tier_apis.RatingRunStartApi.as_view(), name="api-rating-runs"),
     path("rating-runs/<int:run_id>/", tier_apis.RatingRunDetailApi.as_view(), name="api-rating-run"),
     path("rating-runs/<int:run_id>/changes/", tier_apis.RatingRunChangesApi.as_view(), name="api-rating-run-changes"),
+    path("account-managers/<str:employee_no>/", manager_apis.ManagerUpsertApi.as_view(), name="api-account-manager"),
+    path("obligations/", manager_apis.ObligationListApi.as_view(), name="api-obligations"),
+    path("contact-logs/", manager_apis.ContactLogApi.as_view(), name="api-contact-logs"),
+    path("assignments/reassign/", manager_apis.ReassignApi.as_view(), name="api-reassign"),
 ]

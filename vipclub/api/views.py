@@ -15,6 +15,8 @@ from core.models import JobHeartbeat
 from core.permissions import IsStaffOrApiClient
 from customers import selectors as customer_selectors
 from customers.serializers import BillRowSerializer, BulkResultSerializer, bill_rows_check, validate_rows
+from managers import selectors as manager_selectors
+from managers.apis import IsStaffClientOrManager
 from tiers import selectors as tier_selectors
 
 from .. import workflows
@@ -72,6 +74,7 @@ class HealthApi(APIView):
 @extend_schema(
     parameters=[
         OpenApiParameter("tier", str, description="tier code, or `none` for non-members"),
+        OpenApiParameter("manager", str, description="employee number of the account manager"),
         OpenApiParameter("region", str, description="region code"),
         OpenApiParameter("status", str, enum=["active", "suspended", "pending_closure", "closed"]),
         OpenApiParameter("brand", str, enum=["gotone", "mzone", "easyown"]),
@@ -79,14 +82,17 @@ class HealthApi(APIView):
     ]
 )
 class CustomerListApi(generics.ListAPIView):
-    """Customers, msisdn and ID number masked."""
+    """Customers, msisdn and ID number masked. An account manager sees only her own."""
 
-    permission_classes = [IsStaffOrApiClient]
+    permission_classes = [IsStaffClientOrManager]
     serializer_class = ClubCustomerListSerializer
     filter_backends: list = []
 
     def get_queryset(self):
         qs = tier_selectors.annotate_tier(customer_selectors.customer_list(filters=self.request.query_params))
+        qs = manager_selectors.scope_customers(qs, self.request.user)
+        if self.request.query_params.get("manager"):
+            qs = manager_selectors.filter_by_manager(qs, self.request.query_params["manager"])
         tier = self.request.query_params.get("tier")
         if tier:
             codes = tier_selectors.tier_codes()
@@ -99,11 +105,11 @@ class CustomerListApi(generics.ListAPIView):
 
 
 class CustomerDetailApi(APIView):
-    permission_classes = [IsStaffOrApiClient]
+    permission_classes = [IsStaffClientOrManager]
 
     @extend_schema(responses={200: ClubCustomerSerializer, 404: ERROR})
     def get(self, request, msisdn: str):
-        customer = customer_selectors.customer_get(msisdn=msisdn)
+        customer = manager_selectors.scoped_customer(msisdn=msisdn, user=request.user)
         return Response(ClubCustomerSerializer(customer).data)
 
 

@@ -1,0 +1,112 @@
+"""Managers API (API.md): account managers, obligations, contact logs, reassignment."""
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.api import idempotent
+from core.errors import InvalidInput
+from core.permissions import IsStaffOrApiClient
+from customers.models import Customer
+
+from . import selectors, services
+from .serializers import (
+    ContactLogInSerializer,
+    ContactLogOutSerializer,
+    ManagerSerializer,
+    ManagerUpsertSerializer,
+    ObligationSerializer,
+    ReassignSerializer,
+)
+
+ERROR = OpenApiResponse(description='`{"error": {"code", "message", "fields"}}`')
+
+
+class IsStaffClientOrManager(BasePermission):
+    """Staff and API clients; account managers and supervisors too, scoped to their own customers."""
+
+    message = "This endpoint is for club staff, API clients and account managers."
+
+    def has_permission(self, request, view):
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        return IsStaffOrApiClient().has_permission(request, view) or bool(
+            selectors.manager_of_user(user) or selectors.supervised_managers(user).exists()
+        )
+
+
+class ManagerUpsertApi(APIView):
+    permission_classes = [IsStaffOrApiClient]
+
+    @extend_schema(
+        request=ManagerUpsertSerializer, responses={200: ManagerSerializer, 201: ManagerSerializer, 400: ERROR}
+    )
+    def put(self, request, employee_no: str):
+        if len(employee_no) > 30:
+            raise InvalidInput("An employee number has at most 30 characters.", fields={"employee_no": ["too long"]})
+        serializer = ManagerUpsertSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        manager, created = services.manager_upsert(
+            employee_no=employee_no, **serializer.validated_data, actor=request.user
+        )
+        return Response(
+            ManagerSerializer(manager).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+
+class ObligationListApi(generics.ListAPIView):
+    permission_classes = [IsStaffClientOrManager]
+    serializer_class = ObligationSerializer
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return selectors.obligation_list(filters=self.request.query_params, user=self.request.user)
+
+
+class ContactLogApi(APIView):
+    permission_classes = [IsStaffClientOrManager]
+
+    @extend_schema(
+        request=ContactLogInSerializer,
+        responses={201: ContactLogOutSerializer, 400: ERROR, 404: ERROR},
+        description="Log a contact (e.g. from the hotline); the answer names the obligations it closed.",
+    )
+    @idempotent
+    def post(self, request):
+        serializer = ContactLogInSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        customer = selectors.scoped_customer(msisdn=data["msisdn"], user=request.user)
+        log, closed = services.contact_log(
+            customer=customer, channel=data["channel"], outcome=data["outcome"], note=data["note"],
+            occurred_at=data.get("occurred_at"), actor=request.user, source="api",
+        )  # fmt: skip
+        return Response({"id": log.pk, "closed_obligations": closed}, status=status.HTTP_201_CREATED)
+
+
+class ReassignApi(APIView):
+    permission_classes = [IsStaffOrApiClient]
+
+    @extend_schema(
+        request=ReassignSerializer, responses={200: OpenApiResponse(description='{"moved": n}'), 400: ERROR, 409: ERROR}
+    )
+    def post(self, request):
+        serializer = ReassignSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        manager = selectors.manager_get(employee_no=data["manager"])
+        ids = dict(Customer.objects.filter(msisdn__in=data["msisdns"]).values_list("msisdn", "id"))
+        unknown = sorted(set(data["msisdns"]) - set(ids))
+        if unknown:
+            raise InvalidInput(f"{len(unknown)} unknown msisdns; nothing moved.", fields={"msisdns": unknown[:100]})
+        moved = services.customers_reassign(
+            customer_ids=list(ids.values()),
+            manager=manager,
+            on=data.get("on") or timezone.localdate(),
+            actor=request.user,
+        )
+        return Response({"moved": moved})

@@ -1,0 +1,205 @@
+"""Reads of the managers app: who may see which customers, obligations, the dashboard's figures."""
+
+import datetime as dt
+
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from core.errors import NotFoundError
+from core.permissions import is_api_client
+from customers.models import Customer
+from tiers.models import CustomerTier
+
+from . import rules
+from .calendar import WorkCalendar
+from .models import AccountManager, Assignment, CardState, MembershipCard, Notification, Obligation, ObligationStatus
+
+
+def manager_of_user(user) -> AccountManager | None:
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return AccountManager.objects.filter(user=user).select_related("region").first()
+
+
+def manager_get(*, employee_no: str) -> AccountManager:
+    manager = (
+        AccountManager.objects.select_related("user", "region", "supervisor").filter(employee_no=employee_no).first()
+    )
+    if manager is None:
+        raise NotFoundError(f"No account manager {employee_no}.", code="unknown_manager")
+    return manager
+
+
+def supervised_managers(user) -> QuerySet:
+    return AccountManager.objects.filter(supervisor=user).select_related("user", "region")
+
+
+def sees_all_customers(user) -> bool:
+    return bool(user.is_staff or is_api_client(user))
+
+
+def scope_customers(qs: QuerySet, user) -> QuerySet:
+    """Club staff and API clients see every customer; a supervisor her managers' customers; a manager
+    only her own (active assignment); anybody else none."""
+    if sees_all_customers(user):
+        return qs
+    manager = manager_of_user(user)
+    managers = Q(manager=manager) if manager else Q(pk__in=[])
+    supervised = supervised_managers(user)
+    if supervised.exists():
+        managers |= Q(manager__in=supervised)
+    mine = Assignment.objects.filter(managers, customer_id=OuterRef("pk"), ended_on__isnull=True)
+    return qs.filter(Exists(mine))
+
+
+def filter_by_manager(qs: QuerySet, employee_no: str) -> QuerySet:
+    """Customers whose active account manager has this employee number."""
+    mine = Assignment.objects.filter(
+        customer_id=OuterRef("pk"), ended_on__isnull=True, manager__employee_no=employee_no
+    )
+    return qs.filter(Exists(mine))
+
+
+def scoped_customer(*, msisdn: str, user) -> Customer:
+    """The customer if this user may see her; a 404 otherwise (never revealing that she exists)."""
+    customer = scope_customers(Customer.objects.select_related("region"), user).filter(msisdn=msisdn).first()
+    if customer is None:
+        raise NotFoundError(f"No customer with msisdn {msisdn}.", code="unknown_customer")
+    return customer
+
+
+def active_assignment(customer: Customer) -> Assignment | None:
+    return Assignment.objects.filter(customer=customer, ended_on__isnull=True).select_related("manager").first()
+
+
+def scope_obligations(qs: QuerySet, user) -> QuerySet:
+    if sees_all_customers(user):
+        return qs
+    manager = manager_of_user(user)
+    condition = Q(manager=manager) if manager else Q(pk__in=[])
+    supervised = supervised_managers(user)
+    if supervised.exists():
+        condition |= Q(manager__in=supervised)
+    return qs.filter(condition)
+
+
+def obligation_list(*, filters: dict, user) -> QuerySet:
+    from core.errors import InvalidInput
+
+    from .filters import ObligationFilter
+
+    qs = scope_obligations(Obligation.objects.select_related("customer", "manager"), user).order_by("due_on", "id")
+    filterset = ObligationFilter(filters, queryset=qs)
+    if not filterset.is_valid():
+        raise InvalidInput(
+            "Invalid filter: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in filterset.errors.items()),
+            fields={k: list(v) for k, v in filterset.errors.items()},
+        )
+    return filterset.qs
+
+
+def compliance(*, managers, start: dt.date, end: dt.date) -> rules.Compliance:
+    """Obligations done by their due date / obligations due, for due dates in [start, end]."""
+    due = Obligation.objects.filter(manager__in=managers, due_on__gte=start, due_on__lte=end).exclude(
+        status=ObligationStatus.CANCELLED
+    )
+    figures = due.aggregate(
+        due=Count("id"),
+        on_time=Count("id", filter=Q(status=ObligationStatus.DONE, done_at__date__lte=F("due_on"))),
+    )
+    return rules.Compliance(due=figures["due"], done_on_time=figures["on_time"])
+
+
+def manager_overview(*, supervisor, today: dt.date) -> list[dict]:
+    """Per manager of a supervisor: members, overdue, due today, compliance this month — one query each kind."""
+    managers = list(supervised_managers(supervisor).order_by("employee_no"))
+    ids = [m.pk for m in managers]
+    members = dict(
+        Assignment.objects.filter(manager_id__in=ids, ended_on__isnull=True)
+        .values("manager_id").annotate(n=Count("id")).values_list("manager_id", "n")
+    )  # fmt: skip
+    start = today.replace(day=1)
+    stats = {
+        row["manager_id"]: row
+        for row in Obligation.objects.filter(manager_id__in=ids)
+        .values("manager_id")
+        .annotate(
+            overdue=Count("id", filter=Q(status=ObligationStatus.OVERDUE)),
+            due_today=Count("id", filter=Q(status=ObligationStatus.OPEN, due_on=today)),
+            due_month=Count(
+                "id", filter=Q(due_on__gte=start, due_on__lte=today) & ~Q(status=ObligationStatus.CANCELLED)
+            ),
+            on_time=Count(
+                "id",
+                filter=Q(
+                    due_on__gte=start, due_on__lte=today, status=ObligationStatus.DONE, done_at__date__lte=F("due_on")
+                ),
+            ),
+        )
+    }
+    rows = []
+    for m in managers:
+        s = stats.get(m.pk, {})
+        c = rules.Compliance(due=s.get("due_month", 0), done_on_time=s.get("on_time", 0))
+        rows.append(
+            {"manager": m, "members": members.get(m.pk, 0), "overdue": s.get("overdue", 0),
+             "due_today": s.get("due_today", 0), "compliance": c.percent}
+        )  # fmt: skip
+    return rows
+
+
+def dashboard(*, manager: AccountManager, today: dt.date) -> dict:
+    """Everything the manager's daily page shows; a fixed number of queries whatever the member count."""
+    mine = Obligation.objects.filter(manager=manager).select_related("customer")
+    week_end = rules.week_end(today)
+    assigned = Assignment.objects.filter(manager=manager, ended_on__isnull=True)
+    member_ids = assigned.values("customer_id")
+    birthdays = _birthdays_within(Customer.objects.filter(pk__in=member_ids), today, 7)
+    by_tier = list(
+        CustomerTier.objects.filter(customer_id__in=member_ids, tier__isnull=False)
+        .values("tier__code", "tier__name_zh", "tier__name_en", "tier__rank")
+        .annotate(n=Count("pk"))
+        .order_by("-tier__rank")
+    )
+    return {
+        "overdue": list(mine.filter(status=ObligationStatus.OVERDUE).order_by("due_on", "id")[:100]),
+        "due_today": list(mine.filter(status=ObligationStatus.OPEN, due_on__lte=today).order_by("due_on", "id")[:100]),
+        "due_week": list(
+            mine.filter(status=ObligationStatus.OPEN, due_on__gt=today, due_on__lte=week_end).order_by("due_on", "id")[
+                :100
+            ]
+        ),
+        "birthdays": birthdays,
+        "new_members": list(
+            assigned.filter(started_on__gte=today.replace(day=1), reason="new_member")
+            .select_related("customer")
+            .order_by("-started_on")[:50]
+        ),  # fmt: skip
+        "cards": list(
+            MembershipCard.objects.filter(customer_id__in=member_ids)
+            .exclude(state=CardState.RECEIVED)
+            .select_related("customer")
+            .order_by("created_at")[:50]
+        ),  # fmt: skip
+        "compliance": compliance(managers=[manager], start=today.replace(day=1), end=today),
+        "by_tier": by_tier,
+        "member_count": assigned.count(),
+        "calendar_missing_years": WorkCalendar.from_db().missing_years(today),
+        "unread": Notification.objects.filter(user=manager.user, read_at__isnull=True).count(),
+    }
+
+
+def _birthdays_within(qs: QuerySet, today: dt.date, days: int) -> list[tuple[dt.date, Customer]]:
+    pairs = {((today + dt.timedelta(days=i)).month, (today + dt.timedelta(days=i)).day) for i in range(days + 1)}
+    condition = Q(pk__in=[])
+    for month, day in pairs:
+        condition |= Q(birthday__month=month, birthday__day=day)
+    result = [
+        (rules.next_birthday(c.birthday, today), c)
+        for c in qs.filter(condition).only("id", "msisdn", "name", "birthday")
+    ]
+    return sorted(result, key=lambda pair: pair[0])
+
+
+def today() -> dt.date:
+    return timezone.localdate()

@@ -1,0 +1,54 @@
+from rest_framework import serializers
+
+from customers.serializers import MsisdnField
+
+from .models import AccountManager, Channel, Obligation, Outcome
+
+
+class ManagerUpsertSerializer(serializers.Serializer):
+    username = serializers.RegexField(r"^[\w.@+-]{1,150}$", help_text="login name")
+    name = serializers.CharField(max_length=50)
+    region = serializers.CharField(max_length=20, help_text="region code")
+    capacity = serializers.IntegerField(min_value=1, max_value=100_000)
+    active = serializers.BooleanField(default=True)
+    supervisor = serializers.CharField(
+        max_length=150, required=False, allow_blank=True, allow_null=True, help_text="username"
+    )
+
+
+class ManagerSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username")
+    region = serializers.CharField(source="region.code")
+    supervisor = serializers.CharField(source="supervisor.username", allow_null=True, default=None)
+
+    class Meta:
+        model = AccountManager
+        fields = ["employee_no", "username", "name", "region", "capacity", "active", "supervisor"]
+
+
+class ObligationSerializer(serializers.ModelSerializer):
+    msisdn = serializers.CharField(source="customer.msisdn")
+    manager = serializers.CharField(source="manager.employee_no")
+
+    class Meta:
+        model = Obligation
+        fields = ["id", "msisdn", "manager", "kind", "period", "opened_on", "due_on", "status", "done_at"]
+
+
+class ContactLogInSerializer(serializers.Serializer):
+    msisdn = MsisdnField()
+    channel = serializers.ChoiceField(choices=Channel.choices)
+    outcome = serializers.ChoiceField(choices=Outcome.choices)
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    occurred_at = serializers.DateTimeField(required=False, help_text="default: now")
+
+
+class ContactLogOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    closed_obligations = serializers.ListField(child=serializers.IntegerField())
+
+
+class ReassignSerializer(serializers.Serializer):
+    msisdns = serializers.ListField(child=MsisdnField(), min_length=1, max_length=10_000)
+    manager = serializers.CharField(max_length=30, help_text="employee number of the new manager")
+    on = serializers.DateField(required=False, help_text="default: today")

@@ -1,0 +1,404 @@
+"""Every write of the managers app (DOMAIN §4). Keyword-only, atomic, with the acting user."""
+
+import datetime as dt
+import heapq
+import logging
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import Count, Exists, OuterRef, Q
+from django.utils import timezone
+
+from core.errors import InvalidInput, RuleViolation
+from customers.models import Customer, Region
+from tiers.models import CustomerTier
+
+from . import rules
+from .calendar import WorkCalendar
+from .models import (
+    AccountManager,
+    Assignment,
+    CardState,
+    ContactLog,
+    DeliveryMode,
+    MembershipCard,
+    Obligation,
+    ObligationKind,
+    ObligationStatus,
+    PlanStatus,
+    ServicePlan,
+    WorkLog,
+)
+
+logger = logging.getLogger(__name__)
+OPEN_STATES = (ObligationStatus.OPEN, ObligationStatus.OVERDUE)
+
+
+@transaction.atomic
+def manager_upsert(
+    *, employee_no: str, username: str, name: str, region: str, capacity: int, active: bool = True,
+    supervisor: str | None = None, actor=None,
+) -> tuple[AccountManager, bool]:  # fmt: skip
+    """Create or update an account manager by employee number; the login user is created when new."""
+    User = get_user_model()
+    problems = {}
+    region_obj = Region.objects.filter(code=region).first()
+    if region_obj is None:
+        problems["region"] = [f"Unknown region {region!r}."]
+    supervisor_obj = None
+    if supervisor:
+        supervisor_obj = User.objects.filter(username=supervisor).first()
+        if supervisor_obj is None:
+            problems["supervisor"] = [f"No user {supervisor!r}."]
+    other = AccountManager.objects.filter(user__username=username).exclude(employee_no=employee_no).first()
+    if other:
+        problems["username"] = [f"{username!r} is the login of manager {other.employee_no}."]
+    if problems:
+        raise InvalidInput("The account manager cannot be saved.", fields=problems)
+    manager = AccountManager.objects.select_for_update().filter(employee_no=employee_no).first()
+    created = manager is None
+    if created:
+        user, user_created = User.objects.get_or_create(username=username, defaults={"first_name": name})
+        if user_created:
+            user.set_unusable_password()
+            user.save(update_fields=["password"])
+        manager = AccountManager(employee_no=employee_no, user=user)
+    elif manager.user.username != username:
+        manager.user.username = username
+        manager.user.save(update_fields=["username"])
+    manager.name, manager.region, manager.capacity = name, region_obj, capacity
+    manager.active, manager.supervisor = active, supervisor_obj
+    manager.save()
+    return manager, created
+
+
+def _first_contact_due(calendar: WorkCalendar, on: dt.date, cache: dict) -> dt.date:
+    if on not in cache:
+        cache[on] = calendar.add_working_days(on, rules.FIRST_CONTACT_WORKING_DAYS)
+    return cache[on]
+
+
+@transaction.atomic
+def assignments_for_new_members(*, on: dt.date) -> int:
+    """Give every member without an active assignment a manager of her branch: the active manager with the
+    lowest load against capacity (ties: fewer members, then employee number). Opens first contacts.
+
+    Set-based: one read of the unassigned members and of the managers' loads, a heap per region in memory,
+    then bulk inserts. Members of a region without an active manager stay unassigned (logged)."""
+    active = Assignment.objects.filter(customer_id=OuterRef("customer_id"), ended_on__isnull=True)
+    unassigned = (
+        CustomerTier.objects.filter(tier__isnull=False, customer__status__in=("active", "suspended"))
+        .filter(~Exists(active))
+        .values_list("customer_id", "customer__region_id")
+        .order_by("customer_id")
+    )
+    by_region: dict[int, list[int]] = {}
+    for customer_id, region_id in unassigned.iterator(chunk_size=10_000):
+        by_region.setdefault(region_id, []).append(customer_id)
+    if not by_region:
+        return 0
+    managers = (
+        AccountManager.objects.filter(active=True, region_id__in=list(by_region))
+        .annotate(load=Count("assignments", filter=Q(assignments__ended_on__isnull=True)))
+        .values_list("id", "region_id", "capacity", "load", "employee_no")
+    )
+    heaps: dict[int, list] = {}
+    for manager_id, region_id, capacity, load, employee_no in managers:
+        heaps.setdefault(region_id, []).append((load / capacity, load, employee_no, manager_id, capacity))
+    calendar = WorkCalendar.from_db()
+    due = _first_contact_due(calendar, on, {})
+    assignments, obligations, total = [], [], 0
+    for region_id, customer_ids in by_region.items():
+        heap = heaps.get(region_id)
+        if not heap:
+            logger.warning("Region %s has %d new members but no active account manager", region_id, len(customer_ids))
+            continue
+        heapq.heapify(heap)
+        for customer_id in customer_ids:
+            _, load, employee_no, manager_id, capacity = heapq.heappop(heap)
+            assignments.append(
+                Assignment(customer_id=customer_id, manager_id=manager_id, started_on=on, reason="new_member")
+            )
+            obligations.append(
+                Obligation(
+                    customer_id=customer_id, manager_id=manager_id, kind=ObligationKind.FIRST_CONTACT,
+                    period=on.isoformat(), opened_on=on, due_on=due,
+                )
+            )  # fmt: skip
+            load += 1
+            heapq.heappush(heap, (load / capacity, load, employee_no, manager_id, capacity))
+            total += 1
+    Assignment.objects.bulk_create(assignments, batch_size=5000)
+    Obligation.objects.bulk_create(obligations, batch_size=5000, ignore_conflicts=True)
+    return total
+
+
+@transaction.atomic
+def assignments_end_for_leavers(*, on: dt.date) -> int:
+    """Leaving the club ends the assignment; the member's open obligations are cancelled."""
+    leavers = Assignment.objects.filter(ended_on__isnull=True).filter(
+        Q(customer__tier_state__isnull=True) | Q(customer__tier_state__tier__isnull=True)
+    )
+    customer_ids = list(leavers.values_list("customer_id", flat=True))
+    if not customer_ids:
+        return 0
+    Assignment.objects.filter(ended_on__isnull=True, customer_id__in=customer_ids).update(
+        ended_on=on, end_reason="left_club"
+    )
+    Obligation.objects.filter(customer_id__in=customer_ids, status__in=OPEN_STATES).exclude(
+        kind=ObligationKind.RETENTION_CONTACT
+    ).update(status=ObligationStatus.CANCELLED)
+    return len(customer_ids)
+
+
+@transaction.atomic
+def customers_reassign(*, customer_ids: list[int], manager: AccountManager, on: dt.date, actor=None) -> int:
+    """Move customers to another manager (one or many); their open obligations move with them."""
+    if not manager.active:
+        raise RuleViolation(f"{manager} is not active.", code="manager_inactive")
+    current = Assignment.objects.select_for_update().filter(customer_id__in=customer_ids, ended_on__isnull=True)
+    moving = [a for a in current if a.manager_id != manager.pk]
+    other_region = Customer.objects.filter(pk__in=[a.customer_id for a in moving]).exclude(region_id=manager.region_id)
+    if other_region.exists():
+        raise RuleViolation(
+            f"{other_region.count()} of these customers belong to another branch than {manager.region.name}.",
+            code="other_region",
+        )
+    ids = [a.customer_id for a in moving]
+    Assignment.objects.filter(pk__in=[a.pk for a in moving]).update(ended_on=on, end_reason="reassigned")
+    Assignment.objects.bulk_create(
+        Assignment(customer_id=c, manager=manager, started_on=on, reason="reassigned") for c in ids
+    )
+    Obligation.objects.filter(customer_id__in=ids, status__in=OPEN_STATES).update(manager=manager)
+    return len(ids)
+
+
+def active_manager_of(customer: Customer) -> AccountManager | None:
+    assignment = Assignment.objects.filter(customer=customer, ended_on__isnull=True).select_related("manager").first()
+    return assignment.manager if assignment else None
+
+
+@transaction.atomic
+def contact_log(
+    *, customer: Customer, channel: str, outcome: str, note: str = "", occurred_at: dt.datetime | None = None,
+    actor=None, source: str = "dashboard",
+) -> tuple[ContactLog, list[int]]:  # fmt: skip
+    """Log a contact with a member; close every open obligation it satisfies. Returns (log, closed ids).
+
+    A first contact made by SMS opens the first call (3 working days after the SMS)."""
+    occurred_at = occurred_at or timezone.now()
+    day = timezone.localdate(occurred_at)
+    manager = active_manager_of(customer)
+    log = ContactLog.objects.create(
+        customer=customer, manager=manager, channel=channel, outcome=outcome, note=note, occurred_at=occurred_at,
+        logged_by=actor if getattr(actor, "pk", None) else None, source=source,
+    )  # fmt: skip
+    candidates = Obligation.objects.select_for_update().filter(
+        customer=customer, status__in=OPEN_STATES, opened_on__lte=day
+    )
+    closed: list[int] = []
+    first_contact_by_sms = False
+    for obligation in candidates:
+        if not rules.satisfies(obligation.kind, channel, outcome):
+            continue
+        if (
+            obligation.kind == ObligationKind.CARD_PICKUP_NOTICE
+            and not ContactLog.objects.filter(
+                customer=customer, channel="sms", occurred_at__date__gte=obligation.opened_on
+            )
+            .exclude(pk=log.pk)
+            .exists()
+        ):
+            continue
+        obligation.status = ObligationStatus.DONE
+        obligation.done_at = occurred_at
+        obligation.done_by = log
+        obligation.save(update_fields=["status", "done_at", "done_by"])
+        closed.append(obligation.pk)
+        first_contact_by_sms |= obligation.kind == ObligationKind.FIRST_CONTACT and rules.needs_first_call(
+            channel, outcome
+        )
+    if first_contact_by_sms and manager:
+        due = WorkCalendar.from_db().add_working_days(day, rules.FIRST_CALL_WORKING_DAYS)
+        Obligation.objects.get_or_create(
+            customer=customer, kind=ObligationKind.FIRST_CALL, period=day.isoformat(),
+            defaults={"manager": manager, "opened_on": day, "due_on": due},
+        )  # fmt: skip
+    return log, closed
+
+
+def _open(customer: Customer, kind: str, period: str, on: dt.date, due: dt.date) -> Obligation | None:
+    manager = active_manager_of(customer)
+    if manager is None:
+        return None
+    obligation, _ = Obligation.objects.get_or_create(
+        customer=customer, kind=kind, period=period, defaults={"manager": manager, "opened_on": on, "due_on": due}
+    )
+    return obligation
+
+
+def _close(customer: Customer, kinds, at: dt.datetime) -> int:
+    return Obligation.objects.filter(customer=customer, kind__in=kinds, status__in=OPEN_STATES).update(
+        status=ObligationStatus.DONE, done_at=at
+    )
+
+
+@transaction.atomic
+def birthday_gift_confirm(
+    *, obligation: Obligation, choice: str, time_note: str, address: str, actor=None
+) -> Obligation:
+    """The birthday gift is done when the choice, time and address are confirmed."""
+    missing = {
+        k: ["required"] for k, v in {"choice": choice, "time": time_note, "address": address}.items() if not v.strip()
+    }
+    if missing:
+        raise InvalidInput("Gift choice, time and address are all needed.", fields=missing)
+    if obligation.kind != ObligationKind.BIRTHDAY_GIFT or obligation.status not in OPEN_STATES:
+        raise RuleViolation("This is not an open birthday-gift obligation.", code="not_open")
+    obligation.status = ObligationStatus.DONE
+    obligation.done_at = timezone.now()
+    obligation.note = f"{choice} · {time_note} · {address}"[:200]
+    obligation.save(update_fields=["status", "done_at", "note"])
+    return obligation
+
+
+CARD_FLOW = {
+    # action: (states it may start from, new state)
+    "collect": ((CardState.COLLECTING,), CardState.COLLECTING),
+    "send_to_maker": ((CardState.COLLECTING,), CardState.AT_MAKER),
+    "arrive": ((CardState.AT_MAKER,), CardState.ARRIVED),
+    "deliver": ((CardState.ARRIVED,), None),  # → mailed, awaiting pickup or door delivery by mode
+    "receive": ((CardState.MAILED, CardState.AWAITING_PICKUP, CardState.DOOR_DELIVERY), CardState.RECEIVED),
+}
+
+
+@transaction.atomic
+def card_start(*, customer: Customer, reissue: bool = False, actor=None) -> MembershipCard:
+    """Open a membership card for a member (data is collected at first contact); one in progress at a time."""
+    state = CustomerTier.objects.filter(customer=customer, tier__isnull=False).select_related("tier").first()
+    if state is None:
+        raise RuleViolation("Only members get a membership card.", code="not_member")
+    if MembershipCard.objects.filter(customer=customer).exclude(state=CardState.RECEIVED).exists():
+        raise RuleViolation("A card for this customer is already in progress.", code="card_in_progress")
+    return MembershipCard.objects.create(
+        customer=customer, tier=state.tier, reissue=reissue, card_name=customer.name, landline=customer.landline,
+        birthday=customer.birthday,
+    )  # fmt: skip
+
+
+@transaction.atomic
+def card_advance(
+    *, card: MembershipCard, action: str, on: dt.date, delivery_mode: str = "", agreed_date: dt.date | None = None,
+    address: str = "", card_name: str = "", landline: str = "", birthday: dt.date | None = None, actor=None,
+) -> MembershipCard:  # fmt: skip
+    """Move a card along: collected data → card maker → arrived (pickup notice +3 days) → mailed (receipt check
+    +7 days) / self pickup (reminders by the daily job) / door delivery (due the agreed date) → received."""
+    card = MembershipCard.objects.select_for_update().get(pk=card.pk)
+    if action not in CARD_FLOW:
+        raise InvalidInput(f"Unknown card action {action!r}.", fields={"action": [f"one of {', '.join(CARD_FLOW)}"]})
+    allowed, new_state = CARD_FLOW[action]
+    if card.state not in allowed:
+        raise RuleViolation(
+            f"Cannot {action.replace('_', ' ')} a card that is {card.get_state_display()}.", code="card_state"
+        )
+    customer = card.customer
+    if action == "collect":
+        card.card_name = card_name or card.card_name
+        card.landline = landline or card.landline
+        card.birthday = birthday or card.birthday
+        card.address = address or card.address
+    elif action == "send_to_maker":
+        if not card.card_name:
+            raise InvalidInput("The name on the card is missing.", fields={"card_name": ["required"]})
+        card.sent_on = on
+    elif action == "arrive":
+        card.arrived_on = on
+        _open(
+            customer,
+            ObligationKind.CARD_PICKUP_NOTICE,
+            f"card{card.pk}",
+            on,
+            on + dt.timedelta(days=rules.CARD_PICKUP_NOTICE_DAYS),
+        )
+    elif action == "deliver":
+        if delivery_mode not in DeliveryMode.values:
+            raise InvalidInput("Choose how the card is delivered.", fields={"delivery_mode": list(DeliveryMode.values)})
+        card.delivery_mode = delivery_mode
+        if delivery_mode == DeliveryMode.MAIL:
+            if not (address or card.address):
+                raise InvalidInput("A mailing address is needed.", fields={"address": ["required"]})
+            card.address = address or card.address
+            new_state, card.mailed_on = CardState.MAILED, on
+            _open(
+                customer,
+                ObligationKind.CARD_RECEIPT_CHECK,
+                f"card{card.pk}",
+                on,
+                on + dt.timedelta(days=rules.CARD_RECEIPT_CHECK_DAYS),
+            )
+        elif delivery_mode == DeliveryMode.SELF_PICKUP:
+            new_state = CardState.AWAITING_PICKUP
+        else:
+            if agreed_date is None:
+                raise InvalidInput("Door delivery needs the agreed date.", fields={"agreed_date": ["required"]})
+            new_state, card.agreed_date = CardState.DOOR_DELIVERY, agreed_date
+            _open(customer, ObligationKind.CARD_DOOR_DELIVERY, f"card{card.pk}", on, agreed_date)
+    elif action == "receive":
+        card.received_on = on
+        at = timezone.now()
+        _close(customer, [ObligationKind.CARD_DOOR_DELIVERY, ObligationKind.CARD_RECEIPT_CHECK], at)
+        Obligation.objects.filter(
+            customer=customer, kind=ObligationKind.CARD_PICKUP_REMINDER, status__in=OPEN_STATES
+        ).update(status=ObligationStatus.CANCELLED)
+    card.state = new_state
+    card.save()
+    return card
+
+
+@transaction.atomic
+def service_plan_save(
+    *, manager: AccountManager, scope: str, period_start: dt.date, content: str, submit: bool = False
+) -> ServicePlan:
+    if not content.strip():
+        raise InvalidInput("The plan is empty.", fields={"content": ["required"]})
+    plan, _ = ServicePlan.objects.select_for_update().get_or_create(
+        manager=manager, scope=scope, period_start=period_start, defaults={"content": content}
+    )
+    if plan.status == PlanStatus.APPROVED:
+        raise RuleViolation("An approved plan cannot be changed.", code="plan_approved")
+    plan.content = content
+    plan.status = PlanStatus.SUBMITTED if submit else PlanStatus.DRAFT
+    plan.save()
+    return plan
+
+
+def _check_supervisor(manager: AccountManager, actor) -> None:
+    if not (actor.is_superuser or manager.supervisor_id == actor.pk):
+        raise RuleViolation(f"Only {manager}'s supervisor reviews this.", code="not_supervisor")
+
+
+@transaction.atomic
+def service_plan_review(*, plan: ServicePlan, approve: bool, comment: str = "", actor) -> ServicePlan:
+    _check_supervisor(plan.manager, actor)
+    if plan.status != PlanStatus.SUBMITTED:
+        raise RuleViolation("Only a submitted plan is reviewed.", code="plan_not_submitted")
+    plan.status = PlanStatus.APPROVED if approve else PlanStatus.RETURNED
+    plan.review_comment, plan.reviewed_by, plan.reviewed_at = comment, actor, timezone.now()
+    plan.save()
+    return plan
+
+
+@transaction.atomic
+def work_log_save(*, manager: AccountManager, date: dt.date, content: str) -> WorkLog:
+    if not content.strip():
+        raise InvalidInput("The work log is empty.", fields={"content": ["required"]})
+    log, _ = WorkLog.objects.update_or_create(manager=manager, date=date, defaults={"content": content})
+    return log
+
+
+@transaction.atomic
+def work_log_review(*, log: WorkLog, comment: str, actor) -> WorkLog:
+    _check_supervisor(log.manager, actor)
+    log.review_comment, log.reviewed_by, log.reviewed_at = comment, actor, timezone.now()
+    log.save()
+    return log
