@@ -29,6 +29,7 @@ from customers import selectors as customer_selectors
 from customers import services as customer_services
 from customers.models import BillingMonth, Customer
 from customers.serializers import validate_rows
+from managers import services as manager_services
 
 from . import workflows
 
@@ -119,11 +120,15 @@ DEMO_USERS = (
     # (username, role shown in the logins table, is_staff, is_superuser, name)
     ("admin", "superuser (admin site)", True, True, ("管理员", "")),
     ("supervisor", "branch supervisor (staff)", True, False, ("主管", "周")),
-    ("manager1", "account manager", False, False, ("晓燕", "陈")),
-    ("manager2", "account manager", False, False, ("志明", "林")),
-    ("manager3", "account manager", False, False, ("婉婷", "黄")),
-    ("manager4", "account manager", False, False, ("建华", "吴")),
+    ("manager1", "account manager, 广州 GZ", False, False, ("晓燕", "陈")),
+    ("manager2", "account manager, 深圳 SZ", False, False, ("志明", "林")),
+    ("manager3", "account manager, 佛山 FS", False, False, ("婉婷", "黄")),
+    ("manager4", "account manager, 杭州 HZ", False, False, ("建华", "吴")),
+    ("manager5", "account manager, 宁波 NB", False, False, ("丽娟", "徐")),
+    ("manager6", "account manager, 成都 CD", False, False, ("俊杰", "何")),
 )
+# Each demo manager serves one branch, in the order of DEMO_REGIONS, supervised by `supervisor`.
+DEMO_MANAGER_CAPACITY = 400
 SUPERVISORS_GROUP = "Club supervisors"
 SUPERVISED_APPS = ("customers", "tiers", "benefits", "points", "managers", "retention")
 PASSWORD_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -422,6 +427,14 @@ def demo_users_create() -> list[DemoLogin]:
         if username == "supervisor":
             user.groups.add(supervisors)
         logins.append(DemoLogin(username, password, role))
+    managers = [u for u in DEMO_USERS if u[0].startswith("manager")]
+    for i, ((username, _, _, _, (first_name, last_name)), region) in enumerate(
+        zip(managers, DEMO_REGIONS, strict=False)
+    ):
+        manager_services.manager_upsert(
+            employee_no=f"E{i + 1:04d}", username=username, name=f"{last_name}{first_name}", region=region.code,
+            capacity=DEMO_MANAGER_CAPACITY, supervisor="supervisor",
+        )  # fmt: skip
     return logins
 
 

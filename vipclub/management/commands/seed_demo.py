@@ -9,6 +9,7 @@ from customers.rules import add_months
 from tiers import rules as tier_rules
 from tiers import services as tier_services
 from vipclub import demo
+from vipclub.pipeline import monthly_pipeline
 
 
 def _date(value: str) -> dt.date:
@@ -71,5 +72,6 @@ class Command(BaseCommand):
         for m in (add_months(month, -1), month):
             run, _ = tier_services.tier_run_start(month=m, policy=policy, force=True, dispatch=False)
             run = tier_services.tier_run_execute(run=run)
+            monthly_pipeline(run_id=run.pk)  # assign managers now, not when a worker gets to it
             counts = ", ".join(f"{k} {v}" for k, v in run.counts.items() if v)
             self.stdout.write(f"  rating run {m:%Y-%m}: {counts}")
