@@ -79,7 +79,7 @@ def test_seed_demo_builds_a_small_club_with_working_logins(var_dir):
 
     # and every demo user can log in with the password printed and written to var/demo-logins.txt
     written = logins_from((var_dir / "demo-logins.txt").read_text(encoding="utf-8"))
-    assert set(written) == {"admin", "supervisor", "manager1", "manager2", "manager3", "manager4"}
+    assert set(written) == {"admin", "supervisor", *(f"manager{n}" for n in range(1, 7))}
     assert logins_from(out.split("Demo logins", 1)[1]) == written
     for username, password in written.items():
         assert authenticate(username=username, password=password) is not None, username
@@ -87,9 +87,18 @@ def test_seed_demo_builds_a_small_club_with_working_logins(var_dir):
     users = {u.username: u for u in get_user_model().objects.filter(username__in=written)}
     assert users["admin"].is_superuser
     assert users["supervisor"].is_staff and not users["supervisor"].is_superuser
-    assert not any(users[f"manager{n}"].is_staff for n in range(1, 5))
+    assert not any(users[f"manager{n}"].is_staff for n in range(1, 7))
+    # and each manager serves a branch under the supervisor, and the members are rated and assigned
+    from managers.models import AccountManager, Assignment
+    from tiers.models import CustomerTier
+
+    managers = AccountManager.objects.filter(user__username__startswith="manager")
+    assert managers.count() == 6 and {m.supervisor.username for m in managers} == {"supervisor"}
+    members = CustomerTier.objects.filter(tier__isnull=False).count()
+    assert members > 0
+    assert Assignment.objects.filter(ended_on__isnull=True).count() == members
     # and the passwords are random, not fixed in the code
-    assert len(set(written.values())) == 6
+    assert len(set(written.values())) == 8
     source = Path(demo.__file__).read_text(encoding="utf-8")
     assert not any(password in source for password in written.values())
 
