@@ -1,0 +1,21 @@
+"""The account manager's daily pages, mounted at /dashboard/."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "managers"
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("contact/<str:msisdn>/", views.contact_log, name="contact"),
+    path("customers/", views.customer_list, name="customers"),
+    path("customers/<str:msisdn>/", views.customer_detail, name="customer"),
+    path("customers/<str:msisdn>/card/", views.card_action, name="card"),
+    path("customers/<str:msisdn>/gift/<int:obligation_id>/", views.birthday_gift, name="gift"),
+    path("plans/", views.plans, name="plans"),
+    path("team/", views.team, name="team"),
+    path("team/plans/<int:pk>/review/", views.plan_review, name="plan-review"),
+    path("team/logs/<int:pk>/review/", views.work_log_review, name="log-review"),
+    path("team/<str:employee_no>/", views.team_manager, name="team-manager"),
+]

@@ -1,0 +1,639 @@
+"""The account manager's daily pages (DOMAIN §4): the dashboard with quick contact logging (htmx), my customers,
+service plans and the work log, and the supervisor's team view with reviews.
+
+Views validate input, call selectors and services, and render. Who may do what:
+- a manager (an AccountManager row for the user) works on her own customers (active assignment);
+- a supervisor (managers whose `supervisor` is the user) reads her managers' figures, lists and customers, and
+  reviews their plans and work logs;
+- anybody else gets a friendly 403 page.
+"""
+
+from functools import wraps
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Exists, F, OuterRef, Subquery
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import get_language, gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+from django_htmx.http import reswap
+
+from core.errors import DomainError, InvalidInput, NotFoundError
+from customers.models import Customer
+from tiers import selectors as tier_selectors
+from tiers.models import Source, Tier
+
+from . import rules, selectors, services
+from .forms import (
+    QUICK_RESULTS,
+    BirthdayGiftForm,
+    CardForm,
+    ContactForm,
+    CustomerFilterForm,
+    ReviewForm,
+    ServicePlanForm,
+    WorkLogForm,
+)
+from .models import (
+    AccountManager,
+    Assignment,
+    CardState,
+    Channel,
+    ContactLog,
+    MembershipCard,
+    Obligation,
+    ObligationKind,
+    ObligationStatus,
+    Outcome,
+    PlanStatus,
+    ServicePlan,
+    WorkLog,
+)
+
+OPEN_STATES = (ObligationStatus.OPEN, ObligationStatus.OVERDUE)
+CUSTOMERS_PER_PAGE = 25
+
+# Obligations a contact can close (the others are closed by their own action: gift confirmed, card delivered).
+CONTACT_KINDS = frozenset(
+    kind
+    for kind in ObligationKind.values
+    if any(rules.satisfies(kind, c, o) for c in Channel.values for o in Outcome.values)
+)
+
+# Messages for the refusals of the services, in the user's language (the services speak English).
+DOMAIN_MESSAGES = {
+    "not_member": _("Only members get a membership card."),
+    "card_in_progress": _("A card for this customer is already in progress."),
+    "card_state": _("This step does not fit the card's current state."),
+    "not_open": _("This birthday gift is no longer open."),
+    "plan_approved": _("An approved plan cannot be changed."),
+    "plan_not_submitted": _("Only a submitted plan is reviewed."),
+    "not_supervisor": _("Only the manager's supervisor reviews this."),
+}
+FIELD_MESSAGES = {
+    "card_name": _("The name on the card is missing."),
+    "address": _("An address is needed."),
+    "agreed_date": _("Door delivery needs the agreed date."),
+    "delivery_mode": _("Choose how the card is delivered."),
+}
+CARD_ACTION_LABELS = {
+    "start": _("Start a membership card"),
+    "reissue": _("Re-issue the card"),
+    "collect": _("Save the card data"),
+    "send_to_maker": _("Send to the card maker"),
+    "arrive": _("The card has arrived"),
+    "deliver": _("Deliver the card"),
+    "receive": _("The member received the card"),
+}
+TIER_COLOURS = {"diamond": "#4f6bd8", "platinum": "#7b8794", "gold": "#c9a227", "silver": "#9aa5b1", "guest": "#b5651d"}
+
+
+def domain_message(exc: DomainError) -> str:
+    if exc.code in DOMAIN_MESSAGES:
+        return str(DOMAIN_MESSAGES[exc.code])
+    if isinstance(exc, InvalidInput):
+        named = [str(FIELD_MESSAGES[f]) for f in exc.fields if f in FIELD_MESSAGES]
+        if named:
+            return " ".join(named)
+    return exc.message
+
+
+# --- who is asking ---------------------------------------------------------------------------------------
+
+
+def roles(request) -> tuple[AccountManager | None, bool]:
+    """(the user's AccountManager or None, whether she supervises managers), once per request."""
+    if not hasattr(request, "_dashboard_roles"):
+        manager = selectors.manager_of_user(request.user)
+        request._dashboard_roles = (manager, selectors.supervised_managers(request.user).exists())
+    return request._dashboard_roles
+
+
+def forbidden(request):
+    return render(request, "managers/forbidden.html", status=403)
+
+
+def manager_required(view):
+    """Login, then a manager (her AccountManager passed as `manager`); anybody else gets the 403 page."""
+
+    @wraps(view)
+    @login_required
+    def wrapper(request, *args, **kwargs):
+        manager, _supervises = roles(request)
+        if manager is None:
+            return forbidden(request)
+        return view(request, *args, manager=manager, **kwargs)
+
+    return wrapper
+
+
+def supervisor_required(view):
+    @wraps(view)
+    @login_required
+    def wrapper(request, *args, **kwargs):
+        _manager, supervises = roles(request)
+        if not supervises:
+            return forbidden(request)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def visible_customer(msisdn: str, user) -> Customer:
+    """The customer when this user may see her (own, a supervised manager's, or staff); 404 otherwise."""
+    try:
+        return selectors.scoped_customer(msisdn=msisdn, user=user)
+    except NotFoundError as exc:
+        raise Http404(exc.message) from exc
+
+
+def own_customer(msisdn: str, user, manager: AccountManager) -> Customer:
+    """The customer when she is this manager's own (active assignment); 404 otherwise, also for a supervisor."""
+    customer = visible_customer(msisdn, user)
+    if not Assignment.objects.filter(customer=customer, manager=manager, ended_on__isnull=True).exists():
+        raise Http404("Not one of your customers.")
+    return customer
+
+
+def safe_next(request, default: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return target
+    return default
+
+
+def tier_name(row: dict, prefix: str = "") -> str:
+    zh = (get_language() or "").startswith("zh")
+    return row[f"{prefix}name_zh" if zh else f"{prefix}name_en"]
+
+
+# --- the home page ---------------------------------------------------------------------------------------
+
+
+@login_required
+def home(request):
+    """Managers start on their daily page, supervisors on their team; everybody else on the club's home page."""
+    manager, supervises = roles(request)
+    if manager is not None:
+        return redirect("managers:dashboard")
+    if supervises:
+        return redirect("managers:team")
+    return render(request, "home.html")
+
+
+# --- the dashboard ---------------------------------------------------------------------------------------
+
+
+def tier_chart(by_tier: list[dict]) -> dict:
+    """A horizontal bar chart of members per tier, drawn as SVG by the template."""
+    bar_height, gap, label_width, chart_width, value_width = 26, 10, 72, 220, 52
+    top = max((row["n"] for row in by_tier), default=0)
+    bars = []
+    for i, row in enumerate(by_tier):
+        y = i * (bar_height + gap)
+        width = max(3, round(chart_width * row["n"] / top)) if top else 0
+        bars.append(
+            {
+                "code": row["tier__code"],
+                "label": tier_name(row, "tier__"),
+                "members": row["n"],
+                "y": y,
+                "text_y": y + bar_height // 2 + 5,
+                "width": width,
+                "value_x": label_width + width + 6,
+                "colour": TIER_COLOURS.get(row["tier__code"], "#8a6d1f"),
+            }
+        )
+    return {
+        "bars": bars,
+        "bar_height": bar_height,
+        "label_width": label_width,
+        "width": label_width + chart_width + value_width,
+        "height": max(len(bars) * (bar_height + gap) - gap, 0),
+        "total": sum(row["n"] for row in by_tier),
+    }
+
+
+def dashboard_context(request, manager: AccountManager) -> dict:
+    today = selectors.today()
+    data = selectors.dashboard(manager=manager, today=today)
+    for obligation in data["overdue"] + data["due_today"]:
+        obligation.days_late = (today - obligation.due_on).days
+    birthdays = [
+        {"on": day, "customer": customer, "in_days": (day - today).days} for day, customer in data["birthdays"]
+    ]
+    _manager, supervises = roles(request)
+    return {
+        **data,
+        "birthdays": birthdays,
+        "manager": manager,
+        "today": today,
+        "chart": tier_chart(data["by_tier"]),
+        "missing_years": ", ".join(str(y) for y in data["calendar_missing_years"]),
+        "quick_results": QUICK_RESULTS,
+        "contact_kinds": CONTACT_KINDS,
+        "supervises": supervises,
+        "nav": "today",
+    }
+
+
+@login_required
+def dashboard(request):
+    manager, supervises = roles(request)
+    if manager is None:
+        return redirect("managers:team") if supervises else forbidden(request)
+    return render(request, "managers/dashboard.html", dashboard_context(request, manager))
+
+
+@require_POST
+@manager_required
+def contact_log(request, msisdn: str, *, manager: AccountManager):
+    """Log a contact (quick buttons of the dashboard, or the form of the customer page).
+
+    An htmx request gets the obligation sections back (and the summary, out of band), so a closed obligation
+    leaves its list without a page reload; a plain form post is redirected (to `next` or the dashboard)."""
+    customer = own_customer(msisdn, request.user, manager)
+    form = ContactForm(request.POST)
+    back = safe_next(request, reverse("managers:dashboard"))
+    if not form.is_valid():
+        error = " ".join(str(e) for errors in form.errors.values() for e in errors)
+        if request.htmx:
+            response = render(request, "managers/_flash.html", {"flash": error, "flash_level": "error", "oob": True})
+            return reswap(response, "none")
+        messages.error(request, error)
+        return redirect(back)
+    data = form.cleaned_data
+    _log, closed = services.contact_log(
+        customer=customer, channel=data["channel"], outcome=data["outcome"], note=data["note"].strip(),
+        actor=request.user, source="dashboard",
+    )  # fmt: skip
+    if closed:
+        flash = ngettext(
+            "Contact with %(name)s logged; %(count)d obligation closed.",
+            "Contact with %(name)s logged; %(count)d obligations closed.",
+            len(closed),
+        ) % {"name": customer.name, "count": len(closed)}
+    else:
+        flash = gettext("Contact with %(name)s logged; it closes no open obligation.") % {"name": customer.name}
+    if request.htmx:
+        context = dashboard_context(request, manager)
+        context.update({"flash": flash, "flash_level": "success", "oob": True})
+        return render(request, "managers/_contact_logged.html", context)
+    messages.success(request, flash)
+    return redirect(back)
+
+
+# --- my customers ----------------------------------------------------------------------------------------
+
+
+def tier_choices() -> list[tuple[str, str]]:
+    zh = (get_language() or "").startswith("zh")
+    tiers = Tier.objects.order_by("-rank").values_list("code", "name_zh", "name_en")
+    return [(code, name_zh if zh else name_en) for code, name_zh, name_en in tiers] + [
+        ("none", gettext("Not a member"))
+    ]
+
+
+def customers_of(manager: AccountManager, user, params) -> tuple[CustomerFilterForm, object, str]:
+    """A manager's customers (active assignment), filtered and searched, one page of them, and the query string
+    of the filters (for the pager). Each row has its tier and the due date of its next open obligation."""
+    form = CustomerFilterForm(params or None, tiers=tier_choices())
+    mine = Assignment.objects.filter(manager=manager, customer_id=OuterRef("pk"), ended_on__isnull=True)
+    open_obligations = Obligation.objects.filter(customer_id=OuterRef("pk"), manager=manager, status__in=OPEN_STATES)
+    qs = (
+        selectors.scope_customers(tier_selectors.annotate_tier(Customer.objects.all()), user)
+        .filter(Exists(mine))
+        .annotate(
+            next_due=Subquery(open_obligations.order_by("due_on").values("due_on")[:1]),
+            late=Exists(open_obligations.filter(status=ObligationStatus.OVERDUE)),
+        )
+    )
+    filters = {}
+    if form.is_valid():
+        filters = {k: v for k, v in form.cleaned_data.items() if v}
+        if filters.get("tier"):
+            qs = tier_selectors.filter_by_tier(qs, filters["tier"])
+        if filters.get("status"):
+            qs = qs.filter(status=filters["status"])
+        q = filters.get("q", "").strip()
+        if q.isdigit():
+            qs = qs.filter(msisdn__startswith=q)
+        elif q:
+            qs = qs.filter(name__icontains=q)
+    qs = qs.order_by(F("next_due").asc(nulls_last=True), "name", "pk")
+    page = Paginator(qs, CUSTOMERS_PER_PAGE).get_page(params.get("page"))
+    return form, page, urlencode(filters)
+
+
+@manager_required
+def customer_list(request, *, manager: AccountManager):
+    form, page, query = customers_of(manager, request.user, request.GET)
+    _manager, supervises = roles(request)
+    return render(
+        request,
+        "managers/customer_list.html",
+        {"form": form, "page": page, "query": query, "manager": manager, "supervises": supervises, "nav": "customers"},
+    )
+
+
+def card_actions(card: MembershipCard | None, is_member: bool) -> list[str]:
+    if card is None or card.state == CardState.RECEIVED:
+        if not is_member:
+            return []
+        return ["reissue" if card is not None else "start"]
+    return [action for action, (states, _new) in services.CARD_FLOW.items() if card.state in states]
+
+
+@login_required
+def customer_detail(request, msisdn: str):
+    manager, supervises = roles(request)
+    if manager is None and not supervises:
+        return forbidden(request)
+    customer = visible_customer(msisdn, request.user)
+    assignment = selectors.active_assignment(customer)
+    editable = manager is not None and assignment is not None and assignment.manager_id == manager.pk
+    tier = tier_selectors.tier_state(customer)
+    obligations = list(
+        Obligation.objects.filter(customer=customer, status__in=OPEN_STATES)
+        .select_related("manager")
+        .order_by("due_on")
+    )
+    today = selectors.today()
+    for obligation in obligations:
+        obligation.days_late = (today - obligation.due_on).days
+    card = (
+        MembershipCard.objects.filter(customer=customer).select_related("tier").order_by("-created_at", "-id").first()
+    )
+    gifts = [
+        (o, BirthdayGiftForm(initial={"obligation": o.pk, "address": card.address if card else ""}, prefix=f"g{o.pk}"))
+        for o in obligations
+        if o.kind == ObligationKind.BIRTHDAY_GIFT
+    ]
+    actions = card_actions(card, tier is not None) if editable else []
+    card_form = CardForm(
+        initial={
+            "card_name": card.card_name if card else customer.name,
+            "landline": card.landline if card else customer.landline,
+            "birthday": (card.birthday if card else None) or customer.birthday,
+            "address": card.address if card else "",
+            "delivery_mode": card.delivery_mode if card else "",
+            "agreed_date": card.agreed_date if card else None,
+        }
+    )
+    context = {
+        "customer": customer,
+        "assignment": assignment,
+        "editable": editable,
+        "tier": tier,
+        "tier_label": tier_name(tier) if tier else "",
+        "tier_source": Source(tier["source"]).label if tier and tier["source"] in Source.values else "",
+        "obligations": obligations,
+        "trail": ContactLog.objects.filter(customer=customer).select_related("manager", "logged_by")[:50],
+        "card": card,
+        "card_actions": [(a, CARD_ACTION_LABELS[a]) for a in actions],
+        "card_form": card_form,
+        "gifts": gifts,
+        "contact_form": ContactForm(initial={"channel": Channel.CALL, "outcome": Outcome.REACHED}),
+        "quick_results": QUICK_RESULTS,
+        "contact_kinds": CONTACT_KINDS,
+        "manager": manager,
+        "supervises": supervises,
+        "today": today,
+        "nav": "customers" if editable else "team",
+    }
+    return render(request, "managers/customer_detail.html", context)
+
+
+@require_POST
+@manager_required
+def card_action(request, msisdn: str, *, manager: AccountManager):
+    customer = own_customer(msisdn, request.user, manager)
+    back = reverse("managers:customer", args=[customer.msisdn]) + "#card"
+    form = CardForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, gettext("Please check the card form: %(errors)s") % {"errors": form.errors.as_text()})
+        return redirect(back)
+    data = form.cleaned_data
+    action = data["action"]
+    try:
+        if action in ("start", "reissue"):
+            card = services.card_start(customer=customer, reissue=action == "reissue", actor=request.user)
+        else:
+            card = MembershipCard.objects.filter(customer=customer).exclude(state=CardState.RECEIVED).first()
+            if card is None:
+                raise Http404("No card in progress.")
+            card = services.card_advance(
+                card=card, action=action, on=selectors.today(), delivery_mode=data["delivery_mode"],
+                agreed_date=data["agreed_date"], address=data["address"].strip(), card_name=data["card_name"].strip(),
+                landline=data["landline"].strip(), birthday=data["birthday"], actor=request.user,
+            )  # fmt: skip
+    except DomainError as exc:
+        messages.error(request, domain_message(exc))
+    else:
+        messages.success(request, gettext("Card: %(state)s.") % {"state": card.get_state_display()})
+    return redirect(back)
+
+
+@require_POST
+@manager_required
+def birthday_gift(request, msisdn: str, obligation_id: int, *, manager: AccountManager):
+    customer = own_customer(msisdn, request.user, manager)
+    obligation = Obligation.objects.filter(
+        pk=obligation_id, customer=customer, kind=ObligationKind.BIRTHDAY_GIFT
+    ).first()
+    if obligation is None:
+        raise Http404("No such birthday gift.")
+    form = BirthdayGiftForm(request.POST, prefix=f"g{obligation.pk}")
+    back = reverse("managers:customer", args=[customer.msisdn])
+    if not form.is_valid():
+        messages.error(request, gettext("Gift choice, delivery time and address are all needed."))
+        return redirect(back + "#gifts")
+    data = form.cleaned_data
+    try:
+        services.birthday_gift_confirm(
+            obligation=obligation, choice=data["choice"], time_note=data["time_note"], address=data["address"],
+            actor=request.user,
+        )  # fmt: skip
+    except DomainError as exc:
+        messages.error(request, domain_message(exc))
+    else:
+        messages.success(request, gettext("Birthday gift confirmed."))
+    return redirect(back)
+
+
+# --- plans and the work log ------------------------------------------------------------------------------
+
+
+@manager_required
+def plans(request, *, manager: AccountManager):
+    """The manager writes her yearly, monthly and weekly service plans (draft or submit) and her daily log."""
+    today = selectors.today()
+    plan_initial = {"scope": ServicePlan.Scope.WEEK, "period": today}
+    editing = request.GET.get("plan")
+    if editing and editing.isdigit():
+        plan = ServicePlan.objects.filter(pk=editing, manager=manager).first()
+        if plan is not None:
+            plan_initial = {"scope": plan.scope, "period": plan.period_start, "content": plan.content}
+    todays_log = WorkLog.objects.filter(manager=manager, date=today).first()
+    plan_form = ServicePlanForm(initial=plan_initial)
+    log_form = WorkLogForm(initial={"date": today, "content": todays_log.content if todays_log else ""})
+    if request.method == "POST":
+        which = request.POST.get("form")
+        if which == "plan":
+            plan_form = ServicePlanForm(request.POST)
+            if plan_form.is_valid():
+                data = plan_form.cleaned_data
+                submit = "submit" in request.POST
+                try:
+                    services.service_plan_save(
+                        manager=manager, scope=data["scope"], period_start=data["period_start"],
+                        content=data["content"], submit=submit,
+                    )  # fmt: skip
+                except DomainError as exc:
+                    messages.error(request, domain_message(exc))
+                else:
+                    messages.success(
+                        request,
+                        gettext("Plan submitted to your supervisor.") if submit else gettext("Plan saved as a draft."),
+                    )
+                    return redirect("managers:plans")
+        elif which == "worklog":
+            log_form = WorkLogForm(request.POST)
+            if log_form.is_valid():
+                data = log_form.cleaned_data
+                try:
+                    services.work_log_save(manager=manager, date=data["date"], content=data["content"])
+                except DomainError as exc:
+                    messages.error(request, domain_message(exc))
+                else:
+                    messages.success(request, gettext("Work log saved."))
+                    return redirect("managers:plans")
+    _manager, supervises = roles(request)
+    context = {
+        "manager": manager,
+        "plan_form": plan_form,
+        "log_form": log_form,
+        "plans": ServicePlan.objects.filter(manager=manager).select_related("reviewed_by")[:20],
+        "logs": WorkLog.objects.filter(manager=manager).select_related("reviewed_by")[:14],
+        "supervises": supervises,
+        "nav": "plans",
+        "today": today,
+    }
+    return render(request, "managers/plans.html", context)
+
+
+# --- the supervisor's team -------------------------------------------------------------------------------
+
+
+@supervisor_required
+def team(request):
+    today = selectors.today()
+    rows = selectors.manager_overview(supervisor=request.user, today=today)
+    manager, _supervises = roles(request)
+    compliance = selectors.compliance(managers=[row["manager"] for row in rows], start=today.replace(day=1), end=today)
+    plans_to_review = [
+        (plan, ReviewForm(prefix=f"p{plan.pk}"))
+        for plan in ServicePlan.objects.filter(manager__supervisor=request.user, status=PlanStatus.SUBMITTED)
+        .select_related("manager")
+        .order_by("period_start", "manager__employee_no")
+    ]
+    logs_to_review = [
+        (log, ReviewForm(prefix=f"w{log.pk}"))
+        for log in WorkLog.objects.filter(manager__supervisor=request.user, reviewed_at__isnull=True)
+        .select_related("manager")
+        .order_by("-date", "manager__employee_no")[:50]
+    ]
+    context = {
+        "rows": rows,
+        "totals": {
+            "members": sum(r["members"] for r in rows),
+            "overdue": sum(r["overdue"] for r in rows),
+            "due_today": sum(r["due_today"] for r in rows),
+            "compliance": compliance.percent,
+        },
+        "plans_to_review": plans_to_review,
+        "logs_to_review": logs_to_review,
+        "review_count": len(plans_to_review) + len(logs_to_review),
+        "today": today,
+        "manager": manager,
+        "supervises": True,
+        "nav": "team",
+    }
+    return render(request, "managers/team.html", context)
+
+
+@supervisor_required
+def team_manager(request, employee_no: str):
+    """One of the supervisor's managers, read-only: overdue and due today, and her customers."""
+    member = selectors.supervised_managers(request.user).filter(employee_no=employee_no).first()
+    if member is None:
+        raise Http404("Not one of your managers.")
+    today = selectors.today()
+    mine = Obligation.objects.filter(manager=member).select_related("customer")
+    overdue = list(mine.filter(status=ObligationStatus.OVERDUE).order_by("due_on", "id")[:100])
+    for obligation in overdue:
+        obligation.days_late = (today - obligation.due_on).days
+    form, page, query = customers_of(member, request.user, request.GET)
+    manager, _supervises = roles(request)
+    context = {
+        "member": member,
+        "overdue": overdue,
+        "due_today": list(mine.filter(status=ObligationStatus.OPEN, due_on__lte=today).order_by("due_on", "id")[:100]),
+        "form": form,
+        "page": page,
+        "query": query,
+        "today": today,
+        "manager": manager,
+        "supervises": True,
+        "nav": "team",
+    }
+    return render(request, "managers/team_manager.html", context)
+
+
+def _review(request, prefix: str, review):
+    form = ReviewForm(request.POST, prefix=prefix)
+    if not form.is_valid():
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+        return redirect(reverse("managers:team") + "#reviews")
+    try:
+        review(form.cleaned_data["decision"], form.cleaned_data["comment"].strip())
+    except DomainError as exc:
+        messages.error(request, domain_message(exc))
+    return redirect(reverse("managers:team") + "#reviews")
+
+
+@require_POST
+@supervisor_required
+def plan_review(request, pk: int):
+    plan = ServicePlan.objects.filter(pk=pk, manager__supervisor=request.user).select_related("manager").first()
+    if plan is None:
+        raise Http404("Not a plan of your team.")
+
+    def review(decision, comment):
+        if decision not in ("approve", "return"):
+            raise InvalidInput("approve or return", fields={"decision": ["approve", "return"]})
+        services.service_plan_review(plan=plan, approve=decision == "approve", comment=comment, actor=request.user)
+        text = gettext("Plan of %(name)s approved.") if decision == "approve" else gettext("Plan of %(name)s returned.")
+        messages.success(request, text % {"name": plan.manager.name})
+
+    return _review(request, f"p{plan.pk}", review)
+
+
+@require_POST
+@supervisor_required
+def work_log_review(request, pk: int):
+    log = WorkLog.objects.filter(pk=pk, manager__supervisor=request.user).select_related("manager").first()
+    if log is None:
+        raise Http404("Not a work log of your team.")
+
+    def review(_decision, comment):
+        services.work_log_review(log=log, comment=comment, actor=request.user)
+        messages.success(request, gettext("Work log of %(name)s reviewed.") % {"name": log.manager.name})
+
+    return _review(request, f"w{log.pk}", review)
