@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from customers import apis as customer_apis
 from managers import apis as manager_apis
@@ -30,4 +30,6 @@ urlpatterns = [
     path("obligations/", manager_apis.ObligationListApi.as_view(), name="api-obligations"),
     path("contact-logs/", manager_apis.ContactLogApi.as_view(), name="api-contact-logs"),
     path("assignments/reassign/", manager_apis.ReassignApi.as_view(), name="api-reassign"),
+    path("", include("benefits.urls")),
+    path("", include("points.urls")),
 ]

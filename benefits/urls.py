@@ -1,0 +1,3 @@
+"""API routes of the benefits app, mounted under /api/v1/ by vipclub/api/urls.py."""
+
+urlpatterns: list = []
