@@ -74,3 +74,10 @@ def test_secret_key_is_required_when_debug_is_off(tmp_path):
     )
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY is required" in result.stderr
+
+
+def test_unknown_pages_get_a_friendly_404_and_the_api_a_json_one(admin_client):
+    api = admin_client.get("/api/v1/no-such-thing/")
+    assert api.status_code == 404 and api.json()["error"]["code"] == "not_found"
+    plain = admin_client.get("/no-such-page/")
+    assert plain.status_code == 404 and "Not found" in plain.content.decode()
