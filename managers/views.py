@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 from django_htmx.http import reswap
 
+from benefits import selectors as benefit_selectors
 from core.errors import DomainError, InvalidInput, NotFoundError
 from customers.models import Customer
 from tiers import selectors as tier_selectors
@@ -395,6 +396,7 @@ def customer_detail(request, msisdn: str):
         "tier_source": Source(tier["source"]).label if tier and tier["source"] in Source.values else "",
         "obligations": obligations,
         "trail": ContactLog.objects.filter(customer=customer).select_related("manager", "logged_by")[:50],
+        "benefits": benefit_selectors.customer_benefits(customer=customer, as_of=today),
         "card": card,
         "card_actions": [(a, CARD_ACTION_LABELS[a]) for a in actions],
         "card_form": card_form,

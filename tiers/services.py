@@ -28,7 +28,7 @@ from .models import (
     TierOverride,
     TransferFloor,
 )
-from .signals import rating_run_applied
+from .signals import rating_run_applied, tier_changed
 
 logger = logging.getLogger(__name__)
 
@@ -266,6 +266,13 @@ def _write_state(*, customer: Customer, new: rules.TierState, transition: str, r
             "valid_until": new.valid_until,
             "since": since if new.tier else None,
         },
+    )
+    tier_changed.send(
+        sender=CustomerTier,
+        customer_id=customer.pk,
+        from_tier=old_tier.code if old_tier else None,
+        to_tier=new.tier,
+        on=on,
     )
 
 

@@ -4,6 +4,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from benefits.admin import BenefitAccountInline, BenefitEntryInline
 from core.errors import DomainError
 from core.masking import mask_msisdn
 from customers.admin import CustomerAdmin, ReadOnlyInline
@@ -116,7 +117,10 @@ class ObligationInline(admin.TabularInline):
 class ClubCustomerAdmin(CustomerAdmin):
     list_display = [*CustomerAdmin.list_display[:2], "tier_col", *CustomerAdmin.list_display[2:]]
     list_filter = [TierFilter, *CustomerAdmin.list_filter]
-    inlines = [AssignmentInline, *CustomerAdmin.inlines, TierHistoryInline, ObligationInline, ContactLogInline]
+    inlines = [
+        AssignmentInline, *CustomerAdmin.inlines, TierHistoryInline, BenefitAccountInline, BenefitEntryInline,
+        ObligationInline, ContactLogInline,
+    ]  # fmt: skip
     readonly_fields = [*CustomerAdmin.readonly_fields, "current_tier", "why_this_tier"]
 
     def get_queryset(self, request):

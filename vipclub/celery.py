@@ -21,6 +21,11 @@ def beat_schedule(sender, **kwargs):
         "heartbeat": {"task": "core.heartbeat", "schedule": crontab(minute="*")},
         # Starts each active policy's monthly run once its run day has come (retrying daily while last
         # month's billing is not closed) and resumes runs that stopped. Default 03:00 Asia/Shanghai.
+        # Period start: opens the month's (in January also the year's) benefit accounts, expires the rest.
+        "benefit-period-grants": {
+            "task": "benefits.grant_period",
+            "schedule": crontab(minute=10, hour=0, day_of_month=1),
+        },
         "monthly-rerate": {
             "task": "tiers.scheduled_rerate",
             "schedule": crontab(minute=0, hour=settings.VIPCLUB_RERATE_HOUR),

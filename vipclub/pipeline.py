@@ -9,11 +9,17 @@ from django.db import transaction
 from django.dispatch import receiver
 from django.utils import timezone
 
+from benefits import services as benefit_services
 from managers import services as manager_services
 from tiers.models import RatingRun
 from tiers.signals import rating_run_applied
 
 logger = logging.getLogger(__name__)
+
+
+def grant_benefits(*, run: RatingRun) -> None:
+    """The quotas become the new tiers' (what was used stays used); leavers' quotas expire."""
+    benefit_services.benefit_grants_run(as_of=run.evaluation_date)
 
 
 def end_assignments_of_leavers(*, run: RatingRun) -> None:
@@ -25,7 +31,7 @@ def assign_new_members(*, run: RatingRun) -> None:
 
 
 # Steps run in order with the run; each is idempotent (a re-run of the pipeline changes nothing more).
-STEPS: list = [end_assignments_of_leavers, assign_new_members]
+STEPS: list = [grant_benefits, end_assignments_of_leavers, assign_new_members]
 
 
 @shared_task(name="vipclub.monthly_pipeline")

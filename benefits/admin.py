@@ -1,0 +1,350 @@
+"""The admin of the benefits app: the catalog and the tiers' entitlements (editable, with history), the
+accounts and the ledger (read-only), inlines for the customer page, and the usage report with its chart."""
+
+import datetime as dt
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from core.admin import EstimatedCountPaginator
+from core.masking import mask_msisdn
+from customers.admin import ReadOnlyInline
+from tiers.admin import GuardedHistoryAdmin, tier_label
+from tiers.models import Tier
+
+from . import rules, selectors
+from .models import Benefit, BenefitAccount, BenefitEntry, TierEntitlement
+
+
+def benefit_label(benefit: Benefit) -> str:
+    """A benefit's name in the language of the page."""
+    return tier_label(benefit.name_zh, benefit.name_en)
+
+
+def show(unit: str, value) -> str:
+    """Whole units as staff read them: yuan for money."""
+    if value is None:
+        return "—"
+    return str(rules.to_display(unit, value))
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Ledgers and balances are written by the services only."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --------------------------------------------------------------------------------------------------
+# The catalog
+
+
+class TierEntitlementInline(admin.TabularInline):
+    model = TierEntitlement
+    extra = 0
+    fields = ["tier", "quantity", "money_cap", "hours", "per_month_limit", "unlimited", "percent"]
+    ordering = ["-tier__rank"]
+
+
+@admin.register(Benefit)
+class BenefitAdmin(GuardedHistoryAdmin):
+    list_display = ["code", "name_zh", "name_en", "unit", "period", "entitlements_col", "active", "position"]
+    list_display_links = ["code"]
+    list_editable = ["active", "position"]
+    list_filter = ["unit", "period", "active"]
+    search_fields = ["code", "name_zh", "name_en"]
+    inlines = [TierEntitlementInline]
+    change_list_template = "admin/benefits/benefit/change_list.html"
+    fieldsets = [
+        (None, {"fields": ["code", "name_zh", "name_en", "description", "active", "position"]}),
+        (_("Quota"), {"fields": ["unit", "period", "validity_days"]}),
+        (_("Rules"), {"fields": ["redeemable_while_suspended", "refuse_old_arrears"]}),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("entitlements__tier")
+
+    @admin.display(description=_("per tier"))
+    def entitlements_col(self, obj):
+        parts = []
+        for e in sorted(obj.entitlements.all(), key=lambda e: -e.tier.rank):
+            parts.append(f"{tier_label(e.tier.name_zh, e.tier.name_en)} {entitlement_text(obj, e)}")
+        return " · ".join(parts) or "—"
+
+    def get_urls(self):
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [
+            path("usage/", self.admin_site.admin_view(self.usage_view), name=f"{prefix}_usage"),
+            *super().get_urls(),
+        ]
+
+    def usage_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        today = timezone.localdate()
+        try:
+            year = int(request.GET.get("year") or today.year)
+        except ValueError:
+            year = today.year
+        year = min(max(year, 2000), 2100)
+        benefits = list(Benefit.objects.exclude(unit=rules.FLAG))
+        benefit = None
+        if request.GET.get("benefit"):
+            benefit = next((b for b in benefits if str(b.pk) == request.GET["benefit"]), None)
+        report = usage_context(year=year, benefit=benefit, benefits=benefits)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Benefit usage"),
+            "year": year,
+            "years": list(range(today.year - 4, today.year + 1)),
+            "benefits": [(b.pk, benefit_label(b)) for b in benefits],
+            "benefit": benefit,
+            **report,
+        }
+        return TemplateResponse(request, "admin/benefits/usage.html", context)
+
+
+def entitlement_text(benefit: Benefit, e: TierEntitlement) -> str:
+    if benefit.unit == rules.FLAG:
+        return f"{e.percent}%" if e.percent is not None else "✓"
+    if benefit.unit == rules.MONEY:
+        return f"¥{e.money_cap}"
+    if benefit.unit == rules.HOURS:
+        return f"{e.hours}h ×{e.per_month_limit}"
+    return "∞" if e.unlimited else str(e.quantity)
+
+
+@admin.register(TierEntitlement)
+class TierEntitlementAdmin(GuardedHistoryAdmin):
+    list_display = ["benefit", "tier", "quantity", "money_cap", "hours", "per_month_limit", "unlimited", "percent"]
+    list_filter = ["tier", "benefit__unit", "benefit"]
+    list_select_related = ["benefit", "tier"]
+    search_fields = ["benefit__code", "benefit__name_zh", "benefit__name_en"]
+
+
+# --------------------------------------------------------------------------------------------------
+# Accounts and the ledger (read-only)
+
+
+@admin.register(BenefitAccount)
+class BenefitAccountAdmin(ReadOnlyAdmin):
+    list_display = ["masked_msisdn", "benefit", "period_key", "granted_col", "used_col", "remaining_col"]
+    list_filter = ["benefit"]
+    list_select_related = ["customer", "benefit"]
+    search_fields = ["=customer__msisdn", "=period_key"]
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+
+    @admin.display(description=_("msisdn"))
+    def masked_msisdn(self, obj):
+        return mask_msisdn(obj.customer.msisdn)
+
+    @admin.display(description=_("granted"))
+    def granted_col(self, obj):
+        return "∞" if obj.unlimited else show(obj.benefit.unit, obj.granted)
+
+    @admin.display(description=_("used"))
+    def used_col(self, obj):
+        return show(obj.benefit.unit, obj.used)
+
+    @admin.display(description=_("remaining"))
+    def remaining_col(self, obj):
+        return "∞" if obj.unlimited else show(obj.benefit.unit, obj.remaining)
+
+
+@admin.register(BenefitEntry)
+class BenefitEntryAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id", "occurred_on", "masked_msisdn", "benefit", "kind", "granted_col", "used_col", "remaining_col",
+        "tier", "actor", "reference",
+    ]  # fmt: skip
+    list_filter = ["kind", "benefit"]
+    list_select_related = ["customer", "benefit", "tier"]
+    search_fields = ["=customer__msisdn", "=reference"]
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+
+    @admin.display(description=_("msisdn"))
+    def masked_msisdn(self, obj):
+        return mask_msisdn(obj.customer.msisdn)
+
+    @admin.display(description=_("granted change"))
+    def granted_col(self, obj):
+        return show(obj.benefit.unit, obj.granted_delta) if obj.granted_delta else ""
+
+    @admin.display(description=_("used change"))
+    def used_col(self, obj):
+        return show(obj.benefit.unit, obj.used_delta) if obj.used_delta else ""
+
+    @admin.display(description=_("remaining after"))
+    def remaining_col(self, obj):
+        return show(obj.benefit.unit, obj.remaining_after)
+
+
+# --------------------------------------------------------------------------------------------------
+# Inlines for the customer page (added by vipclub.admin.ClubCustomerAdmin)
+
+
+class BenefitAccountInline(ReadOnlyInline):
+    """The customer's balances of this and last year (accounts per year, month, event)."""
+
+    model = BenefitAccount
+    fk_name = "customer"
+    verbose_name = _("benefit balance")
+    verbose_name_plural = _("benefit balances (this and last year)")
+    fields = ["benefit", "period_key", "granted_col", "used_col", "remaining_col"]
+    readonly_fields = fields
+    max_num = 0
+
+    def get_queryset(self, request):
+        since = dt.date(timezone.localdate().year - 1, 1, 1)
+        return (
+            super()
+            .get_queryset(request)
+            .filter(Q(period_start__isnull=True) | Q(period_start__gte=since))
+            .select_related("benefit")
+            .order_by("-period_start", "benefit__position")
+        )
+
+    @admin.display(description=_("granted"))
+    def granted_col(self, obj):
+        return "∞" if obj.unlimited else show(obj.benefit.unit, obj.granted)
+
+    @admin.display(description=_("used"))
+    def used_col(self, obj):
+        return show(obj.benefit.unit, obj.used)
+
+    @admin.display(description=_("remaining"))
+    def remaining_col(self, obj):
+        return "∞" if obj.unlimited else show(obj.benefit.unit, obj.remaining)
+
+
+class BenefitEntryInline(ReadOnlyInline):
+    """The customer's benefit ledger of the last 13 months, newest first; the full ledger is one click away."""
+
+    model = BenefitEntry
+    fk_name = "customer"
+    verbose_name = _("benefit ledger entry")
+    verbose_name_plural = _("benefit ledger (last 13 months, newest first)")
+    fields = ["occurred_on", "benefit", "kind", "change_col", "remaining_col", "tier", "actor", "reference", "full"]
+    readonly_fields = fields
+    max_num = 0
+
+    def get_queryset(self, request):
+        since = timezone.localdate() - dt.timedelta(days=396)
+        return (
+            super()
+            .get_queryset(request)
+            .filter(occurred_on__gte=since)
+            .select_related("benefit", "tier")
+            .order_by("-id")
+        )
+
+    @admin.display(description=_("change"))
+    def change_col(self, obj):
+        delta = obj.granted_delta or -obj.used_delta
+        sign = "+" if delta > 0 else ""
+        return f"{sign}{show(obj.benefit.unit, delta)}" if delta else "0"
+
+    @admin.display(description=_("remaining after"))
+    def remaining_col(self, obj):
+        return show(obj.benefit.unit, obj.remaining_after)
+
+    @admin.display(description=_("full ledger"))
+    def full(self, obj):
+        url = reverse("admin:benefits_benefitentry_changelist") + f"?customer__id__exact={obj.customer_id}"
+        return format_html('<a href="{}">{}</a>', url, _("all entries"))
+
+
+# --------------------------------------------------------------------------------------------------
+# The usage report: redemptions per benefit, tier and month, with a server-rendered SVG chart
+
+CHART_HEIGHT, BAR_WIDTH, BAR_GAP, LEFT, BOTTOM = 200, 34, 14, 44, 24
+
+
+def usage_context(*, year: int, benefit: Benefit | None, benefits: list[Benefit]) -> dict:
+    rows = selectors.usage_report(year=year, benefit_id=benefit.pk if benefit else None)
+    tiers = list(Tier.objects.order_by("-rank"))
+    by_id = {b.pk: b for b in benefits}
+    months = [dt.date(year, m, 1) for m in range(1, 13)]
+    counts: dict[tuple, int] = {}
+    table: dict[tuple, dict] = {}
+    for r in rows:
+        month = r["month"] if isinstance(r["month"], dt.date) else dt.date.fromisoformat(str(r["month"])[:10])
+        month = month.replace(day=1)
+        counts[(month, r["tier_id"])] = counts.get((month, r["tier_id"]), 0) + r["redemptions"]
+        key = (month, r["benefit_id"])
+        line = table.setdefault(key, {"month": month, "benefit": by_id.get(r["benefit_id"]), "tiers": {}, "total": 0})
+        cell = line["tiers"].setdefault(r["tier_id"], {"redemptions": 0, "used": 0})
+        cell["redemptions"] += r["redemptions"]
+        cell["used"] += r["used"] or 0
+        line["total"] += r["redemptions"]
+    tier_ids = [t.pk for t in tiers] + [None]
+    table_rows = []
+    for (month, _benefit_id), line in sorted(table.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        unit = line["benefit"].unit if line["benefit"] else rules.COUNT
+        cells = []
+        for tid in tier_ids:
+            cell = line["tiers"].get(tid)
+            cells.append(
+                f"{cell['redemptions']}" + (f" (¥{rules.fen_to_yuan(cell['used'])})" if unit == rules.MONEY else "")
+                if cell
+                else "—"
+            )
+        table_rows.append(
+            {
+                "month": f"{month:%Y-%m}",
+                "benefit": benefit_label(line["benefit"]) if line["benefit"] else "?",
+                "cells": cells,
+                "total": line["total"],
+            }
+        )
+    top = max((sum(counts.get((m, tid), 0) for tid in tier_ids) for m in months), default=0)
+    bars = []
+    for i, month in enumerate(months):
+        x = LEFT + i * (BAR_WIDTH + BAR_GAP)
+        y = CHART_HEIGHT
+        segments = []
+        total = 0
+        for rank_index, tid in enumerate(tier_ids):
+            n = counts.get((month, tid), 0)
+            if not n:
+                continue
+            height = round(CHART_HEIGHT * n / top) if top else 0
+            y -= height
+            total += n
+            segments.append({"y": y, "height": height, "n": n, "series": rank_index})
+        bars.append({"x": x, "label": f"{month:%m}", "segments": segments, "total": total, "text_y": max(y - 4, 10)})
+    legend = [
+        {"label": tier_label(t.name_zh, t.name_en), "series": i, "x": LEFT + i * 120} for i, t in enumerate(tiers)
+    ]
+    legend.append({"label": _("no tier"), "series": len(tiers), "x": LEFT + len(tiers) * 120})
+    return {
+        "chart": {
+            "bars": bars,
+            "top": top,
+            "width": LEFT + 12 * (BAR_WIDTH + BAR_GAP) + 10,
+            "height": CHART_HEIGHT + BOTTOM + 30,
+            "base": CHART_HEIGHT,
+            "label_y": CHART_HEIGHT + 16,
+            "legend_y": CHART_HEIGHT + BOTTOM + 14,
+            "bar_width": BAR_WIDTH,
+            "legend": legend,
+        },
+        "tier_names": [tier_label(t.name_zh, t.name_en) for t in tiers] + [_("no tier")],
+        "rows": table_rows,
+        "total": sum(r["total"] for r in table_rows),
+    }

@@ -1,0 +1,145 @@
+"""Pure rules of the benefits domain (DOMAIN §5): periods, quotas in whole units, who may redeem. No ORM."""
+
+import calendar
+import datetime as dt
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+COUNT, MONEY, HOURS, FLAG = "count", "money", "hours", "flag"
+YEAR, MONTH, EVENT, NONE = "year", "month", "event", "none"
+PERIODIC = (YEAR, MONTH)
+
+# Suspensions for unpaid bills: a benefit marked "redeemable while suspended" (emergency reactivation) is
+# meant for exactly these; a suspension the customer asked for, or a forced one, freezes everything.
+CREDIT_SUSPENSIONS = {"arrears", "high_amount", "half"}
+
+FEN = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class PeriodBounds:
+    key: str
+    start: dt.date | None
+    end: dt.date | None
+
+
+def period_bounds(period: str, on: dt.date, reference: str = "") -> PeriodBounds:
+    """The account period a redemption on `on` belongs to."""
+    if period == YEAR:
+        return PeriodBounds(f"{on.year}", dt.date(on.year, 1, 1), dt.date(on.year, 12, 31))
+    if period == MONTH:
+        last = calendar.monthrange(on.year, on.month)[1]
+        return PeriodBounds(f"{on:%Y-%m}", on.replace(day=1), on.replace(day=last))
+    if period == EVENT:
+        return PeriodBounds(f"event:{reference}", on, None)
+    return PeriodBounds("", None, None)
+
+
+def yuan_to_fen(amount: Decimal) -> int:
+    return int((Decimal(amount) * 100).to_integral_value(rounding=ROUND_HALF_UP))
+
+
+def fen_to_yuan(fen: int) -> Decimal:
+    return (Decimal(fen) / 100).quantize(FEN)
+
+
+def to_display(unit: str, value: int | None):
+    """A stored quantity as the API shows it: yuan as a decimal string for money, else an integer."""
+    if value is None:
+        return None
+    return f"{fen_to_yuan(value)}" if unit == MONEY else int(value)
+
+
+def quota(
+    *, unit: str, quantity: int | None, money_cap: Decimal | None, per_month_limit: int | None, unlimited: bool
+) -> int:
+    """What an entitlement grants per period, in whole units (0 for flags and unlimited benefits)."""
+    if unlimited or unit == FLAG:
+        return 0
+    if unit == MONEY:
+        return yuan_to_fen(money_cap) if money_cap else 0
+    if unit == HOURS:
+        return per_month_limit or 0
+    return quantity or 0
+
+
+def entitled(*, unit: str, quota_units: int, unlimited: bool) -> bool:
+    return unit == FLAG or unlimited or quota_units > 0
+
+
+def frozen_reason(*, status: str, suspension_kind: str, redeemable_while_suspended: bool) -> str | None:
+    """Why a customer cannot redeem now, or None. Suspended, pending-closure and closed customers are frozen;
+    a benefit redeemable while suspended (emergency reactivation) stays open to credit suspensions."""
+    if status == "active":
+        return None
+    if status == "suspended":
+        if redeemable_while_suspended and suspension_kind in CREDIT_SUSPENSIONS:
+            return None
+        kind = f" ({suspension_kind})" if suspension_kind else ""
+        return f"The customer is suspended{kind}: benefits cannot be redeemed until the number is reactivated."
+    if status == "pending_closure":
+        return "The customer has asked to close the number (pending closure): benefits are frozen."
+    if status == "closed":
+        return "The number is closed: it has no benefits any more."
+    return f"The customer's status {status!r} does not allow redemptions."
+
+
+def first_of_previous_month(on: dt.date) -> dt.date:
+    first = on.replace(day=1)
+    return (first - dt.timedelta(days=1)).replace(day=1)
+
+
+def old_arrears(unpaid_months, on: dt.date) -> list[dt.date]:
+    """Unpaid bills older than the month before `on`: these refuse an emergency reactivation.
+    (On 2026-10-15 an unpaid 2026-09 bill is the normal case; an unpaid 2026-08 bill refuses.)"""
+    limit = first_of_previous_month(on)
+    return sorted(m for m in unpaid_months if m < limit)
+
+
+def refusal_code(*, unit: str, remaining: int) -> str:
+    """Why a conditional UPDATE found too little left: nothing left, or an amount over what is left."""
+    if remaining <= 0:
+        return "quota_exhausted"
+    return "over_cap" if unit == MONEY else "quota_exhausted"
+
+
+def valid_until(on: dt.date, validity_days: int | None) -> dt.date | None:
+    return on + dt.timedelta(days=validity_days) if validity_days else None
+
+
+def entitlement_problems(
+    *,
+    unit: str,
+    period: str,
+    quantity: int | None,
+    money_cap: Decimal | None,
+    hours: int | None,
+    per_month_limit: int | None,
+    unlimited: bool,
+) -> dict[str, list[str]]:
+    """What is missing or contradictory in an entitlement for a benefit of this unit and period."""
+    problems: dict[str, list[str]] = {}
+
+    def add(field: str, message: str) -> None:
+        problems.setdefault(field, []).append(message)
+
+    if unit == COUNT and not unlimited and not quantity:
+        add("quantity", "A count benefit needs a quantity per period, or “unlimited”.")
+    if unit == COUNT and unlimited and quantity:
+        add("quantity", "An unlimited entitlement has no quantity.")
+    if unit == MONEY and not money_cap:
+        add("money_cap", "A money benefit needs a money cap.")
+    if unit == HOURS:
+        if not hours:
+            add("hours", "An hours benefit needs the hours per use.")
+        if not per_month_limit:
+            add("per_month_limit", "An hours benefit needs the uses per month.")
+        if period != MONTH:
+            add("per_month_limit", "Uses per month need a benefit with a monthly period.")
+    if unit != HOURS and per_month_limit:
+        add("per_month_limit", "Only hours benefits (emergency reactivation) have uses per month.")
+    if unit != COUNT and unlimited:
+        add("unlimited", "Only count benefits can be unlimited.")
+    if unit in (COUNT, MONEY, HOURS) and period == EVENT and unit != MONEY:
+        add("quantity", "Per-event benefits are money benefits with a cap per event.")
+    return problems

@@ -1,0 +1,399 @@
+"""Every write of the benefits app: grants (set-based), redemptions, reversals.
+
+A redemption never locks: it is one conditional `UPDATE … SET used = used + n WHERE id = … AND used + n <=
+granted`, and zero rows means the quota is exhausted — exact under concurrency on PostgreSQL and SQLite
+(ARCHITECTURE "Benefit quota"). Each write appends a ledger entry in the same transaction.
+"""
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Max, Min, Q
+from django.utils import timezone
+
+from core.errors import InvalidInput, NotFoundError, RuleViolation
+from customers.models import Customer, MonthlyBill
+from tiers.models import CustomerTier
+
+from . import engine, rules
+from .models import Benefit, BenefitAccount, BenefitEntry, EntryKind, TierEntitlement
+
+logger = logging.getLogger(__name__)
+
+
+def _actor_label(actor) -> str:
+    if actor is None:
+        return "system"
+    return str(getattr(actor, "username", None) or actor)[:60]
+
+
+# --------------------------------------------------------------------------------------------------
+# Grants
+
+
+def benefit_grants_sync(
+    *,
+    as_of: dt.date,
+    customer_ids=None,
+    lo: int | None = None,
+    hi: int | None = None,
+    benefit_ids=None,
+    expire_past: bool = True,
+    actor=None,
+) -> dict[str, int]:
+    """Bring the accounts of some customers (a list, or an id range) in line with their current tier, as of
+    `as_of`: open the current year's and month's accounts, re-grant on a tier change (what was used stays
+    used), reduce to what was used on leaving the club, and expire the rest of ended periods. Idempotent."""
+    scope = engine.Scope(
+        lo=lo,
+        hi=hi,
+        customer_ids=tuple(customer_ids) if customer_ids is not None else None,
+        benefit_ids=tuple(benefit_ids) if benefit_ids is not None else None,
+    )
+    with transaction.atomic():
+        return engine.sync(scope=scope, as_of=as_of, expire_past=expire_past, actor=_actor_label(actor))
+
+
+def benefit_grants_run(*, as_of: dt.date, chunk_size: int | None = None, actor=None) -> dict[str, int]:
+    """The grants of every customer as of `as_of`, in id-range chunks of one transaction each. Run at each
+    period start and after every applied rating run; a crashed run is simply run again."""
+    size = chunk_size or getattr(settings, "VIPCLUB_BENEFIT_CHUNK_SIZE", None) or settings.VIPCLUB_RATING_CHUNK_SIZE
+    bounds = Customer.objects.aggregate(lo=Min("id"), hi=Max("id"))
+    totals: dict[str, int] = {}
+    if bounds["lo"] is None:
+        return totals
+    for lo in range(bounds["lo"], bounds["hi"] + 1, size):
+        counts = benefit_grants_sync(as_of=as_of, lo=lo, hi=min(lo + size - 1, bounds["hi"]), actor=actor)
+        for kind, n in counts.items():
+            totals[kind] = totals.get(kind, 0) + n
+    logger.info("Benefit grants as of %s: %s", as_of, totals)
+    return totals
+
+
+def benefit_regrant_customer(*, customer_id: int, on: dt.date, actor=None) -> dict[str, int]:
+    """A tier changed between runs (override, move-in, closure): the quota becomes the new tier's at once."""
+    return benefit_grants_sync(as_of=on, customer_ids=[customer_id], expire_past=False, actor=actor)
+
+
+# --------------------------------------------------------------------------------------------------
+# Redemption
+
+
+@dataclass(frozen=True)
+class Redemption:
+    entry: BenefitEntry
+    benefit: Benefit
+    account: BenefitAccount
+    remaining: int | None  # whole units after this redemption; None when unlimited
+    replayed: bool = False
+
+    def as_dict(self) -> dict:
+        unit = self.benefit.unit
+        body = {
+            "id": self.entry.pk,
+            "remaining": rules.to_display(unit, self.remaining),
+            "benefit": self.benefit.code,
+            "unit": unit,
+            "period_start": self.account.period_start,
+            "used": rules.to_display(unit, self.entry.used_delta),
+            "unlimited": self.account.unlimited,
+        }
+        if self.entry.hours is not None:
+            body["hours"] = self.entry.hours
+        if self.entry.valid_until is not None:
+            body["valid_until"] = self.entry.valid_until
+        return body
+
+
+def _current_entitlement(customer: Customer, benefit: Benefit) -> tuple[int | None, TierEntitlement | None]:
+    tier_id = CustomerTier.objects.filter(customer=customer).values_list("tier_id", flat=True).first()
+    if tier_id is None:
+        return None, None
+    return tier_id, TierEntitlement.objects.filter(tier_id=tier_id, benefit=benefit).first()
+
+
+def _units_requested(benefit: Benefit, quantity: int, amount: Decimal | None) -> int:
+    """Validate quantity/amount against the benefit's unit (400 naming the field) and return the units."""
+    if benefit.unit == rules.FLAG:
+        raise InvalidInput(
+            f"{benefit.code} is a flag: it is read per customer, never redeemed.",
+            code="not_redeemable",
+            fields={"benefit": ["a flag benefit cannot be redeemed"]},
+        )
+    if quantity is None or quantity < 1:
+        raise InvalidInput("The quantity must be at least 1.", fields={"quantity": ["must be at least 1"]})
+    if benefit.unit == rules.MONEY:
+        problems = {}
+        if amount is None:
+            problems["amount"] = [f"{benefit.code} is a money benefit: the amount in yuan is required"]
+        elif amount <= 0 or amount != amount.quantize(rules.FEN):
+            problems["amount"] = ["a positive amount in yuan with at most 2 decimals"]
+        if quantity != 1:
+            problems["quantity"] = ["a money benefit is redeemed by amount: quantity must be 1"]
+        if problems:
+            raise InvalidInput("The redemption is invalid: " + "; ".join(problems), fields=problems)
+        return rules.yuan_to_fen(amount)
+    if amount is not None:
+        raise InvalidInput(
+            f"{benefit.code} is not a money benefit: send a quantity, not an amount.",
+            fields={"amount": [f"not used for a {benefit.unit} benefit"]},
+        )
+    if benefit.unit == rules.HOURS and quantity != 1:
+        raise InvalidInput(
+            "An emergency reactivation is one use at a time: quantity must be 1.",
+            fields={"quantity": ["must be 1 for an hours benefit (one use)"]},
+        )
+    return quantity
+
+
+def _account_for(
+    *,
+    customer: Customer,
+    benefit: Benefit,
+    entitlement: TierEntitlement,
+    quota_units: int,
+    tier_id: int,
+    on: dt.date,
+    reference: str,
+) -> BenefitAccount:
+    """The account the redemption draws on; opened (and granted, once) when missing, and brought in line with
+    the current tier when a rating run changed it and the pipeline's grants have not followed yet."""
+    bounds = rules.period_bounds(benefit.period, on, reference)
+    lookup = {"customer": customer, "benefit": benefit, "period_key": bounds.key}
+    account = BenefitAccount.objects.filter(**lookup).first()
+    if account is not None:
+        stale = account.unlimited != entitlement.unlimited or (
+            not account.unlimited and account.granted != max(quota_units, account.used)
+        )
+        current = account.period_end is None or account.period_end >= timezone.localdate()
+        if stale and current and benefit.period != rules.EVENT:
+            engine.sync(
+                scope=engine.Scope(customer_ids=(customer.pk,), benefit_ids=(benefit.pk,)),
+                as_of=on,
+                create=False,
+                expire_past=False,
+            )
+            account = BenefitAccount.objects.get(pk=account.pk)
+        return account
+    if benefit.period in rules.PERIODIC:
+        engine.sync(
+            scope=engine.Scope(customer_ids=(customer.pk,), benefit_ids=(benefit.pk,)),
+            as_of=on,
+            expire_past=False,
+            actor="system",
+        )
+        account = BenefitAccount.objects.filter(**lookup).first()
+        if account is None:  # the sync grants only the current tier's entitlements: nothing to draw on
+            raise RuleViolation(f"No {benefit.code} quota for {bounds.key}.", code="not_entitled")
+        return account
+    # per event, or no period: opened here, granted once under the row lock
+    BenefitAccount.objects.bulk_create(
+        [
+            BenefitAccount(
+                **lookup,
+                period_start=bounds.start,
+                period_end=bounds.end,
+                unlimited=entitlement.unlimited,
+                updated_at=timezone.now(),
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    if benefit.period == rules.NONE:
+        engine.sync(
+            scope=engine.Scope(customer_ids=(customer.pk,), benefit_ids=(benefit.pk,)),
+            as_of=on,
+            create=False,
+            expire_past=False,
+        )
+        return BenefitAccount.objects.get(**lookup)
+    account = BenefitAccount.objects.select_for_update().get(**lookup)
+    target = rules.quota(
+        unit=benefit.unit,
+        quantity=entitlement.quantity,
+        money_cap=entitlement.money_cap,
+        per_month_limit=entitlement.per_month_limit,
+        unlimited=entitlement.unlimited,
+    )
+    if account.granted == 0 and account.used == 0 and target > 0:
+        BenefitAccount.objects.filter(pk=account.pk).update(granted=target, updated_at=timezone.now())
+        BenefitEntry.objects.create(
+            account=account, customer=customer, benefit=benefit, kind=EntryKind.GRANT, granted_delta=target,
+            remaining_after=target, tier_id=tier_id, occurred_on=on, actor="system",
+            reference=f"event {reference}"[:100],
+        )  # fmt: skip
+        account.granted = target
+    return account
+
+
+def _replay(entry: BenefitEntry, *, customer: Customer, benefit: Benefit) -> Redemption:
+    if entry.kind != EntryKind.REDEEM or entry.customer_id != customer.pk or entry.benefit_id != benefit.pk:
+        raise RuleViolation(
+            "This idempotency key was already used for another redemption.", code="idempotency_key_reused"
+        )
+    return Redemption(
+        entry=entry, benefit=benefit, account=entry.account, remaining=entry.remaining_after, replayed=True
+    )
+
+
+@transaction.atomic
+def benefit_redeem(
+    *,
+    customer: Customer,
+    benefit: Benefit,
+    reference: str,
+    quantity: int = 1,
+    amount: Decimal | None = None,
+    on: dt.date | None = None,
+    idempotency_key: str | None = None,
+    actor=None,
+) -> Redemption:
+    """Redeem `quantity` uses (or `amount` yuan) of a benefit for a customer on `on` (default today).
+
+    400 bad quantity/amount; 409 `frozen` (suspended, pending closure, closed — the message says which),
+    `not_entitled` (the tier has no such benefit, not a member, or old arrears for emergency reactivation),
+    `over_cap` (an amount over the cap or over what is left), `quota_exhausted` (nothing, or too little, left).
+    The same idempotency key again returns the first redemption and writes nothing."""
+    if idempotency_key:
+        existing = BenefitEntry.objects.select_related("account").filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return _replay(existing, customer=customer, benefit=benefit)
+    on = on or timezone.localdate()
+    reference = (reference or "").strip()
+    if not reference:
+        raise InvalidInput("A reference is required.", fields={"reference": ["required"]})
+    units = _units_requested(benefit, quantity, amount)
+
+    frozen = rules.frozen_reason(
+        status=customer.status,
+        suspension_kind=customer.suspension_kind,
+        redeemable_while_suspended=benefit.redeemable_while_suspended,
+    )
+    if frozen:
+        raise RuleViolation(frozen, code="frozen", fields={"status": [customer.status]})
+    if not benefit.active:
+        raise RuleViolation(f"{benefit.code} is not offered any more.", code="not_entitled")
+    tier_id, entitlement = _current_entitlement(customer, benefit)
+    if tier_id is None:
+        raise RuleViolation("The customer is not a member of the club: no benefits.", code="not_entitled")
+    quota_units = (
+        rules.quota(
+            unit=benefit.unit,
+            quantity=entitlement.quantity,
+            money_cap=entitlement.money_cap,
+            per_month_limit=entitlement.per_month_limit,
+            unlimited=entitlement.unlimited,
+        )
+        if entitlement
+        else 0
+    )
+    if entitlement is None or not rules.entitled(
+        unit=benefit.unit, quota_units=quota_units, unlimited=entitlement.unlimited
+    ):
+        raise RuleViolation(
+            f"The customer's tier has no {benefit.name_en.lower()} ({benefit.code}).", code="not_entitled"
+        )
+    if benefit.unit == rules.MONEY and units > quota_units:
+        cap = rules.fen_to_yuan(quota_units)
+        per = "per event" if benefit.period == rules.EVENT else f"per {benefit.period}"
+        raise RuleViolation(
+            f"{rules.fen_to_yuan(units)} yuan is over the cap of {cap} yuan {per} for {benefit.code}.",
+            code="over_cap",
+            fields={"amount": [f"at most {cap}"]},
+        )
+    if benefit.refuse_old_arrears:
+        unpaid = MonthlyBill.objects.filter(customer=customer, paid=False, month__lt=on).values_list("month", flat=True)
+        old = rules.old_arrears(unpaid, on)
+        if old:
+            months = [f"{m:%Y-%m}" for m in old]
+            raise RuleViolation(
+                f"{benefit.name_en} is refused: arrears older than the previous month ({', '.join(months)}).",
+                code="not_entitled",
+                fields={"arrears": months},
+            )
+
+    account = _account_for(
+        customer=customer,
+        benefit=benefit,
+        entitlement=entitlement,
+        quota_units=quota_units,
+        tier_id=tier_id,
+        on=on,
+        reference=reference,
+    )
+    # The quota check and the use in one statement: zero rows means too little left (no lock needed).
+    updated = (
+        BenefitAccount.objects.filter(pk=account.pk)
+        .filter(Q(unlimited=True) | Q(used__lte=F("granted") - units))
+        .update(used=F("used") + units, updated_at=timezone.now())
+    )
+    granted, used, unlimited = (
+        BenefitAccount.objects.filter(pk=account.pk).values_list("granted", "used", "unlimited").get()
+    )
+    if not updated:
+        remaining = granted - used
+        code = rules.refusal_code(unit=benefit.unit, remaining=remaining)
+        left = rules.to_display(benefit.unit, remaining)
+        what = f"{left} yuan" if benefit.unit == rules.MONEY else f"{left} of {rules.to_display(benefit.unit, granted)}"
+        raise RuleViolation(
+            f"Not enough {benefit.code} left for {account.period_key or 'the customer'}: {what} left.",
+            code=code,
+            fields={"remaining": [str(left)]},
+        )
+    remaining = None if unlimited else granted - used
+    entry = BenefitEntry.objects.create(
+        account=account, customer=customer, benefit=benefit, kind=EntryKind.REDEEM, used_delta=units,
+        remaining_after=remaining, tier_id=tier_id,
+        hours=entitlement.hours if benefit.unit == rules.HOURS else None,
+        valid_until=rules.valid_until(on, benefit.validity_days), occurred_on=on, actor=_actor_label(actor),
+        reference=reference[:100], idempotency_key=idempotency_key or None,
+    )  # fmt: skip
+    account.granted, account.used, account.unlimited = granted, used, unlimited
+    return Redemption(entry=entry, benefit=benefit, account=account, remaining=remaining)
+
+
+@dataclass(frozen=True)
+class Reversal:
+    entry: BenefitEntry
+    benefit: Benefit
+    remaining: int | None
+
+    def as_dict(self) -> dict:
+        return {
+            "id": self.entry.pk,
+            "reverses": self.entry.reversal_of_id,
+            "remaining": rules.to_display(self.benefit.unit, self.remaining),
+            "benefit": self.benefit.code,
+            "unit": self.benefit.unit,
+        }
+
+
+@transaction.atomic
+def benefit_redemption_reverse(
+    *, redemption_id: int, reason: str = "", on: dt.date | None = None, actor=None
+) -> Reversal:
+    """Give a redemption back (once): a reverse entry and `used` decreased by what it used."""
+    redemption = BenefitEntry.objects.select_related("benefit").filter(pk=redemption_id, kind=EntryKind.REDEEM).first()
+    if redemption is None:
+        raise NotFoundError(f"No benefit redemption {redemption_id}.", code="unknown_redemption")
+    # The one-to-one `reversal_of` makes a second reversal impossible, also when two race.
+    locked = BenefitAccount.objects.select_for_update().get(pk=redemption.account_id)
+    if BenefitEntry.objects.filter(reversal_of=redemption).exists():
+        raise RuleViolation(f"Redemption {redemption_id} has already been reversed.", code="already_reversed")
+    units = redemption.used_delta
+    BenefitAccount.objects.filter(pk=locked.pk).update(used=F("used") - units, updated_at=timezone.now())
+    granted, used, unlimited = (
+        BenefitAccount.objects.filter(pk=locked.pk).values_list("granted", "used", "unlimited").get()
+    )
+    remaining = None if unlimited else granted - used
+    entry = BenefitEntry.objects.create(
+        account_id=locked.pk, customer_id=redemption.customer_id, benefit=redemption.benefit,
+        kind=EntryKind.REVERSE, used_delta=-units, remaining_after=remaining, tier_id=redemption.tier_id,
+        occurred_on=on or timezone.localdate(), actor=_actor_label(actor),
+        reference=(reason or f"reverses #{redemption.pk}")[:100], reversal_of=redemption,
+    )  # fmt: skip
+    return Reversal(entry=entry, benefit=redemption.benefit, remaining=remaining)

@@ -1,0 +1,15 @@
+"""Thin Celery tasks of the benefits app."""
+
+import datetime as dt
+
+from celery import shared_task
+from django.utils import timezone
+
+from . import services
+
+
+@shared_task(name="benefits.grant_period", acks_late=True)
+def grant_period_task(as_of: str | None = None) -> dict[str, int]:
+    """At each period start (beat, the 1st of every month): open the new month's (and in January the new
+    year's) accounts of every member and expire what is left of the ended periods. Idempotent."""
+    return services.benefit_grants_run(as_of=dt.date.fromisoformat(as_of) if as_of else timezone.localdate())
