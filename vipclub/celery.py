@@ -26,6 +26,8 @@ def beat_schedule(sender, **kwargs):
             "task": "benefits.grant_period",
             "schedule": crontab(minute=10, hour=0, day_of_month=1),
         },
+        # Obligations due, overdue marking, digests: after the 03:00 rating run and its pipeline.
+        "managers-daily": {"task": "managers.run_daily", "schedule": crontab(minute=0, hour=6)},
         "monthly-rerate": {
             "task": "tiers.scheduled_rerate",
             "schedule": crontab(minute=0, hour=settings.VIPCLUB_RERATE_HOUR),

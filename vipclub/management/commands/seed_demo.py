@@ -6,6 +6,7 @@ from django.db import transaction
 
 from customers.models import Customer
 from customers.rules import add_months
+from managers.daily import daily_run
 from tiers import rules as tier_rules
 from tiers import services as tier_services
 from vipclub import demo
@@ -57,6 +58,9 @@ class Command(BaseCommand):
             demo.demo_club_load(club, log=self.stdout.write)
             logins = demo.demo_users_create()
         self._rate(as_of)
+        self._contact_history(as_of)
+        result = daily_run(day=as_of)  # obligations due today, overdue ones, digests: the dashboard has a day
+        self.stdout.write(f"  daily job {as_of}: {', '.join(f'{k} {v}' for k, v in result['counts'].items() if v)}")
         text = demo.demo_logins_text(logins, seed=seed)
         path = demo.demo_logins_write(text)
         self.stdout.write(self.style.SUCCESS(f"Demo club ready in {time.monotonic() - started:.1f} s."))
@@ -75,3 +79,23 @@ class Command(BaseCommand):
             monthly_pipeline(run_id=run.pk)  # assign managers now, not when a worker gets to it
             counts = ", ".join(f"{k} {v}" for k, v in run.counts.items() if v)
             self.stdout.write(f"  rating run {m:%Y-%m}: {counts}")
+
+    def _contact_history(self, as_of: dt.date) -> None:
+        """Most first contacts were made on time (a call, or an SMS then the first call); some were not."""
+        from django.utils import timezone
+
+        from managers import services as manager_services
+        from managers.models import Obligation
+
+        made = 0
+        for obligation in Obligation.objects.filter(kind="first_contact", due_on__lt=as_of).select_related("customer"):
+            if obligation.pk % 7 == 0:  # about one in seven is still waiting: the dashboard shows it overdue
+                continue
+            day = obligation.opened_on + dt.timedelta(days=1)
+            at = timezone.make_aware(dt.datetime.combine(day, dt.time(10, obligation.pk % 60)))
+            channel = "sms" if obligation.pk % 3 == 0 else "call"
+            manager_services.contact_log(
+                customer=obligation.customer, channel=channel, outcome="reached", occurred_at=at, source="demo"
+            )
+            made += 1
+        self.stdout.write(f"  contact history: {made} first contacts made")

@@ -1,0 +1,16 @@
+"""Thin Celery tasks of the managers app: primitive arguments in, one service call each."""
+
+import datetime as dt
+
+from celery import shared_task
+from django.utils import timezone
+
+from . import daily
+
+
+@shared_task(name="managers.run_daily")
+def run_daily_task(day: str | None = None) -> dict:
+    """The daily job of DOMAIN §4 for `day` (ISO date; default today in Asia/Shanghai). Idempotent: a retry or a
+    second delivery of the same day changes nothing."""
+    business_day = dt.date.fromisoformat(day) if day else timezone.localdate(timezone=daily.BUSINESS_TZ)
+    return daily.daily_run(day=business_day)
