@@ -27,6 +27,7 @@ from django_htmx.http import reswap
 from benefits import selectors as benefit_selectors
 from core.errors import DomainError, InvalidInput, NotFoundError
 from customers.models import Customer
+from points import selectors as points_selectors
 from tiers import selectors as tier_selectors
 from tiers.models import Source, Tier
 
@@ -397,6 +398,7 @@ def customer_detail(request, msisdn: str):
         "obligations": obligations,
         "trail": ContactLog.objects.filter(customer=customer).select_related("manager", "logged_by")[:50],
         "benefits": benefit_selectors.customer_benefits(customer=customer, as_of=today),
+        "points": points_selectors.customer_points_panel(customer, on=today),
         "card": card,
         "card_actions": [(a, CARD_ACTION_LABELS[a]) for a in actions],
         "card_form": card_form,

@@ -164,7 +164,7 @@ def evaluate_chunk(
     ), kp AS (
         SELECT k.customer_id, MAX({kp_case}) AS rnk
         FROM customers_keyperson k JOIN customers_group g ON g.id = k.group_id
-        WHERE k.customer_id BETWEEN {p(lo)} AND {p(hi)} AND k.set_at < {p(E_start)}
+        WHERE k.customer_id BETWEEN {p(lo)} AND {p(hi)} AND k.set_at < {p(connection.ops.adapt_datetimefield_value(E_start))}
         GROUP BY k.customer_id
     ), tf AS (
         SELECT customer_id, rnk, kept_until FROM (

@@ -10,10 +10,12 @@ from core.masking import mask_msisdn
 from customers.admin import CustomerAdmin, ReadOnlyInline
 from customers.models import Customer, KeyPersonRole
 from managers.models import Assignment, ContactLog, Obligation
+from points.admin import PointsLotInline, customer_points_html
 from tiers import selectors as tier_selectors
 from tiers.admin import tier_label, tier_names
 from tiers.models import Source, TierChange, Transition
 
+from . import workflows
 from .models import InboundEvent
 
 
@@ -119,9 +121,9 @@ class ClubCustomerAdmin(CustomerAdmin):
     list_filter = [TierFilter, *CustomerAdmin.list_filter]
     inlines = [
         AssignmentInline, *CustomerAdmin.inlines, TierHistoryInline, BenefitAccountInline, BenefitEntryInline,
-        ObligationInline, ContactLogInline,
+        PointsLotInline, ObligationInline, ContactLogInline,
     ]  # fmt: skip
-    readonly_fields = [*CustomerAdmin.readonly_fields, "current_tier", "why_this_tier"]
+    readonly_fields = [*CustomerAdmin.readonly_fields, "current_tier", "why_this_tier", "points_panel"]
 
     def get_queryset(self, request):
         # One join brings every row's current tier: no query per row in the list. (The change list skips
@@ -136,6 +138,7 @@ class ClubCustomerAdmin(CustomerAdmin):
             *fieldsets,
             (_("Tier"), {"fields": ["current_tier"]}),
             (_("Why this tier"), {"fields": ["why_this_tier"], "classes": ["wide"]}),
+            (_("Points"), {"fields": ["points_panel"]}),
         ]
 
     @admin.display(description=_("tier"))
@@ -158,6 +161,13 @@ class ClubCustomerAdmin(CustomerAdmin):
                 "source": _source_label(state["source"]),
             }
         return render_to_string("admin/tiers/_customer_tier.html", {"state": state})
+
+    def apply_transition(self, *, customer, action, kind, actor):
+        return workflows.customer_lifecycle(customer=customer, action=action, kind=kind, actor=actor, source="admin")
+
+    @admin.display(description=_("points"))
+    def points_panel(self, obj):
+        return customer_points_html(obj)
 
     @admin.display(description=_("Why this tier"))
     def why_this_tier(self, obj):

@@ -28,6 +28,15 @@ def beat_schedule(sender, **kwargs):
         },
         # Obligations due, overdue marking, digests: after the 03:00 rating run and its pipeline.
         "managers-daily": {"task": "managers.run_daily", "schedule": crontab(minute=0, hour=6)},
+        # 3-year rolling clearance of the lots expiring on 31 December; the November expiring list.
+        "points-year-end-expiry": {
+            "task": "points.expire_year_end",
+            "schedule": crontab(minute=50, hour=23, day_of_month=31, month_of_year=12),
+        },
+        "points-expiring-list": {
+            "task": "points.expiring_list",
+            "schedule": crontab(minute=0, hour=7, day_of_month=1, month_of_year=11),
+        },
         "monthly-rerate": {
             "task": "tiers.scheduled_rerate",
             "schedule": crontab(minute=0, hour=settings.VIPCLUB_RERATE_HOUR),

@@ -16,8 +16,11 @@ from core.errors import DomainError, InvalidInput, RuleViolation
 from customers import selectors as customer_selectors
 from customers import services as customer_services
 from customers.serializers import EventDataSerializers as S
+from points import services as points_services
+from points.serializers import MovedInDataSerializer
 from tiers import services as tier_services
 
+from . import workflows
 from .models import InboundEvent
 
 DATA_SERIALIZERS = {
@@ -30,6 +33,7 @@ DATA_SERIALIZERS = {
     "ownership_transferred": S.OwnershipTransferred,
     "number_changed": S.NumberChanged,
     "key_person_set": S.KeyPersonSet,
+    "moved_in": MovedInDataSerializer,
 }
 EVENT_TYPES = list(DATA_SERIALIZERS)
 
@@ -60,16 +64,10 @@ def _apply(*, event: dict, data: dict, actor) -> dict:
     at = event["occurred_at"]
     source = f"event:{event['event_id']}"[:40]
     if kind in _TRANSITION_EVENTS:
-        customer = customer_services.customer_transition(
-            customer=customer,
-            action=_TRANSITION_EVENTS[kind],
-            kind=data.get("kind", ""),
-            at=at,
-            actor=actor,
+        customer = workflows.customer_lifecycle(
+            customer=customer, action=_TRANSITION_EVENTS[kind], kind=data.get("kind", ""), at=at, actor=actor,
             source=source,
-        )
-        if kind == "closed":
-            tier_services.tier_remove_for_closure(customer=customer, on=timezone.localdate(at), actor=actor)
+        )  # fmt: skip
     elif kind == "plan_changed":
         customer = customer_services.customer_change_plan(
             customer=customer, plan_code=data["plan_code"], started_on=data["started_on"], actor=actor
@@ -87,6 +85,8 @@ def _apply(*, event: dict, data: dict, actor) -> dict:
         customer = customer_services.customer_change_number(
             customer=customer, new_msisdn=data["new_msisdn"], at=at, actor=actor, source=source
         )
+    elif kind == "moved_in":
+        customer = _move_in(customer=customer, data=data, at=at, actor=actor)
     elif kind == "key_person_set":
         customer_services.key_person_set(
             customer=customer,
@@ -98,6 +98,33 @@ def _apply(*, event: dict, data: dict, actor) -> dict:
             actor=actor,
         )
     return {"msisdn": customer.msisdn, "status": customer.status}
+
+
+def _move_in(*, customer, data: dict, at, actor):
+    """跨区入网: the points lots come along 1:1, the tier brought along is kept until 31 December (§3), and the
+    original join date, when given, is carried over."""
+    on = timezone.localdate(at)
+    if data.get("join_date") and data["join_date"] != customer.join_date:
+        # the customers app writes its own rows: the customer's data again, with the original join date
+        row = {f: getattr(customer, f) for f in customer_services.CUSTOMER_BULK_FIELDS}
+        customer_services.customers_bulk_upsert(
+            rows=[{**row, "msisdn": customer.msisdn, "region": customer.region.code, "join_date": data["join_date"]}],
+            actor=actor,
+        )
+        customer = customer_selectors.customer_get(msisdn=customer.msisdn)
+    points_services.points_move_in(
+        customer=customer,
+        lots=[(lot["year"], lot["points"]) for lot in data.get("points_lots") or []],
+        from_region=data["from_region"],
+        on=on,
+        reference=f"moved in from {data['from_region']}"[:100],
+        actor=actor,
+    )
+    if data.get("tier"):
+        tier_services.tier_transfer_floor_set(
+            customer=customer, tier_code=data["tier"], from_region=data["from_region"], moved_on=on, actor=actor
+        )
+    return customer
 
 
 def event_ingest(*, event: dict, actor=None) -> EventOutcome:

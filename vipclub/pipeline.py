@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from benefits import services as benefit_services
 from managers import services as manager_services
+from points import services as points_services
 from tiers.models import RatingRun
 from tiers.signals import rating_run_applied
 
@@ -30,8 +31,12 @@ def assign_new_members(*, run: RatingRun) -> None:
     manager_services.assignments_for_new_members(on=run.evaluation_date)
 
 
+def compute_credit_stars(*, run: RatingRun) -> None:
+    points_services.credit_ratings_compute(on=run.evaluation_date, actor="pipeline")
+
+
 # Steps run in order with the run; each is idempotent (a re-run of the pipeline changes nothing more).
-STEPS: list = [grant_benefits, end_assignments_of_leavers, assign_new_members]
+STEPS: list = [grant_benefits, end_assignments_of_leavers, assign_new_members, compute_credit_stars]
 
 
 @shared_task(name="vipclub.monthly_pipeline")

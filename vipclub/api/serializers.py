@@ -1,9 +1,14 @@
 """The customer as other systems see it: the customers app's data plus what the other apps add."""
 
+import datetime as dt
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from customers.serializers import CustomerListSerializer, CustomerSerializer
 from managers import selectors as manager_selectors
+from points import selectors as points_selectors
+from points.serializers import PointsBriefSerializer
 from tiers import selectors as tier_selectors
 from tiers.serializers import TierStateSerializer
 
@@ -29,9 +34,30 @@ class ClubCustomerListSerializer(CustomerListSerializer):
 class ClubCustomerSerializer(CustomerSerializer):
     tier = serializers.SerializerMethodField()
     manager = serializers.SerializerMethodField()
+    points = serializers.SerializerMethodField()
+    credit_stars = serializers.SerializerMethodField()
+    credit_stars_as_of = serializers.SerializerMethodField()
 
     class Meta(CustomerSerializer.Meta):
-        fields = [*CustomerSerializer.Meta.fields, "tier", "manager"]
+        fields = [*CustomerSerializer.Meta.fields, "tier", "manager", "points", "credit_stars", "credit_stars_as_of"]
+
+    @extend_schema_field(PointsBriefSerializer)
+    def get_points(self, customer) -> dict:
+        return points_selectors.account_brief(customer)
+
+    def _credit(self, customer) -> dict:
+        if not hasattr(self, "_credit_cache"):
+            self._credit_cache = {}
+        if customer.pk not in self._credit_cache:
+            self._credit_cache[customer.pk] = points_selectors.credit_stars_now(customer)
+        return self._credit_cache[customer.pk]
+
+    def get_credit_stars(self, customer) -> int:
+        """0–5 (§7): as computed monthly, or on demand when never computed."""
+        return self._credit(customer)["stars"]
+
+    def get_credit_stars_as_of(self, customer) -> dt.date:
+        return self._credit(customer)["as_of"]
 
     def get_manager(self, customer) -> dict | None:
         assignment = manager_selectors.active_assignment(customer)

@@ -1,0 +1,81 @@
+"""Validation and output of the points API (API.md) and of the `moved_in` event's data."""
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from customers.serializers import MsisdnField
+
+
+class RedemptionSerializer(serializers.Serializer):
+    msisdn = MsisdnField()
+    points = serializers.IntegerField(min_value=1, max_value=10**12)
+    reference = serializers.CharField(max_length=100, help_text=_("the caller's reference (order, voucher)"))
+
+
+class RedemptionResultSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text=_("the ledger entry"))
+    balance = serializers.IntegerField()
+
+
+class TransferSerializer(serializers.Serializer):
+    from_msisdn = MsisdnField()
+    to_msisdn = MsisdnField()
+    points = serializers.IntegerField(min_value=1, max_value=10**12)
+    reference = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        if attrs["from_msisdn"] == attrs["to_msisdn"]:
+            raise serializers.ValidationError({"to_msisdn": [_("Points cannot be transferred to the same number.")]})
+        return attrs
+
+
+class TransferResultSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text=_("the ledger entry of the sender"))
+    from_balance = serializers.IntegerField()
+    to_balance = serializers.IntegerField()
+
+
+class LotSerializer(serializers.Serializer):
+    year = serializers.IntegerField()
+    remaining = serializers.IntegerField()
+    expires_on = serializers.DateField()
+
+
+class MonthConsumptionSerializer(serializers.Serializer):
+    month = serializers.DateField(format="%Y-%m")
+    points = serializers.IntegerField()
+
+
+class ExpiringSerializer(serializers.Serializer):
+    points = serializers.IntegerField()
+    expires_on = serializers.DateField()
+
+
+class CustomerPointsSerializer(serializers.Serializer):
+    balance = serializers.IntegerField()
+    frozen = serializers.BooleanField()
+    lots = LotSerializer(many=True, help_text=_("lots holding points, per year, oldest first"))
+    year_consumption = serializers.IntegerField(help_text=_("consumption points of this year's bills"))
+    total_consumption = serializers.IntegerField()
+    month_consumption = MonthConsumptionSerializer(many=True, help_text=_("this year, per bill month"))
+    expiring_this_year = ExpiringSerializer()
+
+
+class PointsBriefSerializer(serializers.Serializer):
+    balance = serializers.IntegerField()
+    frozen = serializers.BooleanField()
+
+
+class PointsLotInSerializer(serializers.Serializer):
+    year = serializers.IntegerField(min_value=1990, max_value=2100)
+    points = serializers.IntegerField(min_value=1, max_value=10**12)
+
+
+class MovedInDataSerializer(serializers.Serializer):
+    """`moved_in {from_region, tier, points_lots: [{year, points}]}` (跨区入网); `join_date` optionally carries
+    the original join date over (tenure counts from it)."""
+
+    from_region = serializers.CharField(max_length=50)
+    tier = serializers.CharField(max_length=20, required=False, allow_blank=True, allow_null=True, default="")
+    points_lots = PointsLotInSerializer(many=True, required=False, default=list)
+    join_date = serializers.DateField(required=False, allow_null=True, default=None)

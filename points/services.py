@@ -1,0 +1,523 @@
+"""Every write of the points app. Keyword-only, atomic, with the acting user or system.
+
+One customer at a time (redemption, transfer, freeze, clear, move-in): lock the account row
+(select_for_update), read the lots, plan the FIFO take (rules.fifo_take), insert the ledger entry (a unique
+idempotency key: a replay returns the stored answer), then update the lots with F() expressions. Many customers
+at a time (earning from bills, the year-end expiry, credit stars): set-based SQL in `engine.py`, in customer-id
+chunks that a job row records (`PointsJob`), so that a crashed job resumes where it stopped.
+"""
+
+import csv
+import datetime as dt
+import logging
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Max, Min
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.errors import InvalidInput, RuleViolation
+from customers.models import Customer
+
+from . import engine, rules, selectors
+from .models import (
+    CreditRating,
+    EntryKind,
+    JobKind,
+    JobStatus,
+    LotKind,
+    PointsAccount,
+    PointsEntry,
+    PointsJob,
+    PointsLot,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def _actor_label(actor) -> str:
+    if actor is None:
+        return "system"
+    return str(getattr(actor, "username", actor))[:40]
+
+
+points_policy = selectors.points_policy
+reward_rules = selectors.reward_rules
+credit_table = selectors.credit_table
+
+
+# -- earning (set-based) ----------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def points_earn_bills(*, bills: list[tuple[int, dt.date]], on: dt.date | None = None, actor=None) -> engine.EarnResult:
+    """Earn for these bills (customer id, month) what they should have earned minus what they have: a new bill
+    earns floor(amount) (+ rewards) into its year's lot, a corrected one posts the difference (a negative one
+    takes points back oldest lot first). Idempotent: the same bills again post nothing."""
+    if not bills:
+        return engine.EarnResult()
+    on = on or timezone.localdate()
+    engine.create_keys(sorted(set(bills)))
+    result = engine.earn(
+        on=on, expiry_years=points_policy().expiry_years, rewards=reward_rules(), keys=True,
+        actor=_actor_label(actor),
+    )  # fmt: skip
+    engine.drop_keys()  # (on an error the transaction rolls back; PostgreSQL drops it at the end anyway)
+    return result
+
+
+# -- jobs over every customer, in id chunks ---------------------------------------------------------------------------
+
+
+def _chunk_size() -> int:
+    return getattr(settings, "VIPCLUB_POINTS_CHUNK_SIZE", None) or settings.VIPCLUB_RATING_CHUNK_SIZE
+
+
+def _merge(counts: dict, more: dict) -> dict:
+    merged = dict(counts)
+    for key, value in more.items():
+        if isinstance(value, dict):
+            merged[key] = _merge(merged.get(key, {}), value)
+        else:
+            merged[key] = merged.get(key, 0) + value
+    return merged
+
+
+def points_job_run(
+    *, kind: str, business_date: dt.date, work, actor=None, force: bool = False, chunk_size: int | None = None,
+    on_progress=None,
+) -> PointsJob:  # fmt: skip
+    """Run `work(lo, hi) -> counts` over every customer id, chunk by chunk, each chunk in its own transaction
+    together with the job's progress. A job exists once per kind and business date: a done job is returned as is
+    (unless `force`, which runs it again: every chunk is idempotent), a running or failed one resumes after its
+    last chunk done."""
+    size = chunk_size or _chunk_size()
+    job, created = PointsJob.objects.get_or_create(
+        kind=kind, business_date=business_date,
+        defaults={"started_at": timezone.now(), "actor": _actor_label(actor)},
+    )  # fmt: skip
+    if not created:
+        if job.status == JobStatus.DONE and not force:
+            return job
+        if job.status == JobStatus.DONE:
+            job.last_id, job.chunks_done, job.counts = 0, 0, {}
+            job.started_at = timezone.now()
+        job.status, job.error, job.finished_at, job.actor = JobStatus.RUNNING, "", None, _actor_label(actor)
+        job.save()
+    bounds = Customer.objects.aggregate(lo=Min("id"), hi=Max("id"))
+    try:
+        if bounds["lo"] is not None:
+            lo = max(job.last_id + 1, bounds["lo"])
+            while lo <= bounds["hi"]:
+                hi = lo + size - 1
+                with transaction.atomic():
+                    locked = PointsJob.objects.select_for_update().get(pk=job.pk)
+                    if locked.last_id < hi:
+                        counts = work(lo=max(lo, locked.last_id + 1), hi=hi)
+                        locked.counts = _merge(locked.counts, counts)
+                        locked.last_id, locked.chunks_done = hi, locked.chunks_done + 1
+                        locked.save(update_fields=["counts", "last_id", "chunks_done"])
+                    job = locked
+                if on_progress:
+                    on_progress(job, bounds)
+                lo = hi + 1
+    except Exception:
+        PointsJob.objects.filter(pk=job.pk).update(status=JobStatus.FAILED, error=traceback.format_exc()[-4000:])
+        raise
+    job.status, job.finished_at = JobStatus.DONE, timezone.now()
+    job.save(update_fields=["status", "finished_at"])
+    return job
+
+
+def points_earn_all(*, on: dt.date | None = None, actor=None, force: bool = False, **kwargs) -> PointsJob:
+    """Earn for every bill of every customer what it should have earned (a backfill, or a check: a second run
+    posts nothing). Bills imported through `vipclub.workflows.bills_import` earn at once; this is for bills
+    loaded around it."""
+    on = on or timezone.localdate()
+    expiry_years, rewards, label = points_policy().expiry_years, reward_rules(), _actor_label(actor)
+
+    def work(*, lo, hi):
+        r = engine.earn(on=on, expiry_years=expiry_years, rewards=rewards, lo=lo, hi=hi, actor=label)
+        return {"bills": r.bills, "customers": r.customers, "points": r.points, "written_off": r.written_off}
+
+    return points_job_run(kind=JobKind.EARN, business_date=on, work=work, actor=actor, force=force, **kwargs)
+
+
+def points_expire(*, on: dt.date | None = None, actor=None, force: bool = False, **kwargs) -> PointsJob:
+    """The year-end expiry (run in December, on or after the 31st's run time): what is left in every lot that
+    expires on or before `on` (31 December of the year whose lots expire) is expired, set-based."""
+    on = on or timezone.localdate()
+    label = _actor_label(actor)
+
+    def work(*, lo, hi):
+        r = engine.expire(on=on, lo=lo, hi=hi, actor=label)
+        return {"customers": r.customers, "lots": r.lots, "points": r.points}
+
+    return points_job_run(kind=JobKind.EXPIRE, business_date=on, work=work, actor=actor, force=force, **kwargs)
+
+
+def credit_ratings_compute(*, on: dt.date, actor=None, force: bool = True, **kwargs) -> PointsJob:
+    """Credit stars (§7) of every customer not closed, as of `on`, stored with the date (the monthly pipeline
+    calls this with the run's evaluation date)."""
+    table = credit_table()
+
+    def work(*, lo, hi):
+        r = engine.credit(table=table, on=on, lo=lo, hi=hi)
+        return {"customers": r.customers, "stars": {str(k): v for k, v in (r.by_stars or {}).items()}}
+
+    return points_job_run(kind=JobKind.CREDIT, business_date=on, work=work, actor=actor, force=force, **kwargs)
+
+
+@transaction.atomic
+def credit_rating_refresh(*, customer: Customer, on: dt.date | None = None, actor=None) -> CreditRating:
+    """On demand: compute one customer's credit stars as of `on` and store them."""
+    on = on or timezone.localdate()
+    score = selectors.credit_score(customer=customer, on=on, table=credit_table())
+    rating, _ = CreditRating.objects.update_or_create(
+        customer=customer,
+        defaults={"stars": score.stars, "score": score.score, "as_of": on, "computed_at": timezone.now()},
+    )
+    return rating
+
+
+# -- one customer at a time -------------------------------------------------------------------------------------------
+
+
+def _lock(*customer_ids: int) -> dict[int, PointsAccount]:
+    """Create missing accounts, then lock them in customer-id order (two writers never wait crosswise)."""
+    ids = sorted(set(customer_ids))
+    PointsAccount.objects.bulk_create([PointsAccount(customer_id=i) for i in ids], ignore_conflicts=True)
+    return {
+        a.customer_id: a for a in PointsAccount.objects.select_for_update().filter(customer_id__in=ids).order_by("pk")
+    }
+
+
+def _live_lots(customer_id: int, on: dt.date) -> list[PointsLot]:
+    return list(
+        PointsLot.objects.filter(customer_id=customer_id, remaining__gt=0, expires_on__gte=on).order_by(
+            "expires_on", "id"
+        )
+    )
+
+
+def _plan(customer_id: int, points: int, on: dt.date) -> tuple[list[tuple[PointsLot, int]], int]:
+    """The FIFO take of `points` from the customer's live lots: [(lot, taken)]; InsufficientPoints otherwise."""
+    lots = _live_lots(customer_id, on)
+    taken = rules.fifo_take([(lot, lot.remaining) for lot in lots], points)
+    return taken, sum(lot.remaining for lot in lots)
+
+
+def _apply_take(taken: list[tuple[PointsLot, int]]) -> None:
+    for lot, points in taken:
+        PointsLot.objects.filter(pk=lot.pk).update(remaining=F("remaining") - points)
+
+
+def _detail(taken) -> list[dict]:
+    return [
+        {"year": lot.year, "kind": lot.kind, "expires_on": lot.expires_on.isoformat(), "points": n} for lot, n in taken
+    ]
+
+
+def _is_frozen(account: PointsAccount, customer: Customer) -> bool:
+    return account.frozen or customer.status in rules.FROZEN_STATUSES
+
+
+def _frozen_error(customer: Customer, account: PointsAccount, field: str = "msisdn") -> RuleViolation:
+    reason = account.frozen_reason or customer.status
+    return RuleViolation(
+        _("The points account of %(msisdn)s is frozen (%(reason)s): no redemption or transfer.")
+        % {"msisdn": customer.masked_msisdn, "reason": reason.replace("_", " ")},
+        code="frozen",
+        fields={field: [_("frozen")]},
+    )
+
+
+def _insufficient(available: int, wanted: int) -> RuleViolation:
+    return RuleViolation(
+        _("%(wanted)d points wanted, %(available)d available.") % {"wanted": wanted, "available": available},
+        code="insufficient_points",
+        fields={"points": [_("at most %(available)d") % {"available": available}]},
+    )
+
+
+def _check_points(points) -> int:
+    if not isinstance(points, int) or isinstance(points, bool) or points <= 0:
+        raise InvalidInput(_("Points must be a whole number above 0."), fields={"points": [_("a whole number > 0")]})
+    return points
+
+
+def _stored(key: str, *, kind: str, customer_id: int, amount: int) -> PointsEntry | None:
+    """The entry an idempotency key already wrote, or None; a different request under the key is refused."""
+    entry = PointsEntry.objects.filter(idempotency_key=key).first()
+    if entry is None:
+        return None
+    if (entry.kind, entry.customer_id, entry.amount) != (kind, customer_id, amount):
+        raise RuleViolation(
+            _("This idempotency key was already used for a different request."), code="idempotency_key_reused"
+        )
+    return entry
+
+
+@dataclass(frozen=True)
+class Redemption:
+    entry_id: int
+    balance: int
+    replayed: bool = False
+
+
+@transaction.atomic
+def points_redeem(
+    *, customer: Customer, points: int, reference: str = "", idempotency_key: str | None = None,
+    on: dt.date | None = None, actor=None,
+) -> Redemption:  # fmt: skip
+    """Redeem points, oldest lot first. 409 `frozen` while suspended or pending closure (or closed), 409
+    `insufficient_points` beyond what the live lots hold. With an idempotency key a replay returns the first
+    answer and writes nothing."""
+    points = _check_points(points)
+    on = on or timezone.localdate()
+    account = _lock(customer.pk)[customer.pk]
+    if idempotency_key and (stored := _stored(idempotency_key, kind=EntryKind.REDEEM, customer_id=customer.pk,
+                                              amount=-points)):  # fmt: skip
+        return Redemption(stored.pk, stored.balance_after, replayed=True)
+    customer = Customer.objects.get(pk=customer.pk)
+    if _is_frozen(account, customer):
+        raise _frozen_error(customer, account)
+    try:
+        taken, _available = _plan(customer.pk, points, on)
+    except rules.InsufficientPoints as exc:
+        raise _insufficient(exc.available, exc.wanted) from exc
+    balance = account.balance - points
+    try:
+        with transaction.atomic():
+            entry = PointsEntry.objects.create(
+                customer=customer, kind=EntryKind.REDEEM, amount=-points, reference=(reference or "")[:100],
+                idempotency_key=idempotency_key or None, balance_after=balance, detail=_detail(taken),
+                occurred_on=on, created_at=timezone.now(), actor=_actor_label(actor),
+            )  # fmt: skip
+    except IntegrityError:
+        stored = _stored(idempotency_key, kind=EntryKind.REDEEM, customer_id=customer.pk, amount=-points)
+        if stored is None:
+            raise
+        return Redemption(stored.pk, stored.balance_after, replayed=True)
+    _apply_take(taken)
+    PointsAccount.objects.filter(pk=account.pk).update(balance=F("balance") - points, updated_at=timezone.now())
+    return Redemption(entry.pk, balance)
+
+
+@dataclass(frozen=True)
+class Transfer:
+    entry_id: int
+    from_balance: int
+    to_balance: int
+    replayed: bool = False
+
+
+def transfer_problem(source: Customer, target: Customer) -> dict | None:
+    """Why points cannot go from `source` to `target` (same brand and province only), as API fields, or None."""
+    problems = {}
+    if source.pk == target.pk:
+        problems["to_msisdn"] = [_("the same customer")]
+    if source.brand != target.brand:
+        problems["brand"] = [_("%(a)s ≠ %(b)s") % {"a": source.brand, "b": target.brand}]
+    if source.region.province != target.region.province:
+        problems["province"] = [_("%(a)s ≠ %(b)s") % {"a": source.region.province, "b": target.region.province}]
+    return problems or None
+
+
+@transaction.atomic
+def points_transfer(
+    *, source: Customer, target: Customer, points: int, reference: str = "", idempotency_key: str | None = None,
+    on: dt.date | None = None, actor=None,
+) -> Transfer:  # fmt: skip
+    """Move points between two customers of the same brand and province. The points keep their lots' expiry:
+    each source lot taken (oldest first) adds to the target's transfer lot of the same year."""
+    points = _check_points(points)
+    on = on or timezone.localdate()
+    source = Customer.objects.select_related("region").get(pk=source.pk)
+    target = Customer.objects.select_related("region").get(pk=target.pk)
+    problems = transfer_problem(source, target)
+    if problems:
+        if source.pk == target.pk:
+            raise InvalidInput(_("Points cannot be transferred to the same customer."), fields=problems)
+        raise RuleViolation(
+            _("Points move only between two customers of the same brand and province."),
+            code="transfer_not_allowed",
+            fields=problems,
+        )
+    accounts = _lock(source.pk, target.pk)
+    out_key = idempotency_key or None
+    in_key = f"{idempotency_key}:in" if idempotency_key else None
+
+    def replay(stored: PointsEntry) -> Transfer:
+        incoming = PointsEntry.objects.get(idempotency_key=in_key)
+        return Transfer(stored.pk, stored.balance_after, incoming.balance_after, replayed=True)
+
+    if out_key and (stored := _stored(out_key, kind=EntryKind.TRANSFER_OUT, customer_id=source.pk, amount=-points)):
+        return replay(stored)
+    source = Customer.objects.select_related("region").get(pk=source.pk)
+    target = Customer.objects.select_related("region").get(pk=target.pk)
+    if _is_frozen(accounts[source.pk], source):
+        raise _frozen_error(source, accounts[source.pk], field="from_msisdn")
+    if _is_frozen(accounts[target.pk], target):
+        raise _frozen_error(target, accounts[target.pk], field="to_msisdn")
+    try:
+        taken, _available = _plan(source.pk, points, on)
+    except rules.InsufficientPoints as exc:
+        raise _insufficient(exc.available, exc.wanted) from exc
+    from_balance = accounts[source.pk].balance - points
+    to_balance = accounts[target.pk].balance + points
+    now, label = timezone.now(), _actor_label(actor)
+    try:
+        with transaction.atomic():
+            entry = PointsEntry.objects.create(
+                customer=source, kind=EntryKind.TRANSFER_OUT, amount=-points, counterpart=target,
+                reference=(reference or "")[:100], idempotency_key=out_key, balance_after=from_balance,
+                detail=_detail(taken), occurred_on=on, created_at=now, actor=label,
+            )  # fmt: skip
+    except IntegrityError:
+        stored = _stored(out_key, kind=EntryKind.TRANSFER_OUT, customer_id=source.pk, amount=-points)
+        if stored is None:
+            raise
+        return replay(stored)
+    PointsEntry.objects.create(
+        customer=target, kind=EntryKind.TRANSFER_IN, amount=points, counterpart=source,
+        reference=(reference or "")[:100], idempotency_key=in_key, balance_after=to_balance,
+        detail=_detail(taken), occurred_on=on, created_at=now, actor=label,
+    )  # fmt: skip
+    _apply_take(taken)
+    for lot, n in taken:
+        _credit_lot(customer_id=target.pk, year=lot.year, kind=LotKind.TRANSFER, points=n, expires_on=lot.expires_on)
+    PointsAccount.objects.filter(pk=source.pk).update(balance=F("balance") - points, updated_at=now)
+    PointsAccount.objects.filter(pk=target.pk).update(balance=F("balance") + points, updated_at=now)
+    return Transfer(entry.pk, from_balance, to_balance)
+
+
+def _credit_lot(*, customer_id: int, year: int, kind: str, points: int, expires_on: dt.date) -> PointsLot:
+    """Add points to the customer's lot of this year and kind (created when missing). The account is locked."""
+    lot, created = PointsLot.objects.get_or_create(
+        customer_id=customer_id, year=year, kind=kind,
+        defaults={"original": points, "remaining": points, "expires_on": expires_on},
+    )  # fmt: skip
+    if not created:
+        PointsLot.objects.filter(pk=lot.pk).update(original=F("original") + points, remaining=F("remaining") + points)
+    return lot
+
+
+@transaction.atomic
+def points_freeze(*, customer: Customer, reason: str, at: dt.datetime | None = None, actor=None) -> PointsAccount:
+    """Suspension or closure request: no redemption or transfer until unfrozen (earning goes on)."""
+    account = _lock(customer.pk)[customer.pk]
+    account.frozen, account.frozen_reason, account.frozen_at = True, reason[:20], at or timezone.now()
+    account.save(update_fields=["frozen", "frozen_reason", "frozen_at", "updated_at"])
+    return account
+
+
+@transaction.atomic
+def points_unfreeze(*, customer: Customer, actor=None) -> PointsAccount:
+    """Reactivation or a cancelled closure request."""
+    account = _lock(customer.pk)[customer.pk]
+    account.frozen, account.frozen_reason, account.frozen_at = False, "", None
+    account.save(update_fields=["frozen", "frozen_reason", "frozen_at", "updated_at"])
+    return account
+
+
+@transaction.atomic
+def points_clear(
+    *, customer: Customer, on: dt.date | None = None, reference: str = "", actor=None
+) -> PointsEntry | None:
+    """Closure clears the balance: every lot emptied, one `clear` entry; the account stays frozen."""
+    on = on or timezone.localdate()
+    account = _lock(customer.pk)[customer.pk]
+    lots = list(PointsLot.objects.filter(customer=customer, remaining__gt=0).order_by("expires_on", "id"))
+    total = sum(lot.remaining for lot in lots)
+    entry = None
+    if total:
+        entry = PointsEntry.objects.create(
+            customer=customer, kind=EntryKind.CLEAR, amount=-total, reference=(reference or _("closure"))[:100],
+            balance_after=account.balance - total, detail=_detail([(lot, lot.remaining) for lot in lots]),
+            occurred_on=on, created_at=timezone.now(), actor=_actor_label(actor),
+        )  # fmt: skip
+        PointsLot.objects.filter(pk__in=[lot.pk for lot in lots]).update(remaining=0)
+    account.balance -= total
+    account.frozen, account.frozen_reason = True, "closed"
+    account.frozen_at = account.frozen_at or timezone.now()
+    account.save(update_fields=["balance", "frozen", "frozen_reason", "frozen_at", "updated_at"])
+    return entry
+
+
+@transaction.atomic
+def points_move_in(
+    *, customer: Customer, lots: list[tuple[int, int]], from_region: str, on: dt.date, reference: str = "",
+    actor=None,
+) -> list[PointsEntry]:  # fmt: skip
+    """跨区入网: the points brought along become lots 1:1 (same year, so the same expiry), one `transfer_in`
+    entry each. A lot that has already expired on `on`, or a year given twice, is bad input (400)."""
+    expiry_years = points_policy().expiry_years
+    problems: dict[str, list] = {}
+    seen: set[int] = set()
+    for index, (year, _points) in enumerate(lots):
+        if year in seen:
+            problems[f"points_lots[{index}]"] = [_("year %(year)d given twice") % {"year": year}]
+        elif rules.expires_on(year, expiry_years) < on:
+            problems[f"points_lots[{index}]"] = [
+                _("the points of %(year)d expired on %(day)s")
+                % {"year": year, "day": rules.expires_on(year, expiry_years).isoformat()}
+            ]
+        seen.add(year)
+    if problems:
+        raise InvalidInput(_("Some points lots cannot be brought along."), fields={"data": problems})
+    account = _lock(customer.pk)[customer.pk]
+    balance, now, label, entries = account.balance, timezone.now(), _actor_label(actor), []
+    for year, points in sorted(lots):
+        expires = rules.expires_on(year, expiry_years)
+        balance += points
+        _credit_lot(customer_id=customer.pk, year=year, kind=LotKind.MOVED_IN, points=points, expires_on=expires)
+        entries.append(
+            PointsEntry.objects.create(
+                customer=customer,
+                kind=EntryKind.TRANSFER_IN,
+                amount=points,
+                year=year,
+                reference=(reference or _("moved in from %(region)s") % {"region": from_region})[:100],
+                balance_after=balance,
+                detail=[{"year": year, "kind": LotKind.MOVED_IN, "expires_on": expires.isoformat(), "points": points}],
+                occurred_on=on,
+                created_at=now,
+                actor=label,
+            )  # fmt: skip
+        )
+    PointsAccount.objects.filter(pk=account.pk).update(balance=balance, updated_at=now)
+    return entries
+
+
+# -- the November list of points expiring this year -------------------------------------------------------------------
+
+EXPORT_COLUMNS = ["msisdn", "name", "brand", "region", "province", "status", "expiring_points", "expires_on", "balance"]
+
+
+def expiring_export(*, year: int, out, region: str | None = None) -> int:
+    """Write the members whose points expire on 31 December of `year` as CSV to the text stream `out`."""
+    writer = csv.writer(out)
+    writer.writerow(EXPORT_COLUMNS)
+    n = 0
+    for row in selectors.expiring_rows(year=year, region=region):
+        writer.writerow([row[c] for c in EXPORT_COLUMNS])
+        n += 1
+    return n
+
+
+def expiring_export_file(*, year: int, directory: Path | None = None) -> tuple[Path, int]:
+    """The November list as a file under var/exports/ (for the branches; managers see it on the dashboard)."""
+    directory = directory or Path(settings.VAR_DIR) / "exports"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"points-expiring-{year}.csv"
+    tmp = path.with_suffix(".csv.part")
+    with tmp.open("w", newline="", encoding="utf-8") as out:
+        n = expiring_export(year=year, out=out)
+    tmp.replace(path)
+    logger.info("%d members have points expiring on 31 Dec %d: %s", n, year, path)
+    return path, n
