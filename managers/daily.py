@@ -41,6 +41,8 @@ from django.db import connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from core.sql import Params as SqlParams
+
 from . import rules
 from .calendar import GREETING_HOLIDAYS, WorkCalendar, holiday_first_days
 from .models import CardState, ContactRule, MembershipCard, Notification, ObligationKind, ObligationStatus
@@ -120,32 +122,7 @@ def dialect() -> Dialect:
     return POSTGRES if connection.vendor == "postgresql" else SQLITE
 
 
-class Params(dict):
-    """Named query parameters: `p(value)` returns a placeholder; dates and datetimes adapted for the backend."""
-
-    def __init__(self, d: Dialect):
-        super().__init__()
-        self.d = d
-
-    def __call__(self, value) -> str:
-        name = f"p{len(self)}"
-        cast = ""
-        if isinstance(value, dt.datetime):
-            value = connection.ops.adapt_datetimefield_value(value)
-        elif isinstance(value, dt.date):
-            value = connection.ops.adapt_datefield_value(value)
-            cast = self.d.date_cast
-        self[name] = value
-        return f"%({name})s{cast}"
-
-    def array(self, values) -> str:
-        """A PostgreSQL array literal of dates, numbers or plain words as ONE text parameter (cast it: ::date[]):
-        far cheaper to send and parse than thousands of parameters."""
-        return self("{" + ",".join(v.isoformat() if isinstance(v, dt.date) else str(v) for v in values) + "}")
-
-    def in_list(self, values) -> str:
-        return "(" + ", ".join(self(v) for v in values) + ")"
-
+class Params(SqlParams):
     def local_midnight(self, column: str, day: dt.date) -> str:
         """UTC instant of the local (Asia/Shanghai) midnight starting the date in `column`."""
         if self.d is POSTGRES:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from django.db import connection
 from django.utils import timezone
 
+from core.sql import Params
+
 from . import rules
 
 
@@ -59,21 +61,6 @@ SQLITE = Dialect(
 
 def dialect() -> Dialect:
     return POSTGRES if connection.vendor == "postgresql" else SQLITE
-
-
-class Params(dict):
-    """Named query parameters: `p(value)` returns a placeholder, so fragments can be built in any order."""
-
-    def __init__(self, d: Dialect):
-        super().__init__()
-        self.d = d
-
-    def __call__(self, value, as_date: bool = False) -> str:
-        name = f"p{len(self)}"
-        if isinstance(value, dt.datetime):
-            value = connection.ops.adapt_datetimefield_value(value)  # SQLite: UTC text, as Django stores it
-        self[name] = value
-        return f"%({name})s" + (self.d.date_cast if as_date else "")
 
 
 KEYS = "points_bill_keys"

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from django.db import connection
 from django.utils import timezone
 
+from core.sql import Params
+
 from . import rules
 
 TEMP = "tier_decision"
@@ -49,25 +51,6 @@ SQLITE = Dialect(
 
 def dialect() -> Dialect:
     return POSTGRES if connection.vendor == "postgresql" else SQLITE
-
-
-class Params(dict):
-    """Named query parameters: `p(value)` returns a placeholder, so fragments can be built in any order."""
-
-    def __init__(self, d: Dialect):
-        super().__init__()
-        self.d = d
-
-    def __call__(self, value, as_date: bool = False) -> str:
-        name = f"p{len(self)}"
-        self[name] = value
-        return f"%({name})s" + (self.d.date_cast if as_date else "")
-
-    def case(self, expr: str, pairs, default: str = "0") -> str:
-        """`CASE expr WHEN … THEN … ELSE default END`."""
-        if not pairs:
-            return default
-        return f"CASE {expr} " + " ".join(f"WHEN {self(k)} THEN {self(v)}" for k, v in pairs) + f" ELSE {default} END"
 
 
 @dataclass
@@ -263,6 +246,9 @@ def evaluate_chunk(
             tier_id = excluded.tier_id, source = excluded.source, valid_until = excluded.valid_until,
             since = excluded.since, updated_at = excluded.updated_at"""
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # JIT compiled this statement anew in every chunk: 0.13–0.33 s of a 0.5–0.7 s statement.
+            cursor.execute("SET LOCAL jit = off")
         cursor.execute(f"DROP TABLE IF EXISTS {TEMP}")
         cursor.execute(sql, p)
         cursor.execute(history_sql, p)

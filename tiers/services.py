@@ -167,7 +167,8 @@ def tier_run_chunk(*, chunk_id: int) -> bool:
     started = time.monotonic()
     try:
         with transaction.atomic():
-            chunk = RatingChunk.objects.select_for_update().select_related("run").get(pk=chunk_id)
+            # Lock the chunk row only: locking the run row too made parallel workers take turns.
+            chunk = RatingChunk.objects.select_for_update(of=("self",)).select_related("run").get(pk=chunk_id)
             if chunk.done:
                 return False
             run = chunk.run
