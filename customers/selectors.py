@@ -4,7 +4,8 @@ import datetime as dt
 
 from django.db.models import QuerySet
 
-from core.errors import InvalidInput, NotFoundError
+from core.errors import NotFoundError
+from core.filters import filtered
 
 from .models import BillingMonth, Customer, Region
 
@@ -21,12 +22,7 @@ def customer_list(*, filters: dict | None = None, base: QuerySet | None = None) 
 
     qs = (base if base is not None else Customer.objects.all()).select_related("region").order_by("id")
     filterset = CustomerFilter(filters or {}, queryset=qs)
-    if not filterset.is_valid():
-        raise InvalidInput(
-            "Invalid filter: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in filterset.errors.items()),
-            fields={k: list(v) for k, v in filterset.errors.items()},
-        )
-    return filterset.qs
+    return filtered(filterset)
 
 
 def customer_ids_by_msisdn(msisdns) -> dict[str, int]:

@@ -6,6 +6,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from core.errors import NotFoundError
+from core.filters import filtered
 from core.permissions import is_api_client
 from customers.models import Customer
 from tiers.models import CustomerTier
@@ -84,18 +85,12 @@ def scope_obligations(qs: QuerySet, user) -> QuerySet:
 
 
 def obligation_list(*, filters: dict, user) -> QuerySet:
-    from core.errors import InvalidInput
 
     from .filters import ObligationFilter
 
     qs = scope_obligations(Obligation.objects.select_related("customer", "manager"), user).order_by("due_on", "id")
     filterset = ObligationFilter(filters, queryset=qs)
-    if not filterset.is_valid():
-        raise InvalidInput(
-            "Invalid filter: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in filterset.errors.items()),
-            fields={k: list(v) for k, v in filterset.errors.items()},
-        )
-    return filterset.qs
+    return filtered(filterset)
 
 
 def compliance(*, managers, start: dt.date, end: dt.date) -> rules.Compliance:

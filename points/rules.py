@@ -8,6 +8,8 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
+from customers.rules import add_months  # noqa: F401  (one month arithmetic for every app)
+
 FROZEN_STATUSES = frozenset({"suspended", "pending_closure", "closed"})
 
 
@@ -19,11 +21,6 @@ class InsufficientPoints(Exception):
 
 
 # -- dates ------------------------------------------------------------------------------------------------------------
-
-
-def add_months(month: dt.date, n: int) -> dt.date:
-    index = month.year * 12 + month.month - 1 + n
-    return dt.date(index // 12, index % 12 + 1, 1)
 
 
 def full_years(join_date: dt.date, on: dt.date) -> int:

@@ -8,6 +8,8 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 
+from customers.rules import add_months  # noqa: F401  (one month arithmetic for every app)
+
 ANNUAL = "annual_composite"
 AVERAGE = "average_spend"
 
@@ -15,11 +17,6 @@ SCORE, PLAN, KEY_PERSON, TRANSFER, OVERRIDE, CLOSURE = "score", "plan", "key_per
 # On equal rank the score is the source, then plan, then key person (then a move-in).
 SOURCE_PRIORITY = (SCORE, PLAN, KEY_PERSON, TRANSFER)
 CHANGING = ("joined", "upgraded", "renewed", "downgraded", "left")
-
-
-def add_months(month: dt.date, n: int) -> dt.date:
-    index = month.year * 12 + month.month - 1 + n
-    return dt.date(index // 12, index % 12 + 1, 1)
 
 
 def years_before(day: dt.date, years: int) -> dt.date:

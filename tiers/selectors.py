@@ -77,7 +77,7 @@ def state_before(customer: Customer, run: RatingRun | None) -> rules.TierState:
     last = changes.order_by("-id").first()
     if last is None or last.to_tier is None:
         return rules.NONE
-    return rules.TierState(last.to_tier.code, last.reason if last.reason != "closure" else "", last.valid_until)
+    return rules.TierState(last.to_tier.code, last.reason, last.valid_until)
 
 
 def customer_facts(
