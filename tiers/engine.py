@@ -1,9 +1,11 @@
 """The set-based rating engine: one chunk of customers (an id range) evaluated in SQL.
 
-Per chunk, in one transaction: the decision of every customer in the range goes into a temporary table
-(bills aggregated in SQL, floors and overrides joined, the validity rules as CASE expressions); then the
-changed rows are appended to the history, upserted into the current state, and counted. No query runs
-per customer. PostgreSQL and SQLite differ in a few expressions, kept side by side below.
+Per chunk, in one transaction: the decision of every customer in the range is computed once (bills
+aggregated in SQL, floors and overrides joined, the validity rules as CASE expressions); then the changed
+rows are appended to the history, upserted into the current state, and counted. On PostgreSQL that is one
+statement (the writes are data-modifying CTEs over the materialized decision); SQLite, which has no
+data-modifying CTEs, keeps the decision in a temporary table for the three statements. No query runs per
+customer. PostgreSQL and SQLite differ in a few expressions, kept side by side below.
 
 The rules are the same as `tiers.rules.evaluate` (the reference); tests assert that both agree.
 """
@@ -28,7 +30,7 @@ class Dialect:
     greatest: str  # scalar maximum of several values
     distinct: str  # null-safe "differs"
     date_cast: str  # appended to a date parameter
-    temp_create: str
+    latest_plan: str  # each customer's plan period in force on a date: (customer_id, plan_code, started_on)
 
 
 POSTGRES = Dialect(
@@ -37,7 +39,9 @@ POSTGRES = Dialect(
     greatest="GREATEST",
     distinct="IS DISTINCT FROM",
     date_cast="::date",
-    temp_create="CREATE TEMP TABLE {name} ON COMMIT DROP AS ",
+    # DISTINCT ON takes half the time of ROW_NUMBER() over a window here
+    latest_plan="""SELECT DISTINCT ON (customer_id) customer_id, plan_code, started_on FROM customers_planperiod
+        WHERE customer_id BETWEEN {lo} AND {hi} AND started_on <= {on} ORDER BY customer_id, started_on DESC""",
 )
 SQLITE = Dialect(
     floor_yuan="CAST(amount AS INTEGER)",
@@ -45,7 +49,9 @@ SQLITE = Dialect(
     greatest="MAX",
     distinct="IS NOT",
     date_cast="",
-    temp_create="CREATE TEMP TABLE {name} AS ",
+    # SQLite takes a bare column from the row that holds the MAX() (documented behaviour)
+    latest_plan="""SELECT customer_id, plan_code, MAX(started_on) AS started_on FROM customers_planperiod
+        WHERE customer_id BETWEEN {lo} AND {hi} AND started_on <= {on} GROUP BY customer_id""",
 )
 
 
@@ -97,9 +103,11 @@ def evaluate_chunk(
             if tenure_rows
             else "0"
         )
-        units = f"(COALESCE(b.floor_sum, 0) + {bonus})"
+        units = f"(COALESCE(b.bill_sum, 0) + {bonus})"
+        bill_sum = d.floor_yuan  # only the sum the policy scores is aggregated
     else:
-        units = f"(COALESCE(b.fen_sum, 0) / {p(policy.window_months)})"
+        units = f"(COALESCE(b.bill_sum, 0) / {p(policy.window_months)})"
+        bill_sum = d.fen
     score_case = (
         "CASE "
         + " ".join(
@@ -127,23 +135,16 @@ def evaluate_chunk(
     score_until = rules.score_valid_until(month, policy.validity_months, policy.expiry_day)
 
     month_filter = "AND month IN (" + ", ".join(p(m, True) for m in months) + ")" if months else "AND 1 = 0"
-    sql = (
-        d.temp_create.format(name=TEMP)
-        + f"""
+    decision_ctes = f"""
     WITH c AS (
         SELECT id, join_date, product_type, status FROM customers_customer WHERE id BETWEEN {p(lo)} AND {p(hi)}
     ), b AS (
-        SELECT customer_id, CAST(SUM({d.floor_yuan}) AS BIGINT) AS floor_sum, CAST(SUM({d.fen}) AS BIGINT) AS fen_sum
+        SELECT customer_id, CAST(SUM({bill_sum}) AS BIGINT) AS bill_sum
         FROM customers_monthlybill
         WHERE customer_id BETWEEN {p(lo)} AND {p(hi)} {month_filter}
         GROUP BY customer_id
     ), pl AS (
-        SELECT customer_id, plan_code, started_on FROM (
-            SELECT customer_id, plan_code, started_on,
-                   ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY started_on DESC) AS rn
-            FROM customers_planperiod
-            WHERE customer_id BETWEEN {p(lo)} AND {p(hi)} AND started_on <= {p(E, True)}
-        ) x WHERE rn = 1
+        {d.latest_plan.format(lo=p(lo), hi=p(hi), on=p(E, True))}
     ), kp AS (
         SELECT k.customer_id, MAX({kp_case}) AS rnk
         FROM customers_keyperson k JOIN customers_group g ON g.id = k.group_id
@@ -169,7 +170,7 @@ def evaluate_chunk(
         SELECT s.customer_id, COALESCE(t.rank, 0) AS rnk, s.source, s.valid_until, s.since
         FROM tiers_customertier s LEFT JOIN tiers_tier t ON t.id = s.tier_id
         WHERE s.customer_id BETWEEN {p(lo)} AND {p(hi)}
-    ), f AS (
+    ), f AS MATERIALIZED (
         SELECT c.id AS customer_id, c.status,
                CASE WHEN c.product_type = 'primary' AND c.status <> 'closed' THEN 1 ELSE 0 END AS can_hold,
                {units} AS units,
@@ -212,8 +213,10 @@ def evaluate_chunk(
                       AND NOT (cand_until {d.distinct} cur_until) THEN 1 ELSE 0 END AS same_state,
             CASE WHEN cur_source = 'score' AND cur_until >= {p(E, True)} THEN 1 ELSE 0 END AS score_valid
         FROM cand2
-    )
-    SELECT dec.*,
+    )"""
+    # Only the columns that the writes read leave the decision (a wider row cost 10-15 % more to keep).
+    decision_select = """
+    SELECT customer_id, status, units, cand_rnk, cur_rnk, cand_source, cand_until, cur_since,
         CASE
             WHEN cand_rnk > cur_rnk THEN CASE WHEN cur_rnk = 0 THEN 'joined' ELSE 'upgraded' END
             WHEN forced = 0 AND score_valid = 1 THEN CASE WHEN cand_rnk = cur_rnk THEN 'unchanged' ELSE 'held' END
@@ -221,9 +224,7 @@ def evaluate_chunk(
             WHEN cand_rnk = 0 THEN 'left'
             ELSE 'downgraded'
         END AS transition
-    FROM dec
-    """
-    )
+    FROM dec"""
     to_tier = p.case("cand_rnk", [(rank, tier_ids[code]) for code, rank in rank_of.items()], "NULL")
     from_tier = p.case("cur_rnk", [(rank, tier_ids[code]) for code, rank in rank_of.items()], "NULL")
     changed = "transition IN ('joined', 'upgraded', 'renewed', 'downgraded', 'left')"
@@ -236,25 +237,40 @@ def evaluate_chunk(
          {", created_at" if history_table == "tiers_tierchange" else ""})
         SELECT customer_id, {p(run_id)}, {from_tier}, {to_tier}, transition, {reason}, {score_expr},
                {p(E, True)}, cand_until {", " + p(timezone.now()) if history_table == "tiers_tierchange" else ""}
-        FROM {TEMP} WHERE {changed}"""
+        FROM {{source}} WHERE {changed}"""
     state_sql = f"""INSERT INTO tiers_customertier (customer_id, tier_id, source, valid_until, since, updated_at)
         SELECT customer_id, {to_tier}, cand_source, cand_until,
                CASE WHEN cand_rnk = 0 THEN NULL WHEN cand_rnk = cur_rnk THEN cur_since ELSE {p(E, True)} END,
                {p(timezone.now())}
-        FROM {TEMP} WHERE {changed}
+        FROM {{source}} WHERE {changed}
         ON CONFLICT (customer_id) DO UPDATE SET
             tier_id = excluded.tier_id, source = excluded.source, valid_until = excluded.valid_until,
             since = excluded.since, updated_at = excluded.updated_at"""
+    count_sql = "SELECT transition, COUNT(*) FROM {source} GROUP BY transition"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # JIT compiled this statement anew in every chunk: 0.13–0.33 s of a 0.5–0.7 s statement.
+            # One statement: the decision is materialized once and the writes are data-modifying CTEs reading
+            # it (a temporary table cost a third of the chunk). JIT compiled this statement anew in every
+            # chunk (0.13-0.33 s of 0.5-0.7 s); work_mem keeps the materialized decision in memory.
             cursor.execute("SET LOCAL jit = off")
-        cursor.execute(f"DROP TABLE IF EXISTS {TEMP}")
-        cursor.execute(sql, p)
-        cursor.execute(history_sql, p)
-        if apply:
-            cursor.execute(state_sql, p)
-        cursor.execute(f"SELECT transition, COUNT(*) FROM {TEMP} GROUP BY transition")
+            cursor.execute("SET LOCAL work_mem = '64MB'")
+            writes = [history_sql] + ([state_sql] if apply else [])
+            cursor.execute(
+                decision_ctes
+                + f", {TEMP} AS MATERIALIZED ({decision_select})"
+                + "".join(f", write_{i} AS ({w.format(source=TEMP)})" for i, w in enumerate(writes))
+                + " "
+                + count_sql.format(source=TEMP),
+                p,
+            )
+        else:
+            cursor.execute(f"DROP TABLE IF EXISTS {TEMP}")
+            cursor.execute(f"CREATE TEMP TABLE {TEMP} AS " + decision_ctes + decision_select, p)
+            cursor.execute(history_sql.format(source=TEMP), p)
+            if apply:
+                cursor.execute(state_sql.format(source=TEMP), p)
+            cursor.execute(count_sql.format(source=TEMP))
         counts = {t: n for t, n in cursor.fetchall()}
-        cursor.execute(f"DROP TABLE {TEMP}")
+        if connection.vendor != "postgresql":
+            cursor.execute(f"DROP TABLE {TEMP}")
     return ChunkResult(customers=sum(counts.values()), counts=counts)
