@@ -8,4 +8,6 @@ RUN pip install --no-cache-dir . \
  && useradd --create-home vipclub && chown -R vipclub /app/var
 USER vipclub
 EXPOSE 8000
-CMD ["gunicorn", "vipclub.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# The PII filter on gunicorn's own logs (access log lines carry msisdns in URLs): core.logging.GunicornLogger.
+CMD ["gunicorn", "vipclub.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-", \
+     "--logger-class", "core.logging.GunicornLogger"]

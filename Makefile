@@ -46,9 +46,15 @@ messages: install
 	$(BIN)/python manage.py makemessages -l zh_Hans --ignore=.venv --ignore=var
 	$(BIN)/python manage.py compilemessages -l zh_Hans --ignore=.venv
 
-## Benchmarks (PostgreSQL, DATABASE_URL of a bench database); never run by `make test`.
+## Benchmarks (PostgreSQL, DATABASE_URL of a bench database, default vipclub_bench); never run by `make test`.
+## Runs every bench/*.py script (not the _helpers), then prints one table of their ratios (bench/report.py).
+BENCH_SCRIPTS = $(filter-out bench/report.py,$(sort $(wildcard bench/[!_]*.py)))
 bench: install
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@failed=""; for script in $(BENCH_SCRIPTS); do \
+		echo "== $$script"; $(BIN)/python $$script || failed="$$failed $$script"; \
+	done; \
+	echo "== bench/report.py"; $(BIN)/python bench/report.py; \
+	if [ -n "$$failed" ]; then echo "failed:$$failed"; exit 1; fi
 
 worker: install
 	$(BIN)/celery -A vipclub worker --loglevel=info

@@ -11,8 +11,10 @@ from customers.tests.factories import CustomerFactory, RegionFactory
 
 @pytest.fixture
 def api_user(django_user_model):
+    """Another system's user with every scope (tests of one scope use their own clients)."""
     user = django_user_model.objects.create_user(username="api-billing")
     user.groups.add(Group.objects.get_or_create(name=API_CLIENTS_GROUP)[0])
+    user.groups.add(*Group.objects.filter(name__startswith="api:"))
     return user
 
 
@@ -49,3 +51,10 @@ def celery_eager(request):
     app.conf.task_always_eager = eager
     yield
     app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
+def no_api_throttling(settings):
+    """The suite makes many requests as the same users within a minute: throttling is off unless a test sets
+    rates (tests/test_hardening.py)."""
+    settings.VIPCLUB_THROTTLE_RATES = {}

@@ -69,6 +69,44 @@ def require_bench_database(*, min_customers: int, msisdn_prefix: str = "199") ->
     return customers
 
 
+def open_bench_database(*, min_customers: int, wait: float, why: str = "", log=print) -> int:
+    """setup_django(), require_bench_database() and wait_for_other_sessions() in one: the customer count. Raises
+    Refused (see run()) when the database is not a bench database, or still busy after `wait` seconds (`why`: what
+    the script does that needs the database to itself)."""
+    setup_django()
+    customers = require_bench_database(min_customers=min_customers)
+    others = wait_for_other_sessions(timeout=wait, log=log)
+    if others:
+        raise Refused(
+            f"Refusing to run: other sessions use the database ({'; '.join(others)}). {why}"
+            "Retry when they are done (or raise --wait)."
+        )
+    return customers
+
+
+def pending_migrations() -> list[str]:
+    """Migrations of the code that the bench database lacks (an app newer than the bench data), as app.name."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    return [f"{m.app_label}.{m.name}" for m, _backwards in plan]
+
+
+def add_wait_argument(parser) -> None:
+    parser.add_argument("--wait", type=float, default=600, help="seconds to wait for other sessions (default 600)")
+
+
+def run(main) -> int:
+    """A script's exit status: main()'s, or 2 with the message on stderr when it refused to run."""
+    try:
+        return main()
+    except Refused as exc:
+        print(exc.code, file=sys.stderr)
+        return 2
+
+
 BENCH_LOCK = 0x76697062  # pg advisory lock key ("vipb"): one benchmark at a time per database
 _WAIT_MARK = "/* bench: waiting for its turn */"
 

@@ -391,18 +391,8 @@ def main(argv=None) -> int:
     )
     args = parser.parse_args(argv)
 
-    common.setup_django()
-    try:
-        customers = common.require_bench_database(min_customers=MIN_CUSTOMERS)
-    except common.Refused as exc:
-        print(exc.code, file=sys.stderr)
-        return 2
-    others = common.wait_for_other_sessions(timeout=args.wait, log=log)
-    if others:
-        print(f"Refusing to run: other sessions use the database ({'; '.join(others)}); this benchmark empties the "
-              "obligations and notifications and needs the machine to itself; retry when they are done (or raise "
-              "--wait).", file=sys.stderr)  # fmt: skip
-        return 2
+    why = "This benchmark empties the obligations and notifications and needs the machine to itself. "
+    customers = common.open_bench_database(min_customers=MIN_CUSTOMERS, wait=args.wait, why=why, log=log)
     facts = common.machine_facts()
     log(
         f"daily benchmark, {facts['date']}: {customers:,} customers; {facts['cpus_usable']} cores, "
@@ -487,4 +477,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(common.run(main))

@@ -332,21 +332,11 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="rounds of the repeatable measurements (default 1)")
     parser.add_argument("--batch", type=int, default=10_000, help="bills per import batch (default 10000)")
     parser.add_argument("--batches", type=int, default=3, help="import batches measured (default 3)")
-    parser.add_argument("--wait", type=float, default=600, help="seconds to wait for other sessions (default 600)")
+    common.add_wait_argument(parser)
     args = parser.parse_args(argv)
 
-    common.setup_django()
-    try:
-        customers = common.require_bench_database(min_customers=MIN_CUSTOMERS)
-    except common.Refused as exc:
-        print(exc.code, file=sys.stderr)
-        return 2
-    others = common.wait_for_other_sessions(timeout=args.wait, log=log)
-    if others:
-        print(f"Refusing to run: other sessions use the database ({'; '.join(others)}). This benchmark empties the "
-              "points tables and needs the machine to itself; retry when they are done (or raise --wait).",
-              file=sys.stderr)  # fmt: skip
-        return 2
+    why = "This benchmark empties the points tables and needs the machine to itself. "
+    customers = common.open_bench_database(min_customers=MIN_CUSTOMERS, wait=args.wait, why=why, log=log)
 
     from django.conf import settings
 
@@ -462,4 +452,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(common.run(main))

@@ -40,6 +40,7 @@ def _bad_input(fields: dict) -> InvalidInput:
 
 class RedemptionCreateApi(APIView):
     permission_classes = [IsStaffOrApiClient]
+    scopes = {"POST": "benefits:redeem"}  # the API client's token scope per method (core.permissions)
 
     @extend_schema(
         request=RedemptionRequestSerializer,
@@ -73,6 +74,7 @@ class RedemptionCreateApi(APIView):
 
 class RedemptionReverseApi(APIView):
     permission_classes = [IsStaffOrApiClient]
+    scopes = {"POST": "benefits:redeem"}  # the API client's token scope per method (core.permissions)
 
     @extend_schema(
         request=ReverseRequestSerializer,

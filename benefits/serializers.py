@@ -3,11 +3,21 @@
 from decimal import Decimal
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from customers.models import msisdn_validator
 
 QUANTITY_HELP = "an integer for count and hours benefits, a decimal string in yuan for money benefits"
+
+
+@extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string", "format": "decimal", "example": "388.50"}]})
+class QuantityField(serializers.Field):
+    """A quota or use as benefits.rules.quantity_out shows it: an integer (count, hours) or yuan as a decimal
+    string (money)."""
+
+    def to_representation(self, value):
+        return value
 
 
 class RedemptionRequestSerializer(serializers.Serializer):
@@ -43,13 +53,11 @@ class ReverseRequestSerializer(serializers.Serializer):
 
 class RedemptionSerializer(serializers.Serializer):
     id = serializers.IntegerField(help_text="the redemption (ledger entry) id, for a reversal")
-    remaining = serializers.CharField(
-        allow_null=True, help_text=f"left in the period: {QUANTITY_HELP}; null when unlimited"
-    )
+    remaining = QuantityField(allow_null=True, help_text=f"left in the period: {QUANTITY_HELP}; null when unlimited")
     benefit = serializers.CharField()
     unit = serializers.ChoiceField(choices=["count", "money", "hours", "flag"])
     period_start = serializers.DateField(allow_null=True)
-    used = serializers.CharField(help_text=f"what this redemption used: {QUANTITY_HELP}")
+    used = QuantityField(help_text=f"what this redemption used: {QUANTITY_HELP}")
     unlimited = serializers.BooleanField()
     hours = serializers.IntegerField(required=False, help_text="emergency reactivation: hours of service granted")
     valid_until = serializers.DateField(required=False, help_text="e.g. the roaming pack: 90 days from the claim")
@@ -58,7 +66,7 @@ class RedemptionSerializer(serializers.Serializer):
 class ReversalSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     reverses = serializers.IntegerField()
-    remaining = serializers.CharField(allow_null=True, help_text=QUANTITY_HELP)
+    remaining = QuantityField(allow_null=True, help_text=QUANTITY_HELP)
     benefit = serializers.CharField()
     unit = serializers.CharField()
 
@@ -70,9 +78,9 @@ class CustomerBenefitSerializer(serializers.Serializer):
     period = serializers.ChoiceField(choices=["year", "month", "event", "none"])
     period_start = serializers.DateField(allow_null=True)
     period_end = serializers.DateField(allow_null=True)
-    granted = serializers.CharField(allow_null=True, help_text=f"{QUANTITY_HELP}; null for flags and unlimited")
-    used = serializers.CharField(allow_null=True, help_text=QUANTITY_HELP)
-    remaining = serializers.CharField(allow_null=True, help_text=QUANTITY_HELP)
+    granted = QuantityField(allow_null=True, help_text=f"{QUANTITY_HELP}; null for flags and unlimited")
+    used = QuantityField(allow_null=True, help_text=QUANTITY_HELP)
+    remaining = QuantityField(allow_null=True, help_text=QUANTITY_HELP)
     unit = serializers.ChoiceField(choices=["count", "money", "hours", "flag"])
     unlimited = serializers.BooleanField()
     hours = serializers.IntegerField(required=False, help_text="hours benefits: hours per use")

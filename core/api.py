@@ -6,9 +6,11 @@ Every error leaves the API as `{"error": {"code", "message", "fields"}}` (API.md
 import hashlib
 import json
 import logging
+import math
 from functools import wraps
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.http import Http404, JsonResponse
@@ -65,19 +67,29 @@ def exception_handler(exc, context):
 
     if isinstance(exc, DomainError):
         return Response(error_body(exc.code, exc.message, exc.fields), status=exc.http_status)
+    if isinstance(exc, RequestDataTooBig):  # a body over DATA_UPLOAD_MAX_MEMORY_SIZE
+        return Response(
+            error_body("request_too_large", f"The request body is too large ({exc})."),
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    if isinstance(exc, SuspiciousOperation):  # e.g. a form body with more fields than Django parses
+        exc = exceptions.ParseError(f"Malformed request: {exc}")
 
     headers = {}
     if isinstance(exc, exceptions.APIException):
         if getattr(exc, "auth_header", None):
             headers["WWW-Authenticate"] = exc.auth_header
         if getattr(exc, "wait", None):
-            headers["Retry-After"] = str(int(exc.wait))
+            headers["Retry-After"] = str(max(1, math.ceil(exc.wait)))
         if isinstance(exc, exceptions.ValidationError):
             detail = exc.detail
             fields = detail if isinstance(detail, dict) else {"non_field_errors": detail}
             body = error_body("invalid", "Invalid input: " + _flatten(fields), fields)
         else:
             code = next((c for cls, c in _STATUS_CODES.items() if isinstance(exc, cls)), "error")
+            given = getattr(exc.detail, "code", None)  # a permission's own code, e.g. missing_scope
+            if given and given != exc.default_code:
+                code = given
             body = error_body(code, _flatten(exc.detail))
         return Response(body, status=exc.status_code, headers=headers)
 

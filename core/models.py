@@ -33,3 +33,31 @@ class JobHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.last_run_at:%Y-%m-%d %H:%M:%S}"
+
+
+# The API scopes of other systems' tokens (issue 8). Each is a permission `core.scope_<name>` granted through a
+# group `api:<scope>` (migration 0005); `create_api_client NAME --scopes …` puts a client in those groups.
+API_SCOPES = {
+    "read": _("read customers, tiers, benefits, points, obligations, runs and reports"),
+    "pii": _("see unmasked msisdns in lists and ID numbers"),
+    "customers:write": _("push regions, customers and account managers"),
+    "bills:write": _("push bills and close billing months"),
+    "events:write": _("push lifecycle events, contact logs and closure requests"),
+    "runs:write": _("start rating runs"),
+    "benefits:redeem": _("redeem and reverse benefits"),
+    "points:write": _("redeem and transfer points"),
+}
+
+
+def scope_codename(scope: str) -> str:
+    return "scope_" + scope.replace(":", "_")
+
+
+class ApiScope(models.Model):
+    """No table: the anchor of the scope permissions (content type core.apiscope)."""
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = [(scope_codename(s), f"API scope {s}") for s in API_SCOPES]
+        verbose_name = _("API scope")

@@ -23,6 +23,7 @@ ERROR = OpenApiResponse(description='`{"error": {"code", "message", "fields"}}`'
 
 class RegionUpsertApi(APIView):
     permission_classes = [IsStaffOrApiClient]
+    scopes = {"PUT": "customers:write"}  # the API client's token scope per method (core.permissions)
 
     @extend_schema(request=RegionSerializer, responses={200: RegionSerializer, 201: RegionSerializer, 400: ERROR})
     def put(self, request, code: str):
@@ -38,6 +39,7 @@ class RegionUpsertApi(APIView):
 
 class CustomersBulkApi(APIView):
     permission_classes = [IsStaffOrApiClient]
+    scopes = {"POST": "customers:write"}  # the API client's token scope per method (core.permissions)
 
     @extend_schema(
         request=CustomerRowSerializer(many=True),
@@ -54,6 +56,7 @@ class CustomersBulkApi(APIView):
 
 class BillingMonthCloseApi(APIView):
     permission_classes = [IsStaffOrApiClient]
+    scopes = {"POST": "bills:write"}  # the API client's token scope per method (core.permissions)
 
     @extend_schema(
         request=None,

@@ -1,6 +1,7 @@
 """Validation and output of the customers API."""
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.api import parse_json_rows, raise_row_errors
@@ -29,6 +30,7 @@ class MsisdnField(serializers.CharField):
         self.validators.append(msisdn_validator)
 
 
+@extend_schema_field({"type": "string", "pattern": r"^\d{4}-\d{2}$", "example": "2026-10"})
 class MonthField(serializers.CharField):
     """A month as "YYYY-MM" in and out; a date (the 1st) inside."""
 

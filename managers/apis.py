@@ -1,15 +1,15 @@
 """Managers API (API.md): account managers, obligations, contact logs, reassignment."""
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import generics, status
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import generics, serializers, status
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import idempotent
 from core.errors import InvalidInput
-from core.permissions import IsStaffOrApiClient
+from core.permissions import IsStaffOrApiClient, is_api_client
 from customers.models import Customer
 
 from . import selectors, services
@@ -34,13 +34,18 @@ class IsStaffClientOrManager(BasePermission):
         user = request.user
         if not (user and user.is_authenticated):
             return False
-        return IsStaffOrApiClient().has_permission(request, view) or bool(
-            selectors.manager_of_user(user) or selectors.supervised_managers(user).exists()
-        )
+        staff_or_client = IsStaffOrApiClient()
+        if staff_or_client.has_permission(request, view):
+            return True
+        if is_api_client(user):  # a client without the scope: say which
+            self.message, self.code = staff_or_client.message, getattr(staff_or_client, "code", None)
+            return False
+        return bool(selectors.manager_of_user(user) or selectors.supervised_managers(user).exists())
 
 
 class ManagerUpsertApi(APIView):
     permission_classes = [IsStaffOrApiClient]
+    scopes = {"PUT": "customers:write"}  # the API client's token scope per method (core.permissions)
 
     @extend_schema(
         request=ManagerUpsertSerializer, responses={200: ManagerSerializer, 201: ManagerSerializer, 400: ERROR}
@@ -69,6 +74,7 @@ class ObligationListApi(generics.ListAPIView):
 
 class ContactLogApi(APIView):
     permission_classes = [IsStaffClientOrManager]
+    scopes = {"POST": "events:write"}  # the API client's token scope per method (core.permissions)
 
     @extend_schema(
         request=ContactLogInSerializer,
@@ -90,9 +96,16 @@ class ContactLogApi(APIView):
 
 class ReassignApi(APIView):
     permission_classes = [IsStaffOrApiClient]
+    scopes = {"POST": "customers:write"}  # the API client's token scope per method (core.permissions)
 
     @extend_schema(
-        request=ReassignSerializer, responses={200: OpenApiResponse(description='{"moved": n}'), 400: ERROR, 409: ERROR}
+        request=ReassignSerializer,
+        responses={
+            200: inline_serializer("Reassigned", {"moved": serializers.IntegerField()}),
+            400: ERROR,
+            404: ERROR,
+            409: ERROR,
+        },
     )
     def post(self, request):
         serializer = ReassignSerializer(data=request.data)

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from core.errors import NotFoundError
 from core.filters import filtered
-from core.permissions import is_api_client
+from core.permissions import is_api_client, is_club_admin
 from customers.models import Customer
 from tiers.models import CustomerTier
 
@@ -36,7 +36,11 @@ def supervised_managers(user) -> QuerySet:
 
 
 def sees_all_customers(user) -> bool:
-    return bool(user.is_staff or is_api_client(user))
+    """Club admins, API clients and staff without a team see every customer; a supervisor (staff who supervise
+    managers) sees her team's customers, i.e. her branch (issue 8's roles)."""
+    if is_club_admin(user) or is_api_client(user):
+        return True
+    return bool(user.is_staff and not supervised_managers(user).exists())
 
 
 def scope_customers(qs: QuerySet, user) -> QuerySet:

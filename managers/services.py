@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from core.errors import InvalidInput, RuleViolation
 from customers.models import Customer, Region
@@ -152,6 +153,33 @@ def assignments_end_for_leavers(*, on: dt.date) -> int:
 
 
 @transaction.atomic
+def assignment_end(*, customer: Customer, on: dt.date, reason: str = "closed", actor=None) -> bool:
+    """A customer who leaves (closure) leaves her manager at once, without waiting for the monthly run: the active
+    assignment ends and her open obligations are cancelled. False when she had no active assignment."""
+    ended = Assignment.objects.filter(customer=customer, ended_on__isnull=True).update(ended_on=on, end_reason=reason)
+    Obligation.objects.filter(customer=customer, status__in=OPEN_STATES).update(status=ObligationStatus.CANCELLED)
+    return bool(ended)
+
+
+@transaction.atomic
+def retention_contact_open(
+    *, customer: Customer, on: dt.date, period: str, due_on: dt.date | None = None, actor=None
+) -> Obligation | None:
+    """A retention contact for the customer's account manager (DOMAIN §4): due 1 working day after `on`, or on
+    `due_on` (a home visit). Idempotent per period; None when the customer has no account manager."""
+    due_on = due_on or WorkCalendar.from_db().add_working_days(on, rules.RETENTION_WORKING_DAYS)
+    return _open(customer, ObligationKind.RETENTION_CONTACT, period, on, due_on)
+
+
+@transaction.atomic
+def retention_contacts_cancel(*, customer: Customer, periods: list[str], actor=None) -> int:
+    """The retention contacts of a case that ended (retained, churned) are no longer owed."""
+    return Obligation.objects.filter(
+        customer=customer, kind=ObligationKind.RETENTION_CONTACT, period__in=periods, status__in=OPEN_STATES
+    ).update(status=ObligationStatus.CANCELLED)
+
+
+@transaction.atomic
 def customers_reassign(*, customer_ids: list[int], manager: AccountManager, on: dt.date, actor=None) -> int:
     """Move customers to another manager (one or many); their open obligations move with them."""
     if not manager.active:
@@ -165,9 +193,23 @@ def customers_reassign(*, customer_ids: list[int], manager: AccountManager, on: 
             code="other_region",
         )
     ids = [a.customer_id for a in moving]
-    Assignment.objects.filter(pk__in=[a.pk for a in moving]).update(ended_on=on, end_reason="reassigned")
-    Assignment.objects.bulk_create(
-        Assignment(customer_id=c, manager=manager, started_on=on, reason="reassigned") for c in ids
+    # a staff change: both the ended and the new assignments get audit rows naming the actor (bulk writes
+    # fire no signals, so simple-history's bulk helpers write them); an assignment the pipeline made in bulk
+    # gets its state before the change recorded first, so the audit trail shows before and after
+    recorded = set(Assignment.history.filter(id__in=[a.pk for a in moving]).values_list("id", flat=True))
+    Assignment.history.bulk_history_create(
+        [a for a in moving if a.pk not in recorded], default_change_reason="state before the change"
+    )
+    for assignment in moving:
+        assignment.ended_on, assignment.end_reason = on, "reassigned"
+    bulk_update_with_history(
+        moving, Assignment, ["ended_on", "end_reason"], default_user=actor, default_change_reason="reassigned"
+    )
+    bulk_create_with_history(
+        [Assignment(customer_id=c, manager=manager, started_on=on, reason="reassigned") for c in ids],
+        Assignment,
+        default_user=actor,
+        default_change_reason="reassigned",
     )
     Obligation.objects.filter(customer_id__in=ids, status__in=OPEN_STATES).update(manager=manager)
     return len(ids)

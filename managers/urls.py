@@ -18,4 +18,6 @@ urlpatterns = [
     path("team/plans/<int:pk>/review/", views.plan_review, name="plan-review"),
     path("team/logs/<int:pk>/review/", views.work_log_review, name="log-review"),
     path("team/<str:employee_no>/", views.team_manager, name="team-manager"),
+    # pages of the apps above managers (retention), registered from their AppConfig.ready()
+    *views.EXTRA_URLS,
 ]

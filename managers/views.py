@@ -8,6 +8,7 @@ Views validate input, call selectors and services, and render. Who may do what:
 - anybody else gets a friendly 403 page.
 """
 
+from collections.abc import Callable
 from functools import wraps
 from urllib.parse import urlencode
 
@@ -94,6 +95,20 @@ CARD_ACTION_LABELS = {
     "receive": _("The member received the card"),
 }
 TIER_COLOURS = {"diamond": "#4f6bd8", "platinum": "#7b8794", "gold": "#c9a227", "silver": "#9aa5b1", "guest": "#b5651d"}
+
+
+# --- sections and pages of the apps above managers --------------------------------------------------------
+# Apps above managers (retention) add sections to the dashboard and the team page, and pages under /dashboard/,
+# without managers importing them (import-linter layers): they register here from their AppConfig.ready().
+# A section provider gets (request, managers: the manager herself, or the supervisor's team) and returns the
+# context of its section, with the `template` to include, or None to show nothing.
+DASHBOARD_SECTIONS: list[Callable] = []
+TEAM_SECTIONS: list[Callable] = []
+EXTRA_URLS: list = []  # URL patterns under /dashboard/, in the "managers" namespace
+
+
+def extra_sections(providers: list[Callable], request, managers: list) -> list[dict]:
+    return [section for section in (provider(request, managers) for provider in providers) if section]
 
 
 def domain_message(exc: DomainError) -> str:
@@ -250,7 +265,9 @@ def dashboard(request):
     manager, supervises = roles(request)
     if manager is None:
         return redirect("managers:team") if supervises else forbidden(request)
-    return render(request, "managers/dashboard.html", dashboard_context(request, manager))
+    context = dashboard_context(request, manager)
+    context["extra_sections"] = extra_sections(DASHBOARD_SECTIONS, request, [manager])
+    return render(request, "managers/dashboard.html", context)
 
 
 @require_POST
@@ -564,6 +581,7 @@ def team(request):
         "plans_to_review": plans_to_review,
         "logs_to_review": logs_to_review,
         "review_count": len(plans_to_review) + len(logs_to_review),
+        "extra_sections": extra_sections(TEAM_SECTIONS, request, [row["manager"] for row in rows]),
         "today": today,
         "manager": manager,
         "supervises": True,

@@ -56,6 +56,7 @@ class CustomerPointsApi(APIView):
 
 class PointsRedemptionApi(APIView):
     permission_classes = [IsStaffOrApiClient]
+    scopes = {"POST": "points:write"}  # the API client's token scope per method (core.permissions)
 
     @extend_schema(
         request=RedemptionSerializer,
@@ -80,6 +81,7 @@ class PointsRedemptionApi(APIView):
 
 class PointsTransferApi(APIView):
     permission_classes = [IsStaffOrApiClient]
+    scopes = {"POST": "points:write"}  # the API client's token scope per method (core.permissions)
 
     @extend_schema(
         request=TransferSerializer,

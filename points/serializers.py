@@ -3,7 +3,7 @@
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from customers.serializers import MsisdnField
+from customers.serializers import MonthField, MsisdnField
 
 
 class RedemptionSerializer(serializers.Serializer):
@@ -42,7 +42,7 @@ class LotSerializer(serializers.Serializer):
 
 
 class MonthConsumptionSerializer(serializers.Serializer):
-    month = serializers.DateField(format="%Y-%m")
+    month = MonthField()
     points = serializers.IntegerField()
 
 

@@ -19,6 +19,7 @@ ERROR = OpenApiResponse(description='`{"error": {"code", "message", "fields"}}`'
 
 class RatingRunStartApi(APIView):
     permission_classes = [IsStaffOrApiClient]
+    scopes = {"POST": "runs:write"}  # the API client's token scope per method (core.permissions)
 
     @extend_schema(
         request=RunStartSerializer,

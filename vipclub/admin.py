@@ -9,6 +9,7 @@ from core.errors import DomainError
 from core.masking import mask_msisdn
 from customers.admin import CustomerAdmin, ReadOnlyInline
 from customers.models import Customer, KeyPersonRole
+from managers import selectors as manager_selectors
 from managers.models import Assignment, ContactLog, Obligation
 from points.admin import PointsLotInline, customer_points_html
 from tiers import selectors as tier_selectors
@@ -128,7 +129,9 @@ class ClubCustomerAdmin(CustomerAdmin):
     def get_queryset(self, request):
         # One join brings every row's current tier: no query per row in the list. (The change list skips
         # list_select_related once the queryset has a select_related, so the region is joined here too.)
-        return tier_selectors.annotate_tier(super().get_queryset(request)).select_related(*self.list_select_related)
+        # A supervisor sees her team's customers only (managers.selectors.scope_customers); club admins all.
+        qs = manager_selectors.scope_customers(super().get_queryset(request), request.user)
+        return tier_selectors.annotate_tier(qs).select_related(*self.list_select_related)
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)

@@ -4,12 +4,17 @@ import os
 
 from celery import Celery
 from celery.schedules import crontab
+from celery.signals import setup_logging
+
+from core.logging import celery_keep_django_logging
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vipclub.settings")
 
 app = Celery("vipclub")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Worker and beat log through settings.LOGGING, whose handlers mask msisdns and ID numbers (core.logging).
+setup_logging.connect(celery_keep_django_logging)
 
 
 @app.on_after_configure.connect
@@ -28,6 +33,9 @@ def beat_schedule(sender, **kwargs):
         },
         # Obligations due, overdue marking, digests: after the 03:00 rating run and its pipeline.
         "managers-daily": {"task": "managers.run_daily", "schedule": crontab(minute=0, hour=6)},
+        # The retention risk list (falling spend, suspensions, arrears, closure requests, overdue contacts): after
+        # the daily job has marked today's overdue obligations.
+        "retention-risk-refresh": {"task": "retention.refresh_risk", "schedule": crontab(minute=30, hour=6)},
         # 3-year rolling clearance of the lots expiring on 31 December; the November expiring list.
         "points-year-end-expiry": {
             "task": "points.expire_year_end",

@@ -30,6 +30,12 @@ from customers import services as customer_services
 from customers.models import BillingMonth, Customer
 from customers.serializers import validate_rows
 from managers import services as manager_services
+from managers.daily import daily_run
+from managers.models import Assignment
+from retention import rules as retention_rules
+from retention import services as retention_services
+from retention.models import ReasonCategory, RetentionOffer
+from tiers.models import CustomerTier, RatingRun
 
 from . import workflows
 
@@ -401,6 +407,91 @@ def demo_club_load(club: DemoClub, *, log: Callable[[str], None] = lambda _: Non
         )
     log(f"  {len(club.suspensions)} suspended customers")
     return {"customers": len(club.customers), "bills": len(bill_rows)}
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Retention: closure requests, cases in every state, closures this month (the churn report has a month to show)
+# --------------------------------------------------------------------------------------------------------------
+
+# Share of the members of each tier closed this month: diamond and gold above their 2 % yearly target (the churn
+# report shows a breach), silver well below.
+DEMO_CLOSED_SHARE = {"diamond": 0.03, "gold": 0.03, "silver": 0.012}
+# (state the open case is left in, how many): a manager's dashboard has a case of each kind.
+DEMO_OPEN_CASES = (("open", 4), ("contacted", 3), ("offer_made", 3), ("considering", 2), ("declined", 2),
+                   ("escalated", 2))  # fmt: skip
+DEMO_RETAINED = 4
+
+
+def _demo_case_moves(case, *, to: str, at: dt.datetime, offers: list[str], rng: random.Random) -> None:
+    """Walk a case along the usual path up to `to` (contacted → offer made → …), an hour apart."""
+    for step, state in enumerate(retention_rules.USUAL_PATHS[to], start=1):
+        when = at + dt.timedelta(hours=step)
+        retention_services.case_transition(
+            case=case, to=state, actor=None, source="seed_demo", at=when,
+            offer=rng.choice(offers) if state == "offer_made" else "",
+            visit_on=(when + dt.timedelta(days=2)).date() if state == "escalated" else None,
+            channel="call" if state == "contacted" else "",
+            reason_category=rng.choice(ReasonCategory.values) if state == "contacted" else "",
+            note="演示数据" if state in ("considering", "declined") else "",
+        )  # fmt: skip
+
+
+@transaction.atomic
+def demo_retention_load(*, as_of: dt.date, seed: int = 1) -> dict[str, int]:
+    """Closure requests and retention cases in every state for the demo managers' members, and closures of this
+    month (voluntary and arrears) so that the churn report has a month; then the month-end snapshot retention of
+    the members of the first rated month, and the risk list."""
+    rng = random.Random(seed + 8)
+    month = as_of.replace(day=1)
+    members = list(
+        CustomerTier.objects.filter(tier__isnull=False, customer__status="active", customer__in=Assignment.objects
+                                    .filter(ended_on__isnull=True).values("customer_id"))
+        .select_related("customer", "tier").order_by("customer_id")
+    )  # fmt: skip
+    rng.shuffle(members)
+    offers = list(RetentionOffer.objects.filter(active=True).values_list("code", flat=True))
+    counts = {"closed": 0, "open": 0, "retained": 0}
+
+    def at_day(days_back: int, hour: int) -> dt.datetime:
+        return at_club_time(max(month, as_of - dt.timedelta(days=days_back)), hour, rng.randrange(60))
+
+    def request(state) -> object:
+        case, _ = workflows.closure_request(
+            customer=state.customer, channel=rng.choice(["hotline", "hall", "app"]), reason="",
+            at=at_day(rng.randrange(0, 6), 9), source="seed_demo",
+        )  # fmt: skip
+        return case
+
+    by_tier: dict[str, list] = {}
+    for state in members:
+        by_tier.setdefault(state.tier.code, []).append(state)
+    for code, share in DEMO_CLOSED_SHARE.items():
+        group = by_tier.get(code, [])
+        for state in group[: math.ceil(len(group) * share)]:
+            members.remove(state)
+            case = request(state)
+            if rng.random() < 0.5:
+                _demo_case_moves(case, to="escalated", at=case.opened_at, offers=offers, rng=rng)
+            workflows.customer_lifecycle(
+                customer=state.customer, action="close", kind="arrears" if rng.random() < 0.2 else "voluntary",
+                at=case.opened_at + dt.timedelta(hours=8), source="seed_demo",
+            )  # fmt: skip
+            counts["closed"] += 1
+    for to, n in (*DEMO_OPEN_CASES, ("retained", DEMO_RETAINED)):
+        for state in members[:n]:
+            case = request(state)
+            _demo_case_moves(case, to=to, at=case.opened_at, offers=offers, rng=rng)
+            counts["retained" if to == "retained" else "open"] += 1
+        members = members[n:]
+    # 拍照保有率 of the members of the first rated month (the demo has no 1 January with members)
+    first_run = RatingRun.objects.filter(dry_run=False, status="done").order_by("month").first()
+    if first_run is not None and first_run.evaluation_date < month:
+        retention_services.snapshot_month(
+            month=rules.add_months(month, -1), base_date=first_run.evaluation_date, today=as_of
+        )
+    daily_run(day=as_of)  # again (idempotent): the retention contacts due by today are overdue now
+    counts["at_risk"] = retention_services.risk_refresh(as_of=as_of)
+    return counts
 
 
 def new_password(length: int = 14) -> str:

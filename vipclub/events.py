@@ -1,7 +1,7 @@
 """Lifecycle events from other systems (API.md `/events/`): validate, apply across apps, answer once.
 
-This is the one place where an event fans out to the apps (customers now; tiers, points, managers
-and retention hook in here as they are built).
+This is the one place where an event fans out to the apps, through the workflows (customers, tiers, points,
+managers, retention).
 """
 
 import hashlib
@@ -18,6 +18,7 @@ from customers import services as customer_services
 from customers.serializers import EventDataSerializers as S
 from points import services as points_services
 from points.serializers import MovedInDataSerializer
+from retention.serializers import ClosureRequestedDataSerializer
 from tiers import services as tier_services
 
 from . import workflows
@@ -26,7 +27,7 @@ from .models import InboundEvent
 DATA_SERIALIZERS = {
     "suspended": S.Suspended,
     "reactivated": S.Empty,
-    "closure_requested": S.ClosureRequested,
+    "closure_requested": ClosureRequestedDataSerializer,
     "closure_cancelled": S.Empty,
     "closed": S.Closed,
     "plan_changed": S.PlanChanged,
@@ -40,7 +41,6 @@ EVENT_TYPES = list(DATA_SERIALIZERS)
 _TRANSITION_EVENTS = {
     "suspended": "suspend",
     "reactivated": "reactivate",
-    "closure_requested": "request_closure",
     "closure_cancelled": "cancel_closure",
     "closed": "close",
 }
@@ -63,6 +63,13 @@ def _apply(*, event: dict, data: dict, actor) -> dict:
     kind = event["type"]
     at = event["occurred_at"]
     source = f"event:{event['event_id']}"[:40]
+    if kind == "closure_requested":
+        # a second request while one is pending joins the open retention case (DOMAIN §8)
+        case, _opened = workflows.closure_request(
+            customer=customer, channel=data["channel"], reason=data["reason"],
+            reason_category=data["reason_category"], at=at, actor=actor, source=source,
+        )  # fmt: skip
+        return {"msisdn": customer.msisdn, "status": case.customer.status, "retention_case": case.pk}
     if kind in _TRANSITION_EVENTS:
         customer = workflows.customer_lifecycle(
             customer=customer, action=_TRANSITION_EVENTS[kind], kind=data.get("kind", ""), at=at, actor=actor,

@@ -38,6 +38,20 @@ SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
+# HTTPS. Production (DJANGO_DEBUG off) defaults pass `manage.py check --deploy` with no warning: every request
+# redirected to https (but the health check, which load balancers and compose call over plain HTTP inside the
+# network), secure cookies, HSTS. Behind a TLS-terminating proxy set DJANGO_BEHIND_PROXY=true: the proxy's
+# X-Forwarded-Proto then tells Django a request came over https (the proxy must set it, and strip it from clients).
+BEHIND_PROXY = env.bool("DJANGO_BEHIND_PROXY", default=False)
+if BEHIND_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^api/v1/health/$"]
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -140,8 +154,16 @@ WHITENOISE_USE_FINDERS = DEBUG
 
 # Redis is optional: broker, result backend and cache when REDIS_URL is set.
 REDIS_URL = env.str("REDIS_URL", default="")
+# Short socket timeouts: with Redis down, a request that touches the cache (throttling) fails fast and goes on.
+REDIS_TIMEOUT = env.float("REDIS_TIMEOUT", default=0.5)
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": REDIS_TIMEOUT, "socket_timeout": REDIS_TIMEOUT},
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -151,7 +173,10 @@ CELERY_BROKER_DIR = VAR_DIR / "celery"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # Connecting gives up after 2 s (a request that enqueues a task does not hang on a dead Redis).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2}
+    CELERY_BROKER_CONNECTION_TIMEOUT = 2
+    CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 2
 else:
     for sub in ("queue", "processed", "control"):
         (CELERY_BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
@@ -184,6 +209,22 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DATE_INPUT_FORMATS": ["iso-8601"],
     "COERCE_DECIMAL_TO_STRING": True,
+    # Throttling (core.throttling): rates in VIPCLUB_THROTTLE_RATES below; 429 in the error shape + Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "core.throttling.TokenRateThrottle",
+        "core.throttling.UserRateThrottle",
+        "core.throttling.AnonRateThrottle",
+    ],
+    # Anonymous requests are counted per client address: behind the proxy, the one it adds to X-Forwarded-For.
+    "NUM_PROXIES": 1 if BEHIND_PROXY else None,
+}
+
+# Requests per client and period (N/s, N/min, N/hour, N/day); empty switches a scope off. API clients (token)
+# are counted per client account, people (session) per user, anonymous requests (health) per address.
+VIPCLUB_THROTTLE_RATES = {
+    "token": env.str("VIPCLUB_THROTTLE_TOKEN", default="6000/min"),
+    "user": env.str("VIPCLUB_THROTTLE_USER", default="1200/min"),
+    "anon": env.str("VIPCLUB_THROTTLE_ANON", default="120/min"),
 }
 
 SPECTACULAR_SETTINGS = {
@@ -197,6 +238,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets that share a field name get stable component names (and no naming warning in check --deploy).
+    "ENUM_NAME_OVERRIDES": {
+        "CustomerStatusEnum": "customers.models.Status",
+        "ObligationStatusEnum": "managers.models.ObligationStatus",
+        "ObligationKindEnum": "managers.models.ObligationKind",
+        "RetentionCaseStateEnum": "retention.models.CaseState",
+    },
+    # Every operation documents the errors DRF and core.api answer for any view, with the error shape.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.schema.error_responses"],
 }
 
 # History pages are for reading: a revert would bypass services (and override approval).
@@ -211,12 +261,17 @@ VIPCLUB_RERATE_HOUR = env.int("VIPCLUB_RERATE_HOUR", default=3)
 
 # Bulk API requests are atomic; this caps one request's rows.
 VIPCLUB_BULK_MAX_ROWS = env.int("VIPCLUB_BULK_MAX_ROWS", default=10_000)
+# A body Django reads into memory: room for the largest bulk request (a customer row is ~300 bytes of JSON);
+# over it the API answers 413 `request_too_large`.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, VIPCLUB_BULK_MAX_ROWS * 1024)
 
+# Every handler masks msisdns and ID numbers (core.logging): no personal data in the logs.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"mask_pii": {"()": "core.logging.MaskPIIFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_pii"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

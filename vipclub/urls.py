@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from managers.views import home
+from vipclub.audit import audit_view
 
 admin.site.site_header = "vipclub"
 admin.site.site_title = "vipclub"
@@ -15,6 +16,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/audit/", admin.site.admin_view(audit_view), name="admin-audit"),
     path("admin/", admin.site.urls),
     path("api/schema/", login_required(SpectacularAPIView.as_view()), name="api-schema"),
     path("api/docs/", login_required(SpectacularSwaggerView.as_view(url_name="api-schema")), name="api-docs"),

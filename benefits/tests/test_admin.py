@@ -48,7 +48,10 @@ def test_staff_edit_an_entitlement_and_the_change_is_in_its_history(admin_client
     assert response.status_code == 302, response.content.decode()[:2000]
     gold.refresh_from_db()
     assert gold.quantity == 8
-    assert gold.history.count() == 1
+    # the seeded state (recorded after migrate) and the edit, made by the admin, quantity before → after
+    initial, edit = gold.history.order_by("history_id")
+    assert initial.history_change_reason == "initial state" and edit.history_user.username == "admin"
+    assert [(c.field, c.new) for c in edit.diff_against(initial).changes] == [("quantity", 8)]
     assert admin_client.get(f"{url.removesuffix('change/')}history/").status_code == 200
     # an entitlement the benefit's unit cannot use is refused with the field named
     response = admin_client.post(url, {**form, "quantity": ""})

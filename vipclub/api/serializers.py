@@ -5,6 +5,8 @@ import datetime as dt
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.masking import mask_id_number
+from core.permissions import sees_pii
 from customers.serializers import CustomerListSerializer, CustomerSerializer
 from managers import selectors as manager_selectors
 from points import selectors as points_selectors
@@ -40,6 +42,14 @@ class ClubCustomerSerializer(CustomerSerializer):
 
     class Meta(CustomerSerializer.Meta):
         fields = [*CustomerSerializer.Meta.fields, "tier", "manager", "points", "credit_stars", "credit_stars_as_of"]
+
+    def to_representation(self, customer) -> dict:
+        """The ID number in clear only for people and for API clients with the `pii` scope (issue 8)."""
+        data = super().to_representation(customer)
+        request = self.context.get("request")
+        if request is None or not sees_pii(request):
+            data["id_number"] = mask_id_number(customer.id_number)
+        return data
 
     @extend_schema_field(PointsBriefSerializer)
     def get_points(self, customer) -> dict:

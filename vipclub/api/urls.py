@@ -2,6 +2,7 @@ from django.urls import include, path
 
 from customers import apis as customer_apis
 from managers import apis as manager_apis
+from retention import apis as retention_apis
 from tiers import apis as tier_apis
 
 from . import views
@@ -30,6 +31,14 @@ urlpatterns = [
     path("obligations/", manager_apis.ObligationListApi.as_view(), name="api-obligations"),
     path("contact-logs/", manager_apis.ContactLogApi.as_view(), name="api-contact-logs"),
     path("assignments/reassign/", manager_apis.ReassignApi.as_view(), name="api-reassign"),
+    path("retention-cases/", retention_apis.RetentionCaseListApi.as_view(), name="api-retention-cases"),
+    path(
+        "retention-cases/<int:case_id>/transition/",
+        retention_apis.RetentionCaseTransitionApi.as_view(),
+        name="api-retention-case-transition",
+    ),
+    path("reports/churn/", retention_apis.ChurnReportApi.as_view(), name="api-report-churn"),
+    path("reports/tiers/", retention_apis.TierReportApi.as_view(), name="api-report-tiers"),
     path("", include("benefits.urls")),
     path("", include("points.urls")),
 ]

@@ -110,11 +110,12 @@ class CustomerDetailApi(APIView):
     @extend_schema(responses={200: ClubCustomerSerializer, 404: ERROR})
     def get(self, request, msisdn: str):
         customer = manager_selectors.scoped_customer(msisdn=msisdn, user=request.user)
-        return Response(ClubCustomerSerializer(customer).data)
+        return Response(ClubCustomerSerializer(customer, context={"request": request}).data)
 
 
 class BillsBulkApi(APIView):
     permission_classes = [IsStaffOrApiClient]
+    scopes = {"POST": "bills:write"}  # the API client's token scope per method (core.permissions)
 
     @extend_schema(
         request=BillRowSerializer(many=True),
@@ -135,6 +136,7 @@ class BillsBulkApi(APIView):
 
 class EventApi(APIView):
     permission_classes = [IsStaffOrApiClient]
+    scopes = {"POST": "events:write"}  # the API client's token scope per method (core.permissions)
 
     @extend_schema(
         request=EventSerializer,

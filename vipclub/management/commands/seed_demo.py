@@ -61,6 +61,8 @@ class Command(BaseCommand):
         self._contact_history(as_of)
         result = daily_run(day=as_of)  # obligations due today, overdue ones, digests: the dashboard has a day
         self.stdout.write(f"  daily job {as_of}: {', '.join(f'{k} {v}' for k, v in result['counts'].items() if v)}")
+        retention = demo.demo_retention_load(as_of=as_of, seed=seed)
+        self.stdout.write(f"  retention: {', '.join(f'{k} {v}' for k, v in retention.items())}")
         text = demo.demo_logins_text(logins, seed=seed)
         path = demo.demo_logins_write(text)
         self.stdout.write(self.style.SUCCESS(f"Demo club ready in {time.monotonic() - started:.1f} s."))

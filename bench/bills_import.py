@@ -1,0 +1,227 @@
+"""Benchmark of the bill import on the bench database (PostgreSQL): the import path against a raw COPY of the same
+rows.
+
+    .venv/bin/python bench/bills_import.py [--rows 10000] [--repeat 3] [--wait 600]
+
+DATABASE_URL defaults to postgres://postgres@127.0.0.1:5432/vipclub_bench (see bench/_common.py); the script
+refuses SQLite, a database with fewer than 100k customers, or one with customers that generate_bench_data did not
+create. It changes nothing: everything happens in one transaction that is rolled back at the end (and by PostgreSQL
+if the script dies), each measurement in a savepoint rolled back after it, so each starts from the same state.
+It first waits (--wait) for the bench lock and until no other session uses the database, then refuses.
+
+The rows: --rows customers (a contiguous id range from the middle of the table; default 10,000, the API's largest
+bulk request), one new bill each for the month after the last billed month, the amount of the customer's last bill,
+paid. Measured, each --repeat times (the fastest counts):
+  (c) a raw COPY of the rows (customer_id, month, amount, paid, updated_at) into customers_monthlybill, with its
+      indexes and constraints: the floor of storing them;
+  (u) the bills alone, customers.services.bills_bulk_upsert(rows=…): the same rows, batched INSERT … ON CONFLICT
+      (info: the part of (s) that stores what (c) stores);
+  (s) the service, vipclub.workflows.bills_import(rows=…) on validated rows, as POST /bills/bulk/ calls it: the
+      bills upserted (ON CONFLICT) and their points earned (accounts, lots, ledger entries);
+  (i) the command, manage.py import_bills FILE.csv: CSV parsing, per-row validation, the msisdn lookup, the service.
+Goal: (s) <= 10 x (c) (the service writes the points ledger besides the bills: ~3 rows per bill); (i) is info.
+"""
+
+import argparse
+import csv
+import io
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as common  # noqa: E402
+
+MIN_CUSTOMERS = 100_000
+GOAL = 10.0
+NOISY = 0.10
+
+
+def log(message: str = "") -> None:
+    print(message, flush=True)
+
+
+class _Rollback(Exception):
+    pass
+
+
+def load_rows(n: int) -> tuple[list[dict], object]:
+    """n customers from the middle of the id range with their last bill's amount; the month after the last."""
+    from django.db import connection
+
+    from customers import rules
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT max(month) FROM customers_monthlybill")
+        last = cursor.fetchone()[0]
+        cursor.execute("SELECT min(id), max(id) FROM customers_customer")
+        lo, hi = cursor.fetchone()
+        start = lo + (hi - lo - n) // 2
+        cursor.execute(
+            """SELECT c.id, c.msisdn, b.amount FROM customers_customer c
+               JOIN customers_monthlybill b ON b.customer_id = c.id AND b.month = %s
+               WHERE c.id >= %s ORDER BY c.id LIMIT %s""",
+            [last, start, n],
+        )
+        found = cursor.fetchall()
+    month = rules.add_months(last, 1)
+    return [{"customer_id": cid, "msisdn": msisdn, "month": month, "amount": amount, "paid": True}
+            for cid, msisdn, amount in found], month  # fmt: skip
+
+
+def in_savepoint(work) -> tuple[float, object, dict]:
+    """Run `work` in a savepoint that is rolled back; (seconds, its result, the others' CPU)."""
+    from django.db import connection, transaction
+
+    result = None
+    with common.OtherLoad(connection.settings_dict["NAME"]) as other:
+        try:
+            with transaction.atomic():
+                with common.Stopwatch() as watch:
+                    result = work()
+                raise _Rollback
+        except _Rollback:
+            pass
+    return watch.seconds, result, other.as_dict()
+
+
+def copy_rows(rows: list[dict]) -> int:
+    from django.db import connection
+    from django.utils import timezone
+
+    now = timezone.now().isoformat()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for r in rows:
+        writer.writerow([r["customer_id"], r["month"].isoformat(), r["amount"], "t", now])
+    buffer.seek(0)
+    with connection.cursor() as cursor:
+        cursor.cursor.copy_expert(
+            "COPY customers_monthlybill (customer_id, month, amount, paid, updated_at) FROM STDIN WITH (FORMAT csv)",
+            buffer,
+        )
+        return cursor.cursor.rowcount
+
+
+def _clean(rows: list[dict]) -> list[dict]:
+    return [{k: r[k] for k in ("customer_id", "month", "amount", "paid")} for r in rows]
+
+
+def upsert(rows: list[dict]) -> dict:
+    from customers import services
+
+    result = services.bills_bulk_upsert(rows=_clean(rows))
+    return {"created": result.created, "updated": result.updated}
+
+
+def service(rows: list[dict]) -> dict:
+    from vipclub import workflows
+
+    result = workflows.bills_import(rows=_clean(rows))
+    return {"created": result.created, "updated": result.updated}
+
+
+def command(path: Path) -> str:
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("import_bills", str(path), stdout=out)
+    return out.getvalue().strip()
+
+
+def points_written() -> dict:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT count(*) FROM points_pointsentry), (SELECT count(*) FROM points_pointslot), "
+            "(SELECT count(*) FROM points_pointsaccount)"
+        )
+        entries, lots, accounts = cursor.fetchone()
+    return {"entries": entries, "lots": lots, "accounts": accounts}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=10_000, help="bills imported (default 10,000)")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs of each path; the fastest counts")
+    common.add_wait_argument(parser)
+    parser.add_argument("--strict", action="store_true", help="exit 1 when the goal fails")
+    args = parser.parse_args(argv)
+
+    customers = common.open_bench_database(min_customers=MIN_CUSTOMERS, wait=args.wait, log=log)
+    from django.db import transaction
+
+    facts = common.machine_facts()
+    rows, month = load_rows(args.rows)
+    log(f"bills import benchmark, {facts['date']}: {customers:,} customers; {len(rows):,} new bills of "
+        f"{month:%Y-%m}, best of {args.repeat}; load {facts['loadavg_at_start']}")  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        csv_path = Path(tmp) / "bills.csv"
+        with csv_path.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["msisdn", "month", "amount", "paid"])
+            for r in rows:
+                writer.writerow([r["msisdn"], f"{r['month']:%Y-%m}", r["amount"], "true"])
+        measured: dict[str, list[dict]] = {"copy": [], "upsert": [], "service": [], "command": []}
+        started = time.monotonic()
+        try:
+            with transaction.atomic():  # never committed: the bench data stays as it was
+                before = points_written()
+                for n in range(args.repeat):
+                    for key, work in (("copy", lambda: copy_rows(rows)), ("upsert", lambda: upsert(rows)),
+                                      ("service", lambda: service(rows)), ("command", lambda: command(csv_path))):  # fmt: skip
+                        seconds, result, other = in_savepoint(work)
+                        measured[key].append({"seconds": round(seconds, 3), "result": result, **other})
+                        log(f"  #{n + 1} {key:8} {seconds:7.3f} s  {result}; others used {other['other_cpu_seconds']}"
+                            f" CPU s ({other['other_cpu_share']:.0%})")  # fmt: skip
+                after = points_written()
+                raise _Rollback
+        except _Rollback:
+            pass
+    if after != before:
+        raise SystemExit(f"points tables changed outside the savepoints: {before} -> {after}")
+    best = {k: min(v, key=lambda m: m["seconds"]) for k, v in measured.items()}
+    c, u, s, i = (best[k]["seconds"] for k in ("copy", "upsert", "service", "command"))
+    out = {
+        "benchmark": "bills_import",
+        "machine": facts,
+        "settings": {"rows": args.rows, "repeat": args.repeat},
+        "data": {"customers": customers, "rows": len(rows), "month": month},
+        "measured": measured,
+        "best": best,
+        "ratios": {
+            "upsert_over_copy": round(u / c, 2),
+            "service_over_copy": round(s / c, 2),
+            "command_over_copy": round(i / c, 2),
+        },
+        "goal": {"goal": f"(s) service <= {GOAL:g} x (c) COPY", "value": round(s / c, 2), "passed": s / c <= GOAL},
+        "elapsed_seconds": round(time.monotonic() - started, 1),
+    }
+
+    def mark(x: dict) -> str:
+        return "*" if x.get("other_cpu_share", 0) > NOISY else ""
+
+    table = [
+        ["(c) raw COPY into customers_monthlybill", f"{c:.3f}{mark(best['copy'])}", f"{len(rows) / c:,.0f}", "1.00"],
+        ["(u) bills_bulk_upsert (the bills alone)", f"{u:.3f}{mark(best['upsert'])}", f"{len(rows) / u:,.0f}",
+         f"{u / c:.2f}"],
+        ["(s) workflows.bills_import (bills + points)", f"{s:.3f}{mark(best['service'])}", f"{len(rows) / s:,.0f}",
+         f"{s / c:.2f}"],
+        ["(i) manage.py import_bills FILE.csv", f"{i:.3f}{mark(best['command'])}", f"{len(rows) / i:,.0f}",
+         f"{i / c:.2f}"],
+    ]  # fmt: skip
+    log()
+    log(common.table(table, ["path", "seconds", "bills/s", "x (c)"]))
+    log(f"  * = other processes used more than {NOISY:.0%} of the cores meanwhile")
+    log(f"\ngoal {out['goal']['goal']}: {out['goal']['value']} -> {'PASS' if out['goal']['passed'] else 'FAIL'}")
+    path = common.write_results("bills_import", out)
+    log(f"written {path.relative_to(common.ROOT)} ({out['elapsed_seconds']:.0f} s in all)")
+    return 1 if args.strict and not out["goal"]["passed"] else 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vipclub.settings")
+    sys.exit(common.run(main))

@@ -1,0 +1,163 @@
+"""One table of every benchmark's ratios, from the figures the scripts wrote to bench/results/*.json.
+
+    .venv/bin/python bench/report.py [--strict]
+
+`make bench` runs every script of bench/ and then this one. Prints a Markdown table (job, time, baseline, ratio,
+goal, pass) — the table of the README — and under it when and where each result was measured. A script that has
+not run yet (no JSON) shows as such; a JSON whose shape this report does not know (a script changed) shows "?".
+With --strict the exit status is 1 when a goal failed. Reads files only: no database.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+ORDER = ("rerate", "bills_import", "daily", "points", "api", "dashboard")
+HEADERS = ["job", "time", "baseline", "ratio", "goal", "pass"]
+
+
+def s(seconds) -> str:
+    return f"{seconds:.2f} s" if seconds >= 0.1 else f"{seconds * 1e3:.1f} ms"
+
+
+def verdict(passed) -> str:
+    return "–" if passed is None else ("✔" if passed else "✘")
+
+
+def rerate(d: dict) -> list[list]:
+    runs, agg, ratios = d["runs"], d["aggregate"], d["ratios"]
+    goals = {i: g for i, g in enumerate(d.get("goals", []))}
+    steady, first, naive = runs["steady"], runs["first"], d["naive"]
+    small = runs["steady_small"]
+
+    def passed(i):
+        return goals[i]["passed"] if i in goals else None
+
+    per_customer = steady["seconds"] / steady["customers"]
+    return [
+        ["re-rating, steady month (production path) vs bare GROUP BY", s(steady["seconds"]), s(agg["seconds"]),
+         f"{ratios['steady']['a_over_b']} ×", "≤ 3 ×", verdict(passed(0))],
+        ["re-rating, first month (everybody joins) vs bare GROUP BY", s(first["seconds"]), s(agg["seconds"]),
+         f"{ratios['first']['a_over_b']} ×", "info", "–"],
+        ["re-rating per customer vs naive ORM loop", f"{per_customer * 1e6:.1f} µs",
+         f"{naive['ms_per_customer']:.2f} ms", f"{ratios['steady']['naive_over_a_per_customer']} × faster", "≥ 100 ×",
+         verdict(passed(1))],
+        [f"re-rating {steady['customers']:,} vs {small['customers']:,} customers", s(steady["seconds"]),
+         s(small["seconds"]), f"{ratios['steady']['a_all_over_a_small']} ×",
+         goals[2]["target"].replace("<=", "≤") + " ×" if 2 in goals else "info", verdict(passed(2))],
+    ]  # fmt: skip
+
+
+def bills_import(d: dict) -> list[list]:
+    best, ratios = d["best"], d["ratios"]
+    rows = d["data"]["rows"]
+    return [
+        [f"bill import, service (bills + points), {rows:,} bills vs raw COPY", s(best["service"]["seconds"]),
+         s(best["copy"]["seconds"]), f"{ratios['service_over_copy']} ×", "≤ 10 ×", verdict(d["goal"]["passed"])],
+        ["bill import, bills upsert alone vs raw COPY", s(best["upsert"]["seconds"]), s(best["copy"]["seconds"]),
+         f"{ratios['upsert_over_copy']} ×", "info", "–"],
+        ["bill import, `import_bills` CSV command vs raw COPY", s(best["command"]["seconds"]),
+         s(best["copy"]["seconds"]), f"{ratios['command_over_copy']} ×", "info", "–"],
+    ]  # fmt: skip
+
+
+def daily(d: dict) -> list[list]:
+    a, b = d["ordinary"], d["period_start"]
+    return [
+        ["`run_daily`, an ordinary day vs bare scan of the members", s(a["seconds"]), s(a["scan_seconds"]),
+         f"{a['ratio']} ×", "≤ 3 ×", verdict(d["goal"]["passed"])],
+        ["`run_daily`, a quarter's first day vs bare scan", s(b["seconds"]), s(b["scan_seconds"]), f"{b['ratio']} ×",
+         "info", "–"],
+    ]  # fmt: skip
+
+
+def points(d: dict) -> list[list]:
+    r = d["ratios"]
+    return [
+        ["points earning, all bills vs bare aggregate", s(d["earn"]["seconds"]), s(d["aggregate"]["seconds"]),
+         f"{r['earn_over_bare_aggregate']} ×", "info", "–"],
+        ["points earning vs bare insert of the same ledger rows", s(d["earn"]["seconds"]),
+         s(d["bare_write"]["seconds"]), f"{r['earn_over_bare_write']} ×", "info", "–"],
+        ["points expiry vs bare UPDATE of the lots", s(d["expire"]["seconds"]), s(d["bare_expiry_update"]["seconds"]),
+         f"{r['expire_over_bare_update']} ×", "info", "–"],
+        ["credit stars vs bare read of the last 6 bills", s(d["credit"]["seconds"]), s(d["credit_bare"]["seconds"]),
+         f"{r['credit_over_bare_read']} ×", "info", "–"],
+    ]  # fmt: skip
+
+
+def api(d: dict) -> list[list]:
+    read, bare = d["best"]["read"], d["best"]["bare"]
+    return [
+        ["API `GET /customers/{msisdn}/` vs bare endpoint, gunicorn on loopback",
+         f"{read['rps']:,.0f} req/s (p50 {read['p50_ms']:.1f} ms)",
+         f"{bare['rps']:,.0f} req/s (p50 {bare['p50_ms']:.1f} ms)", f"{d['ratios']['bare_rps_over_read_rps']} ×",
+         "≤ 3 ×", verdict(d["goal"]["passed"])],
+    ]  # fmt: skip
+
+
+def dashboard(d: dict) -> list[list]:
+    small, large = d["settings"]["small"], d["settings"]["large"]
+    return [
+        [f"dashboard `{c['page']}` queries, {large:,} vs {small} members", f"{c['queries_large']} queries",
+         f"{c['queries_small']} queries", f"{c['ratio']} ×", f"same, ≤ {c['bound']}", verdict(c["passed"])]
+        for c in d["checks"]
+    ]  # fmt: skip
+
+
+def load(name: str) -> dict | None:
+    path = RESULTS / f"{name}.json"
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())
+
+
+def measured_on(d: dict) -> str:
+    m = d.get("machine", {})
+    cores = m.get("cpus_usable", "?")
+    when = m.get("date", "?")
+    load = (m.get("loadavg_at_start") or ["?"])[0]
+    return f"{when}, {cores} cores, load {load}"
+
+
+def report() -> tuple[str, bool]:
+    builders = {"rerate": rerate, "bills_import": bills_import, "daily": daily, "points": points, "api": api,
+                "dashboard": dashboard}  # fmt: skip
+    rows, notes, failed = [], [], False
+    for name in ORDER:
+        data = load(name)
+        if data is None:
+            rows.append([f"`bench/{name}.py`: not run (no bench/results/{name}.json)", "", "", "", "", ""])
+            continue
+        try:
+            built = builders[name](data)
+        except (KeyError, TypeError, ZeroDivisionError) as exc:
+            rows.append([f"`bench/{name}.py`: results of an unknown shape ({type(exc).__name__}: {exc})", "?", "?",
+                         "?", "?", "?"])  # fmt: skip
+            continue
+        rows += built
+        failed |= any(r[5] == "✘" for r in built)
+        notes.append(f"`{name}`: {measured_on(data)}")
+    widths = [max(len(str(r[i])) for r in [HEADERS, *rows]) for i in range(len(HEADERS))]
+
+    def line(cells):
+        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    out = [line(HEADERS), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *(line(r) for r in rows)]
+    if notes:
+        out += ["", "Measured: " + "; ".join(notes) + "."]
+    return "\n".join(out), failed
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a goal failed")
+    args = parser.parse_args(argv)
+    text, failed = report()
+    print(text)
+    return 1 if args.strict and failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,337 @@
+"""The admin of the retention app: the offers catalog, churn targets and risk weights (editable, with history);
+retention cases with their steps and a "move" action; churn records, month-end snapshots and the risk list
+(read-only); the churn and tier reports with server-side SVG charts and CSV export. A supervisor (staff with account
+managers) sees her managers' branches only."""
+
+import csv
+import datetime as dt
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from core.admin import EstimatedCountPaginator
+from core.errors import DomainError
+from customers.admin import ReadOnlyInline
+from customers.models import Region
+from managers.admin import MaskedCustomerMixin, ReadOnlyAdmin
+from tiers.admin import GuardedHistoryAdmin, tier_label
+
+from . import charts, rules, selectors, services
+from .forms import CasesMoveForm
+from .models import (
+    CaseStep,
+    ChurnRecord,
+    ChurnTarget,
+    MemberCount,
+    MonthSnapshot,
+    RetentionCase,
+    RetentionOffer,
+    RiskScore,
+    RiskWeight,
+)
+from .views import move_message, reason_text
+
+
+class RegionScopedMixin:
+    """A supervisor's lists hold her managers' branches only."""
+
+    region_field = "customer__region_id"
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        regions = selectors.report_regions(request.user)
+        return qs if regions is None else qs.filter(**{f"{self.region_field}__in": [r.pk for r in regions]})
+
+
+# --------------------------------------------------------------------------------------------------
+# Data staff edit
+
+
+@admin.register(RetentionOffer)
+class RetentionOfferAdmin(GuardedHistoryAdmin):
+    list_display = ["code", "name_zh", "name_en", "active", "position"]
+    list_display_links = ["code"]
+    list_editable = ["active", "position"]
+    list_filter = ["active"]
+    search_fields = ["code", "name_zh", "name_en"]
+
+
+@admin.register(ChurnTarget)
+class ChurnTargetAdmin(GuardedHistoryAdmin):
+    list_display = ["tier_col", "max_rate"]
+    list_editable = ["max_rate"]
+    list_display_links = ["tier_col"]
+
+    @admin.display(description=_("tier"))
+    def tier_col(self, obj):
+        return tier_label(obj.tier.name_zh, obj.tier.name_en) if obj.tier else _("all members")
+
+
+@admin.register(RiskWeight)
+class RiskWeightAdmin(GuardedHistoryAdmin):
+    list_display = ["signal", "weight", "parameter"]
+    list_editable = ["weight", "parameter"]
+    list_display_links = ["signal"]
+
+
+# --------------------------------------------------------------------------------------------------
+# Cases
+
+
+class CaseStepInline(ReadOnlyInline):
+    model = CaseStep
+    fields = ["at", "action", "from_state", "to_state", "actor_label", "offer", "visit_on", "channel", "note"]
+    readonly_fields = fields
+    ordering = ["at", "id"]
+
+
+@admin.register(RetentionCase)
+class RetentionCaseAdmin(RegionScopedMixin, MaskedCustomerMixin, admin.ModelAdmin):
+    list_display = ["id", "customer_col", "manager", "state", "reason_category", "requests", "opened_at",
+                    "closed_at"]  # fmt: skip
+    list_filter = ["state", "reason_category", "customer__region"]
+    list_select_related = ["customer", "manager"]
+    search_fields = ["=customer__msisdn", "^customer__name"]
+    inlines = [CaseStepInline]
+    actions = ["move_cases"]
+    readonly_fields = ["customer", "manager", "state", "reason_category", "reason", "channel", "requests", "offer",
+                       "visit_on", "opened_at", "closed_at"]  # fmt: skip
+    fields = readonly_fields
+    date_hierarchy = "opened_at"
+
+    def has_add_permission(self, request):
+        return False  # a case opens with a closure request (customer admin action, event, API)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description=_("Move the selected cases to another state…"), permissions=["change"])
+    def move_cases(self, request, queryset):
+        if "apply" in request.POST:
+            form = CasesMoveForm(request.POST)
+            if form.is_valid():
+                data = form.cleaned_data
+                done = 0
+                for case in queryset[:200]:
+                    try:
+                        services.case_transition(
+                            case=case, to=data["to"], actor=request.user, note=data["note"].strip(),
+                            offer=data["offer"].code if data["offer"] else "", visit_on=data["visit_on"],
+                        )  # fmt: skip
+                        done += 1
+                    except DomainError as exc:
+                        self.message_user(request, f"#{case.pk}: {move_message(exc)}", messages.WARNING)
+                if done:
+                    self.message_user(request, _("%(n)d cases moved.") % {"n": done}, messages.SUCCESS)
+                return None
+        else:
+            form = CasesMoveForm()
+        return render(
+            request,
+            "admin/retention/move_cases.html",
+            {**self.admin_site.each_context(request), "form": form, "cases": queryset[:200], "count": queryset.count(),
+             "title": _("Move retention cases"), "opts": self.model._meta},
+        )  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------------
+# Churn, snapshots, the risk list (read-only) and the reports
+
+
+def _csv(filename: str, header: list[str], rows) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.write("\ufeff")  # Excel reads UTF-8 (the Chinese names) with a BOM
+    writer = csv.writer(response)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return response
+
+
+def _blank(value) -> str:
+    return "" if value is None else str(value)
+
+
+def _scope(request, param: str = "region"):
+    """(region ids, region chosen, the branches she may choose) of the report pages; an unknown or foreign
+    region falls back to all her branches, with a message."""
+    allowed = selectors.report_regions(request.user)
+    try:
+        region_ids, region = selectors.report_scope(request.user, request.GET.get(param) or None)
+    except DomainError:
+        messages.warning(request, _("That region is not one of yours: all your branches are shown."))
+        region_ids, region = selectors.report_scope(request.user, None)
+    choices = allowed if allowed is not None else list(Region.objects.order_by("province", "code"))
+    return region_ids, region, choices
+
+
+def series_labels(tiers) -> list[tuple[str, str]]:
+    return [(selectors.ALL, str(_("all members"))), *((t.code, tier_label(t.name_zh, t.name_en)) for t in tiers)]
+
+
+@admin.register(ChurnRecord)
+class ChurnRecordAdmin(RegionScopedMixin, MaskedCustomerMixin, ReadOnlyAdmin):
+    list_display = ["closed_on", "customer_col", "kind", "tier", "region", "manager", "reason_category", "case_link"]
+    list_filter = ["kind", "tier", "region", "reason_category"]
+    list_select_related = ["customer", "tier", "region", "manager"]
+    search_fields = ["=customer__msisdn"]
+    date_hierarchy = "closed_on"
+    region_field = "region_id"
+    change_list_template = "admin/retention/churnrecord/change_list.html"
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+
+    @admin.display(description=_("retention case"))
+    def case_link(self, obj):
+        if not obj.case_id:
+            return "—"
+        return format_html('<a href="{}">#{}</a>', reverse("admin:retention_retentioncase_change", args=[obj.case_id]),
+                           obj.case_id)  # fmt: skip
+
+    def get_urls(self):
+        return [
+            path("report/", self.admin_site.admin_view(self.churn_report_view), name="retention_churn_report"),
+            path("tiers/", self.admin_site.admin_view(self.tier_report_view), name="retention_tier_report"),
+            *super().get_urls(),
+        ]
+
+    def churn_report_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        today = timezone.localdate()
+        try:
+            year = int(request.GET.get("year") or today.year)
+        except ValueError:
+            year = today.year
+        if not 2000 <= year <= 2100:
+            year = today.year
+        region_ids, region, regions = _scope(request)
+        rows = selectors.churn_report(year=year, region_ids=region_ids)
+        base_date, snapshot_rows = selectors.snapshot_retention_report(year=year, region_ids=region_ids)
+        if request.GET.get("format") == "csv":
+            header = ["month", "tier", "members", "members_previous", "average_members", "churned", "voluntary",
+                      "arrears", "rate", "ytd_churned", "ytd_rate", "target", "breach"]  # fmt: skip
+            return _csv(
+                f"churn-{year}{'-' + region.code if region else ''}.csv",
+                header,
+                (
+                    [f"{r['month']:%Y-%m}", r["series"], *(_blank(r[k]) for k in header[2:-1]), r["breach"]]
+                    for r in rows
+                ),
+            )
+        tiers = selectors.report_tiers()
+        series = series_labels(tiers)
+        names = dict(series)
+        months = []
+        for r in rows:
+            if not months or months[-1]["month"] != r["month"]:
+                months.append({"month": r["month"], "rows": []})
+            months[-1]["rows"].append({**r, "label": names[r["series"]]})
+        retention_months = []
+        for r in snapshot_rows:
+            if not retention_months or retention_months[-1]["month"] != r["month"]:
+                retention_months.append({"month": r["month"], "cells": []})
+            retention_months[-1]["cells"].append(r)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Churn report"),
+            "year": year,
+            "years": list(range(today.year - 4, today.year + 1)),
+            "region": region,
+            "regions": regions,
+            "months": months,
+            "series": series,
+            "ytd_base": rows[0]["ytd_base"] if rows else None,
+            "ytd": charts.ytd_chart(rows, series),
+            "churned": charts.churned_chart(rows),
+            "breaches": [r for r in rows if r["breach"]],
+            "snapshot_base": base_date,
+            "retention_months": retention_months,
+            "csv_query": request.GET.copy().urlencode(),
+        }
+        return TemplateResponse(request, "admin/retention/churn_report.html", context)
+
+    def tier_report_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        region_ids, region, regions = _scope(request)
+        snapshots = list(MonthSnapshot.objects.order_by("-month").values_list("month", flat=True)[:36])
+        month = None
+        if request.GET.get("month"):
+            try:
+                month = dt.date.fromisoformat(request.GET["month"] + "-01")
+            except ValueError:
+                month = None
+            if month not in snapshots:
+                messages.warning(request, _("No snapshot of that month: the current members are shown."))
+                month = None
+        report = selectors.tier_report(region_ids=region_ids, month=month)
+        labels = [tier_label(t.name_zh, t.name_en) for t in report["tiers"]]
+        if request.GET.get("format") == "csv":
+            return _csv(
+                f"tiers-{month:%Y-%m}.csv" if month else "tiers.csv",
+                ["region", "region_name", "tier", "members"],
+                ([row["region"].code, row["region"].name, t.code, n]
+                 for row in report["rows"] for t, n in zip(report["tiers"], row["cells"], strict=True)),
+            )  # fmt: skip
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Members per tier and branch"),
+            "report": report,
+            "labels": labels,
+            "chart": charts.tier_bars(report, labels),
+            "region": region,
+            "regions": regions,
+            "month": month,
+            "snapshots": snapshots,
+            "csv_query": request.GET.copy().urlencode(),
+        }
+        return TemplateResponse(request, "admin/retention/tier_report.html", context)
+
+
+class MemberCountInline(ReadOnlyInline):
+    model = MemberCount
+    fields = ["tier", "region", "members"]
+    readonly_fields = fields
+    ordering = ["region", "-tier__rank"]
+
+
+@admin.register(MonthSnapshot)
+class MonthSnapshotAdmin(ReadOnlyAdmin):
+    list_display = ["month_col", "members", "taken_at"]
+    inlines = [MemberCountInline]
+
+    @admin.display(description=_("month"), ordering="month")
+    def month_col(self, obj):
+        return f"{obj.month:%Y-%m}"
+
+
+@admin.register(RiskScore)
+class RiskScoreAdmin(RegionScopedMixin, MaskedCustomerMixin, ReadOnlyAdmin):
+    list_display = ["customer_col", "score", "reasons_col", "as_of"]
+    list_select_related = ["customer"]
+    search_fields = ["=customer__msisdn"]
+    list_filter = ["falling_spend", "customer__region"]
+    ordering = ["-score", "customer_id"]
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+
+    @admin.display(description=_("reasons"))
+    def reasons_col(self, obj):
+        if not hasattr(self, "_weights"):
+            self._weights = selectors.weights()
+        reasons = rules.risk_reasons(selectors.risk_facts(obj), self._weights)
+        return " · ".join(f"{reason_text(s, shown)} (+{points:.0f})" for s, shown, points in reasons) or "—"
+
+    def changelist_view(self, request, extra_context=None):
+        self._weights = selectors.weights()
+        return super().changelist_view(request, extra_context)

@@ -1,0 +1,265 @@
+"""Reads of the retention app: cases in the user's scope, the dashboard's lists, the churn and tier reports."""
+
+import datetime as dt
+from dataclasses import asdict
+from decimal import Decimal
+
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import TruncMonth
+from django.utils import timezone
+
+from core.errors import InvalidInput, NotFoundError
+from core.filters import filtered
+from customers.models import Customer, Region
+from managers import selectors as manager_selectors
+from managers.models import AccountManager, Assignment
+from tiers.models import CustomerTier, Tier
+
+from . import rules
+from .models import (
+    CaseStep,
+    ChurnRecord,
+    ChurnTarget,
+    MemberCount,
+    MonthSnapshot,
+    RetentionCase,
+    RiskScore,
+    RiskWeight,
+    SnapshotRetention,
+)
+
+ALL = "all"  # the all-members series of the reports
+
+
+# --- cases -----------------------------------------------------------------------------------------------
+
+
+def _team(user) -> list[AccountManager]:
+    manager = manager_selectors.manager_of_user(user)
+    return [*([manager] if manager else []), *manager_selectors.supervised_managers(user)]
+
+
+def scope_cases(qs: QuerySet, user) -> QuerySet:
+    """Staff and API clients see every case; a manager the cases she owns or of her customers; a supervisor those of
+    her managers; anybody else none."""
+    if manager_selectors.sees_all_customers(user):
+        return qs
+    visible = manager_selectors.scope_customers(Customer.objects.all(), user).values("pk")
+    return qs.filter(Q(manager__in=_team(user)) | Q(customer__in=visible))
+
+
+def _with_history(qs: QuerySet) -> QuerySet:
+    steps = CaseStep.objects.select_related("actor", "offer").order_by("at", "id")
+    return qs.select_related("customer__region", "manager", "offer").prefetch_related(Prefetch("steps", steps))
+
+
+def case_list(*, filters: dict, user) -> QuerySet:
+    from .filters import CaseFilter
+
+    qs = _with_history(scope_cases(RetentionCase.objects.all(), user)).order_by("-opened_at", "-id")
+    return filtered(CaseFilter(filters, queryset=qs))
+
+
+def case_get(*, case_id, user) -> RetentionCase:
+    """The case when this user may see it; a 404 otherwise (never revealing that it exists)."""
+    case = _with_history(scope_cases(RetentionCase.objects.all(), user)).filter(pk=case_id).first()
+    if case is None:
+        raise NotFoundError(f"No retention case {case_id}.", code="unknown_case")
+    return case
+
+
+def _open_cases(managers: list[AccountManager]) -> QuerySet:
+    mine = Assignment.objects.filter(customer_id=OuterRef("customer_id"), manager__in=managers, ended_on__isnull=True)
+    return (
+        RetentionCase.objects.exclude(state__in=rules.TERMINAL)
+        .filter(Q(manager__in=managers) | Exists(mine))
+        .select_related("customer", "offer", "manager")
+    )
+
+
+def open_cases_of(managers: list[AccountManager], *, limit: int = 50) -> list[RetentionCase]:
+    """The open cases of these managers (owned, or of their customers), oldest first: the dashboard's list."""
+    return list(_open_cases(managers).order_by("opened_at", "id")[:limit])
+
+
+def open_case_of_managers(case_id: int, managers: list[AccountManager]) -> RetentionCase | None:
+    return _open_cases(managers).filter(pk=case_id).first()
+
+
+# --- the risk list ---------------------------------------------------------------------------------------
+
+
+def weights() -> dict[str, Decimal]:
+    return dict(RiskWeight.objects.values_list("signal", "weight"))
+
+
+def risk_top(managers: list[AccountManager], *, limit: int = 10) -> list[RiskScore]:
+    """The members of these managers with the highest risk, each with `manager_name` and `reasons` (signal, count
+    or drop %, points), heaviest first."""
+    active = Assignment.objects.filter(customer_id=OuterRef("customer_id"), ended_on__isnull=True)
+    rows = list(
+        RiskScore.objects.filter(Exists(active.filter(manager__in=managers)))
+        .annotate(manager_name=Subquery(active.values("manager__name")[:1]))
+        .select_related("customer")
+        .order_by("-score", "customer_id")[:limit]
+    )
+    signal_weights = weights()
+    for row in rows:
+        row.reasons = rules.risk_reasons(risk_facts(row), signal_weights)
+        row.spend_drop = rules.spend_drop_percent(row.spend_recent, row.spend_before)
+    return rows
+
+
+def risk_facts(row: RiskScore) -> rules.RiskFacts:
+    return rules.RiskFacts(
+        spend_recent=row.spend_recent, spend_before=row.spend_before, falling_spend=row.falling_spend,
+        suspensions=row.suspensions, arrears=row.arrears, closure_requests=row.closure_requests,
+        overdue_contacts=row.overdue_contacts,
+    )  # fmt: skip
+
+
+# --- report scope ----------------------------------------------------------------------------------------
+
+
+def report_regions(user) -> list[Region] | None:
+    """The branches a user's reports cover: None for all (club admins, other staff, API clients); a supervisor
+    (a user with account managers) the branches of her managers."""
+    if getattr(user, "is_superuser", False):
+        return None
+    region_ids = set(manager_selectors.supervised_managers(user).values_list("region_id", flat=True))
+    if not region_ids:
+        return None
+    return list(Region.objects.filter(pk__in=region_ids).order_by("code"))
+
+
+def report_scope(user, region_code: str | None) -> tuple[list[int] | None, Region | None]:
+    """(region ids to count, the region chosen) for a user and an optional `region` filter; an unknown region is a
+    400 naming the field, one outside the user's branches a 404."""
+    allowed = report_regions(user)
+    if not region_code:
+        return (None if allowed is None else [r.pk for r in allowed]), None
+    region = Region.objects.filter(code=region_code).first()
+    if region is None:
+        raise InvalidInput(f"Unknown region {region_code!r}.", fields={"region": ["unknown region code"]})
+    if allowed is not None and region.pk not in {r.pk for r in allowed}:
+        raise NotFoundError(f"Region {region_code} is not one of your branches.", code="unknown_region")
+    return [region.pk], region
+
+
+def region_codes(region_ids: list[int] | None) -> list[str] | None:
+    if region_ids is None:
+        return None
+    return sorted(Region.objects.filter(pk__in=region_ids).values_list("code", flat=True))
+
+
+def _in_regions(qs: QuerySet, region_ids: list[int] | None, field: str = "region_id") -> QuerySet:
+    return qs if region_ids is None else qs.filter(**{f"{field}__in": region_ids})
+
+
+# --- the churn report ------------------------------------------------------------------------------------
+
+
+def _month_index(month: dt.date, year: int) -> int:
+    """0 for December of the previous year, 1..12 for this year's months."""
+    return 0 if month.year < year else month.month
+
+
+def report_tiers() -> list[Tier]:
+    return list(Tier.objects.order_by("-rank"))
+
+
+def churn_report(*, year: int, region_ids: list[int] | None = None, today: dt.date | None = None) -> list[dict]:
+    """The churn KPIs of a year per month and series (all members, then each tier by rank): a fixed number of
+    queries (snapshots, member counts, closures, targets), the formulas in `rules.year_kpis`. Months after
+    `today`'s have no year-to-date rate yet."""
+    today = today or timezone.localdate()
+    through = 12 if year < today.year else (today.month if year == today.year else 0)
+    months = [dt.date(year - 1, 12, 1), *(dt.date(year, m, 1) for m in range(1, 13))]
+    taken = set(MonthSnapshot.objects.filter(month__in=months).values_list("month", flat=True))
+    tiers = report_tiers()
+    series = [ALL, *(t.code for t in tiers)]
+    members: dict[str, list[int | None]] = {s: [0 if m in taken else None for m in months] for s in series}
+    counts = _in_regions(MemberCount.objects.filter(snapshot__month__in=months), region_ids)
+    for month, code, n in counts.values_list("snapshot__month", "tier__code").annotate(n=Sum("members")):
+        i = _month_index(month, year)
+        members.setdefault(code, [0 if m in taken else None for m in months])[i] += n
+        members[ALL][i] += n
+    closures = {s: {"voluntary": [0] * 12, "arrears": [0] * 12} for s in series}
+    records = _in_regions(ChurnRecord.objects.filter(closed_on__year=year, tier__isnull=False), region_ids).annotate(
+        month=TruncMonth("closed_on")
+    )
+    for month, code, kind, n in records.values_list("month", "tier__code", "kind").annotate(n=Count("pk")):
+        i = month.month - 1
+        for key in (code, ALL):
+            closures.setdefault(key, {"voluntary": [0] * 12, "arrears": [0] * 12})[kind][i] += n
+    targets = {code: rate for code, rate in ChurnTarget.objects.values_list("tier__code", "max_rate")}
+    base = rules.ytd_base_index(members[ALL])
+    names = {t.code: t for t in tiers}
+    rows = []
+    for code in series:
+        kpis = rules.year_kpis(
+            year=year, members=members[code], voluntary=closures[code]["voluntary"],
+            arrears=closures[code]["arrears"], target=rules.target_for(None if code == ALL else code, targets),
+            base=base, through=through,
+        )  # fmt: skip
+        for kpi in kpis:
+            rows.append({"series": code, "tier": names.get(code), "ytd_base": months[base] if base is not None else None,
+                         **asdict(kpi)})  # fmt: skip
+    rows.sort(key=lambda r: (r["month"], series.index(r["series"])))
+    return rows
+
+
+def snapshot_retention_report(*, year: int, region_ids: list[int] | None = None, base_date: dt.date | None = None):
+    """拍照保有率 for the month ends of a year: (base date, rows of month, series, base members, retained, share %).
+    The base date is 1 January of the year unless another one was taken (e.g. the club's first month)."""
+    stored = SnapshotRetention.objects.filter(month__year=year)
+    if base_date is None:
+        dates = sorted(set(stored.values_list("base_date", flat=True)))
+        default = dt.date(year, 1, 1)
+        base_date = default if default in dates or not dates else dates[0]
+    tiers = report_tiers()
+    series = [ALL, *(t.code for t in tiers)]
+    cells: dict[tuple, list[int]] = {}
+    qs = _in_regions(stored.filter(base_date=base_date), region_ids)
+    for month, code, base, kept in (
+        qs.values_list("month", "tier__code").annotate(b=Sum("base_members"), k=Sum("retained")).order_by("month")
+    ):
+        for key in ((month, code), (month, ALL)):
+            cell = cells.setdefault(key, [0, 0])
+            cell[0] += base
+            cell[1] += kept
+    names = {t.code: t for t in tiers}
+    rows = []
+    for month in sorted({m for m, _ in cells}):
+        for code in series:
+            base, kept = cells.get((month, code), (0, 0))
+            rows.append({"month": month, "series": code, "tier": names.get(code), "base_members": base,
+                         "retained": kept, "share": rules.percent(kept, base)})  # fmt: skip
+    return base_date, rows
+
+
+# --- the tier report -------------------------------------------------------------------------------------
+
+
+def tier_report(*, region_ids: list[int] | None = None, month: dt.date | None = None) -> dict:
+    """Members per tier and branch: now (the current tiers), or at the end of a snapshotted month."""
+    if month is None:
+        qs = _in_regions(CustomerTier.objects.filter(tier__isnull=False), region_ids, "customer__region_id")
+        pairs = qs.values_list("tier_id", "customer__region_id").annotate(n=Count("pk"))
+    else:
+        snapshot = MonthSnapshot.objects.filter(month=month).first()
+        if snapshot is None:
+            raise NotFoundError(f"No month-end snapshot of {month:%Y-%m}.", code="no_snapshot")
+        pairs = _in_regions(MemberCount.objects.filter(snapshot=snapshot), region_ids).values_list(
+            "tier_id", "region_id", "members"
+        )
+    counts = {(tier_id, region_id): n for tier_id, region_id, n in pairs}
+    tiers = report_tiers()
+    regions = list(_in_regions(Region.objects.all(), region_ids, "pk").order_by("province", "code"))
+    rows = [
+        {"region": region, "cells": [counts.get((t.pk, region.pk), 0) for t in tiers],
+         "total": sum(counts.get((t.pk, region.pk), 0) for t in tiers)}
+        for region in regions
+    ]  # fmt: skip
+    totals = [sum(r["cells"][i] for r in rows) for i in range(len(tiers))]
+    return {"month": month, "tiers": tiers, "rows": rows, "totals": totals, "total": sum(totals)}

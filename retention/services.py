@@ -1,0 +1,335 @@
+"""Every write of the retention app (DOMAIN §8). Keyword-only, atomic, with the acting user or system.
+
+The lifecycle moves around a case (pending closure, cancelled request, closure) are composed in
+`vipclub.workflows.customer_lifecycle`, which calls the case services below; the flows that start here and need
+such a move go through `retention.lifecycle`."""
+
+import datetime as dt
+import logging
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from core.errors import InvalidInput, RuleViolation
+from customers.models import Customer, Status
+from customers.rules import add_months
+from managers import selectors as manager_selectors
+from managers import services as manager_services
+from managers.models import Channel
+from managers.rules import month_end
+from tiers.models import CustomerTier
+
+from . import engine, lifecycle, rules
+from .models import (
+    CaseState,
+    CaseStep,
+    ChurnRecord,
+    MemberCount,
+    MonthSnapshot,
+    ReasonCategory,
+    RetentionCase,
+    RetentionOffer,
+    RiskWeight,
+    SnapshotRetention,
+    StepAction,
+)
+
+logger = logging.getLogger(__name__)
+NOTE_MAX = 2000
+
+
+def _actor_user(actor):
+    return actor if getattr(actor, "pk", None) and hasattr(actor, "get_username") else None
+
+
+def _actor_label(actor, source: str = "") -> str:
+    if source:
+        return source[:60]
+    if actor is None:
+        return "system"
+    return str(getattr(actor, "username", actor))[:60]
+
+
+def _step(case: RetentionCase, *, action: str, from_state: str, at, actor, source: str = "", **fields) -> CaseStep:
+    return CaseStep.objects.create(
+        case=case, action=action, from_state=from_state, to_state=case.state, actor=_actor_user(actor),
+        actor_label=_actor_label(actor, source), at=at, **fields,
+    )  # fmt: skip
+
+
+def category_of(reason_category: str, reason: str = "") -> str:
+    """The reason category given, or the free-text reason when it names one; else empty (not known yet)."""
+    if reason_category:
+        if reason_category not in ReasonCategory.values:
+            raise InvalidInput(
+                f"Unknown reason category {reason_category!r}.",
+                fields={"reason_category": [f"one of {', '.join(ReasonCategory.values)}"]},
+            )
+        return reason_category
+    return reason if reason in ReasonCategory.values else ""
+
+
+def open_case_of(customer: Customer, *, lock: bool = False) -> RetentionCase | None:
+    qs = RetentionCase.objects.filter(customer=customer).exclude(state__in=rules.TERMINAL)
+    return (qs.select_for_update() if lock else qs).first()
+
+
+# --- cases -----------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def case_open(
+    *, customer: Customer, channel: str = "", reason: str = "", reason_category: str = "",
+    at: dt.datetime | None = None, actor=None, source: str = "",
+) -> tuple[RetentionCase, bool]:  # fmt: skip
+    """A closure request's case: opened for the customer's account manager, with a retention contact due 1 working
+    day later; a second request while a case is open joins it (one more request, a step). Returns (case, opened).
+
+    Called by the lifecycle composition once the customer is pending closure (vipclub.workflows.closure_request)."""
+    at = at or timezone.now()
+    category = category_of(reason_category, reason)
+    channel, reason = channel[:20], reason[:200]
+    case = open_case_of(customer, lock=True)
+    if case is None:
+        assignment = manager_selectors.active_assignment(customer)
+        try:
+            with transaction.atomic():
+                case = RetentionCase.objects.create(
+                    customer=customer, manager=assignment.manager if assignment else None, state=CaseState.OPEN,
+                    reason_category=category, reason=reason, channel=channel, opened_at=at,
+                )  # fmt: skip
+        except IntegrityError:  # a concurrent request opened it first: join that one
+            case = open_case_of(customer, lock=True)
+            if case is None:
+                raise
+        else:
+            _step(case, action=StepAction.OPENED, from_state="", at=at, actor=actor, source=source, note=reason,
+                  channel=channel, reason_category=category)  # fmt: skip
+            manager_services.retention_contact_open(
+                customer=customer, on=timezone.localdate(at), period=f"case{case.pk}", actor=actor
+            )
+            return case, True
+    case.requests += 1
+    if category and not case.reason_category:
+        case.reason_category = category
+    case.reason = case.reason or reason
+    case.save(update_fields=["requests", "reason_category", "reason", "updated_at"])
+    _step(case, action=StepAction.REQUEST_JOINED, from_state=case.state, at=at, actor=actor, source=source,
+          note=reason, channel=channel, reason_category=category)  # fmt: skip
+    return case, False
+
+
+def closure_request(
+    *, customer: Customer, channel: str = "", reason: str = "", reason_category: str = "",
+    at: dt.datetime | None = None, actor=None, source: str = "",
+) -> tuple[RetentionCase, bool]:  # fmt: skip
+    """A closure request registered at the retention desk (API, dashboard): the whole lifecycle move (pending
+    closure, points frozen, the case opened or joined), through the project's composition."""
+    category_of(reason_category, reason)  # bad input before anything moves
+    return lifecycle.closure_request(
+        customer=customer, channel=channel, reason=reason, reason_category=reason_category, at=at, actor=actor,
+        source=source,
+    )  # fmt: skip
+
+
+def _offer(code: str) -> RetentionOffer:
+    offer = RetentionOffer.objects.filter(code=code).first() if code else None
+    if offer is None or not offer.active:
+        active = list(RetentionOffer.objects.filter(active=True).values_list("code", flat=True))
+        problem = "required" if not code else f"no active offer {code!r}"
+        raise InvalidInput(
+            f"An offer from the catalog is needed ({problem}).",
+            fields={"offer": [problem, f"one of {', '.join(active)}"]},
+        )
+    return offer
+
+
+def _check_input(*, to: str, note: str, channel: str) -> None:
+    problems = {}
+    if to not in rules.STATES:
+        problems["to"] = [f"unknown state {to!r}; one of {', '.join(rules.STATES)}"]
+    if len(note) > NOTE_MAX:
+        problems["note"] = [f"at most {NOTE_MAX} characters"]
+    if channel and channel not in Channel.values:
+        problems["channel"] = [f"one of {', '.join(Channel.values)}"]
+    if problems:
+        raise InvalidInput("The step cannot be recorded: " + "; ".join(problems), fields=problems)
+
+
+@transaction.atomic
+def case_transition(
+    *, case: RetentionCase, to: str, actor, note: str = "", offer: str = "", visit_on: dt.date | None = None,
+    channel: str = "", reason_category: str = "", at: dt.datetime | None = None, source: str = "",
+) -> RetentionCase:  # fmt: skip
+    """Move a case along DOMAIN §8's state machine and log the step (who, when, note, offer).
+
+    - an illegal move is a RuleViolation `invalid_transition` naming the allowed ones (fields `to`, `allowed`);
+    - `offer_made` needs an active offer of the catalog (its code); `escalated` the date of the home visit, which
+      opens a retention contact due that day;
+    - `channel` (sms, call, visit, wechat, email), when given, logs the contact in the customer's trail (reached),
+      which closes the open retention contact;
+    - `retained` cancels the customer's closure request (back to active, points unfrozen) through the lifecycle."""
+    at = at or timezone.now()
+    _check_input(to=to, note=note, channel=channel)
+    case = RetentionCase.objects.select_for_update().select_related("customer").get(pk=case.pk)
+    problem = rules.transition_problem(case.state, to)
+    if problem:
+        allowed = list(rules.allowed_transitions(case.state))
+        raise RuleViolation(problem, code="invalid_transition", fields={"to": [problem], "allowed": allowed})
+    category = category_of(reason_category)
+    offer_obj = _offer(offer) if (to == CaseState.OFFER_MADE or offer) else None
+    if to == CaseState.ESCALATED:
+        opened_on = timezone.localdate(case.opened_at)
+        if visit_on is None or visit_on < opened_on:
+            problem = "required" if visit_on is None else f"not before the case was opened ({opened_on})"
+            raise InvalidInput(f"An escalation needs the date of the home visit ({problem}).",
+                               fields={"visit_on": [problem]})  # fmt: skip
+    customer = case.customer
+    if channel:
+        manager_services.contact_log(
+            customer=customer, channel=channel, outcome="reached", note=note, occurred_at=at, actor=_actor_user(actor),
+            source="retention",
+        )  # fmt: skip
+    from_state = case.state
+    assignment = manager_selectors.active_assignment(customer)
+    case.manager = assignment.manager if assignment else case.manager
+    case.state = to
+    case.offer = offer_obj or case.offer
+    if category:
+        case.reason_category = category
+    if to == CaseState.ESCALATED:
+        case.visit_on = visit_on
+        manager_services.retention_contact_open(
+            customer=customer, on=timezone.localdate(at), period=f"case{case.pk}-visit", due_on=visit_on, actor=actor
+        )
+    if to in rules.TERMINAL:
+        case.closed_at = at
+        _cancel_contacts(case, actor=actor)
+    case.save()
+    _step(case, action=StepAction.TRANSITION, from_state=from_state, at=at, actor=actor, source=source, note=note,
+          offer=offer_obj, visit_on=visit_on if to == CaseState.ESCALATED else None, channel=channel,
+          reason_category=category)  # fmt: skip
+    if to == CaseState.RETAINED and customer.status == Status.PENDING_CLOSURE:
+        lifecycle.cancel_closure(customer=customer, at=at, actor=actor, source=source or f"case:{case.pk}")
+    return case
+
+
+def _cancel_contacts(case: RetentionCase, *, actor=None) -> None:
+    """A case that ends owes no more retention contacts (the request's and the home visit's)."""
+    manager_services.retention_contacts_cancel(
+        customer=case.customer, periods=[f"case{case.pk}", f"case{case.pk}-visit"], actor=actor
+    )
+
+
+def _end_open_case(*, customer: Customer, state: str, action: str, at, actor, source: str) -> RetentionCase | None:
+    case = open_case_of(customer, lock=True)
+    if case is None:
+        return None
+    from_state = case.state
+    case.state, case.closed_at = state, at
+    case.save(update_fields=["state", "closed_at", "updated_at"])
+    _cancel_contacts(case, actor=actor)
+    _step(case, action=action, from_state=from_state, at=at, actor=actor, source=source)
+    return case
+
+
+@transaction.atomic
+def case_retain_for_cancelled_closure(*, customer: Customer, at: dt.datetime, actor=None, source: str = ""):
+    """The customer withdrew her closure request (hotline, hall, admin): the open case ends as retained."""
+    return _end_open_case(
+        customer=customer, state=CaseState.RETAINED, action=StepAction.CLOSURE_CANCELLED, at=at, actor=actor,
+        source=source,
+    )  # fmt: skip
+
+
+@transaction.atomic
+def case_churn_for_closure(*, customer: Customer, at: dt.datetime, actor=None, source: str = ""):
+    """The customer was closed (voluntary or arrears): the open case ends as churned."""
+    return _end_open_case(
+        customer=customer, state=CaseState.CHURNED, action=StepAction.CLOSED, at=at, actor=actor, source=source
+    )
+
+
+# --- churn -----------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def churn_record(
+    *, customer: Customer, kind: str, on: dt.date, case: RetentionCase | None = None, actor=None, source: str = ""
+) -> ChurnRecord:
+    """Record a closure with the tier, branch and manager of that moment. Call it before the closure removes the
+    tier and ends the assignment (the lifecycle composition does). One record per customer (a replay keeps it)."""
+    tier_id = CustomerTier.objects.filter(customer=customer).values_list("tier_id", flat=True).first()
+    assignment = manager_selectors.active_assignment(customer)
+    if case is None:
+        case = RetentionCase.objects.filter(customer=customer, state=CaseState.CHURNED).order_by("-opened_at").first()
+    record, _ = ChurnRecord.objects.get_or_create(
+        customer=customer,
+        defaults={
+            "closed_on": on, "kind": kind, "tier_id": tier_id, "region_id": customer.region_id,
+            "manager": assignment.manager if assignment else None, "case": case,
+            "reason_category": case.reason_category if case else "", "source": _actor_label(actor, source),
+        },
+    )  # fmt: skip
+    return record
+
+
+# --- month-end snapshots ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def snapshot_month(
+    *, month: dt.date, today: dt.date | None = None, base_date: dt.date | None = None, actor=None
+) -> MonthSnapshot:
+    """Members at the end of `month` per tier and branch, read from the tier history (so any past month can be
+    taken again, e.g. after a late closure), and the snapshot retention of the members of `base_date` (default
+    1 January of that year) at that month end. Set-based (two INSERT … SELECT … GROUP BY); idempotent: a month
+    taken again replaces its rows. Refused for a month that has not ended on `today`."""
+    month = month.replace(day=1)
+    end = month_end(month)
+    today = today or timezone.localdate()
+    if end >= today:
+        raise RuleViolation(
+            f"{month:%Y-%m} has not ended on {today.isoformat()}: its members cannot be counted yet.",
+            code="month_not_over",
+            fields={"month": [f"{month:%Y-%m} ends on {end.isoformat()}"]},
+        )
+    base_date = base_date or dt.date(month.year, 1, 1)
+    snapshot, _ = MonthSnapshot.objects.select_for_update().get_or_create(
+        month=month, defaults={"taken_at": timezone.now()}
+    )
+    MemberCount.objects.filter(snapshot=snapshot).delete()
+    engine.member_counts_insert(snapshot_id=snapshot.pk, on=end)
+    snapshot.members = sum(MemberCount.objects.filter(snapshot=snapshot).values_list("members", flat=True))
+    snapshot.taken_at = timezone.now()
+    snapshot.save(update_fields=["members", "taken_at"])
+    SnapshotRetention.objects.filter(base_date=base_date, month=month).delete()
+    if base_date <= end:
+        engine.snapshot_retention_insert(base_date=base_date, month=month, on=end)
+    return snapshot
+
+
+def snapshot_months(*, first: dt.date, last: dt.date, today: dt.date | None = None, base_date=None) -> list:
+    """Every month from `first` to `last` (backfill, command)."""
+    months, month = [], first.replace(day=1)
+    while month <= last:
+        months.append(snapshot_month(month=month, today=today, base_date=base_date))
+        month = add_months(month, 1)
+    return months
+
+
+# --- the risk list ---------------------------------------------------------------------------------------
+
+
+def risk_weights() -> dict[str, tuple]:
+    """signal -> (weight, parameter)."""
+    return {w.signal: (w.weight, w.parameter) for w in RiskWeight.objects.all()}
+
+
+@transaction.atomic
+def risk_refresh(*, as_of: dt.date, actor=None) -> int:
+    """Rebuild the risk list as of a day, set-based (one DELETE, one INSERT … SELECT over the members); returns the
+    members with a score above zero. Run daily (beat) and by the monthly pipeline."""
+    count = engine.risk_scores_rebuild(as_of=as_of, weights=risk_weights())
+    logger.info("Risk list as of %s: %d members at risk", as_of, count)
+    return count

@@ -1,0 +1,26 @@
+"""Thin Celery tasks of the retention app: primitive arguments in, one service call each."""
+
+import datetime as dt
+
+from celery import shared_task
+from django.utils import timezone
+
+from customers.rules import parse_month
+
+from . import services
+
+
+@shared_task(name="retention.refresh_risk")
+def refresh_risk_task(day: str | None = None) -> dict:
+    """The risk list as of `day` (ISO date; default today in Asia/Shanghai). Idempotent: it rebuilds the list."""
+    as_of = dt.date.fromisoformat(day) if day else timezone.localdate()
+    return {"as_of": as_of.isoformat(), "at_risk": services.risk_refresh(as_of=as_of)}
+
+
+@shared_task(name="retention.snapshot_month")
+def snapshot_month_task(month: str, base_date: str | None = None) -> dict:
+    """Members at the end of `month` (YYYY-MM), taken again from the tier history. Idempotent."""
+    snapshot = services.snapshot_month(
+        month=parse_month(month), base_date=dt.date.fromisoformat(base_date) if base_date else None
+    )
+    return {"month": month, "members": snapshot.members}
