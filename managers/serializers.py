@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from core.fields import ListMsisdnField
 from customers.serializers import MsisdnField
 
 from .models import AccountManager, Channel, Obligation, Outcome
@@ -27,7 +28,7 @@ class ManagerSerializer(serializers.ModelSerializer):
 
 
 class ObligationSerializer(serializers.ModelSerializer):
-    msisdn = serializers.CharField(source="customer.msisdn")
+    msisdn = ListMsisdnField(source="customer.msisdn")
     manager = serializers.CharField(source="manager.employee_no")
 
     class Meta:

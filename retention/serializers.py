@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from core.fields import ListMsisdnField
 from customers.serializers import MonthField, MsisdnField
 from managers.models import Channel
 
@@ -48,7 +49,7 @@ class CaseStepSerializer(serializers.ModelSerializer):
 
 
 class CaseSerializer(serializers.ModelSerializer):
-    msisdn = serializers.CharField(source="customer.msisdn")
+    msisdn = ListMsisdnField(source="customer.msisdn")
     name = serializers.CharField(source="customer.name")
     region = serializers.CharField(source="customer.region.code")
     manager = serializers.CharField(source="manager.employee_no", allow_null=True, default=None)

@@ -207,3 +207,24 @@ def test_a_supervisor_sees_her_branch_only_in_the_admin_and_the_api(django_user_
     api.force_login(boss)
     assert api.get(f"/api/v1/customers/{ours.msisdn}/").status_code == 200
     assert api.get(f"/api/v1/customers/{theirs.msisdn}/").status_code == 404
+
+
+def test_list_msisdns_are_masked_for_clients_without_the_pii_scope(django_user_model):
+    from managers.models import Obligation
+    from managers.tests.helpers import make_member
+
+    manager = make_manager("E3")
+    member = make_member(manager=manager)
+    Obligation.objects.create(
+        customer=member, manager=manager, kind="first_contact", period="first", opened_on="2026-11-02",
+        due_on="2026-11-05",
+    )  # fmt: skip
+    # a lounge partner with `read` gets the obligation list with the msisdn masked; the hotline (pii) in clear
+    plain = client_with(django_user_model, "lounge2", ["read"]).get("/api/v1/obligations/").json()["results"]
+    trusted = client_with(django_user_model, "hotline2", ["read", "pii"]).get("/api/v1/obligations/").json()
+    assert [o["msisdn"] for o in plain] == [f"{member.msisdn[:3]}****{member.msisdn[-4:]}"]
+    assert [o["msisdn"] for o in trusted["results"]] == [member.msisdn]
+    # and the manager, a person, sees her customer's number to call her
+    session = APIClient()
+    session.force_login(manager.user)
+    assert [o["msisdn"] for o in session.get("/api/v1/obligations/").json()["results"]] == [member.msisdn]
