@@ -166,15 +166,17 @@ def tier_run_chunk(*, chunk_id: int) -> bool:
     A failure rolls the chunk back, marks the run failed with the error, and re-raises."""
     started = time.monotonic()
     try:
+        # Mark the run running in a statement of its own: inside the chunk's transaction the run row stayed locked
+        # for the whole first chunk, and every other worker's first chunk waited for it.
+        RatingRun.objects.filter(chunks__pk=chunk_id, status=RunStatus.PENDING).update(
+            status=RunStatus.RUNNING, started_at=timezone.now()
+        )
         with transaction.atomic():
             # Lock the chunk row only: locking the run row too made parallel workers take turns.
             chunk = RatingChunk.objects.select_for_update(of=("self",)).select_related("run").get(pk=chunk_id)
             if chunk.done:
                 return False
             run = chunk.run
-            RatingRun.objects.filter(pk=run.pk, status=RunStatus.PENDING).update(
-                status=RunStatus.RUNNING, started_at=timezone.now()
-            )
             result = engine.evaluate_chunk(
                 run_id=run.pk, policy=rules.Policy.from_json(run.policy_snapshot), month=run.month,
                 closed_months=customer_selectors.closed_months(), lo=chunk.lo, hi=chunk.hi, tier_ids=_tier_ids(),
