@@ -61,6 +61,21 @@ def dialect() -> Dialect:
     return POSTGRES if connection.vendor == "postgresql" else SQLITE
 
 
+def _month_filter(p: Params, months: list[dt.date]) -> str:
+    """The bills of these billing months (sorted), as date ranges: one per run of consecutive months (usually the
+    whole window), cheaper per bill row than an IN list of twelve dates."""
+    if not months:
+        return "AND 1 = 0"
+    runs = [[months[0], months[0]]]
+    for m in months[1:]:
+        if m == rules.add_months(runs[-1][1], 1):
+            runs[-1][1] = m
+        else:
+            runs.append([m, m])
+    ranges = [f"(month >= {p(a, True)} AND month < {p(rules.add_months(b, 1), True)})" for a, b in runs]
+    return "AND (" + " OR ".join(ranges) + ")"
+
+
 @dataclass
 class ChunkResult:
     customers: int
@@ -139,7 +154,7 @@ def evaluate_chunk(
     cur_rank = p.case("s.tier_id", [(tier_ids[code], rank) for code, rank in rank_of.items() if code in tier_ids])
     score_until = rules.score_valid_until(month, policy.validity_months, policy.expiry_day)
 
-    month_filter = "AND month IN (" + ", ".join(p(m, True) for m in months) + ")" if months else "AND 1 = 0"
+    month_filter = _month_filter(p, months)
     decision_ctes = f"""
     WITH c AS (
         SELECT id, join_date, product_type, status FROM customers_customer WHERE id BETWEEN {p(lo)} AND {p(hi)}

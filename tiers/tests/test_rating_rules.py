@@ -9,7 +9,7 @@ from core.errors import RuleViolation
 from customers import services as customer_services
 from tiers import rules, services
 from tiers.models import TierChange, TierOverride
-from tiers.tests.helpers import average_policy, make_customer, monthly_bills, run_month, state_of
+from tiers.tests.helpers import average_policy, close_months, make_customer, monthly_bills, run_month, state_of
 
 pytestmark = pytest.mark.django_db
 
@@ -88,6 +88,20 @@ def test_missing_months_count_zero_and_unclosed_months_do_not_count():
     dry = run.dry_changes.get(customer=other)
     assert dry.score == 1500 + 300  # November's 300 is left out
     assert dry.to_tier is None or dry.to_tier.code == "silver"
+
+
+def test_an_unclosed_month_inside_the_window_is_left_out_and_its_neighbours_count():
+    from customers.models import BillingMonth
+
+    # given 12 bills of 100, 1,200 yuan, and the window's 6th month (May) reopened for corrections
+    customer = make_customer(join_date=LONG_AGO, bills=monthly_bills(M, [100] * 12))
+    close_months(rules.add_months(M, -12), rules.add_months(M, -1))
+    BillingMonth.objects.filter(month=dt.date(2026, 5, 1)).update(closed_at=None)
+    run, _ = services.tier_run_start(month=M, dry_run=True, force=True, dispatch=False)
+    services.tier_run_execute(run=run)
+    # the engine reads the months before and after the gap: 11 × 100 + the 300 tenure bonus
+    dry = run.dry_changes.get(customer=customer)
+    assert dry.score == 1100 + 300
 
 
 @pytest.mark.parametrize(
