@@ -60,7 +60,10 @@ def sees_pii(request) -> bool:
 
 
 class IsStaffOrApiClient(BasePermission):
-    """Club staff (session) or another system whose token has the scope of the request (view.scopes)."""
+    """Club staff (session) or another system whose token has the scope of the request (view.scopes).
+
+    Subclasses admit more users through `also_allows`; an API client is never among them, and its 403 names the
+    scope its token lacks (or that the write is for club staff)."""
 
     message = "This endpoint is for club staff and API clients with the scope it needs."
 
@@ -70,7 +73,13 @@ class IsStaffOrApiClient(BasePermission):
             return False
         if user.is_staff or api_client_allowed(request, view):
             return True
-        deny_with_scope(self, request, view)
+        if is_api_client(user):
+            deny_with_scope(self, request, view)
+            return False
+        return self.also_allows(request, view)
+
+    def also_allows(self, request, view) -> bool:
+        """Who else may use the endpoint (an authenticated user, neither staff nor API client): nobody here."""
         return False
 
 

@@ -3,13 +3,12 @@
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import idempotent
 from core.errors import InvalidInput
-from core.permissions import IsStaffOrApiClient, is_api_client
+from core.permissions import IsStaffOrApiClient
 from customers.models import Customer
 
 from . import selectors, services
@@ -25,21 +24,13 @@ from .serializers import (
 ERROR = OpenApiResponse(description='`{"error": {"code", "message", "fields"}}`')
 
 
-class IsStaffClientOrManager(BasePermission):
+class IsStaffClientOrManager(IsStaffOrApiClient):
     """Staff and API clients; account managers and supervisors too, scoped to their own customers."""
 
     message = "This endpoint is for club staff, API clients and account managers."
 
-    def has_permission(self, request, view):
+    def also_allows(self, request, view) -> bool:
         user = request.user
-        if not (user and user.is_authenticated):
-            return False
-        staff_or_client = IsStaffOrApiClient()
-        if staff_or_client.has_permission(request, view):
-            return True
-        if is_api_client(user):  # a client without the scope: say which
-            self.message, self.code = staff_or_client.message, getattr(staff_or_client, "code", None)
-            return False
         return bool(selectors.manager_of_user(user) or selectors.supervised_managers(user).exists())
 
 

@@ -2,13 +2,15 @@
 
 import datetime as dt
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, FilteredRelation, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from core.errors import NotFoundError
 from core.filters import filtered
 from core.permissions import is_api_client, is_club_admin
 from customers.models import Customer
+from points import selectors as points_selectors
+from tiers import selectors as tier_selectors
 from tiers.models import CustomerTier
 
 from . import rules
@@ -75,6 +77,40 @@ def scoped_customer(*, msisdn: str, user) -> Customer:
 
 def active_assignment(customer: Customer) -> Assignment | None:
     return Assignment.objects.filter(customer=customer, ended_on__isnull=True).select_related("manager").first()
+
+
+_ACTIVE = "active_assignment_row"  # the joined active assignment (FilteredRelation) on a customer
+_ACTIVE_ID = "active_assignment_row_id"  # its id, None when she has none: marks that the join was made
+
+
+def with_active_assignment(qs: QuerySet) -> QuerySet:
+    """Customers with their active assignment and its manager joined (one query), for active_assignment_of().
+    A customer has at most one active assignment (constraint assignment_one_active_per_customer): no duplicates."""
+    return (
+        qs.annotate(**{_ACTIVE: FilteredRelation("assignments", condition=Q(assignments__ended_on__isnull=True))})
+        .annotate(**{_ACTIVE_ID: F(f"{_ACTIVE}__id")})
+        .select_related(f"{_ACTIVE}__manager")
+    )
+
+
+def active_assignment_of(customer: Customer) -> Assignment | None:
+    """active_assignment() from the row with_active_assignment() joined, without a query; read when not joined."""
+    if not hasattr(customer, _ACTIVE_ID):
+        return active_assignment(customer)
+    if getattr(customer, _ACTIVE_ID) is None:
+        return None
+    return getattr(customer, _ACTIVE)
+
+
+def scoped_customer_profile(*, msisdn: str, user) -> Customer:
+    """scoped_customer() with what her profile shows joined in the same query: region, current tier, active
+    assignment and manager, points account, stored credit rating (read with the apps' `*_of` selectors)."""
+    qs = Customer.objects.select_related("region")
+    qs = with_active_assignment(points_selectors.with_account_and_rating(tier_selectors.annotate_tier(qs)))
+    customer = scope_customers(qs, user).filter(msisdn=msisdn).first()
+    if customer is None:
+        raise NotFoundError(f"No customer with msisdn {msisdn}.", code="unknown_customer")
+    return customer
 
 
 def scope_obligations(qs: QuerySet, user) -> QuerySet:

@@ -30,6 +30,7 @@ from .models import (
     ServicePlan,
     WorkLog,
 )
+from .signals import customers_reassigned
 
 logger = logging.getLogger(__name__)
 OPEN_STATES = (ObligationStatus.OPEN, ObligationStatus.OVERDUE)
@@ -212,6 +213,8 @@ def customers_reassign(*, customer_ids: list[int], manager: AccountManager, on: 
         default_change_reason="reassigned",
     )
     Obligation.objects.filter(customer_id__in=ids, status__in=OPEN_STATES).update(manager=manager)
+    if ids:
+        customers_reassigned.send(sender=AccountManager, customer_ids=ids, manager=manager)
     return len(ids)
 
 

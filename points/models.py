@@ -173,7 +173,12 @@ class RewardRule(models.Model):
     )
     min_years = models.PositiveSmallIntegerField(_("minimum tenure (full years)"), default=0)
     percent = models.DecimalField(
-        _("reward (% of the bill's points)"), max_digits=5, decimal_places=2, help_text=_("e.g. 10 = +10 %")
+        # xgettext:no-python-format
+        _("reward (% of the bill's points)"),
+        max_digits=5,
+        decimal_places=2,
+        # xgettext:no-python-format
+        help_text=_("e.g. 10 = +10 %"),
     )
     active = models.BooleanField(_("active"), default=True)
     history = HistoricalRecords()

@@ -64,6 +64,28 @@ def account_brief(customer: Customer) -> dict:
     return {"balance": account.balance if account else 0, "frozen": is_frozen(customer, account)}
 
 
+def with_account_and_rating(qs: QuerySet) -> QuerySet:
+    """Customers with their points account and stored credit rating joined (one query), for account_brief_of()
+    and credit_stars_now_of()."""
+    return qs.select_related("points_account", "credit_rating")
+
+
+def _joined(customer: Customer, name: str) -> tuple[bool, object]:
+    """(True, the row or None) when with_account_and_rating() joined the relation `name`, else (False, None)."""
+    rel = Customer._meta.get_field(name)
+    if not rel.is_cached(customer):
+        return False, None
+    return True, rel.get_cached_value(customer)
+
+
+def account_brief_of(customer: Customer) -> dict:
+    """account_brief() from the joined account when there is one, without a query."""
+    joined, account = _joined(customer, "points_account")
+    if not joined:
+        return account_brief(customer)
+    return {"balance": account.balance if account else 0, "frozen": is_frozen(customer, account)}
+
+
 def lots_by_year(customer: Customer) -> list[dict]:
     """The lots holding points, merged per year (one expiry each), oldest first: [{year, remaining, expires_on}]."""
     rows = (
@@ -157,22 +179,34 @@ def credit_score(*, customer: Customer, on: dt.date, table: rules.CreditTable) -
     )
 
 
+def _stored_stars(rating: CreditRating | None) -> dict | None:
+    return None if rating is None else {"stars": rating.stars, "score": rating.score, "as_of": rating.as_of}
+
+
 def credit_stars(customer: Customer) -> dict | None:
     """The stored credit stars `{stars, score, as_of}`, or None when never computed."""
-    rating = CreditRating.objects.filter(customer_id=customer.pk).first()
-    if rating is None:
-        return None
-    return {"stars": rating.stars, "score": rating.score, "as_of": rating.as_of}
+    return _stored_stars(CreditRating.objects.filter(customer_id=customer.pk).first())
 
 
-def credit_stars_now(customer: Customer, on: dt.date | None = None, table: rules.CreditTable | None = None) -> dict:
-    """The stored stars, or computed on demand (not stored) when there are none yet."""
-    stored = credit_stars(customer)
+def _stars_now(customer: Customer, stored: dict | None, on: dt.date | None, table: rules.CreditTable | None) -> dict:
     if stored is not None:
         return {**stored, "computed": "stored"}
     on = on or timezone.localdate()
     score = credit_score(customer=customer, on=on, table=table or credit_table())
     return {"stars": score.stars, "score": score.score, "as_of": on, "computed": "on_demand"}
+
+
+def credit_stars_now(customer: Customer, on: dt.date | None = None, table: rules.CreditTable | None = None) -> dict:
+    """The stored stars, or computed on demand (not stored) when there are none yet."""
+    return _stars_now(customer, credit_stars(customer), on, table)
+
+
+def credit_stars_now_of(customer: Customer, on: dt.date | None = None, table: rules.CreditTable | None = None) -> dict:
+    """credit_stars_now() from the joined rating when there is one, without a query for it."""
+    joined, rating = _joined(customer, "credit_rating")
+    if not joined:
+        return credit_stars_now(customer, on, table)
+    return _stars_now(customer, _stored_stars(rating), on, table)
 
 
 # -- the November list ------------------------------------------------------------------------------------------------

@@ -91,6 +91,9 @@ class CaseStepInline(ReadOnlyInline):
     readonly_fields = fields
     ordering = ["at", "id"]
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("offer")
+
 
 @admin.register(RetentionCase)
 class RetentionCaseAdmin(RegionScopedMixin, MaskedCustomerMixin, admin.ModelAdmin):
@@ -303,6 +306,11 @@ class MemberCountInline(ReadOnlyInline):
     fields = ["tier", "region", "members"]
     readonly_fields = fields
     ordering = ["region", "-tier__rank"]
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request).select_related("tier", "region")
+        regions = selectors.report_regions(request.user)  # a supervisor: her managers' branches only
+        return qs if regions is None else qs.filter(region_id__in=[r.pk for r in regions])
 
 
 @admin.register(MonthSnapshot)

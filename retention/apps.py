@@ -10,3 +10,9 @@ class RetentionConfig(AppConfig):
         from . import views
 
         views.register()  # the cases and the risk list on the managers' dashboard and team page
+
+        from managers.signals import customers_reassigned
+
+        from .services import cases_follow_reassignment
+
+        customers_reassigned.connect(cases_follow_reassignment, dispatch_uid="retention.cases_follow_reassignment")

@@ -88,10 +88,12 @@ def _day_start(day: dt.date) -> dt.datetime:
 
 
 def look_back_start(as_of: dt.date, months: int) -> dt.datetime:
-    """00:00 (club time) of the day `months` months before `as_of` (clamped to the month's last day)."""
+    """00:00 (club time) of the first day of the `months` months up to `as_of`, `as_of` included: the day after the
+    same day `months` months before (clamped to that month's last day), as the credit rating counts suspensions
+    (DOMAIN §7): on 2026-11-20 with 12 months, from 2025-11-21."""
     first = add_months(as_of.replace(day=1), -months)
     last_day = (add_months(first, 1) - dt.timedelta(days=1)).day
-    return _day_start(first.replace(day=min(as_of.day, last_day)))
+    return _day_start(first.replace(day=min(as_of.day, last_day)) + dt.timedelta(days=1))
 
 
 def spend_anchor(as_of: dt.date) -> dt.date | None:

@@ -39,13 +39,21 @@ def _team(user) -> list[AccountManager]:
     return [*([manager] if manager else []), *manager_selectors.supervised_managers(user)]
 
 
+def _owned_and_not_reassigned(managers) -> Q:
+    """Cases these managers own whose customer has no active account manager now (closed, or out of the club): the
+    owner keeps them. A customer reassigned to somebody else takes her case along (her new manager's, not the old
+    one's: a manager sees her own customers only)."""
+    anybody = Assignment.objects.filter(customer_id=OuterRef("customer_id"), ended_on__isnull=True)
+    return Q(manager__in=managers) & ~Exists(anybody)
+
+
 def scope_cases(qs: QuerySet, user) -> QuerySet:
-    """Staff and API clients see every case; a manager the cases she owns or of her customers; a supervisor those of
-    her managers; anybody else none."""
+    """Staff and API clients see every case; a manager the cases of her customers, and those she owned of customers
+    nobody serves now (closed); a supervisor those of her managers; anybody else none."""
     if manager_selectors.sees_all_customers(user):
         return qs
     visible = manager_selectors.scope_customers(Customer.objects.all(), user).values("pk")
-    return qs.filter(Q(manager__in=_team(user)) | Q(customer__in=visible))
+    return qs.filter(_owned_and_not_reassigned(_team(user)) | Q(customer__in=visible))
 
 
 def _with_history(qs: QuerySet) -> QuerySet:
@@ -72,13 +80,14 @@ def _open_cases(managers: list[AccountManager]) -> QuerySet:
     mine = Assignment.objects.filter(customer_id=OuterRef("customer_id"), manager__in=managers, ended_on__isnull=True)
     return (
         RetentionCase.objects.exclude(state__in=rules.TERMINAL)
-        .filter(Q(manager__in=managers) | Exists(mine))
+        .filter(_owned_and_not_reassigned(managers) | Exists(mine))
         .select_related("customer", "offer", "manager")
     )
 
 
 def open_cases_of(managers: list[AccountManager], *, limit: int = 50) -> list[RetentionCase]:
-    """The open cases of these managers (owned, or of their customers), oldest first: the dashboard's list."""
+    """The open cases of these managers (of their customers, or owned while nobody serves the customer), oldest
+    first: the dashboard's list."""
     return list(_open_cases(managers).order_by("opened_at", "id")[:limit])
 
 

@@ -21,6 +21,7 @@ from tiers.models import CustomerTier
 
 from . import engine, lifecycle, rules
 from .models import (
+    CLOSED_CASE_STATES,
     CaseState,
     CaseStep,
     ChurnRecord,
@@ -234,6 +235,16 @@ def _end_open_case(*, customer: Customer, state: str, action: str, at, actor, so
 
 
 @transaction.atomic
+def cases_follow_reassignment(*, customer_ids: list[int], manager, **kwargs) -> int:
+    """The open cases of customers moved to another manager move with them (receiver of customers_reassigned);
+    closed cases keep the manager who worked them, for the record."""
+    return (
+        RetentionCase.objects.filter(customer_id__in=customer_ids)
+        .exclude(state__in=CLOSED_CASE_STATES)
+        .update(manager=manager, updated_at=timezone.now())
+    )
+
+
 def case_retain_for_cancelled_closure(*, customer: Customer, at: dt.datetime, actor=None, source: str = ""):
     """The customer withdrew her closure request (hotline, hall, admin): the open case ends as retained."""
     return _end_open_case(
@@ -309,8 +320,10 @@ def snapshot_month(
     return snapshot
 
 
+@transaction.atomic
 def snapshot_months(*, first: dt.date, last: dt.date, today: dt.date | None = None, base_date=None) -> list:
-    """Every month from `first` to `last` (backfill, command)."""
+    """Every month from `first` to `last` (backfill, command): all of them, or none when one is refused (a range
+    running into a month that has not ended writes nothing)."""
     months, month = [], first.replace(day=1)
     while month <= last:
         months.append(snapshot_month(month=month, today=today, base_date=base_date))

@@ -3,14 +3,27 @@
 import datetime as dt
 import json
 from decimal import Decimal
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
+from django.utils import timezone
+from rest_framework.renderers import JSONRenderer
 from rest_framework.test import APIClient
 
 from customers.models import BillingMonth, Customer, MonthlyBill, PlanPeriod, Region
 from customers.tests.factories import CustomerFactory, make_id_number
+from managers.models import AccountManager, Assignment
+from points.models import CreditRating, PointsAccount
+from tiers.models import CustomerTier, Tier
+from vipclub.api.serializers import ClubCustomerSerializer
+
+from .test_permission_matrix import client_with
 
 pytestmark = pytest.mark.django_db
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def customer_row(i: int, **overrides) -> dict:
@@ -168,6 +181,101 @@ def test_detail_and_unknown_msisdn(api, customer):
     assert (body["msisdn"], body["region"], body["status"]) == (customer.msisdn, "GZ", "active")
     assert_error(api.get("/api/v1/customers/13999999999/"), 404, "unknown_customer")
     assert_error(api.get("/api/v1/customers/139999999990/"), 404, "unknown_customer")
+
+
+@pytest.fixture
+def member(customer, django_user_model):
+    """A gold member with an account manager (a past one too), points and stored credit stars."""
+    CustomerTier.objects.create(
+        customer=customer, tier=Tier.objects.get(code="gold"), source="score", since=dt.date(2026, 1, 1),
+        valid_until=dt.date(2027, 1, 31),
+    )  # fmt: skip
+    before, now = (
+        AccountManager.objects.create(
+            user=django_user_model.objects.create_user(username=no.lower()),
+            employee_no=no,
+            name=name,
+            region=customer.region,
+        )  # fmt: skip
+        for no, name in [("E001", "李前"), ("E002", "王丽")]
+    )
+    Assignment.objects.create(
+        customer=customer, manager=before, started_on=dt.date(2025, 3, 1), ended_on=dt.date(2026, 2, 1),
+        reason="new_member", end_reason="reassigned",
+    )  # fmt: skip
+    Assignment.objects.create(customer=customer, manager=now, started_on=dt.date(2026, 2, 1), reason="reassigned")
+    PointsAccount.objects.create(customer=customer, balance=1234, total_consumption=1234)
+    CreditRating.objects.create(
+        customer=customer, stars=4, score=88, as_of=dt.date(2026, 6, 1), computed_at=timezone.now()
+    )
+    return customer
+
+
+def profile_client(django_user_model, scopes) -> APIClient:
+    return client_with(django_user_model, f"client-{'-'.join(scopes)}", scopes)
+
+
+@pytest.mark.parametrize(("scopes", "queries"), [(["read", "pii"], 3), (["read"], 5)])
+def test_profile_of_a_member_in_few_queries(django_user_model, member, django_assert_max_num_queries, scopes, queries):
+    # given a member with a tier, a manager, points and credit stars, and an API client with a token
+    client = profile_client(django_user_model, scopes)
+    # when the client reads her profile
+    with django_assert_max_num_queries(queries):
+        response = client.get(f"/api/v1/customers/{member.msisdn}/")
+    # then it holds the current tier, the active manager, the points and the stored stars
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["msisdn"], body["region"], body["status"]) == (member.msisdn, "GZ", "active")
+    assert body["tier"]["code"] == "gold"
+    assert (body["tier"]["valid_until"], body["tier"]["source"]) == ("2027-01-31", "score")
+    assert body["manager"] == {"employee_no": "E002", "name": "王丽", "since": "2026-02-01"}
+    assert body["points"] == {"balance": 1234, "frozen": False}
+    assert (body["credit_stars"], body["credit_stars_as_of"]) == (4, "2026-06-01")
+    # and the ID number in clear only with the `pii` scope
+    if "pii" in scopes:
+        assert body["id_number"] == member.id_number
+    else:
+        assert body["id_number"] != member.id_number and "*" in body["id_number"]
+        assert body["id_number"][:6] == member.id_number[:6] and body["id_number"][-4:] == member.id_number[-4:]
+
+
+def make_state(customer, state: str, users) -> None:
+    if state == "bare":
+        return
+    if state == "left_the_club":  # a tier row without a tier, an ended assignment, a frozen empty account
+        CustomerTier.objects.create(customer=customer, tier=None, source="", since=dt.date(2026, 1, 1))
+        manager = AccountManager.objects.create(
+            user=users.objects.create_user(username="e009"),
+            employee_no="E009", name="赵", region=customer.region,
+        )  # fmt: skip
+        Assignment.objects.create(
+            customer=customer, manager=manager, started_on=dt.date(2025, 1, 1), ended_on=dt.date(2026, 1, 1),
+            reason="new_member", end_reason="left_club",
+        )  # fmt: skip
+        PointsAccount.objects.create(customer=customer, balance=0, frozen=True, frozen_reason="closed")
+    if state == "suspended":  # frozen by her status, stars never computed
+        Customer.objects.filter(pk=customer.pk).update(status="suspended", suspension_kind="arrears")
+        PointsAccount.objects.create(customer=customer, balance=50)
+
+
+@pytest.mark.parametrize("state", ["bare", "left_the_club", "suspended", "member"])
+def test_the_profile_equals_the_one_read_piece_by_piece(request, django_user_model, customer, state):
+    # given a customer in some state, and a day fixed for stars computed on demand
+    if state == "member":
+        request.getfixturevalue("member")
+    else:
+        make_state(customer, state, django_user_model)
+    with time_machine.travel(dt.datetime(2026, 6, 10, 12, tzinfo=SHANGHAI), tick=False):
+        for scopes in (["read", "pii"], ["read"]):
+            client = profile_client(django_user_model, scopes)
+            # when an API client reads her profile (related rows joined in one query)
+            response = client.get(f"/api/v1/customers/{customer.msisdn}/")
+            # then it is exactly what the serializer gives for a customer read alone (each part by its selector)
+            plain = Customer.objects.get(pk=customer.pk)
+            as_client = SimpleNamespace(user=django_user_model.objects.get(username=f"api-client-{'-'.join(scopes)}"))
+            expected = ClubCustomerSerializer(plain, context={"request": as_client}).data
+            assert response.json() == json.loads(JSONRenderer().render(expected))
+    assert not CreditRating.objects.filter(customer=customer).exists() or state == "member"
 
 
 def test_bills_bulk_creates_corrects_and_names_bad_rows(api, customer):

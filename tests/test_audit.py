@@ -2,12 +2,16 @@
 assignments is recorded with who and when, and the admin shows each changed field before and after."""
 
 import datetime as dt
+import html
 import re
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from benefits.models import TierEntitlement
+from benefits.models import Benefit, TierEntitlement
 from managers import services as manager_services
 from managers.models import Assignment
 from managers.tests.helpers import make_manager, make_member
@@ -106,3 +110,140 @@ def test_the_trail_is_for_staff_who_may_view_the_configuration(django_user_model
     manager = make_manager("E9")
     client.force_login(manager.user)
     assert client.get(AUDIT).status_code == 302
+
+
+def _audit_page_queries(client, staff_user, entitlement, changes: int) -> tuple[int, list[str]]:
+    """The staff user changes the entitlement's quantity `changes` times, then renders their audit rows of
+    entitlements: (queries, rows)."""
+    entitlement._history_user = staff_user
+    for _ in range(changes):
+        entitlement.quantity += 1
+        entitlement.save()
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(AUDIT, {"model": "benefits.tierentitlement", "user": staff_user.pk})
+    assert response.status_code == 200
+    return len(queries), rows(response)
+
+
+def test_the_page_costs_the_same_queries_for_few_and_many_rows(staff_user):
+    # given an entitlement the club admin edited 5 times, then 35 times more
+    client = Client()
+    client.force_login(staff_user)
+    entitlement = TierEntitlement.objects.select_related("benefit", "tier").first()
+    start = entitlement.quantity
+    few_queries, few_rows = _audit_page_queries(client, staff_user, entitlement, 5)
+    many_queries, many_rows = _audit_page_queries(client, staff_user, entitlement, 35)
+    # then the page shows 5 and then 40 rows for the same number of queries (the rows before them read in bulk)
+    assert (len(few_rows), len(many_rows)) == (5, 40)
+    assert many_queries == few_queries
+    # and each row still shows the quantity before and after, newest first, named by tier and benefit
+    label = f"{entitlement.tier.code} · {entitlement.benefit.code}"
+    assert all("clubadmin" in row and label in row for row in many_rows)
+    assert f"{start + 39} → {start + 40}" in many_rows[0]
+    assert f"{start} → {start + 1}" in many_rows[-1]  # the first edit, against the row of the initial state
+
+
+def _walk(client, params: dict) -> tuple[list[tuple], list[str]]:
+    """Every page of the trail from the first, following "Older": the (date, model, history_id) of each row in
+    page order, and the links followed."""
+    seen, links = [], []
+    response = client.get(AUDIT, params)
+    while True:
+        assert response.status_code == 200
+        seen += [
+            (e.record.history_date, e.model._meta.label_lower, e.record.history_id) for e in response.context["entries"]
+        ]
+        older = re.search(r'<a class="button" href="([^"]+)">Older</a>', response.content.decode())
+        if not older:
+            return seen, links
+        links.append(html.unescape(older[1]))
+        assert len(links) < 50, "the Older links go round in circles"
+        response = client.get(AUDIT + links[-1])
+
+
+def test_following_older_reaches_every_row_once_even_when_many_share_one_date(staff_user):
+    # given more than a page of rows of two models written at one date (initial states written together), a few
+    # rows of another model just after it, and edits and other rows before it
+    together = timezone.now() + dt.timedelta(days=1)
+    Benefit.history.update(history_date=together)
+    TierEntitlement.history.update(history_date=together)
+    assert Benefit.history.count() + TierEntitlement.history.count() > 50
+    newer = list(Tier.history.order_by("history_id").values_list("history_id", flat=True)[:5])
+    Tier.history.filter(history_id__in=newer).update(history_date=together + dt.timedelta(seconds=1))
+    entitlement = TierEntitlement.objects.first()
+    entitlement._history_user = staff_user
+    for _ in range(30):
+        entitlement.quantity = (entitlement.quantity or 0) + 1
+        entitlement.save()
+    expected = sorted(
+        (
+            (h.history_date, model._meta.label_lower, h.history_id)
+            for model in audited_models()
+            for h in model.history.all()
+        ),
+        reverse=True,
+    )
+    assert len(expected) > 100
+    client = Client()
+    client.force_login(staff_user)
+    # when the club admin follows "Older" from the first page to the last
+    seen, links = _walk(client, {})
+    # then every row shows exactly once, newest first by date, model and row, 50 a page
+    assert len(seen) == len(set(seen)) == len(expected)
+    assert seen == expected
+    assert len(links) == (len(expected) - 1) // 50
+    # and the cursor stays readable: the last row's date, model and history id
+    assert re.fullmatch(r"\?model=&user=&before=[0-9T:.-]+Z\|[a-z_]+\.[a-z_]+\|\d+", links[0]), links[0]
+    # also within one model's rows, filtered by it
+    seen, _links = _walk(client, {"model": "benefits.tierentitlement"})
+    assert seen == [row for row in expected if row[1] == "benefits.tierentitlement"]
+
+
+def test_a_row_naming_a_deleted_object_falls_back_to_the_model_and_id(staff_user):
+    # given an entitlement of a benefit that was since deleted (the entitlement with it, its history kept)
+    benefit = Benefit.objects.create(code="gone", name_zh="已删", name_en="Gone", unit="count", period="year")
+    entitlement = TierEntitlement.objects.create(tier=Tier.objects.get(code="gold"), benefit=benefit, quantity=1)
+    entitlement._history_user = staff_user
+    entitlement.quantity = 2
+    entitlement.save()
+    client = Client()
+    client.force_login(staff_user)
+    with CaptureQueriesContext(connection) as before_delete:
+        client.get(AUDIT, {"model": "benefits.tierentitlement"})
+    benefit.delete()
+    assert not TierEntitlement.objects.filter(pk=entitlement.pk).exists()
+    # when the club admin opens the trail of entitlements
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(AUDIT, {"model": "benefits.tierentitlement"})
+    # then it renders, naming the entitlement by model and id, with its changes
+    assert response.status_code == 200
+    page = rows(response)
+    fallback = f"tier entitlement #{entitlement.pk} (related object deleted)"
+    mine = [row for row in page if fallback in row]
+    assert len(mine) == 3  # added, changed, deleted
+    assert any("1 → 2" in row for row in mine)
+    # and the deleted benefit costs no query per row (its absence is read with the others)
+    assert len(queries) == len(before_delete)
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        "yesterday",
+        "2026-01-01T00:00:00Z",
+        "2026-13-45T00:00:00",  # a date's shape, not a date
+        "2026-13-45T00:00:00Z|benefits.benefit|1",
+        "2026-02-30T10:00:00|benefits.benefit|1",
+        "2026-01-01T00:00:00|benefits.benefit|1",
+        "2026-01-01T00:00:00Z|customers.customer|1",
+        "2026-01-01T00:00:00Z|benefits.benefit|-1",
+        "2026-01-01T00:00:00Z|benefits.benefit|²",
+        "2026-01-01T00:00:00Z|benefits.benefit|99999999999999999999999999",
+        "2026-01-01T00:00:00Z|benefits.benefit|1|2",
+    ],
+)
+def test_a_malformed_cursor_is_a_bad_request(staff_user, before):
+    client = Client()
+    client.force_login(staff_user)
+    assert client.get(AUDIT, {"before": before}).status_code == 400
+    assert client.get(AUDIT, {"model": "benefits.benefit", "user": "²", "before": before}).status_code == 400

@@ -102,7 +102,7 @@ def test_every_endpoint_allows_or_denies_each_role(role, django_user_model, staf
         allowed = response.status_code not in (401, 403)
         if response.status_code >= 500 or allowed != expected_allowed(role, scope, manager_may):
             problems.append(f"{method} {path}: {response.status_code}")
-        elif role == "client with read" and not allowed:
+        elif role in ("client without scopes", "client with read") and not allowed:
             error = response.json()["error"]
             if error["code"] != ("missing_scope" if scope else "staff_only") or (
                 scope and scope not in error["message"]

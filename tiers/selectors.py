@@ -24,6 +24,20 @@ def tier_state(customer: Customer) -> dict | None:
     }  # fmt: skip
 
 
+def tier_state_of(customer: Customer) -> dict | None:
+    """tier_state() from the rows annotate_tier() joined to the customer, without a query; read when not joined."""
+    rel = Customer._meta.get_field("tier_state")
+    if not rel.is_cached(customer):
+        return tier_state(customer)
+    state = rel.get_cached_value(customer)
+    if state is None or state.tier_id is None or state.tier is None:
+        return None
+    return {
+        "code": state.tier.code, "name_zh": state.tier.name_zh, "name_en": state.tier.name_en,
+        "valid_until": state.valid_until, "source": state.source, "since": state.since,
+    }  # fmt: skip
+
+
 def annotate_tier(qs: QuerySet) -> QuerySet:
     """Customers with `tier_code`, `tier_source` and `tier_valid_until` in one join."""
     return qs.select_related("tier_state__tier")

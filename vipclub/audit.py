@@ -7,12 +7,17 @@ The rows are django-simple-history's: the models keep `history = HistoricalRecor
 names the user, and services that change them in bulk use simple-history's bulk helpers with `default_user`.
 Each model's own history page (the admin's "History" button) shows the same rows for one object."""
 
+import datetime as dt
+from collections import defaultdict
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import BadRequest, ObjectDoesNotExist, PermissionDenied
+from django.db import models
+from django.db.models import OuterRef, Q, Subquery
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
@@ -49,6 +54,8 @@ class Entry:
     record: object
     model: type
     changes: list[tuple[str, str, str]]
+    instance: models.Model  # the object as of the row (`record.history_object`, built once)
+    label: str  # its `str()`, or "<model> #<id>" when an object it names has since been deleted
 
     @property
     def action(self):
@@ -82,9 +89,64 @@ def record_initial_state(**kwargs) -> None:
             model.history.bulk_history_create(missing, default_change_reason="initial state")
 
 
-def _changes(record) -> list[tuple[str, str, str]]:
+def _previous(model: type, records: list) -> dict[int, object]:
+    """history_id → the row before it of the same object (simple-history's `prev_record`: the newest row of that
+    object dated earlier), for rows of one model in one query: the database finds each row's predecessor's id, the
+    rows found are matched back here."""
+    key = model._meta.pk.attname  # the history rows keep the object's id under its own name
+    newest_earlier = (
+        model.history.filter(**{key: OuterRef(key)}, history_date__lt=OuterRef("history_date"))
+        .order_by("-history_date", "-history_id")
+        .values("history_id")[:1]
+    )
+    ids = model.history.filter(history_id__in=[r.history_id for r in records]).values(prev=Subquery(newest_earlier))
+    by_object = defaultdict(list)
+    for row in model.history.filter(history_id__in=ids):
+        by_object[getattr(row, key)].append(row)
+    previous = {}
+    for record in records:
+        earlier = [row for row in by_object[getattr(record, key)] if row.history_date < record.history_date]
+        previous[record.history_id] = max(earlier, key=lambda row: (row.history_date, row.history_id), default=None)
+    return previous
+
+
+def _load_label_relations(model: type, instances: list[models.Model]) -> None:
+    """A model's own `__str__` may name related objects (an entitlement: its tier and benefit): read those of all
+    the page's rows of the model at once, one query per relation, instead of one per row. A related object since
+    deleted is cached as missing when the relation is required (reading it raises, with no query); of an optional
+    relation it is left to the usual lazy lookup (which raises), as None would read as "no object"."""
+    if model.__str__ is models.Model.__str__:
+        return
+    for field in model._meta.concrete_fields:
+        if not (field.many_to_one or field.one_to_one):
+            continue
+        ids = {getattr(obj, field.attname) for obj in instances} - {None}
+        if not ids:
+            continue
+        target = field.target_field.attname
+        related = field.related_model._base_manager.filter(**{f"{target}__in": ids})
+        found = {getattr(obj, target): obj for obj in related}
+        for obj in instances:
+            if getattr(obj, field.attname) in found:
+                field.set_cached_value(obj, found[getattr(obj, field.attname)])
+            elif getattr(obj, field.attname) is not None and not field.null:
+                field.set_cached_value(obj, None)
+
+
+def _label(model: type, record, instance: models.Model) -> str:
+    """The object's own label, or its model and id when the label names an object since deleted (the history row
+    keeps the id of an entitlement's benefit or tier after they are gone)."""
+    try:
+        return str(instance)
+    except ObjectDoesNotExist:
+        return _("%(model)s #%(id)s (related object deleted)") % {
+            "model": model._meta.verbose_name,
+            "id": getattr(record, model._meta.pk.attname),
+        }
+
+
+def _changes(record, previous) -> list[tuple[str, str, str]]:
     """(field, before, after) of one history row against the row before it of the same object."""
-    previous = record.prev_record
     if previous is None:
         return []
     delta = record.diff_against(previous)
@@ -92,23 +154,81 @@ def _changes(record) -> list[tuple[str, str, str]]:
     return [(str(names.get(c.field, c.field)), _text(c.old), _text(c.new)) for c in delta.changes]
 
 
+def _entries(rows: list[tuple[object, type]]) -> list[Entry]:
+    """The page's rows with their changes and labels, in a fixed number of queries per model on the page."""
+    by_model = defaultdict(list)
+    for record, model in rows:
+        by_model[model].append(record)
+    previous, instances = {}, {}  # by (model, history_id): each history table numbers its own rows
+    for model, records in by_model.items():
+        previous.update({(model, hid): row for hid, row in _previous(model, records).items()})
+        objs = {(model, record.history_id): record.history_object for record in records}
+        _load_label_relations(model, list(objs.values()))
+        instances.update(objs)
+    return [
+        Entry(
+            record=r,
+            model=m,
+            changes=_changes(r, previous[m, r.history_id]),
+            instance=instances[m, r.history_id],
+            label=_label(m, r, instances[m, r.history_id]),
+        )
+        for r, m in rows
+    ]
+
+
 def _text(value) -> str:
     return "—" if value in (None, "") else str(value)[:200]
 
 
-def audit_entries(*, model: type | None = None, user_id: int | None = None, before=None) -> list[Entry]:
-    """One page of history rows of the audited models (or one model), newest first, older than `before`
-    (a cursor: the date of the last row of the previous page). Each table gives at most a page, then merge."""
+def _sort_key(record, model: type) -> tuple:
+    """The trail's total order (newest first = descending): date, then model, then row; history tables number
+    their rows separately and rows written together (an initial state, a bulk change) share one date."""
+    return (record.history_date, model._meta.label_lower, record.history_id)
+
+
+def _older_than(model: type, before: tuple) -> Q:
+    """The rows of `model` after the cursor (date, model label, history_id) in the trail's order."""
+    date, label, history_id = before
+    own = model._meta.label_lower
+    if own < label:
+        return Q(history_date__lte=date)
+    if own == label:
+        return Q(history_date__lt=date) | Q(history_date=date, history_id__lt=history_id)
+    return Q(history_date__lt=date)
+
+
+def cursor(entry: Entry) -> str:
+    """The "Older" link's cursor after `entry`: `<UTC date>|<model label>|<history_id>`."""
+    date = entry.record.history_date.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    return f"{date}|{entry.model._meta.label_lower}|{entry.record.history_id}"
+
+
+def parse_cursor(value: str, labels) -> tuple:
+    """(date, model label, history_id) of a cursor made by `cursor`; ValueError when it is not one."""
+    date, label, history_id = value.split("|")  # ValueError unless three parts
+    date = parse_datetime(date.replace(" ", "+"))  # a "+" left unencoded in a hand-written link reads as a space
+    if date is None or date.tzinfo is None or label not in labels:
+        raise ValueError(value)
+    if not (history_id.isascii() and history_id.isdigit() and len(history_id) <= 18):
+        raise ValueError(value)
+    return date, label, int(history_id)
+
+
+def audit_entries(*, model: type | None = None, user_id: int | None = None, before: tuple | None = None):
+    """One page of history rows of the audited models (or one model), newest first by (date, model, row), after
+    `before` (a cursor: that key of the last row of the previous page). Each table gives at most a page, then
+    merge."""
     rows = []
     for m in [model] if model else audited_models():
         qs = m.history.select_related("history_user").order_by("-history_date", "-history_id")
         if user_id:
             qs = qs.filter(history_user_id=user_id)
         if before:
-            qs = qs.filter(history_date__lt=before)
+            qs = qs.filter(_older_than(m, before))
         rows += [(r, m) for r in qs[:PAGE_SIZE]]
-    rows.sort(key=lambda pair: pair[0].history_date, reverse=True)
-    return [Entry(record=r, model=m, changes=_changes(r)) for r, m in rows[:PAGE_SIZE]]
+    rows.sort(key=lambda pair: _sort_key(*pair), reverse=True)
+    return _entries(rows[:PAGE_SIZE])
 
 
 def audit_view(request):
@@ -119,17 +239,25 @@ def audit_view(request):
     by_label = {m._meta.label_lower: m for m in models}
     model = by_label.get(request.GET.get("model", ""))
     user_id = request.GET.get("user", "")
-    user_id = int(user_id) if user_id.isdigit() else None
-    before = parse_datetime(request.GET.get("before", "")) if request.GET.get("before") else None
+    user_id = int(user_id) if user_id.isascii() and user_id.isdigit() and len(user_id) <= 18 else None
+    try:
+        before = parse_cursor(request.GET["before"], by_label) if request.GET.get("before") else None
+    except ValueError:
+        raise BadRequest("malformed cursor") from None
     entries = audit_entries(model=model, user_id=user_id, before=before)
+    model_label = model._meta.label_lower if model else ""
+    older = ""
+    if len(entries) == PAGE_SIZE:
+        params = {"model": model_label, "user": user_id or "", "before": cursor(entries[-1])}
+        older = "?" + urlencode(params, safe=":|")
     context = {
         **admin.site.each_context(request),
         "title": _("Audit trail"),
         "entries": entries,
         "models": [(label, m._meta.verbose_name_plural) for label, m in by_label.items()],
-        "model": model._meta.label_lower if model else "",
+        "model": model_label,
         "users": get_user_model().objects.filter(is_staff=True).order_by("username").values_list("id", "username"),
         "user_id": user_id,
-        "next_before": entries[-1].record.history_date.isoformat() if len(entries) == PAGE_SIZE else "",
+        "older_url": older,
     }
     return TemplateResponse(request, "admin/audit/audit.html", context)

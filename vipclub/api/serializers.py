@@ -53,13 +53,13 @@ class ClubCustomerSerializer(CustomerSerializer):
 
     @extend_schema_field(PointsBriefSerializer)
     def get_points(self, customer) -> dict:
-        return points_selectors.account_brief(customer)
+        return points_selectors.account_brief_of(customer)
 
     def _credit(self, customer) -> dict:
         if not hasattr(self, "_credit_cache"):
             self._credit_cache = {}
         if customer.pk not in self._credit_cache:
-            self._credit_cache[customer.pk] = points_selectors.credit_stars_now(customer)
+            self._credit_cache[customer.pk] = points_selectors.credit_stars_now_of(customer)
         return self._credit_cache[customer.pk]
 
     def get_credit_stars(self, customer) -> int:
@@ -70,12 +70,12 @@ class ClubCustomerSerializer(CustomerSerializer):
         return self._credit(customer)["as_of"]
 
     def get_manager(self, customer) -> dict | None:
-        assignment = manager_selectors.active_assignment(customer)
+        assignment = manager_selectors.active_assignment_of(customer)
         if assignment is None:
             return None
         m = assignment.manager
         return {"employee_no": m.employee_no, "name": m.name, "since": assignment.started_on}
 
     def get_tier(self, customer) -> dict | None:
-        state = tier_selectors.tier_state(customer)
+        state = tier_selectors.tier_state_of(customer)
         return TierStateSerializer(state).data if state else None

@@ -109,7 +109,7 @@ class CustomerDetailApi(APIView):
 
     @extend_schema(responses={200: ClubCustomerSerializer, 404: ERROR})
     def get(self, request, msisdn: str):
-        customer = manager_selectors.scoped_customer(msisdn=msisdn, user=request.user)
+        customer = manager_selectors.scoped_customer_profile(msisdn=msisdn, user=request.user)
         return Response(ClubCustomerSerializer(customer, context={"request": request}).data)
 
 

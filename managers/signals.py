@@ -1,0 +1,5 @@
+from django.dispatch import Signal
+
+# Sent inside the transaction when customers move to another account manager (customers_reassign), so that
+# what other apps assign to the manager follows them (retention: the open cases): kwargs customer_ids, manager.
+customers_reassigned = Signal()
