@@ -2,6 +2,7 @@
 records, month-end member snapshots and the KPIs' targets, and the risk list with its weights."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -268,6 +269,15 @@ class RiskWeight(models.Model):
     )  # fmt: skip
     history = HistoricalRecords()
 
+    # the parameter's bounds per signal: 0 has no useful meaning for these (the risk engine would fall back to
+    # its default), so staff are told at once instead
+    PARAMETER_BOUNDS = {
+        RiskSignal.FALLING_SPEND: (1, 100),
+        RiskSignal.SUSPENSION: (1, 60),
+        RiskSignal.ARREARS: (1, 24),
+        RiskSignal.CLOSURE_REQUEST: (1, 60),
+    }
+
     class Meta:
         ordering = ["signal"]
         verbose_name = _("risk weight")
@@ -276,6 +286,17 @@ class RiskWeight(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_signal_display()} × {self.weight}"
+
+    def clean(self):
+        super().clean()
+        bounds = self.PARAMETER_BOUNDS.get(self.signal)
+        if bounds and not bounds[0] <= (self.parameter or 0) <= bounds[1]:
+            raise ValidationError(
+                {
+                    "parameter": _("For %(signal)s the parameter is between %(low)s and %(high)s.")
+                    % {"signal": self.get_signal_display(), "low": bounds[0], "high": bounds[1]}
+                }
+            )
 
 
 class RiskScore(models.Model):

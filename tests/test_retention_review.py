@@ -180,3 +180,29 @@ def test_a_supervisor_sees_her_branches_only_in_a_month_snapshot(client):
     client.force_login(boss)
     html = client.get(f"/admin/retention/monthsnapshot/{snapshot.pk}/change/").content.decode()
     assert "广州" in html and "深圳" not in html
+
+
+# --- risk weights ----------------------------------------------------------------------------------------
+
+
+def test_a_risk_parameter_of_zero_is_refused_with_its_bounds_instead_of_silently_becoming_the_default(admin_client):
+    from retention.models import RiskWeight
+
+    weight = RiskWeight.objects.get(signal="falling_spend")
+    url = f"/admin/retention/riskweight/{weight.pk}/change/"
+    response = admin_client.post(url, {"signal": "falling_spend", "weight": "30", "parameter": "0"})
+    # the form comes back naming the bounds, and the stored parameter is unchanged
+    assert response.status_code == 200
+    assert "For Falling spend the parameter is between 1 and 100." in response.content.decode()
+    weight.refresh_from_db()
+    assert weight.parameter == 20
+    # a value inside the bounds is saved; the unused parameter of overdue contacts may stay 0
+    admin_client.post(url, {"signal": "falling_spend", "weight": "30", "parameter": "35"})
+    weight.refresh_from_db()
+    assert weight.parameter == 35
+    overdue = RiskWeight.objects.get(signal="overdue_contact")
+    response = admin_client.post(
+        f"/admin/retention/riskweight/{overdue.pk}/change/",
+        {"signal": "overdue_contact", "weight": "12", "parameter": "0"},
+    )
+    assert response.status_code == 302
