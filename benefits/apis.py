@@ -1,7 +1,7 @@
 """Benefits API (API.md): redemptions with an Idempotency-Key, reversals, a customer's benefits and flags."""
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from core.api import idempotent
 from core.errors import InvalidInput
 from core.permissions import IsStaffOrApiClient
+from core.schema import ERROR
 from customers import selectors as customer_selectors
 
 from . import selectors, services
@@ -22,7 +23,6 @@ from .serializers import (
     ReverseRequestSerializer,
 )
 
-ERROR = OpenApiResponse(description='`{"error": {"code", "message", "fields"}}`')
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
     str,

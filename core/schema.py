@@ -5,6 +5,11 @@ input, authentication, permission, unknown page, unsupported body type, throttli
 the schema agrees with the API (checked by the schemathesis fuzz test, tests/test_schema_fuzz.py).
 """
 
+from drf_spectacular.utils import OpenApiResponse
+
+# what a view declares for its 4xx answers (`responses={400: ERROR, …}`); the body's schema is added by the hook below
+ERROR = OpenApiResponse(description='`{"error": {"code", "message", "fields"}}`')
+
 ERROR_SCHEMA = {
     "type": "object",
     "description": 'Every error: `{"error": {"code", "message", "fields"}}` (API.md).',

@@ -1,6 +1,6 @@
 """Customers API: regions, customer bulk upsert, billing-month closure (API.md)."""
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 from core.api import idempotent
 from core.errors import InvalidInput
 from core.permissions import IsStaffOrApiClient
+from core.schema import ERROR
 
 from . import rules, services
 from .serializers import (
@@ -17,8 +18,6 @@ from .serializers import (
     customer_rows_check,
     validate_rows,
 )
-
-ERROR = OpenApiResponse(description='`{"error": {"code", "message", "fields"}}`')
 
 
 class RegionUpsertApi(APIView):

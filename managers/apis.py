@@ -1,7 +1,7 @@
 """Managers API (API.md): account managers, obligations, contact logs, reassignment."""
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from core.api import idempotent
 from core.errors import InvalidInput
 from core.permissions import IsStaffOrApiClient
+from core.schema import ERROR
 from customers.models import Customer
 
 from . import selectors, services
@@ -20,8 +21,6 @@ from .serializers import (
     ObligationSerializer,
     ReassignSerializer,
 )
-
-ERROR = OpenApiResponse(description='`{"error": {"code", "message", "fields"}}`')
 
 
 class IsStaffClientOrManager(IsStaffOrApiClient):

@@ -111,11 +111,15 @@ def extra_sections(providers: list[Callable], request, managers: list) -> list[d
     return [section for section in (provider(request, managers) for provider in providers) if section]
 
 
-def domain_message(exc: DomainError) -> str:
-    if exc.code in DOMAIN_MESSAGES:
-        return str(DOMAIN_MESSAGES[exc.code])
+def domain_message(exc: DomainError, domain_messages=None, field_messages=None) -> str:
+    """A refusal of the services (which speak English) in the user's language: the page's text for its code, else
+    for its fields, else the service's message. Other apps' pages pass their own texts."""
+    domain_messages = DOMAIN_MESSAGES if domain_messages is None else domain_messages
+    field_messages = FIELD_MESSAGES if field_messages is None else field_messages
+    if exc.code in domain_messages:
+        return str(domain_messages[exc.code])
     if isinstance(exc, InvalidInput):
-        named = [str(FIELD_MESSAGES[f]) for f in exc.fields if f in FIELD_MESSAGES]
+        named = [str(field_messages[f]) for f in exc.fields if f in field_messages]
         if named:
             return " ".join(named)
     return exc.message

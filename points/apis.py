@@ -1,7 +1,7 @@
 """Points API (API.md): a customer's points, redemptions and transfers with an `Idempotency-Key`."""
 
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from core.api import idempotent
 from core.errors import InvalidInput
 from core.permissions import IsStaffOrApiClient
+from core.schema import ERROR
 from customers import selectors as customer_selectors
 
 from . import selectors, services
@@ -20,7 +21,6 @@ from .serializers import (
     TransferSerializer,
 )
 
-ERROR = OpenApiResponse(description='`{"error": {"code", "message", "fields"}}`')
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
     str,

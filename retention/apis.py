@@ -2,13 +2,14 @@
 reports."""
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import idempotent
 from core.permissions import IsStaffOrApiClient
+from core.schema import ERROR
 from customers.rules import month_str
 from managers import selectors as manager_selectors
 from managers.apis import IsStaffClientOrManager
@@ -24,8 +25,6 @@ from .serializers import (
     SnapshotRowSerializer,
     TierReportQuerySerializer,
 )
-
-ERROR = OpenApiResponse(description='`{"error": {"code", "message", "fields"}}`')
 
 
 class CanReadReports(IsStaffOrApiClient):

@@ -10,7 +10,7 @@ from django.utils.translation import get_language, gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from core.errors import DomainError, InvalidInput
+from core.errors import DomainError
 from managers import views as manager_views
 from managers.views import manager_required
 
@@ -34,17 +34,11 @@ FIELD_MESSAGES = {
 
 def move_message(exc: DomainError) -> str:
     """A refusal of the services (which speak English) in the user's language."""
-    if exc.code == "invalid_transition":
-        text = str(DOMAIN_MESSAGES[exc.code])
-        allowed = ", ".join(str(CaseState(s).label) for s in exc.fields.get("allowed", []))
-        if not allowed:
-            return text
-        return text + " " + gettext("Possible: %(states)s.") % {"states": allowed}
-    if isinstance(exc, InvalidInput):
-        named = [str(FIELD_MESSAGES[f]) for f in exc.fields if f in FIELD_MESSAGES]
-        if named:
-            return " ".join(named)
-    return exc.message
+    text = manager_views.domain_message(exc, DOMAIN_MESSAGES, FIELD_MESSAGES)
+    if exc.code != "invalid_transition" or not exc.fields.get("allowed"):
+        return text
+    allowed = ", ".join(str(CaseState(s).label) for s in exc.fields["allowed"])
+    return text + " " + gettext("Possible: %(states)s.") % {"states": allowed}
 
 
 def reason_text(signal: str, shown) -> str:

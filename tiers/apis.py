@@ -8,13 +8,12 @@ from rest_framework.views import APIView
 from core.api import idempotent
 from core.errors import NotFoundError
 from core.permissions import IsStaffOrApiClient
+from core.schema import ERROR
 from customers import selectors as customer_selectors
 
 from . import selectors, services
 from .models import RatingPolicy
 from .serializers import RunChangeSerializer, RunSerializer, RunStartSerializer, TierHistorySerializer
-
-ERROR = OpenApiResponse(description='`{"error": {"code", "message", "fields"}}`')
 
 
 class RatingRunStartApi(APIView):

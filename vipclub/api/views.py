@@ -13,6 +13,7 @@ from core.api import idempotent
 from core.errors import InvalidInput
 from core.models import JobHeartbeat
 from core.permissions import IsStaffOrApiClient
+from core.schema import ERROR
 from customers import selectors as customer_selectors
 from customers.serializers import BillRowSerializer, BulkResultSerializer, bill_rows_check, validate_rows
 from managers import selectors as manager_selectors
@@ -22,8 +23,6 @@ from tiers import selectors as tier_selectors
 from .. import workflows
 from ..events import EventSerializer, event_ingest
 from .serializers import ClubCustomerListSerializer, ClubCustomerSerializer
-
-ERROR = OpenApiResponse(description='`{"error": {"code", "message", "fields"}}`')
 
 
 class HealthApi(APIView):
