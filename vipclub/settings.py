@@ -3,14 +3,16 @@
 See `.env.example` for the full list of variables.
 """
 
+import os
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
-VAR_DIR.mkdir(exist_ok=True)
+# Local state (the SQLite file, the filesystem broker, beat's schedule, demo logins); VIPCLUB_VAR_DIR moves it.
+VAR_DIR = Path(os.environ.get("VIPCLUB_VAR_DIR") or BASE_DIR / "var")
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
