@@ -2,6 +2,7 @@
 
 import logging
 import os
+import threading
 
 from celery import Celery, bootsteps
 from celery.schedules import crontab
@@ -75,23 +76,33 @@ def record_worker_heartbeat() -> None:
 
 
 class WorkerHeartbeat(bootsteps.StartStopStep):
-    """Every VIPCLUB_WORKER_HEARTBEAT seconds, on the worker's timer (the main process, not a task slot)."""
+    """Every VIPCLUB_WORKER_HEARTBEAT seconds, in a thread of the worker's main process (not a task slot, so a long
+    task does not hold it up; its own short database connection), from the pool's start to the worker's stop."""
 
-    requires = {"celery.worker.components:Timer"}
+    requires = {"celery.worker.components:Pool"}
 
     def __init__(self, worker, **kwargs):
-        self.tref = None
+        self.stopped = threading.Event()
+        self.thread: threading.Thread | None = None
 
     def start(self, worker):
         from django.conf import settings
 
-        record_worker_heartbeat()
-        self.tref = worker.timer.call_repeatedly(settings.VIPCLUB_WORKER_HEARTBEAT, record_worker_heartbeat)
+        def beat():
+            while True:
+                record_worker_heartbeat()
+                if self.stopped.wait(settings.VIPCLUB_WORKER_HEARTBEAT):
+                    return
+
+        self.stopped.clear()
+        self.thread = threading.Thread(target=beat, name="vipclub-worker-heartbeat", daemon=True)
+        self.thread.start()
 
     def stop(self, worker):
-        if self.tref is not None:
-            self.tref.cancel()
-            self.tref = None
+        self.stopped.set()
+        if self.thread is not None:
+            self.thread.join(timeout=5)
+            self.thread = None
 
 
 app.steps["worker"].add(WorkerHeartbeat)
