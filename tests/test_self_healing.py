@@ -187,9 +187,12 @@ def test_a_run_started_with_the_broker_down_is_accepted_and_dispatched_when_it_r
     run = RatingRun.objects.get(pk=response.json()["id"])
     assert (run.status, run.dispatched_at) == ("pending", None)
     assert api.get(f"/api/v1/rating-runs/{run.pk}/").json()["status"] == "pending"
+    # when: a check comes while the broker is still down, then: nothing dispatched, the run still pending
+    RatingRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - dt.timedelta(minutes=1))
+    assert services.tier_runs_heal(stalled_after=dt.timedelta(minutes=3))["dispatched"] == []
+    assert RatingRun.objects.get(pk=run.pk).dispatched_at is None
     # when: the broker is back and beat's check comes (here: tasks inline, as a worker runs them)
     broker_down(django_settings.CELERY_BROKER_URL, True, django_settings.CELERY_BROKER_TRANSPORT_OPTIONS, 2)
-    RatingRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - dt.timedelta(minutes=1))
     assert heal_runs_task.delay().get()["dispatched"] == [run.pk]
     # then: the run is done
     body = api.get(f"/api/v1/rating-runs/{run.pk}/").json()

@@ -135,9 +135,9 @@ def tier_run_start(
 BROKER_ERRORS = (KombuOperationalError, ConnectionError, TimeoutError, OSError)
 
 
-def tier_run_dispatch(*, run_id: int) -> int:
+def tier_run_dispatch(*, run_id: int) -> int | None:
     """Send every chunk not done to the workers (start, resume, or heal), or the run's finish when all are done, and
-    record when. Returns how many chunks were sent.
+    record when. Returns how many chunks were sent, None when the broker could not be reached.
 
     With the broker unreachable this raises nothing (a run start still answers 202): the run keeps its last
     `dispatched_at` (none for a new run), and the frequent check (tier_runs_heal) sends it when the broker is back.
@@ -154,7 +154,7 @@ def tier_run_dispatch(*, run_id: int) -> int:
         logger.warning(
             "Rating run %s not dispatched, the broker is unavailable (%s); the next check sends it", run_id, exc
         )
-        return 0
+        return None
     RatingRun.objects.filter(pk=run_id).update(dispatched_at=timezone.now())
     return len(chunk_ids)
 
@@ -448,7 +448,8 @@ def tier_runs_heal(*, stalled_after: dt.timedelta, now: dt.datetime | None = Non
             logger.warning(
                 "Rating run %s made no progress since %s: dispatching its unfinished chunks", run.pk, max(signs)
             )
-            tier_run_dispatch(run_id=run.pk)
+            if tier_run_dispatch(run_id=run.pk) is None:
+                break  # the broker is down: the next check tries again
             healed["dispatched"].append(run.pk)
     not_followed_up = RatingRun.objects.filter(
         dry_run=False, status=RunStatus.DONE, pipeline_done_at__isnull=True, finished_at__lte=cutoff
