@@ -64,6 +64,7 @@ def health(port: int) -> dict | None:
 
 @needs_make
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
+@pytest.mark.skipif(not (ROOT / ".venv" / "bin" / "python").exists(), reason="needs the Makefile's .venv")
 def test_make_run_serves_with_its_worker_and_stops_on_sigterm():
     port = free_port()
     var = Path(tempfile.mkdtemp(prefix="vipclub-run-"))
