@@ -61,7 +61,7 @@ logger = logging.getLogger(__name__)
 
 
 def record_worker_heartbeat() -> None:
-    """The `worker` heartbeat that /api/v1/health/ shows: written by every worker's own timer, whatever it runs."""
+    """The `worker` heartbeat that /api/v1/health/ shows: written by every worker's own thread, whatever it runs."""
     from django.db import connection
 
     from core.tasks import heartbeat
