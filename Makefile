@@ -4,6 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+SEED_CUSTOMERS ?= 2000
 
 .PHONY: run test install lint format messages bench worker clean
 
@@ -21,11 +22,10 @@ install: $(VENV)/.installed .env
 ## Serve http://$(HOST):$(PORT) with the scheduled jobs (Celery worker + beat); seeds a demo club on first run.
 run: install
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_demo --if-empty
+	$(BIN)/python manage.py seed_demo --if-empty --customers $(SEED_CUSTOMERS)
 	@echo "vipclub: http://$(HOST):$(PORT)/  (admin: /admin/, API docs: /api/docs/, health: /api/v1/health/)"
-	@bash -c 'set -m; $(BIN)/celery -A vipclub worker --beat --pool=solo --loglevel=warning & worker=$$!; \
-		trap "kill -TERM -$$worker 2>/dev/null; wait $$worker 2>/dev/null" EXIT INT TERM; \
-		$(BIN)/python manage.py runserver $(HOST):$(PORT)'
+# exec: make forwards SIGTERM to the process of its recipe; bin/run stops the server, the worker and beat together
+	@exec $(BIN)/python bin/run --host $(HOST) --port $(PORT)
 
 ## The whole suite: lint, import contracts, migrations up to date, tests (SQLite, or PostgreSQL with DATABASE_URL).
 test: install

@@ -57,8 +57,9 @@ def test_health_needs_no_login(client):
     response = client.get("/api/v1/health/")
     assert response.status_code == 200
     body = response.json()
-    assert (body["status"], body["database"]) == ("ok", "ok")
+    assert body["database"] == "ok"
     assert body["broker"] in {"ok", "unavailable"}
+    assert body["status"] in {"ok", "degraded"}  # degraded with no worker heartbeat: tests/test_self_healing.py
 
 
 def test_everything_else_needs_a_login(region):

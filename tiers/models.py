@@ -154,7 +154,14 @@ class RatingRun(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # When the chunks were last sent to the workers (or taken up by an in-process run); empty while the broker
+    # could not be reached: the frequent check (tiers.heal_runs) dispatches such a run when the broker is back.
+    dispatched_at = models.DateTimeField(_("dispatched at"), null=True, blank=True)
     pipeline_done_at = models.DateTimeField(_("pipeline done at"), null=True, blank=True)
+    # The steps of the monthly follow-up (vipclub.pipeline) done for this run, in order, each recorded in the
+    # transaction of the step: a follow-up that runs again skips them.
+    pipeline_steps = models.JSONField(_("follow-up steps done"), default=list, blank=True)
+    pipeline_note = models.CharField(_("follow-up note"), max_length=200, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Max, Min
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from core.errors import InvalidInput, RuleViolation
 from customers import selectors as customer_selectors
@@ -130,15 +131,31 @@ def tier_run_start(
     return run, True
 
 
-def tier_run_dispatch(*, run_id: int) -> int:
-    """Send every chunk not done to the workers (start, or resume after a crash). Returns how many."""
+# What publishing raises when the broker cannot be reached (kombu wraps the transport's connection errors).
+BROKER_ERRORS = (KombuOperationalError, ConnectionError, TimeoutError, OSError)
+
+
+def tier_run_dispatch(*, run_id: int) -> int | None:
+    """Send every chunk not done to the workers (start, resume, or heal), or the run's finish when all are done, and
+    record when. Returns how many chunks were sent, None when the broker could not be reached.
+
+    With the broker unreachable this raises nothing (a run start still answers 202): the run keeps its last
+    `dispatched_at` (none for a new run), and the frequent check (tier_runs_heal) sends it when the broker is back.
+    Each message is tried once, not retried for seconds (a start must answer promptly)."""
     from .tasks import rerate_chunk_task, rerate_finish_task
 
     chunk_ids = list(RatingChunk.objects.filter(run_id=run_id, done=False).values_list("id", flat=True))
-    for chunk_id in chunk_ids:
-        rerate_chunk_task.delay(chunk_id)
-    if not chunk_ids:
-        rerate_finish_task.delay(run_id)
+    try:
+        for chunk_id in chunk_ids:
+            rerate_chunk_task.apply_async((chunk_id,), retry=False)
+        if not chunk_ids:
+            rerate_finish_task.apply_async((run_id,), retry=False)
+    except BROKER_ERRORS as exc:
+        logger.warning(
+            "Rating run %s not dispatched, the broker is unavailable (%s); the next check sends it", run_id, exc
+        )
+        return None
+    RatingRun.objects.filter(pk=run_id).update(dispatched_at=timezone.now())
     return len(chunk_ids)
 
 
@@ -198,8 +215,9 @@ def tier_run_chunk(*, chunk_id: int) -> bool:
         raise
 
 
-def tier_run_finish(*, run_id: int) -> bool:
-    """Close a run whose chunks are all done: total counts, status done, then the monthly pipeline."""
+def tier_run_finish(*, run_id: int, follow_up: bool = True) -> bool:
+    """Close a run whose chunks are all done: total counts, status done, then (an applied run, unless the caller
+    runs it itself: follow_up=False) the monthly pipeline through the `rating_run_applied` signal."""
     with transaction.atomic():
         run = RatingRun.objects.select_for_update().get(pk=run_id)
         if run.status == RunStatus.DONE or RatingChunk.objects.filter(run=run, done=False).exists():
@@ -215,7 +233,7 @@ def tier_run_finish(*, run_id: int) -> bool:
         run.finished_at = timezone.now()
         run.progress_done = sum(counts.values())
         run.save(update_fields=["counts", "status", "error", "started_at", "finished_at", "progress_done"])
-        if not run.dry_run:
+        if follow_up and not run.dry_run:
             transaction.on_commit(lambda: rating_run_applied.send(sender=RatingRun, run_id=run_id))
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -223,9 +241,11 @@ def tier_run_finish(*, run_id: int) -> bool:
     return True
 
 
-def tier_run_execute(*, run: RatingRun, workers: int = 1, on_progress=None) -> RatingRun:
+def tier_run_execute(*, run: RatingRun, workers: int = 1, on_progress=None, follow_up: bool = True) -> RatingRun:
     """Run every chunk not done here, in this process (`workers` threads), then finish. For the command
-    line, benchmarks and tests; the scheduler and the API use Celery workers instead."""
+    line, benchmarks and tests; the scheduler and the API use Celery workers instead. The run counts as dispatched
+    (taken up here): the frequent check leaves it alone while its chunks make progress."""
+    RatingRun.objects.filter(pk=run.pk).update(dispatched_at=timezone.now())
     chunk_ids = list(RatingChunk.objects.filter(run=run, done=False).values_list("id", flat=True))
 
     def work(chunk_id):
@@ -245,7 +265,7 @@ def tier_run_execute(*, run: RatingRun, workers: int = 1, on_progress=None) -> R
     else:
         for chunk_id in chunk_ids:
             work(chunk_id)
-    tier_run_finish(run_id=run.pk)
+    tier_run_finish(run_id=run.pk, follow_up=follow_up)
     run.refresh_from_db()
     return run
 
@@ -391,10 +411,54 @@ def tier_runs_scheduled(*, today: dt.date, stale_after: dt.timedelta = dt.timede
             continue
         if created:
             touched.append(run.pk)
-    cutoff = timezone.now() - stale_after
-    for run in RatingRun.objects.filter(status=RunStatus.RUNNING, dry_run=False):
-        last = RatingChunk.objects.filter(run=run, done=True).aggregate(at=Max("done_at"))["at"] or run.started_at
-        if last is None or last < cutoff:
-            tier_run_resume(run=run)
-            touched.append(run.pk)
+    touched += tier_runs_heal(stalled_after=stale_after)["dispatched"]
     return touched
+
+
+# A run start dispatches its chunks when its transaction commits; one still not dispatched this long after its
+# creation never was (the broker was down).
+DISPATCH_GRACE = dt.timedelta(seconds=30)
+
+
+def tier_runs_heal(*, stalled_after: dt.timedelta, now: dt.datetime | None = None) -> dict[str, list[int]]:
+    """Make stopped runs go on without anyone acting (on worker start, and every few minutes by beat):
+
+    - a pending or running run that was never dispatched (the broker was down), or whose last sign of progress
+      (creation, dispatch, start, a chunk done) is older than `stalled_after`, gets its unfinished chunks sent again
+      (or its finish, when they are all done). A worker killed mid-run leaves its messages unacknowledged until
+      the broker's visibility timeout; the chunks sent again run now, and the late copies find their chunk done.
+    - an applied run done that long ago whose monthly follow-up has not finished is announced again
+      (`rating_run_applied`); the follow-up skips what it did already, and does nothing after a later run's.
+
+    Chunks are idempotent (done in one transaction with their row locked), so sending one twice is harmless.
+    Failed runs are left for a person (admin action, `rerate --resume`). Returns the run ids dispatched and
+    followed up."""
+    now = now or timezone.now()
+    cutoff = now - stalled_after
+    healed: dict[str, list[int]] = {"dispatched": [], "followed_up": []}
+    unfinished = (
+        RatingRun.objects.filter(status__in=[RunStatus.PENDING, RunStatus.RUNNING])
+        .annotate(last_chunk_at=Max("chunks__done_at"))
+        .order_by("created_at")
+    )
+    for run in unfinished:
+        signs = [t for t in (run.created_at, run.dispatched_at, run.started_at, run.last_chunk_at) if t]
+        never_dispatched = run.dispatched_at is None and run.created_at <= now - min(DISPATCH_GRACE, stalled_after)
+        if never_dispatched or max(signs) <= cutoff:
+            logger.warning(
+                "Rating run %s made no progress since %s: dispatching its unfinished chunks", run.pk, max(signs)
+            )
+            if tier_run_dispatch(run_id=run.pk) is None:
+                break  # the broker is down: the next check tries again
+            healed["dispatched"].append(run.pk)
+    not_followed_up = RatingRun.objects.filter(
+        dry_run=False, status=RunStatus.DONE, pipeline_done_at__isnull=True, finished_at__lte=cutoff
+    ).order_by("month", "evaluation_date")
+    for run_id in not_followed_up.values_list("pk", flat=True):
+        try:
+            rating_run_applied.send(sender=RatingRun, run_id=run_id)
+        except BROKER_ERRORS as exc:
+            logger.warning("Follow-up of rating run %s not dispatched, the broker is unavailable (%s)", run_id, exc)
+            break
+        healed["followed_up"].append(run_id)
+    return healed

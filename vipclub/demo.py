@@ -38,6 +38,7 @@ from retention.models import ReasonCategory, RetentionOffer
 from tiers.models import CustomerTier, RatingRun
 
 from . import workflows
+from .events import EventSerializer, event_ingest
 
 CLUB_ZONE = ZoneInfo("Asia/Shanghai")
 
@@ -352,6 +353,19 @@ def billing_months_close(months: list[dt.date], *, as_of: dt.date) -> None:
     BillingMonth.objects.bulk_update(not_closed, ["closed_at"])
 
 
+def demo_event(*, event_id: str, type: str, msisdn: str, at: dt.datetime, data: dict) -> dict:
+    """A lifecycle event of the demo, through what the events API does (validation, event_ingest and its workflows:
+    a suspension freezes the points, as in production). Raises when a rule refuses it."""
+    serializer = EventSerializer(
+        data={"event_id": event_id, "type": type, "msisdn": msisdn, "occurred_at": at.isoformat(), "data": data}
+    )
+    serializer.is_valid(raise_exception=True)
+    outcome = event_ingest(event=dict(serializer.validated_data))
+    if outcome.status_code != 201:
+        raise RuntimeError(f"The demo's {type} event of {msisdn} was refused: {outcome.body}")
+    return outcome.body
+
+
 @dataclass
 class DemoLogin:
     username: str
@@ -402,9 +416,7 @@ def demo_club_load(club: DemoClub, *, log: Callable[[str], None] = lambda _: Non
     log(f"  {len(club.groups)} corporate groups with {key_persons} key persons")
 
     for msisdn, kind, at in club.suspensions:
-        customer_services.customer_transition(
-            customer=customers[msisdn], action="suspend", kind=kind, at=at, source="seed_demo"
-        )
+        demo_event(event_id=f"seed-demo-suspend-{msisdn}", type="suspended", msisdn=msisdn, at=at, data={"kind": kind})
     log(f"  {len(club.suspensions)} suspended customers")
     return {"customers": len(club.customers), "bills": len(bill_rows)}
 

@@ -6,7 +6,8 @@ Each step is a service of its app, added as the apps are built; the pipeline rec
 import logging
 
 from celery import shared_task
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Q
 from django.dispatch import receiver
 from django.utils import timezone
 
@@ -15,7 +16,7 @@ from customers.rules import add_months
 from managers import services as manager_services
 from points import services as points_services
 from retention import services as retention_services
-from tiers.models import RatingRun
+from tiers.models import RatingRun, RunStatus
 from tiers.signals import rating_run_applied
 
 from . import workflows  # noqa: F401  (connects the customer lifecycle to retention's port at start-up)
@@ -57,19 +58,72 @@ STEPS: list = [
     refresh_risk,
 ]  # fmt: skip
 
+# One follow-up step at a time, whichever run it belongs to (a transaction-level advisory lock: released at commit or
+# when the connection dies, and safe behind a transaction-mode pooler). SQLite serializes writers anyway.
+_PIPELINE_LOCK = 7_311_400_613
+
+
+def _one_step_at_a_time() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PIPELINE_LOCK])
+
+
+def _followed_up_later(run: RatingRun) -> RatingRun | None:
+    """An applied run later than `run` whose follow-up has started or finished: `run`'s would undo part of it."""
+    later = (
+        RatingRun.objects.filter(dry_run=False, status=RunStatus.DONE)
+        .filter(Q(month__gt=run.month) | Q(month=run.month, evaluation_date__gt=run.evaluation_date))
+        .exclude(pk=run.pk)
+        .order_by("-month", "-evaluation_date")
+    )
+    return next(
+        (
+            r
+            for r in later.only("pk", "month", "pipeline_done_at", "pipeline_steps")
+            if r.pipeline_done_at or r.pipeline_steps
+        ),
+        None,
+    )
+
 
 @shared_task(name="vipclub.monthly_pipeline")
-def monthly_pipeline_task(run_id: int) -> None:
-    monthly_pipeline(run_id=run_id)
+def monthly_pipeline_task(run_id: int) -> str:
+    return monthly_pipeline(run_id=run_id)
 
 
-def monthly_pipeline(*, run_id: int) -> None:
-    run = RatingRun.objects.get(pk=run_id)
+def monthly_pipeline(*, run_id: int) -> str:
+    """The follow-up of an applied run, once and in order: each step in its own transaction, recorded on the run in
+    that transaction, so that a second delivery (a replay, a redelivered message, the frequent check) skips what is
+    done and a crashed follow-up resumes after its last step. A run whose follow-up comes after a later run's has
+    started does nothing (it would re-date the risk list and re-open expired benefit periods): it is marked done
+    with a note. Returns "done", "already done" or "skipped"."""
     for step in STEPS:
         with transaction.atomic():
+            _one_step_at_a_time()
+            run = RatingRun.objects.select_for_update().get(pk=run_id)
+            if run.pipeline_done_at:
+                return "already done"
+            later = _followed_up_later(run)
+            if later is not None:
+                run.pipeline_done_at = timezone.now()
+                run.pipeline_note = f"skipped: run #{later.pk} of {later.month:%Y-%m} was followed up already"
+                run.save(update_fields=["pipeline_done_at", "pipeline_note"])
+                logger.warning("Monthly pipeline of run %s skipped: %s", run_id, run.pipeline_note)
+                return "skipped"
+            if step.__name__ in run.pipeline_steps:
+                continue
             step(run=run)
-    RatingRun.objects.filter(pk=run_id).update(pipeline_done_at=timezone.now())
+            run.pipeline_steps = [*run.pipeline_steps, step.__name__]
+            run.save(update_fields=["pipeline_steps"])
+    with transaction.atomic():
+        run = RatingRun.objects.select_for_update().get(pk=run_id)
+        if run.pipeline_done_at:
+            return "already done"
+        run.pipeline_done_at = timezone.now()
+        run.save(update_fields=["pipeline_done_at"])
     logger.info("Monthly pipeline done for run %s", run_id)
+    return "done"
 
 
 @receiver(rating_run_applied)

@@ -3,14 +3,16 @@
 See `.env.example` for the full list of variables.
 """
 
+import os
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
-VAR_DIR.mkdir(exist_ok=True)
+# Local state (the SQLite file, the filesystem broker, beat's schedule, demo logins); VIPCLUB_VAR_DIR moves it.
+VAR_DIR = Path(os.environ.get("VIPCLUB_VAR_DIR") or BASE_DIR / "var")
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
@@ -173,14 +175,30 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Self-healing jobs (README "Jobs that heal themselves"). A rating chunk is stopped after this many seconds (it takes
+# seconds); the broker's visibility timeout is twice that, and must stay above the longest task (the scheduled jobs
+# take under 2 minutes on 1M customers). Beat checks every 2 minutes for runs with no progress for
+# VIPCLUB_RUN_STALLED_AFTER seconds; a worker records its heartbeat every VIPCLUB_WORKER_HEARTBEAT seconds, and health
+# calls a heartbeat older than VIPCLUB_HEARTBEAT_STALE_AFTER seconds stale.
+VIPCLUB_CHUNK_TIME_LIMIT = env.int("VIPCLUB_CHUNK_TIME_LIMIT", default=300)
+VIPCLUB_BROKER_VISIBILITY_TIMEOUT = env.int("VIPCLUB_BROKER_VISIBILITY_TIMEOUT", default=2 * VIPCLUB_CHUNK_TIME_LIMIT)
+VIPCLUB_RUN_STALLED_AFTER = env.int("VIPCLUB_RUN_STALLED_AFTER", default=180)
+VIPCLUB_WORKER_HEARTBEAT = env.int("VIPCLUB_WORKER_HEARTBEAT", default=30)
+VIPCLUB_HEARTBEAT_STALE_AFTER = env.int("VIPCLUB_HEARTBEAT_STALE_AFTER", default=300)
+
 # Celery: Redis when configured; otherwise a service-free filesystem broker under var/celery,
 # so that `make run` still runs the scheduled jobs with no server installed.
 CELERY_BROKER_DIR = VAR_DIR / "celery"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
-    # Connecting gives up after 2 s (a request that enqueues a task does not hang on a dead Redis).
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2}
+    # Connecting gives up after 2 s (a request that enqueues a task does not hang on a dead Redis). A message a
+    # worker took and never acknowledged (the worker was killed) goes back to the queue after the visibility
+    # timeout: sized to the rating chunk (VIPCLUB_BROKER_VISIBILITY_TIMEOUT below), not an hour.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": VIPCLUB_BROKER_VISIBILITY_TIMEOUT,
+        "socket_connect_timeout": 2,
+    }
     CELERY_BROKER_CONNECTION_TIMEOUT = 2
     CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 2
 else:

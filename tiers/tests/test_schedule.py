@@ -44,7 +44,10 @@ def test_resumes_a_run_that_stopped_making_progress(django_capture_on_commit_cal
     make_customer()
     BillingMonth.objects.create(month=dt.date(2026, 11, 1), closed_at=timezone.now())
     run, _ = services.tier_run_start(month=dt.date(2026, 12, 1), dispatch=False)
-    RatingRun.objects.filter(pk=run.pk).update(status="running", started_at=timezone.now() - dt.timedelta(hours=2))
+    two_hours_ago = timezone.now() - dt.timedelta(hours=2)
+    RatingRun.objects.filter(pk=run.pk).update(
+        status="running", created_at=two_hours_ago, started_at=two_hours_ago, dispatched_at=two_hours_ago
+    )
     with django_capture_on_commit_callbacks(execute=True):
         touched = services.tier_runs_scheduled(today=dt.date(2026, 12, 15))
     run.refresh_from_db()

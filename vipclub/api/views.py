@@ -1,8 +1,11 @@
 """API endpoints that compose several apps: customer profile, bills (points hook), events, health."""
 
+import datetime as dt
+
 import redis
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import AllowAny
@@ -25,7 +28,19 @@ from ..events import EventSerializer, event_ingest
 from .serializers import ClubCustomerListSerializer, ClubCustomerSerializer
 
 
+def heartbeat_state(last_seen, *, now, stale_after) -> str:
+    if last_seen is None:
+        return "missing"
+    return "stale" if now - last_seen > stale_after else "ok"
+
+
 class HealthApi(APIView):
+    """API.md's `{"status", "database", "broker"}`, and the heartbeats of the jobs: `worker` (every worker's own
+    timer, every VIPCLUB_WORKER_HEARTBEAT seconds) and `beat` (beat's every-minute heartbeat, recorded by a worker:
+    stale with a fresh `worker` means beat stopped), each `ok`, `stale` (older than VIPCLUB_HEARTBEAT_STALE_AFTER
+    seconds) or `missing`, with its last time. `status` is `ok` when all of them are, else `degraded`; the answer is
+    503 only when the database is unavailable (the web service cannot serve), 200 otherwise."""
+
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
@@ -33,21 +48,24 @@ class HealthApi(APIView):
         responses=inline_serializer(
             "Health",
             {
-                "status": serializers.CharField(),
-                "database": serializers.CharField(),
-                "broker": serializers.CharField(),
-                "last_heartbeat": serializers.DateTimeField(allow_null=True),
+                "status": serializers.CharField(help_text="ok or degraded"),
+                "database": serializers.CharField(help_text="ok or unavailable"),
+                "broker": serializers.CharField(help_text="ok or unavailable"),
+                "worker": serializers.CharField(help_text="ok, stale or missing"),
+                "beat": serializers.CharField(help_text="ok, stale or missing"),
+                "worker_last_seen": serializers.DateTimeField(allow_null=True),
+                "beat_last_seen": serializers.DateTimeField(allow_null=True),
+                "last_heartbeat": serializers.DateTimeField(allow_null=True, help_text="the same as beat_last_seen"),
             },
         )
     )
     def get(self, request):
         database = "ok"
-        last_heartbeat = None
+        seen: dict[str, object] = {}
         try:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT 1")
-            beat = JobHeartbeat.objects.filter(name="beat").first()
-            last_heartbeat = beat.last_run_at if beat else None
+            seen = dict(JobHeartbeat.objects.filter(name__in=["worker", "beat"]).values_list("name", "last_run_at"))
         except Exception:  # noqa: BLE001 - any database failure is reported, not raised
             database = "unavailable"
         broker = "ok"
@@ -58,15 +76,21 @@ class HealthApi(APIView):
                 broker = "unavailable"
         elif not settings.CELERY_BROKER_DIR.is_dir():
             broker = "unavailable"
-        healthy = database == "ok"
+        now = timezone.now()
+        stale_after = dt.timedelta(seconds=settings.VIPCLUB_HEARTBEAT_STALE_AFTER)
+        jobs = {name: heartbeat_state(seen.get(name), now=now, stale_after=stale_after) for name in ("worker", "beat")}
+        healthy = database == "ok" and broker == "ok" and set(jobs.values()) == {"ok"}
         return Response(
             {
                 "status": "ok" if healthy else "degraded",
                 "database": database,
                 "broker": broker,
-                "last_heartbeat": last_heartbeat,
+                **jobs,
+                "worker_last_seen": seen.get("worker"),
+                "beat_last_seen": seen.get("beat"),
+                "last_heartbeat": seen.get("beat"),
             },
-            status=status.HTTP_200_OK if healthy else status.HTTP_503_SERVICE_UNAVAILABLE,
+            status=status.HTTP_200_OK if database == "ok" else status.HTTP_503_SERVICE_UNAVAILABLE,
         )
 
 

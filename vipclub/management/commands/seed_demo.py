@@ -77,8 +77,10 @@ class Command(BaseCommand):
             month = add_months(month, -1)
         for m in (add_months(month, -1), month):
             run, _ = tier_services.tier_run_start(month=m, policy=policy, force=True, dispatch=False)
-            run = tier_services.tier_run_execute(run=run)
-            monthly_pipeline(run_id=run.pk)  # assign managers now, not when a worker gets to it
+            # the follow-up here and now (managers assigned before the contact history below), not queued for a
+            # worker: the worker of the first `make run` would run it a second time
+            run = tier_services.tier_run_execute(run=run, follow_up=False)
+            monthly_pipeline(run_id=run.pk)
             counts = ", ".join(f"{k} {v}" for k, v in run.counts.items() if v)
             self.stdout.write(f"  rating run {m:%Y-%m}: {counts}")
 
