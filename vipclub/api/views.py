@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import idempotent
+from core.db import retry_on_conflict
 from core.errors import InvalidInput
 from core.models import JobHeartbeat
 from core.permissions import IsStaffOrApiClient
@@ -156,6 +157,7 @@ class EventApi(APIView):
             409: ERROR,
         },
     )
+    @retry_on_conflict
     def post(self, request):
         if not isinstance(request.data, dict):
             raise InvalidInput("The body must be a JSON object.")
