@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
-from django.db import IntegrityError, connection, transaction
+from django.core.management.sql import emit_post_migrate_signal
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
 from django.db.models import Sum
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -62,6 +63,21 @@ def parallel(calls: list[Callable]) -> list:
     for t in threads:
         t.join(60)
     return results
+
+
+@pytest.fixture(autouse=True)
+def post_migrate_state(request):
+    """What `migrate` leaves besides the tables (content types, permissions, the role and scope groups): a test
+    with `serialized_rollback` before this one flushed them without running post_migrate again."""
+    if "transactional_db" not in request.fixturenames and not _transactional(request):
+        return
+    request.getfixturevalue("transactional_db")
+    emit_post_migrate_signal(verbosity=0, interactive=False, db=DEFAULT_DB_ALIAS)
+
+
+def _transactional(request) -> bool:
+    marker = request.node.get_closest_marker("django_db")
+    return bool(marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
 
 
 @pytest.fixture

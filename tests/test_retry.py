@@ -7,7 +7,8 @@ on PostgreSQL.
 """
 
 import pytest
-from django.db import IntegrityError, OperationalError, transaction
+from django.core.management.sql import emit_post_migrate_signal
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, OperationalError, transaction
 
 from core import db
 from core.models import IdempotencyRecord
@@ -30,6 +31,21 @@ def conflict(pgcode: str = "40P01") -> OperationalError:
     exc = OperationalError("deadlock detected" if pgcode == "40P01" else "could not serialize access")
     exc.__cause__ = _PgError(pgcode)
     return exc
+
+
+@pytest.fixture(autouse=True)
+def post_migrate_state(request):
+    """What `migrate` leaves besides the tables (content types, permissions, the role and scope groups): a test
+    with `serialized_rollback` before this one flushed them without running post_migrate again."""
+    if "transactional_db" not in request.fixturenames and not _transactional(request):
+        return
+    request.getfixturevalue("transactional_db")
+    emit_post_migrate_signal(verbosity=0, interactive=False, db=DEFAULT_DB_ALIAS)
+
+
+def _transactional(request) -> bool:
+    marker = request.node.get_closest_marker("django_db")
+    return bool(marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
 
 
 @pytest.fixture(autouse=True)
