@@ -15,9 +15,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.apps import apps as django_apps
 from django.core.management import call_command
-from django.core.management.sql import emit_post_migrate_signal
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -36,7 +36,9 @@ pytestmark = [
         connection.vendor != "postgresql",
         reason="needs PostgreSQL: SQLite serialises every writer on one database lock, so threads prove nothing there",
     ),
-    pytest.mark.django_db(transaction=True),
+    # every app "available": each test starts with what post_migrate writes (groups, permissions) and leaves the
+    # database empty, as a test with serialized_rollback expects after it
+    pytest.mark.django_db(transaction=True, available_apps=[a.name for a in django_apps.get_app_configs()]),
 ]
 
 T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
@@ -63,21 +65,6 @@ def parallel(calls: list[Callable]) -> list:
     for t in threads:
         t.join(60)
     return results
-
-
-@pytest.fixture(autouse=True)
-def post_migrate_state(request):
-    """What `migrate` leaves besides the tables (content types, permissions, the role and scope groups): a test
-    with `serialized_rollback` before this one flushed them without running post_migrate again."""
-    if "transactional_db" not in request.fixturenames and not _transactional(request):
-        return
-    request.getfixturevalue("transactional_db")
-    emit_post_migrate_signal(verbosity=0, interactive=False, db=DEFAULT_DB_ALIAS)
-
-
-def _transactional(request) -> bool:
-    marker = request.node.get_closest_marker("django_db")
-    return bool(marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
 
 
 @pytest.fixture

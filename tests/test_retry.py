@@ -7,8 +7,8 @@ on PostgreSQL.
 """
 
 import pytest
-from django.core.management.sql import emit_post_migrate_signal
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, OperationalError, transaction
+from django.apps import apps as django_apps
+from django.db import IntegrityError, OperationalError, transaction
 
 from core import db
 from core.models import IdempotencyRecord
@@ -17,6 +17,11 @@ from customers.tests.factories import CustomerFactory, RegionFactory
 from vipclub import workflows
 
 from .test_api_customers import assert_error
+
+# Outside any transaction (the retry works at the outermost one); every app "available": each test starts with what
+# post_migrate writes (groups, permissions) and leaves the database empty, as a test with serialized_rollback
+# expects after it.
+TRANSACTIONAL = pytest.mark.django_db(transaction=True, available_apps=[a.name for a in django_apps.get_app_configs()])
 
 
 class _PgError(Exception):
@@ -31,21 +36,6 @@ def conflict(pgcode: str = "40P01") -> OperationalError:
     exc = OperationalError("deadlock detected" if pgcode == "40P01" else "could not serialize access")
     exc.__cause__ = _PgError(pgcode)
     return exc
-
-
-@pytest.fixture(autouse=True)
-def post_migrate_state(request):
-    """What `migrate` leaves besides the tables (content types, permissions, the role and scope groups): a test
-    with `serialized_rollback` before this one flushed them without running post_migrate again."""
-    if "transactional_db" not in request.fixturenames and not _transactional(request):
-        return
-    request.getfixturevalue("transactional_db")
-    emit_post_migrate_signal(verbosity=0, interactive=False, db=DEFAULT_DB_ALIAS)
-
-
-def _transactional(request) -> bool:
-    marker = request.node.get_closest_marker("django_db")
-    return bool(marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
 
 
 @pytest.fixture(autouse=True)
@@ -67,7 +57,7 @@ def flaky(failures: list[Exception], then):
     return work, calls
 
 
-@pytest.mark.django_db(transaction=True, available_apps=["customers"])
+@TRANSACTIONAL
 @pytest.mark.parametrize(
     "error",
     [conflict("40P01"), conflict("40001"), OperationalError("database is locked")],
@@ -84,7 +74,7 @@ def test_a_conflict_runs_the_write_again_in_a_new_transaction(error):
     assert list(Region.objects.values_list("code", flat=True)) == [region.code] == ["R2"]
 
 
-@pytest.mark.django_db(transaction=True, available_apps=["customers"])
+@TRANSACTIONAL
 def test_exhausted_attempts_raise_a_write_conflict_and_write_nothing():
     work, calls = flaky([conflict()] * 3, then=lambda: Region.objects.create(code="R", name="x", province="y"))
     with pytest.raises(db.WriteConflict) as raised:
@@ -94,7 +84,7 @@ def test_exhausted_attempts_raise_a_write_conflict_and_write_nothing():
     assert not Region.objects.exists()
 
 
-@pytest.mark.django_db(transaction=True, available_apps=["customers"])
+@TRANSACTIONAL
 def test_inside_a_transaction_the_error_goes_up_to_the_outermost_boundary():
     # given a retrying unit of work called inside someone else's transaction
     work, calls = flaky([conflict(), conflict()], then=lambda: None)
@@ -113,7 +103,7 @@ def test_inside_a_transaction_the_error_goes_up_to_the_outermost_boundary():
     assert (len(calls), len(outer_calls)) == (3, 2)
 
 
-@pytest.mark.django_db(transaction=True, available_apps=["customers"])
+@TRANSACTIONAL
 def test_other_database_errors_are_not_retried():
     work, calls = flaky([IntegrityError("duplicate key"), OperationalError("server closed the connection")], lambda: 1)
     with pytest.raises(IntegrityError):
@@ -123,7 +113,7 @@ def test_other_database_errors_are_not_retried():
     assert not db.is_conflict(ValueError("deadlock detected"))
 
 
-@pytest.mark.django_db(transaction=True)
+@TRANSACTIONAL
 def test_a_bill_upload_that_keeps_conflicting_answers_503_with_retry_after(api, monkeypatch):
     # given a customer, and bill imports that always deadlock
     customer = CustomerFactory(region=RegionFactory())
@@ -146,7 +136,7 @@ def test_a_bill_upload_that_keeps_conflicting_answers_503_with_retry_after(api, 
     assert not IdempotencyRecord.objects.exists()
 
 
-@pytest.mark.django_db(transaction=True)
+@TRANSACTIONAL
 def test_a_bill_upload_that_conflicted_once_is_applied_once_under_its_key(api, monkeypatch):
     # given a bill import whose first attempt writes the bill and then deadlocks
     customer = CustomerFactory(region=RegionFactory())
@@ -172,7 +162,7 @@ def test_a_bill_upload_that_conflicted_once_is_applied_once_under_its_key(api, m
     assert IdempotencyRecord.objects.count() == 1
 
 
-@pytest.mark.django_db(transaction=True)
+@TRANSACTIONAL
 def test_an_event_that_keeps_conflicting_answers_503_and_is_not_recorded(api, monkeypatch):
     customer = CustomerFactory(region=RegionFactory())
 
