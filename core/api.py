@@ -19,6 +19,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from .db import WriteConflict, is_conflict, retry_on_conflict
 from .errors import DomainError, InvalidInput, RuleViolation
 from .models import IdempotencyRecord
 
@@ -65,8 +66,16 @@ def exception_handler(exc, context):
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
 
+    if is_conflict(exc):  # a deadlock or serialization failure no retry boundary caught (core.db)
+        logger.warning("Write conflict outside a retry boundary: %s", exc)
+        exc = WriteConflict("Concurrent changes to the same records conflicted with this request; nothing was written.")
     if isinstance(exc, DomainError):
-        return Response(error_body(exc.code, exc.message, exc.fields), status=exc.http_status)
+        retry_after = getattr(exc, "retry_after", None)
+        return Response(
+            error_body(exc.code, exc.message, exc.fields),
+            status=exc.http_status,
+            headers={"Retry-After": str(retry_after)} if retry_after else None,
+        )
     if isinstance(exc, RequestDataTooBig):  # a body over DATA_UPLOAD_MAX_MEMORY_SIZE
         return Response(
             error_body("request_too_large", f"The request body is too large ({exc})."),
@@ -156,9 +165,14 @@ def idempotent(view_method):
     A replay with a different body under the same key is refused (409 `idempotency_key_reused`).
     Concurrent requests with one key: the unique constraint lets one win; the other's writes are
     rolled back and it returns the winner's stored answer.
+
+    The whole write (the key's lookup, the view, the stored answer) is one transaction, retried on a deadlock or a
+    serialization failure (`core.db.retry_on_conflict`): a retry looks the key up again, so an attempt that failed
+    has stored nothing and a key is never answered twice differently.
     """
 
     @wraps(view_method)
+    @retry_on_conflict
     def wrapper(self, request, *args, **kwargs):
         key = request.headers.get("Idempotency-Key")
         if not key:

@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import idempotent
+from core.db import retry_on_conflict
 from core.errors import InvalidInput
 from core.permissions import IsStaffOrApiClient
 from core.schema import ERROR
@@ -25,6 +26,7 @@ class RegionUpsertApi(APIView):
     scopes = {"PUT": "customers:write"}  # the API client's token scope per method (core.permissions)
 
     @extend_schema(request=RegionSerializer, responses={200: RegionSerializer, 201: RegionSerializer, 400: ERROR})
+    @retry_on_conflict
     def put(self, request, code: str):
         serializer = RegionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

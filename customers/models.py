@@ -90,6 +90,9 @@ class Customer(models.Model):
     suspension_kind = models.CharField(_("suspension kind"), max_length=12, choices=SuspensionKind.choices, blank=True)
     closure_kind = models.CharField(_("closure kind"), max_length=10, choices=ClosureKind.choices, blank=True)
     status_changed_at = models.DateTimeField(_("status changed at"), null=True, blank=True)
+    # the `occurred_at` of the newest lifecycle fact applied (event, admin action, retention desk): a lifecycle event
+    # older than it arrived late and is recorded as superseded, not applied (vipclub.events)
+    lifecycle_at = models.DateTimeField(_("latest lifecycle event at"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -90,3 +90,11 @@ def transition_problem(action: str, current: str, kind: str = "") -> str | None:
     if action == "close" and current == Status.SUSPENDED and kind != "arrears":
         return "Only an arrears closure may follow a suspension; a voluntary closure needs a closure request first."
     return None
+
+
+def fact_applies(action: str, current: str) -> bool:
+    """Whether a lifecycle event from the system of record moves a customer in status `current` although the state
+    machine has no such step (the events in between are missing or late): yes, to a status she is not in, except
+    out of `closed` (a closed number does not come back)."""
+    _, to_status = TRANSITIONS[action]
+    return current != Status.CLOSED and current != to_status

@@ -4,7 +4,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from core.errors import RuleViolation
@@ -55,7 +55,7 @@ def customers_bulk_upsert(*, rows: list[dict], actor=None) -> tuple[int, int]:
     existing = set(Customer.objects.filter(msisdn__in=msisdns).values_list("msisdn", flat=True))
     region_ids = dict(Region.objects.filter(code__in={r["region"] for r in rows}).values_list("code", "id"))
     objs = []
-    for r in rows:
+    for r in sorted(rows, key=lambda r: r["msisdn"]):  # the upsert locks rows in this order (core.db)
         values = {f: r.get(f) for f in CUSTOMER_BULK_FIELDS}
         for text_field in ("plan_code", "landline"):
             values[text_field] = values[text_field] or ""
@@ -75,10 +75,13 @@ def customers_bulk_upsert(*, rows: list[dict], actor=None) -> tuple[int, int]:
     if with_plan:
         ids = dict(Customer.objects.filter(msisdn__in=list(with_plan)).values_list("msisdn", "id"))
         PlanPeriod.objects.bulk_create(
-            [
-                PlanPeriod(customer_id=ids[m], plan_code=o.plan_code, started_on=o.plan_started_on)
-                for m, o in with_plan.items()
-            ],
+            sorted(
+                (
+                    PlanPeriod(customer_id=ids[m], plan_code=o.plan_code, started_on=o.plan_started_on)
+                    for m, o in with_plan.items()
+                ),
+                key=lambda p: (p.customer_id, p.started_on),
+            ),
             batch_size=1000,
             update_conflicts=True,
             unique_fields=["customer", "started_on"],
@@ -97,14 +100,19 @@ class BillsResult:
 
 @transaction.atomic
 def bills_bulk_upsert(*, rows: list[dict], actor=None) -> BillsResult:
-    """Create or correct monthly bills. Rows: {customer_id, month (date), amount (Decimal), paid}."""
+    """Create or correct monthly bills. Rows: {customer_id, month (date), amount (Decimal), paid}.
+
+    The existing bills are locked, then all are upserted, both in (customer id, month) order: two uploads of the same
+    customers in any order take their locks in one order and never deadlock (core.db)."""
     result = BillsResult()
+    rows = sorted(rows, key=lambda r: (r["customer_id"], r["month"]))
     customer_ids = {r["customer_id"] for r in rows}
     months = {r["month"] for r in rows}
     current = {
         (c, m): a
         for c, m, a in MonthlyBill.objects.select_for_update()
         .filter(customer_id__in=customer_ids, month__in=months)
+        .order_by("customer_id", "month")
         .values_list("customer_id", "month", "amount")
     }
     for r in rows:
@@ -142,8 +150,50 @@ def billing_month_close(*, month: dt.date, as_of: dt.date | None = None, actor=N
     return billing_month
 
 
-def _locked(customer: Customer) -> Customer:
-    return Customer.objects.select_for_update().get(pk=customer.pk)
+def customer_lock(customer: Customer | int) -> Customer:
+    """The customer, read again and locked until the end of the transaction: the first lock of every write that
+    changes her state (the lock order in core.db), so that such writes for one customer run one after the other.
+    `FOR NO KEY UPDATE` on PostgreSQL: inserting a row that merely references her (a ledger entry, a bill's
+    points account) does not wait for it. Locking her again in the same transaction is free. Must run inside a
+    transaction."""
+    pk = customer if isinstance(customer, int) else customer.pk
+    return Customer.objects.select_for_update(no_key=_no_key()).get(pk=pk)
+
+
+def customers_lock(customer_ids) -> list[int]:
+    """Lock many customers in id order (the lock order in core.db); returns the ids that exist."""
+    ids = sorted(set(customer_ids))
+    return list(
+        Customer.objects.select_for_update(no_key=_no_key())
+        .filter(pk__in=ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def _no_key() -> bool:
+    return connection.features.has_select_for_no_key_update
+
+
+def _lifecycle_seen(customer: Customer, at: dt.datetime) -> list[str]:
+    if customer.lifecycle_at is None or at > customer.lifecycle_at:
+        customer.lifecycle_at = at
+        return ["lifecycle_at"]
+    return []
+
+
+@transaction.atomic
+def customer_lifecycle_seen(*, customer: Customer, at: dt.datetime, suspension_kind: str = "") -> Customer:
+    """A lifecycle fact that changes no status (a second closure request, or an event that finds her already in its
+    status): its time becomes the newest lifecycle time seen, and a suspension's kind is updated."""
+    customer = customer_lock(customer)
+    fields = _lifecycle_seen(customer, at)
+    if suspension_kind and customer.status == "suspended" and customer.suspension_kind != suspension_kind:
+        customer.suspension_kind = suspension_kind
+        fields.append("suspension_kind")
+    if fields:
+        customer.save(update_fields=[*fields, "updated_at"])
+    return customer
 
 
 @transaction.atomic
@@ -155,11 +205,15 @@ def customer_transition(
     at: dt.datetime | None = None,
     actor=None,
     source: str = "",
+    as_fact: bool = False,
 ) -> Customer:
-    """Move a customer through the lifecycle of DOMAIN §2; refuse impossible moves (RuleViolation)."""
-    customer = _locked(customer)
+    """Move a customer through the lifecycle of DOMAIN §2; refuse impossible moves (RuleViolation).
+
+    `as_fact`: the move is a fact from the system of record (an event), applied from whatever status she is in
+    (events in between are missing or late: the gap is in the trail), except out of `closed`."""
+    customer = customer_lock(customer)
     problem = rules.transition_problem(action, customer.status, kind)
-    if problem:
+    if problem and not (as_fact and rules.fact_applies(action, customer.status)):
         raise RuleViolation(problem, code="invalid_transition")
     at = at or timezone.now()
     _, to_status = rules.TRANSITIONS[action]
@@ -168,7 +222,10 @@ def customer_transition(
     customer.suspension_kind = kind if to_status == "suspended" else ""
     customer.closure_kind = kind if to_status == "closed" else ""
     customer.status_changed_at = at
-    customer.save(update_fields=["status", "suspension_kind", "closure_kind", "status_changed_at", "updated_at"])
+    fields = _lifecycle_seen(customer, at)
+    customer.save(
+        update_fields=["status", "suspension_kind", "closure_kind", "status_changed_at", *fields, "updated_at"]
+    )
     StatusChange.objects.create(
         customer=customer,
         from_status=from_status,
@@ -182,7 +239,7 @@ def customer_transition(
 
 @transaction.atomic
 def customer_change_plan(*, customer: Customer, plan_code: str, started_on: dt.date, actor=None) -> Customer:
-    customer = _locked(customer)
+    customer = customer_lock(customer)
     PlanPeriod.objects.update_or_create(customer=customer, started_on=started_on, defaults={"plan_code": plan_code})
     latest = PlanPeriod.objects.filter(customer=customer).order_by("-started_on").first()
     customer.plan_code, customer.plan_started_on = latest.plan_code, latest.started_on
@@ -201,7 +258,7 @@ def customer_transfer_ownership(
     source: str = "",
 ) -> Customer:
     """过户: a new holder of the same account; tier, points and history stay with the account."""
-    customer = _locked(customer)
+    customer = customer_lock(customer)
     before = {"name": customer.name, "id_number": customer.id_number}
     customer.name, customer.id_number = name, id_number
     customer.birthday = rules.birthday_from_id_number(id_number) or customer.birthday
@@ -222,7 +279,7 @@ def customer_change_number(
     *, customer: Customer, new_msisdn: str, at: dt.datetime | None = None, actor=None, source: str = ""
 ) -> Customer:
     """改号: the account keeps everything under a new msisdn."""
-    customer = _locked(customer)
+    customer = customer_lock(customer)
     if Customer.objects.filter(msisdn=new_msisdn).exclude(pk=customer.pk).exists():
         raise RuleViolation(f"The msisdn {new_msisdn} belongs to another customer.", code="msisdn_exists")
     before = {"msisdn": customer.msisdn}

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import idempotent
+from core.db import retry_on_conflict
 from core.errors import InvalidInput
 from core.permissions import IsStaffOrApiClient
 from core.schema import ERROR
@@ -40,6 +41,7 @@ class ManagerUpsertApi(APIView):
     @extend_schema(
         request=ManagerUpsertSerializer, responses={200: ManagerSerializer, 201: ManagerSerializer, 400: ERROR}
     )
+    @retry_on_conflict
     def put(self, request, employee_no: str):
         if len(employee_no) > 30:
             raise InvalidInput("An employee number has at most 30 characters.", fields={"employee_no": ["too long"]})
@@ -97,6 +99,7 @@ class ReassignApi(APIView):
             409: ERROR,
         },
     )
+    @retry_on_conflict
     def post(self, request):
         serializer = ReassignSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

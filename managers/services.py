@@ -11,6 +11,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from core.errors import InvalidInput, RuleViolation
+from customers import services as customer_services
 from customers.models import Customer, Region
 from tiers.models import CustomerTier
 
@@ -185,7 +186,13 @@ def customers_reassign(*, customer_ids: list[int], manager: AccountManager, on: 
     """Move customers to another manager (one or many); their open obligations move with them."""
     if not manager.active:
         raise RuleViolation(f"{manager} is not active.", code="manager_inactive")
-    current = Assignment.objects.select_for_update().filter(customer_id__in=customer_ids, ended_on__isnull=True)
+    # the customers first, in id order, then their assignments, obligations and cases (the lock order in core.db)
+    customer_services.customers_lock(customer_ids)
+    current = (
+        Assignment.objects.select_for_update()
+        .filter(customer_id__in=customer_ids, ended_on__isnull=True)
+        .order_by("customer_id")
+    )
     moving = [a for a in current if a.manager_id != manager.pk]
     other_region = Customer.objects.filter(pk__in=[a.customer_id for a in moving]).exclude(region_id=manager.region_id)
     if other_region.exists():

@@ -5,10 +5,13 @@ import datetime as dt
 from celery import shared_task
 from django.utils import timezone
 
+from core.db import retry_on_conflict
+
 from . import daily
 
 
 @shared_task(name="managers.run_daily")
+@retry_on_conflict(atomic=False)  # idempotent or resumable: a deadlock runs it again
 def run_daily_task(day: str | None = None) -> dict:
     """The daily job of DOMAIN §4 for `day` (ISO date; default today in Asia/Shanghai). Idempotent: a retry or a
     second delivery of the same day changes nothing."""

@@ -188,11 +188,13 @@ def credit_rating_refresh(*, customer: Customer, on: dt.date | None = None, acto
 
 
 def _lock(*customer_ids: int) -> dict[int, PointsAccount]:
-    """Create missing accounts, then lock them in customer-id order (two writers never wait crosswise)."""
+    """Create missing accounts, then lock them in customer-id order, as the set-based earning and expiry do (two
+    writers never wait crosswise; the lock order is in core.db)."""
     ids = sorted(set(customer_ids))
     PointsAccount.objects.bulk_create([PointsAccount(customer_id=i) for i in ids], ignore_conflicts=True)
     return {
-        a.customer_id: a for a in PointsAccount.objects.select_for_update().filter(customer_id__in=ids).order_by("pk")
+        a.customer_id: a
+        for a in PointsAccount.objects.select_for_update().filter(customer_id__in=ids).order_by("customer_id")
     }
 
 

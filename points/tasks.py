@@ -5,6 +5,8 @@ import datetime as dt
 from celery import shared_task
 from django.utils import timezone
 
+from core.db import retry_on_conflict
+
 from . import services
 
 
@@ -13,6 +15,7 @@ def _day(day: str | None) -> dt.date:
 
 
 @shared_task(name="points.expire_year_end", acks_late=True)
+@retry_on_conflict(atomic=False)  # idempotent or resumable: a deadlock runs it again
 def expire_year_end_task(day: str | None = None) -> dict:
     """The 3-year rolling clearance: on 31 December (beat, late evening), everything left in the lots that expire
     on or before `day` (ISO date, default today) is expired, set-based and in chunks. Idempotent (a retry
@@ -30,6 +33,7 @@ def expiring_list_task(year: int | None = None) -> dict:
 
 
 @shared_task(name="points.credit_stars", acks_late=True)
+@retry_on_conflict(atomic=False)  # idempotent or resumable: a deadlock runs it again
 def credit_stars_task(day: str | None = None) -> dict:
     """Credit stars of every customer as of `day` (the monthly pipeline calls the service directly)."""
     job = services.credit_ratings_compute(on=_day(day))

@@ -34,6 +34,13 @@ STATES = tuple(CASE_TRANSITIONS)
 TERMINAL = frozenset(s for s, targets in CASE_TRANSITIONS.items() if not targets)
 
 
+# A case is open only while what opened it lasts (DOMAIN §8): her closure request (pending closure) or her requested
+# suspension (申请停机). Checked when a case opens (services.case_open) and, on PostgreSQL, by a deferred constraint
+# trigger at every commit that opens a case or moves a customer (migration 0003).
+def case_may_be_open(status: str, suspension_kind: str = "") -> bool:
+    return status == "pending_closure" or (status == "suspended" and suspension_kind == "requested")
+
+
 # The usual way from `open` to each state (no follow-ups, no second offer): the demo and the tests walk cases along it.
 USUAL_PATHS: dict[str, tuple[str, ...]] = {
     OPEN: (),

@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.errors import InvalidInput, RuleViolation
+from customers import services as customer_services
 from customers.models import Customer, Status
 from customers.rules import add_months
 from managers import selectors as manager_selectors
@@ -86,10 +87,19 @@ def case_open(
     """A closure request's case: opened for the customer's account manager, with a retention contact due 1 working
     day later; a second request while a case is open joins it (one more request, a step). Returns (case, opened).
 
-    Called by the lifecycle composition once the customer is pending closure (vipclub.workflows.closure_request)."""
+    Called by the lifecycle composition once the customer is pending closure (vipclub.workflows.closure_request).
+    The customer is locked first (core.db's lock order) and her status checked under the lock: no case opens for a
+    customer whose request is over (a 409 `no_closure_request`; the composition never asks for one)."""
     at = at or timezone.now()
     category = category_of(reason_category, reason)
     channel, reason = channel[:20], reason[:200]
+    customer = customer_services.customer_lock(customer)
+    if not rules.case_may_be_open(customer.status, customer.suspension_kind):
+        raise RuleViolation(
+            f"No retention case opens for a customer who is {customer.status.replace('_', ' ')}: a case needs her "
+            "closure request.",
+            code="no_closure_request",
+        )
     case = open_case_of(customer, lock=True)
     if case is None:
         assignment = manager_selectors.active_assignment(customer)
@@ -172,7 +182,9 @@ def case_transition(
     - `retained` cancels the customer's closure request (back to active, points unfrozen) through the lifecycle."""
     at = at or timezone.now()
     _check_input(to=to, note=note, channel=channel)
-    case = RetentionCase.objects.select_for_update().select_related("customer").get(pk=case.pk)
+    # the customer first, then her case (core.db's lock order): a lifecycle event of hers runs before or after
+    customer_services.customer_lock(RetentionCase.objects.values_list("customer_id", flat=True).get(pk=case.pk))
+    case = RetentionCase.objects.select_for_update(of=("self",)).select_related("customer").get(pk=case.pk)
     problem = rules.transition_problem(case.state, to)
     if problem:
         allowed = list(rules.allowed_transitions(case.state))

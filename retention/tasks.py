@@ -5,12 +5,14 @@ import datetime as dt
 from celery import shared_task
 from django.utils import timezone
 
+from core.db import retry_on_conflict
 from customers.rules import parse_month
 
 from . import services
 
 
 @shared_task(name="retention.refresh_risk")
+@retry_on_conflict(atomic=False)  # idempotent or resumable: a deadlock runs it again
 def refresh_risk_task(day: str | None = None) -> dict:
     """The risk list as of `day` (ISO date; default today in Asia/Shanghai). Idempotent: it rebuilds the list."""
     as_of = dt.date.fromisoformat(day) if day else timezone.localdate()
@@ -18,6 +20,7 @@ def refresh_risk_task(day: str | None = None) -> dict:
 
 
 @shared_task(name="retention.snapshot_month")
+@retry_on_conflict(atomic=False)  # idempotent or resumable: a deadlock runs it again
 def snapshot_month_task(month: str, base_date: str | None = None) -> dict:
     """Members at the end of `month` (YYYY-MM), taken again from the tier history. Idempotent."""
     snapshot = services.snapshot_month(

@@ -169,3 +169,79 @@ def test_bad_envelopes(api, customer):
 def test_unknown_customer_is_a_404_and_not_stored(api, region):
     assert_error(send(api, "13911112222", "suspended", {"kind": "forced"}, event_id="e-404"), 404, "unknown_customer")
     assert not InboundEvent.objects.filter(event_id="e-404").exists()
+
+
+# -- order: events apply in occurred_at order per customer (issue 13) ------------------------------------------------
+
+
+def send_at(api, msisdn: str, type_: str, at: str, data: dict | None = None, event_id: str | None = None):
+    body = {
+        "event_id": event_id or f"evt-{next(_counter)}",
+        "type": type_,
+        "msisdn": msisdn,
+        "occurred_at": at,
+        "data": data or {},
+    }
+    return api.post("/api/v1/events/", body, format="json")
+
+
+def test_an_older_event_arriving_after_a_newer_one_is_recorded_and_changes_nothing(api, customer):
+    # given a customer suspended by an event of 10:00
+    assert (
+        send_at(api, customer.msisdn, "suspended", "2026-11-02T10:00:00+08:00", {"kind": "arrears"}).status_code == 201
+    )
+    # when the reactivation of 09:00 arrives after it (late, out of order)
+    late = send_at(api, customer.msisdn, "reactivated", "2026-11-02T09:00:00+08:00", event_id="late-reactivation")
+    # then it is recorded (201), not applied, with the reason; she stays suspended, her points frozen
+    assert late.status_code == 201, late.content
+    body = late.json()
+    assert (body["applied"], body["reason"], body["status"]) == (False, "superseded", "suspended")
+    assert "older than the customer's latest lifecycle event" in body["message"]
+    assert body["latest_lifecycle_at"].startswith("2026-11-02T02:00:00")
+    assert (status_of(customer), customer.suspension_kind) == ("suspended", "arrears")
+    assert [c.to_status for c in StatusChange.objects.filter(customer=customer)] == ["suspended"]
+    assert customer.points_account.frozen
+    stored = InboundEvent.objects.get(event_id="late-reactivation")
+    assert (stored.outcome, stored.status_code) == ("superseded", 201)
+    # and a replay answers the same, 200
+    replay = send_at(api, customer.msisdn, "reactivated", "2026-11-02T09:00:00+08:00", event_id="late-reactivation")
+    assert (replay.status_code, replay.json()) == (200, body)
+    # while a newer one applies
+    assert send_at(api, customer.msisdn, "reactivated", "2026-11-02T11:00:00+08:00").json()["applied"] is True
+    assert status_of(customer) == "active"
+
+
+def test_a_late_closure_request_opens_no_case_after_its_cancellation(api, customer):
+    # given a closure request of 09:00 and its cancellation of 09:30, the cancellation arriving first
+    cancelled = send_at(api, customer.msisdn, "closure_cancelled", "2026-11-02T09:30:00+08:00")
+    requested = send_at(api, customer.msisdn, "closure_requested", "2026-11-02T09:00:00+08:00", {"channel": "hall"})
+    # then the cancellation found her active (nothing to cancel) and the late request is superseded: she is active,
+    # with no retention case
+    assert (cancelled.status_code, cancelled.json()["applied"], cancelled.json()["status"]) == (201, True, "active")
+    assert "nothing changed" in cancelled.json()["gap"]
+    assert (requested.status_code, requested.json()["applied"]) == (201, False)
+    assert status_of(customer) == "active"
+    assert not customer.retention_cases.exists()
+
+
+def test_a_newer_event_that_skips_a_step_is_applied_as_a_fact(api, customer):
+    # given a customer pending closure with her retention case open
+    send_at(api, customer.msisdn, "closure_requested", "2026-11-02T09:00:00+08:00", {"channel": "hotline"})
+    # when billing's arrears suspension arrives, its cancellation of the request never having come
+    response = send_at(api, customer.msisdn, "suspended", "2026-11-02T12:00:00+08:00", {"kind": "arrears"})
+    # then it applies (a fact of the system of record, API.md), naming the gap; her case ends as retained
+    assert response.status_code == 201, response.content
+    assert response.json()["applied"] is True
+    assert "from pending closure to suspended without the events in between" in response.json()["gap"]
+    assert (status_of(customer), customer.suspension_kind) == ("suspended", "arrears")
+    assert [c.to_status for c in StatusChange.objects.filter(customer=customer)] == ["pending_closure", "suspended"]
+    assert list(customer.retention_cases.values_list("state", flat=True)) == ["retained"]
+    assert customer.points_account.frozen
+    # and a closure of an active customer closes her all the same (API.md)
+    other = CustomerFactory(region=customer.region)
+    closed = send_at(api, other.msisdn, "closed", "2026-11-02T12:00:00+08:00", {"kind": "voluntary"})
+    assert (closed.status_code, closed.json()["status"]) == (201, "closed")
+    assert (status_of(other), other.closure_kind) == ("closed", "voluntary")
+    # but nothing moves a closed customer: 409
+    refused = send_at(api, other.msisdn, "suspended", "2026-11-02T13:00:00+08:00", {"kind": "forced"})
+    assert_error(refused, 409, "invalid_transition")

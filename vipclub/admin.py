@@ -22,8 +22,8 @@ from .models import InboundEvent
 
 @admin.register(InboundEvent)
 class InboundEventAdmin(admin.ModelAdmin):
-    list_display = ["event_id", "type", "masked_msisdn", "occurred_at", "status_code", "received_at"]
-    list_filter = ["type", "status_code"]
+    list_display = ["event_id", "type", "masked_msisdn", "occurred_at", "outcome", "status_code", "received_at"]
+    list_filter = ["outcome", "type", "status_code"]
     search_fields = ["=event_id", "=msisdn"]
     readonly_fields = [f.name for f in InboundEvent._meta.fields]
 

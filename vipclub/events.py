@@ -8,6 +8,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework import serializers
@@ -38,6 +39,8 @@ DATA_SERIALIZERS = {
 }
 EVENT_TYPES = list(DATA_SERIALIZERS)
 
+# The lifecycle events: applied in `occurred_at` order per customer (an older one arriving late is superseded).
+LIFECYCLE_EVENTS = frozenset({"suspended", "reactivated", "closure_requested", "closure_cancelled", "closed"})
 _TRANSITION_EVENTS = {
     "suspended": "suspend",
     "reactivated": "reactivate",
@@ -58,8 +61,8 @@ def _request_hash(event: dict) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def _apply(*, event: dict, data: dict, actor) -> dict:
-    customer = customer_selectors.customer_get(msisdn=event["msisdn"])
+def _apply(*, customer, event: dict, data: dict, actor) -> dict:
+    """Apply one event to the customer (locked by the caller)."""
     kind = event["type"]
     at = event["occurred_at"]
     source = f"event:{event['event_id']}"[:40]
@@ -70,8 +73,9 @@ def _apply(*, event: dict, data: dict, actor) -> dict:
             reason_category=data["reason_category"], at=at, actor=actor, source=source,
         )  # fmt: skip
         return {"msisdn": customer.msisdn, "status": case.customer.status, "retention_case": case.pk}
+    gap = ""
     if kind in _TRANSITION_EVENTS:
-        customer = workflows.customer_lifecycle(
+        customer, gap = workflows.lifecycle_event(
             customer=customer, action=_TRANSITION_EVENTS[kind], kind=data.get("kind", ""), at=at, actor=actor,
             source=source,
         )  # fmt: skip
@@ -104,7 +108,22 @@ def _apply(*, event: dict, data: dict, actor) -> dict:
             at=at,
             actor=actor,
         )
-    return {"msisdn": customer.msisdn, "status": customer.status}
+    return {"msisdn": customer.msisdn, "status": customer.status, **({"gap": gap} if gap else {})}
+
+
+def _superseded(*, customer, event: dict) -> dict:
+    """The answer to a lifecycle event older than the customer's newest one applied: recorded, not applied."""
+    latest = customer.lifecycle_at
+    return {
+        "msisdn": customer.msisdn,
+        "status": customer.status,
+        "reason": InboundEvent.Outcome.SUPERSEDED,
+        "message": (
+            f"This {event['type']} event of {event['occurred_at'].isoformat()} is older than the customer's latest "
+            f"lifecycle event ({latest.isoformat()}): recorded, not applied; her status stays {customer.status}."
+        ),
+        "latest_lifecycle_at": latest,
+    }
 
 
 def _move_in(*, customer, data: dict, at, actor):
@@ -139,6 +158,11 @@ def event_ingest(*, event: dict, actor=None) -> EventOutcome:
 
     201 when applied, 200 with the first answer on a replay, 409 (stored too) when a rule refuses it.
     Unknown customers (404) and bad data (400) are not stored, so the sender can fix and resend.
+
+    The customer is locked for the whole event (core.db's lock order: her row first), so the events of one customer
+    apply one after the other, in `occurred_at` order: a lifecycle event older than the newest one applied to her
+    arrived late; it is recorded and answered 201 with `applied: false` (outcome `superseded`), and changes nothing.
+    Events with the same `occurred_at` apply in arrival order.
     """
     request_hash = _request_hash(event)
 
@@ -160,16 +184,32 @@ def event_ingest(*, event: dict, actor=None) -> EventOutcome:
             f"Invalid data for a {event['type']} event.",
             fields={"data": data_serializer.errors},
         )
+    head = {"event_id": event["event_id"], "type": event["type"]}
     try:
         with transaction.atomic():
-            try:
-                with transaction.atomic():
-                    result = _apply(event=event, data=dict(data_serializer.validated_data), actor=actor)
-                status_code = 201
-                body = {"event_id": event["event_id"], "type": event["type"], "applied": True, **result}
-            except RuleViolation as exc:
-                status_code = exc.http_status
-                body = {"error": {"code": exc.code, "message": exc.message, "fields": exc.fields}}
+            customer = customer_services.customer_lock(customer_selectors.customer_get(msisdn=event["msisdn"]))
+            stored = InboundEvent.objects.filter(event_id=event["event_id"]).first()
+            if stored:  # the same event applied by a concurrent request while this one waited for the customer
+                return replay(stored)
+            if (
+                event["type"] in LIFECYCLE_EVENTS
+                and customer.lifecycle_at is not None
+                and event["occurred_at"] < customer.lifecycle_at
+            ):
+                status_code, outcome = 201, InboundEvent.Outcome.SUPERSEDED
+                body = {**head, "applied": False, **_superseded(customer=customer, event=event)}
+            else:
+                try:
+                    with transaction.atomic():
+                        result = _apply(
+                            customer=customer, event=event, data=dict(data_serializer.validated_data), actor=actor
+                        )
+                    status_code, outcome = 201, InboundEvent.Outcome.APPLIED
+                    body = {**head, "applied": True, **result}
+                except RuleViolation as exc:
+                    status_code, outcome = exc.http_status, InboundEvent.Outcome.REFUSED
+                    body = {"error": {"code": exc.code, "message": exc.message, "fields": exc.fields}}
+            body = json.loads(json.dumps(body, cls=DjangoJSONEncoder))
             InboundEvent.objects.create(
                 event_id=event["event_id"],
                 type=event["type"],
@@ -178,6 +218,7 @@ def event_ingest(*, event: dict, actor=None) -> EventOutcome:
                 data=json.loads(json.dumps(event.get("data") or {}, default=str)),
                 request_hash=request_hash,
                 status_code=status_code,
+                outcome=outcome,
                 response=body,
                 client=actor if getattr(actor, "pk", None) else None,
             )

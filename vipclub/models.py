@@ -6,6 +6,11 @@ from django.utils.translation import gettext_lazy as _
 class InboundEvent(models.Model):
     """A lifecycle event pushed by another system; `event_id` makes a replay return the first answer."""
 
+    class Outcome(models.TextChoices):
+        APPLIED = "applied", _("Applied")
+        SUPERSEDED = "superseded", _("Superseded (older than the customer's latest lifecycle event)")
+        REFUSED = "refused", _("Refused")
+
     event_id = models.CharField(_("event id"), max_length=100, unique=True)
     type = models.CharField(_("type"), max_length=30)
     msisdn = models.CharField(_("msisdn"), max_length=11)
@@ -13,6 +18,7 @@ class InboundEvent(models.Model):
     data = models.JSONField(_("data"), default=dict)
     request_hash = models.CharField(max_length=64)
     status_code = models.PositiveSmallIntegerField(_("answer status"))
+    outcome = models.CharField(_("outcome"), max_length=12, choices=Outcome.choices, default=Outcome.APPLIED)
     response = models.JSONField(_("answer"))
     client = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     received_at = models.DateTimeField(_("received at"), auto_now_add=True)

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import idempotent
+from core.db import retry_on_conflict
 from core.errors import InvalidInput
 from core.models import JobHeartbeat
 from core.permissions import IsStaffOrApiClient
@@ -169,17 +170,28 @@ class EventApi(APIView):
                 {
                     "event_id": serializers.CharField(),
                     "type": serializers.CharField(),
-                    "applied": serializers.BooleanField(),
+                    "applied": serializers.BooleanField(help_text="false: older than her latest lifecycle event"),
                     "msisdn": serializers.CharField(),
                     "status": serializers.CharField(),
+                    "retention_case": serializers.IntegerField(required=False),
+                    "gap": serializers.CharField(required=False, help_text="the steps a fact skipped"),
+                    "reason": serializers.CharField(required=False, help_text="superseded"),
+                    "message": serializers.CharField(required=False),
+                    "latest_lifecycle_at": serializers.DateTimeField(required=False),
                 },
             ),
             200: OpenApiResponse(description="replay: the first answer"),
             400: ERROR,
             404: ERROR,
             409: ERROR,
+            503: ERROR,
         },
+        description="Apply an event of the system of record. Lifecycle events apply per customer in `occurred_at` "
+        "order: an older one than her latest is recorded, not applied (`applied: false`, `reason: superseded`); a "
+        "newer one that skips a step applies all the same and names the `gap`; a closed customer refuses (409). "
+        "503 `write_conflict` (with Retry-After) when concurrent writes kept conflicting.",
     )
+    @retry_on_conflict
     def post(self, request):
         if not isinstance(request.data, dict):
             raise InvalidInput("The body must be a JSON object.")

@@ -32,6 +32,7 @@ class Command(BaseCommand):
                 rows_check=lambda clean: bill_rows_check(clean, ids),
                 key=lambda row: (row["msisdn"], row["month"]) if "msisdn" in row and "month" in row else None,
                 write=write,
+                lock_key=lambda row: (ids[row["msisdn"]], row["month"]),
             )
         except demo.CsvRejected as rejected:
             for line in demo.csv_rejection_lines(rejected, file):

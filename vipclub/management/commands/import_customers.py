@@ -25,6 +25,7 @@ class Command(BaseCommand):
                 rows_check=customer_rows_check,
                 key=lambda row: row.get("msisdn"),
                 write=lambda rows: customer_services.customers_bulk_upsert(rows=rows),
+                lock_key=lambda row: row["msisdn"],
             )
         except demo.CsvRejected as rejected:
             for line in demo.csv_rejection_lines(rejected, file):
