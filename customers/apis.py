@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 
 from core.api import idempotent
 from core.errors import InvalidInput
-from core.permissions import IsStaffOrApiClient
+from core.permissions import RoleOrScope
 from core.schema import ERROR
 
 from . import rules, services
@@ -21,7 +21,7 @@ from .serializers import (
 
 
 class RegionUpsertApi(APIView):
-    permission_classes = [IsStaffOrApiClient]
+    permission_classes = [RoleOrScope]
     scopes = {"PUT": "customers:write"}  # the API client's token scope per method (core.permissions)
 
     @extend_schema(request=RegionSerializer, responses={200: RegionSerializer, 201: RegionSerializer, 400: ERROR})
@@ -37,7 +37,7 @@ class RegionUpsertApi(APIView):
 
 
 class CustomersBulkApi(APIView):
-    permission_classes = [IsStaffOrApiClient]
+    permission_classes = [RoleOrScope]
     scopes = {"POST": "customers:write"}  # the API client's token scope per method (core.permissions)
 
     @extend_schema(
@@ -54,7 +54,7 @@ class CustomersBulkApi(APIView):
 
 
 class BillingMonthCloseApi(APIView):
-    permission_classes = [IsStaffOrApiClient]
+    permission_classes = [RoleOrScope]
     scopes = {"POST": "bills:write"}  # the API client's token scope per method (core.permissions)
 
     @extend_schema(
