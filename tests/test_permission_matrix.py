@@ -673,3 +673,17 @@ def test_list_msisdns_are_masked_for_clients_without_the_pii_scope(django_user_m
     session = APIClient()
     session.force_login(manager.user)
     assert [o["msisdn"] for o in session.get("/api/v1/obligations/").json()["results"]] == [member.msisdn]
+
+
+def test_a_manager_made_before_the_roles_gets_hers_at_the_next_migrate(django_user_model):
+    from managers.models import AccountManager
+    from vipclub.roles import sync_groups
+
+    # given: a manager whose login was made by hand, outside manager_upsert (no role yet)
+    user = django_user_model.objects.create_user(username="old-hand")
+    AccountManager.objects.create(user=user, employee_no="E0", name="老", region=RegionFactory())
+    assert session_of(user).get("/api/v1/customers/").status_code == 403
+    # when: the groups are synced (after every migrate)
+    sync_groups()
+    # then: she is an account manager
+    assert session_of(user).get("/api/v1/customers/").status_code == 200
