@@ -527,6 +527,18 @@ def test_a_supervisor_sees_no_other_branch_in_any_admin_changelist_or_change_pag
                 body = answer.content.decode() if answer.status_code == 200 else ""
                 if answer.status_code not in (302, 403, 404) or reveals(body, foreign):
                     problems.append(f"{page}: {answer.status_code} {reveals(body, foreign)}")
+    # and the audit trail lists the changes of her branch's assignments, overrides and managers only
+    from managers.models import Assignment
+    from tiers.models import TierOverride
+
+    audit = client.get("/admin/audit/").content.decode()
+    for model, key in ((Assignment, "customer"), (TierOverride, "customer")):
+        ours = model.objects.get(**{key: world.customers["mine"]})
+        theirs = model.objects.get(**{key: foreign})
+        if f"{model.__name__} object ({ours.pk})" not in audit or f"{model.__name__} object ({theirs.pk})" in audit:
+            problems.append(f"/admin/audit/: {model.__name__} #{ours.pk} (hers) missing or #{theirs.pk} shown")
+    if str(world.e1) not in audit or str(world.e2) in audit or reveals(audit, foreign):
+        problems.append("/admin/audit/ misses her branch's manager or shows the other branch's")
     assert problems == [], "\n".join(problems)
     # every customer-related list of the club was checked with rows of both branches
     assert checked >= {
