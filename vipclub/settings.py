@@ -143,7 +143,7 @@ LOGOUT_REDIRECT_URL = "login"
 # Login protection (django-axes, issue 13): failed logins on /accounts/login/ and /admin/login/ are counted per
 # username and per address (database handler: the same on SQLite and PostgreSQL, listed for club admins under
 # Admin → Axes); at the limit, that username (from anywhere) and that address (for any username) are locked out for
-# the cool-off, with the lockout page (core.login.lockout_response, 429 + Retry-After). A success resets the count.
+# the cool-off, with the lockout page (core.login.lockout_response, 429 + Retry-After).
 # Sessions already open and API tokens are not logins: unaffected.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out login before the password is checked
@@ -152,7 +152,9 @@ AUTHENTICATION_BACKENDS = [
 AXES_FAILURE_LIMIT = env.int("VIPCLUB_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = dt.timedelta(minutes=env.float("VIPCLUB_LOGIN_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-AXES_RESET_ON_SUCCESS = True
+# A success does not wipe the count: logging in with one's own account from an address would otherwise reset the
+# guesses at another username from it (axes resets by username OR address). Failures expire after the cool-off.
+AXES_RESET_ON_SUCCESS = False
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # a guesser cannot keep a user locked out forever
 AXES_LOCKOUT_CALLABLE = "core.login.lockout_response"
 AXES_CLIENT_IP_CALLABLE = "core.login.client_address"
