@@ -699,3 +699,23 @@ def test_a_manager_made_before_the_roles_gets_hers_at_the_next_migrate(django_us
     sync_groups()
     # then: she is an account manager
     assert session_of(user).get("/api/v1/customers/").status_code == 200
+
+
+def test_a_supervisor_reassigns_within_her_branches_only(django_user_model):
+    from managers.models import Assignment
+
+    world = club_world(django_user_model)
+    api = session_of(world.boss)
+    mine, foreign = world.customers["mine"], world.customers["foreign"]
+    url = "/api/v1/assignments/reassign/"
+    # to a manager of another branch: that manager is unknown to her
+    answer = api.post(url, {"msisdns": [mine.msisdn], "manager": "E2", "on": "2026-10-08"}, format="json")
+    assert (answer.status_code, answer.json()["error"]["code"]) == (404, "unknown_manager")
+    # another branch's customer: unknown to her, like an msisdn nobody has; nothing moved
+    answer = api.post(url, {"msisdns": [foreign.msisdn], "manager": "E3", "on": "2026-10-08"}, format="json")
+    assert answer.status_code == 400 and answer.json()["error"]["fields"]["msisdns"] == [foreign.msisdn]
+    assert Assignment.objects.get(customer=foreign, ended_on__isnull=True).manager == world.e2
+    # within her branch: moved
+    answer = api.post(url, {"msisdns": [mine.msisdn], "manager": "E3", "on": "2026-10-08"}, format="json")
+    assert answer.json() == {"moved": 1}
+    assert Assignment.objects.get(customer=mine, ended_on__isnull=True).manager == world.e3
