@@ -80,10 +80,10 @@ def api_client_token() -> tuple[str, str]:
     if read_scope is not None:
         user.groups.add(read_scope)
         who = "API client, scope read"
-    else:
-        user.is_staff = True
-        user.save(update_fields=["is_staff"])
-        who = "staff token (no api:read group: the bench database lacks the roles migration)"
+    else:  # a staff token is no super-token (issue 13): a club admin's is
+        user.is_superuser = True
+        user.save(update_fields=["is_superuser"])
+        who = "club admin token (no api:read group: the bench database lacks the roles migration)"
     token, _ = Token.objects.get_or_create(user=user)
     return token.key, who
 

@@ -43,6 +43,7 @@ def populate(*, employee_no: str, customer_ids: list[int], today: dt.date):
     from django.contrib.auth import get_user_model
 
     from customers.models import Region
+    from managers import services as manager_services
     from managers.models import AccountManager, Assignment, MembershipCard, Obligation
     from tiers.models import CustomerTier, Tier
 
@@ -51,6 +52,7 @@ def populate(*, employee_no: str, customer_ids: list[int], today: dt.date):
     manager = AccountManager.objects.create(
         user=user, employee_no=employee_no, name=f"Bench dashboard {employee_no}", region=region, capacity=5000
     )
+    manager_services.manager_login_role(manager=manager)  # the desk is for the account managers' role
     tiers = list(Tier.objects.filter(code__in=("diamond", "gold", "silver")).order_by("rank"))
     Assignment.objects.filter(customer_id__in=customer_ids, ended_on__isnull=True).update(
         ended_on=today - dt.timedelta(days=200), end_reason="bench"

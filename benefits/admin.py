@@ -139,7 +139,7 @@ class TierEntitlementAdmin(GuardedHistoryAdmin):
 # Accounts and the ledger (read-only)
 
 
-@admin.register(BenefitAccount)
+# Registered by vipclub/admin.py, limited to a supervisor's branches (managers.admin.BranchScopedAdmin).
 class BenefitAccountAdmin(ReadOnlyAdmin):
     list_display = ["masked_msisdn", "benefit", "period_key", "granted_col", "used_col", "remaining_col"]
     list_filter = ["benefit"]
@@ -165,7 +165,7 @@ class BenefitAccountAdmin(ReadOnlyAdmin):
         return "∞" if obj.unlimited else show(obj.benefit.unit, obj.remaining)
 
 
-@admin.register(BenefitEntry)
+# Registered by vipclub/admin.py, limited to a supervisor's branches (managers.admin.BranchScopedAdmin).
 class BenefitEntryAdmin(ReadOnlyAdmin):
     list_display = [
         "id", "occurred_on", "masked_msisdn", "benefit", "kind", "granted_col", "used_col", "remaining_col",

@@ -161,6 +161,11 @@ def customer_ledger(*, customer: Customer) -> QuerySet:
     return BenefitEntry.objects.filter(customer=customer).select_related("benefit", "account", "tier").order_by("-id")
 
 
+def redemptions() -> QuerySet:
+    """Every redemption in the ledger (to narrow to one, and to the customers a user may address)."""
+    return BenefitEntry.objects.filter(kind=EntryKind.REDEEM)
+
+
 def redemption_get(*, redemption_id: int) -> BenefitEntry | None:
     return BenefitEntry.objects.filter(pk=redemption_id, kind=EntryKind.REDEEM).select_related("benefit").first()
 

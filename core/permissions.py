@@ -1,9 +1,37 @@
+"""The club's one authorization model (issue 13): who is who, and which API requests each role may make.
+
+Roles (groups kept in step by vipclub.roles after every `migrate`):
+
+- club admin: a superuser or the group *Club admins* — everything, every branch;
+- supervisor: staff in the group *Supervisors* — her branches are the regions of the account managers she
+  supervises; the API's reads of her branches' customers, reassignment within them, contact logs and retention
+  cases on them;
+- account manager: the group *Account managers*, not staff — the API's reads of her own customers (active
+  assignment), contact logs and retention cases on them;
+- API client: the group `api_clients` — exactly its token's scopes (groups `api:<scope>`).
+
+A login with none of these roles (staff or not) gets nothing in the API: a 403 `role_missing`. Being staff
+is not a role: it only opens the admin site, where the model permissions of the role's group apply.
+
+Which customers a role may address (her branches, her own) needs the managers' data: managers.selectors
+(`customer_scope`, `scoped_customer`, `scope_rows`) is the one scoped lookup every customer read and write goes
+through, and the API views that address customers live in managers, retention and vipclub.
+"""
+
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from core.models import API_SCOPES, scope_codename
 
 API_CLIENTS_GROUP = "api_clients"
 CLUB_ADMINS_GROUP = "Club admins"
+SUPERVISORS_GROUP = "Supervisors"
+ACCOUNT_MANAGERS_GROUP = "Account managers"
+
+CLUB_ADMIN = "club admin"
+SUPERVISOR = "supervisor"
+MANAGER = "account manager"
+API_CLIENT = "API client"
+PEOPLE = (SUPERVISOR, MANAGER)  # the roles a view may open to besides club admins and API clients
 
 
 def _group_names(user) -> frozenset[str]:
@@ -15,40 +43,55 @@ def _group_names(user) -> frozenset[str]:
     return names
 
 
+def role_of(user) -> str | None:
+    """The user's role in the club, or None (anonymous, or a login nobody gave a role)."""
+    if not (user and user.is_authenticated):
+        return None
+    if user.is_superuser:
+        return CLUB_ADMIN
+    groups = _group_names(user)
+    if CLUB_ADMINS_GROUP in groups:
+        return CLUB_ADMIN
+    if API_CLIENTS_GROUP in groups:
+        return API_CLIENT
+    if user.is_staff and SUPERVISORS_GROUP in groups:
+        return SUPERVISOR
+    if not user.is_staff and ACCOUNT_MANAGERS_GROUP in groups:
+        return MANAGER
+    return None
+
+
 def is_api_client(user) -> bool:
-    return bool(user and user.is_authenticated and API_CLIENTS_GROUP in _group_names(user))
+    return role_of(user) == API_CLIENT
 
 
 def is_club_admin(user) -> bool:
-    """Superusers and the club admin role (vipclub.roles): everything, every branch."""
-    return bool(user and user.is_authenticated and (user.is_superuser or CLUB_ADMINS_GROUP in _group_names(user)))
+    """Superusers and the club admin role: everything, every branch."""
+    return role_of(user) == CLUB_ADMIN
 
 
 def has_scope(user, scope: str) -> bool:
-    """An API client's token scope: the group `api:<scope>` (no extra query), or the permission
-    core.scope_<name> granted another way; staff have them all."""
+    """An API client's token scope: the group `api:<scope>` (no extra query), or the permission core.scope_<name>
+    granted another way. Only API clients have scopes: a person's rights come from her role."""
     assert scope in API_SCOPES, scope
-    if not (user and user.is_authenticated):
+    if not is_api_client(user):
         return False
-    return bool(user.is_staff or f"api:{scope}" in _group_names(user) or user.has_perm(f"core.{scope_codename(scope)}"))
+    return f"api:{scope}" in _group_names(user) or user.has_perm(f"core.{scope_codename(scope)}")
 
 
 def required_scope(request, view) -> str | None:
     """The scope a request needs: the view's `scopes` for the method, else `read` for reads; None = a write
-    no scope opens (staff only)."""
+    no scope opens (club admins only)."""
     scopes = getattr(view, "scopes", {})
     if request.method in scopes:
         return scopes[request.method]
     return "read" if request.method in SAFE_METHODS else None
 
 
-def api_client_allowed(request, view) -> bool:
-    """An API client (token of another system) holding the scope this request needs."""
-    user = request.user
-    if not is_api_client(user):
-        return False
-    scope = required_scope(request, view)
-    return scope is not None and has_scope(user, scope)
+def roles_allowed(request, view) -> tuple[str, ...]:
+    """The people roles the view opens the request's method to (`view.roles`, reads under "GET")."""
+    method = "GET" if request.method in SAFE_METHODS else request.method
+    return tuple(getattr(view, "roles", {}).get(method, ()))
 
 
 def sees_pii(request) -> bool:
@@ -59,35 +102,47 @@ def sees_pii(request) -> bool:
     return not is_api_client(user) or has_scope(user, "pii")
 
 
-class IsStaffOrApiClient(BasePermission):
-    """Club staff (session) or another system whose token has the scope of the request (view.scopes).
+class RoleOrScope(BasePermission):
+    """The API's one permission: club admins may do everything; an API client what its token's scope for the
+    request allows (`view.scopes`, default `read` for reads); a supervisor or an account manager the methods the
+    view lists for her role (`view.roles`, e.g. `{"GET": PEOPLE}`), on her own customers only (the view's lookups
+    go through managers.selectors); anybody else nothing. Every 403 names what is missing."""
 
-    Subclasses admit more users through `also_allows`; an API client is never among them, and its 403 names the
-    scope its token lacks (or that the write is for club staff)."""
-
-    message = "This endpoint is for club staff and API clients with the scope it needs."
+    message = "This endpoint is for club admins and API clients with the scope it needs."
 
     def has_permission(self, request, view):
         user = request.user
-        if not (user and user.is_authenticated):
-            return False
-        if user.is_staff or api_client_allowed(request, view):
+        role = role_of(user)
+        if role == CLUB_ADMIN:
             return True
-        if is_api_client(user):
-            deny_with_scope(self, request, view)
+        if not (user and user.is_authenticated):
+            return False  # 401 (token) or 403 (session): not authenticated
+        if role == API_CLIENT:
+            scope = required_scope(request, view)
+            if scope is not None and has_scope(user, scope):
+                return True
+            self._deny(
+                "missing_scope" if scope else "staff_only",
+                f"This API client's token lacks the scope '{scope}'."
+                if scope
+                else "This write is for club admins only.",
+            )
             return False
-        return self.also_allows(request, view)
-
-    def also_allows(self, request, view) -> bool:
-        """Who else may use the endpoint (an authenticated user, neither staff nor API client): nobody here."""
+        allowed = roles_allowed(request, view)
+        if role is not None and role in allowed:
+            return True
+        if role is None:
+            self._deny(
+                "role_missing",
+                "Your login has no role in the club (club admin, supervisor or account manager): "
+                "ask a club admin to give you one.",
+            )
+        else:
+            scope = required_scope(request, view)
+            clients = [f"API clients with the scope '{scope}'"] if scope else []
+            who = ", ".join(["club admins", *(f"{r}s" for r in allowed), *clients])
+            self._deny("permission_denied", f"A {role} may not {request.method} this endpoint; it is for {who}.")
         return False
 
-
-def deny_with_scope(permission, request, view) -> None:
-    """Name what is missing in the 403: the token's scope, or that the write is for club staff."""
-    if is_api_client(request.user):
-        scope = required_scope(request, view)
-        permission.code = "missing_scope" if scope else "staff_only"
-        permission.message = (
-            f"This API client's token lacks the scope '{scope}'." if scope else "This write is for club staff only."
-        )
+    def _deny(self, code: str, message: str) -> None:
+        self.code, self.message = code, message

@@ -6,7 +6,7 @@ from core.errors import DomainError
 from core.masking import mask_id_number, mask_msisdn
 
 from . import services
-from .models import BillingMonth, Customer, Group, KeyPerson, MonthlyBill, PlanPeriod, Region, StatusChange
+from .models import BillingMonth, Customer, KeyPerson, MonthlyBill, PlanPeriod, Region, StatusChange
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -154,7 +154,7 @@ class GroupKeyPersonInline(admin.TabularInline):
     raw_id_fields = ["customer"]
 
 
-@admin.register(Group)
+# Registered by vipclub/admin.py, limited to a supervisor's branches (managers.admin.BranchScopedAdmin).
 class GroupAdmin(admin.ModelAdmin):
     list_display = ["code", "name", "group_class"]
     list_filter = ["group_class"]
@@ -162,7 +162,7 @@ class GroupAdmin(admin.ModelAdmin):
     inlines = [GroupKeyPersonInline]
 
 
-@admin.register(MonthlyBill)
+# Registered by vipclub/admin.py, limited to a supervisor's branches (managers.admin.BranchScopedAdmin).
 class MonthlyBillAdmin(admin.ModelAdmin):
     list_display = ["customer_masked", "month", "amount", "paid", "updated_at"]
     list_filter = ["paid", "month"]

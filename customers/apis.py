@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 from core.api import idempotent
 from core.db import retry_on_conflict
 from core.errors import InvalidInput
-from core.permissions import IsStaffOrApiClient
+from core.permissions import RoleOrScope
 from core.schema import ERROR
 
 from . import rules, services
@@ -22,7 +22,7 @@ from .serializers import (
 
 
 class RegionUpsertApi(APIView):
-    permission_classes = [IsStaffOrApiClient]
+    permission_classes = [RoleOrScope]
     scopes = {"PUT": "customers:write"}  # the API client's token scope per method (core.permissions)
 
     @extend_schema(request=RegionSerializer, responses={200: RegionSerializer, 201: RegionSerializer, 400: ERROR})
@@ -39,7 +39,7 @@ class RegionUpsertApi(APIView):
 
 
 class CustomersBulkApi(APIView):
-    permission_classes = [IsStaffOrApiClient]
+    permission_classes = [RoleOrScope]
     scopes = {"POST": "customers:write"}  # the API client's token scope per method (core.permissions)
 
     @extend_schema(
@@ -56,7 +56,7 @@ class CustomersBulkApi(APIView):
 
 
 class BillingMonthCloseApi(APIView):
-    permission_classes = [IsStaffOrApiClient]
+    permission_classes = [RoleOrScope]
     scopes = {"POST": "bills:write"}  # the API client's token scope per method (core.permissions)
 
     @extend_schema(

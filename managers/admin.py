@@ -1,13 +1,18 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from core.errors import DomainError
 from core.masking import mask_msisdn
+from customers.models import Customer
 
-from . import services
+from . import selectors, services
 from .models import (
     AccountManager,
     Assignment,
@@ -21,6 +26,59 @@ from .models import (
     WorkingDayOverride,
     WorkLog,
 )
+
+
+class BranchScopedAdmin:
+    """The admin's one row scope (issue 13), for every list of customer-related rows: a supervisor's changelists,
+    change, history and delete pages, actions and customer or manager pickers hold her branches' rows only; club
+    admins see every row; a staff login without a role none (managers.selectors.scope_rows, the API's lookup).
+
+    `customer_field` is the path from a row to its customer ("" for customers, None for rows without one);
+    `region_field` scopes rows by a region of their own instead (a churn record's branch, a manager's region).
+    Lower apps' admins of customer rows are registered with it by vipclub/admin.py (the scope needs this app)."""
+
+    customer_field: str | None = "customer"
+    region_field: str | None = None
+
+    def get_queryset(self, request):
+        return self.scope_queryset(request, super().get_queryset(request))
+
+    def scope_queryset(self, request, qs):
+        return selectors.scope_rows(qs, request.user, customer=self.customer_field, region=self.region_field)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.related_model is Customer:
+            kwargs["queryset"] = selectors.scope_customers(Customer.objects.all(), request.user)
+        elif db_field.related_model is AccountManager:
+            kwargs["queryset"] = selectors.scope_managers(AccountManager.objects.all(), request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def _in_scope(self, request, object_id) -> bool:
+        try:
+            return self.get_queryset(request).filter(pk=unquote(object_id)).exists()
+        except (ValueError, TypeError, ValidationError):
+            return False
+
+    # simple-history's pages fall back to the last historical record of a row get_queryset does not hold: a row
+    # outside her branches (or deleted) is a 404 for anybody who does not see every row.
+    def history_view(self, request, object_id, extra_context=None):
+        if not selectors.sees_all_customers(request.user) and not self._in_scope(request, object_id):
+            raise Http404
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if not selectors.sees_all_customers(request.user) and not self._in_scope(request, object_id):
+            raise Http404
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+
+class BranchScopedInline:
+    """BranchScopedAdmin's row scope for an inline (e.g. a corporate group's key persons of several branches)."""
+
+    customer_field: str | None = "customer"
+
+    def get_queryset(self, request):
+        return selectors.scope_rows(super().get_queryset(request), request.user, customer=self.customer_field)
 
 
 class MaskedCustomerMixin:
@@ -41,20 +99,29 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(AccountManager)
-class AccountManagerAdmin(SimpleHistoryAdmin):
+class AccountManagerAdmin(BranchScopedAdmin, SimpleHistoryAdmin):
     list_display = ["employee_no", "name", "region", "capacity", "active", "supervisor"]
     list_filter = ["active", "region"]
     search_fields = ["employee_no", "name", "user__username"]
     raw_id_fields = ["user", "supervisor"]
     list_select_related = ["region", "supervisor"]
+    customer_field, region_field = None, "region"
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        services.manager_login_role(manager=obj)  # her login is an account manager's (core.permissions)
 
 
 class ReassignForm(forms.Form):
-    manager = forms.ModelChoiceField(queryset=AccountManager.objects.filter(active=True), label=_("new manager"))
+    manager = forms.ModelChoiceField(queryset=AccountManager.objects.none(), label=_("new manager"))
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["manager"].queryset = selectors.scope_managers(AccountManager.objects.filter(active=True), user)
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(MaskedCustomerMixin, SimpleHistoryAdmin):
+class AssignmentAdmin(BranchScopedAdmin, MaskedCustomerMixin, SimpleHistoryAdmin):
     list_display = ["customer_col", "manager", "started_on", "ended_on", "reason", "end_reason"]
     list_filter = ["reason", "end_reason", ("ended_on", admin.EmptyFieldListFilter), "manager__region"]
     search_fields = ["=customer__msisdn", "manager__employee_no", "manager__name"]
@@ -71,7 +138,7 @@ class AssignmentAdmin(MaskedCustomerMixin, SimpleHistoryAdmin):
         from django.shortcuts import render
 
         if "apply" in request.POST:
-            form = ReassignForm(request.POST)
+            form = ReassignForm(request.POST, user=request.user)
             if form.is_valid():
                 ids = list(queryset.filter(ended_on__isnull=True).values_list("customer_id", flat=True))
                 try:
@@ -87,7 +154,7 @@ class AssignmentAdmin(MaskedCustomerMixin, SimpleHistoryAdmin):
                 self.message_user(request, _("%(n)d customers moved, with their open obligations.") % {"n": moved})
                 return None
         else:
-            form = ReassignForm()
+            form = ReassignForm(user=request.user)
         return render(
             request,
             "admin/managers/reassign.html",
@@ -120,7 +187,7 @@ class ContactRuleAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Obligation)
-class ObligationAdmin(MaskedCustomerMixin, ReadOnlyAdmin):
+class ObligationAdmin(BranchScopedAdmin, MaskedCustomerMixin, ReadOnlyAdmin):
     list_display = ["customer_col", "manager", "kind", "period", "due_on", "status", "done_at"]
     list_filter = ["status", "kind", "manager__region"]
     search_fields = ["=customer__msisdn", "manager__employee_no"]
@@ -130,7 +197,7 @@ class ObligationAdmin(MaskedCustomerMixin, ReadOnlyAdmin):
 
 
 @admin.register(ContactLog)
-class ContactLogAdmin(MaskedCustomerMixin, ReadOnlyAdmin):
+class ContactLogAdmin(BranchScopedAdmin, MaskedCustomerMixin, ReadOnlyAdmin):
     list_display = ["customer_col", "manager", "channel", "outcome", "occurred_at", "source"]
     list_filter = ["channel", "outcome", "source"]
     search_fields = ["=customer__msisdn", "manager__employee_no"]
@@ -139,7 +206,7 @@ class ContactLogAdmin(MaskedCustomerMixin, ReadOnlyAdmin):
 
 
 @admin.register(MembershipCard)
-class MembershipCardAdmin(MaskedCustomerMixin, admin.ModelAdmin):
+class MembershipCardAdmin(BranchScopedAdmin, MaskedCustomerMixin, admin.ModelAdmin):
     list_display = ["customer_col", "tier", "state", "delivery_mode", "reissue", "sent_on", "arrived_on", "received_on"]
     list_filter = ["state", "delivery_mode", "reissue", "tier"]
     search_fields = ["=customer__msisdn"]
@@ -149,21 +216,30 @@ class MembershipCardAdmin(MaskedCustomerMixin, admin.ModelAdmin):
 
 
 @admin.register(ServicePlan)
-class ServicePlanAdmin(admin.ModelAdmin):
+class ServicePlanAdmin(BranchScopedAdmin, admin.ModelAdmin):
     list_display = ["manager", "scope", "period_start", "status", "reviewed_by", "reviewed_at"]
     list_filter = ["scope", "status"]
     list_select_related = ["manager", "reviewed_by"]
+    customer_field, region_field = None, "manager__region"
 
 
 @admin.register(WorkLog)
-class WorkLogAdmin(admin.ModelAdmin):
+class WorkLogAdmin(BranchScopedAdmin, admin.ModelAdmin):
     list_display = ["manager", "date", "reviewed_by", "reviewed_at"]
     list_filter = ["manager__region"]
     date_hierarchy = "date"
     list_select_related = ["manager", "reviewed_by"]
+    customer_field, region_field = None, "manager__region"
 
 
 @admin.register(Notification)
-class NotificationAdmin(ReadOnlyAdmin):
+class NotificationAdmin(BranchScopedAdmin, ReadOnlyAdmin):
     list_display = ["user", "kind", "day", "created_at", "read_at"]
     list_filter = ["kind"]
+
+    def scope_queryset(self, request, qs):
+        """Her own notifications and those of her branches' managers."""
+        if selectors.sees_all_customers(request.user):
+            return qs
+        managers = selectors.scope_managers(AccountManager.objects.all(), request.user)
+        return qs.filter(Q(user=request.user) | Q(user__account_manager__in=managers))

@@ -9,9 +9,8 @@ from rest_framework.views import APIView
 from core.api import idempotent
 from core.db import retry_on_conflict
 from core.errors import InvalidInput
-from core.permissions import IsStaffOrApiClient
+from core.permissions import PEOPLE, SUPERVISOR, RoleOrScope
 from core.schema import ERROR
-from customers.models import Customer
 
 from . import selectors, services
 from .serializers import (
@@ -24,18 +23,8 @@ from .serializers import (
 )
 
 
-class IsStaffClientOrManager(IsStaffOrApiClient):
-    """Staff and API clients; account managers and supervisors too, scoped to their own customers."""
-
-    message = "This endpoint is for club staff, API clients and account managers."
-
-    def also_allows(self, request, view) -> bool:
-        user = request.user
-        return bool(selectors.manager_of_user(user) or selectors.supervised_managers(user).exists())
-
-
 class ManagerUpsertApi(APIView):
-    permission_classes = [IsStaffOrApiClient]
+    permission_classes = [RoleOrScope]
     scopes = {"PUT": "customers:write"}  # the API client's token scope per method (core.permissions)
 
     @extend_schema(
@@ -56,7 +45,8 @@ class ManagerUpsertApi(APIView):
 
 
 class ObligationListApi(generics.ListAPIView):
-    permission_classes = [IsStaffClientOrManager]
+    permission_classes = [RoleOrScope]
+    roles = {"GET": PEOPLE}  # supervisors and managers, each on her own customers (core.permissions)
     serializer_class = ObligationSerializer
     filter_backends: list = []
 
@@ -65,8 +55,9 @@ class ObligationListApi(generics.ListAPIView):
 
 
 class ContactLogApi(APIView):
-    permission_classes = [IsStaffClientOrManager]
+    permission_classes = [RoleOrScope]
     scopes = {"POST": "events:write"}  # the API client's token scope per method (core.permissions)
+    roles = {"POST": PEOPLE}  # supervisors and managers, each on her own customers
 
     @extend_schema(
         request=ContactLogInSerializer,
@@ -87,8 +78,9 @@ class ContactLogApi(APIView):
 
 
 class ReassignApi(APIView):
-    permission_classes = [IsStaffOrApiClient]
+    permission_classes = [RoleOrScope]
     scopes = {"POST": "customers:write"}  # the API client's token scope per method (core.permissions)
+    roles = {"POST": (SUPERVISOR,)}  # within her branches: her customers, to a manager of her branches
 
     @extend_schema(
         request=ReassignSerializer,
@@ -104,9 +96,9 @@ class ReassignApi(APIView):
         serializer = ReassignSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        manager = selectors.manager_get(employee_no=data["manager"])
-        ids = dict(Customer.objects.filter(msisdn__in=data["msisdns"]).values_list("msisdn", "id"))
-        unknown = sorted(set(data["msisdns"]) - set(ids))
+        manager = selectors.scoped_manager(employee_no=data["manager"], user=request.user)
+        ids = selectors.scoped_customer_ids(msisdns=data["msisdns"], user=request.user)
+        unknown = sorted(set(data["msisdns"]) - set(ids))  # or not hers: the same answer
         if unknown:
             raise InvalidInput(f"{len(unknown)} unknown msisdns; nothing moved.", fields={"msisdns": unknown[:100]})
         moved = services.customers_reassign(

@@ -1,13 +1,14 @@
 """Reads of the managers app: who may see which customers, obligations, the dashboard's figures."""
 
 import datetime as dt
+from dataclasses import dataclass
 
 from django.db.models import Count, Exists, F, FilteredRelation, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from core.errors import NotFoundError
 from core.filters import filtered
-from core.permissions import is_api_client, is_club_admin
+from core.permissions import API_CLIENT, CLUB_ADMIN, MANAGER, SUPERVISOR, role_of
 from customers.models import Customer
 from points import selectors as points_selectors
 from tiers import selectors as tier_selectors
@@ -33,30 +34,91 @@ def manager_get(*, employee_no: str) -> AccountManager:
     return manager
 
 
+def scoped_manager(*, employee_no: str, user) -> AccountManager:
+    """manager_get() among the managers this user may address: all for club admins and API clients, those of her
+    branches for a supervisor; a 404 `unknown_manager` otherwise."""
+    manager = manager_get(employee_no=employee_no)
+    if not scope_managers(AccountManager.objects.filter(pk=manager.pk), user).exists():
+        raise NotFoundError(f"No account manager {employee_no}.", code="unknown_manager")
+    return manager
+
+
 def supervised_managers(user) -> QuerySet:
     return AccountManager.objects.filter(supervisor=user).select_related("user", "region")
 
 
+@dataclass(frozen=True)
+class CustomerScope:
+    """The customers a user may address (core.permissions' roles): every customer (club admins, API clients),
+    those of some branches (a supervisor: the regions of the managers she supervises), those a manager serves
+    (active assignment), or none (no role)."""
+
+    everyone: bool = False
+    region_ids: tuple[int, ...] | None = None
+    manager_id: int | None = None
+
+
+def customer_scope(user) -> CustomerScope:
+    """The user's customer scope, computed once per request (kept on the user object)."""
+    scope = getattr(user, "_vipclub_customer_scope", None)
+    if scope is None:
+        role = role_of(user)
+        if role in (CLUB_ADMIN, API_CLIENT):
+            scope = CustomerScope(everyone=True)
+        elif role == SUPERVISOR:
+            scope = CustomerScope(
+                region_ids=tuple(sorted(set(supervised_managers(user).values_list("region_id", flat=True))))
+            )
+        elif role == MANAGER:
+            manager_id = AccountManager.objects.filter(user=user).values_list("pk", flat=True).first()
+            scope = CustomerScope(manager_id=manager_id) if manager_id else CustomerScope()
+        else:
+            scope = CustomerScope()
+        if user is not None and getattr(user, "is_authenticated", False):
+            user._vipclub_customer_scope = scope
+    return scope
+
+
+def branch_ids(user) -> tuple[int, ...] | None:
+    """The regions whose rows a user sees: None for all (club admins, API clients), a supervisor's branches, none
+    for anybody else (a manager's rows follow her customers, not a region)."""
+    scope = customer_scope(user)
+    if scope.everyone:
+        return None
+    return scope.region_ids or ()
+
+
 def sees_all_customers(user) -> bool:
-    """Club admins, API clients and staff without a team see every customer; a supervisor (staff who supervise
-    managers) sees her team's customers, i.e. her branch (issue 8's roles)."""
-    if is_club_admin(user) or is_api_client(user):
-        return True
-    return bool(user.is_staff and not supervised_managers(user).exists())
+    return customer_scope(user).everyone
+
+
+def scope_rows(qs: QuerySet, user, *, customer: str | None = "customer", region: str | None = None) -> QuerySet:
+    """THE scoped lookup: the rows of `qs` whose customer (the path `customer`; "" for customers themselves, None
+    for rows without one) this user may address. A supervisor's rows are those of her branches' customers, or with
+    `region` those whose own region (that path) is one of her branches; a manager's those of the customers she
+    serves (none of the rows without a customer); no role none."""
+    scope = customer_scope(user)
+    if scope.everyone:
+        return qs
+    prefix = f"{customer}__" if customer else ""
+    if scope.region_ids is not None:
+        return qs.filter(**{f"{region or prefix + 'region'}__in": scope.region_ids})
+    if scope.manager_id is not None and customer is not None:
+        mine = Assignment.objects.filter(
+            customer_id=OuterRef(customer or "pk"), manager_id=scope.manager_id, ended_on__isnull=True
+        )
+        return qs.filter(Exists(mine))
+    return qs.none()
+
+
+def scope_managers(qs: QuerySet, user) -> QuerySet:
+    """The account managers of the branches this user may address (all for club admins and API clients)."""
+    return scope_rows(qs, user, customer=None, region="region")
 
 
 def scope_customers(qs: QuerySet, user) -> QuerySet:
-    """Club staff and API clients see every customer; a supervisor her managers' customers; a manager
-    only her own (active assignment); anybody else none."""
-    if sees_all_customers(user):
-        return qs
-    manager = manager_of_user(user)
-    managers = Q(manager=manager) if manager else Q(pk__in=[])
-    supervised = supervised_managers(user)
-    if supervised.exists():
-        managers |= Q(manager__in=supervised)
-    mine = Assignment.objects.filter(managers, customer_id=OuterRef("pk"), ended_on__isnull=True)
-    return qs.filter(Exists(mine))
+    """The customers of `qs` this user may address (scope_rows)."""
+    return scope_rows(qs, user, customer="")
 
 
 def filter_by_manager(qs: QuerySet, employee_no: str) -> QuerySet:
@@ -67,12 +129,21 @@ def filter_by_manager(qs: QuerySet, employee_no: str) -> QuerySet:
     return qs.filter(Exists(mine))
 
 
-def scoped_customer(*, msisdn: str, user) -> Customer:
-    """The customer if this user may see her; a 404 otherwise (never revealing that she exists)."""
-    customer = scope_customers(Customer.objects.select_related("region"), user).filter(msisdn=msisdn).first()
+def scoped_customer(*, msisdn: str, user, base: QuerySet | None = None) -> Customer:
+    """The customer with this msisdn if this user may address her; a 404 `unknown_customer` otherwise, the same
+    answer as for an msisdn nobody has (never revealing that she exists). Every API read and write of one customer
+    goes through here."""
+    qs = base if base is not None else Customer.objects.select_related("region")
+    customer = scope_customers(qs, user).filter(msisdn=msisdn).first()
     if customer is None:
         raise NotFoundError(f"No customer with msisdn {msisdn}.", code="unknown_customer")
     return customer
+
+
+def scoped_customer_ids(*, msisdns, user) -> dict[str, int]:
+    """{msisdn: id} of the customers among `msisdns` this user may address (the others are unknown to her)."""
+    qs = scope_customers(Customer.objects.filter(msisdn__in=list(msisdns)), user)
+    return dict(qs.values_list("msisdn", "id"))
 
 
 def active_assignment(customer: Customer) -> Assignment | None:
@@ -107,21 +178,11 @@ def scoped_customer_profile(*, msisdn: str, user) -> Customer:
     assignment and manager, points account, stored credit rating (read with the apps' `*_of` selectors)."""
     qs = Customer.objects.select_related("region")
     qs = with_active_assignment(points_selectors.with_account_and_rating(tier_selectors.annotate_tier(qs)))
-    customer = scope_customers(qs, user).filter(msisdn=msisdn).first()
-    if customer is None:
-        raise NotFoundError(f"No customer with msisdn {msisdn}.", code="unknown_customer")
-    return customer
+    return scoped_customer(msisdn=msisdn, user=user, base=qs)
 
 
 def scope_obligations(qs: QuerySet, user) -> QuerySet:
-    if sees_all_customers(user):
-        return qs
-    manager = manager_of_user(user)
-    condition = Q(manager=manager) if manager else Q(pk__in=[])
-    supervised = supervised_managers(user)
-    if supervised.exists():
-        condition |= Q(manager__in=supervised)
-    return qs.filter(condition)
+    return scope_rows(qs, user)
 
 
 def obligation_list(*, filters: dict, user) -> QuerySet:

@@ -5,13 +5,15 @@ import heapq
 import logging
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.contrib.auth.models import Group
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from core.errors import InvalidInput, RuleViolation
 from customers import services as customer_services
+from core.permissions import ACCOUNT_MANAGERS_GROUP
 from customers.models import Customer, Region
 from tiers.models import CustomerTier
 
@@ -42,7 +44,9 @@ def manager_upsert(
     *, employee_no: str, username: str, name: str, region: str, capacity: int, active: bool = True,
     supervisor: str | None = None, actor=None,
 ) -> tuple[AccountManager, bool]:  # fmt: skip
-    """Create or update an account manager by employee number; the login user is created when new."""
+    """Create or update an account manager by employee number. A new manager gets a new login (never another
+    user's: `admin` or a supervisor must not become somebody's manager account); an existing one keeps hers, and
+    may rename it to a username nobody has. Her login is in the account managers' role group."""
     User = get_user_model()
     problems = {}
     region_obj = Region.objects.filter(code=region).first()
@@ -53,26 +57,42 @@ def manager_upsert(
         supervisor_obj = User.objects.filter(username=supervisor).first()
         if supervisor_obj is None:
             problems["supervisor"] = [f"No user {supervisor!r}."]
-    other = AccountManager.objects.filter(user__username=username).exclude(employee_no=employee_no).first()
-    if other:
-        problems["username"] = [f"{username!r} is the login of manager {other.employee_no}."]
+    manager = AccountManager.objects.select_for_update().select_related("user").filter(employee_no=employee_no).first()
+    holder = User.objects.filter(username=username).exclude(pk=manager.user_id if manager else None).first()
+    if holder is not None:
+        other = AccountManager.objects.filter(user=holder).first()
+        problems["username"] = [
+            f"{username!r} is the login of manager {other.employee_no}."
+            if other
+            else f"{username!r} is another user's login: a manager's login is her own (choose a new username)."
+        ]
     if problems:
         raise InvalidInput("The account manager cannot be saved.", fields=problems)
-    manager = AccountManager.objects.select_for_update().filter(employee_no=employee_no).first()
     created = manager is None
-    if created:
-        user, user_created = User.objects.get_or_create(username=username, defaults={"first_name": name})
-        if user_created:
-            user.set_unusable_password()
-            user.save(update_fields=["password"])
-        manager = AccountManager(employee_no=employee_no, user=user)
-    elif manager.user.username != username:
-        manager.user.username = username
-        manager.user.save(update_fields=["username"])
+    try:
+        with transaction.atomic():  # a login taken meanwhile (two requests racing) is the same 400, not a 500
+            if created:
+                user = User.objects.create_user(username=username, first_name=name)  # unusable password
+                manager = AccountManager(employee_no=employee_no, user=user)
+            elif manager.user.username != username:
+                manager.user.username = username
+                manager.user.save(update_fields=["username"])
+    except IntegrityError as exc:
+        raise InvalidInput(
+            "The account manager cannot be saved.", fields={"username": [f"{username!r} is another user's login."]}
+        ) from exc
     manager.name, manager.region, manager.capacity = name, region_obj, capacity
     manager.active, manager.supervisor = active, supervisor_obj
     manager.save()
+    manager_login_role(manager=manager)
     return manager, created
+
+
+def manager_login_role(*, manager: AccountManager) -> None:
+    """Her login joins the account managers' role group (core.permissions), unless it is staff (a staff login is
+    a club admin or a supervisor, or nobody)."""
+    if not manager.user.is_staff:
+        manager.user.groups.add(Group.objects.get_or_create(name=ACCOUNT_MANAGERS_GROUP)[0])
 
 
 def _first_contact_due(calendar: WorkCalendar, on: dt.date, cache: dict) -> dt.date:

@@ -27,6 +27,7 @@ from django_htmx.http import reswap
 
 from benefits import selectors as benefit_selectors
 from core.errors import DomainError, InvalidInput, NotFoundError
+from core.permissions import MANAGER, SUPERVISOR, role_of
 from customers.models import Customer
 from points import selectors as points_selectors
 from tiers import selectors as tier_selectors
@@ -129,10 +130,13 @@ def domain_message(exc: DomainError, domain_messages=None, field_messages=None) 
 
 
 def roles(request) -> tuple[AccountManager | None, bool]:
-    """(the user's AccountManager or None, whether she supervises managers), once per request."""
+    """(her AccountManager if she is an account manager, whether she is a supervisor with managers), once per
+    request: the roles of core.permissions, as the API and the admin have them."""
     if not hasattr(request, "_dashboard_roles"):
-        manager = selectors.manager_of_user(request.user)
-        request._dashboard_roles = (manager, selectors.supervised_managers(request.user).exists())
+        role = role_of(request.user)
+        manager = selectors.manager_of_user(request.user) if role == MANAGER else None
+        supervises = role == SUPERVISOR and selectors.supervised_managers(request.user).exists()
+        request._dashboard_roles = (manager, supervises)
     return request._dashboard_roles
 
 

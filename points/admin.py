@@ -19,9 +19,6 @@ from tiers.admin import GuardedHistoryAdmin
 from . import rules, selectors, services
 from .models import (
     CreditPolicy,
-    CreditRating,
-    PointsAccount,
-    PointsEntry,
     PointsJob,
     PointsLot,
     PointsPolicy,
@@ -72,7 +69,7 @@ class CustomerColumns:
         return obj.customer.name
 
 
-@admin.register(PointsAccount)
+# Registered by vipclub/admin.py, limited to a supervisor's branches (managers.admin.BranchScopedAdmin).
 class PointsAccountAdmin(CustomerColumns, ReadOnlyAdmin):
     list_display = ["msisdn_col", "name_col", "balance", "frozen", "frozen_reason", "total_consumption", "updated_at"]
     list_filter = ["frozen", "frozen_reason"]
@@ -87,7 +84,7 @@ class PointsAccountAdmin(CustomerColumns, ReadOnlyAdmin):
         return customer_points_html(obj.customer)
 
 
-@admin.register(PointsLot)
+# Registered by vipclub/admin.py, limited to a supervisor's branches (managers.admin.BranchScopedAdmin).
 class PointsLotAdmin(CustomerColumns, ReadOnlyAdmin):
     list_display = ["msisdn_col", "name_col", "year", "kind", "original", "remaining", "expires_on"]
     list_filter = ["kind", "year", "expires_on"]
@@ -95,7 +92,7 @@ class PointsLotAdmin(CustomerColumns, ReadOnlyAdmin):
     search_fields = ["=customer__msisdn"]
 
 
-@admin.register(PointsEntry)
+# Registered by vipclub/admin.py, limited to a supervisor's branches (managers.admin.BranchScopedAdmin).
 class PointsEntryAdmin(CustomerColumns, ReadOnlyAdmin):
     """The ledger: append-only, nobody edits or deletes an entry."""
 
@@ -171,7 +168,7 @@ def recompute_credit(modeladmin, request, queryset):
     modeladmin.message_user(request, _("%(n)d credit ratings recomputed.") % {"n": done}, messages.SUCCESS)
 
 
-@admin.register(CreditRating)
+# Registered by vipclub/admin.py, limited to a supervisor's branches (managers.admin.BranchScopedAdmin).
 class CreditRatingAdmin(CustomerColumns, ReadOnlyAdmin):
     list_display = ["msisdn_col", "name_col", "stars", "score", "as_of", "computed_at"]
     list_filter = ["stars", "as_of"]

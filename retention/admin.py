@@ -1,7 +1,7 @@
 """The admin of the retention app: the offers catalog, churn targets and risk weights (editable, with history);
 retention cases with their steps and a "move" action; churn records, month-end snapshots and the risk list
-(read-only); the churn and tier reports with server-side SVG charts and CSV export. A supervisor (staff with account
-managers) sees her managers' branches only."""
+(read-only); the churn and tier reports with server-side SVG charts and CSV export. A supervisor sees her branches
+only (managers.admin.BranchScopedAdmin)."""
 
 import csv
 import datetime as dt
@@ -20,7 +20,7 @@ from core.admin import EstimatedCountPaginator
 from core.errors import DomainError
 from customers.admin import ReadOnlyInline
 from customers.models import Region
-from managers.admin import MaskedCustomerMixin, ReadOnlyAdmin
+from managers.admin import BranchScopedAdmin, MaskedCustomerMixin, ReadOnlyAdmin
 from tiers.admin import GuardedHistoryAdmin, tier_label
 
 from . import charts, rules, selectors, services
@@ -37,18 +37,6 @@ from .models import (
     RiskWeight,
 )
 from .views import move_message, reason_text
-
-
-class RegionScopedMixin:
-    """A supervisor's lists hold her managers' branches only."""
-
-    region_field = "customer__region_id"
-
-    def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        regions = selectors.report_regions(request.user)
-        return qs if regions is None else qs.filter(**{f"{self.region_field}__in": [r.pk for r in regions]})
-
 
 # --------------------------------------------------------------------------------------------------
 # Data staff edit
@@ -96,7 +84,7 @@ class CaseStepInline(ReadOnlyInline):
 
 
 @admin.register(RetentionCase)
-class RetentionCaseAdmin(RegionScopedMixin, MaskedCustomerMixin, admin.ModelAdmin):
+class RetentionCaseAdmin(BranchScopedAdmin, MaskedCustomerMixin, admin.ModelAdmin):
     list_display = ["id", "customer_col", "manager", "state", "reason_category", "requests", "opened_at",
                     "closed_at"]  # fmt: skip
     list_filter = ["state", "reason_category", "customer__region"]
@@ -180,13 +168,13 @@ def series_labels(tiers) -> list[tuple[str, str]]:
 
 
 @admin.register(ChurnRecord)
-class ChurnRecordAdmin(RegionScopedMixin, MaskedCustomerMixin, ReadOnlyAdmin):
+class ChurnRecordAdmin(BranchScopedAdmin, MaskedCustomerMixin, ReadOnlyAdmin):
     list_display = ["closed_on", "customer_col", "kind", "tier", "region", "manager", "reason_category", "case_link"]
     list_filter = ["kind", "tier", "region", "reason_category"]
     list_select_related = ["customer", "tier", "region", "manager"]
     search_fields = ["=customer__msisdn"]
     date_hierarchy = "closed_on"
-    region_field = "region_id"
+    region_field = "region"  # the branch she left from
     change_list_template = "admin/retention/churnrecord/change_list.html"
     paginator = EstimatedCountPaginator
     show_full_result_count = False
@@ -309,7 +297,7 @@ class MemberCountInline(ReadOnlyInline):
 
     def get_queryset(self, request):
         qs = super().get_queryset(request).select_related("tier", "region")
-        regions = selectors.report_regions(request.user)  # a supervisor: her managers' branches only
+        regions = selectors.report_regions(request.user)  # a supervisor: her branches only
         return qs if regions is None else qs.filter(region_id__in=[r.pk for r in regions])
 
 
@@ -324,7 +312,7 @@ class MonthSnapshotAdmin(ReadOnlyAdmin):
 
 
 @admin.register(RiskScore)
-class RiskScoreAdmin(RegionScopedMixin, MaskedCustomerMixin, ReadOnlyAdmin):
+class RiskScoreAdmin(BranchScopedAdmin, MaskedCustomerMixin, ReadOnlyAdmin):
     list_display = ["customer_col", "score", "reasons_col", "as_of"]
     list_select_related = ["customer"]
     search_fields = ["=customer__msisdn"]

@@ -8,11 +8,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import idempotent
-from core.permissions import IsStaffOrApiClient
+from core.permissions import PEOPLE, SUPERVISOR, RoleOrScope
 from core.schema import ERROR
 from customers.rules import month_str
 from managers import selectors as manager_selectors
-from managers.apis import IsStaffClientOrManager
 
 from . import selectors, services
 from .models import CaseState, ReasonCategory
@@ -25,15 +24,6 @@ from .serializers import (
     SnapshotRowSerializer,
     TierReportQuerySerializer,
 )
-
-
-class CanReadReports(IsStaffOrApiClient):
-    """Club staff, API clients and supervisors (a supervisor sees her managers' branches)."""
-
-    message = "The reports are for club staff, supervisors and API clients."
-
-    def also_allows(self, request, view) -> bool:
-        return manager_selectors.supervised_managers(request.user).exists()
 
 
 @extend_schema(
@@ -51,8 +41,9 @@ class CanReadReports(IsStaffOrApiClient):
 class RetentionCaseListApi(generics.ListAPIView):
     """Retention cases with their history, newest first; an account manager sees her own customers' cases."""
 
-    permission_classes = [IsStaffClientOrManager]
+    permission_classes = [RoleOrScope]
     scopes = {"POST": "events:write"}  # the API client's token scope per method (core.permissions)
+    roles = {"GET": PEOPLE, "POST": PEOPLE}  # supervisors and managers, each on her own customers
     serializer_class = CaseSerializer
     filter_backends: list = []
 
@@ -81,8 +72,9 @@ class RetentionCaseListApi(generics.ListAPIView):
 
 
 class RetentionCaseTransitionApi(APIView):
-    permission_classes = [IsStaffClientOrManager]
+    permission_classes = [RoleOrScope]
     scopes = {"POST": "events:write"}  # the API client's token scope per method (core.permissions)
+    roles = {"POST": PEOPLE}  # supervisors and managers, each on her own customers' cases
 
     @extend_schema(
         request=CaseTransitionSerializer,
@@ -105,7 +97,8 @@ class RetentionCaseTransitionApi(APIView):
 
 
 class ChurnReportApi(APIView):
-    permission_classes = [CanReadReports]
+    permission_classes = [RoleOrScope]
+    roles = {"GET": (SUPERVISOR,)}  # her branches only (selectors.report_scope)
 
     @extend_schema(
         parameters=[
@@ -158,7 +151,8 @@ class ChurnReportApi(APIView):
 
 
 class TierReportApi(APIView):
-    permission_classes = [CanReadReports]
+    permission_classes = [RoleOrScope]
+    roles = {"GET": (SUPERVISOR,)}  # her branches only (selectors.report_scope)
 
     @extend_schema(
         parameters=[

@@ -34,11 +34,6 @@ ALL = "all"  # the all-members series of the reports
 # --- cases -----------------------------------------------------------------------------------------------
 
 
-def _team(user) -> list[AccountManager]:
-    manager = manager_selectors.manager_of_user(user)
-    return [*([manager] if manager else []), *manager_selectors.supervised_managers(user)]
-
-
 def _owned_and_not_reassigned(managers) -> Q:
     """Cases these managers own whose customer has no active account manager now (closed, or out of the club): the
     owner keeps them. A customer reassigned to somebody else takes her case along (her new manager's, not the old
@@ -48,12 +43,13 @@ def _owned_and_not_reassigned(managers) -> Q:
 
 
 def scope_cases(qs: QuerySet, user) -> QuerySet:
-    """Staff and API clients see every case; a manager the cases of her customers, and those she owned of customers
-    nobody serves now (closed); a supervisor those of her managers; anybody else none."""
-    if manager_selectors.sees_all_customers(user):
-        return qs
+    """The cases of the customers this user may address (managers.selectors.scope_rows: club admins and API clients
+    all, a supervisor her branches'); a manager also those she owned of customers nobody serves now (closed)."""
+    scope = manager_selectors.customer_scope(user)
+    if scope.manager_id is None:
+        return manager_selectors.scope_rows(qs, user)
     visible = manager_selectors.scope_customers(Customer.objects.all(), user).values("pk")
-    return qs.filter(_owned_and_not_reassigned(_team(user)) | Q(customer__in=visible))
+    return qs.filter(_owned_and_not_reassigned([scope.manager_id]) | Q(customer__in=visible))
 
 
 def _with_history(qs: QuerySet) -> QuerySet:
@@ -131,12 +127,10 @@ def risk_facts(row: RiskScore) -> rules.RiskFacts:
 
 
 def report_regions(user) -> list[Region] | None:
-    """The branches a user's reports cover: None for all (club admins, other staff, API clients); a supervisor
-    (a user with account managers) the branches of her managers."""
-    if getattr(user, "is_superuser", False):
-        return None
-    region_ids = set(manager_selectors.supervised_managers(user).values_list("region_id", flat=True))
-    if not region_ids:
+    """The branches a user's reports cover: None for all (club admins, API clients); a supervisor's branches (the
+    regions of the managers she supervises); none for anybody else (managers.selectors.branch_ids)."""
+    region_ids = manager_selectors.branch_ids(user)
+    if region_ids is None:
         return None
     return list(Region.objects.filter(pk__in=region_ids).order_by("code"))
 

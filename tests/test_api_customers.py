@@ -71,9 +71,10 @@ def test_everything_else_needs_a_login(region):
 
 
 def test_a_plain_user_is_forbidden(django_user_model, region):
+    # a login nobody gave a role (issue 13): the 403 says the role is missing
     client = APIClient()
     client.force_authenticate(django_user_model.objects.create_user(username="nobody"))
-    assert_error(client.get("/api/v1/customers/"), 403, "permission_denied")
+    assert_error(client.get("/api/v1/customers/"), 403, "role_missing")
 
 
 def test_region_upsert(api):

@@ -56,6 +56,38 @@ def test_account_manager_upsert_creates_the_login_and_names_bad_fields(api, regi
     assert AccountManager.objects.count() == 1
 
 
+@pytest.mark.parametrize("taken", ["supervisor", "admin"])
+def test_a_new_manager_never_gets_another_users_login(api, region, django_user_model, taken):
+    """Issue 13: PUT /account-managers/ attached the existing login `supervisor` (or `admin`) to a new manager."""
+    # given: the club's supervisor and superuser logins
+    django_user_model.objects.create_user(username="supervisor", password="pw-Secret-123", is_staff=True)
+    django_user_model.objects.create_superuser(username="admin", password="pw-Secret-123")
+    body = {"username": taken, "name": "冒名", "region": "GZ", "capacity": 10, "active": True}
+    # when: a client with customers:write creates a manager with that username
+    error = assert_error(api.put("/api/v1/account-managers/E77/", body, format="json"), 400, "invalid")
+    # then: refused naming the field, no manager, and the login is untouched (still nobody's manager)
+    assert "username" in error["fields"] and taken in error["fields"]["username"][0]
+    assert not AccountManager.objects.exists()
+    assert django_user_model.objects.get(username=taken).check_password("pw-Secret-123")
+
+
+def test_renaming_a_managers_login_to_a_taken_username_is_a_400_naming_it(api, region, django_user_model):
+    """Issue 13: renaming a manager's login to a username another user has was a 500."""
+    body = {"username": "zhang.wei", "name": "张伟", "region": "GZ", "capacity": 10, "active": True}
+    assert api.put("/api/v1/account-managers/E1/", body, format="json").status_code == 201
+    django_user_model.objects.create_user(username="li.na")
+    make_manager("E2")  # login uE2
+    for taken in ("li.na", "uE2"):
+        error = assert_error(
+            api.put("/api/v1/account-managers/E1/", {**body, "username": taken}, format="json"), 400, "invalid"
+        )
+        assert list(error["fields"]) == ["username"]
+    # her own login is kept, and renaming it to a free username works
+    assert AccountManager.objects.get(employee_no="E1").user.username == "zhang.wei"
+    assert api.put("/api/v1/account-managers/E1/", {**body, "username": "zhang.w"}, format="json").status_code == 200
+    assert AccountManager.objects.get(employee_no="E1").user.username == "zhang.w"
+
+
 def test_obligations_filters_and_manager_scope(api):
     region = RegionFactory()
     mine, theirs = make_manager("M1", region=region), make_manager("M2", region=region)
@@ -111,7 +143,7 @@ def test_a_manager_never_sees_another_managers_customer_through_the_api():
     from django.contrib.auth import get_user_model
 
     nobody = get_user_model().objects.create_user(username="nobody")
-    assert_error(client_for(nobody).get("/api/v1/customers/"), 403, "permission_denied")
+    assert_error(client_for(nobody).get("/api/v1/customers/"), 403, "role_missing")
 
 
 def test_hotline_logs_a_contact_and_learns_what_it_closed(api):

@@ -13,6 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Sum
+from django.test import RequestFactory
 
 from customers import rules
 from customers.models import BillingMonth, Customer, KeyPerson, MonthlyBill, Region
@@ -81,13 +82,18 @@ def test_seed_demo_builds_a_small_club_with_working_logins(var_dir):
     written = logins_from((var_dir / "demo-logins.txt").read_text(encoding="utf-8"))
     assert set(written) == {"admin", "supervisor", *(f"manager{n}" for n in range(1, 7))}
     assert logins_from(out.split("Demo logins", 1)[1]) == written
-    for username, password in written.items():
-        assert authenticate(username=username, password=password) is not None, username
-        assert authenticate(username=username, password=password + "x") is None
+    for i, (username, password) in enumerate(written.items()):
+        assert can_log_in(username, password, address=f"10.0.0.{i}"), username
+        assert not can_log_in(username, password + "x", address=f"10.0.0.{i}")
     users = {u.username: u for u in get_user_model().objects.filter(username__in=written)}
     assert users["admin"].is_superuser
     assert users["supervisor"].is_staff and not users["supervisor"].is_superuser
     assert not any(users[f"manager{n}"].is_staff for n in range(1, 7))
+    # and each has her role (core.permissions): the supervisor and the managers, as the API and admin see them
+    from core.permissions import MANAGER, SUPERVISOR, role_of
+
+    assert role_of(users["supervisor"]) == SUPERVISOR
+    assert {role_of(users[f"manager{n}"]) for n in range(1, 7)} == {MANAGER}
     # and each manager serves a branch under the supervisor, and the members are rated and assigned
     from managers.models import AccountManager, Assignment
     from tiers.models import CustomerTier
@@ -103,6 +109,12 @@ def test_seed_demo_builds_a_small_club_with_working_logins(var_dir):
     assert not any(password in source for password in written.values())
 
 
+def can_log_in(username: str, password: str, *, address: str = "10.0.0.1") -> bool:
+    """authenticate() as the login page calls it: with the request (django-axes counts failures per address)."""
+    request = RequestFactory().post("/accounts/login/", REMOTE_ADDR=address)
+    return authenticate(request, username=username, password=password) is not None
+
+
 @pytest.mark.django_db
 def test_seed_demo_if_empty_is_a_no_op_on_a_seeded_database(var_dir):
     # given a seeded demo club
@@ -116,7 +128,7 @@ def test_seed_demo_if_empty_is_a_no_op_on_a_seeded_database(var_dir):
     # then nothing changes, the logins still work, and they are printed again
     assert Customer.objects.count() == 30
     assert MonthlyBill.objects.count() == bills
-    assert authenticate(username="manager2", password=logins["manager2"]) is not None
+    assert can_log_in("manager2", logins["manager2"])
     assert logins_from(out.split("Demo logins", 1)[1]) == logins
 
 

@@ -8,8 +8,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.utils import timezone
 
+from core.permissions import ACCOUNT_MANAGERS_GROUP
 from customers.models import Customer
 from customers.tests.factories import CustomerFactory, RegionFactory, make_id_number
 from managers.models import (
@@ -23,6 +25,7 @@ from managers.models import (
     ServicePlan,
     WorkLog,
 )
+from managers.tests.helpers import make_supervisor
 from tiers.models import CustomerTier, Tier
 
 pytestmark = pytest.mark.django_db
@@ -43,6 +46,7 @@ def on_today():
 
 def make_manager(employee_no: str, *, supervisor=None, name=None, region=None) -> AccountManager:
     user = get_user_model().objects.create_user(username=employee_no.lower(), password=PASSWORD)
+    user.groups.add(Group.objects.get(name=ACCOUNT_MANAGERS_GROUP))
     return AccountManager.objects.create(
         user=user, employee_no=employee_no, name=name or f"经理{employee_no}", region=region or RegionFactory(),
         supervisor=supervisor,
@@ -376,7 +380,7 @@ def test_a_refused_card_step_is_a_message_not_an_error(client, manager):
 
 @pytest.fixture
 def supervisor(django_user_model):
-    return django_user_model.objects.create_user(username="boss", password=PASSWORD, first_name="主管")
+    return make_supervisor("boss", password=PASSWORD, first_name="主管")
 
 
 def team_row(html: str, employee_no: str) -> dict:
@@ -471,7 +475,7 @@ def test_plan_submit_and_supervisor_approve(client, supervisor):
     page = login(client, manager).get("/dashboard/plans/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Approved" in page and "好" in page and "辛苦" in page
     # and another supervisor cannot review her plans
-    stranger = get_user_model().objects.create_user(username="other-boss")
+    stranger = make_supervisor("other-boss")
     make_manager("E601", supervisor=stranger)
     login(client, stranger)
     assert (

@@ -5,11 +5,10 @@ bad input is a 400 naming the field, never a 500."""
 import datetime as dt
 
 import pytest
-from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from managers.models import Obligation
-from managers.tests.helpers import make_manager
+from managers.tests.helpers import make_manager, make_supervisor
 from retention.models import CaseStep, RetentionCase
 from retention.tests.helpers import member
 from vipclub.models import InboundEvent
@@ -189,7 +188,7 @@ def test_a_manager_sees_only_her_customers_cases(api, gold, manager):
     assert_error(open_case(me, theirs.msisdn), 404, "unknown_customer")
     assert move(me, mine_id, to="contacted").status_code == 200
     # her supervisor sees both
-    boss = get_user_model().objects.create_user(username="boss")
+    boss = make_supervisor("boss")
     manager.supervisor = other.supervisor = boss
     manager.save()
     other.save()
@@ -247,7 +246,7 @@ def test_a_bad_year_is_a_400_naming_it(api, year):
 def test_an_unknown_region_is_a_400_and_a_foreign_one_a_404_for_a_supervisor(api):
     a_year_of_churn()
     assert "region" in assert_error(api.get("/api/v1/reports/churn/", {"region": "XX"}), 400, "invalid")["fields"]
-    boss = get_user_model().objects.create_user(username="gz-boss")
+    boss = make_supervisor("gz-boss")
     make_manager("E300", region=a_region("GZ"), supervisor=boss)
     client = as_user(boss)
     assert client.get("/api/v1/reports/churn/", {"year": 2026}).json()["regions"] == ["GZ"]

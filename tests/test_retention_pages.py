@@ -7,11 +7,10 @@ import re
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 
 from customers.models import BillingMonth
 from managers.models import ContactLog, Obligation
-from managers.tests.helpers import make_manager
+from managers.tests.helpers import make_manager, make_supervisor
 from retention import services
 from retention.models import RetentionCase
 from retention.tests.helpers import bills, club_time, member, walk
@@ -100,7 +99,7 @@ def at_risk(manager, name: str, before: str, recent: str):
 
 
 def test_the_dashboard_and_the_team_page_show_the_top_of_the_risk_list_with_reasons(client, manager):
-    boss = get_user_model().objects.create_user(username="boss")
+    boss = make_supervisor("boss")
     manager.supervisor = boss
     manager.save()
     for month in range(5, 11):
@@ -142,13 +141,11 @@ def test_the_dashboard_reads_retention_in_a_fixed_number_of_queries(client, mana
 
 @pytest.fixture
 def gz_supervisor():
-    """Staff who supervises the GZ branch's manager, with the view permissions of the retention app."""
+    """The GZ branch's supervisor (staff in the Supervisors group, supervising the GZ manager)."""
     a_year_of_churn()
     from customers.models import Region
 
-    boss = get_user_model().objects.create_user(username="gz-boss", password="Pw-Secret-123", is_staff=True)
-    boss.user_permissions.set(Permission.objects.filter(content_type__app_label="retention",
-                                                        codename__startswith="view_"))  # fmt: skip
+    boss = make_supervisor("gz-boss", password="Pw-Secret-123")
     make_manager("E500", region=Region.objects.get(code="GZ"), supervisor=boss)
     return boss
 

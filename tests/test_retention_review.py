@@ -14,7 +14,7 @@ from core.errors import RuleViolation
 from customers import services as customer_services
 from customers.tests.factories import RegionFactory
 from managers import services as manager_services
-from managers.tests.helpers import make_manager
+from managers.tests.helpers import make_manager, make_supervisor
 from retention import engine, services
 from retention.models import MemberCount, MonthSnapshot, RetentionCase, RiskScore
 from retention.tests.helpers import club_time, member, walk
@@ -163,18 +163,13 @@ def test_a_case_page_reads_its_steps_in_a_fixed_number_of_queries(admin_client):
 
 
 def test_a_supervisor_sees_her_branches_only_in_a_month_snapshot(client):
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Permission
-
-    # given: a snapshot with members in GZ and SZ, and the GZ branch's supervisor (staff, retention view rights)
+    # given: a snapshot with members in GZ and SZ, and the GZ branch's supervisor
     gz, sz = RegionFactory(code="GZ", name="广州"), RegionFactory(code="SZ", name="深圳")
     snapshot = MonthSnapshot.objects.create(month=dt.date(2026, 1, 1), members=0, taken_at=timezone.now())
     gold = Tier.objects.get(code="gold")
     MemberCount.objects.create(snapshot=snapshot, tier=gold, region=gz, members=7)
     MemberCount.objects.create(snapshot=snapshot, tier=gold, region=sz, members=9)
-    boss = get_user_model().objects.create_user(username="gz-boss", is_staff=True)
-    boss.user_permissions.set(Permission.objects.filter(content_type__app_label="retention",
-                                                        codename__startswith="view_"))  # fmt: skip
+    boss = make_supervisor("gz-boss")
     make_manager("E9", region=gz, supervisor=boss)
     # then: the snapshot's rows show her branch, not the other one
     client.force_login(boss)

@@ -33,7 +33,6 @@ from .models import (
     RatingRun,
     RunStatus,
     Tier,
-    TierChange,
     TierOverride,
     TransferFloor,
     Transition,
@@ -596,7 +595,7 @@ class TierOverrideForm(forms.ModelForm):
         return {*super()._get_validation_exclusions(), "ends_on"}
 
 
-@admin.register(TierOverride)
+# Registered by vipclub/admin.py, limited to a supervisor's branches (managers.admin.BranchScopedAdmin).
 class TierOverrideAdmin(SimpleHistoryAdmin):
     form = TierOverrideForm
     list_display = [
@@ -736,7 +735,7 @@ class RunListFilter(admin.SimpleListFilter):
         return queryset
 
 
-@admin.register(TierChange)
+# Registered by vipclub/admin.py, limited to a supervisor's branches (managers.admin.BranchScopedAdmin).
 class TierChangeAdmin(admin.ModelAdmin):
     list_display = [
         "id",
@@ -796,7 +795,7 @@ class TransferFloorForm(forms.ModelForm):
         fields = ["customer", "tier", "from_region", "moved_on"]
 
 
-@admin.register(TransferFloor)
+# Registered by vipclub/admin.py, limited to a supervisor's branches (managers.admin.BranchScopedAdmin).
 class TransferFloorAdmin(admin.ModelAdmin):
     """跨区入网: added through the service (kept until 31 December of the move's year, applied at once)."""
 

@@ -4,17 +4,27 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from benefits.admin import BenefitAccountInline, BenefitEntryInline
+from benefits.admin import BenefitAccountAdmin, BenefitAccountInline, BenefitEntryAdmin, BenefitEntryInline
+from benefits.models import BenefitAccount, BenefitEntry
 from core.errors import DomainError
 from core.masking import mask_msisdn
-from customers.admin import CustomerAdmin, ReadOnlyInline
-from customers.models import Customer, KeyPersonRole
-from managers import selectors as manager_selectors
+from customers.admin import CustomerAdmin, GroupAdmin, GroupKeyPersonInline, MonthlyBillAdmin, ReadOnlyInline
+from customers.models import Customer, KeyPersonRole, MonthlyBill
+from customers.models import Group as CorporateGroup
+from managers.admin import BranchScopedAdmin, BranchScopedInline
 from managers.models import Assignment, ContactLog, Obligation
-from points.admin import PointsLotInline, customer_points_html
+from points.admin import (
+    CreditRatingAdmin,
+    PointsAccountAdmin,
+    PointsEntryAdmin,
+    PointsLotAdmin,
+    PointsLotInline,
+    customer_points_html,
+)
+from points.models import CreditRating, PointsAccount, PointsEntry, PointsLot
 from tiers import selectors as tier_selectors
-from tiers.admin import tier_label, tier_names
-from tiers.models import Source, TierChange, Transition
+from tiers.admin import TierChangeAdmin, TierOverrideAdmin, TransferFloorAdmin, tier_label, tier_names
+from tiers.models import Source, TierChange, TierOverride, TransferFloor, Transition
 
 from . import workflows
 from .models import InboundEvent
@@ -117,7 +127,7 @@ class ObligationInline(admin.TabularInline):
 
 
 @admin.register(Customer)
-class ClubCustomerAdmin(CustomerAdmin):
+class ClubCustomerAdmin(BranchScopedAdmin, CustomerAdmin):
     list_display = [*CustomerAdmin.list_display[:2], "tier_col", *CustomerAdmin.list_display[2:]]
     list_filter = [TierFilter, *CustomerAdmin.list_filter]
     inlines = [
@@ -125,12 +135,12 @@ class ClubCustomerAdmin(CustomerAdmin):
         PointsLotInline, ObligationInline, ContactLogInline,
     ]  # fmt: skip
     readonly_fields = [*CustomerAdmin.readonly_fields, "current_tier", "why_this_tier", "points_panel"]
+    customer_field = ""  # a supervisor sees her branches' customers (BranchScopedAdmin)
 
     def get_queryset(self, request):
         # One join brings every row's current tier: no query per row in the list. (The change list skips
         # list_select_related once the queryset has a select_related, so the region is joined here too.)
-        # A supervisor sees her team's customers only (managers.selectors.scope_customers); club admins all.
-        qs = manager_selectors.scope_customers(super().get_queryset(request), request.user)
+        qs = super().get_queryset(request)
         return tier_selectors.annotate_tier(qs).select_related(*self.list_select_related)
 
     def get_fieldsets(self, request, obj=None):
@@ -218,3 +228,67 @@ class ClubCustomerAdmin(CustomerAdmin):
             "reason": _source_label(explain["reason"]) if explain["reason"] else "—",
         }
         return render_to_string("admin/tiers/_why_this_tier.html", context)
+
+
+# --------------------------------------------------------------------------------------------------
+# The other apps' lists of customer rows, limited to a supervisor's branches. The scope needs the managers app
+# (assignments, branches), above customers, tiers, benefits and points: their admins are registered here, with it.
+
+
+class ClubKeyPersonInline(BranchScopedInline, GroupKeyPersonInline):
+    pass
+
+
+@admin.register(CorporateGroup)
+class ClubGroupAdmin(GroupAdmin):
+    inlines = [ClubKeyPersonInline]  # a group's key persons of her branches only
+
+
+@admin.register(MonthlyBill)
+class ClubMonthlyBillAdmin(BranchScopedAdmin, MonthlyBillAdmin):
+    pass
+
+
+@admin.register(TierOverride)
+class ClubTierOverrideAdmin(BranchScopedAdmin, TierOverrideAdmin):
+    pass
+
+
+@admin.register(TierChange)
+class ClubTierChangeAdmin(BranchScopedAdmin, TierChangeAdmin):
+    pass
+
+
+@admin.register(TransferFloor)
+class ClubTransferFloorAdmin(BranchScopedAdmin, TransferFloorAdmin):
+    pass
+
+
+@admin.register(BenefitAccount)
+class ClubBenefitAccountAdmin(BranchScopedAdmin, BenefitAccountAdmin):
+    pass
+
+
+@admin.register(BenefitEntry)
+class ClubBenefitEntryAdmin(BranchScopedAdmin, BenefitEntryAdmin):
+    pass
+
+
+@admin.register(PointsAccount)
+class ClubPointsAccountAdmin(BranchScopedAdmin, PointsAccountAdmin):
+    pass
+
+
+@admin.register(PointsLot)
+class ClubPointsLotAdmin(BranchScopedAdmin, PointsLotAdmin):
+    pass
+
+
+@admin.register(PointsEntry)
+class ClubPointsEntryAdmin(BranchScopedAdmin, PointsEntryAdmin):
+    pass
+
+
+@admin.register(CreditRating)
+class ClubCreditRatingAdmin(BranchScopedAdmin, CreditRatingAdmin):
+    pass

@@ -23,6 +23,8 @@ from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
+from managers import selectors as manager_selectors
+
 # (app_label, model): the configuration staff change; ledgers and bulk engine writes keep their own tables.
 AUDITED = (
     ("tiers", "Tier"),
@@ -42,6 +44,12 @@ AUDITED = (
     ("retention", "ChurnTarget"),
     ("retention", "RiskWeight"),
 )
+# The rows of a supervisor's branches only (managers.selectors.scope_rows' arguments); the others are configuration.
+BRANCH_ROWS = {
+    ("tiers", "TierOverride"): {"customer": "customer"},
+    ("managers", "Assignment"): {"customer": "customer"},
+    ("managers", "AccountManager"): {"customer": None, "region": "region"},
+}
 # Assignments are created in bulk by the monthly pipeline (not a staff change); their state before a staff
 # change is recorded by that change (managers.services.customers_reassign).
 BACKFILLED = tuple(model for model in AUDITED if model != ("managers", "Assignment"))
@@ -215,13 +223,16 @@ def parse_cursor(value: str, labels) -> tuple:
     return date, label, int(history_id)
 
 
-def audit_entries(*, model: type | None = None, user_id: int | None = None, before: tuple | None = None):
+def audit_entries(*, model: type | None = None, user_id: int | None = None, before: tuple | None = None, viewer=None):
     """One page of history rows of the audited models (or one model), newest first by (date, model, row), after
-    `before` (a cursor: that key of the last row of the previous page). Each table gives at most a page, then
-    merge."""
+    `before` (a cursor: that key of the last row of the previous page), of the rows `viewer` may see (a supervisor:
+    her branches' assignments, overrides and managers). Each table gives at most a page, then merge."""
     rows = []
     for m in [model] if model else audited_models():
         qs = m.history.select_related("history_user").order_by("-history_date", "-history_id")
+        scope = BRANCH_ROWS.get((m._meta.app_label, m.__name__))
+        if scope and viewer is not None:
+            qs = manager_selectors.scope_rows(qs, viewer, **scope)
         if user_id:
             qs = qs.filter(history_user_id=user_id)
         if before:
@@ -244,7 +255,7 @@ def audit_view(request):
         before = parse_cursor(request.GET["before"], by_label) if request.GET.get("before") else None
     except ValueError:
         raise BadRequest("malformed cursor") from None
-    entries = audit_entries(model=model, user_id=user_id, before=before)
+    entries = audit_entries(model=model, user_id=user_id, before=before, viewer=request.user)
     model_label = model._meta.label_lower if model else ""
     older = ""
     if len(entries) == PAGE_SIZE:

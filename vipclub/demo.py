@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group as UserGroup
-from django.contrib.auth.models import Permission
 from django.db import transaction
 from rest_framework import serializers
 
@@ -39,6 +38,7 @@ from tiers.models import CustomerTier, RatingRun
 
 from . import workflows
 from .events import EventSerializer, event_ingest
+from .roles import SUPERVISORS
 
 CLUB_ZONE = ZoneInfo("Asia/Shanghai")
 
@@ -136,8 +136,6 @@ DEMO_USERS = (
 )
 # Each demo manager serves one branch, in the order of DEMO_REGIONS, supervised by `supervisor`.
 DEMO_MANAGER_CAPACITY = 400
-SUPERVISORS_GROUP = "Club supervisors"
-SUPERVISED_APPS = ("customers", "tiers", "benefits", "points", "managers", "retention")
 PASSWORD_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
@@ -512,15 +510,24 @@ def new_password(length: int = 14) -> str:
 
 @transaction.atomic
 def demo_users_create() -> list[DemoLogin]:
-    """The demo logins, each with a fresh random password (an existing user of that name gets a new one)."""
+    """The demo logins, each with a fresh random password (an existing user of that name gets a new one). The
+    supervisor is in the Supervisors role; each manager's login is made by manager_upsert, as the API makes it."""
     user_model = get_user_model()
-    supervisors, _ = UserGroup.objects.get_or_create(name=SUPERVISORS_GROUP)
-    supervisors.permissions.set(
-        Permission.objects.filter(content_type__app_label__in=SUPERVISED_APPS).exclude(codename__startswith="delete_")
-    )
+    supervisors, _ = UserGroup.objects.get_or_create(name=SUPERVISORS)
+    managers = dict(
+        zip([u[0] for u in DEMO_USERS if u[0].startswith("manager")], DEMO_REGIONS, strict=False)
+    )  # fmt: skip
     logins = []
     for username, role, is_staff, is_superuser, (first_name, last_name) in DEMO_USERS:
-        user, _ = user_model.objects.get_or_create(username=username)
+        if username in managers:
+            i = list(managers).index(username)
+            manager, _ = manager_services.manager_upsert(
+                employee_no=f"E{i + 1:04d}", username=username, name=f"{last_name}{first_name}",
+                region=managers[username].code, capacity=DEMO_MANAGER_CAPACITY, supervisor="supervisor",
+            )  # fmt: skip
+            user = manager.user
+        else:
+            user, _ = user_model.objects.get_or_create(username=username)
         user.is_staff, user.is_superuser, user.is_active = is_staff, is_superuser, True
         user.first_name, user.last_name = first_name, last_name
         user.email = f"{username}@vipclub.example"
@@ -530,14 +537,6 @@ def demo_users_create() -> list[DemoLogin]:
         if username == "supervisor":
             user.groups.add(supervisors)
         logins.append(DemoLogin(username, password, role))
-    managers = [u for u in DEMO_USERS if u[0].startswith("manager")]
-    for i, ((username, _, _, _, (first_name, last_name)), region) in enumerate(
-        zip(managers, DEMO_REGIONS, strict=False)
-    ):
-        manager_services.manager_upsert(
-            employee_no=f"E{i + 1:04d}", username=username, name=f"{last_name}{first_name}", region=region.code,
-            capacity=DEMO_MANAGER_CAPACITY, supervisor="supervisor",
-        )  # fmt: skip
     return logins
 
 

@@ -1,10 +1,12 @@
-"""Roles and API scopes as Django groups (issue 8), kept in step with the code after every `migrate`.
+"""Roles and API scopes as Django groups (issues 8 and 13), kept in step with the code after every `migrate`.
+What each role may do is core.permissions' model; this module writes the groups and their admin permissions.
 
 - Club admins: everything.
-- Supervisors (staff): read the club, propose overrides, review managers' plans and work logs, reassign,
-  handle retention cases; customer lists and reports are limited to the branches of the managers they supervise.
-- Account managers (not staff): the dashboard only, for their own customers; they log contacts, plans and
-  work logs there.
+- Supervisors (staff): read the club in the admin, propose overrides, review managers' plans and work logs,
+  reassign, handle retention cases; every customer row in the admin and the API is limited to her branches (the
+  regions of the managers she supervises).
+- Account managers (not staff): the dashboard and the API's reads of their own customers; they log contacts,
+  plans and work logs. Every manager's login is in the group (manager_upsert puts it there; this sync too).
 - API clients (group `api_clients`) with scopes: one group `api:<scope>` per scope holding the permission
   core.scope_<name> (see core.models.API_SCOPES); `create_api_client NAME --scopes read,bills:write`.
 
@@ -15,11 +17,12 @@ from django.contrib.auth.models import Group, Permission
 from django.db.models import Q
 
 from core.models import API_SCOPES, scope_codename
-from core.permissions import API_CLIENTS_GROUP, CLUB_ADMINS_GROUP
+from core.permissions import ACCOUNT_MANAGERS_GROUP, API_CLIENTS_GROUP, CLUB_ADMINS_GROUP, SUPERVISORS_GROUP
+from managers.models import AccountManager
 
 CLUB_ADMINS = CLUB_ADMINS_GROUP
-SUPERVISORS = "Supervisors"
-ACCOUNT_MANAGERS = "Account managers"
+SUPERVISORS = SUPERVISORS_GROUP
+ACCOUNT_MANAGERS = ACCOUNT_MANAGERS_GROUP
 CLUB_APPS = ("customers", "tiers", "benefits", "points", "managers", "retention")
 
 # (app_label, codename) beyond viewing the club's apps
@@ -61,3 +64,6 @@ def sync_groups(**kwargs) -> None:
     supervisors.permissions.add(*views, *_perms(SUPERVISOR_WRITES))
     managers, _ = Group.objects.get_or_create(name=ACCOUNT_MANAGERS)
     managers.permissions.add(*_perms(MANAGER_WRITES))
+    # managers created before their logins got the role (or by hand in the admin): their logins join it
+    logins = AccountManager.objects.filter(user__is_staff=False).exclude(user__groups=managers)
+    managers.user_set.add(*logins.values_list("user_id", flat=True))

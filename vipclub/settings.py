@@ -4,6 +4,7 @@ See `.env.example` for the full list of variables.
 """
 
 import os
+import datetime as dt
 from pathlib import Path
 
 import environ
@@ -69,6 +70,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "simple_history",
+    "axes",
     "core",
     "customers",
     "tiers",
@@ -91,6 +93,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the lockout page (core.login)
 ]
 
 ROOT_URLCONF = "vipclub.urls"
@@ -138,6 +141,27 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# Login protection (django-axes, issue 13): failed logins on /accounts/login/ and /admin/login/ are counted per
+# username and per address (database handler: the same on SQLite and PostgreSQL, listed for club admins under
+# Admin → Axes); at the limit, that username (from anywhere) and that address (for any username) are locked out for
+# the cool-off, with the lockout page (core.login.lockout_response, 429 + Retry-After).
+# Sessions already open and API tokens are not logins: unaffected.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out login before the password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("VIPCLUB_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.float("VIPCLUB_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# A success does not wipe the count: logging in with one's own account from an address would otherwise reset the
+# guesses at another username from it (axes resets by username OR address). Failures expire after the cool-off.
+AXES_RESET_ON_SUCCESS = False
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # a guesser cannot keep a user locked out forever
+AXES_LOCKOUT_CALLABLE = "core.login.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "core.login.client_address"
+AXES_SENSITIVE_PARAMETERS = ["password"]
+AXES_VERBOSE = False  # no banner at every start; failed logins and lockouts are still logged
 
 # Internationalisation: the UI speaks Simplified Chinese and English.
 LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="en")

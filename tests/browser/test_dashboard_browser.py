@@ -6,8 +6,10 @@ import re
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.utils import timezone
 
+from core.permissions import ACCOUNT_MANAGERS_GROUP
 from customers.tests.factories import CustomerFactory, RegionFactory
 from managers.models import (
     AccountManager,
@@ -18,6 +20,7 @@ from managers.models import (
     Obligation,
     ServicePlan,
 )
+from managers.tests.helpers import make_supervisor
 from tiers.models import CustomerTier, Tier
 
 pytestmark = [
@@ -38,6 +41,7 @@ def a_managers_morning() -> tuple[AccountManager, Obligation]:
     today = timezone.localdate()
     region = RegionFactory()
     user = get_user_model().objects.create_user(username="wang", password=PASSWORD, first_name="王丽")
+    user.groups.add(Group.objects.get(name=ACCOUNT_MANAGERS_GROUP))
     manager = AccountManager.objects.create(user=user, employee_no="E001", name="王丽", region=region)
     tiers = {t.code: t for t in Tier.objects.all()}
 
@@ -151,7 +155,7 @@ def look_at_it_on_a_phone(phone, base_url, artifacts) -> None:
 def test_customer_pages_and_the_supervisors_review(live_server, browser, page, artifacts):
     # given: the same morning, and a supervisor over the manager
     manager, _target = a_managers_morning()
-    boss = get_user_model().objects.create_user(username="boss", password=PASSWORD, first_name="陈主管")
+    boss = make_supervisor("boss", password=PASSWORD, first_name="陈主管")
     manager.supervisor = boss
     manager.save()
     log_in(page, live_server.url)

@@ -1,11 +1,9 @@
 """A branch supervisor opens the churn report in a real browser: the server-drawn chart and the breach flags."""
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 
 from customers.models import Region
-from managers.tests.helpers import make_manager
+from managers.tests.helpers import make_manager, make_supervisor
 from tests.retention_fixtures import a_year_of_churn
 
 pytestmark = [
@@ -20,8 +18,7 @@ PASSWORD = "Browser-pass-1"
 
 def a_gz_supervisor():
     a_year_of_churn()
-    boss = get_user_model().objects.create_user(username="gz-boss", password=PASSWORD, is_staff=True)
-    boss.user_permissions.set(Permission.objects.filter(content_type__app_label="retention"))
+    boss = make_supervisor("gz-boss", password=PASSWORD)
     make_manager("E700", region=Region.objects.get(code="GZ"), supervisor=boss)
     return boss
 

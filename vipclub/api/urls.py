@@ -1,11 +1,12 @@
-from django.urls import include, path
+from django.urls import path
 
+from benefits import apis as benefit_apis
 from customers import apis as customer_apis
 from managers import apis as manager_apis
 from retention import apis as retention_apis
 from tiers import apis as tier_apis
 
-from . import views
+from . import customers, views
 
 urlpatterns = [
     path("health/", views.HealthApi.as_view(), name="api-health"),
@@ -13,10 +14,17 @@ urlpatterns = [
     path("customers/bulk/", customer_apis.CustomersBulkApi.as_view(), name="api-customers-bulk"),
     path("customers/", views.CustomerListApi.as_view(), name="api-customers"),
     path("customers/<str:msisdn>/", views.CustomerDetailApi.as_view(), name="api-customer"),
-    path("customers/<str:msisdn>/tier-history/", tier_apis.TierHistoryApi.as_view(), name="api-tier-history"),
+    path("customers/<str:msisdn>/tier-history/", customers.TierHistoryApi.as_view(), name="api-tier-history"),
     path(
-        "customers/<str:msisdn>/tier-explanation/", tier_apis.TierExplanationApi.as_view(), name="api-tier-explanation"
+        "customers/<str:msisdn>/tier-explanation/", customers.TierExplanationApi.as_view(), name="api-tier-explanation"
     ),
+    path("customers/<str:msisdn>/benefits/", customers.CustomerBenefitsApi.as_view(), name="api-customer-benefits"),
+    path(
+        "customers/<str:msisdn>/benefit-flags/",
+        customers.CustomerBenefitFlagsApi.as_view(),
+        name="api-customer-benefit-flags",
+    ),
+    path("customers/<str:msisdn>/points/", customers.CustomerPointsApi.as_view(), name="api-customer-points"),
     path("bills/bulk/", views.BillsBulkApi.as_view(), name="api-bills-bulk"),
     path(
         "billing-months/<str:month>/close/",
@@ -39,6 +47,13 @@ urlpatterns = [
     ),
     path("reports/churn/", retention_apis.ChurnReportApi.as_view(), name="api-report-churn"),
     path("reports/tiers/", retention_apis.TierReportApi.as_view(), name="api-report-tiers"),
-    path("", include("benefits.urls")),
-    path("", include("points.urls")),
+    path("benefits/", benefit_apis.CatalogApi.as_view(), name="api-benefits"),
+    path("benefits/redemptions/", customers.BenefitRedemptionApi.as_view(), name="api-benefit-redemptions"),
+    path(
+        "benefits/redemptions/<int:redemption_id>/reverse/",
+        customers.BenefitRedemptionReverseApi.as_view(),
+        name="api-benefit-redemption-reverse",
+    ),
+    path("points/redemptions/", customers.PointsRedemptionApi.as_view(), name="api-points-redemptions"),
+    path("points/transfers/", customers.PointsTransferApi.as_view(), name="api-points-transfers"),
 ]

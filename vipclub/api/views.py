@@ -16,12 +16,11 @@ from core.api import idempotent
 from core.db import retry_on_conflict
 from core.errors import InvalidInput
 from core.models import JobHeartbeat
-from core.permissions import IsStaffOrApiClient
+from core.permissions import PEOPLE, RoleOrScope
 from core.schema import ERROR
 from customers import selectors as customer_selectors
 from customers.serializers import BillRowSerializer, BulkResultSerializer, bill_rows_check, validate_rows
 from managers import selectors as manager_selectors
-from managers.apis import IsStaffClientOrManager
 from tiers import selectors as tier_selectors
 
 from .. import workflows
@@ -106,9 +105,11 @@ class HealthApi(APIView):
     ]
 )
 class CustomerListApi(generics.ListAPIView):
-    """Customers, msisdn and ID number masked. An account manager sees only her own."""
+    """Customers, msisdn and ID number masked: those the user may address (a supervisor her branches', a manager
+    her own)."""
 
-    permission_classes = [IsStaffClientOrManager]
+    permission_classes = [RoleOrScope]
+    roles = {"GET": PEOPLE}
     serializer_class = ClubCustomerListSerializer
     filter_backends: list = []
 
@@ -129,7 +130,8 @@ class CustomerListApi(generics.ListAPIView):
 
 
 class CustomerDetailApi(APIView):
-    permission_classes = [IsStaffClientOrManager]
+    permission_classes = [RoleOrScope]
+    roles = {"GET": PEOPLE}  # supervisors and managers, each on her own customers
 
     @extend_schema(responses={200: ClubCustomerSerializer, 404: ERROR})
     def get(self, request, msisdn: str):
@@ -138,7 +140,7 @@ class CustomerDetailApi(APIView):
 
 
 class BillsBulkApi(APIView):
-    permission_classes = [IsStaffOrApiClient]
+    permission_classes = [RoleOrScope]
     scopes = {"POST": "bills:write"}  # the API client's token scope per method (core.permissions)
 
     @extend_schema(
@@ -159,7 +161,7 @@ class BillsBulkApi(APIView):
 
 
 class EventApi(APIView):
-    permission_classes = [IsStaffOrApiClient]
+    permission_classes = [RoleOrScope]
     scopes = {"POST": "events:write"}  # the API client's token scope per method (core.permissions)
 
     @extend_schema(
