@@ -12,8 +12,8 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from core.errors import InvalidInput, RuleViolation
-from customers import services as customer_services
 from core.permissions import ACCOUNT_MANAGERS_GROUP
+from customers import services as customer_services
 from customers.models import Customer, Region
 from tiers.models import CustomerTier
 

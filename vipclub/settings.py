@@ -3,8 +3,8 @@
 See `.env.example` for the full list of variables.
 """
 
-import os
 import datetime as dt
+import os
 from pathlib import Path
 
 import environ
