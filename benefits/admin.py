@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from core import bounds
 from core.admin import EstimatedCountPaginator
 from core.masking import mask_msisdn
 from customers.admin import ReadOnlyInline
@@ -95,10 +96,9 @@ class BenefitAdmin(GuardedHistoryAdmin):
             raise PermissionDenied
         today = timezone.localdate()
         try:
-            year = int(request.GET.get("year") or today.year)
-        except ValueError:
+            year = bounds.parse_integer(request.GET.get("year") or today.year, min_value=2000, max_value=2099)
+        except bounds.BoundsError:
             year = today.year
-        year = min(max(year, 2000), 2100)
         benefits = list(Benefit.objects.exclude(unit=rules.FLAG))
         benefit = None
         if request.GET.get("benefit"):

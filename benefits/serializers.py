@@ -2,10 +2,10 @@
 
 from decimal import Decimal
 
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.fields import BoundedDateField, DecimalStringField, IntegerField
 from customers.models import msisdn_validator
 
 QUANTITY_HELP = "an integer for count and hours benefits, a decimal string in yuan for money benefits"
@@ -25,10 +25,10 @@ class RedemptionRequestSerializer(serializers.Serializer):
     benefit = serializers.SlugField(
         max_length=40, help_text="a benefit code of the catalog, e.g. lounge_airport_national"
     )
-    quantity = serializers.IntegerField(
+    quantity = IntegerField(
         min_value=1, max_value=1000, default=1, help_text="uses (count benefits); 1 for money and hours benefits"
     )
-    amount = serializers.DecimalField(
+    amount = DecimalStringField(
         max_digits=10,
         decimal_places=2,
         min_value=Decimal("0.01"),
@@ -39,12 +39,9 @@ class RedemptionRequestSerializer(serializers.Serializer):
     reference = serializers.CharField(
         max_length=100, help_text="the caller's reference: visit, order or ticket; for special care the event"
     )
-    redeemed_on = serializers.DateField(required=False, help_text="the date of the use; default today")
-
-    def validate_redeemed_on(self, value):
-        if value > timezone.localdate():
-            raise serializers.ValidationError("A redemption cannot be dated in the future.")
-        return value
+    redeemed_on = BoundedDateField(
+        past=True, required=False, help_text="the date of the use; default today; not in the future"
+    )
 
 
 class ReverseRequestSerializer(serializers.Serializer):

@@ -3,6 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.admin import EstimatedCountPaginator
 from core.errors import DomainError
+from core.forms import BoundedDateFormField, MonthFormField
 from core.masking import mask_id_number, mask_msisdn
 
 from . import services
@@ -49,6 +50,13 @@ class KeyPersonInline(admin.TabularInline):
     extra = 0
     fields = ["group", "role", "set_at"]
     autocomplete_fields = ["group"]
+
+
+def month_formfield(db_field, *, ended: bool = False) -> MonthFormField:
+    """A month column (its first day) edited as YYYY-MM within the bounds (core.bounds)."""
+    return MonthFormField(
+        ended=ended, label=db_field.verbose_name.capitalize(), help_text=_("YYYY-MM"), required=not db_field.blank
+    )
 
 
 def _transition_action(action: str, kind: str, label):
@@ -127,6 +135,11 @@ class CustomerAdmin(admin.ModelAdmin):
         _transition_action("close", "voluntary", _("Close (voluntary)")),
     ]
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name in ("birthday", "join_date"):  # facts of the past: not after today (core.bounds)
+            kwargs.update(form_class=BoundedDateFormField, past=True)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
     def apply_transition(self, *, customer, action, kind, actor):
         """The lifecycle move of the admin actions; the project's admin adds what follows it in other apps."""
         return services.customer_transition(customer=customer, action=action, kind=kind, actor=actor)
@@ -172,6 +185,11 @@ class MonthlyBillAdmin(admin.ModelAdmin):
     show_full_result_count = False
     paginator = EstimatedCountPaginator
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "month":  # YYYY-MM of a month that has ended, as the bills API takes it
+            return month_formfield(db_field, ended=True)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
     @admin.display(description=_("customer"))
     def customer_masked(self, obj):
         return f"{obj.customer.name} {mask_msisdn(obj.customer.msisdn)}"
@@ -181,6 +199,11 @@ class MonthlyBillAdmin(admin.ModelAdmin):
 class BillingMonthAdmin(admin.ModelAdmin):
     list_display = ["__str__", "closed_at"]
     actions = ["close_months"]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "month":
+            return month_formfield(db_field)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     @admin.action(description=_("Close the selected billing months"))
     def close_months(self, request, queryset):

@@ -5,7 +5,8 @@ from django.utils.translation import gettext_lazy as _
 
 from core.masking import mask_id_number, mask_msisdn
 
-msisdn_validator = RegexValidator(r"^1\d{10}$", _("An msisdn is 11 digits starting with 1."))
+# ASCII digits only: `\d` also matches Arabic-Indic and full-width digits (issue 13); `\Z`: no trailing newline
+msisdn_validator = RegexValidator(r"^1[0-9]{10}\Z", _("An msisdn is 11 digits starting with 1."))
 
 
 class Brand(models.TextChoices):

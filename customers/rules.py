@@ -3,31 +3,21 @@
 import datetime as dt
 import re
 
+from core import bounds
+from core.bounds import add_months, month_str  # noqa: F401  (one month arithmetic for every app)
+
 from .models import Status
 
-MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
-ID18_RE = re.compile(r"^\d{17}[\dX]$")
-ID15_RE = re.compile(r"^\d{15}$")
+ID18_RE = re.compile(r"[0-9]{17}[0-9X]")
+ID15_RE = re.compile(r"[0-9]{15}")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 
 
 def parse_month(value: str) -> dt.date:
-    """`"2026-03"` -> 2026-03-01; ValueError for anything else."""
-    m = MONTH_RE.match(value or "")
-    if not m or not 1 <= int(m.group(2)) <= 12 or int(m.group(1)) < 1900:
-        raise ValueError(f"{value!r} is not a month in the form YYYY-MM.")
-    return dt.date(int(m.group(1)), int(m.group(2)), 1)
-
-
-def month_str(month: dt.date) -> str:
-    return f"{month.year:04d}-{month.month:02d}"
-
-
-def add_months(month: dt.date, n: int) -> dt.date:
-    """The first day of the month `n` months after `month`'s month."""
-    index = month.year * 12 + month.month - 1 + n
-    return dt.date(index // 12, index % 12 + 1, 1)
+    """`"2026-03"` -> 2026-03-01; ValueError (core.bounds.BoundsError) for anything else, or a month outside the
+    accepted horizon."""
+    return bounds.parse_month(value)
 
 
 def id_number_check_digit(first17: str) -> str:
@@ -37,13 +27,14 @@ def id_number_check_digit(first17: str) -> str:
 def id_number_problem(value: str) -> str | None:
     """Why a resident ID number is invalid, or None. 18 characters with a valid check digit, or 15 digits."""
     value = (value or "").upper()
-    if ID15_RE.match(value):
+    if ID15_RE.fullmatch(value):
         return None
-    if not ID18_RE.match(value):
+    if not ID18_RE.fullmatch(value):
         return "An ID number has 18 characters (17 digits and a digit or X) or 15 digits."
     if id_number_check_digit(value[:17]) != value[17]:
         return "The ID number's check digit is wrong."
-    if birthday_from_id_number(value) is None:
+    birthday = birthday_from_id_number(value)
+    if birthday is None or not bounds.DATE_MIN <= birthday <= bounds.DATE_MAX:
         return "The ID number holds no valid birth date."
     return None
 

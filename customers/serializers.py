@@ -1,10 +1,10 @@
 """Validation and output of the customers API."""
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.api import parse_json_rows, raise_row_errors
+from core.fields import BoundedDateField, DecimalStringField, MonthField
 
 from . import rules, selectors
 from .models import (
@@ -30,21 +30,6 @@ class MsisdnField(serializers.CharField):
         self.validators.append(msisdn_validator)
 
 
-@extend_schema_field({"type": "string", "pattern": r"^\d{4}-\d{2}$", "example": "2026-10"})
-class MonthField(serializers.CharField):
-    """A month as "YYYY-MM" in and out; a date (the 1st) inside."""
-
-    def to_internal_value(self, data):
-        value = super().to_internal_value(data)
-        try:
-            return rules.parse_month(value)
-        except ValueError as exc:
-            raise serializers.ValidationError(str(exc)) from exc
-
-    def to_representation(self, value):
-        return rules.month_str(value)
-
-
 class RegionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Region
@@ -56,12 +41,14 @@ class CustomerRowSerializer(serializers.Serializer):
     msisdn = MsisdnField()
     name = serializers.CharField(max_length=50)
     id_number = serializers.CharField(max_length=18)
-    birthday = serializers.DateField(required=False, allow_null=True, help_text="defaults to the ID number's date")
-    join_date = serializers.DateField()
+    birthday = BoundedDateField(
+        past=True, required=False, allow_null=True, help_text="defaults to the ID number's date"
+    )
+    join_date = BoundedDateField(past=True)
     brand = serializers.ChoiceField(choices=Brand.choices)
     product_type = serializers.ChoiceField(choices=ProductType.choices, required=False, default=ProductType.PRIMARY)
     plan_code = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
-    plan_started_on = serializers.DateField(required=False, allow_null=True, help_text="defaults to join_date")
+    plan_started_on = BoundedDateField(required=False, allow_null=True, help_text="defaults to join_date")
     region = serializers.CharField(max_length=20, help_text="code of an existing region")
     landline = serializers.RegexField(r"^[0-9\-]{0,20}$", required=False, allow_blank=True, default="")
 
@@ -80,8 +67,8 @@ class CustomerRowSerializer(serializers.Serializer):
 
 class BillRowSerializer(serializers.Serializer):
     msisdn = MsisdnField()
-    month = MonthField(help_text="YYYY-MM")
-    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, help_text='yuan, e.g. "388.50"')
+    month = MonthField(ended=True, help_text="YYYY-MM, a month that has ended")
+    amount = DecimalStringField(max_digits=12, decimal_places=2, min_value=0, help_text='yuan, e.g. "388.50"')
     paid = serializers.BooleanField(required=False, default=False)
 
 
@@ -194,7 +181,7 @@ class EventDataSerializers:
 
     class PlanChanged(serializers.Serializer):
         plan_code = serializers.CharField(max_length=20)
-        started_on = serializers.DateField()
+        started_on = BoundedDateField()
 
     class OwnershipTransferred(serializers.Serializer):
         name = serializers.CharField(max_length=50)

@@ -7,7 +7,8 @@ from decimal import Decimal
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from core.errors import RuleViolation
+from core import bounds
+from core.errors import InvalidInput, RuleViolation
 
 from . import rules
 from .models import (
@@ -138,6 +139,10 @@ def bills_bulk_upsert(*, rows: list[dict], actor=None) -> BillsResult:
 def billing_month_close(*, month: dt.date, as_of: dt.date | None = None, actor=None) -> BillingMonth:
     """Mark a billing month closed (all its bills are in). Closing it again returns the first closure."""
     as_of = as_of or timezone.localdate()
+    try:
+        bounds.check_month(month)  # a month near the calendar's end has no next month to end in
+    except bounds.BoundsError as exc:
+        raise InvalidInput(str(exc), fields={"month": [str(exc)]}) from None
     if rules.add_months(month, 1) > as_of:
         raise RuleViolation(
             f"Billing month {rules.month_str(month)} has not ended yet on {as_of.isoformat()}.",

@@ -1,5 +1,7 @@
 import django_filters
 
+from core.filters import BoundedDateFilter
+
 from .models import Obligation, ObligationKind, ObligationStatus
 
 
@@ -8,7 +10,7 @@ class ObligationFilter(django_filters.FilterSet):
     manager = django_filters.CharFilter(field_name="manager__employee_no", label="manager employee number")
     kind = django_filters.ChoiceFilter(choices=ObligationKind.choices)
     status = django_filters.ChoiceFilter(choices=ObligationStatus.choices)
-    due_before = django_filters.DateFilter(field_name="due_on", lookup_expr="lte", label="due on or before")
+    due_before = BoundedDateFilter(field_name="due_on", lookup_expr="lte", label="due on or before")
 
     class Meta:
         model = Obligation

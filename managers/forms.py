@@ -5,6 +5,7 @@ import datetime as dt
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.forms import BoundedDateFormField, IntegerFormField
 from customers.models import Status
 
 from .models import Channel, DeliveryMode, Outcome, ServicePlan
@@ -50,7 +51,7 @@ class CustomerFilterForm(forms.Form):
 
 
 class BirthdayGiftForm(forms.Form):
-    obligation = forms.IntegerField(widget=forms.HiddenInput)
+    obligation = IntegerFormField(widget=forms.HiddenInput)
     choice = forms.CharField(label=_("Gift chosen"), max_length=60)
     time_note = forms.CharField(label=_("Delivery time"), max_length=60)
     address = forms.CharField(label=_("Address"), max_length=120)
@@ -64,12 +65,15 @@ class CardForm(forms.Form):
     action = forms.ChoiceField(choices=[(a, a) for a in ACTIONS])
     card_name = forms.CharField(label=_("Name on the card"), max_length=50, required=False)
     landline = forms.CharField(label=_("Landline"), max_length=20, required=False)
-    birthday = forms.DateField(
-        label=_("Birthday"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    birthday = BoundedDateFormField(
+        past=True,
+        label=_("Birthday"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     address = forms.CharField(label=_("Address"), max_length=200, required=False)
     delivery_mode = forms.ChoiceField(label=_("Delivery"), choices=[("", "—"), *DeliveryMode.choices], required=False)
-    agreed_date = forms.DateField(
+    agreed_date = BoundedDateFormField(
         label=_("Agreed delivery date"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
@@ -87,7 +91,7 @@ def period_start_of(scope: str, day: dt.date) -> dt.date:
 
 class ServicePlanForm(forms.Form):
     scope = forms.ChoiceField(label=_("Plan for"), choices=ServicePlan.Scope.choices)
-    period = forms.DateField(
+    period = BoundedDateFormField(
         label=_("Period"),
         help_text=_("any day of the year, month or week"),
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
@@ -102,7 +106,7 @@ class ServicePlanForm(forms.Form):
 
 
 class WorkLogForm(forms.Form):
-    date = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    date = BoundedDateFormField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     content = forms.CharField(label=_("Work done"), widget=forms.Textarea(attrs={"rows": 4}), max_length=5000)
 
 

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from core.fields import ListMsisdnField
+from core.fields import BoundedDateField, BoundedDateTimeField, IntegerField, ListMsisdnField
 from customers.serializers import MsisdnField
 
 from .models import AccountManager, Channel, Obligation, Outcome
@@ -10,7 +10,7 @@ class ManagerUpsertSerializer(serializers.Serializer):
     username = serializers.RegexField(r"^[\w.@+-]{1,150}$", help_text="login name")
     name = serializers.CharField(max_length=50)
     region = serializers.CharField(max_length=20, help_text="region code")
-    capacity = serializers.IntegerField(min_value=1, max_value=100_000)
+    capacity = IntegerField(min_value=1, max_value=100_000)
     active = serializers.BooleanField(default=True)
     supervisor = serializers.CharField(
         max_length=150, required=False, allow_blank=True, allow_null=True, help_text="username"
@@ -41,7 +41,7 @@ class ContactLogInSerializer(serializers.Serializer):
     channel = serializers.ChoiceField(choices=Channel.choices)
     outcome = serializers.ChoiceField(choices=Outcome.choices)
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
-    occurred_at = serializers.DateTimeField(required=False, help_text="default: now")
+    occurred_at = BoundedDateTimeField(past=True, required=False, help_text="default: now; not in the future")
 
 
 class ContactLogOutSerializer(serializers.Serializer):
@@ -52,4 +52,4 @@ class ContactLogOutSerializer(serializers.Serializer):
 class ReassignSerializer(serializers.Serializer):
     msisdns = serializers.ListField(child=MsisdnField(), min_length=1, max_length=10_000)
     manager = serializers.CharField(max_length=30, help_text="employee number of the new manager")
-    on = serializers.DateField(required=False, help_text="default: today")
+    on = BoundedDateField(required=False, help_text="default: today")

@@ -163,8 +163,10 @@ def earn(
     """Post what the bills in scope should have earned minus what they have earned (per bill and kind).
 
     Scope: the bills named in the temporary key table (`keys=True`, see `create_keys`), or every bill of the
-    customers lo ≤ id ≤ hi. A bill whose year's points have expired on `on`, or of a closed customer, earns
-    nothing. Positive differences go into the lot of the bill's year (kind earn, or reward); negative ones take
+    customers lo ≤ id ≤ hi. A bill whose year's points have expired on `on`, of a month after `on` (it cannot
+    exist: the API takes only months that have ended; a row loaded around it must not make a lot expiring after
+    the calendar's end, whose date no read could convert — issue 13), or of a closed customer, earns nothing.
+    Positive differences go into the lot of the bill's year (kind earn, or reward); negative ones take
     points back oldest lot first (FIFO), and what was already spent is written off by an `adjust` entry so that
     the ledger still adds up to the lots. Must run inside a transaction."""
     d = dialect()
@@ -176,14 +178,14 @@ def earn(
         bills_sql = (
             f"SELECT b.customer_id, b.month, b.amount FROM customers_monthlybill b "
             f"JOIN {KEYS} k ON k.customer_id = b.customer_id AND k.month = b.month "
-            f"WHERE b.month >= {p(since, True)}"
+            f"WHERE b.month >= {p(since, True)} AND b.month <= {p(on, True)}"
         )
         posted_filter = f"customer_id IN (SELECT customer_id FROM {KEYS}) AND bill_month IN (SELECT month FROM {KEYS})"
     else:
         customers_sql = f"SELECT id FROM customers_customer WHERE id BETWEEN {p(lo)} AND {p(hi)} AND status <> 'closed'"
         bills_sql = (
             f"SELECT customer_id, month, amount FROM customers_monthlybill "
-            f"WHERE customer_id BETWEEN {p(lo)} AND {p(hi)} AND month >= {p(since, True)}"
+            f"WHERE customer_id BETWEEN {p(lo)} AND {p(hi)} AND month >= {p(since, True)} AND month <= {p(on, True)}"
         )
         posted_filter = f"customer_id BETWEEN {p(lo)} AND {p(hi)} AND bill_month >= {p(since, True)}"
     base = d.floor_int.format("b.amount")

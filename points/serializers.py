@@ -3,12 +3,14 @@
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from customers.serializers import MonthField, MsisdnField
+from core import bounds
+from core.fields import BoundedDateField, IntegerField, MonthField
+from customers.serializers import MsisdnField
 
 
 class RedemptionSerializer(serializers.Serializer):
     msisdn = MsisdnField()
-    points = serializers.IntegerField(min_value=1, max_value=10**12)
+    points = IntegerField(min_value=1, max_value=10**12)
     reference = serializers.CharField(max_length=100, help_text=_("the caller's reference (order, voucher)"))
 
 
@@ -20,7 +22,7 @@ class RedemptionResultSerializer(serializers.Serializer):
 class TransferSerializer(serializers.Serializer):
     from_msisdn = MsisdnField()
     to_msisdn = MsisdnField()
-    points = serializers.IntegerField(min_value=1, max_value=10**12)
+    points = IntegerField(min_value=1, max_value=10**12)
     reference = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
 
     def validate(self, attrs):
@@ -67,8 +69,13 @@ class PointsBriefSerializer(serializers.Serializer):
 
 
 class PointsLotInSerializer(serializers.Serializer):
-    year = serializers.IntegerField(min_value=1990, max_value=2100)
-    points = serializers.IntegerField(min_value=1, max_value=10**12)
+    year = IntegerField(min_value=1990, help_text="a year that has begun")
+    points = IntegerField(min_value=1, max_value=10**12)
+
+    def validate_year(self, value):
+        if value > bounds.today().year:
+            raise serializers.ValidationError(_("Points cannot have been earned in a year to come."))
+        return value
 
 
 class MovedInDataSerializer(serializers.Serializer):
@@ -78,4 +85,4 @@ class MovedInDataSerializer(serializers.Serializer):
     from_region = serializers.CharField(max_length=50)
     tier = serializers.CharField(max_length=20, required=False, allow_blank=True, allow_null=True, default="")
     points_lots = PointsLotInSerializer(many=True, required=False, default=list)
-    join_date = serializers.DateField(required=False, allow_null=True, default=None)
+    join_date = BoundedDateField(past=True, required=False, allow_null=True, default=None)

@@ -7,7 +7,6 @@ at a time (earning from bills, the year-end expiry, credit stars): set-based SQL
 chunks that a job row records (`PointsJob`), so that a crashed job resumes where it stopped.
 """
 
-import csv
 import datetime as dt
 import logging
 import traceback
@@ -21,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import InvalidInput, RuleViolation
+from core.exports import csv_writer
 from customers.models import Customer
 
 from . import engine, rules, selectors
@@ -503,7 +503,7 @@ EXPORT_COLUMNS = ["msisdn", "name", "brand", "region", "province", "status", "ex
 
 def expiring_export(*, year: int, out, region: str | None = None) -> int:
     """Write the members whose points expire on 31 December of `year` as CSV to the text stream `out`."""
-    writer = csv.writer(out)
+    writer = csv_writer(out)  # formula cells neutralised (core.exports)
     writer.writerow(EXPORT_COLUMNS)
     n = 0
     for row in selectors.expiring_rows(year=year, region=region):

@@ -3,9 +3,6 @@ retention cases with their steps and a "move" action; churn records, month-end s
 (read-only); the churn and tier reports with server-side SVG charts and CSV export. A supervisor sees her branches
 only (managers.admin.BranchScopedAdmin)."""
 
-import csv
-import datetime as dt
-
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
@@ -16,8 +13,10 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from core import bounds
 from core.admin import EstimatedCountPaginator
 from core.errors import DomainError
+from core.exports import csv_writer
 from customers.admin import ReadOnlyInline
 from customers.models import Region
 from managers.admin import BranchScopedAdmin, MaskedCustomerMixin, ReadOnlyAdmin
@@ -140,7 +139,7 @@ def _csv(filename: str, header: list[str], rows) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.write("\ufeff")  # Excel reads UTF-8 (the Chinese names) with a BOM
-    writer = csv.writer(response)
+    writer = csv_writer(response)  # formula cells neutralised (core.exports)
     writer.writerow(header)
     writer.writerows(rows)
     return response
@@ -198,10 +197,8 @@ class ChurnRecordAdmin(BranchScopedAdmin, MaskedCustomerMixin, ReadOnlyAdmin):
             raise PermissionDenied
         today = timezone.localdate()
         try:
-            year = int(request.GET.get("year") or today.year)
-        except ValueError:
-            year = today.year
-        if not 2000 <= year <= 2100:
+            year = bounds.parse_integer(request.GET.get("year") or today.year, min_value=2000, max_value=2099)
+        except bounds.BoundsError:
             year = today.year
         region_ids, region, regions = _scope(request)
         rows = selectors.churn_report(year=year, region_ids=region_ids)
@@ -258,8 +255,8 @@ class ChurnRecordAdmin(BranchScopedAdmin, MaskedCustomerMixin, ReadOnlyAdmin):
         month = None
         if request.GET.get("month"):
             try:
-                month = dt.date.fromisoformat(request.GET["month"] + "-01")
-            except ValueError:
+                month = bounds.parse_month(request.GET["month"])
+            except bounds.BoundsError:
                 month = None
             if month not in snapshots:
                 messages.warning(request, _("No snapshot of that month: the current members are shown."))

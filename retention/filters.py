@@ -1,6 +1,8 @@
 import django_filters
 from django.db.models import QuerySet
 
+from core.filters import BoundedDateFilter
+
 from . import rules
 from .models import CaseState, ReasonCategory, RetentionCase
 
@@ -12,12 +14,8 @@ class CaseFilter(django_filters.FilterSet):
     msisdn = django_filters.CharFilter(field_name="customer__msisdn")
     region = django_filters.CharFilter(field_name="customer__region__code", label="region code")
     reason_category = django_filters.ChoiceFilter(choices=ReasonCategory.choices)
-    opened_after = django_filters.DateFilter(
-        field_name="opened_at", lookup_expr="date__gte", label="opened on or after"
-    )
-    opened_before = django_filters.DateFilter(
-        field_name="opened_at", lookup_expr="date__lte", label="opened on or before"
-    )
+    opened_after = BoundedDateFilter(field_name="opened_at", lookup_expr="date__gte", label="opened on or after")
+    opened_before = BoundedDateFilter(field_name="opened_at", lookup_expr="date__lte", label="opened on or before")
 
     class Meta:
         model = RetentionCase

@@ -1,6 +1,8 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.forms import BoundedDateFormField
+
 from .models import CaseState
 
 
@@ -9,7 +11,7 @@ class CaseMoveForm(forms.Form):
 
     to = forms.ChoiceField(choices=CaseState.choices)
     offer = forms.SlugField(max_length=40, required=False)
-    visit_on = forms.DateField(required=False, label=_("Home visit on"))
+    visit_on = BoundedDateFormField(required=False, label=_("Home visit on"))
     note = forms.CharField(max_length=2000, required=False)
 
 

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
-from core.fields import ListMsisdnField
-from customers.serializers import MonthField, MsisdnField
+from core.fields import BoundedDateField, BoundedDateTimeField, IntegerField, ListMsisdnField, MonthField
+from customers.serializers import MsisdnField
 from managers.models import Channel
 
 from . import rules
@@ -20,14 +20,14 @@ class ClosureRequestedDataSerializer(serializers.Serializer):
 
 class CaseOpenSerializer(ClosureRequestedDataSerializer):
     msisdn = MsisdnField()
-    occurred_at = serializers.DateTimeField(required=False, help_text="default: now")
+    occurred_at = BoundedDateTimeField(past=True, required=False, help_text="default: now; not in the future")
 
 
 class CaseTransitionSerializer(serializers.Serializer):
     to = serializers.ChoiceField(choices=CaseState.choices)
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
     offer = serializers.SlugField(max_length=40, required=False, allow_blank=True, default="", help_text="offer code")
-    visit_on = serializers.DateField(required=False, allow_null=True, default=None, help_text="home visit (escalated)")
+    visit_on = BoundedDateField(required=False, allow_null=True, default=None, help_text="home visit (escalated)")
     channel = serializers.ChoiceField(
         choices=Channel.choices, required=False, allow_blank=True, default="",
         help_text="logs the contact (reached) in the trail",
@@ -35,7 +35,9 @@ class CaseTransitionSerializer(serializers.Serializer):
     reason_category = serializers.ChoiceField(
         choices=ReasonCategory.choices, required=False, allow_blank=True, default=""
     )
-    occurred_at = serializers.DateTimeField(required=False, allow_null=True, default=None, help_text="default: now")
+    occurred_at = BoundedDateTimeField(
+        past=True, required=False, allow_null=True, default=None, help_text="default: now; not in the future"
+    )
 
 
 class CaseStepSerializer(serializers.ModelSerializer):
@@ -69,7 +71,7 @@ class CaseSerializer(serializers.ModelSerializer):
 
 
 class ChurnReportQuerySerializer(serializers.Serializer):
-    year = serializers.IntegerField(min_value=2000, max_value=2100, required=False, help_text="default: this year")
+    year = IntegerField(min_value=2000, max_value=2099, required=False, help_text="default: this year")
     region = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
 
 

@@ -205,7 +205,7 @@ def test_freeze_and_unfreeze_via_events(api, member):
     assert_error(redeem(api, member.msisdn, 10, key="f-1"), 409, "frozen")
     assert_error(transfer(api, member.msisdn, friend.msisdn, 10, key="f-2"), 409, "frozen")
     # but earning goes on
-    post_bills(api, [{"msisdn": member.msisdn, "month": "2026-11", "amount": "10", "paid": False}])
+    post_bills(api, [{"msisdn": member.msisdn, "month": "2026-09", "amount": "10", "paid": False}])
     assert points_of(api, member.msisdn)["balance"] == 610
     # reactivated: unfrozen
     assert send(api, member.msisdn, "reactivated", {}).status_code == 201
@@ -227,7 +227,7 @@ def test_closure_clears_the_balance(api, member):
     clear = PointsEntry.objects.get(customer=member, kind="clear")
     assert clear.amount == -600
     # a later bill of the closed customer earns nothing
-    post_bills(api, [{"msisdn": member.msisdn, "month": "2026-11", "amount": "99", "paid": False}])
+    post_bills(api, [{"msisdn": member.msisdn, "month": "2026-09", "amount": "99", "paid": False}])
     assert points_of(api, member.msisdn)["balance"] == 0
 
 

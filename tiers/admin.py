@@ -23,6 +23,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from core.admin import EstimatedCountPaginator
 from core.errors import DomainError
+from core.forms import DecimalFormField, MonthFormField
 from core.masking import mask_msisdn
 
 from . import rules, selectors, services
@@ -149,8 +150,6 @@ class TierAdmin(GuardedHistoryAdmin):
 # --------------------------------------------------------------------------------------------------
 # Rating policies
 
-JSON_SHAPES = {"thresholds": dict, "tenure_bonus": list, "plan_tiers": dict, "key_person_tiers": list}
-
 
 class RatingPolicyForm(forms.ModelForm):
     class Meta:
@@ -162,12 +161,14 @@ class RatingPolicyForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        for name, shape in JSON_SHAPES.items():
-            if name in cleaned and not isinstance(cleaned[name], shape):
-                self.add_error(
-                    name,
-                    _("Expected a JSON object {…}.") if shape is dict else _("Expected a JSON list […]."),
-                )
+        # the bounds of every rating field, the same as a dry run's draft is checked against (tiers.rules)
+        values = {
+            name: cleaned[name] for name in (*rules.POLICY_INTEGERS, *rules.POLICY_JSON_SHAPES) if name in cleaned
+        }
+        tier_codes = Tier.objects.filter(active=True).values_list("code", flat=True)
+        for name, messages_ in rules.policy_problems(values, tier_codes=tier_codes).items():
+            for message in messages_:
+                self.add_error(name, message)
         if self.errors:
             return cleaned
         # The policy as a run would use it: malformed maps or unknown tiers are refused here.
@@ -243,10 +244,9 @@ def counts_rows(counts: dict) -> list[tuple[str, str, int]]:
 
 
 class StartRunForm(forms.Form):
-    month = forms.DateField(
+    month = MonthFormField(
         label=_("month"),
-        input_formats=["%Y-%m"],
-        widget=forms.DateInput(format="%Y-%m", attrs={"type": "month", "placeholder": "YYYY-MM"}),
+        widget=forms.TextInput(attrs={"type": "month", "placeholder": "YYYY-MM"}),
         help_text=_("YYYY-MM. The run rates customers as of this month, from the bills of the months before it."),
     )
     policy = forms.ModelChoiceField(queryset=RatingPolicy.objects.order_by("code"), label=_("rating policy"))
@@ -265,12 +265,12 @@ class StartRunForm(forms.Form):
         for tier in tiers:
             name = f"threshold_{tier.code}"
             current = (policy.thresholds.get(tier.code) if policy else None) or tier.threshold
-            self.fields[name] = forms.DecimalField(
+            self.fields[name] = DecimalFormField(
                 label=tier_label(tier.name_zh, tier.name_en),
                 required=False,
                 min_value=0,
-                max_digits=12,
-                decimal_places=2,
+                max_digits=rules.THRESHOLD_DIGITS,
+                decimal_places=rules.THRESHOLD_PLACES,
                 widget=forms.NumberInput(attrs={"placeholder": str(current), "step": "any"}),
             )
             self.draft_names.append((name, tier.code))

@@ -8,6 +8,10 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 
+from django.utils.translation import gettext as _
+
+from core import bounds
+from customers.models import GroupClass, KeyPersonRole
 from customers.rules import add_months  # noqa: F401  (one month arithmetic for every app)
 
 ANNUAL = "annual_composite"
@@ -90,6 +94,99 @@ class Policy:
 
     def tier_of_rank(self, rank: int) -> str | None:
         return next((code for code, r in self.ranks.items() if r == rank), None) if rank else None
+
+
+# The bounds of a policy's rating fields: the admin's policy form and a dry run's draft check them alike
+# (`policy_problems`); the model's check constraints hold the same ranges for run_day, expiry_day and window.
+POLICY_INTEGERS = {
+    "window_months": (1, 36),
+    "min_tenure_months": (0, 120),
+    "validity_months": (1, 60),
+    "expiry_day": (1, 28),
+    "run_day": (1, 28),
+}
+POLICY_JSON_SHAPES = {"thresholds": dict, "tenure_bonus": list, "plan_tiers": dict, "key_person_tiers": list}
+THRESHOLD_DIGITS, THRESHOLD_PLACES = 12, 2
+TENURE_YEARS_MAX, TENURE_BONUS_MAX = 100, 1_000_000
+
+
+def policy_problems(values: dict, *, tier_codes) -> dict[str, list[str]]:
+    """Every problem of the rating fields in `values` (a policy's, or a policy with a draft applied), by field:
+    integers within POLICY_INTEGERS (expiry_day may be empty), thresholds of known tiers as decimal strings,
+    tenure bonus [[years, bonus], ...], plan floors {plan: tier}, key-person floors [{role, group_class, tier}].
+    Empty when a run can use them."""
+    tier_codes = set(tier_codes)
+    problems: dict[str, list[str]] = {}
+
+    def add(name: str, message: str) -> None:
+        problems.setdefault(name, []).append(message)
+
+    for name, (low, high) in POLICY_INTEGERS.items():
+        if name not in values or (name == "expiry_day" and values[name] is None):
+            continue
+        value = values[name]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            add(name, _("A whole number from %(low)d to %(high)d.") % {"low": low, "high": high})
+    for name, shape in POLICY_JSON_SHAPES.items():
+        if name in values and not isinstance(values[name], shape):
+            add(name, _("Expected a JSON object {…}.") if shape is dict else _("Expected a JSON list […]."))
+    thresholds = values.get("thresholds")
+    if isinstance(thresholds, dict):
+        for code, value in thresholds.items():
+            if code not in tier_codes:
+                add("thresholds", _("Unknown or inactive tier %(code)s.") % {"code": _shown(code)})
+                continue
+            try:
+                bounds.parse_decimal(
+                    value, max_digits=THRESHOLD_DIGITS, decimal_places=THRESHOLD_PLACES, min_value=Decimal(0)
+                )
+            except bounds.BoundsError as exc:
+                add("thresholds", f"{code}: {exc}")
+    bonus = values.get("tenure_bonus")
+    if isinstance(bonus, list):
+        for item in bonus:
+            if not (
+                isinstance(item, list)
+                and len(item) == 2
+                and all(isinstance(x, int) and not isinstance(x, bool) for x in item)
+                and 0 <= item[0] <= TENURE_YEARS_MAX
+                and 0 <= item[1] <= TENURE_BONUS_MAX
+            ):
+                add(
+                    "tenure_bonus",
+                    _("Each item is [years, bonus]: whole numbers, years 0–%(years)d, bonus 0–%(bonus)d (%(item)s).")
+                    % {"years": TENURE_YEARS_MAX, "bonus": TENURE_BONUS_MAX, "item": _shown(item)},
+                )
+    plans = values.get("plan_tiers")
+    if isinstance(plans, dict):
+        for plan, tier in plans.items():
+            if not 1 <= len(plan) <= 20 or not (isinstance(tier, str) and tier in tier_codes):
+                add(
+                    "plan_tiers",
+                    _("%(plan)s: a plan code of at most 20 characters and a known tier.") % {"plan": _shown(plan)},
+                )
+    key_persons = values.get("key_person_tiers")
+    if isinstance(key_persons, list):
+        for item in key_persons:
+            if not (
+                isinstance(item, dict)
+                and set(item) <= {"role", "group_class", "tier"}
+                and item.get("role") in KeyPersonRole.values
+                and item.get("group_class") in (None, "", *GroupClass.values)
+                and isinstance(item.get("tier"), str)
+                and item["tier"] in tier_codes
+            ):
+                add(
+                    "key_person_tiers",
+                    _('Each item is {"role", "group_class", "tier"} with a known role, class and tier (%(item)s).')
+                    % {"item": _shown(item)},
+                )
+    return problems
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "…"
 
 
 def evaluation_date(month: dt.date, run_day: int) -> dt.date:

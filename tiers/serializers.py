@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
+from core.fields import MonthField
 from core.masking import mask_msisdn
-from customers.serializers import MonthField
 
 
 class RunStartSerializer(serializers.Serializer):

@@ -40,7 +40,12 @@ DRAFT_FIELDS = {
 
 
 def policy_rules(policy: RatingPolicy, draft: dict | None = None) -> rules.Policy:
-    """The policy as a run uses it: active tiers with their thresholds (the policy's, else the tier's)."""
+    """The policy as a run uses it: active tiers with their thresholds (the policy's, else the tier's).
+
+    A draft (dry runs: "what if diamond were 5000?") is checked in full before any run exists, with the rules of
+    the policy admin (rules.policy_problems): every bad field is named in the 400, under `draft`."""
+    if draft is not None and not isinstance(draft, dict):
+        raise InvalidInput("A draft is a JSON object of policy fields.", fields={"draft": ["Expected a JSON object."]})
     draft = draft or {}
     unknown = set(draft) - DRAFT_FIELDS
     if unknown:
@@ -48,27 +53,35 @@ def policy_rules(policy: RatingPolicy, draft: dict | None = None) -> rules.Polic
             f"A draft may change only {', '.join(sorted(DRAFT_FIELDS))}.", fields={"draft": sorted(unknown)}
         )
     tiers = list(Tier.objects.filter(active=True).values_list("code", "rank", "threshold"))
-    thresholds_in = {**policy.thresholds, **draft.get("thresholds", {})}
-    unknown_tiers = set(thresholds_in) - {code for code, _, _ in tiers}
-    if unknown_tiers:
+    values = {name: getattr(policy, name) for name in (*rules.POLICY_INTEGERS, *rules.POLICY_JSON_SHAPES)}
+    values.update(draft)
+    if isinstance(draft.get("thresholds"), dict) and isinstance(policy.thresholds, dict):
+        values["thresholds"] = {**policy.thresholds, **draft["thresholds"]}
+    problems = rules.policy_problems(values, tier_codes=[code for code, _, _ in tiers])
+    if problems:
+        in_draft = {k: v for k, v in problems.items() if k in draft}
+        in_policy = {k: v for k, v in problems.items() if k not in draft}
+        fields = {**({"draft": in_draft} if in_draft else {}), **({"policy": in_policy} if in_policy else {})}
         raise InvalidInput(
-            f"Unknown or inactive tiers in thresholds: {', '.join(sorted(unknown_tiers))}.",
-            fields={"thresholds": sorted(unknown_tiers)},
+            ("The draft is invalid: " if in_draft else f"Policy {policy.code!r} is invalid: ")
+            + "; ".join(f"{k}: {' '.join(v)}" for k, v in problems.items()),
+            fields=fields,
         )
+    thresholds_in = values["thresholds"]
     try:
         return rules.Policy.from_json(
             {
                 "kind": policy.kind,
-                "window_months": draft.get("window_months", policy.window_months),
+                "window_months": values["window_months"],
                 "thresholds": {code: thresholds_in.get(code, threshold) for code, _, threshold in tiers},
                 "ranks": {code: rank for code, rank, _ in tiers},
-                "tenure_bonus": draft.get("tenure_bonus", policy.tenure_bonus),
-                "min_tenure_months": draft.get("min_tenure_months", policy.min_tenure_months),
-                "validity_months": draft.get("validity_months", policy.validity_months),
-                "expiry_day": draft.get("expiry_day", policy.expiry_day),
-                "plan_tiers": draft.get("plan_tiers", policy.plan_tiers),
-                "key_person_tiers": draft.get("key_person_tiers", policy.key_person_tiers),
-                "run_day": policy.run_day,
+                "tenure_bonus": values["tenure_bonus"],
+                "min_tenure_months": values["min_tenure_months"],
+                "validity_months": values["validity_months"],
+                "expiry_day": values["expiry_day"],
+                "plan_tiers": values["plan_tiers"],
+                "key_person_tiers": values["key_person_tiers"],
+                "run_day": values["run_day"],
             }
         )
     except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
@@ -104,12 +117,12 @@ def tier_run_start(
         existing = RatingRun.objects.filter(policy=policy, month=month, dry_run=False).first()
         if existing:
             return existing, False
+    snapshot = policy_rules(policy, draft)  # a bad draft is a 400 before anything else (no run is created)
     previous = rules.add_months(month, -1)
     if not force and not customer_selectors.month_is_closed(previous):
         raise RuleViolation(
             f"Billing month {previous:%Y-%m} is not closed yet; close it or force the run.", code="month_not_closed"
         )
-    snapshot = policy_rules(policy, draft)
     bounds = Customer.objects.aggregate(lo=Min("id"), hi=Max("id"), n=Count("id"))
     try:
         with transaction.atomic():

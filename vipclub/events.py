@@ -14,9 +14,11 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from core.errors import DomainError, InvalidInput, RuleViolation
+from core.fields import BoundedDateTimeField
 from customers import selectors as customer_selectors
 from customers import services as customer_services
 from customers.serializers import EventDataSerializers as S
+from customers.serializers import MsisdnField
 from points import services as points_services
 from points.serializers import MovedInDataSerializer
 from retention.serializers import ClosureRequestedDataSerializer
@@ -233,10 +235,8 @@ def event_ingest(*, event: dict, actor=None) -> EventOutcome:
 class EventSerializer(serializers.Serializer):
     event_id = serializers.CharField(max_length=100)
     type = serializers.ChoiceField(choices=EVENT_TYPES)
-    msisdn = serializers.RegexField(
-        r"^1\d{10}$", max_length=11, error_messages={"invalid": "An msisdn is 11 digits starting with 1."}
-    )
-    occurred_at = serializers.DateTimeField()
+    msisdn = MsisdnField()
+    occurred_at = BoundedDateTimeField(past=True, help_text="when it happened; not in the future")
     data = serializers.DictField(required=False, default=dict)
 
 

@@ -1,8 +1,10 @@
 """Every rule of DOMAIN.md §3, through the real engine (run_month runs the SQL chunks)."""
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from core.errors import RuleViolation
@@ -312,7 +314,8 @@ def test_closure_removes_the_tier_at_once_with_reason_closure(api):
             "occurred_at": "2026-12-15T10:00:00+08:00",
             "data": data,
         }
-        assert api.post("/api/v1/events/", body, format="json").status_code == 201
+        with time_machine.travel(dt.datetime(2026, 12, 15, 11, 0, tzinfo=ZoneInfo("Asia/Shanghai")), tick=False):
+            assert api.post("/api/v1/events/", body, format="json").status_code == 201  # (not in the future)
     assert state_of(customer) == rules.NONE
     change = TierChange.objects.filter(customer=customer).last()
     assert (change.reason, change.transition, change.effective_on, change.run) == (

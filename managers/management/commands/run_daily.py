@@ -1,8 +1,7 @@
-import datetime as dt
-
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from core import bounds
 from managers import daily
 
 
@@ -18,9 +17,9 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         if opts["date"]:
             try:
-                day = dt.date.fromisoformat(opts["date"])
-            except ValueError as exc:
-                raise CommandError(f"--date takes YYYY-MM-DD, not {opts['date']!r}.") from exc
+                day = bounds.parse_date(opts["date"])
+            except bounds.BoundsError as exc:
+                raise CommandError(f"--date: {exc}") from exc
         else:
             day = timezone.localdate(timezone=daily.BUSINESS_TZ)
         self.stdout.write(f"Daily run for {day.isoformat()}")

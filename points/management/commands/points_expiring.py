@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
+from core import bounds
 from points import services
 
 
@@ -8,7 +9,9 @@ class Command(BaseCommand):
     help = "The November list: members whose points expire on 31 December of --year, as CSV (stdout or --output)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--year", type=int, help="the year whose 31 December they expire (default this year)")
+        parser.add_argument(
+            "--year", type=bounds.year_arg, help="the year whose 31 December they expire (default this year)"
+        )
         parser.add_argument("--region", help="only this region code")
         parser.add_argument("--output", help="file to write (default: standard output)")
 

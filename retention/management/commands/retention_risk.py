@@ -1,7 +1,7 @@
-import datetime as dt
-
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
+
+from core import bounds
 
 from ... import services
 
@@ -14,8 +14,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, date, **options):
         try:
-            as_of = dt.date.fromisoformat(date) if date else timezone.localdate()
-        except ValueError as exc:
-            raise CommandError(f"{date!r} is not a date in the form YYYY-MM-DD.") from exc
+            as_of = bounds.parse_date(date) if date else timezone.localdate()
+        except bounds.BoundsError as exc:
+            raise CommandError(str(exc)) from exc
         count = services.risk_refresh(as_of=as_of)
         self.stdout.write(f"Risk list as of {as_of}: {count} members at risk.")

@@ -2,6 +2,7 @@ import datetime as dt
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core import bounds
 from core.errors import DomainError
 from customers.rules import parse_month
 
@@ -17,9 +18,9 @@ def _month(value: str) -> dt.date:
 
 def _date(value: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(value)
-    except ValueError as exc:
-        raise CommandError(f"{value!r} is not a date in the form YYYY-MM-DD.") from exc
+        return bounds.parse_date(value)
+    except bounds.BoundsError as exc:
+        raise CommandError(str(exc)) from exc
 
 
 class Command(BaseCommand):

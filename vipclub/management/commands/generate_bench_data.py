@@ -20,6 +20,7 @@ from django.db import connection, transaction
 from django.db.models import Sum
 from django.db.models.functions import Floor
 
+from core import bounds
 from customers import rules
 from customers import services as customer_services
 from customers.models import Customer, MonthlyBill, PlanPeriod, StatusChange
@@ -144,9 +145,9 @@ FROM (
 
 def _date(value: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(value)
-    except ValueError as exc:
-        raise CommandError(f"{value!r} is not a date in the form YYYY-MM-DD.") from exc
+        return bounds.parse_date(value)
+    except bounds.BoundsError as exc:
+        raise CommandError(str(exc)) from exc
 
 
 def _tenure_bonus(join_date: dt.date, on: dt.date) -> int:

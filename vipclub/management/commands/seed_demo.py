@@ -4,6 +4,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from core import bounds
 from customers.models import Customer
 from customers.rules import add_months
 from managers.daily import daily_run
@@ -15,9 +16,9 @@ from vipclub.pipeline import monthly_pipeline
 
 def _date(value: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(value)
-    except ValueError as exc:
-        raise CommandError(f"{value!r} is not a date in the form YYYY-MM-DD.") from exc
+        return bounds.parse_date(value)
+    except bounds.BoundsError as exc:
+        raise CommandError(str(exc)) from exc
 
 
 class Command(BaseCommand):
