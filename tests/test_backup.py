@@ -95,7 +95,7 @@ def restored_name():
 
 @on_postgres
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_backup_restores_into_a_fresh_database_with_the_same_rows_and_sound_ledgers(
     seeded_club, restored_name, tmp_path
 ):
@@ -129,7 +129,7 @@ def test_a_backup_restores_into_a_fresh_database_with_the_same_rows_and_sound_le
 
 @on_postgres
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_restore_never_writes_into_an_existing_database(tmp_path, customer):
     path = backup.backup(tmp_path)["path"]
     # when the target is the live database itself
@@ -141,7 +141,7 @@ def test_restore_never_writes_into_an_existing_database(tmp_path, customer):
 
 @on_postgres
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_keep_leaves_the_newest_backups(tmp_path, customer):
     for n in range(3):
         result = backup.backup(tmp_path, keep=2)

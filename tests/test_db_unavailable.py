@@ -111,7 +111,7 @@ def token(api_user):
 
 @on_postgres
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_threaded_server_holds_no_more_connections_than_its_pool(pool, server, token, customer):
     # given a pool of at most 4 connections and 16 clients that keep their HTTP connections open (keep-alive), as
     # the acceptance drive's clients did against runserver
@@ -167,7 +167,7 @@ def assert_503(response, *, api: bool):
 
 @on_postgres
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_an_exhausted_pool_answers_503_with_retry_after(pool, server, token, customer, staff_user, client):
     # given a person logged in, and a pool of one connection with a short wait, held by a long job in another thread
     client.force_login(staff_user)
@@ -210,7 +210,7 @@ def test_an_exhausted_pool_answers_503_with_retry_after(pool, server, token, cus
 
 @on_postgres
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_database_down_answers_503_with_retry_after(pool, api, customer, client, staff_user):
     # given a person logged in, then the database gone (nothing listens on its port any more)
     client.force_login(staff_user)

@@ -5,8 +5,8 @@ the pooler keeps idle server connections to the database (`is being accessed by 
 pooler does not know yet cannot be reached to be dropped.
 """
 
+from django.db.backends.base.base import NO_DB_ALIAS
 from django.db.backends.postgresql import base
-from django.db.utils import NO_DB_ALIAS
 
 from .creation import DatabaseCreation
 
