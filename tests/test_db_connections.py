@@ -1,5 +1,5 @@
-"""Connections and overload (issue 13, point 3): a bounded connection pool per process, and 503 + Retry-After —
-never a 500 — when the pool is exhausted or the database is down.
+"""Connections and overload (issue 13, point 3): a bounded connection pool per process (that a forked child does not
+share), and 503 + Retry-After — never a 500 — when the pool is exhausted or the database is down.
 
 The finding: under `make run` (runserver, a thread per client connection) every request thread kept its own
 PostgreSQL connection for CONN_MAX_AGE=60 s: 65 idle connections, PostgreSQL refused new ones, and reads answered
@@ -252,3 +252,33 @@ def test_only_connection_failures_count_as_unavailable():
     assert not is_database_unavailable(wrapped(OperationalError, psycopg.errors.QueryCanceled("statement timeout")))
     assert not is_database_unavailable(wrapped(OperationalError, sqlite3.OperationalError("no such table: x")))
     assert not is_database_unavailable(ValueError("not a database error"))
+
+
+@on_postgres
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_forked_child_opens_its_own_connections_and_leaves_the_parents_alone():
+    # given a parent process that holds a pooled connection (a Celery prefork parent, gunicorn --preload)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        parent_pid = cursor.fetchone()[0]
+    read, write = os.pipe()
+    # when it forks and the child queries the database
+    child = os.fork()
+    if child == 0:  # the child: report its backend and exit without any cleanup of the parent's objects
+        try:
+            with connections["default"].cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                os.write(write, str(cursor.fetchone()[0]).encode())
+            connections["default"].close()
+        finally:
+            os._exit(0)
+    os.close(write)
+    _, status = os.waitpid(child, 0)
+    child_pid = int(os.read(read, 64).decode() or 0)
+    os.close(read)
+    # then the child used a connection of its own, and the parent's still works (nobody closed it under it)
+    assert status == 0 and child_pid not in (0, parent_pid)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        assert cursor.fetchone()[0] == parent_pid
