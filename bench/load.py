@@ -63,6 +63,10 @@ def prepare(url: str, env: dict, *, customers: int, reseed: bool) -> None:
         serve.manage("seed_demo", "--customers", str(customers), env={**env, "LOG_LEVEL": "WARNING"}, capture=True)
     else:
         serve.manage("migrate", "--noinput", "-v", "0", env=env)
+    # statistics as autovacuum keeps them in production: a freshly seeded database has none yet, and the planner
+    # then scans whole tables (a bill push took 280 ms instead of 90 ms)
+    with serve.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
 
 
 def urlname(url: str) -> str:
