@@ -173,6 +173,27 @@ class PgBouncer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+class OtherLoad:
+    """_common.OtherLoad that counts the servers this benchmark started (their process groups) and its own process
+    group (Locust) as its own, not as other processes' load."""
+
+    def __new__(cls, database: str, processes: list["Process"]):
+        import _common
+
+        groups = {os.getpgid(0)} | {p.popen.pid for p in processes}
+
+        class Own(_common.OtherLoad):
+            def _ours(self, pid: int, cmdline: str) -> bool:
+                if super()._ours(pid, cmdline):
+                    return True
+                try:
+                    return os.getpgid(pid) in groups
+                except OSError:
+                    return False
+
+        return Own(database)
+
+
 class ConnectionSampler:
     """Samples the server connections to one database (pg_stat_activity, client backends) every `interval`
     seconds from a connection to the `postgres` database, which it does not count."""

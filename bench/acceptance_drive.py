@@ -166,7 +166,7 @@ def main(argv=None) -> int:
     started = time.monotonic()
     try:
         serve.wait_http(port, "/api/v1/health/", process=web)
-        with serve.ConnectionSampler(url) as sampler, common.OtherLoad(args.database) as other:
+        with serve.ConnectionSampler(url) as sampler, serve.OtherLoad(args.database, [web, worker]) as other:
             api = Api(port, token, statuses, lock, failures)
             for code, name, province in REGIONS:
                 api.expect((200, 201), "PUT", f"/regions/{code}/", {"name": name, "province": province})

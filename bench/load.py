@@ -41,7 +41,7 @@ import _serve as serve  # noqa: E402
 
 P99_GOAL_MS = 200
 USER_RATE = 2.0  # requests per second of each simulated partner
-DEFAULT_RATES = "10,15,20,25,30,40,50,60,80,100,130,160,200"
+DEFAULT_RATES = "5,10,15,20,25,30,40,50,60,80,100,130,160,200"
 
 
 def log(message: str = "") -> None:
@@ -322,7 +322,7 @@ def main(argv=None) -> int:
             rate = max(s["target_rate"] for s in passing)
         seconds = int(args.minutes * 60)
         log(f"run: {rate:g} requests/s for {seconds} s")
-        with serve.ConnectionSampler(url) as sampler, common.OtherLoad(args.database) as other:
+        with serve.ConnectionSampler(url) as sampler, serve.OtherLoad(args.database, [server]) as other:
             run = locust(server.port, data_path, rate=rate, seconds=seconds, out=workdir)
     finally:
         server.stop()
