@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import _common
 import psycopg
 from psycopg import sql
 
@@ -173,25 +174,21 @@ class PgBouncer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class OtherLoad:
+class OtherLoad(_common.OtherLoad):
     """_common.OtherLoad that counts the servers this benchmark started (their process groups) and its own process
     group (Locust) as its own, not as other processes' load."""
 
-    def __new__(cls, database: str, processes: list["Process"]):
-        import _common
+    def __init__(self, database: str, processes: list[Process]):
+        super().__init__(database)
+        self.groups = {os.getpgid(0)} | {p.popen.pid for p in processes}
 
-        groups = {os.getpgid(0)} | {p.popen.pid for p in processes}
-
-        class Own(_common.OtherLoad):
-            def _ours(self, pid: int, cmdline: str) -> bool:
-                if super()._ours(pid, cmdline):
-                    return True
-                try:
-                    return os.getpgid(pid) in groups
-                except OSError:
-                    return False
-
-        return Own(database)
+    def _ours(self, pid: int, cmdline: str) -> bool:
+        if super()._ours(pid, cmdline):
+            return True
+        try:
+            return os.getpgid(pid) in self.groups
+        except OSError:
+            return False
 
 
 class ConnectionSampler:
