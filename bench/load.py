@@ -11,8 +11,9 @@ API throttling rates raised (so that 429s do not hide the server's limits); with
 PostgreSQL through PgBouncer in transaction mode on a free port. Locust (bench/_locustfile.py) plays the partner
 systems: 70 % profile reads, bill pushes, lifecycle events, points and benefit redemptions, contact logs.
 
-1. Calibration (without --rate): short steps of --step-seconds at rising target rates (--rates); the highest step
-   whose p99 ≤ 200 ms, with no failure and at least 95 % of its target served, is the rate of the run.
+1. Calibration (without --rate): short steps of --step-seconds at rising target rates (--rates) while p99 ≤ 200 ms,
+   with no failure and at least 95 % of the target served; the run takes the highest of those steps whose p99 left
+   20 % headroom (≤ 160 ms): the machine is shared, and 5 minutes at the very edge fail on the first noise.
 2. The run: --minutes at that rate. A sampler counts the database's server connections (pg_stat_activity) every
    50 ms, and the CPU other processes used meanwhile is recorded (the machine is shared).
 3. Reconciliation after it: every points balance = Σ its ledger = Σ its lots, every benefit account's granted and
@@ -40,6 +41,7 @@ import _common as common  # noqa: E402
 import _serve as serve  # noqa: E402
 
 P99_GOAL_MS = 200
+HEADROOM = 0.8  # the run's rate: the highest calibration step with p99 <= 80 % of the goal
 USER_RATE = 2.0  # requests per second of each simulated partner
 DEFAULT_RATES = "5,10,15,20,25,30,40,50,60,80,100,130,160,200"
 
@@ -319,7 +321,9 @@ def main(argv=None) -> int:
             passing = [s for s in steps if sustained(s)]
             if not passing:
                 raise SystemExit("not even the lowest calibration rate was sustained; try lower --rates")
-            rate = max(s["target_rate"] for s in passing)
+            # the run holds for minutes on a shared machine: the highest step with headroom under the goal
+            headroom = [s for s in passing if s["p99_ms"] <= HEADROOM * P99_GOAL_MS] or passing[:1]
+            rate = max(s["target_rate"] for s in headroom)
         seconds = int(args.minutes * 60)
         log(f"run: {rate:g} requests/s for {seconds} s")
         with serve.ConnectionSampler(url) as sampler, serve.OtherLoad(args.database, [server]) as other:
