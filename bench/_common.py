@@ -35,6 +35,9 @@ def setup_django(*, debug: bool = False) -> None:
         sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vipclub.settings")
     os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
+    # The connection pool opens no connection ahead of use: wait_for_other_sessions() counts every other session
+    # on the database, an idle one of this process's own pool included.
+    os.environ.setdefault("DATABASE_POOL_MIN_SIZE", "0")
     import django
     from django.conf import settings
 

@@ -98,10 +98,9 @@ def copy_rows(rows: list[dict]) -> int:
         writer.writerow([r["customer_id"], r["month"].isoformat(), r["amount"], "t", now])
     buffer.seek(0)
     with connection.cursor() as cursor:
-        cursor.cursor.copy_expert(
-            "COPY customers_monthlybill (customer_id, month, amount, paid, updated_at) FROM STDIN WITH (FORMAT csv)",
-            buffer,
-        )
+        sql = "COPY customers_monthlybill (customer_id, month, amount, paid, updated_at) FROM STDIN WITH (FORMAT csv)"
+        with cursor.cursor.copy(sql) as copy:  # psycopg 3
+            copy.write(buffer.getvalue())
         return cursor.cursor.rowcount
 
 

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ORDER = ("rerate", "bills_import", "daily", "points", "api", "dashboard")
+ORDER = ("rerate", "bills_import", "daily", "points", "api", "dashboard", "load", "acceptance_drive")
 HEADERS = ["job", "time", "baseline", "ratio", "goal", "pass"]
 
 
@@ -106,6 +106,45 @@ def dashboard(d: dict) -> list[list]:
     ]  # fmt: skip
 
 
+def load_test(d: dict) -> list[list]:
+    run, goals = d["run"], {g["goal"]: g for g in d["goals"]}
+    p99_goal = next(g for name, g in goals.items() if name.startswith("p99"))
+    sound = goals["ledgers reconcile after the run"]["passed"]
+    minutes = run["seconds"] / 60
+    return [
+        [
+            f"load test, partner mix (70 % reads), {minutes:g} min, gunicorn on loopback",
+            f"{run['rate']:,.1f} req/s, p50 {run['p50_ms']:g} ms, p99 {run['p99_ms']:g} ms",
+            f"{run['failures']} failed, peak {d['connections']['peak']} db connections",
+            "–",
+            "p99 ≤ 200 ms, 0 failed",
+            verdict(p99_goal["passed"] and run["failures"] == 0),
+        ],
+        [
+            "load test: ledgers after it (points = Σ ledger = Σ lots, benefits used = Σ ledger)",
+            "sound" if sound else "broken",
+            "",
+            "–",
+            "0 violations",
+            verdict(sound),
+        ],
+    ]
+
+
+def acceptance_drive(d: dict) -> list[list]:
+    s = d["settings"]
+    return [
+        [
+            f"rating acceptance drive, {s['customers']} customers × {s['months']} months, runserver + worker",
+            f"{d['requests']:,} requests, {d['five_xx']} 5xx",
+            f"peak {d['connections']['peak']} db connections",
+            "–",
+            "0 5xx, ≤ 20 connections",
+            verdict(all(g["passed"] for g in d["goals"])),
+        ]
+    ]
+
+
 def load(name: str) -> dict | None:
     path = RESULTS / f"{name}.json"
     if not path.exists():
@@ -123,7 +162,7 @@ def measured_on(d: dict) -> str:
 
 def report() -> tuple[str, bool]:
     builders = {"rerate": rerate, "bills_import": bills_import, "daily": daily, "points": points, "api": api,
-                "dashboard": dashboard}  # fmt: skip
+                "dashboard": dashboard, "load": load_test, "acceptance_drive": acceptance_drive}  # fmt: skip
     rows, notes, failed = [], [], False
     for name in ORDER:
         data = load(name)

@@ -73,11 +73,11 @@ def reset_tiers() -> list[str]:
     """Empty the tiers tables of runs and results; returns PostgreSQL's notices (what else CASCADE emptied)."""
     from django.db import connection
 
-    with connection.cursor() as cursor:
-        notices = connection.connection.notices
-        del notices[:]
+    from core.db import server_notices
+
+    with connection.cursor() as cursor, server_notices(connection) as notices:
         cursor.execute(f"TRUNCATE {TIERS_TABLES} RESTART IDENTITY CASCADE")
-        return [n.strip() for n in notices]
+    return notices
 
 
 def checkpoint() -> None:

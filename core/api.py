@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import math
+import sys
 from functools import wraps
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -19,7 +20,15 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from .db import WriteConflict, is_conflict, retry_on_conflict
+from .db import (
+    WriteConflict,
+    is_conflict,
+    is_database_unavailable,
+    retry_after,
+    retry_on_conflict,
+    unavailable_response,
+)
+from .db import api_body as db_unavailable_body
 from .errors import DomainError, InvalidInput, RuleViolation
 from .models import IdempotencyRecord
 
@@ -70,12 +79,15 @@ def exception_handler(exc, context):
         logger.warning("Write conflict outside a retry boundary: %s", exc)
         exc = WriteConflict("Concurrent changes to the same records conflicted with this request; nothing was written.")
     if isinstance(exc, DomainError):
-        retry_after = getattr(exc, "retry_after", None)
+        wait = getattr(exc, "retry_after", None)
         return Response(
             error_body(exc.code, exc.message, exc.fields),
             status=exc.http_status,
-            headers={"Retry-After": str(retry_after)} if retry_after else None,
+            headers={"Retry-After": str(wait)} if wait else None,
         )
+    if is_database_unavailable(exc):  # the pool exhausted, PostgreSQL down or refusing: retry later, not a 500
+        logger.warning("Database unavailable for %s: %s", context["request"].path, exc)
+        return Response(db_unavailable_body(), status=503, headers={"Retry-After": retry_after()})
     if isinstance(exc, RequestDataTooBig):  # a body over DATA_UPLOAD_MAX_MEMORY_SIZE
         return Response(
             error_body("request_too_large", f"The request body is too large ({exc})."),
@@ -119,6 +131,8 @@ def json_404(request, exception=None):
 
 
 def json_500(request):
+    if is_database_unavailable(sys.exc_info()[1]):  # failed outside a view (a middleware): still a 503
+        return unavailable_response(request, sys.exc_info()[1])
     if request.path.startswith("/api/"):
         return JsonResponse(error_body("server_error", "An unexpected error occurred."), status=500)
     from django.views.defaults import server_error

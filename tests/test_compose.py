@@ -16,7 +16,7 @@ from django.utils import timezone
 from core.models import JobHeartbeat
 
 ROOT = Path(__file__).resolve().parent.parent
-APP_SERVICES = {"migrate", "web", "worker", "beat"}
+APP_SERVICES = {"migrate", "web", "worker", "beat", "backup"}
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def compose() -> dict:
 
 
 def test_the_stack_has_its_services(compose):
-    assert set(compose["services"]) == {"postgres", "redis"} | APP_SERVICES
+    assert set(compose["services"]) == {"postgres", "pgbouncer", "redis"} | APP_SERVICES
 
 
 def test_the_app_services_share_one_image_and_one_environment(compose):
@@ -40,7 +40,10 @@ def test_the_app_services_share_one_image_and_one_environment(compose):
     assert all(s["environment"] == env for s in app)
     assert env["DJANGO_DEBUG"] == "false"
     assert env["DJANGO_SECRET_KEY"].startswith("${DJANGO_SECRET_KEY:?")
-    assert "@postgres:5432/" in env["DATABASE_URL"] and env["REDIS_URL"].startswith("redis://redis:6379/")
+    assert env["REDIS_URL"].startswith("redis://redis:6379/")
+    # the database through PgBouncer, and PostgreSQL itself for what needs a session (pg_dump, pg_restore)
+    assert "@pgbouncer:6432/vipclub" in env["DATABASE_URL"] and "@postgres:5432/vipclub" in env["DATABASE_DIRECT_URL"]
+    assert env["DATABASE_POOL_MAX_SIZE"].startswith("${DATABASE_POOL_MAX_SIZE:-")
     assert "127.0.0.1" in env["DJANGO_ALLOWED_HOSTS"]  # the health checks call 127.0.0.1
 
 
@@ -63,9 +66,9 @@ def test_the_app_starts_after_healthy_services_and_migrations_run_once(compose):
     assert migrate["command"][-2:] == ["migrate", "--noinput"]
     assert migrate["restart"] == "no"
     assert migrate["depends_on"]["postgres"] == {"condition": "service_healthy"}
-    for name in ("web", "worker", "beat"):
+    for name in ("web", "worker", "beat", "backup"):
         depends = services[name]["depends_on"]
-        assert depends["postgres"] == depends["redis"] == {"condition": "service_healthy"}, name
+        assert depends["postgres"] == depends["pgbouncer"] == depends["redis"] == {"condition": "service_healthy"}, name
         assert depends["migrate"] == {"condition": "service_completed_successfully"}, name
         assert "migrate" not in " ".join(services[name]["command"]), f"{name} must not migrate"
 
@@ -80,6 +83,29 @@ def test_the_commands(compose):
     # exactly one beat
     assert "deploy" not in services["beat"] and "scale" not in services["beat"]
     assert sum("beat" in s.get("command", []) for s in services.values()) == 1
+
+
+def test_pgbouncer_pools_transactions_from_debian_s_package(compose):
+    pgbouncer = compose["services"]["pgbouncer"]
+    assert pgbouncer["environment"]["POOL_MODE"] == "transaction"
+    assert pgbouncer["depends_on"]["postgres"] == {"condition": "service_healthy"}
+    assert "6432" in pgbouncer["healthcheck"]["test"]
+    dockerfile = (ROOT / pgbouncer["build"] / "Dockerfile").read_text()
+    assert dockerfile.startswith("# ") and "FROM debian:" in dockerfile and "apt-get install" in dockerfile
+    assert "pgbouncer" in dockerfile.split("apt-get install", 1)[1].split("\n", 1)[0]
+    entrypoint = (ROOT / pgbouncer["build"] / "entrypoint.sh").read_text()
+    assert "pool_mode = ${POOL_MODE:-transaction}" in entrypoint and "exec pgbouncer" in entrypoint
+
+
+def test_backups_run_on_a_schedule_into_a_volume(compose):
+    backup = compose["services"]["backup"]
+    loop = " ".join(backup["command"])
+    assert "python manage.py backup --dir /backups --keep" in loop and "sleep ${BACKUP_INTERVAL:-86400}" in loop
+    assert backup["volumes"] == ["backups:/backups"] and "backups" in compose["volumes"]
+    assert "/backups" in " ".join(backup["healthcheck"]["test"])
+    # the app image carries pg_dump and pg_restore, and /backups is writable by its user
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "postgresql-client" in dockerfile and "chown -R vipclub /app/var /backups" in dockerfile
 
 
 def compose_cli() -> list[str] | None:

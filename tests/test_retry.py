@@ -25,11 +25,11 @@ TRANSACTIONAL = pytest.mark.django_db(transaction=True, available_apps=[a.name f
 
 
 class _PgError(Exception):
-    """What psycopg2 puts behind Django's OperationalError for a deadlock (40P01) or a serialization failure."""
+    """What psycopg 3 puts behind Django's OperationalError for a deadlock (40P01) or a serialization failure."""
 
     def __init__(self, pgcode: str):
         super().__init__(pgcode)
-        self.pgcode = pgcode
+        self.sqlstate = pgcode
 
 
 def conflict(pgcode: str = "40P01") -> OperationalError:

@@ -86,6 +86,8 @@ MIDDLEWARE = [
     "core.middleware.MalformedRequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # a view that cannot get a database connection answers 503 + Retry-After (core.db), not 500
+    "core.db.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -131,7 +133,34 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
 else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+    # PostgreSQL: one bounded connection pool per process (psycopg's, built into Django), whatever serves it —
+    # runserver's thread per request, gunicorn's workers, a Celery worker or a command's threads. A request or a
+    # task borrows a connection and gives it back when it ends; no thread keeps one of its own (persistent
+    # connections per thread held up to 65 idle ones under runserver and PostgreSQL refused new ones). Past
+    # DATABASE_POOL_MAX_SIZE a request waits DATABASE_POOL_TIMEOUT seconds for a free connection, then the API
+    # answers 503 `database_unavailable` with Retry-After (core.db). Processes × max size must stay under the
+    # server's max_connections (or PgBouncer's max_client_conn).
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections; Django must not
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # a connection broken meanwhile is replaced, not served
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=8),
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=5.0),
+        "name": "vipclub",
+    }
+    # Behind a transaction-mode pooler (PgBouncer), DATABASE_URL points at it and DATABASE_DIRECT_URL at PostgreSQL
+    # itself. A transaction pooler hands each transaction to any server connection: no server-side cursors
+    # (`QuerySet.iterator()` reads its rows client-side), no session state (no session advisory locks; `SET LOCAL`
+    # only; Django with psycopg 3 prepares no statements). What needs a session of its own goes direct: creating
+    # and dropping test databases (core.postgresql, the engine then), pg_dump and pg_restore (backup, restore).
+    DATABASE_DIRECT_URL = env.str("DATABASE_DIRECT_URL", default="")
+    if DATABASE_DIRECT_URL:
+        direct = env.db_url_config(DATABASE_DIRECT_URL)
+        DATABASES["default"]["ENGINE"] = "core.postgresql"
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+        DATABASES["default"]["DIRECT"] = {key: direct[key] for key in ("HOST", "PORT", "USER", "PASSWORD")}
+# Seconds a client is told to wait (Retry-After) when the database or the pool is exhausted or down.
+DATABASE_RETRY_AFTER = env.int("DATABASE_RETRY_AFTER", default=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

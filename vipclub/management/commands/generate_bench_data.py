@@ -21,6 +21,7 @@ from django.db.models import Sum
 from django.db.models.functions import Floor
 
 from core import bounds
+from core.db import server_notices
 from customers import rules
 from customers import services as customer_services
 from customers.models import Customer, MonthlyBill, PlanPeriod, StatusChange
@@ -231,11 +232,10 @@ class Command(BaseCommand):
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no pending deferred checks block the DDL below
             if wipe:
                 with self._phase("wipe"):
-                    notices = connection.connection.notices
-                    del notices[:]
-                    cursor.execute("TRUNCATE customers_customer, customers_monthlybill RESTART IDENTITY CASCADE")
+                    with server_notices(connection) as notices:
+                        cursor.execute("TRUNCATE customers_customer, customers_monthlybill RESTART IDENTITY CASCADE")
                     for notice in notices:
-                        self.stdout.write(f"  {notice.strip()}")
+                        self.stdout.write(f"  {notice}")
             with self._phase("drop indexes and constraints"):
                 rebuild = self._drop_secondary(cursor)
             with self._phase("regions"):
