@@ -1,52 +1,23 @@
 """The admin of the benefits app: the catalog and the tiers' entitlements (editable, with history), the
-accounts and the ledger (read-only), inlines for the customer page, and the usage report with its chart."""
+accounts and the ledger (read-only; a supervisor sees her branches' rows only), and the usage report with its chart.
+The rows on the customer's page are in benefits/customer_page.py."""
 
 import datetime as dt
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import path
 from django.utils import timezone
-from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from core import bounds
-from core.admin import EstimatedCountPaginator
-from core.masking import mask_msisdn
-from customers.admin import ReadOnlyInline
-from tiers.admin import GuardedHistoryAdmin, tier_label
+from core import bounds, ui
+from core.admin import BranchScopedAdmin, EstimatedCountPaginator, GuardedHistoryAdmin, ReadOnlyAdmin, customer_column
 from tiers.models import Tier
 
 from . import rules, selectors
+from .customer_page import show
 from .models import Benefit, BenefitAccount, BenefitEntry, TierEntitlement
-
-
-def benefit_label(benefit: Benefit) -> str:
-    """A benefit's name in the language of the page."""
-    return tier_label(benefit.name_zh, benefit.name_en)
-
-
-def show(unit: str, value) -> str:
-    """Whole units as staff read them: yuan for money."""
-    if value is None:
-        return "—"
-    return str(rules.to_display(unit, value))
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Ledgers and balances are written by the services only."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 # --------------------------------------------------------------------------------------------------
 # The catalog
@@ -81,7 +52,7 @@ class BenefitAdmin(GuardedHistoryAdmin):
     def entitlements_col(self, obj):
         parts = []
         for e in sorted(obj.entitlements.all(), key=lambda e: -e.tier.rank):
-            parts.append(f"{tier_label(e.tier.name_zh, e.tier.name_en)} {entitlement_text(obj, e)}")
+            parts.append(f"{ui.label(e.tier)} {entitlement_text(obj, e)}")
         return " · ".join(parts) or "—"
 
     def get_urls(self):
@@ -110,7 +81,7 @@ class BenefitAdmin(GuardedHistoryAdmin):
             "title": _("Benefit usage"),
             "year": year,
             "years": list(range(today.year - 4, today.year + 1)),
-            "benefits": [(b.pk, benefit_label(b)) for b in benefits],
+            "benefits": [(b.pk, ui.label(b)) for b in benefits],
             "benefit": benefit,
             **report,
         }
@@ -139,8 +110,8 @@ class TierEntitlementAdmin(GuardedHistoryAdmin):
 # Accounts and the ledger (read-only)
 
 
-# Registered by vipclub/admin.py, limited to a supervisor's branches (managers.admin.BranchScopedAdmin).
-class BenefitAccountAdmin(ReadOnlyAdmin):
+@admin.register(BenefitAccount)
+class BenefitAccountAdmin(BranchScopedAdmin, ReadOnlyAdmin):
     list_display = ["masked_msisdn", "benefit", "period_key", "granted_col", "used_col", "remaining_col"]
     list_filter = ["benefit"]
     list_select_related = ["customer", "benefit"]
@@ -148,9 +119,7 @@ class BenefitAccountAdmin(ReadOnlyAdmin):
     paginator = EstimatedCountPaginator
     show_full_result_count = False
 
-    @admin.display(description=_("msisdn"))
-    def masked_msisdn(self, obj):
-        return mask_msisdn(obj.customer.msisdn)
+    masked_msisdn = customer_column(description=_("msisdn"), name=False)
 
     @admin.display(description=_("granted"))
     def granted_col(self, obj):
@@ -165,8 +134,8 @@ class BenefitAccountAdmin(ReadOnlyAdmin):
         return "∞" if obj.unlimited else show(obj.benefit.unit, obj.remaining)
 
 
-# Registered by vipclub/admin.py, limited to a supervisor's branches (managers.admin.BranchScopedAdmin).
-class BenefitEntryAdmin(ReadOnlyAdmin):
+@admin.register(BenefitEntry)
+class BenefitEntryAdmin(BranchScopedAdmin, ReadOnlyAdmin):
     list_display = [
         "id", "occurred_on", "masked_msisdn", "benefit", "kind", "granted_col", "used_col", "remaining_col",
         "tier", "actor", "reference",
@@ -177,9 +146,7 @@ class BenefitEntryAdmin(ReadOnlyAdmin):
     paginator = EstimatedCountPaginator
     show_full_result_count = False
 
-    @admin.display(description=_("msisdn"))
-    def masked_msisdn(self, obj):
-        return mask_msisdn(obj.customer.msisdn)
+    masked_msisdn = customer_column(description=_("msisdn"), name=False)
 
     @admin.display(description=_("granted change"))
     def granted_col(self, obj):
@@ -192,81 +159,6 @@ class BenefitEntryAdmin(ReadOnlyAdmin):
     @admin.display(description=_("remaining after"))
     def remaining_col(self, obj):
         return show(obj.benefit.unit, obj.remaining_after)
-
-
-# --------------------------------------------------------------------------------------------------
-# Inlines for the customer page (added by vipclub.admin.ClubCustomerAdmin)
-
-
-class BenefitAccountInline(ReadOnlyInline):
-    """The customer's balances of this and last year (accounts per year, month, event)."""
-
-    model = BenefitAccount
-    fk_name = "customer"
-    verbose_name = _("benefit balance")
-    verbose_name_plural = _("benefit balances (this and last year)")
-    fields = ["benefit", "period_key", "granted_col", "used_col", "remaining_col"]
-    readonly_fields = fields
-    max_num = 0
-
-    def get_queryset(self, request):
-        since = dt.date(timezone.localdate().year - 1, 1, 1)
-        return (
-            super()
-            .get_queryset(request)
-            .filter(Q(period_start__isnull=True) | Q(period_start__gte=since))
-            .select_related("benefit")
-            .order_by("-period_start", "benefit__position")
-        )
-
-    @admin.display(description=_("granted"))
-    def granted_col(self, obj):
-        return "∞" if obj.unlimited else show(obj.benefit.unit, obj.granted)
-
-    @admin.display(description=_("used"))
-    def used_col(self, obj):
-        return show(obj.benefit.unit, obj.used)
-
-    @admin.display(description=_("remaining"))
-    def remaining_col(self, obj):
-        return "∞" if obj.unlimited else show(obj.benefit.unit, obj.remaining)
-
-
-class BenefitEntryInline(ReadOnlyInline):
-    """The customer's benefit ledger of the last 13 months, newest first; the full ledger is one click away."""
-
-    model = BenefitEntry
-    fk_name = "customer"
-    verbose_name = _("benefit ledger entry")
-    verbose_name_plural = _("benefit ledger (last 13 months, newest first)")
-    fields = ["occurred_on", "benefit", "kind", "change_col", "remaining_col", "tier", "actor", "reference", "full"]
-    readonly_fields = fields
-    max_num = 0
-
-    def get_queryset(self, request):
-        since = timezone.localdate() - dt.timedelta(days=396)
-        return (
-            super()
-            .get_queryset(request)
-            .filter(occurred_on__gte=since)
-            .select_related("benefit", "tier")
-            .order_by("-id")
-        )
-
-    @admin.display(description=_("change"))
-    def change_col(self, obj):
-        delta = obj.granted_delta or -obj.used_delta
-        sign = "+" if delta > 0 else ""
-        return f"{sign}{show(obj.benefit.unit, delta)}" if delta else "0"
-
-    @admin.display(description=_("remaining after"))
-    def remaining_col(self, obj):
-        return show(obj.benefit.unit, obj.remaining_after)
-
-    @admin.display(description=_("full ledger"))
-    def full(self, obj):
-        url = reverse("admin:benefits_benefitentry_changelist") + f"?customer__id__exact={obj.customer_id}"
-        return format_html('<a href="{}">{}</a>', url, _("all entries"))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -307,7 +199,7 @@ def usage_context(*, year: int, benefit: Benefit | None, benefits: list[Benefit]
         table_rows.append(
             {
                 "month": f"{month:%Y-%m}",
-                "benefit": benefit_label(line["benefit"]) if line["benefit"] else "?",
+                "benefit": ui.label(line["benefit"]) if line["benefit"] else "?",
                 "cells": cells,
                 "total": line["total"],
             }
@@ -329,7 +221,7 @@ def usage_context(*, year: int, benefit: Benefit | None, benefits: list[Benefit]
             segments.append({"y": y, "height": height, "n": n, "series": rank_index})
         bars.append({"x": x, "label": f"{month:%m}", "segments": segments, "total": total, "text_y": max(y - 4, 10)})
     legend = [
-        {"label": tier_label(t.name_zh, t.name_en), "series": i, "x": LEFT + i * 120} for i, t in enumerate(tiers)
+        {"label": ui.label(t), "series": i, "x": LEFT + i * 120} for i, t in enumerate(tiers)
     ]
     legend.append({"label": _("no tier"), "series": len(tiers), "x": LEFT + len(tiers) * 120})
     return {
@@ -344,7 +236,7 @@ def usage_context(*, year: int, benefit: Benefit | None, benefits: list[Benefit]
             "bar_width": BAR_WIDTH,
             "legend": legend,
         },
-        "tier_names": [tier_label(t.name_zh, t.name_en) for t in tiers] + [_("no tier")],
+        "tier_names": [ui.label(t) for t in tiers] + [_("no tier")],
         "rows": table_rows,
         "total": sum(r["total"] for r in table_rows),
     }

@@ -1,8 +1,23 @@
+"""The admin kit every app's `admin.py` builds on (each app registers its own admins with it, once):
+
+- `ReadOnlyAdmin`, `ReadOnlyInline`: rows written by the services only (ledgers, history, runs);
+- `customer_column()`, `MaskedCustomerMixin`: the row's customer as a list column, msisdn masked (core.masking);
+- `GuardedHistoryAdmin`: simple-history whose "revert" needs the change permission;
+- `BranchScopedAdmin`, `BranchScopedInline`: a supervisor's lists, pages and pickers hold her branches' rows only.
+  The scope is the request's `row_scope` (set by managers.middleware.RowScopeMiddleware): core knows no app;
+- `EstimatedCountPaginator` for million-row tables."""
+
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import connection
+from django.http import Http404
 from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
 
+from .masking import mask_msisdn
 from .models import IdempotencyRecord, JobHeartbeat
 
 
@@ -23,6 +38,139 @@ class EstimatedCountPaginator(Paginator):
             if row and row[0] > 100_000:
                 return row[0]
         return super().count
+
+
+# --------------------------------------------------------------------------------------------------
+# Read-only rows, masked customers, guarded history
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written by the services only: nobody adds, edits or deletes one here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+def customer_column(*, description=None, ordering: str | None = None, name: bool = True):
+    """A list column with the row's customer: "name 138****0000", or the masked msisdn alone (`name=False`);
+    headed "customer" unless `description` says otherwise."""
+
+    def column(self, obj):
+        masked = mask_msisdn(obj.customer.msisdn)
+        return f"{obj.customer.name} {masked}" if name else masked
+
+    return admin.display(description=description or _("customer"), ordering=ordering)(column)
+
+
+class MaskedCustomerMixin:
+    customer_col = customer_column()
+
+
+class GuardedHistoryAdmin(SimpleHistoryAdmin):
+    """simple-history saves a POST to its "revert" form for anyone who may *view* the history; here a
+    revert needs the change permission, like any other edit."""
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method == "POST" and not self.has_change_permission(request):
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+
+# --------------------------------------------------------------------------------------------------
+# A supervisor's branches
+
+
+class _NoRows:
+    """The scope of a request no middleware scoped (a bare RequestFactory request): no rows, no choices."""
+
+    everyone = False
+
+    def rows(self, qs, *, customer="customer", region=None):
+        return qs.none()
+
+    def choices(self, model):
+        return model._default_manager.none()
+
+
+def row_scope(request):
+    """The rows the request's user may address: `request.row_scope` (managers.middleware.RowScopeMiddleware) with
+    `everyone`, `rows(qs, customer=path, region=path)` and `choices(model)` (a picker's queryset, or None)."""
+    return getattr(request, "row_scope", None) or _NoRows()
+
+
+class BranchScopedAdmin:
+    """The admin's one row scope (issue 13), for every list of customer-related rows: a supervisor's changelists,
+    change, history and delete pages, actions and customer or manager pickers hold her branches' rows only; club
+    admins see every row; a staff login without a role none (managers.selectors.scope_rows, the API's lookup).
+
+    `customer_field` is the path from a row to its customer ("" for customers, None for rows without one);
+    `region_field` scopes rows by a region of their own instead (a churn record's branch, a manager's region)."""
+
+    customer_field: str | None = "customer"
+    region_field: str | None = None
+
+    def get_queryset(self, request):
+        return self.scope_queryset(request, super().get_queryset(request))
+
+    def scope_queryset(self, request, qs):
+        return row_scope(request).rows(qs, customer=self.customer_field, region=self.region_field)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        choices = row_scope(request).choices(db_field.related_model)
+        if choices is not None:
+            kwargs["queryset"] = choices
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def _in_scope(self, request, object_id) -> bool:
+        try:
+            return self.get_queryset(request).filter(pk=unquote(object_id)).exists()
+        except (ValueError, TypeError, ValidationError):
+            return False
+
+    def check_in_scope(self, request, object_id) -> None:
+        """A 404 for a row outside her branches (or deleted) for anybody who does not see every row."""
+        if not row_scope(request).everyone and not self._in_scope(request, object_id):
+            raise Http404
+
+    # simple-history's pages fall back to the last historical record of a row get_queryset does not hold.
+    def history_view(self, request, object_id, extra_context=None):
+        self.check_in_scope(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        self.check_in_scope(request, object_id)
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+
+class BranchScopedInline:
+    """BranchScopedAdmin's row scope for an inline (e.g. a corporate group's key persons of several branches)."""
+
+    customer_field: str | None = "customer"
+
+    def get_queryset(self, request):
+        return row_scope(request).rows(super().get_queryset(request), customer=self.customer_field)
+
+
+# --------------------------------------------------------------------------------------------------
+# core's own rows
 
 
 @admin.register(JobHeartbeat)

@@ -1,16 +1,16 @@
+"""The admin of the managers app: account managers, assignments (with the reassign action), the working-day
+calendar, contact rules (with history); obligations, contact logs and notifications read-only; cards, service plans
+and work logs. A supervisor sees her branches' rows only (core.admin.BranchScopedAdmin)."""
+
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
-from django.core.exceptions import ValidationError
 from django.db.models import Q
-from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from core.admin import BranchScopedAdmin, MaskedCustomerMixin, ReadOnlyAdmin
 from core.errors import DomainError
-from core.masking import mask_msisdn
-from customers.models import Customer
 
 from . import selectors, services
 from .models import (
@@ -26,76 +26,6 @@ from .models import (
     WorkingDayOverride,
     WorkLog,
 )
-
-
-class BranchScopedAdmin:
-    """The admin's one row scope (issue 13), for every list of customer-related rows: a supervisor's changelists,
-    change, history and delete pages, actions and customer or manager pickers hold her branches' rows only; club
-    admins see every row; a staff login without a role none (managers.selectors.scope_rows, the API's lookup).
-
-    `customer_field` is the path from a row to its customer ("" for customers, None for rows without one);
-    `region_field` scopes rows by a region of their own instead (a churn record's branch, a manager's region).
-    Lower apps' admins of customer rows are registered with it by vipclub/admin.py (the scope needs this app)."""
-
-    customer_field: str | None = "customer"
-    region_field: str | None = None
-
-    def get_queryset(self, request):
-        return self.scope_queryset(request, super().get_queryset(request))
-
-    def scope_queryset(self, request, qs):
-        return selectors.scope_rows(qs, request.user, customer=self.customer_field, region=self.region_field)
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.related_model is Customer:
-            kwargs["queryset"] = selectors.scope_customers(Customer.objects.all(), request.user)
-        elif db_field.related_model is AccountManager:
-            kwargs["queryset"] = selectors.scope_managers(AccountManager.objects.all(), request.user)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-    def _in_scope(self, request, object_id) -> bool:
-        try:
-            return self.get_queryset(request).filter(pk=unquote(object_id)).exists()
-        except (ValueError, TypeError, ValidationError):
-            return False
-
-    # simple-history's pages fall back to the last historical record of a row get_queryset does not hold: a row
-    # outside her branches (or deleted) is a 404 for anybody who does not see every row.
-    def history_view(self, request, object_id, extra_context=None):
-        if not selectors.sees_all_customers(request.user) and not self._in_scope(request, object_id):
-            raise Http404
-        return super().history_view(request, object_id, extra_context)
-
-    def history_form_view(self, request, object_id, version_id, extra_context=None):
-        if not selectors.sees_all_customers(request.user) and not self._in_scope(request, object_id):
-            raise Http404
-        return super().history_form_view(request, object_id, version_id, extra_context)
-
-
-class BranchScopedInline:
-    """BranchScopedAdmin's row scope for an inline (e.g. a corporate group's key persons of several branches)."""
-
-    customer_field: str | None = "customer"
-
-    def get_queryset(self, request):
-        return selectors.scope_rows(super().get_queryset(request), request.user, customer=self.customer_field)
-
-
-class MaskedCustomerMixin:
-    @admin.display(description=_("customer"))
-    def customer_col(self, obj):
-        return f"{obj.customer.name} {mask_msisdn(obj.customer.msisdn)}"
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(AccountManager)

@@ -1,24 +1,23 @@
 """Admin of the points app: accounts, lots and the ledger read-only (the ledger is append-only); reward rules,
-the points and credit policies editable (with history); credit ratings and jobs to look at.
-
-For the customer page (vipclub/admin.py composes it): `PointsLotInline` and `customer_points_html(customer)`."""
+the points and credit policies editable (with history); credit ratings and jobs to look at. A supervisor sees her
+branches' rows only (core.admin.BranchScopedAdmin). The customer page's part is points/customer_page.py."""
 
 import json
 
 from django import forms
 from django.contrib import admin, messages
-from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
 
-from core.admin import EstimatedCountPaginator
+from core.admin import BranchScopedAdmin, EstimatedCountPaginator, GuardedHistoryAdmin, ReadOnlyAdmin, customer_column
 from core.errors import DomainError
-from core.masking import mask_msisdn
-from customers.admin import ReadOnlyInline
-from tiers.admin import GuardedHistoryAdmin
 
-from . import rules, selectors, services
+from . import rules, services
+from .customer_page import customer_points_html
 from .models import (
     CreditPolicy,
+    CreditRating,
+    PointsAccount,
+    PointsEntry,
     PointsJob,
     PointsLot,
     PointsPolicy,
@@ -26,51 +25,23 @@ from .models import (
 )
 
 
-def customer_points_html(customer) -> str:
-    """The points panel of a customer (balance, freeze, lots, expiring, consumption, credit stars, ledger)."""
-    return render_to_string(
-        "points/_customer_points.html", {"points": selectors.customer_points_panel(customer), "bare": True}
-    )
+class LedgerAdmin(ReadOnlyAdmin):
+    """Written by the services only; million-row tables."""
 
-
-class PointsLotInline(ReadOnlyInline):
-    """The customer's lots, oldest expiry first (add to the customer page's inlines)."""
-
-    model = PointsLot
-    fk_name = "customer"
-    fields = ["year", "kind", "original", "remaining", "expires_on", "created_at"]
-    readonly_fields = fields
-    ordering = ["expires_on", "id"]
-    max_num = 0
-    verbose_name_plural = _("points lots")
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
     paginator = EstimatedCountPaginator
     show_full_result_count = False
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 class CustomerColumns:
-    @admin.display(description=_("msisdn"), ordering="customer__msisdn")
-    def msisdn_col(self, obj):
-        return mask_msisdn(obj.customer.msisdn)
+    msisdn_col = customer_column(description=_("msisdn"), ordering="customer__msisdn", name=False)
 
     @admin.display(description=_("name"), ordering="customer__name")
     def name_col(self, obj):
         return obj.customer.name
 
 
-# Registered by vipclub/admin.py, limited to a supervisor's branches (managers.admin.BranchScopedAdmin).
-class PointsAccountAdmin(CustomerColumns, ReadOnlyAdmin):
+@admin.register(PointsAccount)
+class PointsAccountAdmin(BranchScopedAdmin, CustomerColumns, LedgerAdmin):
     list_display = ["msisdn_col", "name_col", "balance", "frozen", "frozen_reason", "total_consumption", "updated_at"]
     list_filter = ["frozen", "frozen_reason"]
     list_select_related = ["customer"]
@@ -84,16 +55,16 @@ class PointsAccountAdmin(CustomerColumns, ReadOnlyAdmin):
         return customer_points_html(obj.customer)
 
 
-# Registered by vipclub/admin.py, limited to a supervisor's branches (managers.admin.BranchScopedAdmin).
-class PointsLotAdmin(CustomerColumns, ReadOnlyAdmin):
+@admin.register(PointsLot)
+class PointsLotAdmin(BranchScopedAdmin, CustomerColumns, LedgerAdmin):
     list_display = ["msisdn_col", "name_col", "year", "kind", "original", "remaining", "expires_on"]
     list_filter = ["kind", "year", "expires_on"]
     list_select_related = ["customer"]
     search_fields = ["=customer__msisdn"]
 
 
-# Registered by vipclub/admin.py, limited to a supervisor's branches (managers.admin.BranchScopedAdmin).
-class PointsEntryAdmin(CustomerColumns, ReadOnlyAdmin):
+@admin.register(PointsEntry)
+class PointsEntryAdmin(BranchScopedAdmin, CustomerColumns, LedgerAdmin):
     """The ledger: append-only, nobody edits or deletes an entry."""
 
     list_display = [
@@ -168,8 +139,8 @@ def recompute_credit(modeladmin, request, queryset):
     modeladmin.message_user(request, _("%(n)d credit ratings recomputed.") % {"n": done}, messages.SUCCESS)
 
 
-# Registered by vipclub/admin.py, limited to a supervisor's branches (managers.admin.BranchScopedAdmin).
-class CreditRatingAdmin(CustomerColumns, ReadOnlyAdmin):
+@admin.register(CreditRating)
+class CreditRatingAdmin(BranchScopedAdmin, CustomerColumns, LedgerAdmin):
     list_display = ["msisdn_col", "name_col", "stars", "score", "as_of", "computed_at"]
     list_filter = ["stars", "as_of"]
     list_select_related = ["customer"]
@@ -187,7 +158,7 @@ class CreditRatingAdmin(CustomerColumns, ReadOnlyAdmin):
 
 
 @admin.register(PointsJob)
-class PointsJobAdmin(ReadOnlyAdmin):
+class PointsJobAdmin(LedgerAdmin):
     list_display = ["kind", "business_date", "status", "chunks_done", "last_id", "counts_col", "started_at",
                     "finished_at", "actor"]  # fmt: skip
     list_filter = ["kind", "status"]

@@ -1,7 +1,7 @@
 """The admin of the retention app: the offers catalog, churn targets and risk weights (editable, with history);
 retention cases with their steps and a "move" action; churn records, month-end snapshots and the risk list
-(read-only); the churn and tier reports with server-side SVG charts and CSV export. A supervisor sees her branches
-only (managers.admin.BranchScopedAdmin)."""
+(read-only); the churn and tier reports with server-side SVG charts (core.ui) and CSV export. A supervisor sees her
+branches only (core.admin.BranchScopedAdmin)."""
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -13,16 +13,20 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from core import bounds
-from core.admin import EstimatedCountPaginator
+from core import bounds, ui
+from core.admin import (
+    BranchScopedAdmin,
+    EstimatedCountPaginator,
+    GuardedHistoryAdmin,
+    MaskedCustomerMixin,
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+)
 from core.errors import DomainError
 from core.exports import csv_writer
-from customers.admin import ReadOnlyInline
 from customers.models import Region
-from managers.admin import BranchScopedAdmin, MaskedCustomerMixin, ReadOnlyAdmin
-from tiers.admin import GuardedHistoryAdmin, tier_label
 
-from . import charts, rules, selectors, services
+from . import rules, selectors, services
 from .forms import CasesMoveForm
 from .models import (
     CaseStep,
@@ -35,7 +39,7 @@ from .models import (
     RiskScore,
     RiskWeight,
 )
-from .views import move_message, reason_text
+from .texts import move_message, reason_text
 
 # --------------------------------------------------------------------------------------------------
 # Data staff edit
@@ -58,7 +62,7 @@ class ChurnTargetAdmin(GuardedHistoryAdmin):
 
     @admin.display(description=_("tier"))
     def tier_col(self, obj):
-        return tier_label(obj.tier.name_zh, obj.tier.name_en) if obj.tier else _("all members")
+        return ui.label(obj.tier) if obj.tier else _("all members")
 
 
 @admin.register(RiskWeight)
@@ -163,7 +167,60 @@ def _scope(request, param: str = "region"):
 
 
 def series_labels(tiers) -> list[tuple[str, str]]:
-    return [(selectors.ALL, str(_("all members"))), *((t.code, tier_label(t.name_zh, t.name_en)) for t in tiers)]
+    return [(selectors.ALL, str(_("all members"))), *((t.code, ui.label(t)) for t in tiers)]
+
+
+# The reports' charts (core.ui draws the coordinates; the templates the SVG)
+
+
+def ytd_chart(rows: list[dict], series: list[tuple[str, str]]) -> dict:
+    """Year-to-date churn rate per month for each series (code, label), its yearly target as a dashed line, and a
+    marker on every month in breach. `rows` are the churn report's rows."""
+    lines, targets = [], {}
+    for code, label in series:
+        mine = [r for r in rows if r["series"] == code]
+        points = [
+            (
+                r["month"].month - 1,
+                r["ytd_rate"],
+                {"rate": r["ytd_rate"], "breach": r["breach"], "month": f"{r['month']:%Y-%m}"},
+            )
+            for r in mine
+        ]
+        lines.append({"code": code, "label": label, "points": points})
+        target = next((r["target"] for r in mine if r["target"] is not None), None)
+        if target is not None:
+            targets.setdefault(target, []).append(label)
+    return ui.line_chart(lines, targets=targets)
+
+
+def churned_chart(rows: list[dict], code: str = selectors.ALL) -> dict:
+    """Closures per month of one series, voluntary and arrears stacked."""
+    vol, arr = (_("voluntary"), "vol"), (_("arrears"), "arr")
+    columns = [
+        {
+            "month": r["month"].month - 1,
+            "key": f"{r['month']:%Y-%m}",
+            "segments": [(r["voluntary"], vol[1], vol[0]), (r["arrears"], arr[1], arr[0])],
+        }
+        for r in rows
+        if r["series"] == code
+    ]
+    return ui.column_chart(columns, legend=[vol, arr])
+
+
+def tier_bars(report: dict, labels: list[str]) -> dict:
+    """Members per branch as horizontal bars stacked by tier (the tier report)."""
+    css = [ui.series_css(t.code, j) for j, t in enumerate(report["tiers"])]
+    rows = [
+        {
+            "label": row["region"].name,
+            "code": row["region"].code,
+            "segments": [(n, css[j], labels[j]) for j, n in enumerate(row["cells"])],
+        }
+        for row in report["rows"]
+    ]
+    return ui.bar_chart(rows, legend=list(zip(labels, css, strict=True)))
 
 
 @admin.register(ChurnRecord)
@@ -238,8 +295,8 @@ class ChurnRecordAdmin(BranchScopedAdmin, MaskedCustomerMixin, ReadOnlyAdmin):
             "months": months,
             "series": series,
             "ytd_base": rows[0]["ytd_base"] if rows else None,
-            "ytd": charts.ytd_chart(rows, series),
-            "churned": charts.churned_chart(rows),
+            "ytd": ytd_chart(rows, series),
+            "churned": churned_chart(rows),
             "breaches": [r for r in rows if r["breach"]],
             "snapshot_base": base_date,
             "retention_months": retention_months,
@@ -262,7 +319,7 @@ class ChurnRecordAdmin(BranchScopedAdmin, MaskedCustomerMixin, ReadOnlyAdmin):
                 messages.warning(request, _("No snapshot of that month: the current members are shown."))
                 month = None
         report = selectors.tier_report(region_ids=region_ids, month=month)
-        labels = [tier_label(t.name_zh, t.name_en) for t in report["tiers"]]
+        labels = [ui.label(t) for t in report["tiers"]]
         if request.GET.get("format") == "csv":
             return _csv(
                 f"tiers-{month:%Y-%m}.csv" if month else "tiers.csv",
@@ -276,7 +333,7 @@ class ChurnRecordAdmin(BranchScopedAdmin, MaskedCustomerMixin, ReadOnlyAdmin):
             "title": _("Members per tier and branch"),
             "report": report,
             "labels": labels,
-            "chart": charts.tier_bars(report, labels),
+            "chart": tier_bars(report, labels),
             "region": region,
             "regions": regions,
             "month": month,

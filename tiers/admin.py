@@ -17,11 +17,11 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
-from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from core.admin import EstimatedCountPaginator
+from core import ui
+from core.admin import BranchScopedAdmin, EstimatedCountPaginator, GuardedHistoryAdmin, ReadOnlyAdmin, customer_column
 from core.errors import DomainError
 from core.forms import DecimalFormField, MonthFormField
 from core.masking import mask_msisdn
@@ -34,6 +34,7 @@ from .models import (
     RatingRun,
     RunStatus,
     Tier,
+    TierChange,
     TierOverride,
     TransferFloor,
     Transition,
@@ -54,23 +55,7 @@ DOMAIN_MESSAGES = {
 
 def domain_message(exc: DomainError, **params) -> str:
     """The translated text of a known domain error, else the service's own message."""
-    template = DOMAIN_MESSAGES.get(exc.code)
-    if template is None:
-        return exc.message
-    try:
-        return str(template) % params if params else str(template)
-    except (KeyError, TypeError, ValueError):
-        return exc.message
-
-
-def tier_label(name_zh: str, name_en: str) -> str:
-    """A tier's name in the language of the page."""
-    return name_zh if (get_language() or "").startswith("zh") else name_en
-
-
-def tier_names() -> dict[str, str]:
-    """Tier code -> name in the page's language (one small query)."""
-    return {code: tier_label(zh, en) for code, zh, en in Tier.objects.values_list("code", "name_zh", "name_en")}
+    return ui.domain_message(exc, DOMAIN_MESSAGES, **params)
 
 
 def month_label(month: dt.date | None) -> str:
@@ -79,16 +64,6 @@ def month_label(month: dt.date | None) -> str:
 
 def dash(value) -> str:
     return "—" if value in (None, "") else str(value)
-
-
-class GuardedHistoryAdmin(SimpleHistoryAdmin):
-    """simple-history saves a POST to its "revert" form for anyone who may *view* the history; here a
-    revert needs the change permission, like any other edit."""
-
-    def history_form_view(self, request, object_id, version_id, extra_context=None):
-        if request.method == "POST" and not self.has_change_permission(request):
-            raise PermissionDenied
-        return super().history_form_view(request, object_id, version_id, extra_context)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -118,7 +93,7 @@ class TierAdmin(GuardedHistoryAdmin):
             bars.append(
                 {
                     **row,
-                    "label": tier_label(row["name_zh"], row["name_en"]),
+                    "label": ui.label(row),
                     "y": i * (bar_height + gap),
                     "text_y": i * (bar_height + gap) + bar_height // 2 + 5,
                     "width": width,
@@ -266,7 +241,7 @@ class StartRunForm(forms.Form):
             name = f"threshold_{tier.code}"
             current = (policy.thresholds.get(tier.code) if policy else None) or tier.threshold
             self.fields[name] = DecimalFormField(
-                label=tier_label(tier.name_zh, tier.name_en),
+                label=ui.label(tier),
                 required=False,
                 min_value=0,
                 max_digits=rules.THRESHOLD_DIGITS,
@@ -595,8 +570,8 @@ class TierOverrideForm(forms.ModelForm):
         return {*super()._get_validation_exclusions(), "ends_on"}
 
 
-# Registered by vipclub/admin.py, limited to a supervisor's branches (managers.admin.BranchScopedAdmin).
-class TierOverrideAdmin(SimpleHistoryAdmin):
+@admin.register(TierOverride)
+class TierOverrideAdmin(BranchScopedAdmin, SimpleHistoryAdmin):
     form = TierOverrideForm
     list_display = [
         "id",
@@ -636,12 +611,11 @@ class TierOverrideAdmin(SimpleHistoryAdmin):
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         if request.method == "POST":
+            self.check_in_scope(request, object_id)  # a row outside her branches stays a 404
             raise PermissionDenied
         return super().history_form_view(request, object_id, version_id, extra_context)
 
-    @admin.display(description=_("customer"), ordering="customer__msisdn")
-    def customer_col(self, obj):
-        return f"{obj.customer.name} {mask_msisdn(obj.customer.msisdn)}"
+    customer_col = customer_column(ordering="customer__msisdn")
 
     def save_model(self, request, obj, form, change):
         if change:  # not reachable through the UI (read-only once created)
@@ -735,8 +709,8 @@ class RunListFilter(admin.SimpleListFilter):
         return queryset
 
 
-# Registered by vipclub/admin.py, limited to a supervisor's branches (managers.admin.BranchScopedAdmin).
-class TierChangeAdmin(admin.ModelAdmin):
+@admin.register(TierChange)
+class TierChangeAdmin(BranchScopedAdmin, ReadOnlyAdmin):
     list_display = [
         "id",
         "customer_col",
@@ -770,19 +744,7 @@ class TierChangeAdmin(admin.ModelAdmin):
         "created_at",
     ]
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description=_("msisdn"), ordering="customer__msisdn")
-    def customer_col(self, obj):
-        return mask_msisdn(obj.customer.msisdn)
+    customer_col = customer_column(description=_("msisdn"), ordering="customer__msisdn", name=False)
 
     @admin.display(description=_("rating run"), ordering="run")
     def run_col(self, obj):
@@ -795,8 +757,8 @@ class TransferFloorForm(forms.ModelForm):
         fields = ["customer", "tier", "from_region", "moved_on"]
 
 
-# Registered by vipclub/admin.py, limited to a supervisor's branches (managers.admin.BranchScopedAdmin).
-class TransferFloorAdmin(admin.ModelAdmin):
+@admin.register(TransferFloor)
+class TransferFloorAdmin(BranchScopedAdmin, admin.ModelAdmin):
     """跨区入网: added through the service (kept until 31 December of the move's year, applied at once)."""
 
     form = TransferFloorForm
@@ -817,9 +779,7 @@ class TransferFloorAdmin(admin.ModelAdmin):
             return False
         return super().has_change_permission(request, obj)
 
-    @admin.display(description=_("customer"), ordering="customer__msisdn")
-    def customer_col(self, obj):
-        return f"{obj.customer.name} {mask_msisdn(obj.customer.msisdn)}"
+    customer_col = customer_column(ordering="customer__msisdn")
 
     def save_model(self, request, obj, form, change):
         if change:

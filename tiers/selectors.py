@@ -6,6 +6,7 @@ from dataclasses import asdict
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from core import ui
 from core.errors import NotFoundError
 from customers.models import BillingMonth, Customer, KeyPerson, MonthlyBill, PlanPeriod
 
@@ -51,6 +52,11 @@ def filter_by_tier(qs: QuerySet, tier_code: str) -> QuerySet:
 
 def tier_codes() -> list[str]:
     return list(Tier.objects.order_by("-rank").values_list("code", flat=True))
+
+
+def tier_names() -> dict[str, str]:
+    """Tier code -> name in the page's language (one small query)."""
+    return {code: ui.in_language(zh, en) for code, zh, en in Tier.objects.values_list("code", "name_zh", "name_en")}
 
 
 def tier_history(customer: Customer) -> QuerySet:

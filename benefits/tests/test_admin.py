@@ -14,7 +14,7 @@ from django.test import RequestFactory
 from django.utils import translation
 
 from benefits import selectors, services
-from benefits.admin import BenefitAccountInline, BenefitEntryInline
+from benefits.customer_page import BenefitAccountInline, BenefitEntryInline
 from benefits.models import Benefit, TierEntitlement
 from customers.models import Customer
 
