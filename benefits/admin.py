@@ -164,8 +164,6 @@ class BenefitEntryAdmin(BranchScopedAdmin, ReadOnlyAdmin):
 # --------------------------------------------------------------------------------------------------
 # The usage report: redemptions per benefit, tier and month, with a server-rendered SVG chart
 
-CHART_HEIGHT, BAR_WIDTH, BAR_GAP, LEFT, BOTTOM = 200, 34, 14, 44, 24
-
 
 def usage_context(*, year: int, benefit: Benefit | None, benefits: list[Benefit]) -> dict:
     rows = selectors.usage_report(year=year, benefit_id=benefit.pk if benefit else None)
@@ -204,38 +202,19 @@ def usage_context(*, year: int, benefit: Benefit | None, benefits: list[Benefit]
                 "total": line["total"],
             }
         )
-    top = max((sum(counts.get((m, tid), 0) for tid in tier_ids) for m in months), default=0)
-    bars = []
-    for i, month in enumerate(months):
-        x = LEFT + i * (BAR_WIDTH + BAR_GAP)
-        y = CHART_HEIGHT
-        segments = []
-        total = 0
-        for rank_index, tid in enumerate(tier_ids):
-            n = counts.get((month, tid), 0)
-            if not n:
-                continue
-            height = round(CHART_HEIGHT * n / top) if top else 0
-            y -= height
-            total += n
-            segments.append({"y": y, "height": height, "n": n, "series": rank_index})
-        bars.append({"x": x, "label": f"{month:%m}", "segments": segments, "total": total, "text_y": max(y - 4, 10)})
-    legend = [
-        {"label": ui.label(t), "series": i, "x": LEFT + i * 120} for i, t in enumerate(tiers)
+    columns = [
+        {
+            "month": i,
+            "key": f"{month:%Y-%m}",
+            "segments": [(counts.get((month, tid), 0), f"s{j}", "") for j, tid in enumerate(tier_ids)],
+        }
+        for i, month in enumerate(months)
     ]
-    legend.append({"label": _("no tier"), "series": len(tiers), "x": LEFT + len(tiers) * 120})
+    legend = [(ui.label(t), f"s{i}") for i, t in enumerate(tiers)] + [(_("no tier"), f"s{len(tiers)}")]
     return {
-        "chart": {
-            "bars": bars,
-            "top": top,
-            "width": LEFT + 12 * (BAR_WIDTH + BAR_GAP) + 10,
-            "height": CHART_HEIGHT + BOTTOM + 30,
-            "base": CHART_HEIGHT,
-            "label_y": CHART_HEIGHT + 16,
-            "legend_y": CHART_HEIGHT + BOTTOM + 14,
-            "bar_width": BAR_WIDTH,
-            "legend": legend,
-        },
+        "chart": ui.column_chart(
+            columns, legend=legend, width=630, height=230, left=44, top=10, bottom=20, right=10, nice=False
+        ),
         "tier_names": [ui.label(t) for t in tiers] + [_("no tier")],
         "rows": table_rows,
         "total": sum(r["total"] for r in table_rows),

@@ -138,11 +138,13 @@ def column_chart(
     top: int = 14,
     bottom: int = 26,
     right: int = 70,
+    nice: bool = True,
 ) -> dict:
     """Vertical bars, one per month {"month": index 0–11, "key", "segments": [(n, css, title)]}, stacked bottom up
-    on a round scale; `legend` is [(label, css)]."""
+    on a round scale (`nice`) or scaled to the tallest; `legend` is [(label, css)]."""
     totals = [sum(n for n, _css, _title in c["segments"]) for c in columns]
-    scale = nice_top(Decimal(max(totals, default=0)))
+    tallest = max(totals, default=0)
+    scale = nice_top(Decimal(tallest)) if nice or not tallest else tallest
     plot_w, plot_h = width - left - right, height - top - bottom
     bar_w = plot_w / MONTHS * 0.6
     base = top + plot_h

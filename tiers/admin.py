@@ -84,30 +84,11 @@ class TierAdmin(GuardedHistoryAdmin):
         return request._tier_distribution
 
     def changelist_view(self, request, extra_context=None):
-        distribution = self._distribution(request)
-        top = max((row["members"] for row in distribution), default=0)
-        bar_height, gap, label_width, chart_width = 28, 10, 130, 520
-        bars = []
-        for i, row in enumerate(distribution):
-            width = round(chart_width * row["members"] / top) if top else 0
-            bars.append(
-                {
-                    **row,
-                    "label": ui.label(row),
-                    "y": i * (bar_height + gap),
-                    "text_y": i * (bar_height + gap) + bar_height // 2 + 5,
-                    "width": width,
-                    "value_x": label_width + width + 8,
-                }
-            )
-        chart = {
-            "bars": bars,
-            "total": sum(row["members"] for row in distribution),
-            "bar_height": bar_height,
-            "label_width": label_width,
-            "width": label_width + chart_width + 90,
-            "height": max(len(bars) * (bar_height + gap) - gap, bar_height),
-        }
+        rows = [
+            {"label": ui.label(row), "code": row["code"], "segments": [(row["members"], "bar", ui.label(row))]}
+            for row in self._distribution(request)
+        ]
+        chart = ui.bar_chart(rows, bar_h=28, label_w=130, plot_w=520, value_w=90)
         return super().changelist_view(request, {**(extra_context or {}), "tier_chart": chart})
 
     def get_changelist_instance(self, request):
@@ -274,7 +255,7 @@ class StartRunForm(forms.Form):
 
 
 @admin.register(RatingRun)
-class RatingRunAdmin(admin.ModelAdmin):
+class RatingRunAdmin(ReadOnlyAdmin):  # started by the "Start a run" view and the scheduler, not the generic forms
     list_display = [
         "id",
         "policy_col",
@@ -336,16 +317,6 @@ class RatingRunAdmin(admin.ModelAdmin):
         "error_text",
         "snapshot",
     ]
-
-    # Runs are started by the "Start a run" view and the scheduler, never by the generic forms.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_run_permission(self, request):
         return request.user.has_perm(f"{self.opts.app_label}.add_{self.opts.model_name}")
