@@ -106,7 +106,8 @@ def ensure_members(workers: int = 2) -> dict:
     members = one("SELECT count(*) FROM tiers_customertier WHERE tier_id IS NOT NULL")
     if members:
         return {"members": members, "rated": False}
-    from tiers import rules, services
+    from core import dates
+    from tiers import services
     from tiers.models import RunStatus
     from tiers.signals import rating_run_applied
 
@@ -117,7 +118,7 @@ def ensure_members(workers: int = 2) -> dict:
     except ImportError:
         pass
     last = one("SELECT max(month) FROM customers_monthlybill")
-    month = rules.add_months(last, 1)
+    month = dates.add_months(last, 1)
     log(f"  no members: rating run of {month:%Y-%m} (tiers' production path, {workers} threads)")
     with common.Stopwatch() as watch:
         run, _created = services.tier_run_start(month=month, force=True, dispatch=False)

@@ -1,9 +1,10 @@
 """Pure rules of the benefits domain (DOMAIN §5): periods, quotas in whole units, who may redeem. No ORM."""
 
-import calendar
 import datetime as dt
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+
+from core import dates
 
 COUNT, MONEY, HOURS, FLAG = "count", "money", "hours", "flag"
 YEAR, MONTH, EVENT, NONE = "year", "month", "event", "none"
@@ -28,8 +29,7 @@ def period_bounds(period: str, on: dt.date, reference: str = "") -> PeriodBounds
     if period == YEAR:
         return PeriodBounds(f"{on.year}", dt.date(on.year, 1, 1), dt.date(on.year, 12, 31))
     if period == MONTH:
-        last = calendar.monthrange(on.year, on.month)[1]
-        return PeriodBounds(f"{on:%Y-%m}", on.replace(day=1), on.replace(day=last))
+        return PeriodBounds(f"{on:%Y-%m}", dates.month_start(on), dates.month_end(on))
     if period == EVENT:
         return PeriodBounds(f"event:{reference}", on, None)
     return PeriodBounds("", None, None)
@@ -84,15 +84,10 @@ def frozen_reason(*, status: str, suspension_kind: str, redeemable_while_suspend
     return f"The customer's status {status!r} does not allow redemptions."
 
 
-def first_of_previous_month(on: dt.date) -> dt.date:
-    first = on.replace(day=1)
-    return (first - dt.timedelta(days=1)).replace(day=1)
-
-
 def old_arrears(unpaid_months, on: dt.date) -> list[dt.date]:
     """Unpaid bills older than the month before `on`: these refuse an emergency reactivation.
     (On 2026-10-15 an unpaid 2026-09 bill is the normal case; an unpaid 2026-08 bill refuses.)"""
-    limit = first_of_previous_month(on)
+    limit = dates.add_months(on, -1)
     return sorted(m for m in unpaid_months if m < limit)
 
 

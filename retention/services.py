@@ -10,14 +10,13 @@ import logging
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.dates import add_months, month_end
 from core.errors import InvalidInput, RuleViolation
 from customers import services as customer_services
 from customers.models import Customer, Status
-from customers.rules import add_months
 from managers import selectors as manager_selectors
 from managers import services as manager_services
 from managers.models import Channel
-from managers.rules import month_end
 from tiers.models import CustomerTier
 
 from . import engine, lifecycle, rules

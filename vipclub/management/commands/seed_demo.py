@@ -5,8 +5,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from core import bounds
+from core.dates import add_months
 from customers.models import Customer
-from customers.rules import add_months
 from managers.daily import daily_run
 from tiers import rules as tier_rules
 from tiers import services as tier_services
