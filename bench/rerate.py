@@ -343,7 +343,7 @@ def chunk_profile(*, month: dt.date, lo: int, hi: int, label: str) -> dict:
             with common.Stopwatch() as watch:
                 result = engine.evaluate_chunk(
                     run_id=None, policy=policy, month=month, closed_months=closed, lo=lo, hi=hi, tier_ids=tier_ids,
-                    apply=True, history_table="tiers_tierchange",
+                    apply=True,
                 )  # fmt: skip
             total = watch.seconds
             raise _Rollback

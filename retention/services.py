@@ -354,6 +354,6 @@ def risk_weights() -> dict[str, tuple]:
 def risk_refresh(*, as_of: dt.date, actor=None) -> int:
     """Rebuild the risk list as of a day, set-based (one DELETE, one INSERT … SELECT over the members); returns the
     members with a score above zero. Run daily (beat) and by the monthly pipeline."""
-    count = engine.risk_scores_rebuild(as_of=as_of, weights=risk_weights())
+    count = engine.risk_scores_rebuild(on=as_of, weights=risk_weights())
     logger.info("Risk list as of %s: %d members at risk", as_of, count)
     return count

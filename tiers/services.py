@@ -211,7 +211,7 @@ def tier_run_chunk(*, chunk_id: int) -> bool:
             result = engine.evaluate_chunk(
                 run_id=run.pk, policy=rules.Policy.from_json(run.policy_snapshot), month=run.month,
                 closed_months=customer_selectors.closed_months(), lo=chunk.lo, hi=chunk.hi, tier_ids=_tier_ids(),
-                apply=not run.dry_run, history_table="tiers_dryrunchange" if run.dry_run else "tiers_tierchange",
+                apply=not run.dry_run,
             )  # fmt: skip
             RatingChunk.objects.filter(pk=chunk.pk).update(
                 done=True, counts=result.counts, customers=result.customers, done_at=timezone.now(),
