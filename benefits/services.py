@@ -55,7 +55,7 @@ def benefit_grants_sync(
         benefit_ids=tuple(benefit_ids) if benefit_ids is not None else None,
     )
     with transaction.atomic():
-        return engine.sync(scope=scope, as_of=as_of, expire_past=expire_past, actor=_actor_label(actor))
+        return engine.sync(scope=scope, on=as_of, expire_past=expire_past, actor=_actor_label(actor))
 
 
 def benefit_grants_run(*, as_of: dt.date, chunk_size: int | None = None, actor=None) -> dict[str, int]:
@@ -173,7 +173,7 @@ def _account_for(
         if stale and current and benefit.period != rules.EVENT:
             engine.sync(
                 scope=engine.Scope(customer_ids=(customer.pk,), benefit_ids=(benefit.pk,)),
-                as_of=on,
+                on=on,
                 create=False,
                 expire_past=False,
             )
@@ -182,7 +182,7 @@ def _account_for(
     if benefit.period in rules.PERIODIC:
         engine.sync(
             scope=engine.Scope(customer_ids=(customer.pk,), benefit_ids=(benefit.pk,)),
-            as_of=on,
+            on=on,
             expire_past=False,
             actor="system",
         )
@@ -206,7 +206,7 @@ def _account_for(
     if benefit.period == rules.NONE:
         engine.sync(
             scope=engine.Scope(customer_ids=(customer.pk,), benefit_ids=(benefit.pk,)),
-            as_of=on,
+            on=on,
             create=False,
             expire_past=False,
         )
