@@ -310,7 +310,7 @@ def profile(day: dt.date) -> list[dict]:
         with transaction.atomic(), connection.execute_wrapper(explain):
             with connection.cursor() as cursor:
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            daily.daily_run(day=day)
+            daily.daily_run(on=day)
             raise _Rollback
     except _Rollback:
         pass
@@ -323,7 +323,7 @@ def timed_run(day: dt.date, label: str) -> dict:
     checkpoint()
     load = os.getloadavg()
     with common.OtherLoad(db_name()) as other, common.Stopwatch() as watch:
-        result = daily.daily_run(day=day)
+        result = daily.daily_run(on=day)
     counts = ", ".join(f"{k} {v:,}" for k, v in result["counts"].items() if v) or "nothing"
     steps = ", ".join(f"{k} {v:.2f}" for k, v in result["seconds"].items() if k != "total" and v >= 0.01)
     log(f"  {label}: {watch.seconds:.3f} s ({counts}; steps s: {steps}); load {load[0]:.2f}, others used "

@@ -493,7 +493,7 @@ def demo_retention_load(*, as_of: dt.date, seed: int = 1) -> dict[str, int]:
         retention_services.snapshot_month(
             month=dates.add_months(month, -1), base_date=first_run.evaluation_date, today=as_of
         )
-    daily_run(day=as_of)  # again (idempotent): the retention contacts due by today are overdue now
+    daily_run(on=as_of)  # again (idempotent): the retention contacts due by today are overdue now
     counts["at_risk"] = retention_services.risk_refresh(as_of=as_of)
     return counts
 

@@ -60,7 +60,7 @@ class Command(BaseCommand):
             logins = demo.demo_users_create()
         self._rate(as_of)
         self._contact_history(as_of)
-        result = daily_run(day=as_of)  # obligations due today, overdue ones, digests: the dashboard has a day
+        result = daily_run(on=as_of)  # obligations due today, overdue ones, digests: the dashboard has a day
         self.stdout.write(f"  daily job {as_of}: {', '.join(f'{k} {v}' for k, v in result['counts'].items() if v)}")
         retention = demo.demo_retention_load(as_of=as_of, seed=seed)
         self.stdout.write(f"  retention: {', '.join(f'{k} {v}' for k, v in retention.items())}")
