@@ -138,3 +138,65 @@ def entitlement_problems(
     if unit in (COUNT, MONEY, HOURS) and period == EVENT and unit != MONEY:
         add("quantity", "Per-event benefits are money benefits with a cap per event.")
     return problems
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a redemption is refused (409): the error code, the message, and the fields it names."""
+
+    code: str
+    message: str
+    fields: dict | None = None
+
+
+def redemption_problem(
+    *,
+    status: str,
+    suspension_kind: str,
+    benefit_code: str,
+    benefit_name: str,
+    benefit_active: bool,
+    unit: str,
+    period: str,
+    redeemable_while_suspended: bool,
+    member: bool,
+    entitled_: bool,
+    quota_units: int,
+    units: int,
+    refuse_old_arrears: bool,
+    unpaid_months,
+    on: dt.date,
+) -> Refusal | None:
+    """The first reason, in this order, to refuse redeeming `units` of a benefit on `on`, or None: the customer's
+    status freezes benefits; the benefit is no longer offered; the customer is not a member (`member`: has a
+    tier); the tier has no such benefit (`entitled_`: an entitlement with a quota); a money amount over the cap
+    (`quota_units`); arrears older than the previous month (`unpaid_months`) where the benefit refuses them."""
+    frozen = frozen_reason(
+        status=status, suspension_kind=suspension_kind, redeemable_while_suspended=redeemable_while_suspended
+    )
+    if frozen:
+        return Refusal("frozen", frozen, {"status": [status]})
+    if not benefit_active:
+        return Refusal("not_entitled", f"{benefit_code} is not offered any more.")
+    if not member:
+        return Refusal("not_entitled", "The customer is not a member of the club: no benefits.")
+    if not entitled_:
+        return Refusal("not_entitled", f"The customer's tier has no {benefit_name.lower()} ({benefit_code}).")
+    if unit == MONEY and units > quota_units:
+        cap = fen_to_yuan(quota_units)
+        per = "per event" if period == EVENT else f"per {period}"
+        return Refusal(
+            "over_cap",
+            f"{fen_to_yuan(units)} yuan is over the cap of {cap} yuan {per} for {benefit_code}.",
+            {"amount": [f"at most {cap}"]},
+        )
+    if refuse_old_arrears:
+        old = old_arrears(unpaid_months, on)
+        if old:
+            months = [f"{m:%Y-%m}" for m in old]
+            return Refusal(
+                "not_entitled",
+                f"{benefit_name} is refused: arrears older than the previous month ({', '.join(months)}).",
+                {"arrears": months},
+            )
+    return None
