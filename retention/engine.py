@@ -102,7 +102,11 @@ def risk_scores_select(p: Params, *, on: dt.date, weights: dict[str, tuple[Decim
     drop = parameter("falling_spend", 20)
     arrears_months = parameter("arrears", 6)
     if anchor is not None:
-        recent_from, before_from, before_to = dates.add_months(anchor, -2), dates.add_months(anchor, -5), dates.add_months(anchor, -3)
+        recent_from, before_from, before_to = (
+            dates.add_months(anchor, -2),
+            dates.add_months(anchor, -5),
+            dates.add_months(anchor, -3),
+        )
         arrears_from = dates.add_months(anchor, -(arrears_months - 1))
         fen = d.fen("amount")
         bills = (
