@@ -51,7 +51,7 @@ def load_rows(n: int) -> tuple[list[dict], object]:
     """n customers from the middle of the id range with their last bill's amount; the month after the last."""
     from django.db import connection
 
-    from customers import rules
+    from core import dates
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT max(month) FROM customers_monthlybill")
@@ -66,7 +66,7 @@ def load_rows(n: int) -> tuple[list[dict], object]:
             [last, start, n],
         )
         found = cursor.fetchall()
-    month = rules.add_months(last, 1)
+    month = dates.add_months(last, 1)
     return [{"customer_id": cid, "msisdn": msisdn, "month": month, "amount": amount, "paid": True}
             for cid, msisdn, amount in found], month  # fmt: skip
 

@@ -106,7 +106,8 @@ def ensure_members(workers: int = 2) -> dict:
     members = one("SELECT count(*) FROM tiers_customertier WHERE tier_id IS NOT NULL")
     if members:
         return {"members": members, "rated": False}
-    from tiers import rules, services
+    from core import dates
+    from tiers import services
     from tiers.models import RunStatus
     from tiers.signals import rating_run_applied
 
@@ -117,7 +118,7 @@ def ensure_members(workers: int = 2) -> dict:
     except ImportError:
         pass
     last = one("SELECT max(month) FROM customers_monthlybill")
-    month = rules.add_months(last, 1)
+    month = dates.add_months(last, 1)
     log(f"  no members: rating run of {month:%Y-%m} (tiers' production path, {workers} threads)")
     with common.Stopwatch() as watch:
         run, _created = services.tier_run_start(month=month, force=True, dispatch=False)
@@ -309,7 +310,7 @@ def profile(day: dt.date) -> list[dict]:
         with transaction.atomic(), connection.execute_wrapper(explain):
             with connection.cursor() as cursor:
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            daily.daily_run(day=day)
+            daily.daily_run(on=day)
             raise _Rollback
     except _Rollback:
         pass
@@ -322,7 +323,7 @@ def timed_run(day: dt.date, label: str) -> dict:
     checkpoint()
     load = os.getloadavg()
     with common.OtherLoad(db_name()) as other, common.Stopwatch() as watch:
-        result = daily.daily_run(day=day)
+        result = daily.daily_run(on=day)
     counts = ", ".join(f"{k} {v:,}" for k, v in result["counts"].items() if v) or "nothing"
     steps = ", ".join(f"{k} {v:.2f}" for k, v in result["seconds"].items() if k != "total" and v >= 0.01)
     log(f"  {label}: {watch.seconds:.3f} s ({counts}; steps s: {steps}); load {load[0]:.2f}, others used "

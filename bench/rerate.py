@@ -232,13 +232,14 @@ def aggregate(since: dt.date, until: dt.date) -> dict:
 
 def naive_loop(*, month: dt.date, lo: int, hi: int, total_customers: int) -> dict:
     """What a beginner writes: per customer, its bills, the score in Python, update_or_create its tier."""
+    from core import dates
     from customers.models import Customer, MonthlyBill
     from tiers import rules, services
     from tiers.models import CustomerTier, Tier
 
     policy = services.policy_rules(services.default_policy())
     E = rules.evaluation_date(month, policy.run_day)
-    since = rules.add_months(month, -policy.window_months)
+    since = dates.add_months(month, -policy.window_months)
     valid_until = rules.score_valid_until(month, policy.validity_months, policy.expiry_day)
     tiers = {t.code: t for t in Tier.objects.all()}
     engine = {cid: (tier_id, source) for cid, tier_id, source in CustomerTier.objects.filter(
@@ -251,12 +252,12 @@ def naive_loop(*, month: dt.date, lo: int, hi: int, total_customers: int) -> dic
         for customer in Customer.objects.filter(pk__gte=lo, pk__lte=hi).order_by("pk"):
             bills = MonthlyBill.objects.filter(customer=customer, month__gte=since, month__lt=month)
             amounts = {bill.month: bill.amount for bill in bills}
-            years = rules.full_years(customer.join_date, E)
+            years = dates.full_years(customer.join_date, E)
             units = rules.score_units(policy, amounts, years)
             can_win = (
                 customer.product_type == "primary"
                 and customer.status != "closed"
-                and rules.full_months(customer.join_date, E) >= policy.min_tenure_months
+                and dates.full_months(customer.join_date, E) >= policy.min_tenure_months
             )
             code = rules.tier_for_score(policy, units) if can_win else None
             CustomerTier.objects.update_or_create(
@@ -342,7 +343,7 @@ def chunk_profile(*, month: dt.date, lo: int, hi: int, label: str) -> dict:
             with common.Stopwatch() as watch:
                 result = engine.evaluate_chunk(
                     run_id=None, policy=policy, month=month, closed_months=closed, lo=lo, hi=hi, tier_ids=tier_ids,
-                    apply=True, history_table="tiers_tierchange",
+                    apply=True,
                 )  # fmt: skip
             total = watch.seconds
             raise _Rollback
@@ -405,11 +406,11 @@ def best_of(results: list[dict]) -> dict:
 
 def measure_round(out: dict, *, n: int, args, month, prev, first_id, size, small_limit, sample, customers) -> dict:
     """One round of every timed measurement but the naive loop (that runs in the first round only)."""
-    from tiers import rules
+    from core import dates
 
     runs: dict = {}
     log(f"round {n}: (b) bare GROUP BY")
-    runs["aggregate"] = aggregate(rules.add_months(month, -12), month)
+    runs["aggregate"] = aggregate(dates.add_months(month, -12), month)
 
     log(f"round {n}: (a) {short(customers)}: first run, then a forced dry run of the same month")
     reset_tiers()
@@ -505,7 +506,7 @@ def main(argv=None) -> int:
 
     from django.conf import settings
 
-    from tiers import rules
+    from core import dates
     from tiers.signals import rating_run_applied
 
     try:
@@ -516,7 +517,7 @@ def main(argv=None) -> int:
         pass
 
     first_bill, last_bill, bills = bill_months()
-    month = rules.add_months(last_bill, 1)
+    month = dates.add_months(last_bill, 1)
     prev = last_bill
     first_id, size = nth_customer_id(1), settings.VIPCLUB_RATING_CHUNK_SIZE
     small_limit = nth_customer_id(args.small)
@@ -529,7 +530,7 @@ def main(argv=None) -> int:
         f"load {facts['loadavg_at_start']}" + (f"; PGOPTIONS={facts['pgoptions']!r}" if facts["pgoptions"] else "")
     )
     log(
-        f"run month M = {month:%Y-%m} (window {rules.add_months(month, -12):%Y-%m}…{last_bill:%Y-%m}), "
+        f"run month M = {month:%Y-%m} (window {dates.add_months(month, -12):%Y-%m}…{last_bill:%Y-%m}), "
         f"prep M-1 = {prev:%Y-%m}"
     )
     out: dict = {

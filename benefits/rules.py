@@ -1,9 +1,10 @@
 """Pure rules of the benefits domain (DOMAIN §5): periods, quotas in whole units, who may redeem. No ORM."""
 
-import calendar
 import datetime as dt
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+
+from core import dates
 
 COUNT, MONEY, HOURS, FLAG = "count", "money", "hours", "flag"
 YEAR, MONTH, EVENT, NONE = "year", "month", "event", "none"
@@ -28,8 +29,7 @@ def period_bounds(period: str, on: dt.date, reference: str = "") -> PeriodBounds
     if period == YEAR:
         return PeriodBounds(f"{on.year}", dt.date(on.year, 1, 1), dt.date(on.year, 12, 31))
     if period == MONTH:
-        last = calendar.monthrange(on.year, on.month)[1]
-        return PeriodBounds(f"{on:%Y-%m}", on.replace(day=1), on.replace(day=last))
+        return PeriodBounds(f"{on:%Y-%m}", dates.month_start(on), dates.month_end(on))
     if period == EVENT:
         return PeriodBounds(f"event:{reference}", on, None)
     return PeriodBounds("", None, None)
@@ -84,15 +84,10 @@ def frozen_reason(*, status: str, suspension_kind: str, redeemable_while_suspend
     return f"The customer's status {status!r} does not allow redemptions."
 
 
-def first_of_previous_month(on: dt.date) -> dt.date:
-    first = on.replace(day=1)
-    return (first - dt.timedelta(days=1)).replace(day=1)
-
-
 def old_arrears(unpaid_months, on: dt.date) -> list[dt.date]:
     """Unpaid bills older than the month before `on`: these refuse an emergency reactivation.
     (On 2026-10-15 an unpaid 2026-09 bill is the normal case; an unpaid 2026-08 bill refuses.)"""
-    limit = first_of_previous_month(on)
+    limit = dates.add_months(on, -1)
     return sorted(m for m in unpaid_months if m < limit)
 
 
@@ -143,3 +138,65 @@ def entitlement_problems(
     if unit in (COUNT, MONEY, HOURS) and period == EVENT and unit != MONEY:
         add("quantity", "Per-event benefits are money benefits with a cap per event.")
     return problems
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a redemption is refused (409): the error code, the message, and the fields it names."""
+
+    code: str
+    message: str
+    fields: dict | None = None
+
+
+def redemption_problem(
+    *,
+    status: str,
+    suspension_kind: str,
+    benefit_code: str,
+    benefit_name: str,
+    benefit_active: bool,
+    unit: str,
+    period: str,
+    redeemable_while_suspended: bool,
+    member: bool,
+    entitled_: bool,
+    quota_units: int,
+    units: int,
+    refuse_old_arrears: bool,
+    unpaid_months,
+    on: dt.date,
+) -> Refusal | None:
+    """The first reason, in this order, to refuse redeeming `units` of a benefit on `on`, or None: the customer's
+    status freezes benefits; the benefit is no longer offered; the customer is not a member (`member`: has a
+    tier); the tier has no such benefit (`entitled_`: an entitlement with a quota); a money amount over the cap
+    (`quota_units`); arrears older than the previous month (`unpaid_months`) where the benefit refuses them."""
+    frozen = frozen_reason(
+        status=status, suspension_kind=suspension_kind, redeemable_while_suspended=redeemable_while_suspended
+    )
+    if frozen:
+        return Refusal("frozen", frozen, {"status": [status]})
+    if not benefit_active:
+        return Refusal("not_entitled", f"{benefit_code} is not offered any more.")
+    if not member:
+        return Refusal("not_entitled", "The customer is not a member of the club: no benefits.")
+    if not entitled_:
+        return Refusal("not_entitled", f"The customer's tier has no {benefit_name.lower()} ({benefit_code}).")
+    if unit == MONEY and units > quota_units:
+        cap = fen_to_yuan(quota_units)
+        per = "per event" if period == EVENT else f"per {period}"
+        return Refusal(
+            "over_cap",
+            f"{fen_to_yuan(units)} yuan is over the cap of {cap} yuan {per} for {benefit_code}.",
+            {"amount": [f"at most {cap}"]},
+        )
+    if refuse_old_arrears:
+        old = old_arrears(unpaid_months, on)
+        if old:
+            months = [f"{m:%Y-%m}" for m in old]
+            return Refusal(
+                "not_entitled",
+                f"{benefit_name} is refused: arrears older than the previous month ({', '.join(months)}).",
+                {"arrears": months},
+            )
+    return None

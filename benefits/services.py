@@ -55,7 +55,7 @@ def benefit_grants_sync(
         benefit_ids=tuple(benefit_ids) if benefit_ids is not None else None,
     )
     with transaction.atomic():
-        return engine.sync(scope=scope, as_of=as_of, expire_past=expire_past, actor=_actor_label(actor))
+        return engine.sync(scope=scope, on=as_of, expire_past=expire_past, actor=_actor_label(actor))
 
 
 def benefit_grants_run(*, as_of: dt.date, chunk_size: int | None = None, actor=None) -> dict[str, int]:
@@ -173,7 +173,7 @@ def _account_for(
         if stale and current and benefit.period != rules.EVENT:
             engine.sync(
                 scope=engine.Scope(customer_ids=(customer.pk,), benefit_ids=(benefit.pk,)),
-                as_of=on,
+                on=on,
                 create=False,
                 expire_past=False,
             )
@@ -182,7 +182,7 @@ def _account_for(
     if benefit.period in rules.PERIODIC:
         engine.sync(
             scope=engine.Scope(customer_ids=(customer.pk,), benefit_ids=(benefit.pk,)),
-            as_of=on,
+            on=on,
             expire_past=False,
             actor="system",
         )
@@ -206,7 +206,7 @@ def _account_for(
     if benefit.period == rules.NONE:
         engine.sync(
             scope=engine.Scope(customer_ids=(customer.pk,), benefit_ids=(benefit.pk,)),
-            as_of=on,
+            on=on,
             create=False,
             expire_past=False,
         )
@@ -268,18 +268,7 @@ def benefit_redeem(
         raise InvalidInput("A reference is required.", fields={"reference": ["required"]})
     units = _units_requested(benefit, quantity, amount)
 
-    frozen = rules.frozen_reason(
-        status=customer.status,
-        suspension_kind=customer.suspension_kind,
-        redeemable_while_suspended=benefit.redeemable_while_suspended,
-    )
-    if frozen:
-        raise RuleViolation(frozen, code="frozen", fields={"status": [customer.status]})
-    if not benefit.active:
-        raise RuleViolation(f"{benefit.code} is not offered any more.", code="not_entitled")
     tier_id, entitlement = _current_entitlement(customer, benefit)
-    if tier_id is None:
-        raise RuleViolation("The customer is not a member of the club: no benefits.", code="not_entitled")
     quota_units = (
         rules.quota(
             unit=benefit.unit,
@@ -291,30 +280,31 @@ def benefit_redeem(
         if entitlement
         else 0
     )
-    if entitlement is None or not rules.entitled(
-        unit=benefit.unit, quota_units=quota_units, unlimited=entitlement.unlimited
-    ):
-        raise RuleViolation(
-            f"The customer's tier has no {benefit.name_en.lower()} ({benefit.code}).", code="not_entitled"
-        )
-    if benefit.unit == rules.MONEY and units > quota_units:
-        cap = rules.fen_to_yuan(quota_units)
-        per = "per event" if benefit.period == rules.EVENT else f"per {benefit.period}"
-        raise RuleViolation(
-            f"{rules.fen_to_yuan(units)} yuan is over the cap of {cap} yuan {per} for {benefit.code}.",
-            code="over_cap",
-            fields={"amount": [f"at most {cap}"]},
-        )
-    if benefit.refuse_old_arrears:
-        unpaid = MonthlyBill.objects.filter(customer=customer, paid=False, month__lt=on).values_list("month", flat=True)
-        old = rules.old_arrears(unpaid, on)
-        if old:
-            months = [f"{m:%Y-%m}" for m in old]
-            raise RuleViolation(
-                f"{benefit.name_en} is refused: arrears older than the previous month ({', '.join(months)}).",
-                code="not_entitled",
-                fields={"arrears": months},
-            )
+    unpaid = (
+        MonthlyBill.objects.filter(customer=customer, paid=False, month__lt=on).values_list("month", flat=True)
+        if benefit.refuse_old_arrears
+        else ()
+    )
+    refusal = rules.redemption_problem(
+        status=customer.status,
+        suspension_kind=customer.suspension_kind,
+        benefit_code=benefit.code,
+        benefit_name=benefit.name_en,
+        benefit_active=benefit.active,
+        unit=benefit.unit,
+        period=benefit.period,
+        redeemable_while_suspended=benefit.redeemable_while_suspended,
+        member=tier_id is not None,
+        entitled_=entitlement is not None
+        and rules.entitled(unit=benefit.unit, quota_units=quota_units, unlimited=entitlement.unlimited),
+        quota_units=quota_units,
+        units=units,
+        refuse_old_arrears=benefit.refuse_old_arrears,
+        unpaid_months=unpaid,
+        on=on,
+    )
+    if refusal:
+        raise RuleViolation(refusal.message, code=refusal.code, fields=refusal.fields)
 
     account = _account_for(
         customer=customer,

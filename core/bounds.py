@@ -24,6 +24,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
+from .dates import add_months, month_str
+
 DATE_MIN = dt.date(1900, 1, 1)  # the oldest date accepted: birthdays of the oldest members
 DATE_MAX = dt.date(2099, 12, 31)  # the latest: far beyond any plan or validity, far from the calendar's end
 CLOCK_SKEW = dt.timedelta(minutes=5)  # how far ahead of our clock a sender's "now" may be
@@ -43,10 +45,6 @@ class BoundsError(ValueError):
 def today() -> dt.date:
     """The business date: today in the club's zone."""
     return timezone.localdate()
-
-
-def month_start(day: dt.date) -> dt.date:
-    return day.replace(day=1)
 
 
 def _horizon() -> str:
@@ -143,16 +141,6 @@ def check_year(year: int, *, not_after: int | None = None) -> int:
             % {"year": year, "first": DATE_MIN.year, "last": not_after if not_after is not None else DATE_MAX.year}
         )
     return year
-
-
-def add_months(month: dt.date, n: int) -> dt.date:
-    """The first day of the month `n` months after `month`'s month."""
-    index = month.year * 12 + month.month - 1 + n
-    return dt.date(index // 12, index % 12 + 1, 1)
-
-
-def month_str(month: dt.date) -> str:
-    return f"{month.year:04d}-{month.month:02d}"
 
 
 # -- numbers ----------------------------------------------------------------------------------------------------------

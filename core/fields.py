@@ -6,7 +6,7 @@ import datetime as dt
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from . import bounds
+from . import bounds, dates
 from .masking import mask_msisdn
 from .permissions import sees_pii
 
@@ -83,7 +83,7 @@ class MonthField(serializers.CharField):
             raise _invalid(exc) from None
 
     def to_representation(self, value):
-        return bounds.month_str(value)
+        return dates.month_str(value)
 
 
 class DecimalStringField(serializers.DecimalField):

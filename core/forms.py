@@ -10,7 +10,7 @@ from django.db import models
 from django.forms.fields import InvalidJSONInput, JSONString
 from django.utils.translation import gettext_lazy as _
 
-from . import bounds
+from . import bounds, dates
 
 
 def _invalid(exc: bounds.BoundsError) -> ValidationError:
@@ -93,11 +93,11 @@ class MonthFormField(forms.CharField):
         super().__init__(**kwargs)
 
     def prepare_value(self, value):
-        return bounds.month_str(value) if isinstance(value, dt.date) else value
+        return dates.month_str(value) if isinstance(value, dt.date) else value
 
     def to_python(self, value):
         if isinstance(value, dt.date):
-            value = bounds.month_str(value)
+            value = dates.month_str(value)
         value = super().to_python(value)
         if value in self.empty_values:
             return None

@@ -5,6 +5,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core import dates
 from core.api import idempotent
 from core.db import retry_on_conflict
 from core.errors import InvalidInput
@@ -77,4 +78,4 @@ class BillingMonthCloseApi(APIView):
         except ValueError as exc:
             raise InvalidInput(str(exc), fields={"month": [str(exc)]}) from exc
         billing_month = services.billing_month_close(month=month_date, actor=request.user)
-        return Response({"month": rules.month_str(billing_month.month), "closed_at": billing_month.closed_at})
+        return Response({"month": dates.month_str(billing_month.month), "closed_at": billing_month.closed_at})

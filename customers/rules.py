@@ -4,7 +4,6 @@ import datetime as dt
 import re
 
 from core import bounds
-from core.bounds import add_months, month_str  # noqa: F401  (one month arithmetic for every app)
 
 from .models import Status
 

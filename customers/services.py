@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from core import bounds
+from core import bounds, dates
 from core.errors import InvalidInput, RuleViolation
 
 from . import rules
@@ -143,9 +143,9 @@ def billing_month_close(*, month: dt.date, as_of: dt.date | None = None, actor=N
         bounds.check_month(month)  # a month near the calendar's end has no next month to end in
     except bounds.BoundsError as exc:
         raise InvalidInput(str(exc), fields={"month": [str(exc)]}) from None
-    if rules.add_months(month, 1) > as_of:
+    if dates.add_months(month, 1) > as_of:
         raise RuleViolation(
-            f"Billing month {rules.month_str(month)} has not ended yet on {as_of.isoformat()}.",
+            f"Billing month {dates.month_str(month)} has not ended yet on {as_of.isoformat()}.",
             code="month_not_over",
         )
     billing_month, _ = BillingMonth.objects.select_for_update().get_or_create(month=month)

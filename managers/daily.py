@@ -1,10 +1,10 @@
 """The daily job of DOMAIN §4: open what is due, mark what is late as overdue, tell managers and supervisors.
 
-`daily_run(day=…)` runs the steps below in order, each in its own transaction and each a handful of set-based
+`daily_run(on=…)` runs the steps below in order, each in its own transaction and each a handful of set-based
 statements over the whole club (no query per customer). A step that opens obligations selects the ones missing
 (NOT EXISTS on the obligation's unique (customer, kind, period)) into a temporary table, then inserts them with
 ON CONFLICT DO NOTHING: a step run twice for a day opens nothing the second time, and every business date is the
-`day` parameter, so past days can be replayed. Python computes only small per-date lookups (periods and due
+`on` parameter (`day` in the steps), so past days can be replayed. Python computes only small per-date lookups (periods and due
 dates of the rules, the birthdays whose gift is due in the window, holidays, card reminder dates per arrival
 date) that the SQL joins as VALUES tables.
 
@@ -32,7 +32,6 @@ import re
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -41,11 +40,24 @@ from django.db import connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from core.sql import Params as SqlParams
+from core.sql import Params, dialect
+from customers.models import Customer, KeyPerson
+from tiers.models import CustomerTier
 
 from . import rules
 from .calendar import GREETING_HOLIDAYS, WorkCalendar, holiday_first_days
-from .models import CardState, ContactRule, MembershipCard, Notification, ObligationKind, ObligationStatus
+from .models import (
+    AccountManager,
+    Assignment,
+    CardState,
+    ContactLog,
+    ContactRule,
+    MembershipCard,
+    Notification,
+    Obligation,
+    ObligationKind,
+    ObligationStatus,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -72,63 +84,23 @@ SUPERVISOR_DIGEST = "supervisor_digest"
 OPEN, OVERDUE = ObligationStatus.OPEN.value, ObligationStatus.OVERDUE.value
 
 
-# -- SQL dialects and named parameters ---------------------------------------------------------------------------
+# -- SQL ------------------------------------------------------------------------------------------------------------
+
+OBLIGATIONS = Obligation._meta.db_table
+NOTIFICATIONS = Notification._meta.db_table
+MANAGERS = AccountManager._meta.db_table
+ASSIGNMENTS = Assignment._meta.db_table
+CONTACTS = ContactLog._meta.db_table
+CARDS = MembershipCard._meta.db_table
+CUSTOMERS = Customer._meta.db_table
+KEY_PERSONS = KeyPerson._meta.db_table
+TIERS_NOW = CustomerTier._meta.db_table
 
 
-@dataclass(frozen=True)
-class Dialect:
-    date_cast: str  # appended to a date parameter
-    local_midnight: str  # the UTC instant of a date column's local midnight, comparable with a timestamp column
-    string_agg: str  # {expr}, {sep}, {order}: concatenated strings of a group
-    month: str  # the month (1-12) of a date column ({} = the column), compared with an integer
-    day: str  # the day of the month of a date column, compared with an integer
-    temp_create: str  # a temporary table from a SELECT ({name})
-    birthday_by_date: bool  # match birthdays by date of birth (a hash lookup) rather than by month and day
-    step_settings: tuple[str, ...]  # statements run at the start of a step's transaction
-
-    def values(self, alias: str, columns: list[str], rows: list[str]) -> str:
-        """A derived table `alias(columns…)` of literal rows (each a parenthesised list of placeholders)."""
-        body = "VALUES " + ", ".join(rows)
-        if self is POSTGRES:
-            return f"({body}) AS {alias} ({', '.join(columns)})"
-        named = ", ".join(f"column{i + 1} AS {c}" for i, c in enumerate(columns))
-        return f"(SELECT {named} FROM ({body})) AS {alias}"
-
-
-POSTGRES = Dialect(
-    date_cast="::date",
-    local_midnight="({col}::timestamp AT TIME ZONE {tz})",
-    string_agg="string_agg({expr}, {sep} ORDER BY {order})",
-    month="EXTRACT(MONTH FROM {})",
-    day="EXTRACT(DAY FROM {})",
-    temp_create="CREATE TEMP TABLE {name} ON COMMIT DROP AS ",
-    birthday_by_date=True,  # an array of ~2,250 dates per lead time: cheaper than two date functions per customer
-    # The anti-join hashes a period's obligations (~470k rows at 1M customers): in memory, not in 8 batches on disk.
-    step_settings=("SET LOCAL work_mem = '32MB'",),
-)
-SQLITE = Dialect(
-    date_cast="",
-    local_midnight="datetime({col}, {tz})",
-    string_agg="group_concat({expr}, {sep})",
-    month="CAST(strftime('%%m', {}) AS INTEGER)",
-    day="CAST(strftime('%%d', {}) AS INTEGER)",
-    temp_create="CREATE TEMP TABLE {name} AS ",
-    birthday_by_date=False,  # a large lookup table is slow to plan on SQLite; strftime is cheap there
-    step_settings=(),
-)
-
-
-def dialect() -> Dialect:
-    return POSTGRES if connection.vendor == "postgresql" else SQLITE
-
-
-class Params(SqlParams):
-    def local_midnight(self, column: str, day: dt.date) -> str:
-        """UTC instant of the local (Asia/Shanghai) midnight starting the date in `column`."""
-        if self.d is POSTGRES:
-            return self.d.local_midnight.format(col=column, tz=self(str(BUSINESS_TZ)))
-        offset = dt.datetime.combine(day, dt.time.min, BUSINESS_TZ).utcoffset()
-        return self.d.local_midnight.format(col=column, tz=self(f"{-int(offset.total_seconds()):+d} seconds"))
+def _step_settings(d) -> tuple[str, ...]:
+    """Statements run at the start of a step's transaction. PostgreSQL: the anti-join hashes a period's
+    obligations (~470k rows at 1M customers): in memory, not in 8 batches on disk."""
+    return ("SET LOCAL work_mem = '32MB'",) if d.postgres else ()
 
 
 def _execute(sql: str, params: dict) -> int:
@@ -153,16 +125,16 @@ def _open(select: str, p: Params, day: dt.date, by_kind: bool = False) -> int | 
     never uses; ON CONFLICT DO NOTHING still guards against a concurrent run."""
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
-        cursor.execute(p.d.temp_create.format(name=STAGE) + select, p)
+        cursor.execute(p.d.temp_create(STAGE) + select, p)
         kinds = [None]
         if by_kind:
             cursor.execute(f"SELECT DISTINCT kind FROM {STAGE}")
             kinds = sorted(row[0] for row in cursor.fetchall())
         opened = {}
         for kind in kinds:
-            q = Params(p.d)
+            q = Params()
             cursor.execute(
-                f"""INSERT INTO managers_obligation
+                f"""INSERT INTO {OBLIGATIONS}
                         (customer_id, manager_id, kind, period, opened_on, due_on, status, note)
                     SELECT customer_id, manager_id, kind, period, {q(day)}, due_on, {q(OPEN)}, {q("")}
                     FROM {STAGE} WHERE {"kind = " + q(kind) if kind else "1 = 1"}
@@ -179,7 +151,7 @@ def _missing(p: Params, customer: str, kind: str, period: str, keys: set[tuple[s
     """The obligation (customer, kind, period) (SQL expressions) does not exist yet. `keys` are the (kind,
     period) pairs looked up: repeated as a filter, they let PostgreSQL hash only this period's obligations."""
     kinds, periods = sorted({k for k, _ in keys}), sorted({period for _, period in keys})
-    return f"""NOT EXISTS (SELECT 1 FROM managers_obligation o
+    return f"""NOT EXISTS (SELECT 1 FROM {OBLIGATIONS} o
                            WHERE o.customer_id = {customer} AND o.kind = {kind} AND o.period = {period}
                              AND o.kind IN {p.in_list(kinds)} AND o.period IN {p.in_list(periods)})"""
 
@@ -188,9 +160,9 @@ def _members(p: Params, day: dt.date, tier_ids, join: str) -> str:
     """FROM … WHERE: members of the given tiers with an active assignment (its manager) and a status that gets
     recurring contacts, joined with the lookup rows of their tier (`join`)."""
     return f"""
-        FROM tiers_customertier t
-        JOIN customers_customer c ON c.id = t.customer_id
-        JOIN managers_assignment a ON a.customer_id = t.customer_id AND a.ended_on IS NULL
+        FROM {TIERS_NOW} t
+        JOIN {CUSTOMERS} c ON c.id = t.customer_id
+        JOIN {ASSIGNMENTS} a ON a.customer_id = t.customer_id AND a.ended_on IS NULL
         {join}
         WHERE t.tier_id IN {p.in_list(sorted(set(tier_ids)))} AND c.status IN {p.in_list(MEMBER_STATUSES)}
           AND a.started_on <= {p(day)}"""
@@ -216,7 +188,7 @@ def open_recurring(*, day: dt.date) -> dict[str, int]:
     opened = {kind.value: 0 for kind in RECURRING}
     if not rows:
         return opened
-    p = Params(dialect())
+    p = Params()
     values, keys = [], set()
     for kind, cadence, tier_id, _lead in rows:
         period, _start, due = rules.period_of(cadence, day)
@@ -268,10 +240,10 @@ def open_birthday_gifts(*, day: dt.date) -> int:
     rules_ = _rules((ObligationKind.BIRTHDAY_GIFT,))
     if not rules_:
         return 0
-    p = Params(dialect())
+    p = Params()
     kind = p(ObligationKind.BIRTHDAY_GIFT.value)
     tiers = [tier_id for *_, tier_id, _lead in rules_]
-    if p.d.birthday_by_date:
+    if p.d.postgres:  # an array of ~2,250 dates per lead time: cheaper than two date functions per customer
         lookup = [(lead, *row) for lead in sorted({lead for *_, lead in rules_}) for row in birth_dates(day, lead)]
         columns = list(zip(*lookup, strict=True))
         join = (
@@ -290,8 +262,8 @@ def open_birthday_gifts(*, day: dt.date) -> int:
             [f"({p(tier)}, {p(month)}, {p(mday)}, {p(period)}, {p(due)})" for tier, month, mday, period, due in lookup],
         )
         join = (
-            f"JOIN {b} ON b.tier_id = t.tier_id AND b.month = {p.d.month.format('c.birthday')}"
-            f" AND b.mday = {p.d.day.format('c.birthday')}"
+            f"JOIN {b} ON b.tier_id = t.tier_id AND b.month = {p.d.month('c.birthday')}"
+            f" AND b.mday = {p.d.day('c.birthday')}"
         )
         periods = {row[3] for row in lookup}
     keys = {(ObligationKind.BIRTHDAY_GIFT.value, period) for period in periods}
@@ -316,13 +288,13 @@ def open_holiday_greetings(*, day: dt.date) -> int:
     rows = holiday_rows(day)
     if not rows:
         return 0
-    p = Params(dialect())
+    p = Params()
     kind = p(ObligationKind.HOLIDAY_GREETING.value)
     h = p.d.values("h", ["kind", "period", "due_on"], [f"({kind}, {p(period)}, {p(due)})" for period, due in rows])
     select = f"""SELECT a.customer_id, a.manager_id, h.kind, h.period, h.due_on
-        FROM managers_assignment a CROSS JOIN {h}
+        FROM {ASSIGNMENTS} a CROSS JOIN {h}
         WHERE a.ended_on IS NULL AND a.started_on <= {p(day)}
-          AND EXISTS (SELECT 1 FROM customers_keyperson k
+          AND EXISTS (SELECT 1 FROM {KEY_PERSONS} k
                       WHERE k.customer_id = a.customer_id AND k.set_at < {p(_day_end(day))})
           AND {_missing(p, "a.customer_id", "h.kind", "h.period", {(ObligationKind.HOLIDAY_GREETING.value, r[0]) for r in rows})}"""
     return _open(select, p, day)
@@ -348,30 +320,30 @@ def open_unreachable_followups(*, day: dt.date, calendar: WorkCalendar) -> int:
     Evaluation order matters at scale, so it is fixed with materialized CTEs (PostgreSQL ≥ 12, SQLite ≥ 3.35):
     first the unreachable calls of members without a pending follow-up (one scan of the calls, one hash
     anti-join), then only for those the assignment and the two per-member checks (index probes)."""
-    p = Params(dialect())
+    p = Params()
     kind = p(ObligationKind.UNREACHABLE_FOLLOWUP.value)
     due = day + dt.timedelta(days=rules.UNREACHABLE_REPEAT_DAYS)
     end = p(_day_end(day))
-    since = p.local_midnight("a.started_on", day)
+    since = p.local_midnight("a.started_on", day, BUSINESS_TZ)
     select = f"""WITH pending AS MATERIALIZED (
-            SELECT customer_id FROM managers_obligation
+            SELECT customer_id FROM {OBLIGATIONS}
             WHERE status = {p(OPEN)} AND due_on > {p(day)} AND due_on <= {p(due)} AND kind = {kind}
         ), unreachable AS MATERIALIZED (
-            SELECT l.id, l.customer_id, l.occurred_at FROM managers_contactlog l
+            SELECT l.id, l.customer_id, l.occurred_at FROM {CONTACTS} l
             WHERE l.channel = 'call' AND l.outcome IN ('powered_off', 'forwarded') AND l.occurred_at < {end}
               AND NOT EXISTS (SELECT 1 FROM pending WHERE pending.customer_id = l.customer_id)
         )
         SELECT a.customer_id, a.manager_id, {kind} AS kind, {p(due.isoformat())} AS period, {p(due)} AS due_on
         FROM unreachable u
-        JOIN managers_assignment a ON a.customer_id = u.customer_id AND a.ended_on IS NULL
+        JOIN {ASSIGNMENTS} a ON a.customer_id = u.customer_id AND a.ended_on IS NULL
         WHERE a.started_on <= {p(unreachable_cutoff(calendar, day))} AND u.occurred_at >= {since}
           AND NOT EXISTS (
-              SELECT 1 FROM managers_contactlog l2
+              SELECT 1 FROM {CONTACTS} l2
               WHERE l2.customer_id = u.customer_id AND l2.channel = 'call'
                 AND l2.occurred_at >= u.occurred_at AND l2.occurred_at < {end}
                 AND (l2.occurred_at > u.occurred_at OR l2.id > u.id))
           AND NOT EXISTS (
-              SELECT 1 FROM managers_contactlog r
+              SELECT 1 FROM {CONTACTS} r
               WHERE r.customer_id = a.customer_id AND r.channel IN ('call', 'visit') AND r.outcome = 'reached'
                 AND r.occurred_at >= {since} AND r.occurred_at < {end})"""
     return _open(select, p, day)
@@ -400,20 +372,20 @@ def open_pickup_reminders(*, day: dt.date) -> int:
     rows = pickup_rows(arrived, day)
     if not rows:
         return 0
-    p = Params(dialect())
+    p = Params()
     v = p.d.values("v", ["arrived_on", "n", "due_on"], [f"({p(a)}, {p(n)}, {p(due)})" for a, n, due in rows])
     kind = p(ObligationKind.CARD_PICKUP_REMINDER.value)
     select = f"""WITH due AS MATERIALIZED (
             SELECT m.customer_id, 'card' || CAST(m.id AS TEXT) || '-' || CAST(v.n AS TEXT) AS period, v.due_on
-            FROM managers_membershipcard m JOIN {v} ON v.arrived_on = m.arrived_on
+            FROM {CARDS} m JOIN {v} ON v.arrived_on = m.arrived_on
             WHERE m.state = {p(CardState.AWAITING_PICKUP.value)}
         ), missing AS MATERIALIZED (
             SELECT d.customer_id, d.period, d.due_on,
-                   (SELECT a.manager_id FROM managers_assignment a
+                   (SELECT a.manager_id FROM {ASSIGNMENTS} a
                     WHERE a.customer_id = d.customer_id AND a.ended_on IS NULL AND a.started_on <= {p(day)}
                    ) AS manager_id
             FROM due d
-            WHERE NOT EXISTS (SELECT 1 FROM managers_obligation o
+            WHERE NOT EXISTS (SELECT 1 FROM {OBLIGATIONS} o
                               WHERE o.customer_id = d.customer_id AND o.kind = {kind} AND o.period = d.period)
         )
         SELECT customer_id, manager_id, {kind} AS kind, period, due_on FROM missing WHERE manager_id IS NOT NULL"""
@@ -421,9 +393,9 @@ def open_pickup_reminders(*, day: dt.date) -> int:
 
 
 def mark_overdue(*, day: dt.date) -> int:
-    p = Params(dialect())
+    p = Params()
     return _execute(
-        f"""UPDATE managers_obligation SET status = {p(OVERDUE)}, overdue_since = {p(day)}
+        f"""UPDATE {OBLIGATIONS} SET status = {p(OVERDUE)}, overdue_since = {p(day)}
             WHERE status = {p(OPEN)} AND due_on < {p(day)}""",
         p,
     )
@@ -444,7 +416,7 @@ def _text(p: Params, template: str, **columns: str) -> str:
 def notify(*, day: dt.date, now: dt.datetime) -> dict[str, int]:
     """One digest per manager with something overdue or due today; one per supervisor whose managers have
     something overdue. Returns the counts of notifications written."""
-    p = Params(dialect())
+    p = Params()
     with translation.override(settings.LANGUAGE_CODE):
         manager_text = _text(
             p,
@@ -461,10 +433,10 @@ def notify(*, day: dt.date, now: dt.datetime) -> dict[str, int]:
             ),
             overdue="SUM(s.overdue)",
             managers="COUNT(*)",
-            list=p.d.string_agg.format(
-                expr="m.name || ' (' || m.employee_no || ') ' || CAST(s.overdue AS TEXT)",
-                sep=p(", "),
-                order="s.overdue DESC, m.employee_no",
+            list=p.d.string_agg(
+                "m.name || ' (' || m.employee_no || ') ' || CAST(s.overdue AS TEXT)",
+                p(", "),
+                "s.overdue DESC, m.employee_no",
             ),
         )
     day_, now_, open_, overdue_ = p(day), p(now), p(OPEN), p(OVERDUE)
@@ -472,21 +444,21 @@ def notify(*, day: dt.date, now: dt.datetime) -> dict[str, int]:
         SELECT manager_id,
                SUM(CASE WHEN status = {overdue_} THEN 1 ELSE 0 END) AS overdue,
                SUM(CASE WHEN status = {open_} THEN 1 ELSE 0 END) AS due_today
-        FROM managers_obligation
+        FROM {OBLIGATIONS}
         WHERE status = {overdue_} OR (status = {open_} AND due_on = {day_})
         GROUP BY manager_id) s"""
     managers = _execute(
-        f"""INSERT INTO managers_notification (user_id, kind, text, link, day, created_at)
+        f"""INSERT INTO {NOTIFICATIONS} (user_id, kind, text, link, day, created_at)
             SELECT m.user_id, {p(DIGEST)}, {manager_text}, {p("")}, {day_}, {now_}
-            FROM managers_accountmanager m JOIN {counts} ON s.manager_id = m.id
+            FROM {MANAGERS} m JOIN {counts} ON s.manager_id = m.id
             WHERE s.overdue > 0 OR s.due_today > 0
             ON CONFLICT (user_id, kind, day) DO NOTHING""",
         p,
     )
     supervisors = _execute(
-        f"""INSERT INTO managers_notification (user_id, kind, text, link, day, created_at)
+        f"""INSERT INTO {NOTIFICATIONS} (user_id, kind, text, link, day, created_at)
             SELECT m.supervisor_id, {p(SUPERVISOR_DIGEST)}, {supervisor_text}, {p("")}, {day_}, {now_}
-            FROM managers_accountmanager m JOIN {counts} ON s.manager_id = m.id
+            FROM {MANAGERS} m JOIN {counts} ON s.manager_id = m.id
             WHERE m.supervisor_id IS NOT NULL AND s.overdue > 0
             GROUP BY m.supervisor_id
             ON CONFLICT (user_id, kind, day) DO NOTHING""",
@@ -526,8 +498,8 @@ STEPS = (
 )
 
 
-def daily_run(*, day: dt.date, on_step: Callable[[str, int, float], None] | None = None) -> dict:
-    """Run the daily job for `day` (idempotent). Returns {"day", "counts", "seconds", "missing_calendar_years"}.
+def daily_run(*, on: dt.date, on_step: Callable[[str, int, float], None] | None = None) -> dict:
+    """Run the daily job for the business date `on` (idempotent). Returns {"day", "counts", "seconds", "missing_calendar_years"}.
 
     `on_step(name, count, seconds)` is called after each step (the command prints progress with it)."""
     started = time.perf_counter()
@@ -541,7 +513,7 @@ def daily_run(*, day: dt.date, on_step: Callable[[str, int, float], None] | None
         t0 = time.perf_counter()
         with transaction.atomic():
             with connection.cursor() as cursor:
-                for statement in dialect().step_settings:
+                for statement in _step_settings(dialect()):
                     cursor.execute(statement)
             result = fn()
         if isinstance(result, dict):
@@ -552,25 +524,25 @@ def daily_run(*, day: dt.date, on_step: Callable[[str, int, float], None] | None
         if on_step:
             on_step(name, result, seconds[name])
 
-    step("recurring", lambda: open_recurring(day=day))
-    step("birthday_gift", lambda: open_birthday_gifts(day=day))
-    step("holiday_greeting", lambda: open_holiday_greetings(day=day))
-    step("unreachable_followup", lambda: open_unreachable_followups(day=day, calendar=calendar))
-    step("card_pickup_reminder", lambda: open_pickup_reminders(day=day))
-    step("overdue", lambda: mark_overdue(day=day))
-    step("notifications", lambda: notify(day=day, now=now))
+    step("recurring", lambda: open_recurring(day=on))
+    step("birthday_gift", lambda: open_birthday_gifts(day=on))
+    step("holiday_greeting", lambda: open_holiday_greetings(day=on))
+    step("unreachable_followup", lambda: open_unreachable_followups(day=on, calendar=calendar))
+    step("card_pickup_reminder", lambda: open_pickup_reminders(day=on))
+    step("overdue", lambda: mark_overdue(day=on))
+    step("notifications", lambda: notify(day=on, now=now))
 
     t0 = time.perf_counter()
     try:
-        counts["emails"] = email_digests(day=day, now=now)
+        counts["emails"] = email_digests(day=on, now=now)
     except Exception:  # the notifications are written; a mail server down must not fail the job
-        logger.exception("Daily digest emails for %s could not be sent", day)
+        logger.exception("Daily digest emails for %s could not be sent", on)
         counts["emails"] = 0
     seconds["emails"] = round(time.perf_counter() - t0, 3)
     if on_step:
         on_step("emails", counts["emails"], seconds["emails"])
 
-    missing = calendar.missing_years(day)
+    missing = calendar.missing_years(on)
     if missing:
         logger.warning(
             "Working-day calendar missing for %s: load the holidays and make-up days of %s (overrides and a "
@@ -580,7 +552,7 @@ def daily_run(*, day: dt.date, on_step: Callable[[str, int, float], None] | None
         )
     seconds["total"] = round(time.perf_counter() - started, 3)
     return {
-        "day": day.isoformat(),
+        "day": on.isoformat(),
         "counts": counts,
         "details": dict(details),
         "seconds": seconds,

@@ -4,6 +4,8 @@ card follow-ups, compliance. No ORM."""
 import datetime as dt
 from dataclasses import dataclass
 
+from core import dates
+
 FIRST_CONTACT_WORKING_DAYS = 3
 FIRST_CALL_WORKING_DAYS = 3
 UNREACHABLE_AFTER_WORKING_DAYS = 5
@@ -13,14 +15,9 @@ CARD_PICKUP_NOTICE_DAYS = 3
 CARD_RECEIPT_CHECK_DAYS = 7
 
 
-def month_end(day: dt.date) -> dt.date:
-    first_next = dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
-    return first_next - dt.timedelta(days=1)
-
-
 def quarter_end(day: dt.date) -> dt.date:
     last_month = (day.month - 1) // 3 * 3 + 3
-    return month_end(dt.date(day.year, last_month, 1))
+    return dates.month_end(dt.date(day.year, last_month, 1))
 
 
 def week_end(day: dt.date) -> dt.date:
@@ -35,7 +32,7 @@ def period_of(cadence: str, day: dt.date) -> tuple[str, dt.date, dt.date]:
         start = day - dt.timedelta(days=day.weekday())
         return f"{iso.year}-W{iso.week:02d}", start, week_end(day)
     if cadence == "month":
-        return f"{day:%Y-%m}", day.replace(day=1), month_end(day)
+        return f"{day:%Y-%m}", day.replace(day=1), dates.month_end(day)
     if cadence == "quarter":
         q = (day.month - 1) // 3 + 1
         return f"{day.year}-Q{q}", dt.date(day.year, 3 * q - 2, 1), quarter_end(day)
@@ -96,10 +93,7 @@ def pickup_reminder_due(arrived_on: dt.date, n: int) -> dt.date:
     """The n-th (1-based) pickup reminder: weekly in the first month after arrival, then monthly."""
     if n <= 4:
         return arrived_on + dt.timedelta(days=7 * n)
-    month = arrived_on.month - 1 + (n - 3)
-    year = arrived_on.year + month // 12
-    day = min(arrived_on.day, month_end(dt.date(year, month % 12 + 1, 1)).day)
-    return dt.date(year, month % 12 + 1, day)
+    return dates.months_after(arrived_on, n - 3)
 
 
 @dataclass(frozen=True)

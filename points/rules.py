@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
-from customers.rules import add_months  # noqa: F401  (one month arithmetic for every app)
+from core import dates
 
 FROZEN_STATUSES = frozenset({"suspended", "pending_closure", "closed"})
 
@@ -21,25 +21,6 @@ class InsufficientPoints(Exception):
 
 
 # -- dates ------------------------------------------------------------------------------------------------------------
-
-
-def full_years(join_date: dt.date, on: dt.date) -> int:
-    """Full years since `join_date` on `on`; an anniversary on or before `on` counts."""
-    return max(on.year - join_date.year - ((on.month, on.day) < (join_date.month, join_date.day)), 0)
-
-
-def years_before(day: dt.date, years: int) -> dt.date:
-    """The same calendar day `years` earlier (29 Feb -> 28 Feb)."""
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:
-        return day.replace(year=day.year - years, day=28)
-
-
-def months_before(day: dt.date, months: int) -> dt.date:
-    first = add_months(day.replace(day=1), -months)
-    last_day = (add_months(first, 1) - dt.timedelta(days=1)).day
-    return first.replace(day=min(day.day, last_day))
 
 
 def expires_on(year: int, expiry_years: int = 2) -> dt.date:
@@ -63,7 +44,7 @@ def bill_points(amount: Decimal) -> int:
 def tenure_years_for_bill(join_date: dt.date, month: dt.date) -> int:
     """Tenure that a bill's tenure reward looks at: full years at the end of the bill's month (i.e. on the
     first day of the next month: joined 2015-03-01 → 10 years for the bill of 2025-02)."""
-    return full_years(join_date, add_months(month, 1))
+    return dates.full_years(join_date, dates.add_months(month, 1))
 
 
 @dataclass(frozen=True)
@@ -157,7 +138,7 @@ DEFAULT_CREDIT_TABLE = CreditTable.from_data(
 def suspension_window(on: dt.date, months: int) -> tuple[dt.date, dt.date]:
     """The days whose suspensions count on `on`: the `months` months before it, `on` included
     (on 2026-11-15 with 12 months: 2025-11-16 … 2026-11-15)."""
-    return months_before(on, months) + dt.timedelta(days=1), on
+    return dates.months_before(on, months) + dt.timedelta(days=1), on
 
 
 def to_fen(amount: Decimal) -> int:
@@ -217,7 +198,7 @@ def credit_score(
     """The credit score and stars of a customer on `on` (§7). `bills`: month → amount (any months; the last
     ones before `on`'s month count); `suspensions`: the local dates on which suspensions started."""
     counted = last_bills(table, bills, on)
-    years = full_years(join_date, on)
+    years = dates.full_years(join_date, on)
     first, last = suspension_window(on, table.suspension_months)
     n_susp = sum(1 for d in suspensions if first <= d <= last)
     brand_pts = table.brand_points.get(brand, 0)

@@ -8,9 +8,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import idempotent
+from core.dates import month_str
 from core.permissions import PEOPLE, SUPERVISOR, RoleOrScope
 from core.schema import ERROR
-from customers.rules import month_str
 from managers import selectors as manager_selectors
 
 from . import selectors, services

@@ -8,15 +8,14 @@ is in it, so any past month end can be counted again.
 """
 
 import datetime as dt
-from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import connection
 from django.utils import timezone
 
+from core import dates
 from core.sql import Params
 from customers.models import BillingMonth, Customer, MonthlyBill, StatusChange
-from customers.rules import add_months
 from managers.models import Obligation
 from tiers.models import CustomerTier, TierChange
 
@@ -30,33 +29,18 @@ STATUS_CHANGES = StatusChange._meta.db_table
 OBLIGATIONS = Obligation._meta.db_table
 
 
-@dataclass(frozen=True)
-class Dialect:
-    date_cast: str
-    fen: str  # integer fen of an amount
-    numeric: str  # a decimal parameter as a number
-
-
-POSTGRES = Dialect(date_cast="::date", fen="(({}) * 100)::bigint", numeric="CAST({} AS numeric)")
-SQLITE = Dialect(date_cast="", fen="CAST(ROUND(({}) * 100) AS INTEGER)", numeric="CAST({} AS REAL)")
-
-
-def dialect() -> Dialect:
-    return POSTGRES if connection.vendor == "postgresql" else SQLITE
-
-
-def members_on(p: Params, day: dt.date) -> str:
-    """A query of (customer_id, tier_id) for the members on `day`."""
+def members_on(p: Params, on: dt.date) -> str:
+    """A query of (customer_id, tier_id) for the members on `on`."""
     return (
         f"SELECT tc.customer_id, tc.to_tier_id AS tier_id FROM {CHANGES} tc "
-        f"JOIN (SELECT MAX(id) AS id FROM {CHANGES} WHERE effective_on <= {p(day)} GROUP BY customer_id) latest "
+        f"JOIN (SELECT MAX(id) AS id FROM {CHANGES} WHERE effective_on <= {p(on)} GROUP BY customer_id) latest "
         "ON latest.id = tc.id WHERE tc.to_tier_id IS NOT NULL"
     )
 
 
 def member_counts_insert(*, snapshot_id: int, on: dt.date) -> int:
     """Members on `on` per tier and branch into the snapshot's MemberCount rows: one INSERT … SELECT … GROUP BY."""
-    p = Params(dialect())
+    p = Params()
     sql = (
         f"INSERT INTO {MemberCount._meta.db_table} (snapshot_id, tier_id, region_id, members) "
         f"SELECT {p(snapshot_id)}, m.tier_id, c.region_id, COUNT(*) FROM ({members_on(p, on)}) m "
@@ -69,7 +53,7 @@ def member_counts_insert(*, snapshot_id: int, on: dt.date) -> int:
 
 def snapshot_retention_insert(*, base_date: dt.date, month: dt.date, on: dt.date) -> int:
     """Of the members on `base_date` (by their tier then and their branch), how many are members on `on`."""
-    p = Params(dialect())
+    p = Params()
     sql = (
         f"INSERT INTO {SnapshotRetention._meta.db_table} (base_date, month, tier_id, region_id, base_members, retained) "
         f"SELECT {p(base_date)}, {p(month)}, b.tier_id, c.region_id, COUNT(*), "
@@ -87,42 +71,44 @@ def _day_start(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
-def look_back_start(as_of: dt.date, months: int) -> dt.datetime:
-    """00:00 (club time) of the first day of the `months` months up to `as_of`, `as_of` included: the day after the
+def look_back_start(on: dt.date, months: int) -> dt.datetime:
+    """00:00 (club time) of the first day of the `months` months up to `on`, `on` included: the day after the
     same day `months` months before (clamped to that month's last day), as the credit rating counts suspensions
     (DOMAIN §7): on 2026-11-20 with 12 months, from 2025-11-21."""
-    first = add_months(as_of.replace(day=1), -months)
-    last_day = (add_months(first, 1) - dt.timedelta(days=1)).day
-    return _day_start(first.replace(day=min(as_of.day, last_day)) + dt.timedelta(days=1))
+    return _day_start(dates.months_before(on, months) + dt.timedelta(days=1))
 
 
-def spend_anchor(as_of: dt.date) -> dt.date | None:
-    """The latest closed billing month before `as_of`'s month: the last of the "last 3 bills"."""
+def spend_anchor(on: dt.date) -> dt.date | None:
+    """The latest closed billing month before `on`'s month: the last of the "last 3 bills"."""
     return (
-        BillingMonth.objects.filter(closed_at__isnull=False, month__lt=as_of.replace(day=1))
+        BillingMonth.objects.filter(closed_at__isnull=False, month__lt=on.replace(day=1))
         .order_by("-month")
         .values_list("month", flat=True)
         .first()
     )
 
 
-def risk_scores_select(p: Params, *, as_of: dt.date, weights: dict[str, tuple[Decimal, int]]) -> str:
+def risk_scores_select(p: Params, *, on: dt.date, weights: dict[str, tuple[Decimal, int]]) -> str:
     """The SELECT of the risk list: one row per member with a score above zero (customer_id, score, the facts)."""
     d = p.d
 
     def weight(signal: str) -> str:
-        return d.numeric.format(p(str(weights.get(signal, (Decimal(0), 0))[0])))
+        return d.numeric(p(str(weights.get(signal, (Decimal(0), 0))[0])))
 
     def parameter(signal: str, default: int) -> int:
         return int(weights.get(signal, (0, default))[1] or default)
 
-    anchor = spend_anchor(as_of)
+    anchor = spend_anchor(on)
     drop = parameter("falling_spend", 20)
     arrears_months = parameter("arrears", 6)
     if anchor is not None:
-        recent_from, before_from, before_to = add_months(anchor, -2), add_months(anchor, -5), add_months(anchor, -3)
-        arrears_from = add_months(anchor, -(arrears_months - 1))
-        fen = d.fen.format("amount")
+        recent_from, before_from, before_to = (
+            dates.add_months(anchor, -2),
+            dates.add_months(anchor, -5),
+            dates.add_months(anchor, -3),
+        )
+        arrears_from = dates.add_months(anchor, -(arrears_months - 1))
+        fen = d.fen("amount")
         bills = (
             f"SELECT customer_id, "
             f"SUM(CASE WHEN month >= {p(recent_from)} THEN {fen} ELSE 0 END) AS recent, "
@@ -133,9 +119,9 @@ def risk_scores_select(p: Params, *, as_of: dt.date, weights: dict[str, tuple[De
         )
     else:  # no closed month yet: no spend or arrears signal
         bills = f"SELECT id AS customer_id, 0 AS recent, 0 AS before_, 0 AS unpaid FROM {CUSTOMERS} WHERE 1 = 0"
-    until = _day_start(as_of + dt.timedelta(days=1))
-    suspensions_from = look_back_start(as_of, parameter("suspension", 12))
-    closures_from = look_back_start(as_of, parameter("closure_request", 12))
+    until = _day_start(on + dt.timedelta(days=1))
+    suspensions_from = look_back_start(on, parameter("suspension", 12))
+    closures_from = look_back_start(on, parameter("closure_request", 12))
     statuses = (
         "SELECT customer_id, "
         f"SUM(CASE WHEN to_status = 'suspended' AND occurred_at >= {p(suspensions_from)} THEN 1 ELSE 0 END) AS susp, "
@@ -165,17 +151,17 @@ def risk_scores_select(p: Params, *, as_of: dt.date, weights: dict[str, tuple[De
     return f"SELECT * FROM (SELECT f.*, {score} AS score FROM ({facts}) f) x WHERE score > 0"
 
 
-def risk_scores_rebuild(*, as_of: dt.date, weights: dict[str, tuple[Decimal, int]]) -> int:
-    """Rebuild RiskScore for the members (a tier, not closed) as of a day: one DELETE and one INSERT … SELECT that
+def risk_scores_rebuild(*, on: dt.date, weights: dict[str, tuple[Decimal, int]]) -> int:
+    """Rebuild RiskScore for the members (a tier, not closed) on `on`: one DELETE and one INSERT … SELECT that
     aggregates bills, status changes and overdue obligations per customer. Only scores above zero are kept."""
-    p = Params(dialect())
-    select = risk_scores_select(p, as_of=as_of, weights=weights)
+    p = Params()
+    select = risk_scores_select(p, on=on, weights=weights)
     table = RiskScore._meta.db_table
     sql = (
         f"INSERT INTO {table} (customer_id, score, spend_recent, spend_before, falling_spend, suspensions, arrears, "
         "closure_requests, overdue_contacts, as_of) "
         "SELECT customer_id, score, recent / 100.0, before_ / 100.0, falling = 1, susp, unpaid, closures, overdue, "
-        f"{p(as_of)} FROM ({select}) r"
+        f"{p(on)} FROM ({select}) r"
     )
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {table}")

@@ -10,14 +10,13 @@ import logging
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.dates import add_months, month_end
 from core.errors import InvalidInput, RuleViolation
 from customers import services as customer_services
 from customers.models import Customer, Status
-from customers.rules import add_months
 from managers import selectors as manager_selectors
 from managers import services as manager_services
 from managers.models import Channel
-from managers.rules import month_end
 from tiers.models import CustomerTier
 
 from . import engine, lifecycle, rules
@@ -355,6 +354,6 @@ def risk_weights() -> dict[str, tuple]:
 def risk_refresh(*, as_of: dt.date, actor=None) -> int:
     """Rebuild the risk list as of a day, set-based (one DELETE, one INSERT … SELECT over the members); returns the
     members with a score above zero. Run daily (beat) and by the monthly pipeline."""
-    count = engine.risk_scores_rebuild(as_of=as_of, weights=risk_weights())
+    count = engine.risk_scores_rebuild(on=as_of, weights=risk_weights())
     logger.info("Risk list as of %s: %d members at risk", as_of, count)
     return count

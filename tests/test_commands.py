@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Sum
 from django.test import RequestFactory
 
+from core import dates
 from customers import rules
 from customers.models import BillingMonth, Customer, KeyPerson, MonthlyBill, Region
 from vipclub import demo
@@ -68,7 +69,7 @@ def test_seed_demo_builds_a_small_club_with_working_logins(var_dir):
     assert len(per_region) >= 4
     assert Region.objects.filter(code__in=per_region).values("province").distinct().count() >= 2
     # and 24 months of bills before the as-of month, every one of them closed
-    months = [rules.add_months(dt.date(2026, 11, 1), -n) for n in range(24, 0, -1)]
+    months = [dates.add_months(dt.date(2026, 11, 1), -n) for n in range(24, 0, -1)]
     assert sorted(MonthlyBill.objects.order_by("month").values_list("month", flat=True).distinct()) == months
     closed = BillingMonth.objects.filter(month__in=months, closed_at__isnull=False)
     assert closed.count() == 24
@@ -192,7 +193,7 @@ def test_generate_bench_data_loads_customers_and_bills_and_refuses_a_second_run(
     assert Customer.objects.count() == 200
     assert MonthlyBill.objects.count() == 2400
     assert set(MonthlyBill.objects.values("customer").annotate(n=Count("id")).values_list("n", flat=True)) == {12}
-    months = [rules.add_months(dt.date(2026, 11, 1), -n) for n in range(12, 0, -1)]
+    months = [dates.add_months(dt.date(2026, 11, 1), -n) for n in range(12, 0, -1)]
     assert sorted(MonthlyBill.objects.order_by("month").values_list("month", flat=True).distinct()) == months
     assert BillingMonth.objects.filter(month__in=months, closed_at__isnull=False).count() == 12
     assert not Customer.objects.exclude(msisdn__startswith="199").exists()

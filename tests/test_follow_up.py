@@ -4,10 +4,10 @@ goes through the production workflows (issue 13, deliverable 5)."""
 import pytest
 
 from benefits.models import BenefitAccount, BenefitEntry
+from core import dates
 from customers.models import Customer
 from points.models import PointsAccount
 from retention.models import RiskScore
-from tiers import rules
 from tiers.models import RatingRun
 from tiers.tests.helpers import run_month
 from vipclub import pipeline
@@ -64,7 +64,7 @@ def test_the_seed_queues_no_follow_up_it_ran_and_a_replay_of_its_follow_ups_chan
 def test_an_older_runs_follow_up_after_a_newer_one_does_nothing(settings):
     # given two applied months; the newer one's follow-up has run, the older one's has not
     population(8)
-    older = run_month(rules.add_months(M, -1), settings=settings, chunk_size=4)
+    older = run_month(dates.add_months(M, -1), settings=settings, chunk_size=4)
     newer = run_month(M, settings=settings, chunk_size=4)
     pipeline.monthly_pipeline(run_id=newer.pk)
     before = ledger_state()

@@ -12,6 +12,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import connection, transaction
 
+from core import dates
 from tiers import engine, rules, selectors, services
 from tiers.models import CustomerTier, RatingChunk, RatingRun, TierChange
 from tiers.tests.helpers import make_customer, monthly_bills, state_of
@@ -56,7 +57,7 @@ def test_a_run_whose_chunk_raises_resumes_to_the_same_end_state(settings, monkey
     people = population()
     from tiers.tests.helpers import close_months
 
-    close_months(rules.add_months(M, -24), rules.add_months(M, -1))
+    close_months(dates.add_months(M, -24), dates.add_months(M, -1))
     # the reference: the same month run uninterrupted (rolled back afterwards)
     with transaction.atomic():
         clean, _ = services.tier_run_start(month=M, dispatch=False)
@@ -102,7 +103,7 @@ def test_a_worker_killed_mid_chunk_resumes_to_the_same_end_state():
     people = population()
     from tiers.tests.helpers import close_months
 
-    close_months(rules.add_months(M, -24), rules.add_months(M, -1))
+    close_months(dates.add_months(M, -24), dates.add_months(M, -1))
     blocker = people[7]  # chunk 3; its current row is an expired gold → the chunk must write it
     assert CustomerTier.objects.filter(customer=blocker).exists()
     db = connection.settings_dict
@@ -159,7 +160,7 @@ def test_a_real_celery_worker_runs_a_month_end_to_end(settings):
 
     settings.VIPCLUB_RATING_CHUNK_SIZE = 4
     people = population()
-    close_months(rules.add_months(M, -24), rules.add_months(M, -1))
+    close_months(dates.add_months(M, -24), dates.add_months(M, -1))
     with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=20):
         run, created = services.tier_run_start(month=M)  # dispatches the chunks to Redis on commit
         assert created
@@ -182,7 +183,7 @@ def test_rating_runs_api(api, django_capture_on_commit_callbacks):
     from tiers.tests.helpers import close_months
 
     people = population(4)
-    close_months(rules.add_months(M, -24), rules.add_months(M, -2))
+    close_months(dates.add_months(M, -24), dates.add_months(M, -2))
     # the previous month is not closed: refused unless forced
     error = assert_error(api.post("/api/v1/rating-runs/", {"month": "2026-12"}, format="json"), 409, "month_not_closed")
     assert "2026-11" in error["message"]

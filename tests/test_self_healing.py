@@ -16,8 +16,9 @@ from django.conf import settings as django_settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core import dates
 from core.models import JobHeartbeat
-from tiers import rules, services
+from tiers import services
 from tiers.models import CustomerTier, RatingChunk, RatingRun, TierChange
 from tiers.tasks import heal_runs_task, rerate_chunk_task
 from tiers.tests.helpers import close_months, state_of
@@ -61,7 +62,7 @@ def stalled_run(settings):
     """A month whose worker died after 2 of its 4 chunks: the run `running`, nothing acknowledged since."""
     settings.VIPCLUB_RATING_CHUNK_SIZE = 3
     people = population()
-    close_months(rules.add_months(M, -24), rules.add_months(M, -1))
+    close_months(dates.add_months(M, -24), dates.add_months(M, -1))
     reference = clean_run_outcome(people)
     run, _ = services.tier_run_start(month=M, dispatch=False)
     for chunk_id in RatingChunk.objects.filter(run=run).values_list("id", flat=True)[:2]:
@@ -128,7 +129,7 @@ def test_a_chunk_delivered_twice_is_done_once(stalled_run):
 def test_a_follow_up_lost_with_its_worker_is_run_by_the_check():
     # given: a run finished 10 minutes ago whose follow-up never ran (its worker died)
     population(4)
-    close_months(rules.add_months(M, -24), rules.add_months(M, -1))
+    close_months(dates.add_months(M, -24), dates.add_months(M, -1))
     run, _ = services.tier_run_start(month=M, dispatch=False)
     services.tier_run_execute(run=run, follow_up=False)
     RatingRun.objects.filter(pk=run.pk).update(finished_at=timezone.now() - dt.timedelta(minutes=10))
@@ -175,7 +176,7 @@ def test_a_run_started_with_the_broker_down_is_accepted_and_dispatched_when_it_r
     broker_down, api, django_capture_on_commit_callbacks
 ):
     people = population(4)
-    close_months(rules.add_months(M, -24), rules.add_months(M, -1))
+    close_months(dates.add_months(M, -24), dates.add_months(M, -1))
     # when: a run is started while the broker cannot be reached
     started = time.perf_counter()
     with django_capture_on_commit_callbacks(execute=True):
@@ -313,7 +314,7 @@ def test_a_worker_killed_mid_run_and_restarted_finishes_the_run_alone(settings):
     # given 12 customers in chunks of 3, the month closed, the result of a clean run, an empty queue
     settings.VIPCLUB_RATING_CHUNK_SIZE = 3
     people = population()
-    close_months(rules.add_months(M, -24), rules.add_months(M, -1))
+    close_months(dates.add_months(M, -24), dates.add_months(M, -1))
     reference = clean_run_outcome(people)
     redis.Redis.from_url(django_settings.REDIS_URL).flushdb()
     blocker = people[7]  # in chunk 3; its current tier is an expired gold, so chunk 3 must write its row

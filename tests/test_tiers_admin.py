@@ -9,6 +9,7 @@ import pytest
 import time_machine
 from django.test import Client
 
+from core import dates
 from tiers import rules, services
 from tiers.models import CustomerTier, DryRunChange, RatingPolicy, RatingRun, Tier, TierChange, TierOverride
 from tiers.selectors import tier_state
@@ -125,7 +126,7 @@ def test_policy_edit_bumps_the_version_keeps_history_and_refuses_unknown_tiers(a
 
 def test_start_run_form_creates_and_runs_a_run(admin_client, eager_celery, django_capture_on_commit_callbacks):
     # given closed billing months and a customer spending 400 a month
-    close_months(rules.add_months(M, -24), rules.add_months(M, -1))
+    close_months(dates.add_months(M, -24), dates.add_months(M, -1))
     customer = spender(400)
     form = admin_client.get(START)
     assert form.status_code == 200 and 'name="threshold_diamond"' in text(form)
@@ -144,7 +145,7 @@ def test_start_run_form_creates_and_runs_a_run(admin_client, eager_celery, djang
 
 def test_start_run_refuses_an_unclosed_previous_month_without_force(admin_client, eager_celery):
     # given September 2026 is not closed
-    close_months(rules.add_months(M, -24), rules.add_months(M, -2))
+    close_months(dates.add_months(M, -24), dates.add_months(M, -2))
     spender(400)
     policy = RatingPolicy.objects.get(code="annual")
     # when staff start October without "force"
@@ -168,7 +169,7 @@ def test_start_run_refusal_speaks_chinese(admin_client):
 
 def test_a_dry_run_with_a_draft_diamond_threshold(admin_client, eager_celery, django_capture_on_commit_callbacks):
     # given a customer whose score is 380 × 12 + 300 = 4860: diamond at 4000, but gold were diamond 5000
-    close_months(rules.add_months(M, -24), rules.add_months(M, -1))
+    close_months(dates.add_months(M, -24), dates.add_months(M, -1))
     customer = spender(380)
     policy = RatingPolicy.objects.get(code="annual")
     # a draft without "dry run" is refused by the form
@@ -214,7 +215,7 @@ def test_run_page_shows_counts_changes_and_a_finished_progress_bar(admin_client)
 
 def test_progress_fragment_polls_while_the_run_is_pending_or_running(admin_client):
     # given a run started but not yet executed (no worker)
-    close_months(rules.add_months(M, -24), rules.add_months(M, -1))
+    close_months(dates.add_months(M, -24), dates.add_months(M, -1))
     spender(400)
     spender(100)
     run, _ = services.tier_run_start(month=M, dispatch=False)
@@ -246,7 +247,7 @@ def test_runs_cannot_be_added_edited_or_deleted_through_the_forms(admin_client):
 
 
 def test_resume_action_resumes_a_failed_run_and_refuses_a_done_one(admin_client, eager_celery):
-    close_months(rules.add_months(M, -24), rules.add_months(M, -1))
+    close_months(dates.add_months(M, -24), dates.add_months(M, -1))
     customer = spender(400)
     failed, _ = services.tier_run_start(month=M, dispatch=False)
     RatingRun.objects.filter(pk=failed.pk).update(status="failed", error="chunk 1: boom")

@@ -5,7 +5,11 @@ aggregated in SQL, floors and overrides joined, the validity rules as CASE expre
 rows are appended to the history, upserted into the current state, and counted. On PostgreSQL that is one
 statement (the writes are data-modifying CTEs over the materialized decision); SQLite, which has no
 data-modifying CTEs, keeps the decision in a temporary table for the three statements. No query runs per
-customer. PostgreSQL and SQLite differ in a few expressions, kept side by side below.
+customer. The expressions in which PostgreSQL and SQLite differ come from `core.sql`.
+
+`evaluate_chunk` composes named builders: `score_sql` (the bills' score and the rank it wins), `floors_sql`
+(plan, key person, move-in floor, override), `current_sql` (the current state), `decision_sql` (candidate and
+transition), `history_sql` and `state_sql` (the writes), run by `run_decision`.
 
 The rules are the same as `tiers.rules.evaluate` (the reference); tests assert that both agree.
 """
@@ -16,64 +20,26 @@ from dataclasses import dataclass
 from django.db import connection
 from django.utils import timezone
 
+from core import dates
 from core.sql import Params
+from customers.models import Customer, Group, KeyPerson, MonthlyBill, PlanPeriod
 
 from . import rules
+from .models import CustomerTier, DryRunChange, Tier, TierChange, TierOverride, TransferFloor
 
 TEMP = "tier_decision"
-
-
-@dataclass(frozen=True)
-class Dialect:
-    sum_yuan: str  # the sum of the bills' amounts floored to whole yuan each, as an integer
-    sum_fen: str  # the sum of the bills' amounts in integer fen
-    greatest: str  # scalar maximum of several values
-    distinct: str  # null-safe "differs"
-    date_cast: str  # appended to a date parameter
-    latest_plan: str  # each customer's plan period in force on a date: (customer_id, plan_code, started_on)
-
-
-POSTGRES = Dialect(
-    # summed as numeric and cast once per customer: a cast per bill row cost a third more than the sum itself
-    sum_yuan="CAST(SUM(FLOOR(amount)) AS BIGINT)",
-    sum_fen="CAST(SUM(amount) * 100 AS BIGINT)",
-    greatest="GREATEST",
-    distinct="IS DISTINCT FROM",
-    date_cast="::date",
-    # DISTINCT ON takes half the time of ROW_NUMBER() over a window here
-    latest_plan="""SELECT DISTINCT ON (customer_id) customer_id, plan_code, started_on FROM customers_planperiod
-        WHERE customer_id BETWEEN {lo} AND {hi} AND started_on <= {on} ORDER BY customer_id, started_on DESC""",
-)
-SQLITE = Dialect(
-    # SQLite keeps decimals as floating point: each amount is made an exact integer before the sum
-    sum_yuan="SUM(CAST(amount AS INTEGER))",
-    sum_fen="SUM(CAST(ROUND(amount * 100) AS INTEGER))",
-    greatest="MAX",
-    distinct="IS NOT",
-    date_cast="",
-    # SQLite takes a bare column from the row that holds the MAX() (documented behaviour)
-    latest_plan="""SELECT customer_id, plan_code, MAX(started_on) AS started_on FROM customers_planperiod
-        WHERE customer_id BETWEEN {lo} AND {hi} AND started_on <= {on} GROUP BY customer_id""",
-)
-
-
-def dialect() -> Dialect:
-    return POSTGRES if connection.vendor == "postgresql" else SQLITE
-
-
-def _month_filter(p: Params, months: list[dt.date]) -> str:
-    """The bills of these billing months (sorted), as date ranges: one per run of consecutive months (usually the
-    whole window), cheaper per bill row than an IN list of twelve dates."""
-    if not months:
-        return "AND 1 = 0"
-    runs = [[months[0], months[0]]]
-    for m in months[1:]:
-        if m == rules.add_months(runs[-1][1], 1):
-            runs[-1][1] = m
-        else:
-            runs.append([m, m])
-    ranges = [f"(month >= {p(a, True)} AND month < {p(rules.add_months(b, 1), True)})" for a, b in runs]
-    return "AND (" + " OR ".join(ranges) + ")"
+CUSTOMERS = Customer._meta.db_table
+BILLS = MonthlyBill._meta.db_table
+PLANS = PlanPeriod._meta.db_table
+KEY_PERSONS = KeyPerson._meta.db_table
+GROUPS = Group._meta.db_table
+TIERS = Tier._meta.db_table
+FLOORS = TransferFloor._meta.db_table
+OVERRIDES = TierOverride._meta.db_table
+STATE = CustomerTier._meta.db_table
+HISTORY = TierChange._meta.db_table
+DRY_RUN_HISTORY = DryRunChange._meta.db_table
+CHANGED = "transition IN ('joined', 'upgraded', 'renewed', 'downgraded', 'left')"
 
 
 @dataclass
@@ -92,28 +58,61 @@ def evaluate_chunk(
     hi: int,
     tier_ids: dict[str, int],
     apply: bool,
-    history_table: str = "tiers_tierchange",
 ) -> ChunkResult:
-    """Evaluate customers with lo <= id <= hi. Must run inside a transaction.
+    """Evaluate customers with lo <= id <= hi for `month`'s run. Must run inside a transaction.
 
-    apply=True writes history rows to `history_table` and the new current state; apply=False (a dry run)
-    writes only what would change to `history_table` (tiers_dryrunchange)."""
-    d = dialect()
-    E = rules.evaluation_date(month, policy.run_day)
-    E_start = timezone.make_aware(dt.datetime.combine(E, dt.time.min))
+    The decision (the score, the floors and the current state joined per customer, then the transition) is one
+    query; the changed rows are appended to the history, and an applied run (apply=True) upserts them into the
+    current state; the transitions are counted. A dry run (apply=False) writes only what would change, to the dry
+    run's history (DryRunChange)."""
+    p = Params()
+    on = rules.evaluation_date(month, policy.run_day)
     window = set(rules.window_months(month, policy.window_months))
-    months = sorted(m for m in closed_months if m in window)
-    rank_of = policy.ranks
-    tenure_rows = sorted(policy.tenure_bonus, reverse=True)
+    score = score_sql(p, policy, on=on, months=sorted(m for m in closed_months if m in window), lo=lo, hi=hi)
+    floors = floors_sql(p, policy, month=month, on=on, lo=lo, hi=hi)
+    current = current_sql(p, policy, tier_ids=tier_ids, lo=lo, hi=hi)
+    decision = decision_sql(p, score, floors, current, policy=policy, month=month, on=on, lo=lo, hi=hi)
+    writes = [history_sql(p, policy, run_id=run_id, on=on, tier_ids=tier_ids, dry_run=not apply)]
+    if apply:
+        writes.append(state_sql(p, policy, on=on, tier_ids=tier_ids))
+    counts = run_decision(p, decision, writes)
+    return ChunkResult(customers=sum(counts.values()), counts=counts)
 
-    p = Params(d)
 
-    # --- the score, in integer units (points, or fen a month for the average-spend policy)
+# -- the score -------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Score:
+    bills: str  # the `b` CTE: (customer_id, bill_sum) of the window's bills in the range
+    units: str  # a customer's score in integer units (points, or fen a month for the average-spend policy)
+    rank: str  # the rank the score wins (0 below every threshold or before the minimum tenure)
+
+
+def _month_filter(p: Params, months: list[dt.date]) -> str:
+    """The bills of these billing months (sorted), as date ranges: one per run of consecutive months (usually the
+    whole window), cheaper per bill row than an IN list of twelve dates."""
+    if not months:
+        return "AND 1 = 0"
+    runs = [[months[0], months[0]]]
+    for m in months[1:]:
+        if m == dates.add_months(runs[-1][1], 1):
+            runs[-1][1] = m
+        else:
+            runs.append([m, m])
+    ranges = [f"(month >= {p(a)} AND month < {p(dates.add_months(b, 1))})" for a, b in runs]
+    return "AND (" + " OR ".join(ranges) + ")"
+
+
+def score_sql(p: Params, policy: rules.Policy, *, on: dt.date, months: list[dt.date], lo: int, hi: int) -> Score:
+    """The score of `c` (customer) and `b` (bills) rows, in integer units, and the rank it wins on `on`."""
+    d, rank_of = p.d, policy.ranks
     if policy.kind == rules.ANNUAL:
+        tenure_rows = sorted(policy.tenure_bonus, reverse=True)
         bonus = (
             "CASE "
             + " ".join(
-                f"WHEN c.join_date <= {p(rules.years_before(E, years), True)} THEN {p(bonus)}"
+                f"WHEN c.join_date <= {p(dates.years_before(on, years))} THEN {p(bonus)}"
                 for years, bonus in tenure_rows
             )
             + " ELSE 0 END"
@@ -121,10 +120,10 @@ def evaluate_chunk(
             else "0"
         )
         units = f"(COALESCE(b.bill_sum, 0) + {bonus})"
-        bill_sum = d.sum_yuan  # only the sum the policy scores is aggregated
+        bill_sum = d.sum_yuan("amount")  # only the sum the policy scores is aggregated
     else:
         units = f"(COALESCE(b.bill_sum, 0) / {p(policy.window_months)})"
-        bill_sum = d.sum_fen
+        bill_sum = d.sum_fen("amount")
     score_case = (
         "CASE "
         + " ".join(
@@ -135,11 +134,28 @@ def evaluate_chunk(
         if policy.thresholds
         else "0"
     )
-    can_win = f"(c.join_date <= {p(rules.months_before(E, policy.min_tenure_months), True)})"
+    can_win = f"(c.join_date <= {p(dates.months_before(on, policy.min_tenure_months))})"
+    bills = f"""SELECT customer_id, {bill_sum} AS bill_sum
+        FROM {BILLS}
+        WHERE customer_id BETWEEN {p(lo)} AND {p(hi)} {_month_filter(p, months)}
+        GROUP BY customer_id"""
+    return Score(bills=bills, units=units, rank=f"CASE WHEN {can_win} THEN {score_case} ELSE 0 END")
 
+
+# -- the floors: plan, key person, move-in, override ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Floors:
+    ctes: str  # pl (plan in force), kp (key-person rank), tf (move-in floor), ov (override), each per customer
+    plan_rank: str  # the rank the plan in force grants (a plan started before the month)
+
+
+def floors_sql(p: Params, policy: rules.Policy, *, month: dt.date, on: dt.date, lo: int, hi: int) -> Floors:
+    """The floors in force on `on` per customer of the range, as CTEs to join."""
+    rank_of = policy.ranks
     plan_case = p.case("pl.plan_code", [(code, rank_of[t]) for code, t in policy.plan_tiers.items() if t in rank_of])
-    plan_rank = f"(CASE WHEN pl.started_on < {p(month, True)} THEN {plan_case} ELSE 0 END)"
-
+    plan_rank = f"(CASE WHEN pl.started_on < {p(month)} THEN {plan_case} ELSE 0 END)"
     kp_whens = []
     for role, group_class, tier in policy.key_person_tiers:
         if tier not in rank_of:
@@ -149,53 +165,91 @@ def evaluate_chunk(
         else:
             kp_whens.append(f"WHEN k.role = {p(role)} THEN {p(rank_of[tier])}")
     kp_case = "CASE " + " ".join(kp_whens) + " ELSE 0 END" if kp_whens else "0"
-    # the current tier's rank as the policy ranks it (an inactive tier ranks 0, as in rules.evaluate); a CASE
-    # over the few tier ids instead of a join per customer
-    cur_rank = p.case("s.tier_id", [(tier_ids[code], rank) for code, rank in rank_of.items() if code in tier_ids])
-    score_until = rules.score_valid_until(month, policy.validity_months, policy.expiry_day)
-
-    month_filter = _month_filter(p, months)
-    decision_ctes = f"""
-    WITH c AS (
-        SELECT id, join_date, product_type, status FROM customers_customer WHERE id BETWEEN {p(lo)} AND {p(hi)}
-    ), b AS (
-        SELECT customer_id, {bill_sum} AS bill_sum
-        FROM customers_monthlybill
-        WHERE customer_id BETWEEN {p(lo)} AND {p(hi)} {month_filter}
-        GROUP BY customer_id
-    ), pl AS (
-        {d.latest_plan.format(lo=p(lo), hi=p(hi), on=p(E, True))}
+    day_start = timezone.make_aware(dt.datetime.combine(on, dt.time.min))
+    ctes = f"""pl AS (
+        {_latest_plan(p, on=on, lo=lo, hi=hi)}
     ), kp AS (
         SELECT k.customer_id, MAX({kp_case}) AS rnk
-        FROM customers_keyperson k JOIN customers_group g ON g.id = k.group_id
-        WHERE k.customer_id BETWEEN {p(lo)} AND {p(hi)} AND k.set_at < {p(connection.ops.adapt_datetimefield_value(E_start))}
+        FROM {KEY_PERSONS} k JOIN {GROUPS} g ON g.id = k.group_id
+        WHERE k.customer_id BETWEEN {p(lo)} AND {p(hi)} AND k.set_at < {p(day_start)}
         GROUP BY k.customer_id
     ), tf AS (
         SELECT customer_id, rnk, kept_until FROM (
             SELECT f.customer_id, t.rank AS rnk, f.kept_until,
                    ROW_NUMBER() OVER (PARTITION BY f.customer_id ORDER BY t.rank DESC, f.kept_until DESC) AS rn
-            FROM tiers_transferfloor f JOIN tiers_tier t ON t.id = f.tier_id AND t.active
+            FROM {FLOORS} f JOIN {TIERS} t ON t.id = f.tier_id AND t.active
             WHERE f.customer_id BETWEEN {p(lo)} AND {p(hi)}
-              AND f.moved_on <= {p(E, True)} AND f.kept_until >= {p(E, True)}
+              AND f.moved_on <= {p(on)} AND f.kept_until >= {p(on)}
         ) x WHERE rn = 1
     ), ov AS (
         SELECT customer_id, rnk, ends_on FROM (
             SELECT o.customer_id, t.rank AS rnk, o.ends_on,
                    ROW_NUMBER() OVER (PARTITION BY o.customer_id ORDER BY o.approved_at DESC, o.id DESC) AS rn
-            FROM tiers_tieroverride o JOIN tiers_tier t ON t.id = o.tier_id
+            FROM {OVERRIDES} o JOIN {TIERS} t ON t.id = o.tier_id
             WHERE o.customer_id BETWEEN {p(lo)} AND {p(hi)} AND o.status = 'approved'
-              AND o.starts_on <= {p(E, True)} AND o.ends_on >= {p(E, True)}
+              AND o.starts_on <= {p(on)} AND o.ends_on >= {p(on)}
         ) x WHERE rn = 1
-    ), cur AS (
-        SELECT s.customer_id, {cur_rank} AS rnk, s.source, s.valid_until, s.since
-        FROM tiers_customertier s
-        WHERE s.customer_id BETWEEN {p(lo)} AND {p(hi)}
+    )"""
+    return Floors(ctes=ctes, plan_rank=plan_rank)
+
+
+def _latest_plan(p: Params, *, on: dt.date, lo: int, hi: int) -> str:
+    """Each customer's plan period in force on `on`: (customer_id, plan_code, started_on)."""
+    if p.d.postgres:  # DISTINCT ON takes half the time of ROW_NUMBER() over a window here
+        return f"""SELECT DISTINCT ON (customer_id) customer_id, plan_code, started_on FROM {PLANS}
+        WHERE customer_id BETWEEN {p(lo)} AND {p(hi)} AND started_on <= {p(on)} ORDER BY customer_id, started_on DESC"""
+    # SQLite takes a bare column from the row that holds the MAX() (documented behaviour)
+    return f"""SELECT customer_id, plan_code, MAX(started_on) AS started_on FROM {PLANS}
+        WHERE customer_id BETWEEN {p(lo)} AND {p(hi)} AND started_on <= {p(on)} GROUP BY customer_id"""
+
+
+def current_sql(p: Params, policy: rules.Policy, *, tier_ids: dict[str, int], lo: int, hi: int) -> str:
+    """The `cur` CTE: each customer's current state, its tier ranked as the policy ranks it (an inactive tier ranks
+    0, as in rules.evaluate; a CASE over the few tier ids instead of a join per customer)."""
+    rank_of = policy.ranks
+    cur_rank = p.case("s.tier_id", [(tier_ids[code], rank) for code, rank in rank_of.items() if code in tier_ids])
+    return f"""SELECT s.customer_id, {cur_rank} AS rnk, s.source, s.valid_until, s.since
+        FROM {STATE} s
+        WHERE s.customer_id BETWEEN {p(lo)} AND {p(hi)}"""
+
+
+# -- the decision ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decision:
+    ctes: str  # WITH … dec AS (…): every customer's facts, candidate and comparison with the current state
+    select: str  # the decision rows the writes read, with their transition
+
+
+def decision_sql(
+    p: Params,
+    score: Score,
+    floors: Floors,
+    current: str,
+    *,
+    policy: rules.Policy,
+    month: dt.date,
+    on: dt.date,
+    lo: int,
+    hi: int,
+) -> Decision:
+    """Per customer of the range: the best of score and floors (an override or a customer who cannot hold a tier
+    forces the candidate), its source and validity, and the transition from the current state (rules.decide)."""
+    score_until = rules.score_valid_until(month, policy.validity_months, policy.expiry_day)
+    ctes = f"""
+    WITH c AS (
+        SELECT id, join_date, product_type, status FROM {CUSTOMERS} WHERE id BETWEEN {p(lo)} AND {p(hi)}
+    ), b AS (
+        {score.bills}
+    ), {floors.ctes}, cur AS (
+        {current}
     ), f AS MATERIALIZED (
         SELECT c.id AS customer_id, c.status,
                CASE WHEN c.product_type = 'primary' AND c.status <> 'closed' THEN 1 ELSE 0 END AS can_hold,
-               {units} AS units,
-               CASE WHEN {can_win} THEN {score_case} ELSE 0 END AS score_rnk,
-               COALESCE({plan_rank}, 0) AS plan_rnk,
+               {score.units} AS units,
+               {score.rank} AS score_rnk,
+               COALESCE({floors.plan_rank}, 0) AS plan_rnk,
                COALESCE(kp.rnk, 0) AS kp_rnk,
                COALESCE(tf.rnk, 0) AS tf_rnk, tf.kept_until AS tf_until,
                ov.rnk AS ov_rnk, ov.ends_on AS ov_until,
@@ -209,7 +263,7 @@ def evaluate_chunk(
         LEFT JOIN ov ON ov.customer_id = c.id
         LEFT JOIN cur ON cur.customer_id = c.id
     ), best AS (
-        SELECT f.*, {d.greatest}(score_rnk, plan_rnk, kp_rnk, tf_rnk) AS best_rnk FROM f
+        SELECT f.*, {p.d.greatest("score_rnk", "plan_rnk", "kp_rnk", "tf_rnk")} AS best_rnk FROM f
     ), cand AS (
         SELECT best.*,
             CASE WHEN can_hold = 0 THEN 0 WHEN ov_rnk IS NOT NULL THEN ov_rnk ELSE best_rnk END AS cand_rnk,
@@ -224,18 +278,18 @@ def evaluate_chunk(
         FROM best
     ), cand2 AS (
         SELECT cand.*,
-            CASE cand_source WHEN 'score' THEN {p(score_until, True)} WHEN 'transfer' THEN tf_until
+            CASE cand_source WHEN 'score' THEN {p(score_until)} WHEN 'transfer' THEN tf_until
                              WHEN 'override' THEN ov_until ELSE NULL END AS cand_until
         FROM cand
     ), dec AS (
         SELECT cand2.*,
             CASE WHEN cand_rnk = cur_rnk AND cand_source = cur_source
-                      AND NOT (cand_until {d.distinct} cur_until) THEN 1 ELSE 0 END AS same_state,
-            CASE WHEN cur_source = 'score' AND cur_until >= {p(E, True)} THEN 1 ELSE 0 END AS score_valid
+                      AND NOT (cand_until {p.d.distinct} cur_until) THEN 1 ELSE 0 END AS same_state,
+            CASE WHEN cur_source = 'score' AND cur_until >= {p(on)} THEN 1 ELSE 0 END AS score_valid
         FROM cand2
     )"""
     # Only the columns that the writes read leave the decision (a wider row cost 10-15 % more to keep).
-    decision_select = """
+    select = """
     SELECT customer_id, status, units, cand_rnk, cur_rnk, cand_source, cand_until, cur_since,
         CASE
             WHEN cand_rnk > cur_rnk THEN CASE WHEN cur_rnk = 0 THEN 'joined' ELSE 'upgraded' END
@@ -245,52 +299,72 @@ def evaluate_chunk(
             ELSE 'downgraded'
         END AS transition
     FROM dec"""
-    to_tier = p.case("cand_rnk", [(rank, tier_ids[code]) for code, rank in rank_of.items()], "NULL")
-    from_tier = p.case("cur_rnk", [(rank, tier_ids[code]) for code, rank in rank_of.items()], "NULL")
-    changed = "transition IN ('joined', 'upgraded', 'renewed', 'downgraded', 'left')"
-    score_expr = "units" if policy.kind == rules.ANNUAL else "units / 100.0"
+    return Decision(ctes=ctes, select=select)
+
+
+# -- the writes (each reads the decision from {source}) ---------------------------------------------------------------
+
+
+def _tier_of_rank(p: Params, policy: rules.Policy, rank: str, tier_ids: dict[str, int]) -> str:
+    return p.case(rank, [(r, tier_ids[code]) for code, r in policy.ranks.items()], "NULL")
+
+
+def history_sql(
+    p: Params, policy: rules.Policy, *, run_id: int | None, on: dt.date, tier_ids: dict[str, int], dry_run: bool
+) -> str:
+    """Append the changed rows to the history (a dry run's own table, which has no creation time)."""
+    score = "units" if policy.kind == rules.ANNUAL else "units / 100.0"
     reason = (
         "CASE WHEN cand_rnk = 0 THEN CASE WHEN status = 'closed' THEN 'closure' ELSE 'score' END ELSE cand_source END"
     )
-    history_sql = f"""INSERT INTO {history_table}
+    return f"""INSERT INTO {DRY_RUN_HISTORY if dry_run else HISTORY}
         (customer_id, run_id, from_tier_id, to_tier_id, transition, reason, score, effective_on, valid_until
-         {", created_at" if history_table == "tiers_tierchange" else ""})
-        SELECT customer_id, {p(run_id)}, {from_tier}, {to_tier}, transition, {reason}, {score_expr},
-               {p(E, True)}, cand_until {", " + p(timezone.now()) if history_table == "tiers_tierchange" else ""}
-        FROM {{source}} WHERE {changed}"""
-    state_sql = f"""INSERT INTO tiers_customertier (customer_id, tier_id, source, valid_until, since, updated_at)
-        SELECT customer_id, {to_tier}, cand_source, cand_until,
-               CASE WHEN cand_rnk = 0 THEN NULL WHEN cand_rnk = cur_rnk THEN cur_since ELSE {p(E, True)} END,
+         {"" if dry_run else ", created_at"})
+        SELECT customer_id, {p(run_id)}, {_tier_of_rank(p, policy, "cur_rnk", tier_ids)},
+               {_tier_of_rank(p, policy, "cand_rnk", tier_ids)}, transition, {reason}, {score},
+               {p(on)}, cand_until {"" if dry_run else ", " + p(timezone.now())}
+        FROM {{source}} WHERE {CHANGED}"""
+
+
+def state_sql(p: Params, policy: rules.Policy, *, on: dt.date, tier_ids: dict[str, int]) -> str:
+    """Upsert the changed rows into the current state (`since` kept when the rank stays)."""
+    return f"""INSERT INTO {STATE} (customer_id, tier_id, source, valid_until, since, updated_at)
+        SELECT customer_id, {_tier_of_rank(p, policy, "cand_rnk", tier_ids)}, cand_source, cand_until,
+               CASE WHEN cand_rnk = 0 THEN NULL WHEN cand_rnk = cur_rnk THEN cur_since ELSE {p(on)} END,
                {p(timezone.now())}
-        FROM {{source}} WHERE {changed}
+        FROM {{source}} WHERE {CHANGED}
         ON CONFLICT (customer_id) DO UPDATE SET
             tier_id = excluded.tier_id, source = excluded.source, valid_until = excluded.valid_until,
             since = excluded.since, updated_at = excluded.updated_at"""
-    count_sql = "SELECT transition, COUNT(*) FROM {source} GROUP BY transition"
+
+
+COUNT_SQL = "SELECT transition, COUNT(*) FROM {source} GROUP BY transition"
+
+
+def run_decision(p: Params, decision: Decision, writes: list[str]) -> dict[str, int]:
+    """Compute the decision once, run the writes over it, and count the transitions."""
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+        if p.d.postgres:
             # One statement: the decision is materialized once and the writes are data-modifying CTEs reading
             # it (a temporary table cost a third of the chunk). JIT compiled this statement anew in every
             # chunk (0.13-0.33 s of 0.5-0.7 s); work_mem keeps the materialized decision in memory.
             cursor.execute("SET LOCAL jit = off")
             cursor.execute("SET LOCAL work_mem = '64MB'")
-            writes = [history_sql] + ([state_sql] if apply else [])
             cursor.execute(
-                decision_ctes
-                + f", {TEMP} AS MATERIALIZED ({decision_select})"
+                decision.ctes
+                + f", {TEMP} AS MATERIALIZED ({decision.select})"
                 + "".join(f", write_{i} AS ({w.format(source=TEMP)})" for i, w in enumerate(writes))
                 + " "
-                + count_sql.format(source=TEMP),
+                + COUNT_SQL.format(source=TEMP),
                 p,
             )
-        else:
-            cursor.execute(f"DROP TABLE IF EXISTS {TEMP}")
-            cursor.execute(f"CREATE TEMP TABLE {TEMP} AS " + decision_ctes + decision_select, p)
-            cursor.execute(history_sql.format(source=TEMP), p)
-            if apply:
-                cursor.execute(state_sql.format(source=TEMP), p)
-            cursor.execute(count_sql.format(source=TEMP))
+            return {t: n for t, n in cursor.fetchall()}
+        # SQLite has no data-modifying CTEs: the decision is kept in a temporary table for the writes
+        cursor.execute(f"DROP TABLE IF EXISTS {TEMP}")
+        cursor.execute(p.d.temp_create(TEMP) + decision.ctes + decision.select, p)
+        for write in writes:
+            cursor.execute(write.format(source=TEMP), p)
+        cursor.execute(COUNT_SQL.format(source=TEMP))
         counts = {t: n for t, n in cursor.fetchall()}
-        if connection.vendor != "postgresql":
-            cursor.execute(f"DROP TABLE {TEMP}")
-    return ChunkResult(customers=sum(counts.values()), counts=counts)
+        cursor.execute(f"DROP TABLE {TEMP}")
+    return counts

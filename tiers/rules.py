@@ -11,8 +11,8 @@ from decimal import ROUND_FLOOR, Decimal
 from django.utils.translation import gettext as _
 
 from core import bounds
+from core.dates import add_months, full_months, full_years
 from customers.models import GroupClass, KeyPersonRole
-from customers.rules import add_months  # noqa: F401  (one month arithmetic for every app)
 
 ANNUAL = "annual_composite"
 AVERAGE = "average_spend"
@@ -21,31 +21,6 @@ SCORE, PLAN, KEY_PERSON, TRANSFER, OVERRIDE, CLOSURE = "score", "plan", "key_per
 # On equal rank the score is the source, then plan, then key person (then a move-in).
 SOURCE_PRIORITY = (SCORE, PLAN, KEY_PERSON, TRANSFER)
 CHANGING = ("joined", "upgraded", "renewed", "downgraded", "left")
-
-
-def years_before(day: dt.date, years: int) -> dt.date:
-    """The same calendar day `years` earlier (29 Feb -> 28 Feb)."""
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:
-        return day.replace(year=day.year - years, day=28)
-
-
-def months_before(day: dt.date, months: int) -> dt.date:
-    first = add_months(day.replace(day=1), -months)
-    last_day = (add_months(first, 1) - dt.timedelta(days=1)).day
-    return first.replace(day=min(day.day, last_day))
-
-
-def full_years(join_date: dt.date, on: dt.date) -> int:
-    """Full years since `join_date` on `on`; an anniversary on or before `on` counts."""
-    years = on.year - join_date.year - ((on.month, on.day) < (join_date.month, join_date.day))
-    return max(years, 0)
-
-
-def full_months(join_date: dt.date, on: dt.date) -> int:
-    months = (on.year - join_date.year) * 12 + on.month - join_date.month - (on.day < join_date.day)
-    return max(months, 0)
 
 
 @dataclass(frozen=True)

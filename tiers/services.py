@@ -11,6 +11,7 @@ from django.db.models import Count, F, Max, Min
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
+from core import dates
 from core.errors import InvalidInput, RuleViolation
 from customers import selectors as customer_selectors
 from customers.models import Customer
@@ -118,7 +119,7 @@ def tier_run_start(
         if existing:
             return existing, False
     snapshot = policy_rules(policy, draft)  # a bad draft is a 400 before anything else (no run is created)
-    previous = rules.add_months(month, -1)
+    previous = dates.add_months(month, -1)
     if not force and not customer_selectors.month_is_closed(previous):
         raise RuleViolation(
             f"Billing month {previous:%Y-%m} is not closed yet; close it or force the run.", code="month_not_closed"
@@ -210,7 +211,7 @@ def tier_run_chunk(*, chunk_id: int) -> bool:
             result = engine.evaluate_chunk(
                 run_id=run.pk, policy=rules.Policy.from_json(run.policy_snapshot), month=run.month,
                 closed_months=customer_selectors.closed_months(), lo=chunk.lo, hi=chunk.hi, tier_ids=_tier_ids(),
-                apply=not run.dry_run, history_table="tiers_dryrunchange" if run.dry_run else "tiers_tierchange",
+                apply=not run.dry_run,
             )  # fmt: skip
             RatingChunk.objects.filter(pk=chunk.pk).update(
                 done=True, counts=result.counts, customers=result.customers, done_at=timezone.now(),

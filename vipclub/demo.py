@@ -22,6 +22,7 @@ from django.contrib.auth.models import Group as UserGroup
 from django.db import transaction
 from rest_framework import serializers
 
+from core import dates
 from core.errors import InvalidInput
 from customers import rules
 from customers import selectors as customer_selectors
@@ -53,7 +54,7 @@ def at_club_time(day: dt.date, hour: int = 0, minute: int = 0) -> dt.datetime:
 
 def billing_closed_at(month: dt.date, as_of: dt.date) -> dt.datetime:
     """When billing closed `month`: 06:00 on the 2nd of the next month, never after the start of `as_of`."""
-    usual = at_club_time(rules.add_months(month, 1) + dt.timedelta(days=1), 6)
+    usual = at_club_time(dates.add_months(month, 1) + dt.timedelta(days=1), 6)
     return min(usual, at_club_time(as_of))
 
 
@@ -167,13 +168,6 @@ class DemoClub:
         return sum(len(b) for b in self.bills.values())
 
 
-def _years_before(day: dt.date, years: int) -> dt.date:
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year - years, day=28)
-
-
 def _id_number(district: str, birthday: dt.date, sequence: int) -> str:
     first17 = f"{district}{birthday:%Y%m%d}{sequence:03d}"
     return first17 + rules.id_number_check_digit(first17)
@@ -214,7 +208,7 @@ def demo_club_build(*, customers: int, as_of: dt.date, seed: int = 1) -> DemoClu
     """The whole demo club as plain data, deterministic given (customers, as_of, seed)."""
     rng = random.Random(seed)
     this_month = as_of.replace(day=1)
-    months = [rules.add_months(this_month, -n) for n in range(24, 0, -1)]
+    months = [dates.add_months(this_month, -n) for n in range(24, 0, -1)]
     regions = list(DEMO_REGIONS)
     rows: list[dict] = []
     bills: dict[str, list[tuple[dt.date, Decimal, bool]]] = {}
@@ -231,7 +225,7 @@ def demo_club_build(*, customers: int, as_of: dt.date, seed: int = 1) -> DemoClu
         id_sequences[key] = id_sequences.get(key, rng.randrange(0, 40)) + 1
         sequence = (id_sequences[key] * 2 + (1 if male else 0)) % 1000
         # Tenure 1-20 years (not before the 18th birthday); a few customers joined within the last year.
-        adult_days = (as_of - _years_before(birthday, -18)).days
+        adult_days = (as_of - dates.years_before(birthday, -18)).days
         if rng.random() < 0.03:
             tenure_days = rng.randrange(30, 365)
         else:
@@ -391,7 +385,7 @@ def demo_club_load(club: DemoClub, *, log: Callable[[str], None] = lambda _: Non
     ]
     for chunk in _chunks(bill_rows, 20000):
         workflows.bills_import(rows=chunk)
-    log(f"  {len(bill_rows)} bills, {rules.month_str(club.months[0])} to {rules.month_str(club.months[-1])}")
+    log(f"  {len(bill_rows)} bills, {dates.month_str(club.months[0])} to {dates.month_str(club.months[-1])}")
 
     billing_months_close(club.months, as_of=club.as_of)
     log(f"  {len(club.months)} billing months closed")
@@ -497,9 +491,9 @@ def demo_retention_load(*, as_of: dt.date, seed: int = 1) -> dict[str, int]:
     first_run = RatingRun.objects.filter(dry_run=False, status="done").order_by("month").first()
     if first_run is not None and first_run.evaluation_date < month:
         retention_services.snapshot_month(
-            month=rules.add_months(month, -1), base_date=first_run.evaluation_date, today=as_of
+            month=dates.add_months(month, -1), base_date=first_run.evaluation_date, today=as_of
         )
-    daily_run(day=as_of)  # again (idempotent): the retention contacts due by today are overdue now
+    daily_run(on=as_of)  # again (idempotent): the retention contacts due by today are overdue now
     counts["at_risk"] = retention_services.risk_refresh(as_of=as_of)
     return counts
 

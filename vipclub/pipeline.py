@@ -12,7 +12,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from benefits import services as benefit_services
-from customers.rules import add_months
+from core.dates import add_months
 from managers import services as manager_services
 from points import services as points_services
 from retention import services as retention_services

@@ -96,7 +96,7 @@ def call(customer, day: dt.date, outcome: str, channel: str = "call", hour: int 
 
 
 def run(day: dt.date) -> dict:
-    return daily.daily_run(day=day)
+    return daily.daily_run(on=day)
 
 
 def run_days(first: dt.date, last: dt.date) -> None:

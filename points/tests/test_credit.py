@@ -10,8 +10,9 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core import dates
 from customers.models import MonthlyBill, StatusChange
-from points import rules, selectors, services
+from points import selectors, services
 from points.models import CreditPolicy, CreditRating
 from points.tests.helpers import customer
 
@@ -40,7 +41,7 @@ def stored(c) -> tuple[int, int, dt.date]:
 
 
 def six(amount, before=dt.date(2026, 11, 1)) -> dict:
-    return {rules.add_months(before, -i): amount for i in range(1, 7)}
+    return {dates.add_months(before, -i): amount for i in range(1, 7)}
 
 
 @pytest.mark.parametrize(
@@ -161,7 +162,7 @@ def test_the_sql_and_the_rules_agree_for_random_customers(population):
             made = []
             for spec in population:
                 # nine months of bills ending with ON's month (which must not count)
-                months = [rules.add_months(dt.date(2026, 11, 1), -8 + i) for i in range(9)]
+                months = [dates.add_months(dt.date(2026, 11, 1), -8 + i) for i in range(9)]
                 bills = {m: a for m, a in zip(months, spec["bills"], strict=True) if a is not None}
                 made.append(make(brand=spec["brand"], join_date=spec["join_date"], bills=bills,
                                  suspended_at=spec["suspensions"]))  # fmt: skip

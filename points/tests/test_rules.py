@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core import dates
 from points import rules
 
 T = rules.DEFAULT_CREDIT_TABLE
@@ -127,7 +128,7 @@ def test_tenure_points_by_full_years(join_date, years, points):
 
 def six(amount) -> dict:
     """Six monthly bills of `amount` before ON's month."""
-    return {rules.add_months(dt.date(2026, 11, 1), -i): Decimal(str(amount)) for i in range(1, 7)}
+    return {dates.add_months(dt.date(2026, 11, 1), -i): Decimal(str(amount)) for i in range(1, 7)}
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from core import dates
 from customers.models import BillingMonth, Group, KeyPerson, MonthlyBill, PlanPeriod
 from customers.tests.factories import CustomerFactory, RegionFactory
 from tiers import rules, services
@@ -15,13 +16,13 @@ def close_months(first: dt.date, last: dt.date) -> None:
     month = first
     while month <= last:
         BillingMonth.objects.update_or_create(month=month, defaults={"closed_at": timezone.now()})
-        month = rules.add_months(month, 1)
+        month = dates.add_months(month, 1)
 
 
 def monthly_bills(month: dt.date, amounts) -> dict[dt.date, Decimal]:
     """Amounts for the months just before `month`, oldest first."""
     amounts = [Decimal(str(a)) for a in amounts]
-    return {rules.add_months(month, -len(amounts) + i): a for i, a in enumerate(amounts)}
+    return {dates.add_months(month, -len(amounts) + i): a for i, a in enumerate(amounts)}
 
 
 def make_customer(
@@ -76,7 +77,7 @@ def run_month(
 ):  # fmt: skip
     """Run `month` inline (forced), the 24 months before it closed unless close=False."""
     if close:
-        close_months(rules.add_months(month, -24), rules.add_months(month, -1))
+        close_months(dates.add_months(month, -24), dates.add_months(month, -1))
     if settings is not None and chunk_size:
         settings.VIPCLUB_RATING_CHUNK_SIZE = chunk_size
     run, _ = services.tier_run_start(

@@ -14,6 +14,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core import dates
 from tiers import rules, services
 from tiers.models import TierChange
 from tiers.tests.helpers import close_months, make_customer, state_of
@@ -103,7 +104,7 @@ def check_population(specs, policy_model, django_user_model):
 
 def _check_population(specs, policy_model, django_user_model):
     staff = django_user_model.objects.get_or_create(username="staff")[0]
-    close_months(rules.add_months(M, -24), rules.add_months(M, -1))
+    close_months(dates.add_months(M, -24), dates.add_months(M, -1))
     customers = [
         make_customer(
             join_date=s["join_date"],

@@ -7,6 +7,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from core import dates
 from core.errors import RuleViolation
 from customers import services as customer_services
 from tiers import rules, services
@@ -97,7 +98,7 @@ def test_an_unclosed_month_inside_the_window_is_left_out_and_its_neighbours_coun
 
     # given 12 bills of 100, 1,200 yuan, and the window's 6th month (May) reopened for corrections
     customer = make_customer(join_date=LONG_AGO, bills=monthly_bills(M, [100] * 12))
-    close_months(rules.add_months(M, -12), rules.add_months(M, -1))
+    close_months(dates.add_months(M, -12), dates.add_months(M, -1))
     BillingMonth.objects.filter(month=dt.date(2026, 5, 1)).update(closed_at=None)
     run, _ = services.tier_run_start(month=M, dry_run=True, force=True, dispatch=False)
     services.tier_run_execute(run=run)
@@ -125,8 +126,8 @@ def test_tenure_bonus_boundaries_on_the_first(join_date, bonus):
 
 def test_tenure_example_of_domain():
     # joined 2015-03-01 → 10 years on 2025-03-01; joined 2015-03-02 → 9
-    assert rules.full_years(dt.date(2015, 3, 1), dt.date(2025, 3, 1)) == 10
-    assert rules.full_years(dt.date(2015, 3, 2), dt.date(2025, 3, 1)) == 9
+    assert dates.full_years(dt.date(2015, 3, 1), dt.date(2025, 3, 1)) == 10
+    assert dates.full_years(dt.date(2015, 3, 2), dt.date(2025, 3, 1)) == 9
 
 
 def test_less_than_12_months_cannot_win_by_score_but_a_floor_applies_at_once():

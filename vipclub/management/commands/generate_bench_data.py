@@ -20,7 +20,7 @@ from django.db import connection, transaction
 from django.db.models import Sum
 from django.db.models.functions import Floor
 
-from core import bounds
+from core import bounds, dates
 from core.db import server_notices
 from customers import rules
 from customers import services as customer_services
@@ -152,7 +152,7 @@ def _date(value: str) -> dt.date:
 
 
 def _tenure_bonus(join_date: dt.date, on: dt.date) -> int:
-    years = on.year - join_date.year - ((on.month, on.day) < (join_date.month, join_date.day))
+    years = dates.full_years(join_date, on)
     return 300 if years >= 10 else 200 if years >= 3 else 100 if years >= 1 else 0
 
 
@@ -185,12 +185,12 @@ class Command(BaseCommand):
             )
         self.as_of = as_of or demo.club_today()
         this_month = self.as_of.replace(day=1)
-        self.months = [rules.add_months(this_month, -n) for n in range(months, 0, -1)]
+        self.months = [dates.add_months(this_month, -n) for n in range(months, 0, -1)]
         self.phases: list[tuple[str, float]] = []
         started = time.monotonic()
         self.stdout.write(
             f"Generating {customers:,} customers and {customers * months:,} bills "
-            f"({rules.month_str(self.months[0])} to {rules.month_str(self.months[-1])}) on {connection.vendor}…"
+            f"({dates.month_str(self.months[0])} to {dates.month_str(self.months[-1])}) on {connection.vendor}…"
         )
         if connection.vendor == "postgresql":
             self._load_postgresql(customers, months, wipe, seed)
@@ -469,7 +469,7 @@ class Command(BaseCommand):
     def _tier_spread(self) -> None:
         """How many primary customers would reach each tier's default threshold (score = Σ floor + tenure)."""
         until = self.as_of.replace(day=1)
-        since = rules.add_months(until, -12)
+        since = dates.add_months(until, -12)
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute(PG_TIER_SPREAD, {"since": since, "until": until})

@@ -5,8 +5,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from core import bounds
+from core.dates import add_months
 from customers.models import Customer
-from customers.rules import add_months
 from managers.daily import daily_run
 from tiers import rules as tier_rules
 from tiers import services as tier_services
@@ -60,7 +60,7 @@ class Command(BaseCommand):
             logins = demo.demo_users_create()
         self._rate(as_of)
         self._contact_history(as_of)
-        result = daily_run(day=as_of)  # obligations due today, overdue ones, digests: the dashboard has a day
+        result = daily_run(on=as_of)  # obligations due today, overdue ones, digests: the dashboard has a day
         self.stdout.write(f"  daily job {as_of}: {', '.join(f'{k} {v}' for k, v in result['counts'].items() if v)}")
         retention = demo.demo_retention_load(as_of=as_of, seed=seed)
         self.stdout.write(f"  retention: {', '.join(f'{k} {v}' for k, v in retention.items())}")
