@@ -14,7 +14,6 @@ from managers.tests.helpers import make_manager, make_supervisor
 from retention import services
 from retention.models import RetentionCase
 from retention.tests.helpers import bills, club_time, member, walk
-from vipclub import workflows
 
 from .retention_fixtures import a_year_of_churn
 
@@ -32,7 +31,7 @@ def login(client, user):
 
 
 def a_case(customer, to: str = "open") -> RetentionCase:
-    case, _ = workflows.closure_request(customer=customer, reason="tariff", at=club_time(dt.date(2026, 11, 2)))
+    case, _ = services.closure_request(customer=customer, reason="tariff", at=club_time(dt.date(2026, 11, 2)))
     return walk(case, to)
 
 

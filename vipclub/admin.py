@@ -22,11 +22,11 @@ from points.admin import (
     customer_points_html,
 )
 from points.models import CreditRating, PointsAccount, PointsEntry, PointsLot
+from retention import services as retention_services
 from tiers import selectors as tier_selectors
 from tiers.admin import TierChangeAdmin, TierOverrideAdmin, TransferFloorAdmin, tier_label, tier_names
 from tiers.models import Source, TierChange, TierOverride, TransferFloor, Transition
 
-from . import workflows
 from .models import InboundEvent
 
 
@@ -176,7 +176,9 @@ class ClubCustomerAdmin(BranchScopedAdmin, CustomerAdmin):
         return render_to_string("admin/tiers/_customer_tier.html", {"state": state})
 
     def apply_transition(self, *, customer, action, kind, actor):
-        return workflows.customer_lifecycle(customer=customer, action=action, kind=kind, actor=actor, source="admin")
+        return retention_services.customer_lifecycle(
+            customer=customer, action=action, kind=kind, actor=actor, source="admin"
+        )
 
     @admin.display(description=_("points"))
     def points_panel(self, obj):
