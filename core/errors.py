@@ -26,3 +26,15 @@ class RuleViolation(DomainError):
 class NotFoundError(DomainError):
     http_status = 404
     default_code = "not_found"
+
+
+def user_message(exc: DomainError, *, codes: dict, fields: dict) -> str:
+    """A refusal of the services (which speak English) in the user's language: the page's text for its code, else
+    the texts of its bad fields, else the service's message."""
+    if exc.code in codes:
+        return str(codes[exc.code])
+    if isinstance(exc, InvalidInput):
+        named = [str(fields[f]) for f in exc.fields if f in fields]
+        if named:
+            return " ".join(named)
+    return exc.message

@@ -35,7 +35,7 @@ from .models import (
     RiskScore,
     RiskWeight,
 )
-from .views import move_message, reason_text
+from .texts import move_message, reason_text
 
 # --------------------------------------------------------------------------------------------------
 # Data staff edit

@@ -1,7 +1,6 @@
 """Cross-app workflows of the project's entry points. Apps never call each other sideways; these functions compose
 them. The customer lifecycle itself (customer_lifecycle, closure_request) lives in `retention.services`."""
 
-import datetime as dt
 import logging
 
 from django.db import transaction
