@@ -330,9 +330,7 @@ def serves(*, customer: Customer, manager: AccountManager) -> bool:
     return Assignment.objects.filter(customer=customer, manager=manager, ended_on__isnull=True).exists()
 
 
-def manager_customers(
-    *, manager: AccountManager, user, tier: str = "", status: str = "", q: str = ""
-) -> QuerySet:
+def manager_customers(*, manager: AccountManager, user, tier: str = "", status: str = "", q: str = "") -> QuerySet:
     """A manager's customers (active assignment) this user may see, filtered (tier code or "none", status) and
     searched (msisdn prefix or name), each with its tier, `next_due` (the due date of her next open obligation)
     and `late` (one is overdue); the next due first."""
@@ -361,7 +359,9 @@ def manager_customers(
 def customer_open_obligations(customer: Customer) -> list[Obligation]:
     """Her open and overdue obligations, whoever's, the first due first."""
     return list(
-        Obligation.objects.filter(customer=customer, status__in=OPEN_STATES).select_related("manager").order_by("due_on")
+        Obligation.objects.filter(customer=customer, status__in=OPEN_STATES)
+        .select_related("manager")
+        .order_by("due_on")
     )
 
 
@@ -381,9 +381,7 @@ def contact_trail(customer: Customer, *, limit: int = 50) -> QuerySet:
 
 
 def birthday_gift_of(*, customer: Customer, obligation_id: int) -> Obligation | None:
-    return Obligation.objects.filter(
-        pk=obligation_id, customer=customer, kind=ObligationKind.BIRTHDAY_GIFT
-    ).first()
+    return Obligation.objects.filter(pk=obligation_id, customer=customer, kind=ObligationKind.BIRTHDAY_GIFT).first()
 
 
 def plan_of(*, manager: AccountManager, plan_id) -> ServicePlan | None:

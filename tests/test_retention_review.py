@@ -76,9 +76,7 @@ def test_the_owner_keeps_the_case_of_a_customer_who_closed():
     manager = make_manager("E1")
     customer = member(manager=manager)
     case = a_case(customer, "escalated")
-    services.customer_lifecycle(
-        customer=customer, action="close", kind="voluntary", at=club_time(dt.date(2026, 12, 1))
-    )
+    services.customer_lifecycle(customer=customer, action="close", kind="voluntary", at=club_time(dt.date(2026, 12, 1)))
     # then: the manager who owned it still finds it among her cases; another manager does not
     assert [c["id"] for c in as_user(manager.user).get(CASES, {"open": "false"}).json()["results"]] == [case.pk]
     assert as_user(make_manager("E3", region=manager.region).user).get(CASES).json()["count"] == 0
