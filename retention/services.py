@@ -93,7 +93,7 @@ def case_open(
 
     Called by `closure_request` below once the customer is pending closure.
     The customer is locked first (core.db's lock order) and her status checked under the lock: no case opens for a
-    customer whose request is over (a 409 `no_closure_request`; the composition never asks for one)."""
+    customer whose request is over (a 409 `no_closure_request`; closure_request never asks for one)."""
     at = at or timezone.now()
     category = category_of(reason_category, reason)
     channel, reason = channel[:20], reason[:200]
