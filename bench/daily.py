@@ -112,9 +112,9 @@ def ensure_members(workers: int = 2) -> dict:
     from tiers.signals import rating_run_applied
 
     try:
-        from vipclub.pipeline import _start_pipeline
+        from vipclub.pipeline import start_monthly_pipeline
 
-        rating_run_applied.disconnect(_start_pipeline)
+        rating_run_applied.disconnect(start_monthly_pipeline)
     except ImportError:
         pass
     last = one("SELECT max(month) FROM customers_monthlybill")

@@ -510,9 +510,9 @@ def main(argv=None) -> int:
     from tiers.signals import rating_run_applied
 
     try:
-        from vipclub.pipeline import _start_pipeline
+        from vipclub.pipeline import start_monthly_pipeline
 
-        rating_run_applied.disconnect(_start_pipeline)
+        rating_run_applied.disconnect(start_monthly_pipeline)
     except ImportError:
         pass
 

@@ -1,13 +1,9 @@
-"""Benefits follow tier changes made between rating runs (override approval, move-in, closure) at once."""
-
-from django.dispatch import receiver
-
-from tiers.signals import tier_changed
+"""Benefits follow tier changes made between rating runs (override approval, move-in, closure) at once: the
+receiver of `tiers.signals.tier_changed`, connected in vipclub/wiring.py."""
 
 from . import services
 
 
-@receiver(tier_changed, dispatch_uid="benefits.regrant_on_tier_change")
 def regrant_on_tier_change(sender, customer_id: int, on, **kwargs) -> None:
     # Inside the tier change's transaction: the new quota and the tier change commit together.
     services.benefit_regrant_customer(customer_id=customer_id, on=on)

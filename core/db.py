@@ -9,7 +9,7 @@ Lock order (one for the whole project, so that two writers never wait for each o
    `SELECT … FOR NO KEY UPDATE`: rows that only reference her — ledger entries, status changes — can still be
    inserted meanwhile); a write over several customers locks them in id order;
 2. her retention case (`retention`);
-3. what follows from it, in the order the lifecycle composition writes it (`vipclub.workflows`): her tier and
+3. what follows from it, in the order the lifecycle writes it (`retention.services.customer_lifecycle`): her tier and
    benefit accounts (id order), her assignment and obligations;
 4. her points account(s), in customer-id order (`points`).
 

@@ -3,7 +3,7 @@
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, F, FilteredRelation, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, FilteredRelation, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from core.errors import NotFoundError
@@ -16,7 +16,21 @@ from tiers.models import CustomerTier
 
 from . import rules
 from .calendar import WorkCalendar
-from .models import AccountManager, Assignment, CardState, MembershipCard, Notification, Obligation, ObligationStatus
+from .models import (
+    AccountManager,
+    Assignment,
+    CalendarYear,
+    CardState,
+    ContactLog,
+    MembershipCard,
+    Notification,
+    Obligation,
+    ObligationKind,
+    ObligationStatus,
+    PlanStatus,
+    ServicePlan,
+    WorkLog,
+)
 
 
 def manager_of_user(user) -> AccountManager | None:
@@ -299,3 +313,122 @@ def _birthdays_within(qs: QuerySet, today: dt.date, days: int) -> list[tuple[dt.
 
 def today() -> dt.date:
     return timezone.localdate()
+
+
+# --- the account managers' pages (desk) ------------------------------------------------------------------
+
+OPEN_STATES = (ObligationStatus.OPEN, ObligationStatus.OVERDUE)
+
+
+def calendar_missing_years(on: dt.date) -> list[int]:
+    """This year, or from 1 November next year, while its working days are not loaded."""
+    return WorkCalendar(loaded_years=set(CalendarYear.objects.values_list("year", flat=True))).missing_years(on)
+
+
+def serves(*, customer: Customer, manager: AccountManager) -> bool:
+    """Whether the manager serves this customer (active assignment)."""
+    return Assignment.objects.filter(customer=customer, manager=manager, ended_on__isnull=True).exists()
+
+
+def manager_customers(*, manager: AccountManager, user, tier: str = "", status: str = "", q: str = "") -> QuerySet:
+    """A manager's customers (active assignment) this user may see, filtered (tier code or "none", status) and
+    searched (msisdn prefix or name), each with its tier, `next_due` (the due date of her next open obligation)
+    and `late` (one is overdue); the next due first."""
+    mine = Assignment.objects.filter(manager=manager, customer_id=OuterRef("pk"), ended_on__isnull=True)
+    open_obligations = Obligation.objects.filter(customer_id=OuterRef("pk"), manager=manager, status__in=OPEN_STATES)
+    qs = (
+        scope_customers(tier_selectors.annotate_tier(Customer.objects.all()), user)
+        .filter(Exists(mine))
+        .annotate(
+            next_due=Subquery(open_obligations.order_by("due_on").values("due_on")[:1]),
+            late=Exists(open_obligations.filter(status=ObligationStatus.OVERDUE)),
+        )
+    )
+    if tier:
+        qs = tier_selectors.filter_by_tier(qs, tier)
+    if status:
+        qs = qs.filter(status=status)
+    q = q.strip()
+    if q.isdigit():
+        qs = qs.filter(msisdn__startswith=q)
+    elif q:
+        qs = qs.filter(name__icontains=q)
+    return qs.order_by(F("next_due").asc(nulls_last=True), "name", "pk")
+
+
+def customer_open_obligations(customer: Customer) -> list[Obligation]:
+    """Her open and overdue obligations, whoever's, the first due first."""
+    return list(
+        Obligation.objects.filter(customer=customer, status__in=OPEN_STATES)
+        .select_related("manager")
+        .order_by("due_on")
+    )
+
+
+def latest_card(customer: Customer) -> MembershipCard | None:
+    return (
+        MembershipCard.objects.filter(customer=customer).select_related("tier").order_by("-created_at", "-id").first()
+    )
+
+
+def card_in_progress(customer: Customer) -> MembershipCard | None:
+    return MembershipCard.objects.filter(customer=customer).exclude(state=CardState.RECEIVED).first()
+
+
+def contact_trail(customer: Customer, *, limit: int = 50) -> QuerySet:
+    """Her latest contacts (the customer page's trail)."""
+    return ContactLog.objects.filter(customer=customer).select_related("manager", "logged_by")[:limit]
+
+
+def birthday_gift_of(*, customer: Customer, obligation_id: int) -> Obligation | None:
+    return Obligation.objects.filter(pk=obligation_id, customer=customer, kind=ObligationKind.BIRTHDAY_GIFT).first()
+
+
+def plan_of(*, manager: AccountManager, plan_id) -> ServicePlan | None:
+    return ServicePlan.objects.filter(pk=plan_id, manager=manager).first()
+
+
+def work_log_of(*, manager: AccountManager, on: dt.date) -> WorkLog | None:
+    return WorkLog.objects.filter(manager=manager, date=on).first()
+
+
+def plans_of(manager: AccountManager, *, limit: int = 20) -> QuerySet:
+    return ServicePlan.objects.filter(manager=manager).select_related("reviewed_by")[:limit]
+
+
+def work_logs_of(manager: AccountManager, *, limit: int = 14) -> QuerySet:
+    return WorkLog.objects.filter(manager=manager).select_related("reviewed_by")[:limit]
+
+
+def plans_to_review(supervisor) -> QuerySet:
+    """The plans her managers submitted, the earliest period first."""
+    return (
+        ServicePlan.objects.filter(manager__supervisor=supervisor, status=PlanStatus.SUBMITTED)
+        .select_related("manager")
+        .order_by("period_start", "manager__employee_no")
+    )
+
+
+def work_logs_to_review(supervisor, *, limit: int = 50) -> QuerySet:
+    """Her managers' work logs not reviewed yet, the latest first."""
+    return (
+        WorkLog.objects.filter(manager__supervisor=supervisor, reviewed_at__isnull=True)
+        .select_related("manager")
+        .order_by("-date", "manager__employee_no")[:limit]
+    )
+
+
+def team_plan(*, supervisor, plan_id: int) -> ServicePlan | None:
+    return ServicePlan.objects.filter(pk=plan_id, manager__supervisor=supervisor).select_related("manager").first()
+
+
+def team_work_log(*, supervisor, log_id: int) -> WorkLog | None:
+    return WorkLog.objects.filter(pk=log_id, manager__supervisor=supervisor).select_related("manager").first()
+
+
+def manager_obligations(manager: AccountManager, *, today: dt.date) -> tuple[list[Obligation], list[Obligation]]:
+    """(overdue, due by today) of one manager, the first due first, at most 100 each."""
+    mine = Obligation.objects.filter(manager=manager).select_related("customer")
+    overdue = list(mine.filter(status=ObligationStatus.OVERDUE).order_by("due_on", "id")[:100])
+    due_today = list(mine.filter(status=ObligationStatus.OPEN, due_on__lte=today).order_by("due_on", "id")[:100])
+    return overdue, due_today

@@ -23,6 +23,7 @@ from .models import (
     MemberCount,
     MonthSnapshot,
     RetentionCase,
+    RetentionOffer,
     RiskScore,
     RiskWeight,
     SnapshotRetention,
@@ -266,3 +267,8 @@ def tier_report(*, region_ids: list[int] | None = None, month: dt.date | None = 
     ]  # fmt: skip
     totals = [sum(r["cells"][i] for r in rows) for i in range(len(tiers))]
     return {"month": month, "tiers": tiers, "rows": rows, "totals": totals, "total": sum(totals)}
+
+
+def active_offers() -> QuerySet:
+    """The offers of the catalog a manager may make, in the catalog's order."""
+    return RetentionOffer.objects.filter(active=True)

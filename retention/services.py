@@ -1,8 +1,10 @@
 """Every write of the retention app (DOMAIN §8). Keyword-only, atomic, with the acting user or system.
 
-The lifecycle moves around a case (pending closure, cancelled request, closure) are composed in
-`vipclub.workflows.customer_lifecycle`, which calls the case services below; the flows that start here and need
-such a move go through `retention.lifecycle`."""
+The customer lifecycle lives here too (retention sits above every app a lifecycle move touches): `customer_lifecycle`
+moves the customer (customers), then removes the tier (tiers), freezes, unfreezes or clears the points (points),
+ends the assignment (managers) and opens, retains or churns the retention case (the case services below).
+`closure_request` is the closure request of every entry point (events API, retention API, dashboard, admin), and a
+case moved to `retained` cancels the closure request through `customer_lifecycle`: plain calls, down the layers."""
 
 import datetime as dt
 import logging
@@ -17,9 +19,11 @@ from customers.models import Customer, Status
 from managers import selectors as manager_selectors
 from managers import services as manager_services
 from managers.models import Channel
+from points import services as points_services
+from tiers import services as tier_services
 from tiers.models import CustomerTier
 
-from . import engine, lifecycle, rules
+from . import engine, rules
 from .models import (
     CLOSED_CASE_STATES,
     CaseState,
@@ -86,9 +90,9 @@ def case_open(
     """A closure request's case: opened for the customer's account manager, with a retention contact due 1 working
     day later; a second request while a case is open joins it (one more request, a step). Returns (case, opened).
 
-    Called by the lifecycle composition once the customer is pending closure (vipclub.workflows.closure_request).
+    Called by `closure_request` below once the customer is pending closure.
     The customer is locked first (core.db's lock order) and her status checked under the lock: no case opens for a
-    customer whose request is over (a 409 `no_closure_request`; the composition never asks for one)."""
+    customer whose request is over (a 409 `no_closure_request`; closure_request never asks for one)."""
     at = at or timezone.now()
     category = category_of(reason_category, reason)
     channel, reason = channel[:20], reason[:200]
@@ -129,19 +133,6 @@ def case_open(
     return case, False
 
 
-def closure_request(
-    *, customer: Customer, channel: str = "", reason: str = "", reason_category: str = "",
-    at: dt.datetime | None = None, actor=None, source: str = "",
-) -> tuple[RetentionCase, bool]:  # fmt: skip
-    """A closure request registered at the retention desk (API, dashboard): the whole lifecycle move (pending
-    closure, points frozen, the case opened or joined), through the project's composition."""
-    category_of(reason_category, reason)  # bad input before anything moves
-    return lifecycle.closure_request(
-        customer=customer, channel=channel, reason=reason, reason_category=reason_category, at=at, actor=actor,
-        source=source,
-    )  # fmt: skip
-
-
 def _offer(code: str) -> RetentionOffer:
     offer = RetentionOffer.objects.filter(code=code).first() if code else None
     if offer is None or not offer.active:
@@ -178,7 +169,7 @@ def case_transition(
       opens a retention contact due that day;
     - `channel` (sms, call, visit, wechat, email), when given, logs the contact in the customer's trail (reached),
       which closes the open retention contact;
-    - `retained` cancels the customer's closure request (back to active, points unfrozen) through the lifecycle."""
+    - `retained` cancels the customer's closure request (back to active, points unfrozen): `customer_lifecycle`."""
     at = at or timezone.now()
     _check_input(to=to, note=note, channel=channel)
     # the customer first, then her case (core.db's lock order): a lifecycle event of hers runs before or after
@@ -222,7 +213,9 @@ def case_transition(
           offer=offer_obj, visit_on=visit_on if to == CaseState.ESCALATED else None, channel=channel,
           reason_category=category)  # fmt: skip
     if to == CaseState.RETAINED and customer.status == Status.PENDING_CLOSURE:
-        lifecycle.cancel_closure(customer=customer, at=at, actor=actor, source=source or f"case:{case.pk}")
+        customer_lifecycle(
+            customer=customer, action="cancel_closure", at=at, actor=actor, source=source or f"case:{case.pk}"
+        )
     return case
 
 
@@ -247,8 +240,9 @@ def _end_open_case(*, customer: Customer, state: str, action: str, at, actor, so
 
 @transaction.atomic
 def cases_follow_reassignment(*, customer_ids: list[int], manager, **kwargs) -> int:
-    """The open cases of customers moved to another manager move with them (receiver of customers_reassigned);
-    closed cases keep the manager who worked them, for the record."""
+    """The open cases of customers moved to another manager move with them (the receiver of
+    managers.signals.customers_reassigned, connected in vipclub/wiring.py); closed cases keep the manager who
+    worked them, for the record."""
     return (
         RetentionCase.objects.filter(customer_id__in=customer_ids)
         .exclude(state__in=CLOSED_CASE_STATES)
@@ -272,6 +266,96 @@ def case_churn_for_closure(*, customer: Customer, at: dt.datetime, actor=None, s
     )
 
 
+# --- the customer lifecycle ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def customer_lifecycle(
+    *, customer, action: str, kind: str = "", at=None, actor=None, source: str = "", channel: str = "",
+    reason: str = "", reason_category: str = "", as_fact: bool = False,
+):  # fmt: skip
+    """A lifecycle move with everything that follows it. Used by the events API, the admin actions and the
+    retention desk (a case retained):
+    - a closure request: pending closure, points frozen, a retention case opened for the account manager with a
+      retention contact due in 1 working day, or the open case joined by a second request (DOMAIN §8);
+    - a cancelled closure request: back to active, points unfrozen, the open case retained;
+    - a closure (voluntary or arrears): the churn recorded (tier, branch, manager of that moment), the open case
+      churned, the tier removed at once (DOMAIN §3), the assignment ended (DOMAIN §4), the points cleared (§6);
+    - a suspension or reactivation: points frozen or unfrozen.
+    `as_fact`: an event of the system of record, moved from whatever status she is in (`vipclub.workflows.
+    lifecycle_event`); leaving pending closure other than by a closure ends her open case as retained, as a
+    cancellation does.
+
+    Locks in the project's order (core.db): the customer first, then her case, tier, assignment, points account."""
+    at = at or timezone.now()
+    if action == "request_closure":
+        case, _opened = closure_request(
+            customer=customer, channel=channel, reason=reason, reason_category=reason_category, at=at, actor=actor,
+            source=source,
+        )  # fmt: skip
+        return case.customer
+    customer = customer_services.customer_lock(customer)
+    from_status = customer.status
+    customer = customer_services.customer_transition(
+        customer=customer, action=action, kind=kind, at=at, actor=actor, source=source, as_fact=as_fact
+    )
+    on = timezone.localdate(at)
+    if customer.status == Status.CLOSED:
+        case = case_churn_for_closure(customer=customer, at=at, actor=actor, source=source)
+        churn_record(customer=customer, kind=kind, on=on, case=case, actor=actor, source=source)
+        tier_services.tier_remove_for_closure(customer=customer, on=on, actor=actor)
+        manager_services.assignment_end(customer=customer, on=on, reason="closed", actor=actor)
+    elif from_status == Status.PENDING_CLOSURE:
+        case_retain_for_cancelled_closure(customer=customer, at=at, actor=actor, source=source)
+    points_follow_transition(customer=customer, action=action, at=at, reference=source, actor=actor)
+    return customer
+
+
+@transaction.atomic
+def closure_request(
+    *, customer: Customer, channel: str = "", reason: str = "", reason_category: str = "",
+    at: dt.datetime | None = None, actor=None, source: str = "",
+) -> tuple[RetentionCase, bool]:  # fmt: skip
+    """A closure request (event, retention API or dashboard, admin action): the customer becomes pending closure and
+    her points are frozen, and her retention case opens; a request while she is already pending closure joins the
+    open case instead of being refused. Returns (case, opened). A bad reason category is refused before anything
+    moves.
+
+    The customer is locked first and until the end (core.db): a cancellation or a suspension of hers waits, so the
+    case never opens once her request is over."""
+    category_of(reason_category, reason)
+    at = at or timezone.now()
+    customer = customer_services.customer_lock(customer)
+    if customer.status == Status.PENDING_CLOSURE:
+        customer = customer_services.customer_lifecycle_seen(customer=customer, at=at)
+    else:
+        customer = customer_services.customer_transition(
+            customer=customer, action="request_closure", at=at, actor=actor, source=source
+        )
+        points_follow_transition(customer=customer, action="request_closure", at=at, reference=source, actor=actor)
+    return case_open(
+        customer=customer, channel=channel, reason=reason, reason_category=reason_category, at=at, actor=actor,
+        source=source,
+    )  # fmt: skip
+
+
+def points_follow_transition(
+    *, customer, action: str, at: dt.datetime | None = None, reference: str = "", actor=None
+) -> None:
+    """What a lifecycle move (customers.rules.TRANSITIONS action) does to the points (DOMAIN §6): frozen while
+    suspended or pending closure, unfrozen on reactivation or a cancelled closure request, cleared on closure.
+    Called after customer_services.customer_transition, in the same transaction."""
+    if action == "suspend":
+        points_services.points_freeze(customer=customer, reason="suspended", at=at, actor=actor)
+    elif action == "request_closure":
+        points_services.points_freeze(customer=customer, reason="pending_closure", at=at, actor=actor)
+    elif action in ("reactivate", "cancel_closure"):
+        points_services.points_unfreeze(customer=customer, actor=actor)
+    elif action == "close":
+        on = timezone.localdate(at) if at else timezone.localdate()
+        points_services.points_clear(customer=customer, on=on, reference=reference, actor=actor)
+
+
 # --- churn -----------------------------------------------------------------------------------------------
 
 
@@ -280,7 +364,7 @@ def churn_record(
     *, customer: Customer, kind: str, on: dt.date, case: RetentionCase | None = None, actor=None, source: str = ""
 ) -> ChurnRecord:
     """Record a closure with the tier, branch and manager of that moment. Call it before the closure removes the
-    tier and ends the assignment (the lifecycle composition does). One record per customer (a replay keeps it)."""
+    tier and ends the assignment (customer_lifecycle does). One record per customer (a replay keeps it)."""
     tier_id = CustomerTier.objects.filter(customer=customer).values_list("tier_id", flat=True).first()
     assignment = manager_selectors.active_assignment(customer)
     if case is None:

@@ -1,11 +1,10 @@
-"""Cross-app fixtures of the retention tests (they go through the project's lifecycle workflows)."""
+"""Cross-app fixtures of the retention tests (they go through the customer lifecycle of retention.services)."""
 
 import datetime as dt
 
 from customers.tests.factories import RegionFactory
 from retention import services
 from retention.tests.helpers import club_time, member
-from vipclub import workflows
 
 
 def a_year_of_churn(manager=None):
@@ -23,16 +22,16 @@ def a_year_of_churn(manager=None):
         for code, n in (("diamond", 2), ("gold", 4), ("silver", 4))
     }
     member(tier="silver", region=gz, manager=manager, since=dt.date(2026, 1, 1))
-    workflows.closure_request(customer=people["gold"][0], at=club_time(dt.date(2026, 1, 10)))
-    workflows.customer_lifecycle(customer=people["gold"][0], action="close", kind="voluntary",
-                                 at=club_time(dt.date(2026, 1, 15)))  # fmt: skip
-    workflows.customer_lifecycle(customer=people["silver"][0], action="suspend", kind="arrears",
-                                 at=club_time(dt.date(2026, 1, 5)))  # fmt: skip
-    workflows.customer_lifecycle(customer=people["silver"][0], action="close", kind="arrears",
-                                 at=club_time(dt.date(2026, 1, 20)))  # fmt: skip
-    workflows.closure_request(customer=people["diamond"][0], at=club_time(dt.date(2026, 2, 1)))
-    workflows.customer_lifecycle(customer=people["diamond"][0], action="close", kind="voluntary",
-                                 at=club_time(dt.date(2026, 2, 3)))  # fmt: skip
+    services.closure_request(customer=people["gold"][0], at=club_time(dt.date(2026, 1, 10)))
+    services.customer_lifecycle(customer=people["gold"][0], action="close", kind="voluntary",
+                                at=club_time(dt.date(2026, 1, 15)))  # fmt: skip
+    services.customer_lifecycle(customer=people["silver"][0], action="suspend", kind="arrears",
+                                at=club_time(dt.date(2026, 1, 5)))  # fmt: skip
+    services.customer_lifecycle(customer=people["silver"][0], action="close", kind="arrears",
+                                at=club_time(dt.date(2026, 1, 20)))  # fmt: skip
+    services.closure_request(customer=people["diamond"][0], at=club_time(dt.date(2026, 2, 1)))
+    services.customer_lifecycle(customer=people["diamond"][0], action="close", kind="voluntary",
+                                at=club_time(dt.date(2026, 2, 3)))  # fmt: skip
     for month in (dt.date(2025, 11, 1), dt.date(2025, 12, 1), dt.date(2026, 1, 1), dt.date(2026, 2, 1)):
         services.snapshot_month(month=month, today=dt.date(2026, 3, 5))
     return people

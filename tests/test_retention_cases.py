@@ -15,7 +15,6 @@ from retention import rules, services
 from retention.models import CaseStep, ChurnRecord, RetentionCase, RetentionOffer
 from retention.tests.helpers import member, walk
 from tiers.models import CustomerTier, TierChange
-from vipclub import workflows
 
 pytestmark = pytest.mark.django_db
 
@@ -35,13 +34,13 @@ def gold(manager):
 
 def open_case(customer, **kwargs) -> RetentionCase:
     kwargs.setdefault("at", WEDNESDAY_30_SEP)
-    case, _ = workflows.closure_request(customer=customer, **kwargs)
+    case, _ = services.closure_request(customer=customer, **kwargs)
     return case
 
 
 def test_a_closure_request_opens_a_case_for_the_manager_with_a_contact_due_in_one_working_day(gold, manager):
     # when: a hotline request on Wednesday 30 September 2026 (National Day holidays from 1 to 7 October)
-    case, opened = workflows.closure_request(
+    case, opened = services.closure_request(
         customer=gold, channel="hotline", reason="competitor_offer", at=WEDNESDAY_30_SEP, source="event:h-1"
     )
     # then: pending closure, points frozen, one open case owned by the manager
@@ -64,7 +63,7 @@ def test_a_closure_request_opens_a_case_for_the_manager_with_a_contact_due_in_on
 
 def test_a_second_request_joins_the_open_case(gold):
     first = open_case(gold, channel="hotline")
-    second, opened = workflows.closure_request(customer=gold, channel="hall", reason="tariff", source="hall")
+    second, opened = services.closure_request(customer=gold, channel="hall", reason="tariff", source="hall")
     assert not opened and second.pk == first.pk
     assert RetentionCase.objects.count() == 1
     assert Obligation.objects.filter(kind="retention_contact").count() == 1
@@ -77,7 +76,7 @@ def test_a_closure_request_for_a_closed_customer_is_refused(gold):
     gold.status, gold.closure_kind = "closed", "voluntary"
     gold.save()
     with pytest.raises(RuleViolation) as refused:
-        workflows.closure_request(customer=gold)
+        services.closure_request(customer=gold)
     assert refused.value.code == "invalid_transition"
     assert not RetentionCase.objects.exists()
 
@@ -177,7 +176,7 @@ def test_retained_cancels_the_closure_request_through_the_lifecycle(gold):
 
 def test_a_cancelled_closure_request_retains_the_open_case(gold):
     case = walk(open_case(gold), "considering")
-    workflows.customer_lifecycle(customer=gold, action="cancel_closure", source="event:c-1")
+    services.customer_lifecycle(customer=gold, action="cancel_closure", source="event:c-1")
     case.refresh_from_db()
     assert case.state == "retained"
     assert case.steps.latest("id").action == "closure_cancelled"
@@ -186,7 +185,7 @@ def test_a_cancelled_closure_request_retains_the_open_case(gold):
 def test_a_closure_churns_the_case_and_records_the_churn_through_the_other_apps(gold, manager):
     case = walk(open_case(gold), "escalated")
     at = dt.datetime(2026, 10, 20, 11, 0, tzinfo=SHANGHAI)
-    workflows.customer_lifecycle(customer=gold, action="close", kind="voluntary", at=at, source="event:x-9")
+    services.customer_lifecycle(customer=gold, action="close", kind="voluntary", at=at, source="event:x-9")
     case.refresh_from_db()
     assert case.state == "churned" and case.steps.latest("id").action == "closed"
     record = ChurnRecord.objects.get(customer=gold)
@@ -204,9 +203,9 @@ def test_a_closure_churns_the_case_and_records_the_churn_through_the_other_apps(
 
 
 def test_an_arrears_closure_after_a_suspension_records_churn_without_a_case(gold):
-    workflows.customer_lifecycle(customer=gold, action="suspend", kind="arrears")
-    workflows.customer_lifecycle(customer=gold, action="close", kind="arrears",
-                                 at=dt.datetime(2026, 11, 3, 9, 0, tzinfo=SHANGHAI))  # fmt: skip
+    services.customer_lifecycle(customer=gold, action="suspend", kind="arrears")
+    services.customer_lifecycle(customer=gold, action="close", kind="arrears",
+                                at=dt.datetime(2026, 11, 3, 9, 0, tzinfo=SHANGHAI))  # fmt: skip
     record = ChurnRecord.objects.get(customer=gold)
     assert (record.kind, record.tier.code, record.case) == ("arrears", "gold", None)
 

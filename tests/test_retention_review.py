@@ -19,7 +19,6 @@ from retention import engine, services
 from retention.models import MemberCount, MonthSnapshot, RetentionCase, RiskScore
 from retention.tests.helpers import club_time, member, walk
 from tiers.models import Tier
-from vipclub import workflows
 
 from .test_permission_matrix import client_with
 from .test_retention_api import as_user
@@ -29,7 +28,7 @@ CASES = "/api/v1/retention-cases/"
 
 
 def a_case(customer, to: str = "open") -> RetentionCase:
-    case, _ = workflows.closure_request(customer=customer, at=club_time(dt.date(2026, 11, 2)))
+    case, _ = services.closure_request(customer=customer, at=club_time(dt.date(2026, 11, 2)))
     return walk(case, to)
 
 
@@ -77,9 +76,7 @@ def test_the_owner_keeps_the_case_of_a_customer_who_closed():
     manager = make_manager("E1")
     customer = member(manager=manager)
     case = a_case(customer, "escalated")
-    workflows.customer_lifecycle(
-        customer=customer, action="close", kind="voluntary", at=club_time(dt.date(2026, 12, 1))
-    )
+    services.customer_lifecycle(customer=customer, action="close", kind="voluntary", at=club_time(dt.date(2026, 12, 1)))
     # then: the manager who owned it still finds it among her cases; another manager does not
     assert [c["id"] for c in as_user(manager.user).get(CASES, {"open": "false"}).json()["results"]] == [case.pk]
     assert as_user(make_manager("E3", region=manager.region).user).get(CASES).json()["count"] == 0

@@ -179,3 +179,8 @@ def latest_applied_run() -> RatingRun | None:
         .order_by("-month", "-id")
         .first()
     )
+
+
+def tier_choices() -> list[tuple[str, str, str]]:
+    """(code, name_zh, name_en) of every tier, highest first (the pages' tier filter)."""
+    return list(Tier.objects.order_by("-rank").values_list("code", "name_zh", "name_en"))

@@ -8,3 +8,5 @@ rating_run_applied = Signal()
 # (codes or None) and on (the effective date). Bulk changes by a rating run send nothing: the monthly
 # pipeline follows those.
 tier_changed = Signal()
+
+# Receivers of both are connected in vipclub/wiring.py.

@@ -12,10 +12,10 @@ from customers import customer_page
 from customers.models import Customer
 from managers.customer_page import AssignmentInline, ContactLogInline, ObligationInline
 from points.customer_page import PointsLotInline, customer_points_html
+from retention import services as retention_services
 from tiers import customer_page as tier_page
 from tiers import selectors as tier_selectors
 
-from . import workflows
 from .models import InboundEvent
 
 
@@ -39,7 +39,9 @@ class InboundEventAdmin(admin.ModelAdmin):
 
 def customer_move(*, customer, action, kind, actor):
     """The lifecycle move of the customer list's actions (what follows it in other apps included)."""
-    return workflows.customer_lifecycle(customer=customer, action=action, kind=kind, actor=actor, source="admin")
+    return retention_services.customer_lifecycle(
+        customer=customer, action=action, kind=kind, actor=actor, source="admin"
+    )
 
 
 @admin.register(Customer)

@@ -7,11 +7,6 @@ class VipclubConfig(AppConfig):
     verbose_name = _("Integration")
 
     def ready(self):
-        from django.db.models.signals import post_migrate
+        from . import wiring
 
-        from . import pipeline  # noqa: F401  (connects the monthly pipeline to applied rating runs)
-        from .audit import record_initial_state
-        from .roles import sync_groups
-
-        post_migrate.connect(sync_groups, sender=self)
-        post_migrate.connect(record_initial_state, sender=self)
+        wiring.connect(self)

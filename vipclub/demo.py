@@ -460,7 +460,7 @@ def demo_retention_load(*, as_of: dt.date, seed: int = 1) -> dict[str, int]:
         return at_club_time(max(month, as_of - dt.timedelta(days=days_back)), hour, rng.randrange(60))
 
     def request(state) -> object:
-        case, _ = workflows.closure_request(
+        case, _ = retention_services.closure_request(
             customer=state.customer, channel=rng.choice(["hotline", "hall", "app"]), reason="",
             at=at_day(rng.randrange(0, 6), 9), source="seed_demo",
         )  # fmt: skip
@@ -476,7 +476,7 @@ def demo_retention_load(*, as_of: dt.date, seed: int = 1) -> dict[str, int]:
             case = request(state)
             if rng.random() < 0.5:
                 _demo_case_moves(case, to="escalated", at=case.opened_at, offers=offers, rng=rng)
-            workflows.customer_lifecycle(
+            retention_services.customer_lifecycle(
                 customer=state.customer, action="close", kind="arrears" if rng.random() < 0.2 else "voluntary",
                 at=case.opened_at + dt.timedelta(hours=8), source="seed_demo",
             )  # fmt: skip

@@ -21,6 +21,7 @@ from customers.serializers import EventDataSerializers as S
 from customers.serializers import MsisdnField
 from points import services as points_services
 from points.serializers import MovedInDataSerializer
+from retention import services as retention_services
 from retention.serializers import ClosureRequestedDataSerializer
 from tiers import services as tier_services
 
@@ -70,7 +71,7 @@ def _apply(*, customer, event: dict, data: dict, actor) -> dict:
     source = f"event:{event['event_id']}"[:40]
     if kind == "closure_requested":
         # a second request while one is pending joins the open retention case (DOMAIN §8)
-        case, _opened = workflows.closure_request(
+        case, _opened = retention_services.closure_request(
             customer=customer, channel=data["channel"], reason=data["reason"],
             reason_category=data["reason_category"], at=at, actor=actor, source=source,
         )  # fmt: skip

@@ -8,7 +8,6 @@ import logging
 from celery import shared_task
 from django.db import connection, transaction
 from django.db.models import Q
-from django.dispatch import receiver
 from django.utils import timezone
 
 from benefits import services as benefit_services
@@ -17,9 +16,6 @@ from managers import services as manager_services
 from points import services as points_services
 from retention import services as retention_services
 from tiers.models import RatingRun, RunStatus
-from tiers.signals import rating_run_applied
-
-from . import workflows  # noqa: F401  (connects the customer lifecycle to retention's port at start-up)
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +122,6 @@ def monthly_pipeline(*, run_id: int) -> str:
     return "done"
 
 
-@receiver(rating_run_applied)
-def _start_pipeline(sender, run_id: int, **kwargs):
+def start_monthly_pipeline(sender, run_id: int, **kwargs):
+    """The receiver of `tiers.signals.rating_run_applied` (connected in vipclub/wiring.py)."""
     monthly_pipeline_task.delay(run_id)

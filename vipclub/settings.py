@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "points",
     "managers",
     "retention",
+    "desk",
     "vipclub",
 ]
 
@@ -115,7 +116,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "managers.context_processors.calendar_warning",
+                "desk.context_processors.calendar_warning",
             ],
         },
     },

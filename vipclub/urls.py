@@ -4,7 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from managers.views import home
+from desk.views import home
 from vipclub.audit import audit_view
 
 admin.site.site_header = "vipclub"
@@ -12,7 +12,7 @@ admin.site.site_title = "vipclub"
 
 urlpatterns = [
     path("", home, name="home"),
-    path("dashboard/", include("managers.urls")),
+    path("dashboard/", include("desk.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -10,7 +10,7 @@ from customers import services as customer_services
 from customers.models import BillingMonth, MonthlyBill
 from managers.models import Obligation
 from managers.tests.helpers import make_manager
-from retention import lifecycle, rules, selectors, services
+from retention import rules, selectors, services
 from retention.models import RiskScore, RiskWeight
 
 from .helpers import bills, club_time, member
@@ -108,7 +108,7 @@ def test_weights_and_thresholds_are_data(club):
 def test_a_refresh_replaces_the_list(club):
     services.risk_refresh(as_of=AS_OF)
     Obligation.objects.filter(customer=club["C"]).update(status="done")
-    lifecycle.cancel_closure(customer=club["C"])
+    services.customer_lifecycle(customer=club["C"], action="cancel_closure")
     # a year later the closure request and the suspensions are too old (the last closed bills are the same)
     services.risk_refresh(as_of=dt.date(2027, 12, 1))
     assert club["C"].pk not in scores()

@@ -1,6 +1,6 @@
 from django.utils import timezone
 
-from .calendar import WorkCalendar
+from managers import selectors
 
 
 def calendar_warning(request):
@@ -8,7 +8,4 @@ def calendar_warning(request):
     user = getattr(request, "user", None)
     if not (user and user.is_authenticated and user.is_staff and request.path.startswith("/admin/")):
         return {}
-    from .models import CalendarYear
-
-    calendar = WorkCalendar(loaded_years=set(CalendarYear.objects.values_list("year", flat=True)))
-    return {"calendar_missing_years": calendar.missing_years(timezone.localdate())}
+    return {"calendar_missing_years": selectors.calendar_missing_years(timezone.localdate())}

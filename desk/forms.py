@@ -1,4 +1,4 @@
-"""Forms of the account manager's daily pages: they validate input, the services do the writing."""
+"""Forms of the account managers' and supervisors' pages: they validate input, the services do the writing."""
 
 import datetime as dt
 
@@ -7,8 +7,8 @@ from django.utils.translation import gettext_lazy as _
 
 from core.forms import BoundedDateFormField, IntegerFormField
 from customers.models import Status
-
-from .models import Channel, DeliveryMode, Outcome, ServicePlan
+from managers.models import Channel, DeliveryMode, Outcome, ServicePlan
+from retention.models import CaseState
 
 # The quick buttons of an obligation row: (value, label, icon). The value is "channel:outcome". An SMS that was sent
 # but not answered is logged as (sms, no_answer): it closes what an SMS closes (first contact, routine SMS,
@@ -121,3 +121,13 @@ class ReviewForm(forms.Form):
         if data.get("decision") == "return" and not data.get("comment", "").strip():
             self.add_error("comment", _("Say what should change when you return a plan."))
         return data
+
+
+class CaseMoveForm(forms.Form):
+    """A quick move of a retention case on the dashboard (the offer and the visit date only for the moves that need
+    them)."""
+
+    to = forms.ChoiceField(choices=CaseState.choices)
+    offer = forms.SlugField(max_length=40, required=False)
+    visit_on = BoundedDateFormField(required=False, label=_("Home visit on"))
+    note = forms.CharField(max_length=2000, required=False)

@@ -1,4 +1,4 @@
-"""The account manager's daily pages, mounted at /dashboard/."""
+"""The account managers' and supervisors' pages, mounted at /dashboard/ (URL namespace "managers")."""
 
 from django.urls import path
 
@@ -18,6 +18,5 @@ urlpatterns = [
     path("team/plans/<int:pk>/review/", views.plan_review, name="plan-review"),
     path("team/logs/<int:pk>/review/", views.work_log_review, name="log-review"),
     path("team/<str:employee_no>/", views.team_manager, name="team-manager"),
-    # pages of the apps above managers (retention), registered from their AppConfig.ready()
-    *views.EXTRA_URLS,
+    path("retention/cases/<int:case_id>/move/", views.case_move, name="retention-case-move"),
 ]

@@ -1,21 +1,21 @@
-"""The account manager's daily pages (DOMAIN §4): the dashboard with quick contact logging (htmx), my customers,
-service plans and the work log, and the supervisor's team view with reviews.
+"""The account managers' and supervisors' pages (DOMAIN §4, §8), mounted at /dashboard/: the dashboard with quick
+contact logging (htmx), the open retention cases with quick moves and the risk list, my customers, service plans
+and the work log, and the supervisor's team view with reviews, her team's cases and risk list.
 
-Views validate input, call selectors and services, and render. Who may do what:
+Views validate input, read through the apps' selectors, write through their services, and render. Who may do
+what:
 - a manager (an AccountManager row for the user) works on her own customers (active assignment);
 - a supervisor (managers whose `supervisor` is the user) reads her managers' figures, lists and customers, and
   reviews their plans and work logs;
 - anybody else gets a friendly 403 page.
 """
 
-from collections.abc import Callable
 from functools import wraps
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Exists, F, OuterRef, Subquery
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -26,42 +26,45 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import reswap
 
 from benefits import selectors as benefit_selectors
+from core import ui
 from core.errors import DomainError, InvalidInput, NotFoundError
 from core.permissions import MANAGER, SUPERVISOR, role_of
 from customers.models import Customer
+from managers import rules, selectors, services
+from managers.models import (
+    AccountManager,
+    CardState,
+    Channel,
+    MembershipCard,
+    ObligationKind,
+    Outcome,
+    ServicePlan,
+)
 from points import selectors as points_selectors
+from retention import rules as retention_rules
+from retention import selectors as retention_selectors
+from retention import services as retention_services
+from retention.models import CaseState, RetentionOffer
+from retention.texts import move_message, reason_text
 from tiers import selectors as tier_selectors
-from tiers.models import Source, Tier
+from tiers.models import Source
 
-from . import rules, selectors, services
 from .forms import (
     QUICK_RESULTS,
     BirthdayGiftForm,
     CardForm,
+    CaseMoveForm,
     ContactForm,
     CustomerFilterForm,
     ReviewForm,
     ServicePlanForm,
     WorkLogForm,
 )
-from .models import (
-    AccountManager,
-    Assignment,
-    CardState,
-    Channel,
-    ContactLog,
-    MembershipCard,
-    Obligation,
-    ObligationKind,
-    ObligationStatus,
-    Outcome,
-    PlanStatus,
-    ServicePlan,
-    WorkLog,
-)
 
-OPEN_STATES = (ObligationStatus.OPEN, ObligationStatus.OVERDUE)
 CUSTOMERS_PER_PAGE = 25
+CASES_SHOWN = 30
+RISK_SHOWN = 10
+TEAM_RISK_SHOWN = 20
 
 # Obligations a contact can close (the others are closed by their own action: gift confirmed, card delivered).
 CONTACT_KINDS = frozenset(
@@ -98,32 +101,9 @@ CARD_ACTION_LABELS = {
 TIER_COLOURS = {"diamond": "#4f6bd8", "platinum": "#7b8794", "gold": "#c9a227", "silver": "#9aa5b1", "guest": "#b5651d"}
 
 
-# --- sections and pages of the apps above managers --------------------------------------------------------
-# Apps above managers (retention) add sections to the dashboard and the team page, and pages under /dashboard/,
-# without managers importing them (import-linter layers): they register here from their AppConfig.ready().
-# A section provider gets (request, managers: the manager herself, or the supervisor's team) and returns the
-# context of its section, with the `template` to include, or None to show nothing.
-DASHBOARD_SECTIONS: list[Callable] = []
-TEAM_SECTIONS: list[Callable] = []
-EXTRA_URLS: list = []  # URL patterns under /dashboard/, in the "managers" namespace
-
-
-def extra_sections(providers: list[Callable], request, managers: list) -> list[dict]:
-    return [section for section in (provider(request, managers) for provider in providers) if section]
-
-
-def domain_message(exc: DomainError, domain_messages=None, field_messages=None) -> str:
-    """A refusal of the services (which speak English) in the user's language: the page's text for its code, else
-    for its fields, else the service's message. Other apps' pages pass their own texts."""
-    domain_messages = DOMAIN_MESSAGES if domain_messages is None else domain_messages
-    field_messages = FIELD_MESSAGES if field_messages is None else field_messages
-    if exc.code in domain_messages:
-        return str(domain_messages[exc.code])
-    if isinstance(exc, InvalidInput):
-        named = [str(field_messages[f]) for f in exc.fields if f in field_messages]
-        if named:
-            return " ".join(named)
-    return exc.message
+def domain_message(exc: DomainError) -> str:
+    """A refusal of the managers' services (which speak English) in the user's language."""
+    return ui.domain_message(exc, DOMAIN_MESSAGES, FIELD_MESSAGES)
 
 
 # --- who is asking ---------------------------------------------------------------------------------------
@@ -181,7 +161,7 @@ def visible_customer(msisdn: str, user) -> Customer:
 def own_customer(msisdn: str, user, manager: AccountManager) -> Customer:
     """The customer when she is this manager's own (active assignment); 404 otherwise, also for a supervisor."""
     customer = visible_customer(msisdn, user)
-    if not Assignment.objects.filter(customer=customer, manager=manager, ended_on__isnull=True).exists():
+    if not selectors.serves(customer=customer, manager=manager):
         raise Http404("Not one of your customers.")
     return customer
 
@@ -274,7 +254,7 @@ def dashboard(request):
     if manager is None:
         return redirect("managers:team") if supervises else forbidden(request)
     context = dashboard_context(request, manager)
-    context["extra_sections"] = extra_sections(DASHBOARD_SECTIONS, request, [manager])
+    context.update(retention_cases=cases_section([manager]), retention_risk=risk_section([manager]))
     return render(request, "managers/dashboard.html", context)
 
 
@@ -321,8 +301,7 @@ def contact_log(request, msisdn: str, *, manager: AccountManager):
 
 def tier_choices() -> list[tuple[str, str]]:
     zh = (get_language() or "").startswith("zh")
-    tiers = Tier.objects.order_by("-rank").values_list("code", "name_zh", "name_en")
-    return [(code, name_zh if zh else name_en) for code, name_zh, name_en in tiers] + [
+    return [(code, name_zh if zh else name_en) for code, name_zh, name_en in tier_selectors.tier_choices()] + [
         ("none", gettext("Not a member"))
     ]
 
@@ -331,29 +310,13 @@ def customers_of(manager: AccountManager, user, params) -> tuple[CustomerFilterF
     """A manager's customers (active assignment), filtered and searched, one page of them, and the query string
     of the filters (for the pager). Each row has its tier and the due date of its next open obligation."""
     form = CustomerFilterForm(params or None, tiers=tier_choices())
-    mine = Assignment.objects.filter(manager=manager, customer_id=OuterRef("pk"), ended_on__isnull=True)
-    open_obligations = Obligation.objects.filter(customer_id=OuterRef("pk"), manager=manager, status__in=OPEN_STATES)
-    qs = (
-        selectors.scope_customers(tier_selectors.annotate_tier(Customer.objects.all()), user)
-        .filter(Exists(mine))
-        .annotate(
-            next_due=Subquery(open_obligations.order_by("due_on").values("due_on")[:1]),
-            late=Exists(open_obligations.filter(status=ObligationStatus.OVERDUE)),
-        )
-    )
     filters = {}
     if form.is_valid():
         filters = {k: v for k, v in form.cleaned_data.items() if v}
-        if filters.get("tier"):
-            qs = tier_selectors.filter_by_tier(qs, filters["tier"])
-        if filters.get("status"):
-            qs = qs.filter(status=filters["status"])
-        q = filters.get("q", "").strip()
-        if q.isdigit():
-            qs = qs.filter(msisdn__startswith=q)
-        elif q:
-            qs = qs.filter(name__icontains=q)
-    qs = qs.order_by(F("next_due").asc(nulls_last=True), "name", "pk")
+    qs = selectors.manager_customers(
+        manager=manager, user=user, tier=filters.get("tier", ""), status=filters.get("status", ""),
+        q=filters.get("q", ""),
+    )  # fmt: skip
     page = Paginator(qs, CUSTOMERS_PER_PAGE).get_page(params.get("page"))
     return form, page, urlencode(filters)
 
@@ -386,17 +349,11 @@ def customer_detail(request, msisdn: str):
     assignment = selectors.active_assignment(customer)
     editable = manager is not None and assignment is not None and assignment.manager_id == manager.pk
     tier = tier_selectors.tier_state(customer)
-    obligations = list(
-        Obligation.objects.filter(customer=customer, status__in=OPEN_STATES)
-        .select_related("manager")
-        .order_by("due_on")
-    )
+    obligations = selectors.customer_open_obligations(customer)
     today = selectors.today()
     for obligation in obligations:
         obligation.days_late = (today - obligation.due_on).days
-    card = (
-        MembershipCard.objects.filter(customer=customer).select_related("tier").order_by("-created_at", "-id").first()
-    )
+    card = selectors.latest_card(customer)
     gifts = [
         (o, BirthdayGiftForm(initial={"obligation": o.pk, "address": card.address if card else ""}, prefix=f"g{o.pk}"))
         for o in obligations
@@ -421,7 +378,7 @@ def customer_detail(request, msisdn: str):
         "tier_label": tier_name(tier) if tier else "",
         "tier_source": Source(tier["source"]).label if tier and tier["source"] in Source.values else "",
         "obligations": obligations,
-        "trail": ContactLog.objects.filter(customer=customer).select_related("manager", "logged_by")[:50],
+        "trail": selectors.contact_trail(customer, limit=50),
         "benefits": benefit_selectors.customer_benefits(customer=customer, as_of=today),
         "points": points_selectors.customer_points_panel(customer, on=today),
         "card": card,
@@ -454,7 +411,7 @@ def card_action(request, msisdn: str, *, manager: AccountManager):
         if action in ("start", "reissue"):
             card = services.card_start(customer=customer, reissue=action == "reissue", actor=request.user)
         else:
-            card = MembershipCard.objects.filter(customer=customer).exclude(state=CardState.RECEIVED).first()
+            card = selectors.card_in_progress(customer)
             if card is None:
                 raise Http404("No card in progress.")
             card = services.card_advance(
@@ -473,9 +430,7 @@ def card_action(request, msisdn: str, *, manager: AccountManager):
 @manager_required
 def birthday_gift(request, msisdn: str, obligation_id: int, *, manager: AccountManager):
     customer = own_customer(msisdn, request.user, manager)
-    obligation = Obligation.objects.filter(
-        pk=obligation_id, customer=customer, kind=ObligationKind.BIRTHDAY_GIFT
-    ).first()
+    obligation = selectors.birthday_gift_of(customer=customer, obligation_id=obligation_id)
     if obligation is None:
         raise Http404("No such birthday gift.")
     form = BirthdayGiftForm(request.POST, prefix=f"g{obligation.pk}")
@@ -506,10 +461,10 @@ def plans(request, *, manager: AccountManager):
     plan_initial = {"scope": ServicePlan.Scope.WEEK, "period": today}
     editing = request.GET.get("plan")
     if editing and editing.isdigit():
-        plan = ServicePlan.objects.filter(pk=editing, manager=manager).first()
+        plan = selectors.plan_of(manager=manager, plan_id=editing)
         if plan is not None:
             plan_initial = {"scope": plan.scope, "period": plan.period_start, "content": plan.content}
-    todays_log = WorkLog.objects.filter(manager=manager, date=today).first()
+    todays_log = selectors.work_log_of(manager=manager, on=today)
     plan_form = ServicePlanForm(initial=plan_initial)
     log_form = WorkLogForm(initial={"date": today, "content": todays_log.content if todays_log else ""})
     if request.method == "POST":
@@ -548,8 +503,8 @@ def plans(request, *, manager: AccountManager):
         "manager": manager,
         "plan_form": plan_form,
         "log_form": log_form,
-        "plans": ServicePlan.objects.filter(manager=manager).select_related("reviewed_by")[:20],
-        "logs": WorkLog.objects.filter(manager=manager).select_related("reviewed_by")[:14],
+        "plans": selectors.plans_of(manager, limit=20),
+        "logs": selectors.work_logs_of(manager, limit=14),
         "supervises": supervises,
         "nav": "plans",
         "today": today,
@@ -566,18 +521,11 @@ def team(request):
     rows = selectors.manager_overview(supervisor=request.user, today=today)
     manager, _supervises = roles(request)
     compliance = selectors.compliance(managers=[row["manager"] for row in rows], start=today.replace(day=1), end=today)
-    plans_to_review = [
-        (plan, ReviewForm(prefix=f"p{plan.pk}"))
-        for plan in ServicePlan.objects.filter(manager__supervisor=request.user, status=PlanStatus.SUBMITTED)
-        .select_related("manager")
-        .order_by("period_start", "manager__employee_no")
-    ]
+    plans_to_review = [(plan, ReviewForm(prefix=f"p{plan.pk}")) for plan in selectors.plans_to_review(request.user)]
     logs_to_review = [
-        (log, ReviewForm(prefix=f"w{log.pk}"))
-        for log in WorkLog.objects.filter(manager__supervisor=request.user, reviewed_at__isnull=True)
-        .select_related("manager")
-        .order_by("-date", "manager__employee_no")[:50]
+        (log, ReviewForm(prefix=f"w{log.pk}")) for log in selectors.work_logs_to_review(request.user, limit=50)
     ]
+    team = [row["manager"] for row in rows]
     context = {
         "rows": rows,
         "totals": {
@@ -589,7 +537,8 @@ def team(request):
         "plans_to_review": plans_to_review,
         "logs_to_review": logs_to_review,
         "review_count": len(plans_to_review) + len(logs_to_review),
-        "extra_sections": extra_sections(TEAM_SECTIONS, request, [row["manager"] for row in rows]),
+        "team_cases": team_cases_section(team),
+        "team_risk": team_risk_section(team),
         "today": today,
         "manager": manager,
         "supervises": True,
@@ -605,8 +554,7 @@ def team_manager(request, employee_no: str):
     if member is None:
         raise Http404("Not one of your managers.")
     today = selectors.today()
-    mine = Obligation.objects.filter(manager=member).select_related("customer")
-    overdue = list(mine.filter(status=ObligationStatus.OVERDUE).order_by("due_on", "id")[:100])
+    overdue, due_today = selectors.manager_obligations(member, today=today)
     for obligation in overdue:
         obligation.days_late = (today - obligation.due_on).days
     form, page, query = customers_of(member, request.user, request.GET)
@@ -614,7 +562,7 @@ def team_manager(request, employee_no: str):
     context = {
         "member": member,
         "overdue": overdue,
-        "due_today": list(mine.filter(status=ObligationStatus.OPEN, due_on__lte=today).order_by("due_on", "id")[:100]),
+        "due_today": due_today,
         "form": form,
         "page": page,
         "query": query,
@@ -641,7 +589,7 @@ def _review(request, prefix: str, review):
 @require_POST
 @supervisor_required
 def plan_review(request, pk: int):
-    plan = ServicePlan.objects.filter(pk=pk, manager__supervisor=request.user).select_related("manager").first()
+    plan = selectors.team_plan(supervisor=request.user, plan_id=pk)
     if plan is None:
         raise Http404("Not a plan of your team.")
 
@@ -658,7 +606,7 @@ def plan_review(request, pk: int):
 @require_POST
 @supervisor_required
 def work_log_review(request, pk: int):
-    log = WorkLog.objects.filter(pk=pk, manager__supervisor=request.user).select_related("manager").first()
+    log = selectors.team_work_log(supervisor=request.user, log_id=pk)
     if log is None:
         raise Http404("Not a work log of your team.")
 
@@ -667,3 +615,86 @@ def work_log_review(request, pk: int):
         messages.success(request, gettext("Work log of %(name)s reviewed.") % {"name": log.manager.name})
 
     return _review(request, f"w{log.pk}", review)
+
+
+# --- retention: the open cases and the risk list on the dashboard and the team page ---------------------
+
+
+def risk_rows(managers: list[AccountManager], limit: int) -> list:
+    rows = retention_selectors.risk_top(managers, limit=limit)
+    for row in rows:
+        row.reason_texts = [(signal, reason_text(signal, shown), points) for signal, shown, points in row.reasons]
+    return rows
+
+
+def offer_label(offer: RetentionOffer) -> str:
+    """An offer's name in the language of the page."""
+    return offer.name_zh if (get_language() or "").startswith("zh") else offer.name_en
+
+
+def open_cases(managers: list[AccountManager]) -> tuple[list, list]:
+    """The open cases of these managers with the moves each may make, and the offers (when a move needs one)."""
+    cases = retention_selectors.open_cases_of(managers, limit=CASES_SHOWN)
+    for case in cases:
+        case.offer_label = offer_label(case.offer) if case.offer else ""
+        case.moves = [(to, CaseState(to).label) for to in retention_rules.allowed_transitions(case.state)]
+        case.needs_offer = CaseState.OFFER_MADE in retention_rules.allowed_transitions(case.state)
+        case.needs_visit = CaseState.ESCALATED in retention_rules.allowed_transitions(case.state)
+    offers = (
+        [(o.code, offer_label(o)) for o in retention_selectors.active_offers()]
+        if any(c.needs_offer for c in cases)
+        else []
+    )
+    return cases, offers
+
+
+# Each section is the context (`section`) of its template, included by the page: retention/_cases.html,
+# retention/_risk.html.
+def cases_section(managers: list[AccountManager]) -> dict:
+    cases, offers = open_cases(managers)
+    return {"section_id": "retention-cases", "cases": cases, "offers": offers, "editable": True}
+
+
+def risk_section(managers: list[AccountManager]) -> dict:
+    return {"section_id": "risk", "risk": risk_rows(managers, RISK_SHOWN), "show_manager": False}
+
+
+def team_cases_section(managers: list[AccountManager]) -> dict:
+    cases, _offers = open_cases(managers)
+    return {"section_id": "team-retention-cases", "cases": cases, "offers": [], "editable": False,
+            "show_manager": True}  # fmt: skip
+
+
+def team_risk_section(managers: list[AccountManager]) -> dict:
+    return {"section_id": "team-risk", "risk": risk_rows(managers, TEAM_RISK_SHOWN), "show_manager": True}
+
+
+@require_POST
+@manager_required
+def case_move(request, case_id: int, *, manager: AccountManager):
+    """A quick move of one of the manager's open cases (the dashboard's buttons); back to the dashboard."""
+    case = retention_selectors.open_case_of_managers(case_id, [manager])
+    if case is None:
+        raise Http404("Not an open case of yours.")
+    back = reverse("managers:dashboard") + "#retention-cases"
+    form = CaseMoveForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+        return redirect(back)
+    data = form.cleaned_data
+    to = data["to"]
+    try:
+        retention_services.case_transition(
+            case=case, to=to, actor=request.user, note=data["note"].strip(),
+            offer=data["offer"] if to == CaseState.OFFER_MADE else "",
+            visit_on=data["visit_on"] if to == CaseState.ESCALATED else None,
+            channel="call" if to == CaseState.CONTACTED else "", source="",
+        )  # fmt: skip
+    except DomainError as exc:
+        messages.error(request, move_message(exc))
+    else:
+        messages.success(
+            request,
+            gettext("Case of %(name)s: %(state)s.") % {"name": case.customer.name, "state": CaseState(to).label},
+        )
+    return redirect(back)
