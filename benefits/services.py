@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
+from core.actors import actor_label
 from core.errors import InvalidInput, NotFoundError, RuleViolation
 from customers.models import Customer, MonthlyBill
 from tiers.models import CustomerTier
@@ -24,11 +25,6 @@ from .models import Benefit, BenefitAccount, BenefitEntry, EntryKind, TierEntitl
 
 logger = logging.getLogger(__name__)
 
-
-def _actor_label(actor) -> str:
-    if actor is None:
-        return "system"
-    return str(getattr(actor, "username", None) or actor)[:60]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -55,7 +51,7 @@ def benefit_grants_sync(
         benefit_ids=tuple(benefit_ids) if benefit_ids is not None else None,
     )
     with transaction.atomic():
-        return engine.sync(scope=scope, as_of=as_of, expire_past=expire_past, actor=_actor_label(actor))
+        return engine.sync(scope=scope, as_of=as_of, expire_past=expire_past, actor=actor_label(actor))
 
 
 def benefit_grants_run(*, as_of: dt.date, chunk_size: int | None = None, actor=None) -> dict[str, int]:
@@ -349,7 +345,7 @@ def benefit_redeem(
         account=account, customer=customer, benefit=benefit, kind=EntryKind.REDEEM, used_delta=units,
         remaining_after=remaining, tier_id=tier_id,
         hours=entitlement.hours if benefit.unit == rules.HOURS else None,
-        valid_until=rules.valid_until(on, benefit.validity_days), occurred_on=on, actor=_actor_label(actor),
+        valid_until=rules.valid_until(on, benefit.validity_days), occurred_on=on, actor=actor_label(actor),
         reference=reference[:100], idempotency_key=idempotency_key or None,
     )  # fmt: skip
     account.granted, account.used, account.unlimited = granted, used, unlimited
@@ -393,7 +389,7 @@ def benefit_redemption_reverse(
     entry = BenefitEntry.objects.create(
         account_id=locked.pk, customer_id=redemption.customer_id, benefit=redemption.benefit,
         kind=EntryKind.REVERSE, used_delta=-units, remaining_after=remaining, tier_id=redemption.tier_id,
-        occurred_on=on or timezone.localdate(), actor=_actor_label(actor),
+        occurred_on=on or timezone.localdate(), actor=actor_label(actor),
         reference=(reason or f"reverses #{redemption.pk}")[:100], reversal_of=redemption,
     )  # fmt: skip
     return Reversal(entry=entry, benefit=redemption.benefit, remaining=remaining)

@@ -8,6 +8,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from core import bounds
+from core.actors import actor_label
 from core.errors import InvalidInput, RuleViolation
 
 from . import rules
@@ -35,11 +36,6 @@ CUSTOMER_BULK_FIELDS = (
     "landline",
 )
 
-
-def _actor_label(actor) -> str:
-    if actor is None:
-        return "system"
-    return str(getattr(actor, "username", actor))[:40]
 
 
 @transaction.atomic
@@ -237,7 +233,7 @@ def customer_transition(
         to_status=to_status,
         kind=kind,
         occurred_at=at,
-        source=source or _actor_label(actor),
+        source=source or actor_label(actor, max_length=40),
     )
     return customer
 
@@ -274,7 +270,7 @@ def customer_transfer_ownership(
         before=before,
         after={"name": name, "id_number": id_number},
         occurred_at=at or timezone.now(),
-        source=source or _actor_label(actor),
+        source=source or actor_label(actor, max_length=40),
     )
     return customer
 
@@ -300,7 +296,7 @@ def customer_change_number(
         before=before,
         after={"msisdn": new_msisdn},
         occurred_at=at or timezone.now(),
-        source=source or _actor_label(actor),
+        source=source or actor_label(actor, max_length=40),
     )
     return customer
 

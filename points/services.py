@@ -19,6 +19,7 @@ from django.db.models import F, Max, Min
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.actors import actor_label
 from core.errors import InvalidInput, RuleViolation
 from core.exports import csv_writer
 from customers.models import Customer
@@ -38,11 +39,6 @@ from .models import (
 
 logger = logging.getLogger(__name__)
 
-
-def _actor_label(actor) -> str:
-    if actor is None:
-        return "system"
-    return str(getattr(actor, "username", actor))[:40]
 
 
 points_policy = selectors.points_policy
@@ -64,7 +60,7 @@ def points_earn_bills(*, bills: list[tuple[int, dt.date]], on: dt.date | None = 
     engine.create_keys(sorted(set(bills)))
     result = engine.earn(
         on=on, expiry_years=points_policy().expiry_years, rewards=reward_rules(), keys=True,
-        actor=_actor_label(actor),
+        actor=actor_label(actor, max_length=40),
     )  # fmt: skip
     engine.drop_keys()  # (on an error the transaction rolls back; PostgreSQL drops it at the end anyway)
     return result
@@ -98,7 +94,7 @@ def points_job_run(
     size = chunk_size or _chunk_size()
     job, created = PointsJob.objects.get_or_create(
         kind=kind, business_date=business_date,
-        defaults={"started_at": timezone.now(), "actor": _actor_label(actor)},
+        defaults={"started_at": timezone.now(), "actor": actor_label(actor, max_length=40)},
     )  # fmt: skip
     if not created:
         if job.status == JobStatus.DONE and not force:
@@ -106,7 +102,7 @@ def points_job_run(
         if job.status == JobStatus.DONE:
             job.last_id, job.chunks_done, job.counts = 0, 0, {}
             job.started_at = timezone.now()
-        job.status, job.error, job.finished_at, job.actor = JobStatus.RUNNING, "", None, _actor_label(actor)
+        job.status, job.error, job.finished_at, job.actor = JobStatus.RUNNING, "", None, actor_label(actor, max_length=40)
         job.save()
     bounds = Customer.objects.aggregate(lo=Min("id"), hi=Max("id"))
     try:
@@ -138,7 +134,7 @@ def points_earn_all(*, on: dt.date | None = None, actor=None, force: bool = Fals
     posts nothing). Bills imported through `vipclub.workflows.bills_import` earn at once; this is for bills
     loaded around it."""
     on = on or timezone.localdate()
-    expiry_years, rewards, label = points_policy().expiry_years, reward_rules(), _actor_label(actor)
+    expiry_years, rewards, label = points_policy().expiry_years, reward_rules(), actor_label(actor, max_length=40)
 
     def work(*, lo, hi):
         r = engine.earn(on=on, expiry_years=expiry_years, rewards=rewards, lo=lo, hi=hi, actor=label)
@@ -151,7 +147,7 @@ def points_expire(*, on: dt.date | None = None, actor=None, force: bool = False,
     """The year-end expiry (run in December, on or after the 31st's run time): what is left in every lot that
     expires on or before `on` (31 December of the year whose lots expire) is expired, set-based."""
     on = on or timezone.localdate()
-    label = _actor_label(actor)
+    label = actor_label(actor, max_length=40)
 
     def work(*, lo, hi):
         r = engine.expire(on=on, lo=lo, hi=hi, actor=label)
@@ -298,7 +294,7 @@ def points_redeem(
             entry = PointsEntry.objects.create(
                 customer=customer, kind=EntryKind.REDEEM, amount=-points, reference=(reference or "")[:100],
                 idempotency_key=idempotency_key or None, balance_after=balance, detail=_detail(taken),
-                occurred_on=on, created_at=timezone.now(), actor=_actor_label(actor),
+                occurred_on=on, created_at=timezone.now(), actor=actor_label(actor, max_length=40),
             )  # fmt: skip
     except IntegrityError:
         stored = _stored(idempotency_key, kind=EntryKind.REDEEM, customer_id=customer.pk, amount=-points)
@@ -372,7 +368,7 @@ def points_transfer(
         raise _insufficient(exc.available, exc.wanted) from exc
     from_balance = accounts[source.pk].balance - points
     to_balance = accounts[target.pk].balance + points
-    now, label = timezone.now(), _actor_label(actor)
+    now, label = timezone.now(), actor_label(actor, max_length=40)
     try:
         with transaction.atomic():
             entry = PointsEntry.objects.create(
@@ -441,7 +437,7 @@ def points_clear(
         entry = PointsEntry.objects.create(
             customer=customer, kind=EntryKind.CLEAR, amount=-total, reference=(reference or _("closure"))[:100],
             balance_after=account.balance - total, detail=_detail([(lot, lot.remaining) for lot in lots]),
-            occurred_on=on, created_at=timezone.now(), actor=_actor_label(actor),
+            occurred_on=on, created_at=timezone.now(), actor=actor_label(actor, max_length=40),
         )  # fmt: skip
         PointsLot.objects.filter(pk__in=[lot.pk for lot in lots]).update(remaining=0)
     account.balance -= total
@@ -473,7 +469,7 @@ def points_move_in(
     if problems:
         raise InvalidInput(_("Some points lots cannot be brought along."), fields={"data": problems})
     account = _lock(customer.pk)[customer.pk]
-    balance, now, label, entries = account.balance, timezone.now(), _actor_label(actor), []
+    balance, now, label, entries = account.balance, timezone.now(), actor_label(actor, max_length=40), []
     for year, points in sorted(lots):
         expires = rules.expires_on(year, expiry_years)
         balance += points

@@ -10,6 +10,7 @@ import logging
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.actors import actor_label
 from core.errors import InvalidInput, RuleViolation
 from customers import services as customer_services
 from customers.models import Customer, Status
@@ -44,18 +45,10 @@ def _actor_user(actor):
     return actor if getattr(actor, "pk", None) and hasattr(actor, "get_username") else None
 
 
-def _actor_label(actor, source: str = "") -> str:
-    if source:
-        return source[:60]
-    if actor is None:
-        return "system"
-    return str(getattr(actor, "username", actor))[:60]
-
-
 def _step(case: RetentionCase, *, action: str, from_state: str, at, actor, source: str = "", **fields) -> CaseStep:
     return CaseStep.objects.create(
         case=case, action=action, from_state=from_state, to_state=case.state, actor=_actor_user(actor),
-        actor_label=_actor_label(actor, source), at=at, **fields,
+        actor_label=actor_label(actor, source), at=at, **fields,
     )  # fmt: skip
 
 
@@ -291,7 +284,7 @@ def churn_record(
         defaults={
             "closed_on": on, "kind": kind, "tier_id": tier_id, "region_id": customer.region_id,
             "manager": assignment.manager if assignment else None, "case": case,
-            "reason_category": case.reason_category if case else "", "source": _actor_label(actor, source),
+            "reason_category": case.reason_category if case else "", "source": actor_label(actor, source),
         },
     )  # fmt: skip
     return record
