@@ -154,10 +154,12 @@ def _account_for(
     quota_units: int,
     tier_id: int,
     on: dt.date,
+    at: dt.datetime,
     reference: str,
 ) -> BenefitAccount:
     """The account the redemption draws on; opened (and granted, once) when missing, and brought in line with
-    the current tier when a rating run changed it and the pipeline's grants have not followed yet."""
+    the current tier when a rating run changed it and the pipeline's grants have not followed yet (only while
+    its period has not ended at `at`, when the redemption is recorded: a back-dated one leaves a past period be)."""
     bounds = rules.period_bounds(benefit.period, on, reference)
     lookup = {"customer": customer, "benefit": benefit, "period_key": bounds.key}
     account = BenefitAccount.objects.filter(**lookup).first()
@@ -165,7 +167,7 @@ def _account_for(
         stale = account.unlimited != entitlement.unlimited or (
             not account.unlimited and account.granted != max(quota_units, account.used)
         )
-        current = account.period_end is None or account.period_end >= timezone.localdate()
+        current = account.period_end is None or account.period_end >= timezone.localdate(at)
         if stale and current and benefit.period != rules.EVENT:
             engine.sync(
                 scope=engine.Scope(customer_ids=(customer.pk,), benefit_ids=(benefit.pk,)),
@@ -194,7 +196,7 @@ def _account_for(
                 period_start=bounds.start,
                 period_end=bounds.end,
                 unlimited=entitlement.unlimited,
-                updated_at=timezone.now(),
+                updated_at=at,
             )
         ],
         ignore_conflicts=True,
@@ -216,7 +218,7 @@ def _account_for(
         unlimited=entitlement.unlimited,
     )
     if account.granted == 0 and account.used == 0 and target > 0:
-        BenefitAccount.objects.filter(pk=account.pk).update(granted=target, updated_at=timezone.now())
+        BenefitAccount.objects.filter(pk=account.pk).update(granted=target, updated_at=at)
         BenefitEntry.objects.create(
             account=account, customer=customer, benefit=benefit, kind=EntryKind.GRANT, granted_delta=target,
             remaining_after=target, tier_id=tier_id, occurred_on=on, actor="system",
@@ -244,11 +246,13 @@ def benefit_redeem(
     reference: str,
     quantity: int = 1,
     amount: Decimal | None = None,
+    at: dt.datetime,
     on: dt.date | None = None,
     idempotency_key: str | None = None,
     actor=None,
 ) -> Redemption:
-    """Redeem `quantity` uses (or `amount` yuan) of a benefit for a customer on `on` (default today).
+    """Redeem `quantity` uses (or `amount` yuan) of a benefit for a customer on `on` (default: the day of `at`, the
+    moment the redemption is recorded, which the entry point reads from the clock).
 
     400 bad quantity/amount; 409 `frozen` (suspended, pending closure, closed — the message says which),
     `not_entitled` (the tier has no such benefit, not a member, or old arrears for emergency reactivation),
@@ -258,7 +262,7 @@ def benefit_redeem(
         existing = BenefitEntry.objects.select_related("account").filter(idempotency_key=idempotency_key).first()
         if existing is not None:
             return _replay(existing, customer=customer, benefit=benefit)
-    on = on or timezone.localdate()
+    on = on or timezone.localdate(at)
     reference = (reference or "").strip()
     if not reference:
         raise InvalidInput("A reference is required.", fields={"reference": ["required"]})
@@ -319,13 +323,14 @@ def benefit_redeem(
         quota_units=quota_units,
         tier_id=tier_id,
         on=on,
+        at=at,
         reference=reference,
     )
     # The quota check and the use in one statement: zero rows means too little left (no lock needed).
     updated = (
         BenefitAccount.objects.filter(pk=account.pk)
         .filter(Q(unlimited=True) | Q(used__lte=F("granted") - units))
-        .update(used=F("used") + units, updated_at=timezone.now())
+        .update(used=F("used") + units, updated_at=at)
     )
     granted, used, unlimited = (
         BenefitAccount.objects.filter(pk=account.pk).values_list("granted", "used", "unlimited").get()
@@ -370,9 +375,10 @@ class Reversal:
 
 @transaction.atomic
 def benefit_redemption_reverse(
-    *, redemption_id: int, reason: str = "", on: dt.date | None = None, actor=None
+    *, redemption_id: int, at: dt.datetime, reason: str = "", on: dt.date | None = None, actor=None
 ) -> Reversal:
-    """Give a redemption back (once): a reverse entry and `used` decreased by what it used."""
+    """Give a redemption back (once) at `at`: a reverse entry on `on` (default: the day of `at`) and `used`
+    decreased by what it used."""
     redemption = BenefitEntry.objects.select_related("benefit").filter(pk=redemption_id, kind=EntryKind.REDEEM).first()
     if redemption is None:
         raise NotFoundError(f"No benefit redemption {redemption_id}.", code="unknown_redemption")
@@ -381,7 +387,7 @@ def benefit_redemption_reverse(
     if BenefitEntry.objects.filter(reversal_of=redemption).exists():
         raise RuleViolation(f"Redemption {redemption_id} has already been reversed.", code="already_reversed")
     units = redemption.used_delta
-    BenefitAccount.objects.filter(pk=locked.pk).update(used=F("used") - units, updated_at=timezone.now())
+    BenefitAccount.objects.filter(pk=locked.pk).update(used=F("used") - units, updated_at=at)
     granted, used, unlimited = (
         BenefitAccount.objects.filter(pk=locked.pk).values_list("granted", "used", "unlimited").get()
     )
@@ -389,7 +395,7 @@ def benefit_redemption_reverse(
     entry = BenefitEntry.objects.create(
         account_id=locked.pk, customer_id=redemption.customer_id, benefit=redemption.benefit,
         kind=EntryKind.REVERSE, used_delta=-units, remaining_after=remaining, tier_id=redemption.tier_id,
-        occurred_on=on or timezone.localdate(), actor=actor_label(actor),
+        occurred_on=on or timezone.localdate(at), actor=actor_label(actor),
         reference=(reason or f"reverses #{redemption.pk}")[:100], reversal_of=redemption,
     )  # fmt: skip
     return Reversal(entry=entry, benefit=redemption.benefit, remaining=remaining)

@@ -8,6 +8,7 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.admin import EstimatedCountPaginator
@@ -29,7 +30,7 @@ from .models import (
 def customer_points_html(customer) -> str:
     """The points panel of a customer (balance, freeze, lots, expiring, consumption, credit stars, ledger)."""
     return render_to_string(
-        "points/_customer_points.html", {"points": selectors.customer_points_panel(customer), "bare": True}
+        "points/_customer_points.html", {"points": selectors.customer_points_panel(customer, on=timezone.localdate()), "bare": True}
     )
 
 
@@ -161,7 +162,7 @@ def recompute_credit(modeladmin, request, queryset):
     done = 0
     for rating in queryset.select_related("customer")[:500]:
         try:
-            services.credit_rating_refresh(customer=rating.customer, actor=request.user)
+            services.credit_rating_refresh(customer=rating.customer, on=timezone.localdate(), actor=request.user)
             done += 1
         except DomainError as exc:
             modeladmin.message_user(request, exc.message, messages.WARNING)

@@ -50,13 +50,12 @@ credit_table = selectors.credit_table
 
 
 @transaction.atomic
-def points_earn_bills(*, bills: list[tuple[int, dt.date]], on: dt.date | None = None, actor=None) -> engine.EarnResult:
+def points_earn_bills(*, bills: list[tuple[int, dt.date]], on: dt.date, actor=None) -> engine.EarnResult:
     """Earn for these bills (customer id, month) what they should have earned minus what they have: a new bill
     earns floor(amount) (+ rewards) into its year's lot, a corrected one posts the difference (a negative one
     takes points back oldest lot first). Idempotent: the same bills again post nothing."""
     if not bills:
         return engine.EarnResult()
-    on = on or timezone.localdate()
     engine.create_keys(sorted(set(bills)))
     result = engine.earn(
         on=on, expiry_years=points_policy().expiry_years, rewards=reward_rules(), keys=True,
@@ -129,11 +128,10 @@ def points_job_run(
     return job
 
 
-def points_earn_all(*, on: dt.date | None = None, actor=None, force: bool = False, **kwargs) -> PointsJob:
+def points_earn_all(*, on: dt.date, actor=None, force: bool = False, **kwargs) -> PointsJob:
     """Earn for every bill of every customer what it should have earned (a backfill, or a check: a second run
     posts nothing). Bills imported through `vipclub.workflows.bills_import` earn at once; this is for bills
     loaded around it."""
-    on = on or timezone.localdate()
     expiry_years, rewards, label = points_policy().expiry_years, reward_rules(), actor_label(actor, max_length=40)
 
     def work(*, lo, hi):
@@ -143,10 +141,9 @@ def points_earn_all(*, on: dt.date | None = None, actor=None, force: bool = Fals
     return points_job_run(kind=JobKind.EARN, business_date=on, work=work, actor=actor, force=force, **kwargs)
 
 
-def points_expire(*, on: dt.date | None = None, actor=None, force: bool = False, **kwargs) -> PointsJob:
+def points_expire(*, on: dt.date, actor=None, force: bool = False, **kwargs) -> PointsJob:
     """The year-end expiry (run in December, on or after the 31st's run time): what is left in every lot that
     expires on or before `on` (31 December of the year whose lots expire) is expired, set-based."""
-    on = on or timezone.localdate()
     label = actor_label(actor, max_length=40)
 
     def work(*, lo, hi):
@@ -169,9 +166,8 @@ def credit_ratings_compute(*, on: dt.date, actor=None, force: bool = True, **kwa
 
 
 @transaction.atomic
-def credit_rating_refresh(*, customer: Customer, on: dt.date | None = None, actor=None) -> CreditRating:
+def credit_rating_refresh(*, customer: Customer, on: dt.date, actor=None) -> CreditRating:
     """On demand: compute one customer's credit stars as of `on` and store them."""
-    on = on or timezone.localdate()
     score = selectors.credit_score(customer=customer, on=on, table=credit_table())
     rating, _ = CreditRating.objects.update_or_create(
         customer=customer,
@@ -270,13 +266,12 @@ class Redemption:
 @transaction.atomic
 def points_redeem(
     *, customer: Customer, points: int, reference: str = "", idempotency_key: str | None = None,
-    on: dt.date | None = None, actor=None,
+    on: dt.date, actor=None,
 ) -> Redemption:  # fmt: skip
     """Redeem points, oldest lot first. 409 `frozen` while suspended or pending closure (or closed), 409
     `insufficient_points` beyond what the live lots hold. With an idempotency key a replay returns the first
     answer and writes nothing."""
     points = _check_points(points)
-    on = on or timezone.localdate()
     account = _lock(customer.pk)[customer.pk]
     if idempotency_key and (stored := _stored(idempotency_key, kind=EntryKind.REDEEM, customer_id=customer.pk,
                                               amount=-points)):  # fmt: skip
@@ -329,12 +324,11 @@ def transfer_problem(source: Customer, target: Customer) -> dict | None:
 @transaction.atomic
 def points_transfer(
     *, source: Customer, target: Customer, points: int, reference: str = "", idempotency_key: str | None = None,
-    on: dt.date | None = None, actor=None,
+    on: dt.date, actor=None,
 ) -> Transfer:  # fmt: skip
     """Move points between two customers of the same brand and province. The points keep their lots' expiry:
     each source lot taken (oldest first) adds to the target's transfer lot of the same year."""
     points = _check_points(points)
-    on = on or timezone.localdate()
     source = Customer.objects.select_related("region").get(pk=source.pk)
     target = Customer.objects.select_related("region").get(pk=target.pk)
     problems = transfer_problem(source, target)
@@ -425,10 +419,9 @@ def points_unfreeze(*, customer: Customer, actor=None) -> PointsAccount:
 
 @transaction.atomic
 def points_clear(
-    *, customer: Customer, on: dt.date | None = None, reference: str = "", actor=None
+    *, customer: Customer, on: dt.date, reference: str = "", actor=None
 ) -> PointsEntry | None:
     """Closure clears the balance: every lot emptied, one `clear` entry; the account stays frozen."""
-    on = on or timezone.localdate()
     account = _lock(customer.pk)[customer.pk]
     lots = list(PointsLot.objects.filter(customer=customer, remaining__gt=0).order_by("expires_on", "id"))
     total = sum(lot.remaining for lot in lots)

@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 from django.db.models import F
+from django.utils import timezone
 from psycopg import sql
 
 from core import backup
@@ -73,7 +74,8 @@ def seeded_club(settings, tmp_path):
     for account in accounts.select_related("benefit", "customer"):
         try:
             benefit_services.benefit_redeem(
-                customer=account.customer, benefit=account.benefit, reference="bk", idempotency_key="bk-2", on=AS_OF
+                customer=account.customer, benefit=account.benefit, reference="bk", idempotency_key="bk-2", on=AS_OF,
+                at=timezone.now(),
             )
             return
         except DomainError:  # a money benefit, another period's account: the next one

@@ -87,7 +87,7 @@ def test_a_bill_of_a_month_that_has_not_ended_does_not_poison_the_points(api, me
     from points import services as points_services
 
     # when: the earning backfill runs over every bill, then the member's points are read, redeemed, transferred
-    points_services.points_earn_all()
+    points_services.points_earn_all(on=NOW.date())
     friend = CustomerFactory(region=member.region, brand=member.brand)
     read = api.get(f"/api/v1/customers/{member.msisdn}/points/")
     redeemed = api.post(

@@ -390,7 +390,7 @@ def demo_club_load(club: DemoClub, *, log: Callable[[str], None] = lambda _: Non
         for month, amount, paid in customer_bills
     ]
     for chunk in _chunks(bill_rows, 20000):
-        workflows.bills_import(rows=chunk)
+        workflows.bills_import(rows=chunk, on=club.as_of)
     log(f"  {len(bill_rows)} bills, {rules.month_str(club.months[0])} to {rules.month_str(club.months[-1])}")
 
     billing_months_close(club.months, as_of=club.as_of)

@@ -11,7 +11,7 @@ import time_machine
 from django.contrib import admin
 from django.template.loader import render_to_string
 from django.test import RequestFactory
-from django.utils import translation
+from django.utils import timezone, translation
 
 from benefits import selectors, services
 from benefits.admin import BenefitAccountInline, BenefitEntryInline
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db
 
 def redeem(customer, code, on=ON, **kwargs):
     return services.benefit_redeem(
-        customer=customer, benefit=Benefit.objects.get(code=code), reference="r", on=on, **kwargs
+        customer=customer, benefit=Benefit.objects.get(code=code), reference="r", on=on, at=timezone.now(), **kwargs
     )
 
 
@@ -92,7 +92,7 @@ def test_the_usage_report_charts_redemptions_per_month_and_tier(admin_client):
     redeem(gold, "lounge_airport_national")
     redeem(gold2, "lounge_airport_national", on=dt.date(2026, 5, 3))
     undone = redeem(gold2, "lounge_airport_national", on=dt.date(2026, 5, 4))
-    services.benefit_redemption_reverse(redemption_id=undone.entry.pk)
+    services.benefit_redemption_reverse(redemption_id=undone.entry.pk, at=timezone.now())
     redeem(gold, "birthday_gift", amount=Decimal("80"))
     lounge = Benefit.objects.get(code="lounge_airport_national")
     # when staff open the report for the national lounge

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from benefits import services
 from benefits.models import AppendOnly, BenefitAccount, BenefitEntry
@@ -52,11 +53,17 @@ def all_balances(customer) -> dict:
     }
 
 
-def redeem(customer, code, n=1, on=MID_YEAR, **kwargs):
+def redeem(customer, code, n=1, on=MID_YEAR, at=None, **kwargs):
     from benefits.models import Benefit
 
     return services.benefit_redeem(
-        customer=customer, benefit=Benefit.objects.get(code=code), quantity=n, reference="test", on=on, **kwargs
+        customer=customer,
+        benefit=Benefit.objects.get(code=code),
+        quantity=n,
+        reference="test",
+        on=on,
+        at=at or timezone.now(),
+        **kwargs,
     )
 
 
@@ -256,4 +263,24 @@ def test_a_redemption_follows_a_rating_runs_change_before_the_pipeline_does():
     # the pipeline's grants then adjust the rest: the refused lounge, and each one's in-province airport lounge,
     # train lounge and birthday gift (roaming and emergency reactivation are the same for both tiers)
     assert services.benefit_grants_run(as_of=today) == {"adjust": 1 + 3 + 3}
+    assert_ledger_matches_balances()
+
+
+def test_a_replay_for_a_past_date_follows_a_rating_runs_change_as_it_did_that_day():
+    # given the June 2025 scenario replayed today (no clock travel): a diamond and a gold member who used 8 and 5
+    # national lounges of 2025, then a rating run swapped their tiers before the pipeline's grants
+    diamond, gold = member("diamond"), member("gold")
+    on = dt.date(2025, 6, 15)
+    at = dt.datetime(2025, 6, 15, 10, tzinfo=ZoneInfo("Asia/Shanghai"))
+    services.benefit_grants_run(as_of=on)
+    redeem(diamond, "lounge_airport_national", 8, on=on, at=at)
+    redeem(gold, "lounge_airport_national", 5, on=on, at=at)
+    CustomerTier.objects.filter(customer=diamond).update(tier=Tier.objects.get(code="gold"))
+    CustomerTier.objects.filter(customer=gold).update(tier=Tier.objects.get(code="diamond"))
+    # when the former diamond redeems on that day, then 2025 was the current year at `at`: she has nothing left
+    with pytest.raises(RuleViolation) as refused:
+        redeem(diamond, "lounge_airport_national", on=on, at=at)
+    assert refused.value.code == "quota_exhausted" and "0 of 8 left" in refused.value.message
+    # and the new diamond's 2025 account was re-granted as it would have been that day (12 - 5 - 3 = 4 left)
+    assert redeem(gold, "lounge_airport_national", 3, on=on, at=at).remaining == 4
     assert_ledger_matches_balances()
