@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 def benefit_grants_sync(
     *,
-    as_of: dt.date,
+    on: dt.date,
     customer_ids=None,
     lo: int | None = None,
     hi: int | None = None,
@@ -51,10 +51,10 @@ def benefit_grants_sync(
         benefit_ids=tuple(benefit_ids) if benefit_ids is not None else None,
     )
     with transaction.atomic():
-        return engine.sync(scope=scope, as_of=as_of, expire_past=expire_past, actor=actor_label(actor))
+        return engine.sync(scope=scope, as_of=on, expire_past=expire_past, actor=actor_label(actor))
 
 
-def benefit_grants_run(*, as_of: dt.date, chunk_size: int | None = None, actor=None) -> dict[str, int]:
+def benefit_grants_run(*, on: dt.date, chunk_size: int | None = None, actor=None) -> dict[str, int]:
     """The grants of every customer as of `as_of`, in id-range chunks of one transaction each. Run at each
     period start and after every applied rating run; a crashed run is simply run again."""
     size = chunk_size or getattr(settings, "VIPCLUB_BENEFIT_CHUNK_SIZE", None) or settings.VIPCLUB_RATING_CHUNK_SIZE
@@ -63,16 +63,16 @@ def benefit_grants_run(*, as_of: dt.date, chunk_size: int | None = None, actor=N
     if bounds["lo"] is None:
         return totals
     for lo in range(bounds["lo"], bounds["hi"] + 1, size):
-        counts = benefit_grants_sync(as_of=as_of, lo=lo, hi=min(lo + size - 1, bounds["hi"]), actor=actor)
+        counts = benefit_grants_sync(on=on, lo=lo, hi=min(lo + size - 1, bounds["hi"]), actor=actor)
         for kind, n in counts.items():
             totals[kind] = totals.get(kind, 0) + n
-    logger.info("Benefit grants as of %s: %s", as_of, totals)
+    logger.info("Benefit grants as of %s: %s", on, totals)
     return totals
 
 
 def benefit_regrant_customer(*, customer_id: int, on: dt.date, actor=None) -> dict[str, int]:
     """A tier changed between runs (override, move-in, closure): the quota becomes the new tier's at once."""
-    return benefit_grants_sync(as_of=on, customer_ids=[customer_id], expire_past=False, actor=actor)
+    return benefit_grants_sync(on=on, customer_ids=[customer_id], expire_past=False, actor=actor)
 
 
 # --------------------------------------------------------------------------------------------------

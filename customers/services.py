@@ -132,16 +132,16 @@ def bills_bulk_upsert(*, rows: list[dict], actor=None) -> BillsResult:
 
 
 @transaction.atomic
-def billing_month_close(*, month: dt.date, as_of: dt.date | None = None, actor=None) -> BillingMonth:
+def billing_month_close(*, month: dt.date, on: dt.date | None = None, actor=None) -> BillingMonth:
     """Mark a billing month closed (all its bills are in). Closing it again returns the first closure."""
-    as_of = as_of or timezone.localdate()
+    on = on or timezone.localdate()
     try:
         bounds.check_month(month)  # a month near the calendar's end has no next month to end in
     except bounds.BoundsError as exc:
         raise InvalidInput(str(exc), fields={"month": [str(exc)]}) from None
-    if rules.add_months(month, 1) > as_of:
+    if rules.add_months(month, 1) > on:
         raise RuleViolation(
-            f"Billing month {rules.month_str(month)} has not ended yet on {as_of.isoformat()}.",
+            f"Billing month {rules.month_str(month)} has not ended yet on {on.isoformat()}.",
             code="month_not_over",
         )
     billing_month, _ = BillingMonth.objects.select_for_update().get_or_create(month=month)

@@ -247,7 +247,7 @@ def tier_chart(by_tier: list[dict]) -> dict:
 
 def dashboard_context(request, manager: AccountManager) -> dict:
     today = selectors.today()
-    data = selectors.dashboard(manager=manager, today=today)
+    data = selectors.dashboard(manager=manager, on=today)
     for obligation in data["overdue"] + data["due_today"]:
         obligation.days_late = (today - obligation.due_on).days
     birthdays = [
@@ -422,7 +422,7 @@ def customer_detail(request, msisdn: str):
         "tier_source": Source(tier["source"]).label if tier and tier["source"] in Source.values else "",
         "obligations": obligations,
         "trail": ContactLog.objects.filter(customer=customer).select_related("manager", "logged_by")[:50],
-        "benefits": benefit_selectors.customer_benefits(customer=customer, as_of=today),
+        "benefits": benefit_selectors.customer_benefits(customer=customer, on=today),
         "points": points_selectors.customer_points_panel(customer, on=today),
         "card": card,
         "card_actions": [(a, CARD_ACTION_LABELS[a]) for a in actions],
@@ -563,7 +563,7 @@ def plans(request, *, manager: AccountManager):
 @supervisor_required
 def team(request):
     today = selectors.today()
-    rows = selectors.manager_overview(supervisor=request.user, today=today)
+    rows = selectors.manager_overview(supervisor=request.user, on=today)
     manager, _supervises = roles(request)
     compliance = selectors.compliance(managers=[row["manager"] for row in rows], start=today.replace(day=1), end=today)
     plans_to_review = [

@@ -83,7 +83,7 @@ def _merge(counts: dict, more: dict) -> dict:
 
 
 def points_job_run(
-    *, kind: str, business_date: dt.date, work, actor=None, force: bool = False, chunk_size: int | None = None,
+    *, kind: str, on: dt.date, work, actor=None, force: bool = False, chunk_size: int | None = None,
     on_progress=None,
 ) -> PointsJob:  # fmt: skip
     """Run `work(lo, hi) -> counts` over every customer id, chunk by chunk, each chunk in its own transaction
@@ -92,7 +92,7 @@ def points_job_run(
     last chunk done."""
     size = chunk_size or _chunk_size()
     job, created = PointsJob.objects.get_or_create(
-        kind=kind, business_date=business_date,
+        kind=kind, business_date=on,
         defaults={"started_at": timezone.now(), "actor": actor_label(actor, max_length=40)},
     )  # fmt: skip
     if not created:
@@ -138,7 +138,7 @@ def points_earn_all(*, on: dt.date, actor=None, force: bool = False, **kwargs) -
         r = engine.earn(on=on, expiry_years=expiry_years, rewards=rewards, lo=lo, hi=hi, actor=label)
         return {"bills": r.bills, "customers": r.customers, "points": r.points, "written_off": r.written_off}
 
-    return points_job_run(kind=JobKind.EARN, business_date=on, work=work, actor=actor, force=force, **kwargs)
+    return points_job_run(kind=JobKind.EARN, on=on, work=work, actor=actor, force=force, **kwargs)
 
 
 def points_expire(*, on: dt.date, actor=None, force: bool = False, **kwargs) -> PointsJob:
@@ -150,7 +150,7 @@ def points_expire(*, on: dt.date, actor=None, force: bool = False, **kwargs) -> 
         r = engine.expire(on=on, lo=lo, hi=hi, actor=label)
         return {"customers": r.customers, "lots": r.lots, "points": r.points}
 
-    return points_job_run(kind=JobKind.EXPIRE, business_date=on, work=work, actor=actor, force=force, **kwargs)
+    return points_job_run(kind=JobKind.EXPIRE, on=on, work=work, actor=actor, force=force, **kwargs)
 
 
 def credit_ratings_compute(*, on: dt.date, actor=None, force: bool = True, **kwargs) -> PointsJob:
@@ -162,7 +162,7 @@ def credit_ratings_compute(*, on: dt.date, actor=None, force: bool = True, **kwa
         r = engine.credit(table=table, on=on, lo=lo, hi=hi)
         return {"customers": r.customers, "stars": {str(k): v for k, v in (r.by_stars or {}).items()}}
 
-    return points_job_run(kind=JobKind.CREDIT, business_date=on, work=work, actor=actor, force=force, **kwargs)
+    return points_job_run(kind=JobKind.CREDIT, on=on, work=work, actor=actor, force=force, **kwargs)
 
 
 @transaction.atomic

@@ -171,12 +171,12 @@ def report_tiers() -> list[Tier]:
     return list(Tier.objects.order_by("-rank"))
 
 
-def churn_report(*, year: int, region_ids: list[int] | None = None, today: dt.date | None = None) -> list[dict]:
+def churn_report(*, year: int, region_ids: list[int] | None = None, on: dt.date | None = None) -> list[dict]:
     """The churn KPIs of a year per month and series (all members, then each tier by rank): a fixed number of
     queries (snapshots, member counts, closures, targets), the formulas in `rules.year_kpis`. Months after
     `today`'s have no year-to-date rate yet."""
-    today = today or timezone.localdate()
-    through = 12 if year < today.year else (today.month if year == today.year else 0)
+    on = on or timezone.localdate()
+    through = 12 if year < on.year else (on.month if year == on.year else 0)
     months = [dt.date(year - 1, 12, 1), *(dt.date(year, m, 1) for m in range(1, 13))]
     taken = set(MonthSnapshot.objects.filter(month__in=months).values_list("month", flat=True))
     tiers = report_tiers()

@@ -295,7 +295,7 @@ def churn_record(
 
 @transaction.atomic
 def snapshot_month(
-    *, month: dt.date, today: dt.date | None = None, base_date: dt.date | None = None, actor=None
+    *, month: dt.date, on: dt.date | None = None, base_date: dt.date | None = None, actor=None
 ) -> MonthSnapshot:
     """Members at the end of `month` per tier and branch, read from the tier history (so any past month can be
     taken again, e.g. after a late closure), and the snapshot retention of the members of `base_date` (default
@@ -303,10 +303,10 @@ def snapshot_month(
     taken again replaces its rows. Refused for a month that has not ended on `today`."""
     month = month.replace(day=1)
     end = month_end(month)
-    today = today or timezone.localdate()
-    if end >= today:
+    on = on or timezone.localdate()
+    if end >= on:
         raise RuleViolation(
-            f"{month:%Y-%m} has not ended on {today.isoformat()}: its members cannot be counted yet.",
+            f"{month:%Y-%m} has not ended on {on.isoformat()}: its members cannot be counted yet.",
             code="month_not_over",
             fields={"month": [f"{month:%Y-%m} ends on {end.isoformat()}"]},
         )
@@ -326,12 +326,12 @@ def snapshot_month(
 
 
 @transaction.atomic
-def snapshot_months(*, first: dt.date, last: dt.date, today: dt.date | None = None, base_date=None) -> list:
+def snapshot_months(*, first: dt.date, last: dt.date, on: dt.date | None = None, base_date=None) -> list:
     """Every month from `first` to `last` (backfill, command): all of them, or none when one is refused (a range
     running into a month that has not ended writes nothing)."""
     months, month = [], first.replace(day=1)
     while month <= last:
-        months.append(snapshot_month(month=month, today=today, base_date=base_date))
+        months.append(snapshot_month(month=month, on=on, base_date=base_date))
         month = add_months(month, 1)
     return months
 
@@ -345,9 +345,9 @@ def risk_weights() -> dict[str, tuple]:
 
 
 @transaction.atomic
-def risk_refresh(*, as_of: dt.date, actor=None) -> int:
+def risk_refresh(*, on: dt.date, actor=None) -> int:
     """Rebuild the risk list as of a day, set-based (one DELETE, one INSERT … SELECT over the members); returns the
     members with a score above zero. Run daily (beat) and by the monthly pipeline."""
-    count = engine.risk_scores_rebuild(as_of=as_of, weights=risk_weights())
-    logger.info("Risk list as of %s: %d members at risk", as_of, count)
+    count = engine.risk_scores_rebuild(as_of=on, weights=risk_weights())
+    logger.info("Risk list as of %s: %d members at risk", on, count)
     return count

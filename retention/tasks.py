@@ -13,10 +13,10 @@ from . import services
 
 @shared_task(name="retention.refresh_risk")
 @retry_on_conflict(atomic=False)  # idempotent or resumable: a deadlock runs it again
-def refresh_risk_task(day: str | None = None) -> dict:
+def refresh_risk_task(on: str | None = None) -> dict:
     """The risk list as of `day` (ISO date; default today in Asia/Shanghai). Idempotent: it rebuilds the list."""
-    as_of = dt.date.fromisoformat(day) if day else timezone.localdate()
-    return {"as_of": as_of.isoformat(), "at_risk": services.risk_refresh(as_of=as_of)}
+    as_of = dt.date.fromisoformat(on) if on else timezone.localdate()
+    return {"as_of": as_of.isoformat(), "at_risk": services.risk_refresh(on=as_of)}
 
 
 @shared_task(name="retention.snapshot_month")

@@ -461,7 +461,7 @@ def test_the_schema_documents_the_benefits_endpoints(admin_client):
 
 def test_the_customers_benefits_list_reads_in_a_few_queries(api, django_assert_max_num_queries):
     customer = member("diamond")
-    services.benefit_grants_run(as_of=ON)
+    services.benefit_grants_run(on=ON)
     with django_assert_max_num_queries(12):
         rows = benefits_of(api, customer)
     assert len(rows) == 15
@@ -479,7 +479,7 @@ def test_64_parallel_redemptions_against_a_quota_of_12(api_user, granted_by):
     # it has not run yet, by whichever of the parallel requests comes first)
     customer = member("diamond")
     if granted_by == "the period job":
-        services.benefit_grants_run(as_of=ON)
+        services.benefit_grants_run(on=ON)
     token = Token.objects.create(user=api_user).key
     n = 64
     barrier = threading.Barrier(n)

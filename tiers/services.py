@@ -356,7 +356,7 @@ def tier_override_create(
 
 
 @transaction.atomic
-def tier_override_approve(*, override: TierOverride, actor, today: dt.date | None = None) -> TierOverride:
+def tier_override_approve(*, override: TierOverride, actor, on: dt.date | None = None) -> TierOverride:
     """A second staff user approves; an override active today applies at once (it wins, up or down)."""
     override = TierOverride.objects.select_for_update().get(pk=override.pk)
     if override.status != OverrideStatus.PENDING:
@@ -367,10 +367,10 @@ def tier_override_approve(*, override: TierOverride, actor, today: dt.date | Non
     override.approved_by = actor
     override.approved_at = timezone.now()
     override.save(update_fields=["status", "approved_by", "approved_at"])
-    today = today or timezone.localdate()
-    if override.starts_on <= today <= override.ends_on:
+    on = on or timezone.localdate()
+    if override.starts_on <= on <= override.ends_on:
         _apply_now(
-            customer=override.customer, on=today, forced=True, reason=Source.OVERRIDE,
+            customer=override.customer, on=on, forced=True, reason=Source.OVERRIDE,
             candidate=rules.TierState(override.tier.code, Source.OVERRIDE, override.ends_on),
         )  # fmt: skip
     return override
@@ -410,12 +410,15 @@ def tier_transfer_floor_set(
     return floor
 
 
-def tier_runs_scheduled(*, today: dt.date, stale_after: dt.timedelta = dt.timedelta(minutes=30)) -> list[int]:
-    """The scheduler's daily call: start due monthly runs, resume runs that stopped making progress."""
+def tier_runs_scheduled(
+    *, on: dt.date, now: dt.datetime, stale_after: dt.timedelta = dt.timedelta(minutes=30)
+) -> list[int]:
+    """The scheduler's daily call on `on`: start due monthly runs, resume runs that made no progress since
+    `now - stale_after`."""
     touched = []
-    month = today.replace(day=1)
+    month = on.replace(day=1)
     for policy in RatingPolicy.objects.filter(active=True):
-        if today.day < policy.run_day or RatingRun.objects.filter(policy=policy, month=month, dry_run=False).exists():
+        if on.day < policy.run_day or RatingRun.objects.filter(policy=policy, month=month, dry_run=False).exists():
             continue
         try:
             run, created = tier_run_start(month=month, policy=policy)
@@ -424,7 +427,7 @@ def tier_runs_scheduled(*, today: dt.date, stale_after: dt.timedelta = dt.timede
             continue
         if created:
             touched.append(run.pk)
-    touched += tier_runs_heal(stalled_after=stale_after)["dispatched"]
+    touched += tier_runs_heal(stalled_after=stale_after, now=now)["dispatched"]
     return touched
 
 
@@ -433,7 +436,7 @@ def tier_runs_scheduled(*, today: dt.date, stale_after: dt.timedelta = dt.timede
 DISPATCH_GRACE = dt.timedelta(seconds=30)
 
 
-def tier_runs_heal(*, stalled_after: dt.timedelta, now: dt.datetime | None = None) -> dict[str, list[int]]:
+def tier_runs_heal(*, stalled_after: dt.timedelta, now: dt.datetime) -> dict[str, list[int]]:
     """Make stopped runs go on without anyone acting (on worker start, and every few minutes by beat):
 
     - a pending or running run that was never dispatched (the broker was down), or whose last sign of progress
@@ -446,7 +449,6 @@ def tier_runs_heal(*, stalled_after: dt.timedelta, now: dt.datetime | None = Non
     Chunks are idempotent (done in one transaction with their row locked), so sending one twice is harmless.
     Failed runs are left for a person (admin action, `rerate --resume`). Returns the run ids dispatched and
     followed up."""
-    now = now or timezone.now()
     cutoff = now - stalled_after
     healed: dict[str, list[int]] = {"dispatched": [], "followed_up": []}
     unfinished = (

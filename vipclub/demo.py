@@ -497,10 +497,10 @@ def demo_retention_load(*, as_of: dt.date, seed: int = 1) -> dict[str, int]:
     first_run = RatingRun.objects.filter(dry_run=False, status="done").order_by("month").first()
     if first_run is not None and first_run.evaluation_date < month:
         retention_services.snapshot_month(
-            month=rules.add_months(month, -1), base_date=first_run.evaluation_date, today=as_of
+            month=rules.add_months(month, -1), base_date=first_run.evaluation_date, on=as_of
         )
     daily_run(day=as_of)  # again (idempotent): the retention contacts due by today are overdue now
-    counts["at_risk"] = retention_services.risk_refresh(as_of=as_of)
+    counts["at_risk"] = retention_services.risk_refresh(on=as_of)
     return counts
 
 

@@ -77,8 +77,8 @@ def test_number_change_refuses_a_taken_number(customer):
 @pytest.mark.django_db
 def test_billing_month_cannot_close_before_it_ends():
     with pytest.raises(RuleViolation) as exc:
-        services.billing_month_close(month=dt.date(2026, 11, 1), as_of=dt.date(2026, 11, 30))
+        services.billing_month_close(month=dt.date(2026, 11, 1), on=dt.date(2026, 11, 30))
     assert exc.value.code == "month_not_over"
-    closed = services.billing_month_close(month=dt.date(2026, 11, 1), as_of=dt.date(2026, 12, 1))
-    again = services.billing_month_close(month=dt.date(2026, 11, 1), as_of=dt.date(2026, 12, 5))
+    closed = services.billing_month_close(month=dt.date(2026, 11, 1), on=dt.date(2026, 12, 1))
+    again = services.billing_month_close(month=dt.date(2026, 11, 1), on=dt.date(2026, 12, 5))
     assert closed.closed_at == again.closed_at

@@ -131,7 +131,7 @@ class CustomerBenefitsApi(APIView):
     )
     def get(self, request, msisdn: str):
         customer = scoped_customer(msisdn=msisdn, user=request.user)
-        return Response(benefit_selectors.customer_benefits(customer=customer, as_of=timezone.localdate()))
+        return Response(benefit_selectors.customer_benefits(customer=customer, on=timezone.localdate()))
 
 
 class CustomerBenefitFlagsApi(APIView):

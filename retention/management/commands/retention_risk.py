@@ -17,5 +17,5 @@ class Command(BaseCommand):
             as_of = bounds.parse_date(date) if date else timezone.localdate()
         except bounds.BoundsError as exc:
             raise CommandError(str(exc)) from exc
-        count = services.risk_refresh(as_of=as_of)
+        count = services.risk_refresh(on=as_of)
         self.stdout.write(f"Risk list as of {as_of}: {count} members at risk.")
