@@ -384,6 +384,7 @@ def tier_override_decide(*, override: TierOverride, status: str, actor) -> TierO
     if status not in allowed or override.status != allowed[status]:
         raise RuleViolation(f"Cannot mark a {override.status} override {status}.", code="override_state")
     override.status = status
+    override._history_user = actor  # the audit trail's "who" (simple-history), also outside a request
     override.save(update_fields=["status"])
     return override
 
