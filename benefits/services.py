@@ -26,7 +26,6 @@ from .models import Benefit, BenefitAccount, BenefitEntry, EntryKind, TierEntitl
 logger = logging.getLogger(__name__)
 
 
-
 # --------------------------------------------------------------------------------------------------
 # Grants
 

@@ -37,7 +37,6 @@ CUSTOMER_BULK_FIELDS = (
 )
 
 
-
 @transaction.atomic
 def region_upsert(*, code: str, name: str, province: str, actor=None) -> tuple[Region, bool]:
     region, created = Region.objects.update_or_create(code=code, defaults={"name": name, "province": province})

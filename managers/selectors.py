@@ -222,9 +222,7 @@ def manager_overview(*, supervisor, on: dt.date) -> list[dict]:
         .annotate(
             overdue=Count("id", filter=Q(status=ObligationStatus.OVERDUE)),
             due_today=Count("id", filter=Q(status=ObligationStatus.OPEN, due_on=on)),
-            due_month=Count(
-                "id", filter=Q(due_on__gte=start, due_on__lte=on) & ~Q(status=ObligationStatus.CANCELLED)
-            ),
+            due_month=Count("id", filter=Q(due_on__gte=start, due_on__lte=on) & ~Q(status=ObligationStatus.CANCELLED)),
             on_time=Count(
                 "id",
                 filter=Q(
@@ -291,8 +289,7 @@ def _birthdays_within(qs: QuerySet, on: dt.date, days: int) -> list[tuple[dt.dat
     for month, day in pairs:
         condition |= Q(birthday__month=month, birthday__day=day)
     result = [
-        (rules.next_birthday(c.birthday, on), c)
-        for c in qs.filter(condition).only("id", "msisdn", "name", "birthday")
+        (rules.next_birthday(c.birthday, on), c) for c in qs.filter(condition).only("id", "msisdn", "name", "birthday")
     ]
     return sorted(result, key=lambda pair: pair[0])
 

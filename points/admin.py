@@ -30,7 +30,8 @@ from .models import (
 def customer_points_html(customer) -> str:
     """The points panel of a customer (balance, freeze, lots, expiring, consumption, credit stars, ledger)."""
     return render_to_string(
-        "points/_customer_points.html", {"points": selectors.customer_points_panel(customer, on=timezone.localdate()), "bare": True}
+        "points/_customer_points.html",
+        {"points": selectors.customer_points_panel(customer, on=timezone.localdate()), "bare": True},
     )
 
 

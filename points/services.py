@@ -40,7 +40,6 @@ from .models import (
 logger = logging.getLogger(__name__)
 
 
-
 points_policy = selectors.points_policy
 reward_rules = selectors.reward_rules
 credit_table = selectors.credit_table
@@ -101,7 +100,12 @@ def points_job_run(
         if job.status == JobStatus.DONE:
             job.last_id, job.chunks_done, job.counts = 0, 0, {}
             job.started_at = timezone.now()
-        job.status, job.error, job.finished_at, job.actor = JobStatus.RUNNING, "", None, actor_label(actor, max_length=40)
+        job.status, job.error, job.finished_at, job.actor = (
+            JobStatus.RUNNING,
+            "",
+            None,
+            actor_label(actor, max_length=40),
+        )
         job.save()
     bounds = Customer.objects.aggregate(lo=Min("id"), hi=Max("id"))
     try:
@@ -418,9 +422,7 @@ def points_unfreeze(*, customer: Customer, actor=None) -> PointsAccount:
 
 
 @transaction.atomic
-def points_clear(
-    *, customer: Customer, on: dt.date, reference: str = "", actor=None
-) -> PointsEntry | None:
+def points_clear(*, customer: Customer, on: dt.date, reference: str = "", actor=None) -> PointsEntry | None:
     """Closure clears the balance: every lot emptied, one `clear` entry; the account stays frozen."""
     account = _lock(customer.pk)[customer.pk]
     lots = list(PointsLot.objects.filter(customer=customer, remaining__gt=0).order_by("expires_on", "id"))

@@ -247,8 +247,12 @@ def test_the_service_replays_by_its_ledger_key_too():
 
     customer = member("gold")
     lounge = Benefit.objects.get(code="lounge_train_province")
-    first = services.benefit_redeem(customer=customer, benefit=lounge, reference="r", on=ON, at=timezone.now(), idempotency_key="x")
-    again = services.benefit_redeem(customer=customer, benefit=lounge, reference="r", on=ON, at=timezone.now(), idempotency_key="x")
+    first = services.benefit_redeem(
+        customer=customer, benefit=lounge, reference="r", on=ON, at=timezone.now(), idempotency_key="x"
+    )
+    again = services.benefit_redeem(
+        customer=customer, benefit=lounge, reference="r", on=ON, at=timezone.now(), idempotency_key="x"
+    )
     assert again.replayed and again.as_dict() == first.as_dict()
     assert BenefitEntry.objects.filter(kind="redeem").count() == 1
 
@@ -290,7 +294,9 @@ def test_a_reversed_redemption_leaves_the_usage_report():
     customer = member("gold")
     lounge = Benefit.objects.get(code="lounge_airport_national")
     kept = services.benefit_redeem(customer=customer, benefit=lounge, reference="a", on=ON, at=timezone.now())
-    undone = services.benefit_redeem(customer=customer, benefit=lounge, reference="b", on=ON, at=timezone.now(), quantity=2)
+    undone = services.benefit_redeem(
+        customer=customer, benefit=lounge, reference="b", on=ON, at=timezone.now(), quantity=2
+    )
     services.benefit_redemption_reverse(redemption_id=undone.entry.pk, at=timezone.now())
     rows = selectors.usage_report(year=2026)
     assert [(r["redemptions"], r["used"]) for r in rows] == [(1, 1)]

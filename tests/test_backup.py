@@ -74,7 +74,11 @@ def seeded_club(settings, tmp_path):
     for account in accounts.select_related("benefit", "customer"):
         try:
             benefit_services.benefit_redeem(
-                customer=account.customer, benefit=account.benefit, reference="bk", idempotency_key="bk-2", on=AS_OF,
+                customer=account.customer,
+                benefit=account.benefit,
+                reference="bk",
+                idempotency_key="bk-2",
+                on=AS_OF,
                 at=timezone.now(),
             )
             return

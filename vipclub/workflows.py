@@ -26,7 +26,9 @@ def bills_import(*, rows: list[dict], on: dt.date, actor=None) -> BillsResult:
     difference to what the bill has earned (never a second earning)."""
     result = customer_services.bills_bulk_upsert(rows=rows, actor=actor)
     points_services.points_earn_bills(
-        bills=[(customer_id, month) for customer_id, month, _previous, _amount in result.amount_changes], on=on, actor=actor
+        bills=[(customer_id, month) for customer_id, month, _previous, _amount in result.amount_changes],
+        on=on,
+        actor=actor,
     )
     return result
 

@@ -217,7 +217,9 @@ class BenefitRedemptionReverseApi(APIView):
         if not manager_selectors.scope_rows(redemption, request.user).exists():  # unknown, or not hers
             raise NotFoundError(f"No benefit redemption {redemption_id}.", code="unknown_redemption")
         reversal = benefit_services.benefit_redemption_reverse(
-            redemption_id=redemption_id, reason=serializer.validated_data.get("reason", ""), at=timezone.now(),
+            redemption_id=redemption_id,
+            reason=serializer.validated_data.get("reason", ""),
+            at=timezone.now(),
             actor=request.user,
         )
         return Response(reversal.as_dict(), status=status.HTTP_200_OK)
