@@ -8,6 +8,7 @@ from benefits.admin import BenefitAccountAdmin, BenefitAccountInline, BenefitEnt
 from benefits.models import BenefitAccount, BenefitEntry
 from core.errors import DomainError
 from core.masking import mask_msisdn
+from core.models import ActionLog
 from customers.admin import CustomerAdmin, GroupAdmin, GroupKeyPersonInline, MonthlyBillAdmin, ReadOnlyInline
 from customers.models import Customer, KeyPersonRole, MonthlyBill
 from customers.models import Group as CorporateGroup
@@ -292,3 +293,22 @@ class ClubPointsEntryAdmin(BranchScopedAdmin, PointsEntryAdmin):
 @admin.register(CreditRating)
 class ClubCreditRatingAdmin(BranchScopedAdmin, CreditRatingAdmin):
     pass
+
+
+@admin.register(ActionLog)
+class ActionLogAdmin(admin.ModelAdmin):
+    """Who closed a billing month, moved a card, froze points…: read-only, newest first."""
+
+    list_display = ["at", "actor", "action", "app_label", "model", "object_id"]
+    list_filter = ["action", "app_label"]
+    search_fields = ["=object_id", "actor"]
+    readonly_fields = [f.name for f in ActionLog._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
