@@ -51,7 +51,7 @@ class CustomersBulkApi(APIView):
     @idempotent
     def post(self, request):
         rows = validate_rows(request.data, CustomerRowSerializer, extra_checks=customer_rows_check)
-        created, updated = services.customers_bulk_upsert(rows=rows, actor=request.user)
+        created, updated = services.customers_bulk_upsert(rows=rows)
         return Response({"created": created, "updated": updated})
 
 

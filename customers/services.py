@@ -8,7 +8,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from core import bounds
-from core.actors import actor_label
+from core.actors import actor_label, record
 from core.errors import InvalidInput, RuleViolation
 
 from . import rules
@@ -40,11 +40,12 @@ CUSTOMER_BULK_FIELDS = (
 @transaction.atomic
 def region_upsert(*, code: str, name: str, province: str, actor=None) -> tuple[Region, bool]:
     region, created = Region.objects.update_or_create(code=code, defaults={"name": name, "province": province})
+    record(actor=actor, action="region_upserted", target=region, name=name, province=province, created=created)
     return region, created
 
 
 @transaction.atomic
-def customers_bulk_upsert(*, rows: list[dict], actor=None) -> tuple[int, int]:
+def customers_bulk_upsert(*, rows: list[dict]) -> tuple[int, int]:
     """Create or update customers by msisdn in one atomic pass. Rows are validated dicts whose
     `region` is a region code that exists. Returns (created, updated)."""
     msisdns = [r["msisdn"] for r in rows]
@@ -95,7 +96,7 @@ class BillsResult:
 
 
 @transaction.atomic
-def bills_bulk_upsert(*, rows: list[dict], actor=None) -> BillsResult:
+def bills_bulk_upsert(*, rows: list[dict]) -> BillsResult:
     """Create or correct monthly bills. Rows: {customer_id, month (date), amount (Decimal), paid}.
 
     The existing bills are locked, then all are upserted, both in (customer id, month) order: two uploads of the same
@@ -147,6 +148,7 @@ def billing_month_close(*, month: dt.date, on: dt.date | None = None, actor=None
     if billing_month.closed_at is None:
         billing_month.closed_at = timezone.now()
         billing_month.save(update_fields=["closed_at"])
+        record(actor=actor, action="billing_month_closed", target=billing_month, at=billing_month.closed_at)
     return billing_month
 
 
@@ -244,6 +246,7 @@ def customer_change_plan(*, customer: Customer, plan_code: str, started_on: dt.d
     latest = PlanPeriod.objects.filter(customer=customer).order_by("-started_on").first()
     customer.plan_code, customer.plan_started_on = latest.plan_code, latest.started_on
     customer.save(update_fields=["plan_code", "plan_started_on", "updated_at"])
+    record(actor=actor, action="plan_changed", target=customer, plan_code=plan_code, started_on=started_on.isoformat())
     return customer
 
 
@@ -321,4 +324,5 @@ def key_person_set(
     key_person, _ = KeyPerson.objects.get_or_create(
         group=group, customer=customer, role=role, defaults={"set_at": at or timezone.now()}
     )
+    record(actor=actor, action="key_person_set", target=key_person, at=at, group=group_code, role=role)
     return key_person

@@ -163,7 +163,7 @@ def recompute_credit(modeladmin, request, queryset):
     done = 0
     for rating in queryset.select_related("customer")[:500]:
         try:
-            services.credit_rating_refresh(customer=rating.customer, on=timezone.localdate(), actor=request.user)
+            services.credit_rating_refresh(customer=rating.customer, on=timezone.localdate())
             done += 1
         except DomainError as exc:
             modeladmin.message_user(request, exc.message, messages.WARNING)

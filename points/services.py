@@ -19,7 +19,7 @@ from django.db.models import F, Max, Min
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.actors import actor_label
+from core.actors import actor_label, record
 from core.errors import InvalidInput, RuleViolation
 from core.exports import csv_writer
 from customers.models import Customer
@@ -170,7 +170,7 @@ def credit_ratings_compute(*, on: dt.date, actor=None, force: bool = True, **kwa
 
 
 @transaction.atomic
-def credit_rating_refresh(*, customer: Customer, on: dt.date, actor=None) -> CreditRating:
+def credit_rating_refresh(*, customer: Customer, on: dt.date) -> CreditRating:
     """On demand: compute one customer's credit stars as of `on` and store them."""
     score = selectors.credit_score(customer=customer, on=on, table=credit_table())
     rating, _ = CreditRating.objects.update_or_create(
@@ -409,6 +409,7 @@ def points_freeze(*, customer: Customer, reason: str, at: dt.datetime | None = N
     account = _lock(customer.pk)[customer.pk]
     account.frozen, account.frozen_reason, account.frozen_at = True, reason[:20], at or timezone.now()
     account.save(update_fields=["frozen", "frozen_reason", "frozen_at", "updated_at"])
+    record(actor=actor, action="points_frozen", target=account, at=account.frozen_at, reason=account.frozen_reason)
     return account
 
 
@@ -418,6 +419,7 @@ def points_unfreeze(*, customer: Customer, actor=None) -> PointsAccount:
     account = _lock(customer.pk)[customer.pk]
     account.frozen, account.frozen_reason, account.frozen_at = False, "", None
     account.save(update_fields=["frozen", "frozen_reason", "frozen_at", "updated_at"])
+    record(actor=actor, action="points_unfrozen", target=account)
     return account
 
 

@@ -110,7 +110,7 @@ def case_open(
             _step(case, action=StepAction.OPENED, from_state="", at=at, actor=actor, source=source, note=reason,
                   channel=channel, reason_category=category)  # fmt: skip
             manager_services.retention_contact_open(
-                customer=customer, on=timezone.localdate(at), period=f"case{case.pk}", actor=actor
+                customer=customer, on=timezone.localdate(at), period=f"case{case.pk}"
             )
             return case, True
     case.requests += 1
@@ -206,11 +206,11 @@ def case_transition(
     if to == CaseState.ESCALATED:
         case.visit_on = visit_on
         manager_services.retention_contact_open(
-            customer=customer, on=timezone.localdate(at), period=f"case{case.pk}-visit", due_on=visit_on, actor=actor
+            customer=customer, on=timezone.localdate(at), period=f"case{case.pk}-visit", due_on=visit_on
         )
     if to in rules.TERMINAL:
         case.closed_at = at
-        _cancel_contacts(case, actor=actor)
+        _cancel_contacts(case)
     case.save()
     _step(case, action=StepAction.TRANSITION, from_state=from_state, at=at, actor=actor, source=source, note=note,
           offer=offer_obj, visit_on=visit_on if to == CaseState.ESCALATED else None, channel=channel,
@@ -220,10 +220,10 @@ def case_transition(
     return case
 
 
-def _cancel_contacts(case: RetentionCase, *, actor=None) -> None:
+def _cancel_contacts(case: RetentionCase) -> None:
     """A case that ends owes no more retention contacts (the request's and the home visit's)."""
     manager_services.retention_contacts_cancel(
-        customer=case.customer, periods=[f"case{case.pk}", f"case{case.pk}-visit"], actor=actor
+        customer=case.customer, periods=[f"case{case.pk}", f"case{case.pk}-visit"]
     )
 
 
@@ -234,7 +234,7 @@ def _end_open_case(*, customer: Customer, state: str, action: str, at, actor, so
     from_state = case.state
     case.state, case.closed_at = state, at
     case.save(update_fields=["state", "closed_at", "updated_at"])
-    _cancel_contacts(case, actor=actor)
+    _cancel_contacts(case)
     _step(case, action=action, from_state=from_state, at=at, actor=actor, source=source)
     return case
 
@@ -295,7 +295,7 @@ def churn_record(
 
 @transaction.atomic
 def snapshot_month(
-    *, month: dt.date, on: dt.date | None = None, base_date: dt.date | None = None, actor=None
+    *, month: dt.date, on: dt.date | None = None, base_date: dt.date | None = None
 ) -> MonthSnapshot:
     """Members at the end of `month` per tier and branch, read from the tier history (so any past month can be
     taken again, e.g. after a late closure), and the snapshot retention of the members of `base_date` (default
@@ -345,7 +345,7 @@ def risk_weights() -> dict[str, tuple]:
 
 
 @transaction.atomic
-def risk_refresh(*, on: dt.date, actor=None) -> int:
+def risk_refresh(*, on: dt.date) -> int:
     """Rebuild the risk list as of a day, set-based (one DELETE, one INSERT … SELECT over the members); returns the
     members with a score above zero. Run daily (beat) and by the monthly pipeline."""
     count = engine.risk_scores_rebuild(as_of=on, weights=risk_weights())

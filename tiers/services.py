@@ -11,6 +11,7 @@ from django.db.models import Count, F, Max, Min
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
+from core.actors import record
 from core.errors import InvalidInput, RuleViolation
 from customers import selectors as customer_selectors
 from customers.models import Customer
@@ -181,6 +182,7 @@ def tier_run_resume(*, run: RatingRun, actor=None, dispatch: bool = True) -> Rat
     run.status = RunStatus.RUNNING
     run.error = ""
     run.save(update_fields=["status", "error"])
+    record(actor=actor, action="rating_run_resumed", target=run)
     if dispatch:
         transaction.on_commit(lambda: tier_run_dispatch(run_id=run.pk))
     return run
@@ -320,8 +322,9 @@ def current_state(customer: Customer) -> rules.TierState:
 
 
 @transaction.atomic
-def tier_remove_for_closure(*, customer: Customer, on: dt.date, actor=None) -> bool:
-    """Closing a customer removes the tier at once, without waiting for a run."""
+def tier_remove_for_closure(*, customer: Customer, on: dt.date) -> bool:
+    """Closing a customer removes the tier at once, without waiting for a run (who closed her is on the closure's
+    status change)."""
     if current_state(customer).tier is None:
         return False
     _write_state(customer=customer, new=rules.NONE, transition="left", reason=Source.CLOSURE, on=on)
@@ -408,6 +411,7 @@ def tier_transfer_floor_set(
         customer=customer, on=moved_on, forced=False, reason=Source.TRANSFER,
         candidate=rules.TierState(tier.code, Source.TRANSFER, floor.kept_until),
     )  # fmt: skip
+    record(actor=actor, action="transfer_floor_set", target=floor, tier=tier.code, from_region=from_region)
     return floor
 
 

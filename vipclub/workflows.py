@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 def bills_import(*, rows: list[dict], on: dt.date, actor=None) -> BillsResult:
     """Store bills (new or corrected); the bills whose amount changed earn points, a correction only the
     difference to what the bill has earned (never a second earning)."""
-    result = customer_services.bills_bulk_upsert(rows=rows, actor=actor)
+    result = customer_services.bills_bulk_upsert(rows=rows)
     points_services.points_earn_bills(
         bills=[(customer_id, month) for customer_id, month, _previous, _amount in result.amount_changes],
         on=on,
@@ -83,8 +83,8 @@ def customer_lifecycle(
     if customer.status == Status.CLOSED:
         case = retention_services.case_churn_for_closure(customer=customer, at=at, actor=actor, source=source)
         retention_services.churn_record(customer=customer, kind=kind, on=on, case=case, actor=actor, source=source)
-        tier_services.tier_remove_for_closure(customer=customer, on=on, actor=actor)
-        manager_services.assignment_end(customer=customer, on=on, reason="closed", actor=actor)
+        tier_services.tier_remove_for_closure(customer=customer, on=on)
+        manager_services.assignment_end(customer=customer, on=on, reason="closed")
     elif from_status == Status.PENDING_CLOSURE:
         retention_services.case_retain_for_cancelled_closure(customer=customer, at=at, actor=actor, source=source)
     points_follow_transition(customer=customer, action=action, at=at, reference=source, actor=actor)

@@ -4,6 +4,7 @@ from decimal import Decimal
 import pytest
 
 from core.errors import RuleViolation
+from core.models import ActionLog
 from customers import services
 from customers.models import MonthlyBill, StatusChange
 from customers.tests.factories import CustomerFactory
@@ -82,3 +83,22 @@ def test_billing_month_cannot_close_before_it_ends():
     closed = services.billing_month_close(month=dt.date(2026, 11, 1), on=dt.date(2026, 12, 1))
     again = services.billing_month_close(month=dt.date(2026, 11, 1), on=dt.date(2026, 12, 5))
     assert closed.closed_at == again.closed_at
+
+
+@pytest.mark.django_db
+def test_closing_a_billing_month_records_who_closed_it(django_user_model):
+    # given a clerk
+    clerk = django_user_model.objects.create_user(username="clerk")
+    # when she closes November, and another user closes it again
+    closed = services.billing_month_close(month=dt.date(2026, 11, 1), on=dt.date(2026, 12, 1), actor=clerk)
+    services.billing_month_close(month=dt.date(2026, 11, 1), on=dt.date(2026, 12, 2), actor="late-script")
+    # then the action log names her, once, at the closing time
+    log = ActionLog.objects.get(action="billing_month_closed", object_id=str(closed.pk))
+    assert (log.actor, log.app_label, log.model, log.at) == ("clerk", "customers", "billingmonth", closed.closed_at)
+
+
+@pytest.mark.django_db
+def test_a_plan_change_records_who_changed_it(customer):
+    services.customer_change_plan(customer=customer, plan_code="588", started_on=dt.date(2026, 8, 1), actor="evt-42")
+    log = ActionLog.objects.get(action="plan_changed", object_id=str(customer.pk))
+    assert (log.actor, log.details) == ("evt-42", {"plan_code": "588", "started_on": "2026-08-01"})

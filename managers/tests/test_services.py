@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from core.errors import InvalidInput, RuleViolation
+from core.models import ActionLog
 from customers.tests.factories import RegionFactory
 from managers import services
 from managers.models import Assignment, MembershipCard, Obligation
@@ -270,3 +271,17 @@ def test_plans_and_work_logs_are_reviewed_by_the_supervisor(django_user_model):
     services.work_log_review(log=log, comment="good", actor=boss)
     log.refresh_from_db()
     assert log.reviewed_by == boss
+
+
+def test_every_card_move_records_who_made_it(django_user_model):
+    # given a manager's member and the manager's login
+    manager = make_manager("M1")
+    member = make_member(manager=manager, tier="diamond")
+    user = django_user_model.objects.create_user(username="li.na")
+    # when she starts the card and sends it to the maker
+    card = services.card_start(customer=member, actor=user)
+    services.card_advance(card=card, action="send_to_maker", on=D(2026, 11, 2), actor=user)
+    # then each move names her
+    logged = ActionLog.objects.filter(model="membershipcard", object_id=str(card.pk)).order_by("id")
+    assert [(log.action, log.actor) for log in logged] == [("card_started", "li.na"), ("card_send_to_maker", "li.na")]
+    assert logged.last().details == {"on": "2026-11-02", "state": "at_maker"}
