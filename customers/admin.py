@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.admin import EstimatedCountPaginator
@@ -209,6 +210,6 @@ class BillingMonthAdmin(admin.ModelAdmin):
     def close_months(self, request, queryset):
         for billing_month in queryset:
             try:
-                services.billing_month_close(month=billing_month.month, actor=request.user)
+                services.billing_month_close(month=billing_month.month, at=timezone.now(), actor=request.user)
             except DomainError as exc:
                 self.message_user(request, exc.message, messages.WARNING)

@@ -132,9 +132,10 @@ def bills_bulk_upsert(*, rows: list[dict]) -> BillsResult:
 
 
 @transaction.atomic
-def billing_month_close(*, month: dt.date, on: dt.date | None = None, actor=None) -> BillingMonth:
-    """Mark a billing month closed (all its bills are in). Closing it again returns the first closure."""
-    on = on or timezone.localdate()
+def billing_month_close(*, month: dt.date, at: dt.datetime, on: dt.date | None = None, actor=None) -> BillingMonth:
+    """Mark a billing month closed at `at` (all its bills are in), refused before it has ended on `on` (default:
+    `at`'s day). Closing it again returns the first closure."""
+    on = on or timezone.localdate(at)
     try:
         bounds.check_month(month)  # a month near the calendar's end has no next month to end in
     except bounds.BoundsError as exc:
@@ -146,7 +147,7 @@ def billing_month_close(*, month: dt.date, on: dt.date | None = None, actor=None
         )
     billing_month, _ = BillingMonth.objects.select_for_update().get_or_create(month=month)
     if billing_month.closed_at is None:
-        billing_month.closed_at = timezone.now()
+        billing_month.closed_at = at
         billing_month.save(update_fields=["closed_at"])
         record(actor=actor, action="billing_month_closed", target=billing_month, at=billing_month.closed_at)
     return billing_month

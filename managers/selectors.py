@@ -4,7 +4,6 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db.models import Count, Exists, F, FilteredRelation, OuterRef, Q, QuerySet
-from django.utils import timezone
 
 from core.errors import NotFoundError
 from core.filters import filtered
@@ -292,7 +291,3 @@ def _birthdays_within(qs: QuerySet, on: dt.date, days: int) -> list[tuple[dt.dat
         (rules.next_birthday(c.birthday, on), c) for c in qs.filter(condition).only("id", "msisdn", "name", "birthday")
     ]
     return sorted(result, key=lambda pair: pair[0])
-
-
-def today() -> dt.date:
-    return timezone.localdate()

@@ -19,6 +19,7 @@ from django.db.models import Exists, F, OuterRef, Subquery
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language, gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -246,7 +247,7 @@ def tier_chart(by_tier: list[dict]) -> dict:
 
 
 def dashboard_context(request, manager: AccountManager) -> dict:
-    today = selectors.today()
+    today = timezone.localdate()
     data = selectors.dashboard(manager=manager, on=today)
     for obligation in data["overdue"] + data["due_today"]:
         obligation.days_late = (today - obligation.due_on).days
@@ -391,7 +392,7 @@ def customer_detail(request, msisdn: str):
         .select_related("manager")
         .order_by("due_on")
     )
-    today = selectors.today()
+    today = timezone.localdate()
     for obligation in obligations:
         obligation.days_late = (today - obligation.due_on).days
     card = (
@@ -458,7 +459,7 @@ def card_action(request, msisdn: str, *, manager: AccountManager):
             if card is None:
                 raise Http404("No card in progress.")
             card = services.card_advance(
-                card=card, action=action, on=selectors.today(), delivery_mode=data["delivery_mode"],
+                card=card, action=action, on=timezone.localdate(), delivery_mode=data["delivery_mode"],
                 agreed_date=data["agreed_date"], address=data["address"].strip(), card_name=data["card_name"].strip(),
                 landline=data["landline"].strip(), birthday=data["birthday"], actor=request.user,
             )  # fmt: skip
@@ -502,7 +503,7 @@ def birthday_gift(request, msisdn: str, obligation_id: int, *, manager: AccountM
 @manager_required
 def plans(request, *, manager: AccountManager):
     """The manager writes her yearly, monthly and weekly service plans (draft or submit) and her daily log."""
-    today = selectors.today()
+    today = timezone.localdate()
     plan_initial = {"scope": ServicePlan.Scope.WEEK, "period": today}
     editing = request.GET.get("plan")
     if editing and editing.isdigit():
@@ -562,7 +563,7 @@ def plans(request, *, manager: AccountManager):
 
 @supervisor_required
 def team(request):
-    today = selectors.today()
+    today = timezone.localdate()
     rows = selectors.manager_overview(supervisor=request.user, on=today)
     manager, _supervises = roles(request)
     compliance = selectors.compliance(managers=[row["manager"] for row in rows], start=today.replace(day=1), end=today)
@@ -604,7 +605,7 @@ def team_manager(request, employee_no: str):
     member = selectors.supervised_managers(request.user).filter(employee_no=employee_no).first()
     if member is None:
         raise Http404("Not one of your managers.")
-    today = selectors.today()
+    today = timezone.localdate()
     mine = Obligation.objects.filter(manager=member).select_related("customer")
     overdue = list(mine.filter(status=ObligationStatus.OVERDUE).order_by("due_on", "id")[:100])
     for obligation in overdue:

@@ -294,16 +294,13 @@ def churn_record(
 
 
 @transaction.atomic
-def snapshot_month(
-    *, month: dt.date, on: dt.date | None = None, base_date: dt.date | None = None
-) -> MonthSnapshot:
+def snapshot_month(*, month: dt.date, on: dt.date, at: dt.datetime, base_date: dt.date | None = None) -> MonthSnapshot:
     """Members at the end of `month` per tier and branch, read from the tier history (so any past month can be
     taken again, e.g. after a late closure), and the snapshot retention of the members of `base_date` (default
     1 January of that year) at that month end. Set-based (two INSERT … SELECT … GROUP BY); idempotent: a month
-    taken again replaces its rows. Refused for a month that has not ended on `today`."""
+    taken again replaces its rows. Refused for a month that has not ended on `on`; `at` is when it is taken."""
     month = month.replace(day=1)
     end = month_end(month)
-    on = on or timezone.localdate()
     if end >= on:
         raise RuleViolation(
             f"{month:%Y-%m} has not ended on {on.isoformat()}: its members cannot be counted yet.",
@@ -311,13 +308,11 @@ def snapshot_month(
             fields={"month": [f"{month:%Y-%m} ends on {end.isoformat()}"]},
         )
     base_date = base_date or dt.date(month.year, 1, 1)
-    snapshot, _ = MonthSnapshot.objects.select_for_update().get_or_create(
-        month=month, defaults={"taken_at": timezone.now()}
-    )
+    snapshot, _ = MonthSnapshot.objects.select_for_update().get_or_create(month=month, defaults={"taken_at": at})
     MemberCount.objects.filter(snapshot=snapshot).delete()
     engine.member_counts_insert(snapshot_id=snapshot.pk, on=end)
     snapshot.members = sum(MemberCount.objects.filter(snapshot=snapshot).values_list("members", flat=True))
-    snapshot.taken_at = timezone.now()
+    snapshot.taken_at = at
     snapshot.save(update_fields=["members", "taken_at"])
     SnapshotRetention.objects.filter(base_date=base_date, month=month).delete()
     if base_date <= end:
@@ -326,12 +321,12 @@ def snapshot_month(
 
 
 @transaction.atomic
-def snapshot_months(*, first: dt.date, last: dt.date, on: dt.date | None = None, base_date=None) -> list:
+def snapshot_months(*, first: dt.date, last: dt.date, on: dt.date, at: dt.datetime, base_date=None) -> list:
     """Every month from `first` to `last` (backfill, command): all of them, or none when one is refused (a range
     running into a month that has not ended writes nothing)."""
     months, month = [], first.replace(day=1)
     while month <= last:
-        months.append(snapshot_month(month=month, on=on, base_date=base_date))
+        months.append(snapshot_month(month=month, on=on, at=at, base_date=base_date))
         month = add_months(month, 1)
     return months
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
+from django.utils import timezone
 
 from core.errors import RuleViolation
 from customers.models import Region
@@ -42,20 +43,20 @@ def test_month_end_snapshots_count_the_members_per_tier_and_branch_from_the_hist
 
 def test_a_snapshot_taken_again_replaces_its_rows_and_sees_a_late_closure():
     people = a_year_of_churn()
-    services.snapshot_month(month=dt.date(2026, 1, 1), on=TODAY)
+    services.snapshot_month(month=dt.date(2026, 1, 1), on=TODAY, at=timezone.now())
     assert members_of(dt.date(2026, 1, 1))[("gold", "GZ")] == 3
     # a closure of 28 January reaches the system in March: January is taken again
     workflows.closure_request(customer=people["gold"][1], at=club_time(dt.date(2026, 1, 27)))
     workflows.customer_lifecycle(customer=people["gold"][1], action="close", kind="voluntary",
                                  at=club_time(dt.date(2026, 1, 28)))  # fmt: skip
-    services.snapshot_month(month=dt.date(2026, 1, 1), on=TODAY)
+    services.snapshot_month(month=dt.date(2026, 1, 1), on=TODAY, at=timezone.now())
     assert members_of(dt.date(2026, 1, 1))[("gold", "GZ")] == 2
     assert MemberCount.objects.filter(snapshot__month=dt.date(2026, 1, 1)).count() == 3
 
 
 def test_a_month_that_has_not_ended_cannot_be_snapshotted():
     with pytest.raises(RuleViolation) as refused:
-        services.snapshot_month(month=dt.date(2026, 3, 1), on=TODAY)
+        services.snapshot_month(month=dt.date(2026, 3, 1), on=TODAY, at=timezone.now())
     assert refused.value.code == "month_not_over" and "month" in refused.value.fields
 
 
@@ -133,7 +134,7 @@ def test_the_snapshot_is_a_fixed_number_of_statements(django_assert_max_num_quer
     for i in range(30):
         member(tier=("gold", "silver")[i % 2], since=dt.date(2025, 12, 1))
     with django_assert_max_num_queries(12):
-        services.snapshot_month(month=dt.date(2026, 1, 1), on=TODAY)
+        services.snapshot_month(month=dt.date(2026, 1, 1), on=TODAY, at=timezone.now())
     assert MonthSnapshot.objects.get(month=dt.date(2026, 1, 1)).members == 30
 
 

@@ -122,7 +122,9 @@ def test_the_risk_look_back_is_12_months_with_the_day_included():
 def test_a_snapshot_range_running_into_a_month_not_over_writes_nothing():
     member(tier="gold", since=dt.date(2025, 12, 1))
     with pytest.raises(RuleViolation) as refused:
-        services.snapshot_months(first=dt.date(2026, 1, 1), last=dt.date(2026, 3, 1), on=dt.date(2026, 3, 5))
+        services.snapshot_months(
+            first=dt.date(2026, 1, 1), last=dt.date(2026, 3, 1), on=dt.date(2026, 3, 5), at=timezone.now()
+        )
     assert refused.value.code == "month_not_over"
     assert not MonthSnapshot.objects.exists() and not MemberCount.objects.exists()
 

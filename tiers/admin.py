@@ -691,7 +691,7 @@ class TierOverrideAdmin(SimpleHistoryAdmin):
         self._decide(
             request,
             queryset,
-            lambda o: services.tier_override_approve(override=o, actor=request.user),
+            lambda o: services.tier_override_approve(override=o, actor=request.user, at=timezone.now()),
             _("%(n)d overrides approved."),
         )
 

@@ -359,8 +359,9 @@ def tier_override_create(
 
 
 @transaction.atomic
-def tier_override_approve(*, override: TierOverride, actor, on: dt.date | None = None) -> TierOverride:
-    """A second staff user approves; an override active today applies at once (it wins, up or down)."""
+def tier_override_approve(*, override: TierOverride, actor, at: dt.datetime, on: dt.date | None = None) -> TierOverride:
+    """A second staff user approves at `at`; an override active on `on` (default: `at`'s day) applies at once (it
+    wins, up or down)."""
     override = TierOverride.objects.select_for_update().get(pk=override.pk)
     if override.status != OverrideStatus.PENDING:
         raise RuleViolation(f"This override is {override.status}, not awaiting approval.", code="override_not_pending")
@@ -368,9 +369,9 @@ def tier_override_approve(*, override: TierOverride, actor, on: dt.date | None =
         raise RuleViolation("An override must be approved by a second staff user.", code="four_eyes")
     override.status = OverrideStatus.APPROVED
     override.approved_by = actor
-    override.approved_at = timezone.now()
+    override.approved_at = at
     override.save(update_fields=["status", "approved_by", "approved_at"])
-    on = on or timezone.localdate()
+    on = on or timezone.localdate(at)
     if override.starts_on <= on <= override.ends_on:
         _apply_now(
             customer=override.customer, on=on, forced=True, reason=Source.OVERRIDE,

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group as UserGroup
 from django.db import transaction
+from django.utils import timezone
 from rest_framework import serializers
 
 from core.errors import InvalidInput
@@ -497,7 +498,7 @@ def demo_retention_load(*, as_of: dt.date, seed: int = 1) -> dict[str, int]:
     first_run = RatingRun.objects.filter(dry_run=False, status="done").order_by("month").first()
     if first_run is not None and first_run.evaluation_date < month:
         retention_services.snapshot_month(
-            month=rules.add_months(month, -1), base_date=first_run.evaluation_date, on=as_of
+            month=rules.add_months(month, -1), base_date=first_run.evaluation_date, on=as_of, at=timezone.now()
         )
     daily_run(day=as_of)  # again (idempotent): the retention contacts due by today are overdue now
     counts["at_risk"] = retention_services.risk_refresh(on=as_of)

@@ -44,7 +44,7 @@ def compute_credit_stars(*, run: RatingRun) -> None:
 def snapshot_members(*, run: RatingRun) -> None:
     """Members per tier and branch at the end of the month before the run's (the run's changes take effect on its
     evaluation date, so they are not counted), and the snapshot retention of 1 January's members."""
-    retention_services.snapshot_month(month=add_months(run.month, -1), on=run.evaluation_date)
+    retention_services.snapshot_month(month=add_months(run.month, -1), on=run.evaluation_date, at=timezone.now())
 
 
 def refresh_risk(*, run: RatingRun) -> None:

@@ -154,7 +154,7 @@ def override(customer, tier_code, on, staff_pair):
         customer=customer, tier=Tier.objects.get(code=tier_code), reason="test", starts_on=on,
         ends_on=dt.date(2026, 12, 31), actor=maker,
     )  # fmt: skip
-    tier_services.tier_override_approve(override=o, actor=checker, on=on)
+    tier_services.tier_override_approve(override=o, actor=checker, at=timezone.now(), on=on)
 
 
 def test_a_tier_change_mid_year_up_then_down_keeps_what_was_used(staff_pair):

@@ -9,6 +9,8 @@ from customers import services
 from customers.models import MonthlyBill, StatusChange
 from customers.tests.factories import CustomerFactory
 
+AT = dt.datetime(2026, 12, 1, 9, tzinfo=dt.UTC)  # when a clerk acts (a record timestamp)
+
 
 @pytest.mark.django_db
 def test_transition_writes_history_and_refuses_impossible_moves(customer):
@@ -78,10 +80,10 @@ def test_number_change_refuses_a_taken_number(customer):
 @pytest.mark.django_db
 def test_billing_month_cannot_close_before_it_ends():
     with pytest.raises(RuleViolation) as exc:
-        services.billing_month_close(month=dt.date(2026, 11, 1), on=dt.date(2026, 11, 30))
+        services.billing_month_close(month=dt.date(2026, 11, 1), at=AT, on=dt.date(2026, 11, 30))
     assert exc.value.code == "month_not_over"
-    closed = services.billing_month_close(month=dt.date(2026, 11, 1), on=dt.date(2026, 12, 1))
-    again = services.billing_month_close(month=dt.date(2026, 11, 1), on=dt.date(2026, 12, 5))
+    closed = services.billing_month_close(month=dt.date(2026, 11, 1), at=AT, on=dt.date(2026, 12, 1))
+    again = services.billing_month_close(month=dt.date(2026, 11, 1), at=AT, on=dt.date(2026, 12, 5))
     assert closed.closed_at == again.closed_at
 
 
@@ -90,8 +92,8 @@ def test_closing_a_billing_month_records_who_closed_it(django_user_model):
     # given a clerk
     clerk = django_user_model.objects.create_user(username="clerk")
     # when she closes November, and another user closes it again
-    closed = services.billing_month_close(month=dt.date(2026, 11, 1), on=dt.date(2026, 12, 1), actor=clerk)
-    services.billing_month_close(month=dt.date(2026, 11, 1), on=dt.date(2026, 12, 2), actor="late-script")
+    closed = services.billing_month_close(month=dt.date(2026, 11, 1), at=AT, on=dt.date(2026, 12, 1), actor=clerk)
+    services.billing_month_close(month=dt.date(2026, 11, 1), at=AT, on=dt.date(2026, 12, 2), actor="late-script")
     # then the action log names her, once, at the closing time
     log = ActionLog.objects.get(action="billing_month_closed", object_id=str(closed.pk))
     assert (log.actor, log.app_label, log.model, log.at) == ("clerk", "customers", "billingmonth", closed.closed_at)

@@ -224,10 +224,10 @@ def test_override_needs_a_second_staff_user_wins_while_active_then_lapses(django
         starts_on=dt.date(2026, 12, 10), ends_on=dt.date(2027, 1, 15), actor=clerk,
     )  # fmt: skip
     with pytest.raises(RuleViolation) as exc:
-        services.tier_override_approve(override=override, actor=clerk, on=dt.date(2026, 12, 10))
+        services.tier_override_approve(override=override, actor=clerk, at=timezone.now(), on=dt.date(2026, 12, 10))
     assert exc.value.code == "four_eyes"
     assert state_of(customer).tier == "diamond"  # not applied while pending
-    services.tier_override_approve(override=override, actor=boss, on=dt.date(2026, 12, 10))
+    services.tier_override_approve(override=override, actor=boss, at=timezone.now(), on=dt.date(2026, 12, 10))
     # an override wins at once, also downwards, with its end date as validity
     assert state_of(customer) == rules.TierState("silver", "override", dt.date(2027, 1, 15))
     run_month(dt.date(2027, 1, 1))
@@ -369,7 +369,7 @@ def test_who_revokes_an_override_is_in_its_history(django_user_model):
         ends_on=dt.date(2027, 1, 15),
         actor=clerk,
     )
-    services.tier_override_approve(override=override, actor=boss, on=dt.date(2026, 12, 10))
+    services.tier_override_approve(override=override, actor=boss, at=timezone.now(), on=dt.date(2026, 12, 10))
     # when the boss revokes it outside a request (no middleware names the user)
     services.tier_override_decide(override=override, status="revoked", actor=boss)
     # then the audit trail says who did it
