@@ -320,9 +320,9 @@ def _close(customer: Customer, kinds, at: dt.datetime) -> int:
 
 @transaction.atomic
 def birthday_gift_confirm(
-    *, obligation: Obligation, choice: str, time_note: str, address: str, actor=None
+    *, obligation: Obligation, choice: str, time_note: str, address: str, at: dt.datetime, actor=None
 ) -> Obligation:
-    """The birthday gift is done when the choice, time and address are confirmed."""
+    """The birthday gift is done (at `at`) when the choice, time and address are confirmed."""
     missing = {
         k: ["required"] for k, v in {"choice": choice, "time": time_note, "address": address}.items() if not v.strip()
     }
@@ -331,7 +331,7 @@ def birthday_gift_confirm(
     if obligation.kind != ObligationKind.BIRTHDAY_GIFT or obligation.status not in OPEN_STATES:
         raise RuleViolation("This is not an open birthday-gift obligation.", code="not_open")
     obligation.status = ObligationStatus.DONE
-    obligation.done_at = timezone.now()
+    obligation.done_at = at
     obligation.note = f"{choice} · {time_note} · {address}"[:200]
     obligation.save(update_fields=["status", "done_at", "note"])
     record(actor=actor, action="birthday_gift_confirmed", target=obligation, at=obligation.done_at)
@@ -457,12 +457,12 @@ def _check_supervisor(manager: AccountManager, actor) -> None:
 
 
 @transaction.atomic
-def service_plan_review(*, plan: ServicePlan, approve: bool, comment: str = "", actor) -> ServicePlan:
+def service_plan_review(*, plan: ServicePlan, approve: bool, at: dt.datetime, comment: str = "", actor) -> ServicePlan:
     _check_supervisor(plan.manager, actor)
     if plan.status != PlanStatus.SUBMITTED:
         raise RuleViolation("Only a submitted plan is reviewed.", code="plan_not_submitted")
     plan.status = PlanStatus.APPROVED if approve else PlanStatus.RETURNED
-    plan.review_comment, plan.reviewed_by, plan.reviewed_at = comment, actor, timezone.now()
+    plan.review_comment, plan.reviewed_by, plan.reviewed_at = comment, actor, at
     plan.save()
     return plan
 
@@ -476,8 +476,8 @@ def work_log_save(*, manager: AccountManager, date: dt.date, content: str) -> Wo
 
 
 @transaction.atomic
-def work_log_review(*, log: WorkLog, comment: str, actor) -> WorkLog:
+def work_log_review(*, log: WorkLog, comment: str, at: dt.datetime, actor) -> WorkLog:
     _check_supervisor(log.manager, actor)
-    log.review_comment, log.reviewed_by, log.reviewed_at = comment, actor, timezone.now()
+    log.review_comment, log.reviewed_by, log.reviewed_at = comment, actor, at
     log.save()
     return log

@@ -488,7 +488,7 @@ def birthday_gift(request, msisdn: str, obligation_id: int, *, manager: AccountM
     try:
         services.birthday_gift_confirm(
             obligation=obligation, choice=data["choice"], time_note=data["time_note"], address=data["address"],
-            actor=request.user,
+            at=timezone.now(), actor=request.user,
         )  # fmt: skip
     except DomainError as exc:
         messages.error(request, domain_message(exc))
@@ -649,7 +649,9 @@ def plan_review(request, pk: int):
     def review(decision, comment):
         if decision not in ("approve", "return"):
             raise InvalidInput("approve or return", fields={"decision": ["approve", "return"]})
-        services.service_plan_review(plan=plan, approve=decision == "approve", comment=comment, actor=request.user)
+        services.service_plan_review(
+            plan=plan, approve=decision == "approve", at=timezone.now(), comment=comment, actor=request.user
+        )
         text = gettext("Plan of %(name)s approved.") if decision == "approve" else gettext("Plan of %(name)s returned.")
         messages.success(request, text % {"name": plan.manager.name})
 
@@ -664,7 +666,7 @@ def work_log_review(request, pk: int):
         raise Http404("Not a work log of your team.")
 
     def review(_decision, comment):
-        services.work_log_review(log=log, comment=comment, actor=request.user)
+        services.work_log_review(log=log, comment=comment, at=timezone.now(), actor=request.user)
         messages.success(request, gettext("Work log of %(name)s reviewed.") % {"name": log.manager.name})
 
     return _review(request, f"w{log.pk}", review)

@@ -242,9 +242,13 @@ def test_birthday_gift_is_done_when_choice_time_and_address_are_confirmed():
     member = make_member(manager=manager)
     gift = open_obligation(member, manager, "birthday_gift")
     with pytest.raises(InvalidInput) as exc:
-        services.birthday_gift_confirm(obligation=gift, choice="books", time_note="", address=" ")
+        services.birthday_gift_confirm(
+            obligation=gift, choice="books", time_note="", address=" ", at=at(D(2026, 12, 1))
+        )
     assert set(exc.value.fields) == {"time", "address"}
-    services.birthday_gift_confirm(obligation=gift, choice="鲜花", time_note="12-03 上午", address="天河路1号")
+    services.birthday_gift_confirm(
+        obligation=gift, choice="鲜花", time_note="12-03 上午", address="天河路1号", at=at(D(2026, 12, 1))
+    )
     gift.refresh_from_db()
     assert gift.status == "done" and "鲜花" in gift.note
 
@@ -257,18 +261,20 @@ def test_plans_and_work_logs_are_reviewed_by_the_supervisor(django_user_model):
         manager=manager, scope="month", period_start=D(2026, 12, 1), content="visit 10 diamond members", submit=True
     )
     with pytest.raises(RuleViolation):
-        services.service_plan_review(plan=plan, approve=True, actor=stranger)
-    services.service_plan_review(plan=plan, approve=False, comment="add the birthdays", actor=boss)
+        services.service_plan_review(plan=plan, approve=True, at=at(D(2026, 12, 1)), actor=stranger)
+    services.service_plan_review(
+        plan=plan, approve=False, at=at(D(2026, 12, 1)), comment="add the birthdays", actor=boss
+    )
     plan.refresh_from_db()
     assert (plan.status, plan.review_comment) == ("returned", "add the birthdays")
     plan = services.service_plan_save(
         manager=manager, scope="month", period_start=D(2026, 12, 1), content="v2", submit=True
     )
-    services.service_plan_review(plan=plan, approve=True, actor=boss)
+    services.service_plan_review(plan=plan, approve=True, at=at(D(2026, 12, 2)), actor=boss)
     with pytest.raises(RuleViolation):
         services.service_plan_save(manager=manager, scope="month", period_start=D(2026, 12, 1), content="v3")
     log = services.work_log_save(manager=manager, date=D(2026, 12, 2), content="called 12 members")
-    services.work_log_review(log=log, comment="good", actor=boss)
+    services.work_log_review(log=log, comment="good", at=at(D(2026, 12, 2)), actor=boss)
     log.refresh_from_db()
     assert log.reviewed_by == boss
 
