@@ -41,7 +41,7 @@ def benefit_grants_sync(
     actor=None,
 ) -> dict[str, int]:
     """Bring the accounts of some customers (a list, or an id range) in line with their current tier, as of
-    `as_of`: open the current year's and month's accounts, re-grant on a tier change (what was used stays
+    `on`: open the current year's and month's accounts, re-grant on a tier change (what was used stays
     used), reduce to what was used on leaving the club, and expire the rest of ended periods. Idempotent."""
     scope = engine.Scope(
         lo=lo,
@@ -54,7 +54,7 @@ def benefit_grants_sync(
 
 
 def benefit_grants_run(*, on: dt.date, chunk_size: int | None = None, actor=None) -> dict[str, int]:
-    """The grants of every customer as of `as_of`, in id-range chunks of one transaction each. Run at each
+    """The grants of every customer as of `on`, in id-range chunks of one transaction each. Run at each
     period start and after every applied rating run; a crashed run is simply run again."""
     size = chunk_size or getattr(settings, "VIPCLUB_BENEFIT_CHUNK_SIZE", None) or settings.VIPCLUB_RATING_CHUNK_SIZE
     bounds = Customer.objects.aggregate(lo=Min("id"), hi=Max("id"))

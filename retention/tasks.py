@@ -14,9 +14,9 @@ from . import services
 @shared_task(name="retention.refresh_risk")
 @retry_on_conflict(atomic=False)  # idempotent or resumable: a deadlock runs it again
 def refresh_risk_task(on: str | None = None) -> dict:
-    """The risk list as of `day` (ISO date; default today in Asia/Shanghai). Idempotent: it rebuilds the list."""
-    as_of = dt.date.fromisoformat(on) if on else timezone.localdate()
-    return {"as_of": as_of.isoformat(), "at_risk": services.risk_refresh(on=as_of)}
+    """The risk list as of `on` (ISO date; default today in Asia/Shanghai). Idempotent: it rebuilds the list."""
+    day = dt.date.fromisoformat(on) if on else timezone.localdate()
+    return {"as_of": day.isoformat(), "at_risk": services.risk_refresh(on=day)}
 
 
 @shared_task(name="retention.snapshot_month")
