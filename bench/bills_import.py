@@ -24,6 +24,7 @@ Goal: (s) <= 10 x (c) (the service writes the points ledger besides the bills: ~
 
 import argparse
 import csv
+import datetime as dt
 import io
 import os
 import sys
@@ -118,7 +119,7 @@ def upsert(rows: list[dict]) -> dict:
 def service(rows: list[dict]) -> dict:
     from vipclub import workflows
 
-    result = workflows.bills_import(rows=_clean(rows))
+    result = workflows.bills_import(rows=_clean(rows), on=dt.date.today())
     return {"created": result.created, "updated": result.updated}
 
 

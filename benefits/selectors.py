@@ -69,7 +69,7 @@ def _entitlements_now(customer: Customer) -> tuple[Tier | None, dict[int, TierEn
     return state.tier, {e.benefit_id: e for e in TierEntitlement.objects.filter(tier_id=state.tier_id)}
 
 
-def customer_benefits(*, customer: Customer, as_of: dt.date) -> list[dict]:
+def customer_benefits(*, customer: Customer, on: dt.date) -> list[dict]:
     """The customer's benefits now: `{benefit, period_start, granted, used, remaining, unit}` per benefit (plus
     names, period, and per kind `unlimited`, `hours`, `percent`, `enabled`). Money is a decimal string in yuan.
 
@@ -77,9 +77,9 @@ def customer_benefits(*, customer: Customer, as_of: dt.date) -> list[dict]:
     the quota the tier gives; per-event benefits show the cap per event; flags show `enabled`."""
     tier, entitlements = _entitlements_now(customer)
     keys = {
-        rules.YEAR: rules.period_bounds(rules.YEAR, as_of),
-        rules.MONTH: rules.period_bounds(rules.MONTH, as_of),
-        rules.NONE: rules.period_bounds(rules.NONE, as_of),
+        rules.YEAR: rules.period_bounds(rules.YEAR, on),
+        rules.MONTH: rules.period_bounds(rules.MONTH, on),
+        rules.NONE: rules.period_bounds(rules.NONE, on),
     }
     accounts = {
         (a.benefit_id, a.period_key): a

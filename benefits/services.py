@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
+from core.actors import actor_label
 from core.errors import InvalidInput, NotFoundError, RuleViolation
 from customers.models import Customer, MonthlyBill
 from tiers.models import CustomerTier
@@ -25,19 +26,13 @@ from .models import Benefit, BenefitAccount, BenefitEntry, EntryKind, TierEntitl
 logger = logging.getLogger(__name__)
 
 
-def _actor_label(actor) -> str:
-    if actor is None:
-        return "system"
-    return str(getattr(actor, "username", None) or actor)[:60]
-
-
 # --------------------------------------------------------------------------------------------------
 # Grants
 
 
 def benefit_grants_sync(
     *,
-    as_of: dt.date,
+    on: dt.date,
     customer_ids=None,
     lo: int | None = None,
     hi: int | None = None,
@@ -46,7 +41,7 @@ def benefit_grants_sync(
     actor=None,
 ) -> dict[str, int]:
     """Bring the accounts of some customers (a list, or an id range) in line with their current tier, as of
-    `as_of`: open the current year's and month's accounts, re-grant on a tier change (what was used stays
+    `on`: open the current year's and month's accounts, re-grant on a tier change (what was used stays
     used), reduce to what was used on leaving the club, and expire the rest of ended periods. Idempotent."""
     scope = engine.Scope(
         lo=lo,
@@ -55,11 +50,11 @@ def benefit_grants_sync(
         benefit_ids=tuple(benefit_ids) if benefit_ids is not None else None,
     )
     with transaction.atomic():
-        return engine.sync(scope=scope, on=as_of, expire_past=expire_past, actor=_actor_label(actor))
+        return engine.sync(scope=scope, on=on, expire_past=expire_past, actor=actor_label(actor))
 
 
-def benefit_grants_run(*, as_of: dt.date, chunk_size: int | None = None, actor=None) -> dict[str, int]:
-    """The grants of every customer as of `as_of`, in id-range chunks of one transaction each. Run at each
+def benefit_grants_run(*, on: dt.date, chunk_size: int | None = None, actor=None) -> dict[str, int]:
+    """The grants of every customer as of `on`, in id-range chunks of one transaction each. Run at each
     period start and after every applied rating run; a crashed run is simply run again."""
     size = chunk_size or getattr(settings, "VIPCLUB_BENEFIT_CHUNK_SIZE", None) or settings.VIPCLUB_RATING_CHUNK_SIZE
     bounds = Customer.objects.aggregate(lo=Min("id"), hi=Max("id"))
@@ -67,16 +62,16 @@ def benefit_grants_run(*, as_of: dt.date, chunk_size: int | None = None, actor=N
     if bounds["lo"] is None:
         return totals
     for lo in range(bounds["lo"], bounds["hi"] + 1, size):
-        counts = benefit_grants_sync(as_of=as_of, lo=lo, hi=min(lo + size - 1, bounds["hi"]), actor=actor)
+        counts = benefit_grants_sync(on=on, lo=lo, hi=min(lo + size - 1, bounds["hi"]), actor=actor)
         for kind, n in counts.items():
             totals[kind] = totals.get(kind, 0) + n
-    logger.info("Benefit grants as of %s: %s", as_of, totals)
+    logger.info("Benefit grants as of %s: %s", on, totals)
     return totals
 
 
 def benefit_regrant_customer(*, customer_id: int, on: dt.date, actor=None) -> dict[str, int]:
     """A tier changed between runs (override, move-in, closure): the quota becomes the new tier's at once."""
-    return benefit_grants_sync(as_of=on, customer_ids=[customer_id], expire_past=False, actor=actor)
+    return benefit_grants_sync(on=on, customer_ids=[customer_id], expire_past=False, actor=actor)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -158,10 +153,12 @@ def _account_for(
     quota_units: int,
     tier_id: int,
     on: dt.date,
+    at: dt.datetime,
     reference: str,
 ) -> BenefitAccount:
     """The account the redemption draws on; opened (and granted, once) when missing, and brought in line with
-    the current tier when a rating run changed it and the pipeline's grants have not followed yet."""
+    the current tier when a rating run changed it and the pipeline's grants have not followed yet (only while
+    its period has not ended at `at`, when the redemption is recorded: a back-dated one leaves a past period be)."""
     bounds = rules.period_bounds(benefit.period, on, reference)
     lookup = {"customer": customer, "benefit": benefit, "period_key": bounds.key}
     account = BenefitAccount.objects.filter(**lookup).first()
@@ -169,7 +166,7 @@ def _account_for(
         stale = account.unlimited != entitlement.unlimited or (
             not account.unlimited and account.granted != max(quota_units, account.used)
         )
-        current = account.period_end is None or account.period_end >= timezone.localdate()
+        current = account.period_end is None or account.period_end >= timezone.localdate(at)
         if stale and current and benefit.period != rules.EVENT:
             engine.sync(
                 scope=engine.Scope(customer_ids=(customer.pk,), benefit_ids=(benefit.pk,)),
@@ -198,7 +195,7 @@ def _account_for(
                 period_start=bounds.start,
                 period_end=bounds.end,
                 unlimited=entitlement.unlimited,
-                updated_at=timezone.now(),
+                updated_at=at,
             )
         ],
         ignore_conflicts=True,
@@ -220,7 +217,7 @@ def _account_for(
         unlimited=entitlement.unlimited,
     )
     if account.granted == 0 and account.used == 0 and target > 0:
-        BenefitAccount.objects.filter(pk=account.pk).update(granted=target, updated_at=timezone.now())
+        BenefitAccount.objects.filter(pk=account.pk).update(granted=target, updated_at=at)
         BenefitEntry.objects.create(
             account=account, customer=customer, benefit=benefit, kind=EntryKind.GRANT, granted_delta=target,
             remaining_after=target, tier_id=tier_id, occurred_on=on, actor="system",
@@ -248,11 +245,13 @@ def benefit_redeem(
     reference: str,
     quantity: int = 1,
     amount: Decimal | None = None,
+    at: dt.datetime,
     on: dt.date | None = None,
     idempotency_key: str | None = None,
     actor=None,
 ) -> Redemption:
-    """Redeem `quantity` uses (or `amount` yuan) of a benefit for a customer on `on` (default today).
+    """Redeem `quantity` uses (or `amount` yuan) of a benefit for a customer on `on` (default: the day of `at`, the
+    moment the redemption is recorded, which the entry point reads from the clock).
 
     400 bad quantity/amount; 409 `frozen` (suspended, pending closure, closed — the message says which),
     `not_entitled` (the tier has no such benefit, not a member, or old arrears for emergency reactivation),
@@ -262,7 +261,7 @@ def benefit_redeem(
         existing = BenefitEntry.objects.select_related("account").filter(idempotency_key=idempotency_key).first()
         if existing is not None:
             return _replay(existing, customer=customer, benefit=benefit)
-    on = on or timezone.localdate()
+    on = on or timezone.localdate(at)
     reference = (reference or "").strip()
     if not reference:
         raise InvalidInput("A reference is required.", fields={"reference": ["required"]})
@@ -313,13 +312,14 @@ def benefit_redeem(
         quota_units=quota_units,
         tier_id=tier_id,
         on=on,
+        at=at,
         reference=reference,
     )
     # The quota check and the use in one statement: zero rows means too little left (no lock needed).
     updated = (
         BenefitAccount.objects.filter(pk=account.pk)
         .filter(Q(unlimited=True) | Q(used__lte=F("granted") - units))
-        .update(used=F("used") + units, updated_at=timezone.now())
+        .update(used=F("used") + units, updated_at=at)
     )
     granted, used, unlimited = (
         BenefitAccount.objects.filter(pk=account.pk).values_list("granted", "used", "unlimited").get()
@@ -339,7 +339,7 @@ def benefit_redeem(
         account=account, customer=customer, benefit=benefit, kind=EntryKind.REDEEM, used_delta=units,
         remaining_after=remaining, tier_id=tier_id,
         hours=entitlement.hours if benefit.unit == rules.HOURS else None,
-        valid_until=rules.valid_until(on, benefit.validity_days), occurred_on=on, actor=_actor_label(actor),
+        valid_until=rules.valid_until(on, benefit.validity_days), occurred_on=on, actor=actor_label(actor),
         reference=reference[:100], idempotency_key=idempotency_key or None,
     )  # fmt: skip
     account.granted, account.used, account.unlimited = granted, used, unlimited
@@ -364,9 +364,10 @@ class Reversal:
 
 @transaction.atomic
 def benefit_redemption_reverse(
-    *, redemption_id: int, reason: str = "", on: dt.date | None = None, actor=None
+    *, redemption_id: int, at: dt.datetime, reason: str = "", on: dt.date | None = None, actor=None
 ) -> Reversal:
-    """Give a redemption back (once): a reverse entry and `used` decreased by what it used."""
+    """Give a redemption back (once) at `at`: a reverse entry on `on` (default: the day of `at`) and `used`
+    decreased by what it used."""
     redemption = BenefitEntry.objects.select_related("benefit").filter(pk=redemption_id, kind=EntryKind.REDEEM).first()
     if redemption is None:
         raise NotFoundError(f"No benefit redemption {redemption_id}.", code="unknown_redemption")
@@ -375,7 +376,7 @@ def benefit_redemption_reverse(
     if BenefitEntry.objects.filter(reversal_of=redemption).exists():
         raise RuleViolation(f"Redemption {redemption_id} has already been reversed.", code="already_reversed")
     units = redemption.used_delta
-    BenefitAccount.objects.filter(pk=locked.pk).update(used=F("used") - units, updated_at=timezone.now())
+    BenefitAccount.objects.filter(pk=locked.pk).update(used=F("used") - units, updated_at=at)
     granted, used, unlimited = (
         BenefitAccount.objects.filter(pk=locked.pk).values_list("granted", "used", "unlimited").get()
     )
@@ -383,7 +384,7 @@ def benefit_redemption_reverse(
     entry = BenefitEntry.objects.create(
         account_id=locked.pk, customer_id=redemption.customer_id, benefit=redemption.benefit,
         kind=EntryKind.REVERSE, used_delta=-units, remaining_after=remaining, tier_id=redemption.tier_id,
-        occurred_on=on or timezone.localdate(), actor=_actor_label(actor),
+        occurred_on=on or timezone.localdate(at), actor=actor_label(actor),
         reference=(reason or f"reverses #{redemption.pk}")[:100], reversal_of=redemption,
     )  # fmt: skip
     return Reversal(entry=entry, benefit=redemption.benefit, remaining=remaining)

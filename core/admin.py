@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from .masking import mask_msisdn
-from .models import IdempotencyRecord, JobHeartbeat
+from .models import ActionLog, IdempotencyRecord, JobHeartbeat
 
 
 class EstimatedCountPaginator(Paginator):
@@ -191,3 +191,13 @@ class IdempotencyRecordAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(ActionLog)
+class ActionLogAdmin(ReadOnlyAdmin):
+    """Who closed a billing month, moved a card, froze points…: the services' action log, newest first."""
+
+    list_display = ["at", "actor", "action", "app_label", "model", "object_id"]
+    list_filter = ["action", "app_label"]
+    search_fields = ["=object_id", "actor"]
+    readonly_fields = [f.name for f in ActionLog._meta.fields]

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -61,3 +62,25 @@ class ApiScope(models.Model):
         default_permissions = ()
         permissions = [(scope_codename(s), f"API scope {s}") for s in API_SCOPES]
         verbose_name = _("API scope")
+
+
+class ActionLog(models.Model):
+    """Who did a staff or system action that has no row of its own to carry the actor (closing a billing month,
+    moving a card, freezing points, changing a plan…): one row, written in the action's transaction."""
+
+    at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
+    actor = models.CharField(_("by"), max_length=60, help_text=_("user name, event id or system"))
+    action = models.SlugField(_("action"), max_length=60)
+    app_label = models.CharField(max_length=50)
+    model = models.CharField(max_length=50)
+    object_id = models.CharField(max_length=64)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("action log entry")
+        verbose_name_plural = _("action log")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["app_label", "model", "object_id"], name="core_actionlog_target_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.app_label}.{self.model}#{self.object_id} by {self.actor}"

@@ -3,6 +3,7 @@ A supervisor sees her branches' groups' key persons and bills only (core.admin.B
 itself is registered once by vipclub/admin.py (it composes every app's rows: customers.customer_page)."""
 
 from django.contrib import admin, messages
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.admin import BranchScopedAdmin, BranchScopedInline, EstimatedCountPaginator, customer_column
@@ -74,6 +75,6 @@ class BillingMonthAdmin(admin.ModelAdmin):
     def close_months(self, request, queryset):
         for billing_month in queryset:
             try:
-                services.billing_month_close(month=billing_month.month, actor=request.user)
+                services.billing_month_close(month=billing_month.month, at=timezone.now(), actor=request.user)
             except DomainError as exc:
                 self.message_user(request, exc.message, messages.WARNING)

@@ -1,5 +1,6 @@
 """Customers API: regions, customer bulk upsert, billing-month closure (API.md)."""
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -52,7 +53,7 @@ class CustomersBulkApi(APIView):
     @idempotent
     def post(self, request):
         rows = validate_rows(request.data, CustomerRowSerializer, extra_checks=customer_rows_check)
-        created, updated = services.customers_bulk_upsert(rows=rows, actor=request.user)
+        created, updated = services.customers_bulk_upsert(rows=rows)
         return Response({"created": created, "updated": updated})
 
 
@@ -77,5 +78,5 @@ class BillingMonthCloseApi(APIView):
             month_date = rules.parse_month(month)
         except ValueError as exc:
             raise InvalidInput(str(exc), fields={"month": [str(exc)]}) from exc
-        billing_month = services.billing_month_close(month=month_date, actor=request.user)
+        billing_month = services.billing_month_close(month=month_date, at=timezone.now(), actor=request.user)
         return Response({"month": dates.month_str(billing_month.month), "closed_at": billing_month.closed_at})

@@ -8,6 +8,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from core import bounds, dates
+from core.actors import actor_label, record
 from core.errors import InvalidInput, RuleViolation
 
 from . import rules
@@ -36,20 +37,15 @@ CUSTOMER_BULK_FIELDS = (
 )
 
 
-def _actor_label(actor) -> str:
-    if actor is None:
-        return "system"
-    return str(getattr(actor, "username", actor))[:40]
-
-
 @transaction.atomic
 def region_upsert(*, code: str, name: str, province: str, actor=None) -> tuple[Region, bool]:
     region, created = Region.objects.update_or_create(code=code, defaults={"name": name, "province": province})
+    record(actor=actor, action="region_upserted", target=region, name=name, province=province, created=created)
     return region, created
 
 
 @transaction.atomic
-def customers_bulk_upsert(*, rows: list[dict], actor=None) -> tuple[int, int]:
+def customers_bulk_upsert(*, rows: list[dict]) -> tuple[int, int]:
     """Create or update customers by msisdn in one atomic pass. Rows are validated dicts whose
     `region` is a region code that exists. Returns (created, updated)."""
     msisdns = [r["msisdn"] for r in rows]
@@ -100,7 +96,7 @@ class BillsResult:
 
 
 @transaction.atomic
-def bills_bulk_upsert(*, rows: list[dict], actor=None) -> BillsResult:
+def bills_bulk_upsert(*, rows: list[dict]) -> BillsResult:
     """Create or correct monthly bills. Rows: {customer_id, month (date), amount (Decimal), paid}.
 
     The existing bills are locked, then all are upserted, both in (customer id, month) order: two uploads of the same
@@ -136,22 +132,24 @@ def bills_bulk_upsert(*, rows: list[dict], actor=None) -> BillsResult:
 
 
 @transaction.atomic
-def billing_month_close(*, month: dt.date, as_of: dt.date | None = None, actor=None) -> BillingMonth:
-    """Mark a billing month closed (all its bills are in). Closing it again returns the first closure."""
-    as_of = as_of or timezone.localdate()
+def billing_month_close(*, month: dt.date, at: dt.datetime, on: dt.date | None = None, actor=None) -> BillingMonth:
+    """Mark a billing month closed at `at` (all its bills are in), refused before it has ended on `on` (default:
+    `at`'s day). Closing it again returns the first closure."""
+    on = on or timezone.localdate(at)
     try:
         bounds.check_month(month)  # a month near the calendar's end has no next month to end in
     except bounds.BoundsError as exc:
         raise InvalidInput(str(exc), fields={"month": [str(exc)]}) from None
-    if dates.add_months(month, 1) > as_of:
+    if dates.add_months(month, 1) > on:
         raise RuleViolation(
-            f"Billing month {dates.month_str(month)} has not ended yet on {as_of.isoformat()}.",
+            f"Billing month {dates.month_str(month)} has not ended yet on {on.isoformat()}.",
             code="month_not_over",
         )
     billing_month, _ = BillingMonth.objects.select_for_update().get_or_create(month=month)
     if billing_month.closed_at is None:
-        billing_month.closed_at = timezone.now()
+        billing_month.closed_at = at
         billing_month.save(update_fields=["closed_at"])
+        record(actor=actor, action="billing_month_closed", target=billing_month, at=billing_month.closed_at)
     return billing_month
 
 
@@ -237,7 +235,7 @@ def customer_transition(
         to_status=to_status,
         kind=kind,
         occurred_at=at,
-        source=source or _actor_label(actor),
+        source=source or actor_label(actor, max_length=40),
     )
     return customer
 
@@ -249,6 +247,7 @@ def customer_change_plan(*, customer: Customer, plan_code: str, started_on: dt.d
     latest = PlanPeriod.objects.filter(customer=customer).order_by("-started_on").first()
     customer.plan_code, customer.plan_started_on = latest.plan_code, latest.started_on
     customer.save(update_fields=["plan_code", "plan_started_on", "updated_at"])
+    record(actor=actor, action="plan_changed", target=customer, plan_code=plan_code, started_on=started_on.isoformat())
     return customer
 
 
@@ -274,7 +273,7 @@ def customer_transfer_ownership(
         before=before,
         after={"name": name, "id_number": id_number},
         occurred_at=at or timezone.now(),
-        source=source or _actor_label(actor),
+        source=source or actor_label(actor, max_length=40),
     )
     return customer
 
@@ -300,7 +299,7 @@ def customer_change_number(
         before=before,
         after={"msisdn": new_msisdn},
         occurred_at=at or timezone.now(),
-        source=source or _actor_label(actor),
+        source=source or actor_label(actor, max_length=40),
     )
     return customer
 
@@ -326,4 +325,5 @@ def key_person_set(
     key_person, _ = KeyPerson.objects.get_or_create(
         group=group, customer=customer, role=role, defaults={"set_at": at or timezone.now()}
     )
+    record(actor=actor, action="key_person_set", target=key_person, at=at, group=group_code, role=role)
     return key_person

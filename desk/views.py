@@ -19,6 +19,7 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language, gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -226,8 +227,8 @@ def tier_chart(by_tier: list[dict]) -> dict:
 
 
 def dashboard_context(request, manager: AccountManager) -> dict:
-    today = selectors.today()
-    data = selectors.dashboard(manager=manager, today=today)
+    today = timezone.localdate()
+    data = selectors.dashboard(manager=manager, on=today)
     for obligation in data["overdue"] + data["due_today"]:
         obligation.days_late = (today - obligation.due_on).days
     birthdays = [
@@ -350,7 +351,7 @@ def customer_detail(request, msisdn: str):
     editable = manager is not None and assignment is not None and assignment.manager_id == manager.pk
     tier = tier_selectors.tier_state(customer)
     obligations = selectors.customer_open_obligations(customer)
-    today = selectors.today()
+    today = timezone.localdate()
     for obligation in obligations:
         obligation.days_late = (today - obligation.due_on).days
     card = selectors.latest_card(customer)
@@ -379,7 +380,7 @@ def customer_detail(request, msisdn: str):
         "tier_source": Source(tier["source"]).label if tier and tier["source"] in Source.values else "",
         "obligations": obligations,
         "trail": selectors.contact_trail(customer, limit=50),
-        "benefits": benefit_selectors.customer_benefits(customer=customer, as_of=today),
+        "benefits": benefit_selectors.customer_benefits(customer=customer, on=today),
         "points": points_selectors.customer_points_panel(customer, on=today),
         "card": card,
         "card_actions": [(a, CARD_ACTION_LABELS[a]) for a in actions],
@@ -415,7 +416,7 @@ def card_action(request, msisdn: str, *, manager: AccountManager):
             if card is None:
                 raise Http404("No card in progress.")
             card = services.card_advance(
-                card=card, action=action, on=selectors.today(), delivery_mode=data["delivery_mode"],
+                card=card, action=action, on=timezone.localdate(), delivery_mode=data["delivery_mode"],
                 agreed_date=data["agreed_date"], address=data["address"].strip(), card_name=data["card_name"].strip(),
                 landline=data["landline"].strip(), birthday=data["birthday"], actor=request.user,
             )  # fmt: skip
@@ -442,7 +443,7 @@ def birthday_gift(request, msisdn: str, obligation_id: int, *, manager: AccountM
     try:
         services.birthday_gift_confirm(
             obligation=obligation, choice=data["choice"], time_note=data["time_note"], address=data["address"],
-            actor=request.user,
+            at=timezone.now(), actor=request.user,
         )  # fmt: skip
     except DomainError as exc:
         messages.error(request, domain_message(exc))
@@ -457,7 +458,7 @@ def birthday_gift(request, msisdn: str, obligation_id: int, *, manager: AccountM
 @manager_required
 def plans(request, *, manager: AccountManager):
     """The manager writes her yearly, monthly and weekly service plans (draft or submit) and her daily log."""
-    today = selectors.today()
+    today = timezone.localdate()
     plan_initial = {"scope": ServicePlan.Scope.WEEK, "period": today}
     editing = request.GET.get("plan")
     if editing and editing.isdigit():
@@ -517,8 +518,8 @@ def plans(request, *, manager: AccountManager):
 
 @supervisor_required
 def team(request):
-    today = selectors.today()
-    rows = selectors.manager_overview(supervisor=request.user, today=today)
+    today = timezone.localdate()
+    rows = selectors.manager_overview(supervisor=request.user, on=today)
     manager, _supervises = roles(request)
     compliance = selectors.compliance(managers=[row["manager"] for row in rows], start=today.replace(day=1), end=today)
     plans_to_review = [(plan, ReviewForm(prefix=f"p{plan.pk}")) for plan in selectors.plans_to_review(request.user)]
@@ -553,8 +554,8 @@ def team_manager(request, employee_no: str):
     member = selectors.supervised_managers(request.user).filter(employee_no=employee_no).first()
     if member is None:
         raise Http404("Not one of your managers.")
-    today = selectors.today()
-    overdue, due_today = selectors.manager_obligations(member, today=today)
+    today = timezone.localdate()
+    overdue, due_today = selectors.manager_obligations(member, on=today)
     for obligation in overdue:
         obligation.days_late = (today - obligation.due_on).days
     form, page, query = customers_of(member, request.user, request.GET)
@@ -596,7 +597,9 @@ def plan_review(request, pk: int):
     def review(decision, comment):
         if decision not in ("approve", "return"):
             raise InvalidInput("approve or return", fields={"decision": ["approve", "return"]})
-        services.service_plan_review(plan=plan, approve=decision == "approve", comment=comment, actor=request.user)
+        services.service_plan_review(
+            plan=plan, approve=decision == "approve", at=timezone.now(), comment=comment, actor=request.user
+        )
         text = gettext("Plan of %(name)s approved.") if decision == "approve" else gettext("Plan of %(name)s returned.")
         messages.success(request, text % {"name": plan.manager.name})
 
@@ -611,7 +614,7 @@ def work_log_review(request, pk: int):
         raise Http404("Not a work log of your team.")
 
     def review(_decision, comment):
-        services.work_log_review(log=log, comment=comment, actor=request.user)
+        services.work_log_review(log=log, comment=comment, at=timezone.now(), actor=request.user)
         messages.success(request, gettext("Work log of %(name)s reviewed.") % {"name": log.manager.name})
 
     return _review(request, f"w{log.pk}", review)

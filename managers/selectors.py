@@ -4,7 +4,6 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db.models import Count, Exists, F, FilteredRelation, OuterRef, Q, QuerySet, Subquery
-from django.utils import timezone
 
 from core.errors import NotFoundError
 from core.filters import filtered
@@ -220,7 +219,7 @@ def compliance(*, managers, start: dt.date, end: dt.date) -> rules.Compliance:
     return rules.Compliance(due=figures["due"], done_on_time=figures["on_time"])
 
 
-def manager_overview(*, supervisor, today: dt.date) -> list[dict]:
+def manager_overview(*, supervisor, on: dt.date) -> list[dict]:
     """Per manager of a supervisor: members, overdue, due today, compliance this month — one query each kind."""
     managers = list(supervised_managers(supervisor).order_by("employee_no"))
     ids = [m.pk for m in managers]
@@ -228,21 +227,19 @@ def manager_overview(*, supervisor, today: dt.date) -> list[dict]:
         Assignment.objects.filter(manager_id__in=ids, ended_on__isnull=True)
         .values("manager_id").annotate(n=Count("id")).values_list("manager_id", "n")
     )  # fmt: skip
-    start = today.replace(day=1)
+    start = on.replace(day=1)
     stats = {
         row["manager_id"]: row
         for row in Obligation.objects.filter(manager_id__in=ids)
         .values("manager_id")
         .annotate(
             overdue=Count("id", filter=Q(status=ObligationStatus.OVERDUE)),
-            due_today=Count("id", filter=Q(status=ObligationStatus.OPEN, due_on=today)),
-            due_month=Count(
-                "id", filter=Q(due_on__gte=start, due_on__lte=today) & ~Q(status=ObligationStatus.CANCELLED)
-            ),
+            due_today=Count("id", filter=Q(status=ObligationStatus.OPEN, due_on=on)),
+            due_month=Count("id", filter=Q(due_on__gte=start, due_on__lte=on) & ~Q(status=ObligationStatus.CANCELLED)),
             on_time=Count(
                 "id",
                 filter=Q(
-                    due_on__gte=start, due_on__lte=today, status=ObligationStatus.DONE, done_at__date__lte=F("due_on")
+                    due_on__gte=start, due_on__lte=on, status=ObligationStatus.DONE, done_at__date__lte=F("due_on")
                 ),
             ),
         )
@@ -258,13 +255,13 @@ def manager_overview(*, supervisor, today: dt.date) -> list[dict]:
     return rows
 
 
-def dashboard(*, manager: AccountManager, today: dt.date) -> dict:
+def dashboard(*, manager: AccountManager, on: dt.date) -> dict:
     """Everything the manager's daily page shows; a fixed number of queries whatever the member count."""
     mine = Obligation.objects.filter(manager=manager).select_related("customer")
-    week_end = rules.week_end(today)
+    week_end = rules.week_end(on)
     assigned = Assignment.objects.filter(manager=manager, ended_on__isnull=True)
     member_ids = assigned.values("customer_id")
-    birthdays = _birthdays_within(Customer.objects.filter(pk__in=member_ids), today, 7)
+    birthdays = _birthdays_within(Customer.objects.filter(pk__in=member_ids), on, 7)
     by_tier = list(
         CustomerTier.objects.filter(customer_id__in=member_ids, tier__isnull=False)
         .values("tier__code", "tier__name_zh", "tier__name_en", "tier__rank")
@@ -273,15 +270,15 @@ def dashboard(*, manager: AccountManager, today: dt.date) -> dict:
     )
     return {
         "overdue": list(mine.filter(status=ObligationStatus.OVERDUE).order_by("due_on", "id")[:100]),
-        "due_today": list(mine.filter(status=ObligationStatus.OPEN, due_on__lte=today).order_by("due_on", "id")[:100]),
+        "due_today": list(mine.filter(status=ObligationStatus.OPEN, due_on__lte=on).order_by("due_on", "id")[:100]),
         "due_week": list(
-            mine.filter(status=ObligationStatus.OPEN, due_on__gt=today, due_on__lte=week_end).order_by("due_on", "id")[
+            mine.filter(status=ObligationStatus.OPEN, due_on__gt=on, due_on__lte=week_end).order_by("due_on", "id")[
                 :100
             ]
         ),
         "birthdays": birthdays,
         "new_members": list(
-            assigned.filter(started_on__gte=today.replace(day=1), reason="new_member")
+            assigned.filter(started_on__gte=on.replace(day=1), reason="new_member")
             .select_related("customer")
             .order_by("-started_on")[:50]
         ),  # fmt: skip
@@ -291,28 +288,23 @@ def dashboard(*, manager: AccountManager, today: dt.date) -> dict:
             .select_related("customer")
             .order_by("created_at")[:50]
         ),  # fmt: skip
-        "compliance": compliance(managers=[manager], start=today.replace(day=1), end=today),
+        "compliance": compliance(managers=[manager], start=on.replace(day=1), end=on),
         "by_tier": by_tier,
         "member_count": assigned.count(),
-        "calendar_missing_years": WorkCalendar.from_db().missing_years(today),
+        "calendar_missing_years": WorkCalendar.from_db().missing_years(on),
         "unread": Notification.objects.filter(user=manager.user, read_at__isnull=True).count(),
     }
 
 
-def _birthdays_within(qs: QuerySet, today: dt.date, days: int) -> list[tuple[dt.date, Customer]]:
-    pairs = {((today + dt.timedelta(days=i)).month, (today + dt.timedelta(days=i)).day) for i in range(days + 1)}
+def _birthdays_within(qs: QuerySet, on: dt.date, days: int) -> list[tuple[dt.date, Customer]]:
+    pairs = {((on + dt.timedelta(days=i)).month, (on + dt.timedelta(days=i)).day) for i in range(days + 1)}
     condition = Q(pk__in=[])
     for month, day in pairs:
         condition |= Q(birthday__month=month, birthday__day=day)
     result = [
-        (rules.next_birthday(c.birthday, today), c)
-        for c in qs.filter(condition).only("id", "msisdn", "name", "birthday")
+        (rules.next_birthday(c.birthday, on), c) for c in qs.filter(condition).only("id", "msisdn", "name", "birthday")
     ]
     return sorted(result, key=lambda pair: pair[0])
-
-
-def today() -> dt.date:
-    return timezone.localdate()
 
 
 # --- the account managers' pages (desk) ------------------------------------------------------------------
@@ -426,9 +418,9 @@ def team_work_log(*, supervisor, log_id: int) -> WorkLog | None:
     return WorkLog.objects.filter(pk=log_id, manager__supervisor=supervisor).select_related("manager").first()
 
 
-def manager_obligations(manager: AccountManager, *, today: dt.date) -> tuple[list[Obligation], list[Obligation]]:
+def manager_obligations(manager: AccountManager, *, on: dt.date) -> tuple[list[Obligation], list[Obligation]]:
     """(overdue, due by today) of one manager, the first due first, at most 100 each."""
     mine = Obligation.objects.filter(manager=manager).select_related("customer")
     overdue = list(mine.filter(status=ObligationStatus.OVERDUE).order_by("due_on", "id")[:100])
-    due_today = list(mine.filter(status=ObligationStatus.OPEN, due_on__lte=today).order_by("due_on", "id")[:100])
+    due_today = list(mine.filter(status=ObligationStatus.OPEN, due_on__lte=on).order_by("due_on", "id")[:100])
     return overdue, due_today

@@ -11,6 +11,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
+from core.actors import record
 from core.errors import InvalidInput, RuleViolation
 from core.permissions import ACCOUNT_MANAGERS_GROUP
 from customers import services as customer_services
@@ -83,6 +84,7 @@ def manager_upsert(
         ) from exc
     manager.name, manager.region, manager.capacity = name, region_obj, capacity
     manager.active, manager.supervisor = active, supervisor_obj
+    manager._history_user = actor if getattr(actor, "pk", None) else None  # who, in the manager's history
     manager.save()
     manager_login_role(manager=manager)
     return manager, created
@@ -175,9 +177,10 @@ def assignments_end_for_leavers(*, on: dt.date) -> int:
 
 
 @transaction.atomic
-def assignment_end(*, customer: Customer, on: dt.date, reason: str = "closed", actor=None) -> bool:
+def assignment_end(*, customer: Customer, on: dt.date, reason: str = "closed") -> bool:
     """A customer who leaves (closure) leaves her manager at once, without waiting for the monthly run: the active
-    assignment ends and her open obligations are cancelled. False when she had no active assignment."""
+    assignment ends and her open obligations are cancelled. False when she had no active assignment. (Who closed
+    her is on the closure's status change.)"""
     ended = Assignment.objects.filter(customer=customer, ended_on__isnull=True).update(ended_on=on, end_reason=reason)
     Obligation.objects.filter(customer=customer, status__in=OPEN_STATES).update(status=ObligationStatus.CANCELLED)
     return bool(ended)
@@ -185,7 +188,7 @@ def assignment_end(*, customer: Customer, on: dt.date, reason: str = "closed", a
 
 @transaction.atomic
 def retention_contact_open(
-    *, customer: Customer, on: dt.date, period: str, due_on: dt.date | None = None, actor=None
+    *, customer: Customer, on: dt.date, period: str, due_on: dt.date | None = None
 ) -> Obligation | None:
     """A retention contact for the customer's account manager (DOMAIN §4): due 1 working day after `on`, or on
     `due_on` (a home visit). Idempotent per period; None when the customer has no account manager."""
@@ -194,7 +197,7 @@ def retention_contact_open(
 
 
 @transaction.atomic
-def retention_contacts_cancel(*, customer: Customer, periods: list[str], actor=None) -> int:
+def retention_contacts_cancel(*, customer: Customer, periods: list[str]) -> int:
     """The retention contacts of a case that ended (retained, churned) are no longer owed."""
     return Obligation.objects.filter(
         customer=customer, kind=ObligationKind.RETENTION_CONTACT, period__in=periods, status__in=OPEN_STATES
@@ -317,9 +320,9 @@ def _close(customer: Customer, kinds, at: dt.datetime) -> int:
 
 @transaction.atomic
 def birthday_gift_confirm(
-    *, obligation: Obligation, choice: str, time_note: str, address: str, actor=None
+    *, obligation: Obligation, choice: str, time_note: str, address: str, at: dt.datetime, actor=None
 ) -> Obligation:
-    """The birthday gift is done when the choice, time and address are confirmed."""
+    """The birthday gift is done (at `at`) when the choice, time and address are confirmed."""
     missing = {
         k: ["required"] for k, v in {"choice": choice, "time": time_note, "address": address}.items() if not v.strip()
     }
@@ -328,9 +331,10 @@ def birthday_gift_confirm(
     if obligation.kind != ObligationKind.BIRTHDAY_GIFT or obligation.status not in OPEN_STATES:
         raise RuleViolation("This is not an open birthday-gift obligation.", code="not_open")
     obligation.status = ObligationStatus.DONE
-    obligation.done_at = timezone.now()
+    obligation.done_at = at
     obligation.note = f"{choice} · {time_note} · {address}"[:200]
     obligation.save(update_fields=["status", "done_at", "note"])
+    record(actor=actor, action="birthday_gift_confirmed", target=obligation, at=obligation.done_at)
     return obligation
 
 
@@ -352,10 +356,12 @@ def card_start(*, customer: Customer, reissue: bool = False, actor=None) -> Memb
         raise RuleViolation("Only members get a membership card.", code="not_member")
     if MembershipCard.objects.filter(customer=customer).exclude(state=CardState.RECEIVED).exists():
         raise RuleViolation("A card for this customer is already in progress.", code="card_in_progress")
-    return MembershipCard.objects.create(
+    card = MembershipCard.objects.create(
         customer=customer, tier=state.tier, reissue=reissue, card_name=customer.name, landline=customer.landline,
         birthday=customer.birthday,
     )  # fmt: skip
+    record(actor=actor, action="card_started", target=card, reissue=reissue)
+    return card
 
 
 @transaction.atomic
@@ -424,6 +430,7 @@ def card_advance(
         ).update(status=ObligationStatus.CANCELLED)
     card.state = new_state
     card.save()
+    record(actor=actor, action=f"card_{action}", target=card, on=on.isoformat(), state=card.state)
     return card
 
 
@@ -450,12 +457,12 @@ def _check_supervisor(manager: AccountManager, actor) -> None:
 
 
 @transaction.atomic
-def service_plan_review(*, plan: ServicePlan, approve: bool, comment: str = "", actor) -> ServicePlan:
+def service_plan_review(*, plan: ServicePlan, approve: bool, at: dt.datetime, comment: str = "", actor) -> ServicePlan:
     _check_supervisor(plan.manager, actor)
     if plan.status != PlanStatus.SUBMITTED:
         raise RuleViolation("Only a submitted plan is reviewed.", code="plan_not_submitted")
     plan.status = PlanStatus.APPROVED if approve else PlanStatus.RETURNED
-    plan.review_comment, plan.reviewed_by, plan.reviewed_at = comment, actor, timezone.now()
+    plan.review_comment, plan.reviewed_by, plan.reviewed_at = comment, actor, at
     plan.save()
     return plan
 
@@ -469,8 +476,8 @@ def work_log_save(*, manager: AccountManager, date: dt.date, content: str) -> Wo
 
 
 @transaction.atomic
-def work_log_review(*, log: WorkLog, comment: str, actor) -> WorkLog:
+def work_log_review(*, log: WorkLog, comment: str, at: dt.datetime, actor) -> WorkLog:
     _check_supervisor(log.manager, actor)
-    log.review_comment, log.reviewed_by, log.reviewed_at = comment, actor, timezone.now()
+    log.review_comment, log.reviewed_by, log.reviewed_at = comment, actor, at
     log.save()
     return log

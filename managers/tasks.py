@@ -12,8 +12,8 @@ from . import daily
 
 @shared_task(name="managers.run_daily")
 @retry_on_conflict(atomic=False)  # idempotent or resumable: a deadlock runs it again
-def run_daily_task(day: str | None = None) -> dict:
+def run_daily_task(on: str | None = None) -> dict:
     """The daily job of DOMAIN §4 for `day` (ISO date; default today in Asia/Shanghai). Idempotent: a retry or a
     second delivery of the same day changes nothing."""
-    business_day = dt.date.fromisoformat(day) if day else timezone.localdate(timezone=daily.BUSINESS_TZ)
+    business_day = dt.date.fromisoformat(on) if on else timezone.localdate(timezone=daily.BUSINESS_TZ)
     return daily.daily_run(on=business_day)

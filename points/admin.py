@@ -6,6 +6,7 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.admin import BranchScopedAdmin, EstimatedCountPaginator, GuardedHistoryAdmin, ReadOnlyAdmin, customer_column
@@ -132,7 +133,7 @@ def recompute_credit(modeladmin, request, queryset):
     done = 0
     for rating in queryset.select_related("customer")[:500]:
         try:
-            services.credit_rating_refresh(customer=rating.customer, actor=request.user)
+            services.credit_rating_refresh(customer=rating.customer, on=timezone.localdate())
             done += 1
         except DomainError as exc:
             modeladmin.message_user(request, exc.message, messages.WARNING)

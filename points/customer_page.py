@@ -2,6 +2,7 @@
 Classes and functions only: nothing is registered here."""
 
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.admin import ReadOnlyInline
@@ -13,7 +14,8 @@ from .models import PointsLot
 def customer_points_html(customer) -> str:
     """The points panel of a customer (balance, freeze, lots, expiring, consumption, credit stars, ledger)."""
     return render_to_string(
-        "points/_customer_points.html", {"points": selectors.customer_points_panel(customer), "bare": True}
+        "points/_customer_points.html",
+        {"points": selectors.customer_points_panel(customer, on=timezone.localdate()), "bare": True},
     )
 
 

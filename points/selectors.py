@@ -133,9 +133,8 @@ def expiring(customer: Customer, year: int) -> dict:
     return {"points": points, "expires_on": dt.date(year, 12, 31)}
 
 
-def customer_points(customer: Customer, on: dt.date | None = None) -> dict:
+def customer_points(customer: Customer, on: dt.date) -> dict:
     """The API's `GET /customers/{msisdn}/points/`."""
-    on = on or timezone.localdate()
     account = _account(customer)
     figures = consumption(customer, on)
     return {
@@ -188,20 +187,19 @@ def credit_stars(customer: Customer) -> dict | None:
     return _stored_stars(CreditRating.objects.filter(customer_id=customer.pk).first())
 
 
-def _stars_now(customer: Customer, stored: dict | None, on: dt.date | None, table: rules.CreditTable | None) -> dict:
+def _stars_now(customer: Customer, stored: dict | None, on: dt.date, table: rules.CreditTable | None) -> dict:
     if stored is not None:
         return {**stored, "computed": "stored"}
-    on = on or timezone.localdate()
     score = credit_score(customer=customer, on=on, table=table or credit_table())
     return {"stars": score.stars, "score": score.score, "as_of": on, "computed": "on_demand"}
 
 
-def credit_stars_now(customer: Customer, on: dt.date | None = None, table: rules.CreditTable | None = None) -> dict:
+def credit_stars_now(customer: Customer, on: dt.date, table: rules.CreditTable | None = None) -> dict:
     """The stored stars, or computed on demand (not stored) when there are none yet."""
     return _stars_now(customer, credit_stars(customer), on, table)
 
 
-def credit_stars_now_of(customer: Customer, on: dt.date | None = None, table: rules.CreditTable | None = None) -> dict:
+def credit_stars_now_of(customer: Customer, on: dt.date, table: rules.CreditTable | None = None) -> dict:
     """credit_stars_now() from the joined rating when there is one, without a query for it."""
     joined, rating = _joined(customer, "credit_rating")
     if not joined:
@@ -283,10 +281,9 @@ FROZEN_LABELS = {
 # -- the customer page (admin and dashboard) --------------------------------------------------------------------------
 
 
-def customer_points_panel(customer: Customer, on: dt.date | None = None, entries: int = 10) -> dict:
+def customer_points_panel(customer: Customer, on: dt.date, entries: int = 10) -> dict:
     """Everything `points/_customer_points.html` shows: balance, freeze, lots, what expires this year,
     consumption, credit stars, the latest ledger entries."""
-    on = on or timezone.localdate()
     account = _account(customer)
     figures = consumption(customer, on)
     return {

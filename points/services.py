@@ -19,6 +19,7 @@ from django.db.models import F, Max, Min
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.actors import actor_label, record
 from core.errors import InvalidInput, RuleViolation
 from core.exports import csv_writer
 from customers.models import Customer
@@ -39,12 +40,6 @@ from .models import (
 logger = logging.getLogger(__name__)
 
 
-def _actor_label(actor) -> str:
-    if actor is None:
-        return "system"
-    return str(getattr(actor, "username", actor))[:40]
-
-
 points_policy = selectors.points_policy
 reward_rules = selectors.reward_rules
 credit_table = selectors.credit_table
@@ -54,17 +49,16 @@ credit_table = selectors.credit_table
 
 
 @transaction.atomic
-def points_earn_bills(*, bills: list[tuple[int, dt.date]], on: dt.date | None = None, actor=None) -> engine.EarnResult:
+def points_earn_bills(*, bills: list[tuple[int, dt.date]], on: dt.date, actor=None) -> engine.EarnResult:
     """Earn for these bills (customer id, month) what they should have earned minus what they have: a new bill
     earns floor(amount) (+ rewards) into its year's lot, a corrected one posts the difference (a negative one
     takes points back oldest lot first). Idempotent: the same bills again post nothing."""
     if not bills:
         return engine.EarnResult()
-    on = on or timezone.localdate()
     engine.create_keys(sorted(set(bills)))
     result = engine.earn(
         on=on, expiry_years=points_policy().expiry_years, rewards=reward_rules(), keys=True,
-        actor=_actor_label(actor),
+        actor=actor_label(actor, max_length=40),
     )  # fmt: skip
     engine.drop_keys()  # (on an error the transaction rolls back; PostgreSQL drops it at the end anyway)
     return result
@@ -88,7 +82,7 @@ def _merge(counts: dict, more: dict) -> dict:
 
 
 def points_job_run(
-    *, kind: str, business_date: dt.date, work, actor=None, force: bool = False, chunk_size: int | None = None,
+    *, kind: str, on: dt.date, work, actor=None, force: bool = False, chunk_size: int | None = None,
     on_progress=None,
 ) -> PointsJob:  # fmt: skip
     """Run `work(lo, hi) -> counts` over every customer id, chunk by chunk, each chunk in its own transaction
@@ -97,8 +91,8 @@ def points_job_run(
     last chunk done."""
     size = chunk_size or _chunk_size()
     job, created = PointsJob.objects.get_or_create(
-        kind=kind, business_date=business_date,
-        defaults={"started_at": timezone.now(), "actor": _actor_label(actor)},
+        kind=kind, business_date=on,
+        defaults={"started_at": timezone.now(), "actor": actor_label(actor, max_length=40)},
     )  # fmt: skip
     if not created:
         if job.status == JobStatus.DONE and not force:
@@ -106,7 +100,12 @@ def points_job_run(
         if job.status == JobStatus.DONE:
             job.last_id, job.chunks_done, job.counts = 0, 0, {}
             job.started_at = timezone.now()
-        job.status, job.error, job.finished_at, job.actor = JobStatus.RUNNING, "", None, _actor_label(actor)
+        job.status, job.error, job.finished_at, job.actor = (
+            JobStatus.RUNNING,
+            "",
+            None,
+            actor_label(actor, max_length=40),
+        )
         job.save()
     bounds = Customer.objects.aggregate(lo=Min("id"), hi=Max("id"))
     try:
@@ -133,31 +132,29 @@ def points_job_run(
     return job
 
 
-def points_earn_all(*, on: dt.date | None = None, actor=None, force: bool = False, **kwargs) -> PointsJob:
+def points_earn_all(*, on: dt.date, actor=None, force: bool = False, **kwargs) -> PointsJob:
     """Earn for every bill of every customer what it should have earned (a backfill, or a check: a second run
     posts nothing). Bills imported through `vipclub.workflows.bills_import` earn at once; this is for bills
     loaded around it."""
-    on = on or timezone.localdate()
-    expiry_years, rewards, label = points_policy().expiry_years, reward_rules(), _actor_label(actor)
+    expiry_years, rewards, label = points_policy().expiry_years, reward_rules(), actor_label(actor, max_length=40)
 
     def work(*, lo, hi):
         r = engine.earn(on=on, expiry_years=expiry_years, rewards=rewards, lo=lo, hi=hi, actor=label)
         return {"bills": r.bills, "customers": r.customers, "points": r.points, "written_off": r.written_off}
 
-    return points_job_run(kind=JobKind.EARN, business_date=on, work=work, actor=actor, force=force, **kwargs)
+    return points_job_run(kind=JobKind.EARN, on=on, work=work, actor=actor, force=force, **kwargs)
 
 
-def points_expire(*, on: dt.date | None = None, actor=None, force: bool = False, **kwargs) -> PointsJob:
+def points_expire(*, on: dt.date, actor=None, force: bool = False, **kwargs) -> PointsJob:
     """The year-end expiry (run in December, on or after the 31st's run time): what is left in every lot that
     expires on or before `on` (31 December of the year whose lots expire) is expired, set-based."""
-    on = on or timezone.localdate()
-    label = _actor_label(actor)
+    label = actor_label(actor, max_length=40)
 
     def work(*, lo, hi):
         r = engine.expire(on=on, lo=lo, hi=hi, actor=label)
         return {"customers": r.customers, "lots": r.lots, "points": r.points}
 
-    return points_job_run(kind=JobKind.EXPIRE, business_date=on, work=work, actor=actor, force=force, **kwargs)
+    return points_job_run(kind=JobKind.EXPIRE, on=on, work=work, actor=actor, force=force, **kwargs)
 
 
 def credit_ratings_compute(*, on: dt.date, actor=None, force: bool = True, **kwargs) -> PointsJob:
@@ -169,13 +166,12 @@ def credit_ratings_compute(*, on: dt.date, actor=None, force: bool = True, **kwa
         r = engine.credit(table=table, on=on, lo=lo, hi=hi)
         return {"customers": r.customers, "stars": {str(k): v for k, v in (r.by_stars or {}).items()}}
 
-    return points_job_run(kind=JobKind.CREDIT, business_date=on, work=work, actor=actor, force=force, **kwargs)
+    return points_job_run(kind=JobKind.CREDIT, on=on, work=work, actor=actor, force=force, **kwargs)
 
 
 @transaction.atomic
-def credit_rating_refresh(*, customer: Customer, on: dt.date | None = None, actor=None) -> CreditRating:
+def credit_rating_refresh(*, customer: Customer, on: dt.date) -> CreditRating:
     """On demand: compute one customer's credit stars as of `on` and store them."""
-    on = on or timezone.localdate()
     score = selectors.credit_score(customer=customer, on=on, table=credit_table())
     rating, _ = CreditRating.objects.update_or_create(
         customer=customer,
@@ -274,13 +270,12 @@ class Redemption:
 @transaction.atomic
 def points_redeem(
     *, customer: Customer, points: int, reference: str = "", idempotency_key: str | None = None,
-    on: dt.date | None = None, actor=None,
+    on: dt.date, actor=None,
 ) -> Redemption:  # fmt: skip
     """Redeem points, oldest lot first. 409 `frozen` while suspended or pending closure (or closed), 409
     `insufficient_points` beyond what the live lots hold. With an idempotency key a replay returns the first
     answer and writes nothing."""
     points = _check_points(points)
-    on = on or timezone.localdate()
     account = _lock(customer.pk)[customer.pk]
     if idempotency_key and (stored := _stored(idempotency_key, kind=EntryKind.REDEEM, customer_id=customer.pk,
                                               amount=-points)):  # fmt: skip
@@ -298,7 +293,7 @@ def points_redeem(
             entry = PointsEntry.objects.create(
                 customer=customer, kind=EntryKind.REDEEM, amount=-points, reference=(reference or "")[:100],
                 idempotency_key=idempotency_key or None, balance_after=balance, detail=_detail(taken),
-                occurred_on=on, created_at=timezone.now(), actor=_actor_label(actor),
+                occurred_on=on, created_at=timezone.now(), actor=actor_label(actor, max_length=40),
             )  # fmt: skip
     except IntegrityError:
         stored = _stored(idempotency_key, kind=EntryKind.REDEEM, customer_id=customer.pk, amount=-points)
@@ -333,12 +328,11 @@ def transfer_problem(source: Customer, target: Customer) -> dict | None:
 @transaction.atomic
 def points_transfer(
     *, source: Customer, target: Customer, points: int, reference: str = "", idempotency_key: str | None = None,
-    on: dt.date | None = None, actor=None,
+    on: dt.date, actor=None,
 ) -> Transfer:  # fmt: skip
     """Move points between two customers of the same brand and province. The points keep their lots' expiry:
     each source lot taken (oldest first) adds to the target's transfer lot of the same year."""
     points = _check_points(points)
-    on = on or timezone.localdate()
     source = Customer.objects.select_related("region").get(pk=source.pk)
     target = Customer.objects.select_related("region").get(pk=target.pk)
     problems = transfer_problem(source, target)
@@ -372,7 +366,7 @@ def points_transfer(
         raise _insufficient(exc.available, exc.wanted) from exc
     from_balance = accounts[source.pk].balance - points
     to_balance = accounts[target.pk].balance + points
-    now, label = timezone.now(), _actor_label(actor)
+    now, label = timezone.now(), actor_label(actor, max_length=40)
     try:
         with transaction.atomic():
             entry = PointsEntry.objects.create(
@@ -415,6 +409,7 @@ def points_freeze(*, customer: Customer, reason: str, at: dt.datetime | None = N
     account = _lock(customer.pk)[customer.pk]
     account.frozen, account.frozen_reason, account.frozen_at = True, reason[:20], at or timezone.now()
     account.save(update_fields=["frozen", "frozen_reason", "frozen_at", "updated_at"])
+    record(actor=actor, action="points_frozen", target=account, at=account.frozen_at, reason=account.frozen_reason)
     return account
 
 
@@ -424,15 +419,13 @@ def points_unfreeze(*, customer: Customer, actor=None) -> PointsAccount:
     account = _lock(customer.pk)[customer.pk]
     account.frozen, account.frozen_reason, account.frozen_at = False, "", None
     account.save(update_fields=["frozen", "frozen_reason", "frozen_at", "updated_at"])
+    record(actor=actor, action="points_unfrozen", target=account)
     return account
 
 
 @transaction.atomic
-def points_clear(
-    *, customer: Customer, on: dt.date | None = None, reference: str = "", actor=None
-) -> PointsEntry | None:
+def points_clear(*, customer: Customer, on: dt.date, reference: str = "", actor=None) -> PointsEntry | None:
     """Closure clears the balance: every lot emptied, one `clear` entry; the account stays frozen."""
-    on = on or timezone.localdate()
     account = _lock(customer.pk)[customer.pk]
     lots = list(PointsLot.objects.filter(customer=customer, remaining__gt=0).order_by("expires_on", "id"))
     total = sum(lot.remaining for lot in lots)
@@ -441,7 +434,7 @@ def points_clear(
         entry = PointsEntry.objects.create(
             customer=customer, kind=EntryKind.CLEAR, amount=-total, reference=(reference or _("closure"))[:100],
             balance_after=account.balance - total, detail=_detail([(lot, lot.remaining) for lot in lots]),
-            occurred_on=on, created_at=timezone.now(), actor=_actor_label(actor),
+            occurred_on=on, created_at=timezone.now(), actor=actor_label(actor, max_length=40),
         )  # fmt: skip
         PointsLot.objects.filter(pk__in=[lot.pk for lot in lots]).update(remaining=0)
     account.balance -= total
@@ -473,7 +466,7 @@ def points_move_in(
     if problems:
         raise InvalidInput(_("Some points lots cannot be brought along."), fields={"data": problems})
     account = _lock(customer.pk)[customer.pk]
-    balance, now, label, entries = account.balance, timezone.now(), _actor_label(actor), []
+    balance, now, label, entries = account.balance, timezone.now(), actor_label(actor, max_length=40), []
     for year, points in sorted(lots):
         expires = rules.expires_on(year, expiry_years)
         balance += points

@@ -258,7 +258,7 @@ class ChurnRecordAdmin(BranchScopedAdmin, MaskedCustomerMixin, ReadOnlyAdmin):
         except bounds.BoundsError:
             year = today.year
         region_ids, region, regions = _scope(request)
-        rows = selectors.churn_report(year=year, region_ids=region_ids)
+        rows = selectors.churn_report(year=year, on=timezone.localdate(), region_ids=region_ids)
         base_date, snapshot_rows = selectors.snapshot_retention_report(year=year, region_ids=region_ids)
         if request.GET.get("format") == "csv":
             header = ["month", "tier", "members", "members_previous", "average_members", "churned", "voluntary",

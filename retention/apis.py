@@ -132,7 +132,7 @@ class ChurnReportApi(APIView):
         query.is_valid(raise_exception=True)
         year = query.validated_data.get("year") or timezone.localdate().year
         region_ids, region = selectors.report_scope(request.user, query.validated_data["region"])
-        rows = selectors.churn_report(year=year, region_ids=region_ids)
+        rows = selectors.churn_report(year=year, on=timezone.localdate(), region_ids=region_ids)
         base_date, snapshot_rows = selectors.snapshot_retention_report(year=year, region_ids=region_ids)
         ytd_base = rows[0]["ytd_base"] if rows else None
         return Response(

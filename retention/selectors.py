@@ -6,7 +6,6 @@ from decimal import Decimal
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncMonth
-from django.utils import timezone
 
 from core.errors import InvalidInput, NotFoundError
 from core.filters import filtered
@@ -172,12 +171,11 @@ def report_tiers() -> list[Tier]:
     return list(Tier.objects.order_by("-rank"))
 
 
-def churn_report(*, year: int, region_ids: list[int] | None = None, today: dt.date | None = None) -> list[dict]:
+def churn_report(*, year: int, on: dt.date, region_ids: list[int] | None = None) -> list[dict]:
     """The churn KPIs of a year per month and series (all members, then each tier by rank): a fixed number of
     queries (snapshots, member counts, closures, targets), the formulas in `rules.year_kpis`. Months after
-    `today`'s have no year-to-date rate yet."""
-    today = today or timezone.localdate()
-    through = 12 if year < today.year else (today.month if year == today.year else 0)
+    `on`'s have no year-to-date rate yet."""
+    through = 12 if year < on.year else (on.month if year == on.year else 0)
     months = [dt.date(year - 1, 12, 1), *(dt.date(year, m, 1) for m in range(1, 13))]
     taken = set(MonthSnapshot.objects.filter(month__in=months).values_list("month", flat=True))
     tiers = report_tiers()

@@ -12,6 +12,7 @@ import logging
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.actors import actor_label
 from core.dates import add_months, month_end
 from core.errors import InvalidInput, RuleViolation
 from customers import services as customer_services
@@ -47,18 +48,10 @@ def _actor_user(actor):
     return actor if getattr(actor, "pk", None) and hasattr(actor, "get_username") else None
 
 
-def _actor_label(actor, source: str = "") -> str:
-    if source:
-        return source[:60]
-    if actor is None:
-        return "system"
-    return str(getattr(actor, "username", actor))[:60]
-
-
 def _step(case: RetentionCase, *, action: str, from_state: str, at, actor, source: str = "", **fields) -> CaseStep:
     return CaseStep.objects.create(
         case=case, action=action, from_state=from_state, to_state=case.state, actor=_actor_user(actor),
-        actor_label=_actor_label(actor, source), at=at, **fields,
+        actor_label=actor_label(actor, source), at=at, **fields,
     )  # fmt: skip
 
 
@@ -120,7 +113,7 @@ def case_open(
             _step(case, action=StepAction.OPENED, from_state="", at=at, actor=actor, source=source, note=reason,
                   channel=channel, reason_category=category)  # fmt: skip
             manager_services.retention_contact_open(
-                customer=customer, on=timezone.localdate(at), period=f"case{case.pk}", actor=actor
+                customer=customer, on=timezone.localdate(at), period=f"case{case.pk}"
             )
             return case, True
     case.requests += 1
@@ -203,11 +196,11 @@ def case_transition(
     if to == CaseState.ESCALATED:
         case.visit_on = visit_on
         manager_services.retention_contact_open(
-            customer=customer, on=timezone.localdate(at), period=f"case{case.pk}-visit", due_on=visit_on, actor=actor
+            customer=customer, on=timezone.localdate(at), period=f"case{case.pk}-visit", due_on=visit_on
         )
     if to in rules.TERMINAL:
         case.closed_at = at
-        _cancel_contacts(case, actor=actor)
+        _cancel_contacts(case)
     case.save()
     _step(case, action=StepAction.TRANSITION, from_state=from_state, at=at, actor=actor, source=source, note=note,
           offer=offer_obj, visit_on=visit_on if to == CaseState.ESCALATED else None, channel=channel,
@@ -219,10 +212,10 @@ def case_transition(
     return case
 
 
-def _cancel_contacts(case: RetentionCase, *, actor=None) -> None:
+def _cancel_contacts(case: RetentionCase) -> None:
     """A case that ends owes no more retention contacts (the request's and the home visit's)."""
     manager_services.retention_contacts_cancel(
-        customer=case.customer, periods=[f"case{case.pk}", f"case{case.pk}-visit"], actor=actor
+        customer=case.customer, periods=[f"case{case.pk}", f"case{case.pk}-visit"]
     )
 
 
@@ -233,7 +226,7 @@ def _end_open_case(*, customer: Customer, state: str, action: str, at, actor, so
     from_state = case.state
     case.state, case.closed_at = state, at
     case.save(update_fields=["state", "closed_at", "updated_at"])
-    _cancel_contacts(case, actor=actor)
+    _cancel_contacts(case)
     _step(case, action=action, from_state=from_state, at=at, actor=actor, source=source)
     return case
 
@@ -303,8 +296,8 @@ def customer_lifecycle(
     if customer.status == Status.CLOSED:
         case = case_churn_for_closure(customer=customer, at=at, actor=actor, source=source)
         churn_record(customer=customer, kind=kind, on=on, case=case, actor=actor, source=source)
-        tier_services.tier_remove_for_closure(customer=customer, on=on, actor=actor)
-        manager_services.assignment_end(customer=customer, on=on, reason="closed", actor=actor)
+        tier_services.tier_remove_for_closure(customer=customer, on=on)
+        manager_services.assignment_end(customer=customer, on=on, reason="closed")
     elif from_status == Status.PENDING_CLOSURE:
         case_retain_for_cancelled_closure(customer=customer, at=at, actor=actor, source=source)
     points_follow_transition(customer=customer, action=action, at=at, reference=source, actor=actor)
@@ -374,7 +367,7 @@ def churn_record(
         defaults={
             "closed_on": on, "kind": kind, "tier_id": tier_id, "region_id": customer.region_id,
             "manager": assignment.manager if assignment else None, "case": case,
-            "reason_category": case.reason_category if case else "", "source": _actor_label(actor, source),
+            "reason_category": case.reason_category if case else "", "source": actor_label(actor, source),
         },
     )  # fmt: skip
     return record
@@ -384,30 +377,25 @@ def churn_record(
 
 
 @transaction.atomic
-def snapshot_month(
-    *, month: dt.date, today: dt.date | None = None, base_date: dt.date | None = None, actor=None
-) -> MonthSnapshot:
+def snapshot_month(*, month: dt.date, on: dt.date, at: dt.datetime, base_date: dt.date | None = None) -> MonthSnapshot:
     """Members at the end of `month` per tier and branch, read from the tier history (so any past month can be
     taken again, e.g. after a late closure), and the snapshot retention of the members of `base_date` (default
     1 January of that year) at that month end. Set-based (two INSERT … SELECT … GROUP BY); idempotent: a month
-    taken again replaces its rows. Refused for a month that has not ended on `today`."""
+    taken again replaces its rows. Refused for a month that has not ended on `on`; `at` is when it is taken."""
     month = month.replace(day=1)
     end = month_end(month)
-    today = today or timezone.localdate()
-    if end >= today:
+    if end >= on:
         raise RuleViolation(
-            f"{month:%Y-%m} has not ended on {today.isoformat()}: its members cannot be counted yet.",
+            f"{month:%Y-%m} has not ended on {on.isoformat()}: its members cannot be counted yet.",
             code="month_not_over",
             fields={"month": [f"{month:%Y-%m} ends on {end.isoformat()}"]},
         )
     base_date = base_date or dt.date(month.year, 1, 1)
-    snapshot, _ = MonthSnapshot.objects.select_for_update().get_or_create(
-        month=month, defaults={"taken_at": timezone.now()}
-    )
+    snapshot, _ = MonthSnapshot.objects.select_for_update().get_or_create(month=month, defaults={"taken_at": at})
     MemberCount.objects.filter(snapshot=snapshot).delete()
     engine.member_counts_insert(snapshot_id=snapshot.pk, on=end)
     snapshot.members = sum(MemberCount.objects.filter(snapshot=snapshot).values_list("members", flat=True))
-    snapshot.taken_at = timezone.now()
+    snapshot.taken_at = at
     snapshot.save(update_fields=["members", "taken_at"])
     SnapshotRetention.objects.filter(base_date=base_date, month=month).delete()
     if base_date <= end:
@@ -416,12 +404,12 @@ def snapshot_month(
 
 
 @transaction.atomic
-def snapshot_months(*, first: dt.date, last: dt.date, today: dt.date | None = None, base_date=None) -> list:
+def snapshot_months(*, first: dt.date, last: dt.date, on: dt.date, at: dt.datetime, base_date=None) -> list:
     """Every month from `first` to `last` (backfill, command): all of them, or none when one is refused (a range
     running into a month that has not ended writes nothing)."""
     months, month = [], first.replace(day=1)
     while month <= last:
-        months.append(snapshot_month(month=month, today=today, base_date=base_date))
+        months.append(snapshot_month(month=month, on=on, at=at, base_date=base_date))
         month = add_months(month, 1)
     return months
 
@@ -435,9 +423,9 @@ def risk_weights() -> dict[str, tuple]:
 
 
 @transaction.atomic
-def risk_refresh(*, as_of: dt.date, actor=None) -> int:
+def risk_refresh(*, on: dt.date) -> int:
     """Rebuild the risk list as of a day, set-based (one DELETE, one INSERT … SELECT over the members); returns the
     members with a score above zero. Run daily (beat) and by the monthly pipeline."""
-    count = engine.risk_scores_rebuild(on=as_of, weights=risk_weights())
-    logger.info("Risk list as of %s: %d members at risk", as_of, count)
+    count = engine.risk_scores_rebuild(on=on, weights=risk_weights())
+    logger.info("Risk list as of %s: %d members at risk", on, count)
     return count

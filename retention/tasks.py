@@ -13,17 +13,19 @@ from . import services
 
 @shared_task(name="retention.refresh_risk")
 @retry_on_conflict(atomic=False)  # idempotent or resumable: a deadlock runs it again
-def refresh_risk_task(day: str | None = None) -> dict:
-    """The risk list as of `day` (ISO date; default today in Asia/Shanghai). Idempotent: it rebuilds the list."""
-    as_of = dt.date.fromisoformat(day) if day else timezone.localdate()
-    return {"as_of": as_of.isoformat(), "at_risk": services.risk_refresh(as_of=as_of)}
+def refresh_risk_task(on: str | None = None) -> dict:
+    """The risk list as of `on` (ISO date; default today in Asia/Shanghai). Idempotent: it rebuilds the list."""
+    day = dt.date.fromisoformat(on) if on else timezone.localdate()
+    return {"as_of": day.isoformat(), "at_risk": services.risk_refresh(on=day)}
 
 
 @shared_task(name="retention.snapshot_month")
 @retry_on_conflict(atomic=False)  # idempotent or resumable: a deadlock runs it again
 def snapshot_month_task(month: str, base_date: str | None = None) -> dict:
     """Members at the end of `month` (YYYY-MM), taken again from the tier history. Idempotent."""
+    now = timezone.now()
     snapshot = services.snapshot_month(
-        month=parse_month(month), base_date=dt.date.fromisoformat(base_date) if base_date else None
-    )
+        month=parse_month(month), on=timezone.localdate(now), at=now,
+        base_date=dt.date.fromisoformat(base_date) if base_date else None,
+    )  # fmt: skip
     return {"month": month, "members": snapshot.members}

@@ -2,6 +2,8 @@
 
 import datetime as dt
 
+from django.utils import timezone
+
 from customers.tests.factories import RegionFactory
 from retention import services
 from retention.tests.helpers import club_time, member
@@ -33,5 +35,5 @@ def a_year_of_churn(manager=None):
     services.customer_lifecycle(customer=people["diamond"][0], action="close", kind="voluntary",
                                 at=club_time(dt.date(2026, 2, 3)))  # fmt: skip
     for month in (dt.date(2025, 11, 1), dt.date(2025, 12, 1), dt.date(2026, 1, 1), dt.date(2026, 2, 1)):
-        services.snapshot_month(month=month, today=dt.date(2026, 3, 5))
+        services.snapshot_month(month=month, on=dt.date(2026, 3, 5), at=timezone.now())
     return people

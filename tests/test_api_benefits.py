@@ -247,8 +247,12 @@ def test_the_service_replays_by_its_ledger_key_too():
 
     customer = member("gold")
     lounge = Benefit.objects.get(code="lounge_train_province")
-    first = services.benefit_redeem(customer=customer, benefit=lounge, reference="r", on=ON, idempotency_key="x")
-    again = services.benefit_redeem(customer=customer, benefit=lounge, reference="r", on=ON, idempotency_key="x")
+    first = services.benefit_redeem(
+        customer=customer, benefit=lounge, reference="r", on=ON, at=timezone.now(), idempotency_key="x"
+    )
+    again = services.benefit_redeem(
+        customer=customer, benefit=lounge, reference="r", on=ON, at=timezone.now(), idempotency_key="x"
+    )
     assert again.replayed and again.as_dict() == first.as_dict()
     assert BenefitEntry.objects.filter(kind="redeem").count() == 1
 
@@ -289,9 +293,11 @@ def test_a_reversed_redemption_leaves_the_usage_report():
 
     customer = member("gold")
     lounge = Benefit.objects.get(code="lounge_airport_national")
-    kept = services.benefit_redeem(customer=customer, benefit=lounge, reference="a", on=ON)
-    undone = services.benefit_redeem(customer=customer, benefit=lounge, reference="b", on=ON, quantity=2)
-    services.benefit_redemption_reverse(redemption_id=undone.entry.pk)
+    kept = services.benefit_redeem(customer=customer, benefit=lounge, reference="a", on=ON, at=timezone.now())
+    undone = services.benefit_redeem(
+        customer=customer, benefit=lounge, reference="b", on=ON, at=timezone.now(), quantity=2
+    )
+    services.benefit_redemption_reverse(redemption_id=undone.entry.pk, at=timezone.now())
     rows = selectors.usage_report(year=2026)
     assert [(r["redemptions"], r["used"]) for r in rows] == [(1, 1)]
     assert kept.remaining == 5
@@ -461,7 +467,7 @@ def test_the_schema_documents_the_benefits_endpoints(admin_client):
 
 def test_the_customers_benefits_list_reads_in_a_few_queries(api, django_assert_max_num_queries):
     customer = member("diamond")
-    services.benefit_grants_run(as_of=ON)
+    services.benefit_grants_run(on=ON)
     with django_assert_max_num_queries(12):
         rows = benefits_of(api, customer)
     assert len(rows) == 15
@@ -479,7 +485,7 @@ def test_64_parallel_redemptions_against_a_quota_of_12(api_user, granted_by):
     # it has not run yet, by whichever of the parallel requests comes first)
     customer = member("diamond")
     if granted_by == "the period job":
-        services.benefit_grants_run(as_of=ON)
+        services.benefit_grants_run(on=ON)
     token = Token.objects.create(user=api_user).key
     n = 64
     barrier = threading.Barrier(n)

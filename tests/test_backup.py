@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 from django.db.models import F
+from django.utils import timezone
 from psycopg import sql
 
 from core import backup
@@ -66,14 +67,19 @@ def seeded_club(settings, tmp_path):
 
     settings.VAR_DIR = tmp_path  # the demo logins file goes here
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    call_command("seed_demo", customers=40, as_of=AS_OF, seed=3, stdout=io.StringIO())
+    call_command("seed_demo", customers=40, on=AS_OF, seed=3, stdout=io.StringIO())
     rich = PointsAccount.objects.filter(balance__gte=100, customer__status="active").select_related("customer").first()
     points_services.points_redeem(customer=rich.customer, points=100, reference="bk", idempotency_key="bk-1", on=AS_OF)
     accounts = BenefitAccount.objects.filter(unlimited=False, granted__gt=F("used"), customer__status="active")
     for account in accounts.select_related("benefit", "customer"):
         try:
             benefit_services.benefit_redeem(
-                customer=account.customer, benefit=account.benefit, reference="bk", idempotency_key="bk-2", on=AS_OF
+                customer=account.customer,
+                benefit=account.benefit,
+                reference="bk",
+                idempotency_key="bk-2",
+                on=AS_OF,
+                at=timezone.now(),
             )
             return
         except DomainError:  # a money benefit, another period's account: the next one

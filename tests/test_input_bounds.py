@@ -18,6 +18,7 @@ import pytest
 import time_machine
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.utils import timezone
 
 from customers.models import BillingMonth, Customer, MonthlyBill
 from customers.tests.factories import CustomerFactory, RegionFactory
@@ -87,7 +88,7 @@ def test_a_bill_of_a_month_that_has_not_ended_does_not_poison_the_points(api, me
     from points import services as points_services
 
     # when: the earning backfill runs over every bill, then the member's points are read, redeemed, transferred
-    points_services.points_earn_all()
+    points_services.points_earn_all(on=NOW.date())
     friend = CustomerFactory(region=member.region, brand=member.brand)
     read = api.get(f"/api/v1/customers/{member.msisdn}/points/")
     redeemed = api.post(
@@ -150,7 +151,7 @@ def test_closing_a_stored_month_near_the_calendars_end_is_refused_not_a_500():
     from customers import services
 
     with pytest.raises(InvalidInput):
-        services.billing_month_close(month=dt.date(9999, 12, 1))
+        services.billing_month_close(month=dt.date(9999, 12, 1), at=timezone.now())
 
 
 def _customer_row(**fields):

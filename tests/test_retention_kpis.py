@@ -7,6 +7,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
+from django.utils import timezone
 
 from core.errors import RuleViolation
 from customers.models import Region
@@ -42,26 +43,26 @@ def test_month_end_snapshots_count_the_members_per_tier_and_branch_from_the_hist
 
 def test_a_snapshot_taken_again_replaces_its_rows_and_sees_a_late_closure():
     people = a_year_of_churn()
-    services.snapshot_month(month=dt.date(2026, 1, 1), today=TODAY)
+    services.snapshot_month(month=dt.date(2026, 1, 1), on=TODAY, at=timezone.now())
     assert members_of(dt.date(2026, 1, 1))[("gold", "GZ")] == 3
     # a closure of 28 January reaches the system in March: January is taken again
     services.closure_request(customer=people["gold"][1], at=club_time(dt.date(2026, 1, 27)))
     services.customer_lifecycle(customer=people["gold"][1], action="close", kind="voluntary",
                                 at=club_time(dt.date(2026, 1, 28)))  # fmt: skip
-    services.snapshot_month(month=dt.date(2026, 1, 1), today=TODAY)
+    services.snapshot_month(month=dt.date(2026, 1, 1), on=TODAY, at=timezone.now())
     assert members_of(dt.date(2026, 1, 1))[("gold", "GZ")] == 2
     assert MemberCount.objects.filter(snapshot__month=dt.date(2026, 1, 1)).count() == 3
 
 
 def test_a_month_that_has_not_ended_cannot_be_snapshotted():
     with pytest.raises(RuleViolation) as refused:
-        services.snapshot_month(month=dt.date(2026, 3, 1), today=TODAY)
+        services.snapshot_month(month=dt.date(2026, 3, 1), on=TODAY, at=timezone.now())
     assert refused.value.code == "month_not_over" and "month" in refused.value.fields
 
 
 def test_the_churn_kpis_of_all_members_and_each_tier_against_hand_computed_figures():
     a_year_of_churn()
-    rows = by_month_and_series(selectors.churn_report(year=2026, today=TODAY))
+    rows = by_month_and_series(selectors.churn_report(year=2026, on=TODAY))
     jan, feb = rows[(1, "all")], rows[(2, "all")]
     # January: 10 members at the end of December, 2 closures (1 voluntary, 1 arrears), 9 at the end of January
     assert (jan["members_previous"], jan["members"], jan["average_members"]) == (10, 9, D("9.5"))
@@ -86,18 +87,18 @@ def test_the_churn_kpis_of_all_members_and_each_tier_against_hand_computed_figur
 def test_targets_are_data_and_the_breach_flags_follow_them():
     a_year_of_churn()
     ChurnTarget.objects.filter(tier__isnull=True).update(max_rate=D("30.00"))
-    rows = by_month_and_series(selectors.churn_report(year=2026, today=TODAY))
+    rows = by_month_and_series(selectors.churn_report(year=2026, on=TODAY))
     assert (rows[(1, "all")]["breach"], rows[(2, "all")]["breach"]) == (False, True)  # 20 % < 30 % ≤ 30 %
     assert rows[(1, "silver")]["target"] == D("30.00")
 
 
 def test_a_month_with_zero_members_and_a_branch_with_none_divide_by_nothing():
     a_year_of_churn()
-    december = by_month_and_series(selectors.churn_report(year=2025, today=TODAY))[(12, "all")]
+    december = by_month_and_series(selectors.churn_report(year=2025, on=TODAY))[(12, "all")]
     # November 2025 was taken with nobody: December has no rate, and its YTD counts from December's end
     assert (december["members_previous"], december["rate"], december["ytd_rate"]) == (0, None, None)
     sz = Region.objects.get(code="SZ")
-    for row in selectors.churn_report(year=2026, region_ids=[sz.pk], today=TODAY):
+    for row in selectors.churn_report(year=2026, region_ids=[sz.pk], on=TODAY):
         assert row["churned"] == 0 and row["rate"] is None and row["ytd_rate"] is None and not row["breach"]
         assert row["members"] in (0, None)
     report = selectors.tier_report(region_ids=[sz.pk])
@@ -133,7 +134,7 @@ def test_the_snapshot_is_a_fixed_number_of_statements(django_assert_max_num_quer
     for i in range(30):
         member(tier=("gold", "silver")[i % 2], since=dt.date(2025, 12, 1))
     with django_assert_max_num_queries(12):
-        services.snapshot_month(month=dt.date(2026, 1, 1), today=TODAY)
+        services.snapshot_month(month=dt.date(2026, 1, 1), on=TODAY, at=timezone.now())
     assert MonthSnapshot.objects.get(month=dt.date(2026, 1, 1)).members == 30
 
 

@@ -105,7 +105,7 @@ def test_the_risk_look_back_is_12_months_with_the_day_included():
         customer_services.customer_transition(customer=customer, action="suspend", kind="arrears", at=club_time(day))
         customer_services.customer_transition(customer=customer, action="reactivate", at=club_time(day, 18))
     # when
-    services.risk_refresh(as_of=dt.date(2026, 11, 20))
+    services.risk_refresh(on=dt.date(2026, 11, 20))
     # then: the window is 2025-11-21 … 2026-11-20 (as the credit rating counts suspensions, DOMAIN §7)
     assert engine.look_back_start(dt.date(2026, 11, 20), 12) == timezone.make_aware(dt.datetime(2025, 11, 21))
     assert engine.look_back_start(dt.date(2026, 3, 31), 1) == timezone.make_aware(dt.datetime(2026, 3, 1))
@@ -119,7 +119,9 @@ def test_the_risk_look_back_is_12_months_with_the_day_included():
 def test_a_snapshot_range_running_into_a_month_not_over_writes_nothing():
     member(tier="gold", since=dt.date(2025, 12, 1))
     with pytest.raises(RuleViolation) as refused:
-        services.snapshot_months(first=dt.date(2026, 1, 1), last=dt.date(2026, 3, 1), today=dt.date(2026, 3, 5))
+        services.snapshot_months(
+            first=dt.date(2026, 1, 1), last=dt.date(2026, 3, 1), on=dt.date(2026, 3, 5), at=timezone.now()
+        )
     assert refused.value.code == "month_not_over"
     assert not MonthSnapshot.objects.exists() and not MemberCount.objects.exists()
 

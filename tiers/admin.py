@@ -636,7 +636,7 @@ class TierOverrideAdmin(BranchScopedAdmin, SimpleHistoryAdmin):
         self._decide(
             request,
             queryset,
-            lambda o: services.tier_override_approve(override=o, actor=request.user),
+            lambda o: services.tier_override_approve(override=o, actor=request.user, at=timezone.now()),
             _("%(n)d overrides approved."),
         )
 

@@ -12,6 +12,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from core import dates
+from core.actors import record
 from core.errors import InvalidInput, RuleViolation
 from customers import selectors as customer_selectors
 from customers.models import Customer
@@ -182,6 +183,7 @@ def tier_run_resume(*, run: RatingRun, actor=None, dispatch: bool = True) -> Rat
     run.status = RunStatus.RUNNING
     run.error = ""
     run.save(update_fields=["status", "error"])
+    record(actor=actor, action="rating_run_resumed", target=run)
     if dispatch:
         transaction.on_commit(lambda: tier_run_dispatch(run_id=run.pk))
     return run
@@ -321,8 +323,9 @@ def current_state(customer: Customer) -> rules.TierState:
 
 
 @transaction.atomic
-def tier_remove_for_closure(*, customer: Customer, on: dt.date, actor=None) -> bool:
-    """Closing a customer removes the tier at once, without waiting for a run."""
+def tier_remove_for_closure(*, customer: Customer, on: dt.date) -> bool:
+    """Closing a customer removes the tier at once, without waiting for a run (who closed her is on the closure's
+    status change)."""
     if current_state(customer).tier is None:
         return False
     _write_state(customer=customer, new=rules.NONE, transition="left", reason=Source.CLOSURE, on=on)
@@ -357,8 +360,9 @@ def tier_override_create(
 
 
 @transaction.atomic
-def tier_override_approve(*, override: TierOverride, actor, today: dt.date | None = None) -> TierOverride:
-    """A second staff user approves; an override active today applies at once (it wins, up or down)."""
+def tier_override_approve(*, override: TierOverride, actor, at: dt.datetime, on: dt.date | None = None) -> TierOverride:
+    """A second staff user approves at `at`; an override active on `on` (default: `at`'s day) applies at once (it
+    wins, up or down)."""
     override = TierOverride.objects.select_for_update().get(pk=override.pk)
     if override.status != OverrideStatus.PENDING:
         raise RuleViolation(f"This override is {override.status}, not awaiting approval.", code="override_not_pending")
@@ -366,12 +370,12 @@ def tier_override_approve(*, override: TierOverride, actor, today: dt.date | Non
         raise RuleViolation("An override must be approved by a second staff user.", code="four_eyes")
     override.status = OverrideStatus.APPROVED
     override.approved_by = actor
-    override.approved_at = timezone.now()
+    override.approved_at = at
     override.save(update_fields=["status", "approved_by", "approved_at"])
-    today = today or timezone.localdate()
-    if override.starts_on <= today <= override.ends_on:
+    on = on or timezone.localdate(at)
+    if override.starts_on <= on <= override.ends_on:
         _apply_now(
-            customer=override.customer, on=today, forced=True, reason=Source.OVERRIDE,
+            customer=override.customer, on=on, forced=True, reason=Source.OVERRIDE,
             candidate=rules.TierState(override.tier.code, Source.OVERRIDE, override.ends_on),
         )  # fmt: skip
     return override
@@ -385,6 +389,7 @@ def tier_override_decide(*, override: TierOverride, status: str, actor) -> TierO
     if status not in allowed or override.status != allowed[status]:
         raise RuleViolation(f"Cannot mark a {override.status} override {status}.", code="override_state")
     override.status = status
+    override._history_user = actor  # the audit trail's "who" (simple-history), also outside a request
     override.save(update_fields=["status"])
     return override
 
@@ -408,15 +413,19 @@ def tier_transfer_floor_set(
         customer=customer, on=moved_on, forced=False, reason=Source.TRANSFER,
         candidate=rules.TierState(tier.code, Source.TRANSFER, floor.kept_until),
     )  # fmt: skip
+    record(actor=actor, action="transfer_floor_set", target=floor, tier=tier.code, from_region=from_region)
     return floor
 
 
-def tier_runs_scheduled(*, today: dt.date, stale_after: dt.timedelta = dt.timedelta(minutes=30)) -> list[int]:
-    """The scheduler's daily call: start due monthly runs, resume runs that stopped making progress."""
+def tier_runs_scheduled(
+    *, on: dt.date, now: dt.datetime, stale_after: dt.timedelta = dt.timedelta(minutes=30)
+) -> list[int]:
+    """The scheduler's daily call on `on`: start due monthly runs, resume runs that made no progress since
+    `now - stale_after`."""
     touched = []
-    month = today.replace(day=1)
+    month = on.replace(day=1)
     for policy in RatingPolicy.objects.filter(active=True):
-        if today.day < policy.run_day or RatingRun.objects.filter(policy=policy, month=month, dry_run=False).exists():
+        if on.day < policy.run_day or RatingRun.objects.filter(policy=policy, month=month, dry_run=False).exists():
             continue
         try:
             run, created = tier_run_start(month=month, policy=policy)
@@ -425,7 +434,7 @@ def tier_runs_scheduled(*, today: dt.date, stale_after: dt.timedelta = dt.timede
             continue
         if created:
             touched.append(run.pk)
-    touched += tier_runs_heal(stalled_after=stale_after)["dispatched"]
+    touched += tier_runs_heal(stalled_after=stale_after, now=now)["dispatched"]
     return touched
 
 
@@ -434,7 +443,7 @@ def tier_runs_scheduled(*, today: dt.date, stale_after: dt.timedelta = dt.timede
 DISPATCH_GRACE = dt.timedelta(seconds=30)
 
 
-def tier_runs_heal(*, stalled_after: dt.timedelta, now: dt.datetime | None = None) -> dict[str, list[int]]:
+def tier_runs_heal(*, stalled_after: dt.timedelta, now: dt.datetime) -> dict[str, list[int]]:
     """Make stopped runs go on without anyone acting (on worker start, and every few minutes by beat):
 
     - a pending or running run that was never dispatched (the broker was down), or whose last sign of progress
@@ -447,7 +456,6 @@ def tier_runs_heal(*, stalled_after: dt.timedelta, now: dt.datetime | None = Non
     Chunks are idempotent (done in one transaction with their row locked), so sending one twice is harmless.
     Failed runs are left for a person (admin action, `rerate --resume`). Returns the run ids dispatched and
     followed up."""
-    now = now or timezone.now()
     cutoff = now - stalled_after
     healed: dict[str, list[int]] = {"dispatched": [], "followed_up": []}
     unfinished = (

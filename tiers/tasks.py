@@ -33,10 +33,12 @@ def rerate_finish_task(run_id: int) -> None:
 
 
 @shared_task(name="tiers.scheduled_rerate")
-def scheduled_rerate_task(today: str | None = None) -> list[int]:
+def scheduled_rerate_task(on: str | None = None) -> list[int]:
     """Daily at the configured hour: start this month's run of each active policy once its run day has
     come and last month is closed; resume runs that stopped. Returns the runs started or resumed."""
-    return services.tier_runs_scheduled(today=dt.date.fromisoformat(today) if today else timezone.localdate())
+    return services.tier_runs_scheduled(
+        on=dt.date.fromisoformat(on) if on else timezone.localdate(), now=timezone.now()
+    )
 
 
 @shared_task(name="tiers.heal_runs")
@@ -45,4 +47,4 @@ def heal_runs_task(stalled_after: int | None = None) -> dict[str, list[int]]:
     progress for `stalled_after` seconds (default VIPCLUB_RUN_STALLED_AFTER) or were never dispatched, and the
     follow-ups that did not finish."""
     seconds = settings.VIPCLUB_RUN_STALLED_AFTER if stalled_after is None else stalled_after
-    return services.tier_runs_heal(stalled_after=dt.timedelta(seconds=seconds))
+    return services.tier_runs_heal(stalled_after=dt.timedelta(seconds=seconds), now=timezone.now())

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group as UserGroup
 from django.db import transaction
+from django.utils import timezone
 from rest_framework import serializers
 
 from core import dates
@@ -384,7 +385,7 @@ def demo_club_load(club: DemoClub, *, log: Callable[[str], None] = lambda _: Non
         for month, amount, paid in customer_bills
     ]
     for chunk in _chunks(bill_rows, 20000):
-        workflows.bills_import(rows=chunk)
+        workflows.bills_import(rows=chunk, on=club.as_of)
     log(f"  {len(bill_rows)} bills, {dates.month_str(club.months[0])} to {dates.month_str(club.months[-1])}")
 
     billing_months_close(club.months, as_of=club.as_of)
@@ -491,10 +492,10 @@ def demo_retention_load(*, as_of: dt.date, seed: int = 1) -> dict[str, int]:
     first_run = RatingRun.objects.filter(dry_run=False, status="done").order_by("month").first()
     if first_run is not None and first_run.evaluation_date < month:
         retention_services.snapshot_month(
-            month=dates.add_months(month, -1), base_date=first_run.evaluation_date, today=as_of
+            month=dates.add_months(month, -1), base_date=first_run.evaluation_date, on=as_of, at=timezone.now()
         )
     daily_run(on=as_of)  # again (idempotent): the retention contacts due by today are overdue now
-    counts["at_risk"] = retention_services.risk_refresh(as_of=as_of)
+    counts["at_risk"] = retention_services.risk_refresh(on=as_of)
     return counts
 
 

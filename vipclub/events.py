@@ -137,8 +137,7 @@ def _move_in(*, customer, data: dict, at, actor):
         # the customers app writes its own rows: the customer's data again, with the original join date
         row = {f: getattr(customer, f) for f in customer_services.CUSTOMER_BULK_FIELDS}
         customer_services.customers_bulk_upsert(
-            rows=[{**row, "msisdn": customer.msisdn, "region": customer.region.code, "join_date": data["join_date"]}],
-            actor=actor,
+            rows=[{**row, "msisdn": customer.msisdn, "region": customer.region.code, "join_date": data["join_date"]}]
         )
         customer = customer_selectors.customer_get(msisdn=customer.msisdn)
     points_services.points_move_in(

@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 def grant_benefits(*, run: RatingRun) -> None:
     """The quotas become the new tiers' (what was used stays used); leavers' quotas expire."""
-    benefit_services.benefit_grants_run(as_of=run.evaluation_date)
+    benefit_services.benefit_grants_run(on=run.evaluation_date)
 
 
 def end_assignments_of_leavers(*, run: RatingRun) -> None:
@@ -40,12 +40,12 @@ def compute_credit_stars(*, run: RatingRun) -> None:
 def snapshot_members(*, run: RatingRun) -> None:
     """Members per tier and branch at the end of the month before the run's (the run's changes take effect on its
     evaluation date, so they are not counted), and the snapshot retention of 1 January's members."""
-    retention_services.snapshot_month(month=add_months(run.month, -1), today=run.evaluation_date)
+    retention_services.snapshot_month(month=add_months(run.month, -1), on=run.evaluation_date, at=timezone.now())
 
 
 def refresh_risk(*, run: RatingRun) -> None:
     """The risk list on the new tiers (also refreshed daily by beat)."""
-    retention_services.risk_refresh(as_of=run.evaluation_date)
+    retention_services.risk_refresh(on=run.evaluation_date)
 
 
 # Steps run in order with the run; each is idempotent (a re-run of the pipeline changes nothing more).

@@ -1,6 +1,7 @@
 """Cross-app workflows of the project's entry points. Apps never call each other sideways; these functions compose
 them. The customer lifecycle itself (customer_lifecycle, closure_request) lives in `retention.services`."""
 
+import datetime as dt
 import logging
 
 from django.db import transaction
@@ -17,12 +18,14 @@ logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
-def bills_import(*, rows: list[dict], actor=None) -> BillsResult:
+def bills_import(*, rows: list[dict], on: dt.date, actor=None) -> BillsResult:
     """Store bills (new or corrected); the bills whose amount changed earn points, a correction only the
     difference to what the bill has earned (never a second earning)."""
-    result = customer_services.bills_bulk_upsert(rows=rows, actor=actor)
+    result = customer_services.bills_bulk_upsert(rows=rows)
     points_services.points_earn_bills(
-        bills=[(customer_id, month) for customer_id, month, _previous, _amount in result.amount_changes], actor=actor
+        bills=[(customer_id, month) for customer_id, month, _previous, _amount in result.amount_changes],
+        on=on,
+        actor=actor,
     )
     return result
 

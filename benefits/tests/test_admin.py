@@ -11,7 +11,7 @@ import time_machine
 from django.contrib import admin
 from django.template.loader import render_to_string
 from django.test import RequestFactory
-from django.utils import translation
+from django.utils import timezone, translation
 
 from benefits import selectors, services
 from benefits.customer_page import BenefitAccountInline, BenefitEntryInline
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db
 
 def redeem(customer, code, on=ON, **kwargs):
     return services.benefit_redeem(
-        customer=customer, benefit=Benefit.objects.get(code=code), reference="r", on=on, **kwargs
+        customer=customer, benefit=Benefit.objects.get(code=code), reference="r", on=on, at=timezone.now(), **kwargs
     )
 
 
@@ -62,12 +62,12 @@ def test_staff_edit_an_entitlement_and_the_change_is_in_its_history(admin_client
 def test_the_next_grants_follow_an_edited_entitlement():
     # given a gold member granted 6 national lounges; staff raise gold to 8
     customer = member("gold")
-    services.benefit_grants_run(as_of=ON)
+    services.benefit_grants_run(on=ON)
     TierEntitlement.objects.filter(tier__code="gold", benefit__code="lounge_airport_national").update(quantity=8)
     # when the grants run again, then the year's grant is 8
-    services.benefit_grants_run(as_of=ON)
+    services.benefit_grants_run(on=ON)
     row = next(
-        r for r in selectors.customer_benefits(customer=customer, as_of=ON) if r["benefit"] == "lounge_airport_national"
+        r for r in selectors.customer_benefits(customer=customer, on=ON) if r["benefit"] == "lounge_airport_national"
     )
     assert (row["granted"], row["remaining"]) == (8, 8)
 
@@ -92,7 +92,7 @@ def test_the_usage_report_charts_redemptions_per_month_and_tier(admin_client):
     redeem(gold, "lounge_airport_national")
     redeem(gold2, "lounge_airport_national", on=dt.date(2026, 5, 3))
     undone = redeem(gold2, "lounge_airport_national", on=dt.date(2026, 5, 4))
-    services.benefit_redemption_reverse(redemption_id=undone.entry.pk)
+    services.benefit_redemption_reverse(redemption_id=undone.entry.pk, at=timezone.now())
     redeem(gold, "birthday_gift", amount=Decimal("80"))
     lounge = Benefit.objects.get(code="lounge_airport_national")
     # when staff open the report for the national lounge
@@ -144,7 +144,7 @@ def test_the_dashboard_partial_shows_what_is_left(django_assert_num_queries):
     redeem(customer, "lounge_airport_national", quantity=2)
     redeem(customer, "birthday_gift", amount=Decimal("30"))
     with django_assert_num_queries(4):  # tier, entitlements, accounts, catalog: whatever the number of benefits
-        rows = selectors.customer_benefits(customer=customer, as_of=ON)
+        rows = selectors.customer_benefits(customer=customer, on=ON)
     html = render_to_string("benefits/_customer_benefits.html", {"benefits": rows})
     text = " ".join(html.split())
     assert 'Airport lounge, national</span> <span class="chip"> 4 of 6 left' in text

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from benefits import services
 from benefits.models import AppendOnly, BenefitAccount, BenefitEntry
@@ -52,11 +53,17 @@ def all_balances(customer) -> dict:
     }
 
 
-def redeem(customer, code, n=1, on=MID_YEAR, **kwargs):
+def redeem(customer, code, n=1, on=MID_YEAR, at=None, **kwargs):
     from benefits.models import Benefit
 
     return services.benefit_redeem(
-        customer=customer, benefit=Benefit.objects.get(code=code), quantity=n, reference="test", on=on, **kwargs
+        customer=customer,
+        benefit=Benefit.objects.get(code=code),
+        quantity=n,
+        reference="test",
+        on=on,
+        at=at or timezone.now(),
+        **kwargs,
     )
 
 
@@ -66,7 +73,7 @@ def test_the_period_start_grants_every_member_the_quota_of_her_tier():
     outsider = member(None)
     closed = member("gold", status="closed")
     # when the grants run on 1 January
-    counts = services.benefit_grants_run(as_of=NEW_YEAR)
+    counts = services.benefit_grants_run(on=NEW_YEAR)
     # then every member has the year's and the month's quota of her tier, one grant entry each
     assert all_balances(diamond) == expected(0, "2026", "2026-01")
     assert all_balances(gold) == expected(1, "2026", "2026-01")
@@ -82,10 +89,10 @@ def test_the_period_start_grants_every_member_the_quota_of_her_tier():
 
 def test_a_second_pass_changes_nothing():
     member("diamond"), member("silver")
-    services.benefit_grants_run(as_of=NEW_YEAR)
+    services.benefit_grants_run(on=NEW_YEAR)
     entries = BenefitEntry.objects.count()
-    assert services.benefit_grants_run(as_of=NEW_YEAR) == {}
-    assert services.benefit_grants_run(as_of=dt.date(2026, 1, 20)) == {}
+    assert services.benefit_grants_run(on=NEW_YEAR) == {}
+    assert services.benefit_grants_run(on=dt.date(2026, 1, 20)) == {}
     assert BenefitEntry.objects.count() == entries
 
 
@@ -93,17 +100,17 @@ def test_the_grants_are_a_fixed_number_of_statements_whatever_the_number_of_memb
     for i in range(30):
         member(["diamond", "gold", "silver"][i % 3])
     with django_assert_max_num_queries(12):
-        counts = services.benefit_grants_run(as_of=NEW_YEAR, chunk_size=1000)
+        counts = services.benefit_grants_run(on=NEW_YEAR, chunk_size=1000)
     assert counts == {"grant": 10 * 6 + 10 * 6 + 10 * 4}
 
 
 def test_a_new_month_opens_the_monthly_accounts_and_expires_the_last_months_rest():
     # given a gold member who used one emergency reactivation in January
     gold = member("gold")
-    services.benefit_grants_run(as_of=NEW_YEAR)
+    services.benefit_grants_run(on=NEW_YEAR)
     redeem(gold, "emergency_reactivation", on=dt.date(2026, 1, 20))
     # when February starts
-    counts = services.benefit_grants_run(as_of=dt.date(2026, 2, 1))
+    counts = services.benefit_grants_run(on=dt.date(2026, 2, 1))
     # then February has 3 again, and January's 2 unused lapse with an expiry entry
     assert account(gold, "emergency_reactivation", "2026-02").granted == 3
     january = account(gold, "emergency_reactivation", "2026-01")
@@ -117,10 +124,10 @@ def test_a_new_month_opens_the_monthly_accounts_and_expires_the_last_months_rest
 def test_period_rollover_at_new_year():
     # given a diamond member who used 3 national lounges in 2026
     diamond = member("diamond")
-    services.benefit_grants_run(as_of=dt.date(2026, 12, 1))
+    services.benefit_grants_run(on=dt.date(2026, 12, 1))
     redeem(diamond, "lounge_airport_national", 3, on=dt.date(2026, 12, 20))
     # when 2027 starts
-    services.benefit_grants_run(as_of=dt.date(2027, 1, 1))
+    services.benefit_grants_run(on=dt.date(2027, 1, 1))
     # then 2027 starts afresh with 12, and 2026's 9 unused have expired
     assert (
         account(diamond, "lounge_airport_national", "2027").granted,
@@ -147,13 +154,13 @@ def override(customer, tier_code, on, staff_pair):
         customer=customer, tier=Tier.objects.get(code=tier_code), reason="test", starts_on=on,
         ends_on=dt.date(2026, 12, 31), actor=maker,
     )  # fmt: skip
-    tier_services.tier_override_approve(override=o, actor=checker, today=on)
+    tier_services.tier_override_approve(override=o, actor=checker, at=timezone.now(), on=on)
 
 
 def test_a_tier_change_mid_year_up_then_down_keeps_what_was_used(staff_pair):
     # given a gold member who used 5 of her 6 national lounges and 5 of 8 train lounges
     customer = member("gold")
-    services.benefit_grants_run(as_of=NEW_YEAR)
+    services.benefit_grants_run(on=NEW_YEAR)
     redeem(customer, "lounge_airport_national", 5, on=dt.date(2026, 3, 1))
     redeem(customer, "lounge_train_province", 5, on=dt.date(2026, 3, 1))
     # when staff raise her to diamond in June (an approved override applies at once)
@@ -192,7 +199,7 @@ def test_a_move_in_grants_at_once():
 def test_closing_the_number_reduces_every_grant_to_what_was_used():
     # given a diamond member who used 2 lounges
     customer = member("diamond")
-    services.benefit_grants_run(as_of=NEW_YEAR)
+    services.benefit_grants_run(on=NEW_YEAR)
     redeem(customer, "lounge_airport_province", 2, on=dt.date(2026, 2, 1))
     # when her number is closed (the tier goes at once)
     customer_services.customer_transition(customer=customer, action="request_closure")
@@ -205,7 +212,7 @@ def test_closing_the_number_reduces_every_grant_to_what_was_used():
     expiries = BenefitEntry.objects.filter(kind="expire", occurred_on=dt.date(2026, 2, 10))
     assert expiries.count() == 5
     # and the next period job opens nothing for her
-    services.benefit_grants_run(as_of=dt.date(2026, 3, 1))
+    services.benefit_grants_run(on=dt.date(2026, 3, 1))
     assert account(customer, "emergency_reactivation", "2026-03") is None
     assert_ledger_matches_balances()
 
@@ -217,14 +224,14 @@ def test_a_rating_run_then_the_pipeline_step_regrants(settings):
     # when the July run is applied and the pipeline's benefits step runs as of its evaluation date
     run = run_month(month, settings=settings)
     assert balances(customer, "2026") == {}
-    services.benefit_grants_run(as_of=run.evaluation_date)
+    services.benefit_grants_run(on=run.evaluation_date)
     # then she has gold's quota
     assert all_balances(customer) == expected(1, "2026", "2026-07")
 
 
 def test_the_ledger_is_append_only():
     customer = member("gold")
-    services.benefit_grants_run(as_of=NEW_YEAR)
+    services.benefit_grants_run(on=NEW_YEAR)
     entry = BenefitEntry.objects.filter(customer=customer).first()
     entry.reference = "changed"
     with pytest.raises(AppendOnly):
@@ -238,7 +245,7 @@ def test_a_redemption_follows_a_rating_runs_change_before_the_pipeline_does():
     # given a diamond and a gold member who used 8 and 5 national lounges this year
     diamond, gold = member("diamond"), member("gold")
     today = MID_YEAR
-    services.benefit_grants_run(as_of=today)
+    services.benefit_grants_run(on=today)
     redeem(diamond, "lounge_airport_national", 8, on=today)
     redeem(gold, "lounge_airport_national", 5, on=today)
     # when a rating run swaps their tiers (in bulk: no signal) and the pipeline's grants have not run yet
@@ -255,5 +262,25 @@ def test_a_redemption_follows_a_rating_runs_change_before_the_pipeline_does():
     assert BenefitEntry.objects.filter(account=lounge, kind="adjust", granted_delta=6).exists()
     # the pipeline's grants then adjust the rest: the refused lounge, and each one's in-province airport lounge,
     # train lounge and birthday gift (roaming and emergency reactivation are the same for both tiers)
-    assert services.benefit_grants_run(as_of=today) == {"adjust": 1 + 3 + 3}
+    assert services.benefit_grants_run(on=today) == {"adjust": 1 + 3 + 3}
+    assert_ledger_matches_balances()
+
+
+def test_a_replay_for_a_past_date_follows_a_rating_runs_change_as_it_did_that_day():
+    # given the June 2025 scenario replayed today (no clock travel): a diamond and a gold member who used 8 and 5
+    # national lounges of 2025, then a rating run swapped their tiers before the pipeline's grants
+    diamond, gold = member("diamond"), member("gold")
+    on = dt.date(2025, 6, 15)
+    at = dt.datetime(2025, 6, 15, 10, tzinfo=ZoneInfo("Asia/Shanghai"))
+    services.benefit_grants_run(on=on)
+    redeem(diamond, "lounge_airport_national", 8, on=on, at=at)
+    redeem(gold, "lounge_airport_national", 5, on=on, at=at)
+    CustomerTier.objects.filter(customer=diamond).update(tier=Tier.objects.get(code="gold"))
+    CustomerTier.objects.filter(customer=gold).update(tier=Tier.objects.get(code="diamond"))
+    # when the former diamond redeems on that day, then 2025 was the current year at `at`: she has nothing left
+    with pytest.raises(RuleViolation) as refused:
+        redeem(diamond, "lounge_airport_national", on=on, at=at)
+    assert refused.value.code == "quota_exhausted" and "0 of 8 left" in refused.value.message
+    # and the new diamond's 2025 account was re-granted as it would have been that day (12 - 5 - 3 = 4 left)
+    assert redeem(gold, "lounge_airport_national", 3, on=on, at=at).remaining == 4
     assert_ledger_matches_balances()

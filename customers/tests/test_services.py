@@ -4,9 +4,12 @@ from decimal import Decimal
 import pytest
 
 from core.errors import RuleViolation
+from core.models import ActionLog
 from customers import services
 from customers.models import MonthlyBill, StatusChange
 from customers.tests.factories import CustomerFactory
+
+AT = dt.datetime(2026, 12, 1, 9, tzinfo=dt.UTC)  # when a clerk acts (a record timestamp)
 
 
 @pytest.mark.django_db
@@ -77,8 +80,27 @@ def test_number_change_refuses_a_taken_number(customer):
 @pytest.mark.django_db
 def test_billing_month_cannot_close_before_it_ends():
     with pytest.raises(RuleViolation) as exc:
-        services.billing_month_close(month=dt.date(2026, 11, 1), as_of=dt.date(2026, 11, 30))
+        services.billing_month_close(month=dt.date(2026, 11, 1), at=AT, on=dt.date(2026, 11, 30))
     assert exc.value.code == "month_not_over"
-    closed = services.billing_month_close(month=dt.date(2026, 11, 1), as_of=dt.date(2026, 12, 1))
-    again = services.billing_month_close(month=dt.date(2026, 11, 1), as_of=dt.date(2026, 12, 5))
+    closed = services.billing_month_close(month=dt.date(2026, 11, 1), at=AT, on=dt.date(2026, 12, 1))
+    again = services.billing_month_close(month=dt.date(2026, 11, 1), at=AT, on=dt.date(2026, 12, 5))
     assert closed.closed_at == again.closed_at
+
+
+@pytest.mark.django_db
+def test_closing_a_billing_month_records_who_closed_it(django_user_model):
+    # given a clerk
+    clerk = django_user_model.objects.create_user(username="clerk")
+    # when she closes November, and another user closes it again
+    closed = services.billing_month_close(month=dt.date(2026, 11, 1), at=AT, on=dt.date(2026, 12, 1), actor=clerk)
+    services.billing_month_close(month=dt.date(2026, 11, 1), at=AT, on=dt.date(2026, 12, 2), actor="late-script")
+    # then the action log names her, once, at the closing time
+    log = ActionLog.objects.get(action="billing_month_closed", object_id=str(closed.pk))
+    assert (log.actor, log.app_label, log.model, log.at) == ("clerk", "customers", "billingmonth", closed.closed_at)
+
+
+@pytest.mark.django_db
+def test_a_plan_change_records_who_changed_it(customer):
+    services.customer_change_plan(customer=customer, plan_code="588", started_on=dt.date(2026, 8, 1), actor="evt-42")
+    log = ActionLog.objects.get(action="plan_changed", object_id=str(customer.pk))
+    assert (log.actor, log.details) == ("evt-42", {"plan_code": "588", "started_on": "2026-08-01"})

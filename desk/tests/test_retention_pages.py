@@ -106,7 +106,7 @@ def test_the_dashboard_and_the_team_page_show_the_top_of_the_risk_list_with_reas
     pending = at_risk(manager, "要销户", "100.00", "100.00")
     at_risk(manager, "稳定", "100.00", "100.00")
     a_case(pending)
-    services.risk_refresh(as_of=dt.date(2026, 11, 20))
+    services.risk_refresh(on=dt.date(2026, 11, 20))
     html = section(login(client, manager).get("/dashboard/").content.decode(), "risk")
     assert html.index("要销户") < html.index("跌了一半") and "稳定" not in html
     assert "1 closure request" in html and "Spend down 50.0 % (last 3 bills against the 3 before)" in html
@@ -126,11 +126,11 @@ def test_the_dashboard_reads_retention_in_a_fixed_number_of_queries(client, mana
 
     login(client, manager)
     a_case(member(manager=manager))
-    services.risk_refresh(as_of=dt.date(2026, 11, 20))
+    services.risk_refresh(on=dt.date(2026, 11, 20))
     few = count()
     for _ in range(6):
         a_case(member(manager=manager), "offer_made")
-    services.risk_refresh(as_of=dt.date(2026, 11, 20))
+    services.risk_refresh(on=dt.date(2026, 11, 20))
     assert count() == few
 
 

@@ -613,7 +613,7 @@ def test_celery_task_runs_the_day(member):
     silver = member("silver")
 
     # when the task runs (eagerly in tests) for an ISO day
-    result = run_daily_task.delay(day="2026-11-02").get()
+    result = run_daily_task.delay(on="2026-11-02").get()
 
     # then the day's obligations are open
     assert result["day"] == "2026-11-02" and result["details"]["recurring"]["periodic_contact"] == 1

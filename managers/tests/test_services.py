@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from core.errors import InvalidInput, RuleViolation
+from core.models import ActionLog
 from customers.tests.factories import RegionFactory
 from managers import services
 from managers.models import Assignment, MembershipCard, Obligation
@@ -241,9 +242,13 @@ def test_birthday_gift_is_done_when_choice_time_and_address_are_confirmed():
     member = make_member(manager=manager)
     gift = open_obligation(member, manager, "birthday_gift")
     with pytest.raises(InvalidInput) as exc:
-        services.birthday_gift_confirm(obligation=gift, choice="books", time_note="", address=" ")
+        services.birthday_gift_confirm(
+            obligation=gift, choice="books", time_note="", address=" ", at=at(D(2026, 12, 1))
+        )
     assert set(exc.value.fields) == {"time", "address"}
-    services.birthday_gift_confirm(obligation=gift, choice="鲜花", time_note="12-03 上午", address="天河路1号")
+    services.birthday_gift_confirm(
+        obligation=gift, choice="鲜花", time_note="12-03 上午", address="天河路1号", at=at(D(2026, 12, 1))
+    )
     gift.refresh_from_db()
     assert gift.status == "done" and "鲜花" in gift.note
 
@@ -256,17 +261,33 @@ def test_plans_and_work_logs_are_reviewed_by_the_supervisor(django_user_model):
         manager=manager, scope="month", period_start=D(2026, 12, 1), content="visit 10 diamond members", submit=True
     )
     with pytest.raises(RuleViolation):
-        services.service_plan_review(plan=plan, approve=True, actor=stranger)
-    services.service_plan_review(plan=plan, approve=False, comment="add the birthdays", actor=boss)
+        services.service_plan_review(plan=plan, approve=True, at=at(D(2026, 12, 1)), actor=stranger)
+    services.service_plan_review(
+        plan=plan, approve=False, at=at(D(2026, 12, 1)), comment="add the birthdays", actor=boss
+    )
     plan.refresh_from_db()
     assert (plan.status, plan.review_comment) == ("returned", "add the birthdays")
     plan = services.service_plan_save(
         manager=manager, scope="month", period_start=D(2026, 12, 1), content="v2", submit=True
     )
-    services.service_plan_review(plan=plan, approve=True, actor=boss)
+    services.service_plan_review(plan=plan, approve=True, at=at(D(2026, 12, 2)), actor=boss)
     with pytest.raises(RuleViolation):
         services.service_plan_save(manager=manager, scope="month", period_start=D(2026, 12, 1), content="v3")
     log = services.work_log_save(manager=manager, date=D(2026, 12, 2), content="called 12 members")
-    services.work_log_review(log=log, comment="good", actor=boss)
+    services.work_log_review(log=log, comment="good", at=at(D(2026, 12, 2)), actor=boss)
     log.refresh_from_db()
     assert log.reviewed_by == boss
+
+
+def test_every_card_move_records_who_made_it(django_user_model):
+    # given a manager's member and the manager's login
+    manager = make_manager("M1")
+    member = make_member(manager=manager, tier="diamond")
+    user = django_user_model.objects.create_user(username="li.na")
+    # when she starts the card and sends it to the maker
+    card = services.card_start(customer=member, actor=user)
+    services.card_advance(card=card, action="send_to_maker", on=D(2026, 11, 2), actor=user)
+    # then each move names her
+    logged = ActionLog.objects.filter(model="membershipcard", object_id=str(card.pk)).order_by("id")
+    assert [(log.action, log.actor) for log in logged] == [("card_started", "li.na"), ("card_send_to_maker", "li.na")]
+    assert logged.last().details == {"on": "2026-11-02", "state": "at_maker"}

@@ -83,7 +83,7 @@ def test_the_customer_panel(member):
     # frozen, on the dashboard (a panel of its own)
     services.points_freeze(customer=member, reason="pending_closure")
     html = re.sub(r"\s+", " ", render_to_string("points/_customer_points.html",
-                                                 {"points": selectors.customer_points_panel(member)}))  # fmt: skip
+                                                 {"points": selectors.customer_points_panel(member, on=dt.date(2026, 11, 2))}))  # fmt: skip
     assert '<section class="panel" id="points"' in html
     assert "frozen · pending closure" in html
 

@@ -108,7 +108,7 @@ def test_on_demand_and_the_table_as_data():
     policy.save()
     rating = services.credit_rating_refresh(customer=c, on=ON)
     assert (rating.stars, rating.score) == (4, 400)
-    assert selectors.credit_stars_now(c)["computed"] == "stored"
+    assert selectors.credit_stars_now(c, on=ON)["computed"] == "stored"
 
 
 # -- random populations -----------------------------------------------------------------------------------------------

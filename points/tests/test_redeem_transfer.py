@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 
 from core.errors import InvalidInput, RuleViolation
+from core.models import ActionLog
 from points import services
 from points.models import EntryKind, PointsEntry, PointsLot
 from points.tests.helpers import balance, bill, customer, lots, region
@@ -268,3 +269,15 @@ def test_crossed_transfers_do_not_deadlock(no_rewards):
     )
     assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
     assert balance(a) == balance(b) == 600
+
+
+def test_freezing_and_unfreezing_record_who_did_it(no_rewards, django_user_model):
+    # given a member and a staff user
+    member, staff = customer(), django_user_model.objects.create_user(username="ops")
+    # when the staff user freezes her points and a lifecycle event unfreezes them
+    account = services.points_freeze(customer=member, reason="suspended", actor=staff)
+    services.points_unfreeze(customer=member, actor="evt-7")
+    # then the log names both, with the freeze's reason and time
+    logged = list(ActionLog.objects.filter(model="pointsaccount", object_id=str(account.pk)).order_by("id"))
+    assert [(log.action, log.actor) for log in logged] == [("points_frozen", "ops"), ("points_unfrozen", "evt-7")]
+    assert (logged[0].details, logged[0].at) == ({"reason": "suspended"}, account.frozen_at)

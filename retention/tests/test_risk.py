@@ -64,7 +64,7 @@ def scores() -> dict[int, RiskScore]:
 
 def test_the_refresh_ranks_the_members_by_their_signals(club):
     # when
-    at_risk = services.risk_refresh(as_of=AS_OF)
+    at_risk = services.risk_refresh(on=AS_OF)
     # then: C (40 + 2 × 10), B (2 × 15 + 20), A and H (30 each, by customer id); D, G and the non-member E are not
     rows = list(RiskScore.objects.order_by("-score", "customer_id"))
     assert at_risk == 4
@@ -78,14 +78,14 @@ def test_the_refresh_ranks_the_members_by_their_signals(club):
 
 
 def test_the_sql_score_is_the_rules_score(club):
-    services.risk_refresh(as_of=AS_OF)
+    services.risk_refresh(on=AS_OF)
     weights = selectors.weights()
     for row in RiskScore.objects.all():
         assert row.score == rules.risk_score(selectors.risk_facts(row), weights)
 
 
 def test_the_reasons_are_shown_heaviest_first(club):
-    services.risk_refresh(as_of=AS_OF)
+    services.risk_refresh(on=AS_OF)
     top = selectors.risk_top([club["manager"]], limit=10)
     assert [r.customer_id for r in top] == [club[n].pk for n in "CBAH"]
     assert top[0].manager_name == club["manager"].name
@@ -99,22 +99,22 @@ def test_weights_and_thresholds_are_data(club):
     RiskWeight.objects.filter(signal="overdue_contact").update(weight=D("5"))
     RiskWeight.objects.filter(signal="suspension").update(weight=D("40"))
     RiskWeight.objects.filter(signal="falling_spend").update(parameter=30)  # only a drop of 30 % or more
-    services.risk_refresh(as_of=AS_OF)
+    services.risk_refresh(on=AS_OF)
     ranked = [r.customer_id for r in RiskScore.objects.order_by("-score", "customer_id")]
     assert ranked == [club[n].pk for n in "BCA"]  # B 100, C 50, A 30 (50 % ≥ 30 %); H (20 %) drops out
     assert scores()[club["C"].pk].score == D("50")
 
 
 def test_a_refresh_replaces_the_list(club):
-    services.risk_refresh(as_of=AS_OF)
+    services.risk_refresh(on=AS_OF)
     Obligation.objects.filter(customer=club["C"]).update(status="done")
     services.customer_lifecycle(customer=club["C"], action="cancel_closure")
     # a year later the closure request and the suspensions are too old (the last closed bills are the same)
-    services.risk_refresh(as_of=dt.date(2027, 12, 1))
+    services.risk_refresh(on=dt.date(2027, 12, 1))
     assert club["C"].pk not in scores()
     assert (scores()[club["B"].pk].suspensions, scores()[club["B"].pk].score) == (0, D("20"))
 
 
 def test_the_refresh_is_a_fixed_number_of_statements(club, django_assert_max_num_queries):
     with django_assert_max_num_queries(6):
-        services.risk_refresh(as_of=AS_OF)
+        services.risk_refresh(on=AS_OF)

@@ -225,10 +225,10 @@ def test_override_needs_a_second_staff_user_wins_while_active_then_lapses(django
         starts_on=dt.date(2026, 12, 10), ends_on=dt.date(2027, 1, 15), actor=clerk,
     )  # fmt: skip
     with pytest.raises(RuleViolation) as exc:
-        services.tier_override_approve(override=override, actor=clerk, today=dt.date(2026, 12, 10))
+        services.tier_override_approve(override=override, actor=clerk, at=timezone.now(), on=dt.date(2026, 12, 10))
     assert exc.value.code == "four_eyes"
     assert state_of(customer).tier == "diamond"  # not applied while pending
-    services.tier_override_approve(override=override, actor=boss, today=dt.date(2026, 12, 10))
+    services.tier_override_approve(override=override, actor=boss, at=timezone.now(), on=dt.date(2026, 12, 10))
     # an override wins at once, also downwards, with its end date as validity
     assert state_of(customer) == rules.TierState("silver", "override", dt.date(2027, 1, 15))
     run_month(dt.date(2027, 1, 1))
@@ -353,3 +353,26 @@ def test_dry_run_with_a_draft_threshold_changes_no_customer():
     assert (change.to_tier.code, change.score) == ("gold", 4500)
     assert run.policy_snapshot["thresholds"]["diamond"] == "5000"
     assert not TierChange.objects.exists()
+
+
+def test_who_revokes_an_override_is_in_its_history(django_user_model):
+    # given an approved override
+    clerk = django_user_model.objects.create_user(username="clerk", is_staff=True)
+    boss = django_user_model.objects.create_user(username="boss", is_staff=True)
+    customer = make_customer(join_date=LONG_AGO, bills=spend(5000))
+    from tiers.models import Tier
+
+    override = services.tier_override_create(
+        customer=customer,
+        tier=Tier.objects.get(code="silver"),
+        reason="fraud check",
+        starts_on=dt.date(2026, 12, 10),
+        ends_on=dt.date(2027, 1, 15),
+        actor=clerk,
+    )
+    services.tier_override_approve(override=override, actor=boss, at=timezone.now(), on=dt.date(2026, 12, 10))
+    # when the boss revokes it outside a request (no middleware names the user)
+    services.tier_override_decide(override=override, status="revoked", actor=boss)
+    # then the audit trail says who did it
+    latest = override.history.order_by("-history_id").first()
+    assert (latest.status, latest.history_user) == ("revoked", boss)

@@ -131,7 +131,7 @@ class CustomerBenefitsApi(APIView):
     )
     def get(self, request, msisdn: str):
         customer = scoped_customer(msisdn=msisdn, user=request.user)
-        return Response(benefit_selectors.customer_benefits(customer=customer, as_of=timezone.localdate()))
+        return Response(benefit_selectors.customer_benefits(customer=customer, on=timezone.localdate()))
 
 
 class CustomerBenefitFlagsApi(APIView):
@@ -158,7 +158,7 @@ class CustomerPointsApi(APIView):
     )
     def get(self, request, msisdn: str):
         customer = scoped_customer(msisdn=msisdn, user=request.user)
-        return Response(CustomerPointsSerializer(points_selectors.customer_points(customer)).data)
+        return Response(CustomerPointsSerializer(points_selectors.customer_points(customer, timezone.localdate())).data)
 
 
 # --- writes: club admins and API clients with the scope (the lookup is the same) ---------------------------------
@@ -192,7 +192,7 @@ class BenefitRedemptionApi(APIView):
         customer = scoped_customer(msisdn=data["msisdn"], user=request.user)
         redemption = benefit_services.benefit_redeem(
             customer=customer, benefit=benefit, reference=data["reference"], quantity=data["quantity"],
-            amount=data.get("amount"), on=data.get("redeemed_on"),
+            amount=data.get("amount"), on=data.get("redeemed_on"), at=timezone.now(),
             idempotency_key=f"api:{request.user.pk}:{key}", actor=request.user,
         )  # fmt: skip
         return Response(redemption.as_dict(), status=status.HTTP_201_CREATED)
@@ -217,7 +217,10 @@ class BenefitRedemptionReverseApi(APIView):
         if not manager_selectors.scope_rows(redemption, request.user).exists():  # unknown, or not hers
             raise NotFoundError(f"No benefit redemption {redemption_id}.", code="unknown_redemption")
         reversal = benefit_services.benefit_redemption_reverse(
-            redemption_id=redemption_id, reason=serializer.validated_data.get("reason", ""), actor=request.user
+            redemption_id=redemption_id,
+            reason=serializer.validated_data.get("reason", ""),
+            at=timezone.now(),
+            actor=request.user,
         )
         return Response(reversal.as_dict(), status=status.HTTP_200_OK)
 
@@ -242,7 +245,7 @@ class PointsRedemptionApi(APIView):
         customer = scoped_customer(msisdn=data["msisdn"], user=request.user)
         result = points_services.points_redeem(
             customer=customer, points=data["points"], reference=data["reference"], idempotency_key=key,
-            actor=request.user,
+            on=timezone.localdate(), actor=request.user,
         )  # fmt: skip
         return Response({"id": result.entry_id, "balance": result.balance}, status=status.HTTP_201_CREATED)
 
@@ -268,7 +271,7 @@ class PointsTransferApi(APIView):
         target = scoped_customer(msisdn=data["to_msisdn"], user=request.user)
         result = points_services.points_transfer(
             source=source, target=target, points=data["points"], reference=data["reference"], idempotency_key=key,
-            actor=request.user,
+            on=timezone.localdate(), actor=request.user,
         )  # fmt: skip
         return Response(
             {"id": result.entry_id, "from_balance": result.from_balance, "to_balance": result.to_balance},

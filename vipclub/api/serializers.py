@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -59,7 +60,7 @@ class ClubCustomerSerializer(CustomerSerializer):
         if not hasattr(self, "_credit_cache"):
             self._credit_cache = {}
         if customer.pk not in self._credit_cache:
-            self._credit_cache[customer.pk] = points_selectors.credit_stars_now_of(customer)
+            self._credit_cache[customer.pk] = points_selectors.credit_stars_now_of(customer, timezone.localdate())
         return self._credit_cache[customer.pk]
 
     def get_credit_stars(self, customer) -> int:

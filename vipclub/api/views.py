@@ -156,7 +156,7 @@ class BillsBulkApi(APIView):
         rows = validate_rows(request.data, BillRowSerializer, extra_checks=lambda clean: bill_rows_check(clean, ids))
         for row in rows:
             row["customer_id"] = ids[row.pop("msisdn")]
-        result = workflows.bills_import(rows=rows, actor=request.user)
+        result = workflows.bills_import(rows=rows, on=timezone.localdate(), actor=request.user)
         return Response({"created": result.created, "updated": result.updated})
 
 

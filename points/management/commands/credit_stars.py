@@ -19,7 +19,7 @@ class Command(BaseCommand):
             customer = Customer.objects.filter(msisdn=opts["msisdn"]).first()
             if customer is None:
                 raise CommandError(f"No customer {opts['msisdn']}.")
-            rating = services.credit_rating_refresh(customer=customer, on=day, actor="credit_stars")
+            rating = services.credit_rating_refresh(customer=customer, on=day)
             self.stdout.write(self.style.SUCCESS(f"{rating.stars} stars (score {rating.score}) on {day}."))
             return
         job = services.credit_ratings_compute(on=day, actor="credit_stars")

@@ -14,8 +14,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, date, **options):
         try:
-            as_of = bounds.parse_date(date) if date else timezone.localdate()
+            on = bounds.parse_date(date) if date else timezone.localdate()
         except bounds.BoundsError as exc:
             raise CommandError(str(exc)) from exc
-        count = services.risk_refresh(as_of=as_of)
-        self.stdout.write(f"Risk list as of {as_of}: {count} members at risk.")
+        count = services.risk_refresh(on=on)
+        self.stdout.write(f"Risk list as of {on}: {count} members at risk.")

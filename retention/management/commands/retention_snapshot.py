@@ -1,6 +1,7 @@
 import datetime as dt
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from core import bounds
 from core.errors import DomainError
@@ -38,7 +39,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, month, through, base_date, **options):
         try:
-            snapshots = services.snapshot_months(first=month, last=through or month, base_date=base_date)
+            snapshots = services.snapshot_months(
+                first=month, last=through or month, on=timezone.localdate(), at=timezone.now(), base_date=base_date
+            )
         except DomainError as exc:
             raise CommandError(exc.message) from exc
         for snapshot in snapshots:

@@ -85,7 +85,7 @@ SELECT g, msisdn, name,
        )::int %% 11, 1),
        birthday, join_date, brand, product_type, plan_code, join_date, region_id, '', status,
        CASE WHEN status = 'suspended' THEN 'arrears' ELSE '' END, '',
-       CASE WHEN status = 'suspended' THEN %(as_of_start)s - make_interval(days => 1 + floor(u10 * 60)::int) END,
+       CASE WHEN status = 'suspended' THEN %(on_start)s - make_interval(days => 1 + floor(u10 * 60)::int) END,
        now(), now()
 FROM (
     SELECT g, %(prefix)s || lpad(g::text, 8, '0') AS msisdn,
@@ -94,7 +94,7 @@ FROM (
            (%(areas)s::text[])[1 + g %% %(n_regions)s] || to_char(birthday, 'YYYYMMDD')
                || lpad((g %% 1000)::text, 3, '0') AS first17,
            birthday,
-           greatest(%(as_of)s - %(min_tenure)s - floor(u4 * 7000)::int, (birthday + interval '18 years')::date)
+           greatest(%(on)s - %(min_tenure)s - floor(u4 * 7000)::int, (birthday + interval '18 years')::date)
                AS join_date,
            CASE WHEN u5 < 0.7 THEN 'gotone' WHEN u5 < 0.9 THEN 'mzone' ELSE 'easyown' END AS brand,
            CASE WHEN u6 < 0.9 THEN 'primary' WHEN u6 < 0.95 THEN 'data_card'
@@ -167,10 +167,16 @@ class Command(BaseCommand):
         parser.add_argument("--customers", type=int, required=True, help="how many customers")
         parser.add_argument("--months", type=int, default=12, help="months of bills per customer (default 12)")
         parser.add_argument("--wipe", action="store_true", help="delete all customers and bills first")
-        parser.add_argument("--as-of", type=_date, help="YYYY-MM-DD; bills for the months before it (default today)")
+        parser.add_argument(
+            "--date",
+            "--as-of",
+            dest="on",
+            type=_date,
+            help="YYYY-MM-DD; bills for the months before it (default today)",
+        )
         parser.add_argument("--seed", type=int, default=0, help="varies the pseudo-random data (default 0)")
 
-    def handle(self, *args, customers, months, wipe, as_of, seed, **options):
+    def handle(self, *args, customers, months, wipe, on, seed, **options):
         if not 1 <= customers <= MAX_CUSTOMERS:
             raise CommandError(f"--customers must be between 1 and {MAX_CUSTOMERS}.")
         if not 1 <= months <= 240:
@@ -183,8 +189,8 @@ class Command(BaseCommand):
                 f"The database already holds {existing} customers: refusing to add benchmark data. "
                 "Use --wipe to delete all customers and bills first."
             )
-        self.as_of = as_of or demo.club_today()
-        this_month = self.as_of.replace(day=1)
+        self.on = on or demo.club_today()
+        this_month = self.on.replace(day=1)
         self.months = [dates.add_months(this_month, -n) for n in range(months, 0, -1)]
         self.phases: list[tuple[str, float]] = []
         started = time.monotonic()
@@ -254,7 +260,7 @@ class Command(BaseCommand):
                 )
             self._pg_bills(cursor, customers, months, seed)
             with self._phase("billing months"):
-                demo.billing_months_close(self.months, as_of=self.as_of)
+                demo.billing_months_close(self.months, as_of=self.on)
             with self._phase("rebuild indexes and constraints"):
                 for label, sql in rebuild:
                     statement_started = time.monotonic()
@@ -311,8 +317,8 @@ class Command(BaseCommand):
         surnames = list(demo.SURNAMES)
         params = {
             "weights": list(ID_WEIGHTS),
-            "as_of": self.as_of,
-            "as_of_start": demo.at_club_time(self.as_of),
+            "on": self.on,
+            "on_start": demo.at_club_time(self.on),
             "min_tenure": len(self.months) * 31 + 35,
             "prefix": BENCH_MSISDN_PREFIX,
             "surnames": surnames,
@@ -363,7 +369,7 @@ class Command(BaseCommand):
                     self._wipe_orm()
             with self._phase("regions"):
                 region_ids = self._regions()
-            start_at = demo.at_club_time(self.as_of)
+            start_at = demo.at_club_time(self.on)
             min_tenure = len(self.months) * 31 + 35
             with self._phase("customers"):
                 started = time.monotonic()
@@ -414,7 +420,7 @@ class Command(BaseCommand):
                 MonthlyBill.objects.bulk_create(bills)
                 self._progress("bills", total, total, started)
             with self._phase("billing months"):
-                demo.billing_months_close(self.months, as_of=self.as_of)
+                demo.billing_months_close(self.months, as_of=self.on)
 
     def _wipe_orm(self) -> None:
         """Like PostgreSQL's TRUNCATE … CASCADE: empty customers, bills and every table that refers to them
@@ -441,7 +447,7 @@ class Command(BaseCommand):
         region_index = n % len(region_ids)
         birthday = dt.date(1950, 1, 1) + dt.timedelta(days=rng.randrange(18262))
         adult = birthday.replace(year=birthday.year + 18) if (birthday.month, birthday.day) != (2, 29) else None
-        join_date = self.as_of - dt.timedelta(days=min_tenure + rng.randrange(7000))
+        join_date = self.on - dt.timedelta(days=min_tenure + rng.randrange(7000))
         join_date = max(join_date, adult or birthday + dt.timedelta(days=18 * 365 + 5))
         first17 = f"{BENCH_REGIONS[region_index][3]}{birthday:%Y%m%d}{n % 1000:03d}"
         u = rng.random()
@@ -468,7 +474,7 @@ class Command(BaseCommand):
 
     def _tier_spread(self) -> None:
         """How many primary customers would reach each tier's default threshold (score = Σ floor + tenure)."""
-        until = self.as_of.replace(day=1)
+        until = self.on.replace(day=1)
         since = dates.add_months(until, -12)
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from customers.serializers import BillRowSerializer, bill_rows_check
 from vipclub import demo, workflows
@@ -22,7 +23,7 @@ class Command(BaseCommand):
         def write(rows: list[dict]) -> tuple[int, int]:
             for row in rows:
                 row["customer_id"] = ids[row.pop("msisdn")]
-            result = workflows.bills_import(rows=rows)
+            result = workflows.bills_import(rows=rows, on=timezone.localdate())
             return result.created, result.updated
 
         try:

@@ -31,10 +31,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--customers", type=int, default=2000, help="how many customers (default 2000)")
         parser.add_argument("--if-empty", action="store_true", help="do nothing when any customer exists")
-        parser.add_argument("--as-of", type=_date, help="the demo's today, YYYY-MM-DD (default: today in Shanghai)")
+        parser.add_argument(
+            "--date", "--as-of", dest="on", type=_date, help="the demo's today, YYYY-MM-DD (default: today in Shanghai)"
+        )
         parser.add_argument("--seed", type=int, default=1, help="random seed: the same seed gives the same club")
 
-    def handle(self, *args, customers, if_empty, as_of, seed, **options):
+    def handle(self, *args, customers, if_empty, on, seed, **options):
         if customers < 1:
             raise CommandError("--customers must be at least 1.")
         existing = Customer.objects.count()
@@ -51,18 +53,18 @@ class Command(BaseCommand):
                 self.stdout.write(path.read_text(encoding="utf-8"))
             return
 
-        as_of = as_of or demo.club_today()
+        on = on or demo.club_today()
         started = time.monotonic()
-        self.stdout.write(f"Seeding a demo club of {customers} customers as of {as_of} (seed {seed})…")
-        club = demo.demo_club_build(customers=customers, as_of=as_of, seed=seed)
+        self.stdout.write(f"Seeding a demo club of {customers} customers as of {on} (seed {seed})…")
+        club = demo.demo_club_build(customers=customers, as_of=on, seed=seed)
         with transaction.atomic():
             demo.demo_club_load(club, log=self.stdout.write)
             logins = demo.demo_users_create()
-        self._rate(as_of)
-        self._contact_history(as_of)
-        result = daily_run(on=as_of)  # obligations due today, overdue ones, digests: the dashboard has a day
-        self.stdout.write(f"  daily job {as_of}: {', '.join(f'{k} {v}' for k, v in result['counts'].items() if v)}")
-        retention = demo.demo_retention_load(as_of=as_of, seed=seed)
+        self._rate(on)
+        self._contact_history(on)
+        result = daily_run(on=on)  # obligations due today, overdue ones, digests: the dashboard has a day
+        self.stdout.write(f"  daily job {on}: {', '.join(f'{k} {v}' for k, v in result['counts'].items() if v)}")
+        retention = demo.demo_retention_load(as_of=on, seed=seed)
         self.stdout.write(f"  retention: {', '.join(f'{k} {v}' for k, v in retention.items())}")
         text = demo.demo_logins_text(logins, seed=seed)
         path = demo.demo_logins_write(text)
@@ -70,11 +72,11 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo logins (also in {path}):")
         self.stdout.write(text)
 
-    def _rate(self, as_of: dt.date) -> None:
+    def _rate(self, on: dt.date) -> None:
         """Rate the last two months, so the demo opens with tiers and a tier history."""
         policy = tier_services.default_policy()
-        month = as_of.replace(day=1)
-        if as_of < tier_rules.evaluation_date(month, policy.run_day):
+        month = on.replace(day=1)
+        if on < tier_rules.evaluation_date(month, policy.run_day):
             month = add_months(month, -1)
         for m in (add_months(month, -1), month):
             run, _ = tier_services.tier_run_start(month=m, policy=policy, force=True, dispatch=False)
@@ -85,7 +87,7 @@ class Command(BaseCommand):
             counts = ", ".join(f"{k} {v}" for k, v in run.counts.items() if v)
             self.stdout.write(f"  rating run {m:%Y-%m}: {counts}")
 
-    def _contact_history(self, as_of: dt.date) -> None:
+    def _contact_history(self, on: dt.date) -> None:
         """Most first contacts were made on time (a call, or an SMS then the first call); some were not."""
         from django.utils import timezone
 
@@ -93,7 +95,7 @@ class Command(BaseCommand):
         from managers.models import Obligation
 
         made = 0
-        for obligation in Obligation.objects.filter(kind="first_contact", due_on__lt=as_of).select_related("customer"):
+        for obligation in Obligation.objects.filter(kind="first_contact", due_on__lt=on).select_related("customer"):
             if obligation.pk % 7 == 0:  # about one in seven is still waiting: the dashboard shows it overdue
                 continue
             day = obligation.opened_on + dt.timedelta(days=1)
