@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from customers.tests.factories import RegionFactory
+from customers.factories import RegionFactory
 from retention import services
 from retention.tests.helpers import club_time, member
 from vipclub import workflows

@@ -12,8 +12,8 @@ from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 from rest_framework.test import APIClient
 
+from customers.factories import CustomerFactory, make_id_number
 from customers.models import BillingMonth, Customer, MonthlyBill, PlanPeriod, Region
-from customers.tests.factories import CustomerFactory, make_id_number
 from managers.models import AccountManager, Assignment
 from points.models import CreditRating, PointsAccount
 from tiers.models import CustomerTier, Tier

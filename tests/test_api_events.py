@@ -4,8 +4,8 @@ import datetime as dt
 
 import pytest
 
+from customers.factories import CustomerFactory, make_id_number
 from customers.models import CustomerChange, Group, KeyPerson, StatusChange
-from customers.tests.factories import CustomerFactory, make_id_number
 from vipclub.models import InboundEvent
 
 from .test_api_customers import assert_error

@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 from rest_framework.test import APIClient
 
-from customers.tests.factories import RegionFactory
+from customers.factories import RegionFactory
 from managers.models import AccountManager, Assignment, ContactLog, Obligation
 from managers.tests.helpers import make_manager, make_member
 

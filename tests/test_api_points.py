@@ -8,7 +8,7 @@ import pytest
 import time_machine
 
 from core.models import IdempotencyRecord
-from customers.tests.factories import CustomerFactory, RegionFactory
+from customers.factories import CustomerFactory, RegionFactory
 from points import selectors
 from points.models import PointsEntry, PointsLot, RewardRule
 from tiers.models import CustomerTier, TransferFloor

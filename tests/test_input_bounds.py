@@ -19,8 +19,8 @@ import time_machine
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from customers.factories import CustomerFactory, RegionFactory
 from customers.models import BillingMonth, Customer, MonthlyBill
-from customers.tests.factories import CustomerFactory, RegionFactory
 from managers.models import ContactLog, Obligation, ServicePlan, WorkLog
 from managers.tests.helpers import make_manager, make_member
 from points import selectors as points_selectors

@@ -26,8 +26,8 @@ from rest_framework.test import APIClient
 from core.masking import mask_msisdn
 from core.models import API_SCOPES
 from core.permissions import ACCOUNT_MANAGERS_GROUP, API_CLIENTS_GROUP
+from customers.factories import RegionFactory
 from customers.models import Customer
-from customers.tests.factories import RegionFactory
 from managers.models import Obligation
 from managers.tests.helpers import make_manager, make_member, make_supervisor
 

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
 from django.db import connection, transaction
 
 from tiers import engine, rules, selectors, services
@@ -20,10 +19,6 @@ from .test_api_customers import assert_error
 
 M = dt.date(2026, 12, 1)
 ROOT = Path(__file__).resolve().parent.parent
-needs_postgres = pytest.mark.skipif(
-    django_settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql", reason="needs PostgreSQL"
-)
-needs_redis = pytest.mark.skipif(not django_settings.REDIS_URL, reason="needs REDIS_URL")
 
 
 def population(n: int = 12):
@@ -95,7 +90,7 @@ def test_a_run_whose_chunk_raises_resumes_to_the_same_end_state(settings, monkey
     assert sum(run.counts.values()) == len(people)  # counts totalled from every chunk
 
 
-@needs_postgres
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_worker_killed_mid_chunk_resumes_to_the_same_end_state():
     # given 12 customers in chunks of 3, the month closed, and a lock that will stop the worker inside chunk 3
@@ -146,8 +141,7 @@ def test_a_worker_killed_mid_chunk_resumes_to_the_same_end_state():
     )
 
 
-@needs_redis
-@needs_postgres
+@pytest.mark.postgres
 @pytest.mark.redis
 @pytest.mark.real_worker
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)

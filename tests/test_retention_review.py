@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from core.errors import RuleViolation
 from customers import services as customer_services
-from customers.tests.factories import RegionFactory
+from customers.factories import RegionFactory
 from managers import services as manager_services
 from managers.tests.helpers import make_manager, make_supervisor
 from retention import engine, services

@@ -12,8 +12,8 @@ from django.db import IntegrityError, OperationalError, transaction
 
 from core import db
 from core.models import IdempotencyRecord
+from customers.factories import CustomerFactory, RegionFactory
 from customers.models import MonthlyBill, Region
-from customers.tests.factories import CustomerFactory, RegionFactory
 from vipclub import workflows
 
 from .test_api_customers import assert_error

@@ -24,7 +24,7 @@ from tiers.tests.helpers import close_months, state_of
 from vipclub.celery import app, heal_runs_on_worker_start
 
 from .test_faults import QUICK, closed_port
-from .test_rating_runs import ROOT, M, needs_postgres, needs_redis, population
+from .test_rating_runs import ROOT, M, population
 
 pytestmark = pytest.mark.django_db
 
@@ -259,7 +259,6 @@ def test_health_is_ok_with_fresh_heartbeats_and_degraded_when_one_is_stale(clien
     assert (body["status"], body["worker"], body["beat"]) == ("degraded", "ok", "stale")
 
 
-@needs_redis
 @pytest.mark.redis
 @pytest.mark.real_worker
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -304,8 +303,7 @@ def stop(worker: subprocess.Popen, sig=signal.SIGTERM) -> None:
         worker.wait(timeout=10)
 
 
-@needs_redis
-@needs_postgres
+@pytest.mark.postgres
 @pytest.mark.redis
 @pytest.mark.real_worker
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)

@@ -3,7 +3,7 @@ import datetime as dt
 import pytest
 
 from customers import rules
-from customers.tests.factories import make_id_number
+from customers.factories import make_id_number
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,8 @@ import pytest
 
 from core.errors import RuleViolation
 from customers import services
+from customers.factories import CustomerFactory
 from customers.models import MonthlyBill, StatusChange
-from customers.tests.factories import CustomerFactory
 
 
 @pytest.mark.django_db

@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from core.permissions import ACCOUNT_MANAGERS_GROUP, SUPERVISORS_GROUP
-from customers.tests.factories import CustomerFactory, RegionFactory
+from customers.factories import CustomerFactory, RegionFactory
 from managers.models import AccountManager, Assignment
 from tiers.models import CustomerTier, Tier
 

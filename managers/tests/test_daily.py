@@ -10,8 +10,8 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from customers.factories import CustomerFactory, RegionFactory
 from customers.models import Group, KeyPerson
-from customers.tests.factories import CustomerFactory, RegionFactory
 from managers import daily
 from managers.models import (
     AccountManager,

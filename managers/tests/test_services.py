@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from core.errors import InvalidInput, RuleViolation
-from customers.tests.factories import RegionFactory
+from customers.factories import RegionFactory
 from managers import services
 from managers.models import Assignment, MembershipCard, Obligation
 from managers.tests.helpers import make_manager, make_member

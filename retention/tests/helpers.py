@@ -3,8 +3,8 @@
 import datetime as dt
 from decimal import Decimal
 
+from customers.factories import CustomerFactory, RegionFactory
 from customers.models import MonthlyBill
-from customers.tests.factories import CustomerFactory, RegionFactory
 from managers.models import Assignment
 from retention import rules, services
 from tiers.models import CustomerTier, Tier, TierChange

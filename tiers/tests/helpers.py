@@ -5,8 +5,8 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from customers.factories import CustomerFactory, RegionFactory
 from customers.models import BillingMonth, Group, KeyPerson, MonthlyBill, PlanPeriod
-from customers.tests.factories import CustomerFactory, RegionFactory
 from tiers import rules, services
 from tiers.models import CustomerTier, RatingPolicy, Tier, TierOverride, TransferFloor
 
