@@ -64,6 +64,14 @@ def customer(region):
     return CustomerFactory(region=region, msisdn="13800138000")
 
 
+@pytest.fixture
+def vipclub_celery():
+    """The project's Celery app (the apps' own tests may not import `vipclub`: layers)."""
+    from vipclub.celery import app
+
+    return app
+
+
 @pytest.fixture(autouse=True)
 def celery_eager(request):
     """Tasks run inline in tests, unless a test runs a real worker (marker `real_worker`)."""

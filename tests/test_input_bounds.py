@@ -19,6 +19,7 @@ import time_machine
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from core.tests.helpers import assert_error
 from customers.factories import CustomerFactory, RegionFactory
 from customers.models import BillingMonth, Customer, MonthlyBill
 from managers.models import ContactLog, Obligation, ServicePlan, WorkLog
@@ -26,8 +27,6 @@ from managers.tests.helpers import make_manager, make_member
 from points import selectors as points_selectors
 from points.models import PointsLot, RewardRule
 from tiers.models import RatingPolicy, RatingRun
-
-from .test_api_customers import assert_error
 
 pytestmark = pytest.mark.django_db
 

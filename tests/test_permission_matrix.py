@@ -20,12 +20,12 @@ from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import get_resolver, reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from core.masking import mask_msisdn
 from core.models import API_SCOPES
-from core.permissions import ACCOUNT_MANAGERS_GROUP, API_CLIENTS_GROUP
+from core.permissions import ACCOUNT_MANAGERS_GROUP
+from core.tests.helpers import client_with
 from customers.factories import RegionFactory
 from customers.models import Customer
 from managers.models import Obligation
@@ -224,16 +224,6 @@ ROLES = [
 ]  # fmt: skip
 # which of the world's customers each role may address
 VISIBLE = {"manager": {"mine"}, "supervisor": {"mine", "colleague"}}
-
-
-def client_with(django_user_model, name: str, scopes) -> APIClient:
-    user = django_user_model.objects.create_user(username=f"api-{name}")
-    user.groups.add(
-        Group.objects.get(name=API_CLIENTS_GROUP), *Group.objects.filter(name__in=[f"api:{s}" for s in scopes])
-    )
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
 
 
 def session_of(user) -> APIClient:

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from core.errors import RuleViolation
+from core.tests.helpers import client_with
 from customers import services as customer_services
 from customers.factories import RegionFactory
 from managers import services as manager_services
@@ -21,7 +22,6 @@ from retention.tests.helpers import club_time, member, walk
 from tiers.models import Tier
 from vipclub import workflows
 
-from .test_permission_matrix import client_with
 from .test_retention_api import as_user
 
 pytestmark = pytest.mark.django_db

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import pytest
 import redis
@@ -20,11 +21,13 @@ from core.models import JobHeartbeat
 from tiers import rules, services
 from tiers.models import CustomerTier, RatingChunk, RatingRun, TierChange
 from tiers.tasks import heal_runs_task, rerate_chunk_task
-from tiers.tests.helpers import close_months, state_of
+from tiers.tests.helpers import close_months, population, state_of
 from vipclub.celery import app, heal_runs_on_worker_start
 
 from .test_faults import QUICK, closed_port
-from .test_rating_runs import ROOT, M, population
+
+M = dt.date(2026, 12, 1)  # the month of `population`
+ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.django_db
 

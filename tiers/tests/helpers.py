@@ -66,6 +66,19 @@ def make_customer(
     return customer
 
 
+def population(n: int = 12, month: dt.date = dt.date(2026, 12, 1)):
+    """Customers of every kind of outcome of `month`'s run: joins, upgrades, holds, downgrades, leaves."""
+    people = []
+    for i in range(n):
+        spend = [50, 90, 180, 350][i % 4] + i
+        current = [rules.NONE, rules.TierState("gold", "score", dt.date(2026, 11, 30)),
+                   rules.TierState("silver", "score", dt.date(2027, 6, 30)), rules.TierState("gold", "plan", None)][i % 4]  # fmt: skip
+        people.append(
+            make_customer(join_date=dt.date(2012, 1, 1), bills=monthly_bills(month, [spend] * 12), current=current)
+        )
+    return people
+
+
 def state_of(customer) -> rules.TierState:
     return services.current_state(customer)
 

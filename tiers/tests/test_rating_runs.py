@@ -11,27 +11,13 @@ from pathlib import Path
 import pytest
 from django.db import connection, transaction
 
+from core.tests.helpers import assert_error
 from tiers import engine, rules, selectors, services
 from tiers.models import CustomerTier, RatingChunk, RatingRun, TierChange
-from tiers.tests.helpers import make_customer, monthly_bills, state_of
-
-from .test_api_customers import assert_error
+from tiers.tests.helpers import population, state_of
 
 M = dt.date(2026, 12, 1)
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def population(n: int = 12):
-    """Customers of every kind of outcome: joins, upgrades, holds, downgrades, leaves."""
-    people = []
-    for i in range(n):
-        spend = [50, 90, 180, 350][i % 4] + i
-        current = [rules.NONE, rules.TierState("gold", "score", dt.date(2026, 11, 30)),
-                   rules.TierState("silver", "score", dt.date(2027, 6, 30)), rules.TierState("gold", "plan", None)][i % 4]  # fmt: skip
-        people.append(
-            make_customer(join_date=dt.date(2012, 1, 1), bills=monthly_bills(M, [spend] * 12), current=current)
-        )
-    return people
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def expected_states(people, run):
@@ -145,11 +131,12 @@ def test_a_worker_killed_mid_chunk_resumes_to_the_same_end_state():
 @pytest.mark.redis
 @pytest.mark.real_worker
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_a_real_celery_worker_runs_a_month_end_to_end(settings):
+def test_a_real_celery_worker_runs_a_month_end_to_end(settings, vipclub_celery):
     from celery.contrib.testing.worker import start_worker
 
     from tiers.tests.helpers import close_months
-    from vipclub.celery import app
+
+    app = vipclub_celery
 
     settings.VIPCLUB_RATING_CHUNK_SIZE = 4
     people = population()

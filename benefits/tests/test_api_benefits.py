@@ -18,9 +18,8 @@ from benefits import services
 from benefits.models import BenefitAccount, BenefitEntry
 from benefits.tests.helpers import ON, account, assert_ledger_matches_balances, member
 from core.models import IdempotencyRecord
+from core.tests.helpers import assert_error
 from customers.models import MonthlyBill
-
-from .test_api_customers import assert_error
 
 pytestmark = pytest.mark.django_db
 

@@ -12,14 +12,13 @@ from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 from rest_framework.test import APIClient
 
+from core.tests.helpers import assert_error, client_with
 from customers.factories import CustomerFactory, make_id_number
 from customers.models import BillingMonth, Customer, MonthlyBill, PlanPeriod, Region
 from managers.models import AccountManager, Assignment
 from points.models import CreditRating, PointsAccount
 from tiers.models import CustomerTier, Tier
 from vipclub.api.serializers import ClubCustomerSerializer
-
-from .test_permission_matrix import client_with
 
 pytestmark = pytest.mark.django_db
 
@@ -41,16 +40,6 @@ def customer_row(i: int, **overrides) -> dict:
     }
     row.update(overrides)
     return row
-
-
-def assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"error"}
-    assert body["error"]["code"] == code
-    assert body["error"]["message"]
-    assert isinstance(body["error"]["fields"], dict)
-    return body["error"]
 
 
 def test_health_needs_no_login(client):

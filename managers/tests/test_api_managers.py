@@ -5,11 +5,10 @@ import datetime as dt
 import pytest
 from rest_framework.test import APIClient
 
+from core.tests.helpers import assert_error
 from customers.factories import RegionFactory
 from managers.models import AccountManager, Assignment, ContactLog, Obligation
 from managers.tests.helpers import make_manager, make_member
-
-from .test_api_customers import assert_error
 
 pytestmark = pytest.mark.django_db
 
