@@ -8,7 +8,8 @@ from django.utils import timezone
 from customers.factories import CustomerFactory, RegionFactory
 from customers.models import BillingMonth, Group, KeyPerson, MonthlyBill, PlanPeriod
 from tiers import rules, services
-from tiers.models import CustomerTier, RatingPolicy, Tier, TierOverride, TransferFloor
+from tiers.factories import CustomerTierFactory
+from tiers.models import RatingPolicy, Tier, TierOverride, TransferFloor
 
 
 def close_months(first: dt.date, last: dt.date) -> None:
@@ -59,10 +60,13 @@ def make_customer(
             status="approved", created_by=creator, approved_by=approver, approved_at=timezone.now(),
         )  # fmt: skip
     if current.tier:
-        CustomerTier.objects.create(
-            customer=customer, tier=Tier.objects.get(code=current.tier), source=current.source,
-            valid_until=current.valid_until, since=dt.date(2000, 1, 1),
-        )  # fmt: skip
+        CustomerTierFactory(
+            customer=customer,
+            code=current.tier,
+            source=current.source,
+            valid_until=current.valid_until,
+            since=dt.date(2000, 1, 1),
+        )
     return customer
 
 
