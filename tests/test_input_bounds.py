@@ -22,7 +22,8 @@ from django.db import connection
 from core.tests.helpers import assert_error
 from customers.factories import CustomerFactory, RegionFactory
 from customers.models import BillingMonth, Customer, MonthlyBill
-from managers.models import ContactLog, Obligation, ServicePlan, WorkLog
+from managers.factories import ObligationFactory
+from managers.models import ContactLog, ServicePlan, WorkLog
 from managers.tests.helpers import make_manager, make_member
 from points import selectors as points_selectors
 from points.models import PointsLot, RewardRule
@@ -267,7 +268,7 @@ def test_a_contact_in_the_future_does_not_close_todays_obligations(api):
     # given: a member with an obligation due at the end of the month
     manager = make_manager("M1")
     member = make_member(manager=manager, msisdn="13800000001")
-    due = Obligation.objects.create(
+    due = ObligationFactory(
         customer=member,
         manager=manager,
         kind="periodic_contact",

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from customers.factories import RegionFactory
 from customers.models import Group, KeyPerson
 from managers import daily
-from managers.factories import ManagedMemberFactory, ManagerFactory
+from managers.factories import ManagedMemberFactory, ManagerFactory, ObligationFactory
 from managers.models import (
     AccountManager,
     Assignment,
@@ -454,9 +454,9 @@ def test_open_obligations_past_due_become_overdue(member, manager):
     # given obligations due yesterday (open), today (open) and yesterday (done)
     m = member(None)
     common = {"customer": m, "manager": manager, "kind": "first_contact", "opened_on": D(2026, 10, 1)}
-    late = Obligation.objects.create(period="a", due_on=D(2026, 10, 13), **common)
-    today = Obligation.objects.create(period="b", due_on=D(2026, 10, 14), **common)
-    done = Obligation.objects.create(period="c", due_on=D(2026, 10, 13), status="done", **common)
+    late = ObligationFactory(period="a", due_on=D(2026, 10, 13), **common)
+    today = ObligationFactory(period="b", due_on=D(2026, 10, 14), **common)
+    done = ObligationFactory(period="c", due_on=D(2026, 10, 13), status="done", **common)
 
     # when the job runs on 14 October
     result = run(D(2026, 10, 14))
@@ -485,7 +485,7 @@ def two_managers(manager, make_manager, member, supervisor):
                       (alone, [D(2026, 10, 1)])):  # fmt: skip
         m = member(None, to=mgr)
         for i, due in enumerate(dues):
-            Obligation.objects.create(
+            ObligationFactory(
                 customer=m, manager=mgr, kind="first_contact", period=f"p{i}", opened_on=D(2026, 10, 1), due_on=due
             )
     return busy, idle, alone
