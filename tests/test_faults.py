@@ -2,7 +2,7 @@
 throttling steps aside, and health reports the broker unavailable at once instead of hanging.
 
 Redis is pointed at a port nothing listens on (refused at once) and at an unroutable address (no answer: only the
-socket timeouts bound the wait). The worker killed with SIGKILL during a rating run is tests/test_rating_runs.py.
+socket timeouts bound the wait). The worker killed with SIGKILL during a rating run is tiers/tests/test_rating_runs.py.
 """
 
 import socket
