@@ -1,12 +1,35 @@
-"""Fixtures shared by every test package."""
+"""Fixtures shared by every test package, and the one hook that honours the database and service markers."""
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Group
+from django.db import connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from core.permissions import API_CLIENTS_GROUP
-from customers.tests.factories import CustomerFactory, RegionFactory
+from customers.factories import CustomerFactory, RegionFactory
+
+
+def _service_missing(marker: str) -> str | None:
+    """Why a test marked `marker` cannot run here (None: it can)."""
+    if marker == "postgres" and connection.vendor != "postgresql":
+        return f"needs PostgreSQL (DATABASE_URL=postgres://...); this run uses {connection.vendor}"
+    if marker == "sqlite" and connection.vendor != "sqlite":
+        return f"the embedded SQLite database only; this run uses {connection.vendor}"
+    if marker == "redis" and not settings.REDIS_URL:
+        return "needs Redis (REDIS_URL is unset)"
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    """`@pytest.mark.postgres`, `@pytest.mark.sqlite` and `@pytest.mark.redis` skip, with the reason, a test whose
+    database or Redis this run does not have (the markers are registered in pyproject.toml)."""
+    for item in items:
+        for marker in ("postgres", "sqlite", "redis"):
+            if item.get_closest_marker(marker) and (reason := _service_missing(marker)):
+                item.add_marker(pytest.mark.skip(reason=reason))
+                break
 
 
 @pytest.fixture
@@ -39,6 +62,14 @@ def region(db):
 @pytest.fixture
 def customer(region):
     return CustomerFactory(region=region, msisdn="13800138000")
+
+
+@pytest.fixture
+def vipclub_celery():
+    """The project's Celery app (the apps' own tests may not import `vipclub`: layers)."""
+    from vipclub.celery import app
+
+    return app
 
 
 @pytest.fixture(autouse=True)

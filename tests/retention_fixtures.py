@@ -4,7 +4,7 @@ import datetime as dt
 
 from django.utils import timezone
 
-from customers.tests.factories import RegionFactory
+from customers.factories import RegionFactory
 from retention import services
 from retention.tests.helpers import club_time, member
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from customers.tests.factories import BillFactory, CustomerFactory
+from customers.factories import BillFactory, CustomerFactory
 
 pytestmark = pytest.mark.django_db
 

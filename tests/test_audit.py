@@ -11,6 +11,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from benefits.factories import TierEntitlementFactory
 from benefits.models import Benefit, TierEntitlement
 from managers import services as manager_services
 from managers.models import Assignment
@@ -201,8 +202,10 @@ def test_following_older_reaches_every_row_once_even_when_many_share_one_date(st
 
 def test_a_row_naming_a_deleted_object_falls_back_to_the_model_and_id(staff_user):
     # given an entitlement of a benefit that was since deleted (the entitlement with it, its history kept)
-    benefit = Benefit.objects.create(code="gone", name_zh="已删", name_en="Gone", unit="count", period="year")
-    entitlement = TierEntitlement.objects.create(tier=Tier.objects.get(code="gold"), benefit=benefit, quantity=1)
+    entitlement = TierEntitlementFactory(
+        code="gold", benefit__code="gone", benefit__name_zh="已删", benefit__name_en="Gone", quantity=1
+    )
+    benefit = entitlement.benefit
     entitlement._history_user = staff_user
     entitlement.quantity = 2
     entitlement.save()

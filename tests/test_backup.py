@@ -18,7 +18,7 @@ from core.errors import DomainError
 from customers.models import Customer
 
 AS_OF = dt.date(2026, 11, 15)
-on_postgres = pytest.mark.skipif(connection.vendor != "postgresql", reason="pg_dump and pg_restore need PostgreSQL")
+# pg_dump and pg_restore need PostgreSQL: those tests are marked `postgres` (skipped on SQLite by the root conftest.py)
 
 # The ledgers' invariants, one row per violation: a points balance that is not the sum of its entries or of its
 # lots' remaining points, a benefit account whose granted or used is not the sum of its ledger's changes.
@@ -99,7 +99,6 @@ def restored_name():
         conn.execute(drop)
 
 
-@on_postgres
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_backup_restores_into_a_fresh_database_with_the_same_rows_and_sound_ledgers(
@@ -133,7 +132,6 @@ def test_a_backup_restores_into_a_fresh_database_with_the_same_rows_and_sound_le
     assert f'"customers_customer": {source["counts"]["customers_customer"]}' in manifest
 
 
-@on_postgres
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_restore_never_writes_into_an_existing_database(tmp_path, customer):
@@ -145,7 +143,6 @@ def test_restore_never_writes_into_an_existing_database(tmp_path, customer):
     assert Customer.objects.filter(pk=customer.pk).exists()
 
 
-@on_postgres
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_keep_leaves_the_newest_backups(tmp_path, customer):
@@ -156,16 +153,14 @@ def test_keep_leaves_the_newest_backups(tmp_path, customer):
     assert len(dumps) == 2 and len(list(tmp_path.glob("*.json"))) == 2
 
 
+@pytest.mark.sqlite
 def test_a_backup_of_sqlite_is_refused_with_the_reason():
-    if connection.vendor != "sqlite":
-        pytest.skip("the SQLite development database")
     with pytest.raises(CommandError, match="Backups need PostgreSQL"):
         call_command("backup", stdout=io.StringIO())
 
 
+@pytest.mark.postgres  # restore needs PostgreSQL
 def test_a_missing_backup_file_is_named(tmp_path):
-    if connection.vendor != "postgresql":
-        pytest.skip("restore needs PostgreSQL")
     with pytest.raises(CommandError, match="No backup file"):
         call_command("restore", str(tmp_path / "nothing.dump"), "--database", "x", stdout=io.StringIO())
 

@@ -2,13 +2,10 @@
 
 import pytest
 from celery.contrib.testing.worker import start_worker
-from django.conf import settings
 
 from core.models import JobHeartbeat
 from core.tasks import heartbeat
 from vipclub.celery import app
-
-needs_redis = pytest.mark.skipif(not settings.REDIS_URL, reason="needs REDIS_URL (a real broker)")
 
 
 def test_beat_schedule_is_declared_in_code():
@@ -17,7 +14,6 @@ def test_beat_schedule_is_declared_in_code():
     assert app.conf.timezone == "Asia/Shanghai"
 
 
-@needs_redis
 @pytest.mark.redis
 @pytest.mark.real_worker
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)

@@ -22,8 +22,8 @@ from django.db.models import Sum
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from customers.factories import CustomerFactory, RegionFactory, make_id_number
 from customers.models import Customer, MonthlyBill, Status
-from customers.tests.factories import CustomerFactory, RegionFactory, make_id_number
 from points import selectors as points_selectors
 from points.models import PointsAccount, RewardRule
 from retention.models import CLOSED_CASE_STATES, CaseState, RetentionCase, RetentionOffer
@@ -31,11 +31,8 @@ from retention.services import case_transition
 from vipclub.models import InboundEvent
 
 pytestmark = [
+    # PostgreSQL only: SQLite serialises every writer on one database lock, so threads prove nothing there
     pytest.mark.postgres,
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="needs PostgreSQL: SQLite serialises every writer on one database lock, so threads prove nothing there",
-    ),
     # every app "available": each test starts with what post_migrate writes (groups, permissions) and leaves the
     # database empty, as a test with serialized_rollback expects after it
     pytest.mark.django_db(transaction=True, available_apps=[a.name for a in django_apps.get_app_configs()]),

@@ -23,7 +23,7 @@ from rest_framework.authtoken.models import Token
 
 from core.db import is_database_unavailable
 
-on_postgres = pytest.mark.skipif(connection.vendor != "postgresql", reason="the connection pool is PostgreSQL's")
+# the connection pool is PostgreSQL's: its tests are marked `postgres` (skipped on SQLite by the root conftest.py)
 
 
 def closed_port() -> int:
@@ -109,7 +109,6 @@ def token(api_user):
     return Token.objects.create(user=api_user).key
 
 
-@on_postgres
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_threaded_server_holds_no_more_connections_than_its_pool(pool, server, token, customer):
@@ -165,7 +164,6 @@ def assert_503(response, *, api: bool):
         assert "try again" in response.content.decode().lower()
 
 
-@on_postgres
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_an_exhausted_pool_answers_503_with_retry_after(pool, server, token, customer, staff_user, client):
@@ -208,7 +206,6 @@ def test_an_exhausted_pool_answers_503_with_retry_after(pool, server, token, cus
     assert http.getresponse().status == 200
 
 
-@on_postgres
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_database_down_answers_503_with_retry_after(pool, api, customer, client, staff_user):
@@ -266,7 +263,6 @@ def _client_port(conn) -> int:
         sock.close()
 
 
-@on_postgres
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_forked_child_opens_its_own_connections_and_leaves_the_parents_alone():

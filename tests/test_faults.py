@@ -2,7 +2,7 @@
 throttling steps aside, and health reports the broker unavailable at once instead of hanging.
 
 Redis is pointed at a port nothing listens on (refused at once) and at an unroutable address (no answer: only the
-socket timeouts bound the wait). The worker killed with SIGKILL during a rating run is tests/test_rating_runs.py.
+socket timeouts bound the wait). The worker killed with SIGKILL during a rating run is tiers/tests/test_rating_runs.py.
 """
 
 import socket
@@ -11,7 +11,7 @@ import time
 import pytest
 from django.conf import settings as django_settings
 
-from customers.tests.factories import BillFactory
+from customers.factories import BillFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -81,9 +81,8 @@ def test_reads_are_served_without_redis(redis_down, api, customer):
     assert api.get(f"/api/v1/customers/{customer.msisdn}/").json()["msisdn"] == customer.msisdn
 
 
+@pytest.mark.redis
 def test_health_says_ok_when_redis_is_there(settings, client):
     # the other side of the test above: with a Redis that answers, the broker is "ok"
-    if not django_settings.REDIS_URL:
-        pytest.skip("needs REDIS_URL (a real Redis)")
     response = client.get("/api/v1/health/")
     assert response.json()["broker"] == "ok"

@@ -1,6 +1,8 @@
 """The monthly follow-up of an applied run (vipclub.pipeline) runs once per run and in order, and the demo seed
 goes through the production workflows (issue 13, deliverable 5)."""
 
+import datetime as dt
+
 import pytest
 
 from benefits.models import BenefitAccount, BenefitEntry
@@ -9,12 +11,13 @@ from customers.models import Customer
 from points.models import PointsAccount
 from retention.models import RiskScore
 from tiers.models import RatingRun
-from tiers.tests.helpers import run_month
+from tiers.tests.helpers import population, run_month
 from vipclub import pipeline
 from vipclub.models import InboundEvent
 
 from .test_commands import AS_OF, run, var_dir  # noqa: F401  (var_dir is a fixture)
-from .test_rating_runs import M, population
+
+M = dt.date(2026, 12, 1)  # the month of `population`
 
 pytestmark = pytest.mark.django_db
 

@@ -20,15 +20,15 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
+from core.tests.helpers import assert_error
+from customers.factories import CustomerFactory, RegionFactory
 from customers.models import BillingMonth, Customer, MonthlyBill
-from customers.tests.factories import CustomerFactory, RegionFactory
-from managers.models import ContactLog, Obligation, ServicePlan, WorkLog
+from managers.factories import ObligationFactory
+from managers.models import ContactLog, ServicePlan, WorkLog
 from managers.tests.helpers import make_manager, make_member
 from points import selectors as points_selectors
 from points.models import PointsLot, RewardRule
 from tiers.models import RatingPolicy, RatingRun
-
-from .test_api_customers import assert_error
 
 pytestmark = pytest.mark.django_db
 
@@ -269,7 +269,7 @@ def test_a_contact_in_the_future_does_not_close_todays_obligations(api):
     # given: a member with an obligation due at the end of the month
     manager = make_manager("M1")
     member = make_member(manager=manager, msisdn="13800000001")
-    due = Obligation.objects.create(
+    due = ObligationFactory(
         customer=member,
         manager=manager,
         kind="periodic_contact",

@@ -20,16 +20,18 @@ from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import get_resolver, reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from benefits.factories import BenefitAccountFactory
 from core.masking import mask_msisdn
 from core.models import API_SCOPES
-from core.permissions import ACCOUNT_MANAGERS_GROUP, API_CLIENTS_GROUP
+from core.permissions import ACCOUNT_MANAGERS_GROUP
+from core.tests.helpers import client_with
+from customers.factories import RegionFactory
 from customers.models import Customer
-from customers.tests.factories import RegionFactory
-from managers.models import Obligation
+from managers.factories import ObligationFactory
 from managers.tests.helpers import make_manager, make_member, make_supervisor
+from retention.factories import RetentionCaseFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -43,8 +45,7 @@ def club_world(django_user_model) -> SimpleNamespace:
     """Two branches of one province: GZ, supervised by `boss` (managers E1 and E3), and SZ (manager E2, another
     supervisor). Three gold members: E1's (`mine`), E3's (`colleague`, her branch, not E1's) and E2's (`foreign`),
     each with an open obligation, an open retention case and a benefit redemption; a rating run to read."""
-    from benefits.models import Benefit, BenefitAccount, BenefitEntry
-    from retention.models import RetentionCase
+    from benefits.models import Benefit, BenefitEntry
     from tiers import services as tier_services
 
     gz = RegionFactory(code="GZ", name="广州", province="广东")
@@ -63,16 +64,18 @@ def club_world(django_user_model) -> SimpleNamespace:
     cases, redemptions = {}, {}
     for key, customer in customers.items():
         manager = {"mine": e1, "colleague": e3, "foreign": e2}[key]
-        Obligation.objects.create(
-            customer=customer, manager=manager, kind="first_contact", period="first", opened_on=dt.date(2026, 9, 1),
+        ObligationFactory(
+            customer=customer,
+            manager=manager,
+            kind="first_contact",
+            period="first",
+            opened_on=dt.date(2026, 9, 1),
             due_on=dt.date(2026, 9, 4),
-        )  # fmt: skip
+        )
         # a case needs her closure request (the database refuses an open case on an active customer)
         Customer.objects.filter(pk=customer.pk).update(status="pending_closure")
-        cases[key] = RetentionCase.objects.create(customer=customer, manager=manager, opened_at=timezone.now())
-        account = BenefitAccount.objects.create(
-            customer=customer, benefit=benefit, period_key="2026", granted=5, used=1
-        )
+        cases[key] = RetentionCaseFactory(customer=customer, manager=manager, opened_at=timezone.now())
+        account = BenefitAccountFactory(customer=customer, benefit=benefit, period_key="2026", granted=5, used=1)
         redemptions[key] = BenefitEntry.objects.create(
             account=account, customer=customer, benefit=benefit, kind="redeem", used_delta=1, remaining_after=4,
             occurred_on=dt.date(2026, 9, 2), actor="test",
@@ -224,16 +227,6 @@ ROLES = [
 ]  # fmt: skip
 # which of the world's customers each role may address
 VISIBLE = {"manager": {"mine"}, "supervisor": {"mine", "colleague"}}
-
-
-def client_with(django_user_model, name: str, scopes) -> APIClient:
-    user = django_user_model.objects.create_user(username=f"api-{name}")
-    user.groups.add(
-        Group.objects.get(name=API_CLIENTS_GROUP), *Group.objects.filter(name__in=[f"api:{s}" for s in scopes])
-    )
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
 
 
 def session_of(user) -> APIClient:
@@ -676,10 +669,14 @@ def test_a_supervisor_sees_her_branch_only_in_the_admin_and_the_api(django_user_
 def test_list_msisdns_are_masked_for_clients_without_the_pii_scope(django_user_model):
     manager = make_manager("E3")
     member = make_member(manager=manager)
-    Obligation.objects.create(
-        customer=member, manager=manager, kind="first_contact", period="first", opened_on="2026-11-02",
+    ObligationFactory(
+        customer=member,
+        manager=manager,
+        kind="first_contact",
+        period="first",
+        opened_on="2026-11-02",
         due_on="2026-11-05",
-    )  # fmt: skip
+    )
     # a lounge partner with `read` gets the obligation list with the msisdn masked; the hotline (pii) in clear
     plain = client_with(django_user_model, "lounge2", ["read"]).get("/api/v1/obligations/").json()["results"]
     trusted = client_with(django_user_model, "hotline2", ["read", "pii"]).get("/api/v1/obligations/").json()

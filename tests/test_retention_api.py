@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from rest_framework.test import APIClient
 
+from core.tests.helpers import assert_error
 from managers.models import Obligation
 from managers.tests.helpers import make_manager, make_supervisor
 from retention.models import CaseStep, RetentionCase
@@ -14,7 +15,6 @@ from retention.tests.helpers import member
 from vipclub.models import InboundEvent
 
 from .retention_fixtures import a_year_of_churn
-from .test_api_customers import assert_error
 
 pytestmark = pytest.mark.django_db
 CASES = "/api/v1/retention-cases/"

@@ -11,8 +11,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from core.errors import RuleViolation
+from core.tests.helpers import client_with
 from customers import services as customer_services
-from customers.tests.factories import RegionFactory
+from customers.factories import RegionFactory
 from managers import services as manager_services
 from managers.tests.helpers import make_manager, make_supervisor
 from retention import engine, services
@@ -20,7 +21,6 @@ from retention.models import MemberCount, MonthSnapshot, RetentionCase, RiskScor
 from retention.tests.helpers import club_time, member, walk
 from tiers.models import Tier
 
-from .test_permission_matrix import client_with
 from .test_retention_api import as_user
 
 pytestmark = pytest.mark.django_db

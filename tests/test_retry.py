@@ -12,11 +12,10 @@ from django.db import IntegrityError, OperationalError, transaction
 
 from core import db
 from core.models import IdempotencyRecord
+from core.tests.helpers import assert_error
+from customers.factories import CustomerFactory, RegionFactory
 from customers.models import MonthlyBill, Region
-from customers.tests.factories import CustomerFactory, RegionFactory
 from vipclub import workflows
-
-from .test_api_customers import assert_error
 
 # Outside any transaction (the retry works at the outermost one); every app "available": each test starts with what
 # post_migrate writes (groups, permissions) and leaves the database empty, as a test with serialized_rollback

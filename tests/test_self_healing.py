@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import pytest
 import redis
@@ -21,11 +22,13 @@ from core.models import JobHeartbeat
 from tiers import services
 from tiers.models import CustomerTier, RatingChunk, RatingRun, TierChange
 from tiers.tasks import heal_runs_task, rerate_chunk_task
-from tiers.tests.helpers import close_months, state_of
+from tiers.tests.helpers import close_months, population, state_of
 from vipclub.celery import app, heal_runs_on_worker_start
 
 from .test_faults import QUICK, closed_port
-from .test_rating_runs import ROOT, M, needs_postgres, needs_redis, population
+
+M = dt.date(2026, 12, 1)  # the month of `population`
+ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.django_db
 
@@ -260,7 +263,6 @@ def test_health_is_ok_with_fresh_heartbeats_and_degraded_when_one_is_stale(clien
     assert (body["status"], body["worker"], body["beat"]) == ("degraded", "ok", "stale")
 
 
-@needs_redis
 @pytest.mark.redis
 @pytest.mark.real_worker
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -305,8 +307,7 @@ def stop(worker: subprocess.Popen, sig=signal.SIGTERM) -> None:
         worker.wait(timeout=10)
 
 
-@needs_redis
-@needs_postgres
+@pytest.mark.postgres
 @pytest.mark.redis
 @pytest.mark.real_worker
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)

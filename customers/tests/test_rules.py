@@ -4,7 +4,7 @@ import pytest
 
 from core import dates
 from customers import rules
-from customers.tests.factories import make_id_number
+from customers.factories import make_id_number
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ import pytest
 from core.errors import RuleViolation
 from core.models import ActionLog
 from customers import services
+from customers.factories import CustomerFactory
 from customers.models import MonthlyBill, StatusChange
-from customers.tests.factories import CustomerFactory
 
 AT = dt.datetime(2026, 12, 1, 9, tzinfo=dt.UTC)  # when a clerk acts (a record timestamp)
 

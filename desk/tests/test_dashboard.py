@@ -12,8 +12,8 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from core.permissions import ACCOUNT_MANAGERS_GROUP
+from customers.factories import CustomerFactory, RegionFactory, make_id_number
 from customers.models import Customer
-from customers.tests.factories import CustomerFactory, RegionFactory, make_id_number
 from managers.models import (
     AccountManager,
     Assignment,

@@ -10,9 +10,10 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from customers.factories import RegionFactory
 from customers.models import Group, KeyPerson
-from customers.tests.factories import CustomerFactory, RegionFactory
 from managers import daily
+from managers.factories import ManagedMemberFactory, ManagerFactory, ObligationFactory
 from managers.models import (
     AccountManager,
     Assignment,
@@ -22,7 +23,8 @@ from managers.models import (
     Obligation,
 )
 from managers.tasks import run_daily_task
-from tiers.models import CustomerTier, Tier
+from tiers.factories import CustomerTierFactory
+from tiers.models import Tier
 
 pytestmark = pytest.mark.django_db
 
@@ -43,11 +45,13 @@ def supervisor(django_user_model):
 @pytest.fixture
 def make_manager(django_user_model, supervisor):
     def make(no: str = "AM001", *, email: str = "", supervised: bool = True) -> AccountManager:
-        user = django_user_model.objects.create_user(username=f"user-{no}", email=email)
-        return AccountManager.objects.create(
-            user=user, employee_no=no, name=f"经理{no}", region=RegionFactory(),
+        return ManagerFactory(
+            employee_no=no,
+            user__username=f"user-{no}",
+            user__email=email,
+            in_group=False,
             supervisor=supervisor if supervised else None,
-        )  # fmt: skip
+        )
 
     return make
 
@@ -68,13 +72,19 @@ def member(manager):
         extra = {"closure_kind": "voluntary"} if status == "closed" else {}
         if status == "suspended":
             extra = {"suspension_kind": "arrears"}
-        customer = CustomerFactory(region=RegionFactory(), birthday=birthday, status=status, **extra)
-        CustomerTier.objects.create(
-            customer=customer, tier=Tier.objects.get(code=tier) if tier else None, source="score" if tier else "",
+        customer = ManagedMemberFactory(
+            tier=tier,
             valid_until=D(2027, 10, 31) if tier else None,
-        )  # fmt: skip
-        if assigned:
-            Assignment.objects.create(customer=customer, manager=to or manager, started_on=started_on, reason="new")
+            birthday=birthday,
+            status=status,
+            **extra,
+            region=RegionFactory(),
+            manager=(to or manager) if assigned else None,
+            assigned_on=started_on,
+            assignment_reason="new",
+        )
+        if not tier:
+            CustomerTierFactory(customer=customer, code=None)  # a tier row without a tier
         return customer
 
     return make
@@ -444,9 +454,9 @@ def test_open_obligations_past_due_become_overdue(member, manager):
     # given obligations due yesterday (open), today (open) and yesterday (done)
     m = member(None)
     common = {"customer": m, "manager": manager, "kind": "first_contact", "opened_on": D(2026, 10, 1)}
-    late = Obligation.objects.create(period="a", due_on=D(2026, 10, 13), **common)
-    today = Obligation.objects.create(period="b", due_on=D(2026, 10, 14), **common)
-    done = Obligation.objects.create(period="c", due_on=D(2026, 10, 13), status="done", **common)
+    late = ObligationFactory(period="a", due_on=D(2026, 10, 13), **common)
+    today = ObligationFactory(period="b", due_on=D(2026, 10, 14), **common)
+    done = ObligationFactory(period="c", due_on=D(2026, 10, 13), status="done", **common)
 
     # when the job runs on 14 October
     result = run(D(2026, 10, 14))
@@ -475,7 +485,7 @@ def two_managers(manager, make_manager, member, supervisor):
                       (alone, [D(2026, 10, 1)])):  # fmt: skip
         m = member(None, to=mgr)
         for i, due in enumerate(dues):
-            Obligation.objects.create(
+            ObligationFactory(
                 customer=m, manager=mgr, kind="first_contact", period=f"p{i}", opened_on=D(2026, 10, 1), due_on=due
             )
     return busy, idle, alone

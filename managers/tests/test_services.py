@@ -7,8 +7,9 @@ from django.utils import timezone
 
 from core.errors import InvalidInput, RuleViolation
 from core.models import ActionLog
-from customers.tests.factories import RegionFactory
+from customers.factories import RegionFactory
 from managers import services
+from managers.factories import ObligationFactory
 from managers.models import Assignment, MembershipCard, Obligation
 from managers.tests.helpers import make_manager, make_member
 from tiers.models import CustomerTier
@@ -56,7 +57,7 @@ def test_ties_break_deterministically_by_employee_number():
 def test_leaving_the_club_ends_the_assignment_and_cancels_open_obligations():
     manager = make_manager("M1")
     member = make_member(manager=manager)
-    Obligation.objects.create(
+    ObligationFactory(
         customer=member,
         manager=manager,
         kind="periodic_contact",
@@ -75,7 +76,7 @@ def test_reassignment_carries_open_obligations_and_keeps_history():
     region = RegionFactory()
     old, new = make_manager("M1", region=region), make_manager("M2", region=region)
     members = [make_member(manager=old) for _ in range(3)]
-    open_one = Obligation.objects.create(
+    open_one = ObligationFactory(
         customer=members[0],
         manager=old,
         kind="periodic_contact",
@@ -83,7 +84,7 @@ def test_reassignment_carries_open_obligations_and_keeps_history():
         opened_on=D(2026, 11, 1),
         due_on=D(2026, 11, 30),
     )
-    done_one = Obligation.objects.create(
+    done_one = ObligationFactory(
         customer=members[0],
         manager=old,
         kind="first_contact",
@@ -109,9 +110,7 @@ NOV30, NOV1 = D(2026, 11, 30), D(2026, 11, 1)
 
 
 def open_obligation(member, manager, kind, due=NOV30, opened=NOV1, period="p"):
-    return Obligation.objects.create(
-        customer=member, manager=manager, kind=kind, period=period, opened_on=opened, due_on=due
-    )
+    return ObligationFactory(customer=member, manager=manager, kind=kind, period=period, opened_on=opened, due_on=due)
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,8 @@ import datetime as dt
 from decimal import Decimal
 
 from customers import services as customer_services
+from customers.factories import CustomerFactory
 from customers.models import MonthlyBill, Region
-from customers.tests.factories import CustomerFactory
 from points import selectors, services
 from points.models import PointsAccount, PointsLot
 

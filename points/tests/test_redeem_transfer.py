@@ -192,10 +192,8 @@ def test_the_move_in_refuses_expired_or_repeated_years(no_rewards):
 
 # -- concurrency (PostgreSQL: real threads, each on its own connection) ----------------------------------------------
 
-needs_postgres = pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="needs PostgreSQL: SQLite serialises every writer on one database lock, so threads prove nothing there",
-)
+# The threaded tests are marked `postgres`: SQLite serialises every writer on one database lock, so threads prove
+# nothing there.
 
 
 def run_threads(n: int, work) -> list:
@@ -219,7 +217,6 @@ def run_threads(n: int, work) -> list:
     return outcomes
 
 
-@needs_postgres
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_redemptions_and_transfers_never_overspend(no_rewards):
@@ -243,7 +240,6 @@ def test_concurrent_redemptions_and_transfers_never_overspend(no_rewards):
     assert all(r >= 0 for _y, _k, _o, r, _e in lots(sender))
 
 
-@needs_postgres
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_replays_of_one_key_write_once(no_rewards):
@@ -256,7 +252,6 @@ def test_concurrent_replays_of_one_key_write_once(no_rewards):
     assert balance(c) == 550
 
 
-@needs_postgres
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_crossed_transfers_do_not_deadlock(no_rewards):

@@ -4,9 +4,8 @@ import datetime as dt
 from decimal import Decimal
 
 from customers.models import MonthlyBill
-from customers.tests.factories import CustomerFactory, RegionFactory
-from managers.models import Assignment
 from retention import rules, services
+from retention.factories import HistoryMemberFactory
 from tiers.models import CustomerTier, Tier, TierChange
 
 
@@ -25,12 +24,9 @@ def tier_change(customer, tier: str | None, on: dt.date) -> None:
 
 def member(*, tier: str = "gold", region=None, manager=None, since=dt.date(2025, 11, 1), **fields):
     """A customer who became a member on `since` (a history row too), assigned to `manager` when given."""
-    region = region or (manager.region if manager else RegionFactory())
-    customer = CustomerFactory(region=region, **fields)
-    tier_change(customer, tier, since)
-    if manager:
-        Assignment.objects.create(customer=customer, manager=manager, started_on=since, reason="new_member")
-    return customer
+    if region:
+        fields["region"] = region
+    return HistoryMemberFactory(tier=tier, since=since, manager=manager, **fields)
 
 
 def bills(customer, amounts: dict[dt.date, str], paid: bool = True) -> None:

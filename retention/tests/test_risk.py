@@ -8,6 +8,7 @@ import pytest
 
 from customers import services as customer_services
 from customers.models import BillingMonth, MonthlyBill
+from managers.factories import ObligationFactory
 from managers.models import Obligation
 from managers.tests.helpers import make_manager
 from retention import rules, selectors, services
@@ -52,7 +53,7 @@ def club():
                                               at=club_time(start + dt.timedelta(days=3)))  # fmt: skip
     services.closure_request(customer=people["C"], at=club_time(dt.date(2026, 11, 10)))  # through the lifecycle
     for n in (1, 2):
-        Obligation.objects.create(customer=people["C"], manager=manager, kind="periodic_contact", period=f"p{n}",
+        ObligationFactory(customer=people["C"], manager=manager, kind="periodic_contact", period=f"p{n}",
                                   opened_on=dt.date(2026, 10, 1), due_on=dt.date(2026, 10, 31), status="overdue")  # fmt: skip
     people["manager"] = manager
     return people

@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from core.permissions import ACCOUNT_MANAGERS_GROUP
-from customers.tests.factories import CustomerFactory, RegionFactory
+from customers.factories import CustomerFactory, RegionFactory
 from managers.models import (
     AccountManager,
     Assignment,

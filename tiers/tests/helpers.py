@@ -6,10 +6,11 @@ from decimal import Decimal
 from django.utils import timezone
 
 from core import dates
+from customers.factories import CustomerFactory, RegionFactory
 from customers.models import BillingMonth, Group, KeyPerson, MonthlyBill, PlanPeriod
-from customers.tests.factories import CustomerFactory, RegionFactory
 from tiers import rules, services
-from tiers.models import CustomerTier, RatingPolicy, Tier, TierOverride, TransferFloor
+from tiers.factories import CustomerTierFactory
+from tiers.models import RatingPolicy, Tier, TierOverride, TransferFloor
 
 
 def close_months(first: dt.date, last: dt.date) -> None:
@@ -60,11 +61,27 @@ def make_customer(
             status="approved", created_by=creator, approved_by=approver, approved_at=timezone.now(),
         )  # fmt: skip
     if current.tier:
-        CustomerTier.objects.create(
-            customer=customer, tier=Tier.objects.get(code=current.tier), source=current.source,
-            valid_until=current.valid_until, since=dt.date(2000, 1, 1),
-        )  # fmt: skip
+        CustomerTierFactory(
+            customer=customer,
+            code=current.tier,
+            source=current.source,
+            valid_until=current.valid_until,
+            since=dt.date(2000, 1, 1),
+        )
     return customer
+
+
+def population(n: int = 12, month: dt.date = dt.date(2026, 12, 1)):
+    """Customers of every kind of outcome of `month`'s run: joins, upgrades, holds, downgrades, leaves."""
+    people = []
+    for i in range(n):
+        spend = [50, 90, 180, 350][i % 4] + i
+        current = [rules.NONE, rules.TierState("gold", "score", dt.date(2026, 11, 30)),
+                   rules.TierState("silver", "score", dt.date(2027, 6, 30)), rules.TierState("gold", "plan", None)][i % 4]  # fmt: skip
+        people.append(
+            make_customer(join_date=dt.date(2012, 1, 1), bills=monthly_bills(month, [spend] * 12), current=current)
+        )
+    return people
 
 
 def state_of(customer) -> rules.TierState:

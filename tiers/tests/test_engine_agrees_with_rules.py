@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from django.db import transaction
 from django.utils import timezone
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
 from core import dates
@@ -160,4 +160,13 @@ def test_average_spend_engine_agrees_with_rules(specs, django_user_model):
 
 
 def test_amounts_strategy_produces_fen():
-    assert Decimal("0.01").as_tuple().exponent == -2
+    # the bills the populations draw: 0 to 900 yuan, exact to the fen ...
+    @given(amount=amounts)
+    def exact_to_the_fen(amount):
+        assert Decimal(0) <= amount <= Decimal(900)
+        assert amount == amount.quantize(Decimal("0.01"))
+
+    exact_to_the_fen()
+    # ... and some with fen (not only whole yuan), or the engine's rounding goes untested
+    amount = find(amounts, lambda a: a != a.to_integral_value())
+    assert amount != amount.to_integral_value()

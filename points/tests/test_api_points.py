@@ -8,12 +8,11 @@ import pytest
 import time_machine
 
 from core.models import IdempotencyRecord
-from customers.tests.factories import CustomerFactory, RegionFactory
+from core.tests.helpers import assert_error
+from customers.factories import CustomerFactory, RegionFactory
 from points import selectors
 from points.models import PointsEntry, PointsLot, RewardRule
 from tiers.models import CustomerTier, TransferFloor
-
-from .test_api_customers import assert_error
 
 pytestmark = pytest.mark.django_db
 

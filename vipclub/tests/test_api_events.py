@@ -4,11 +4,10 @@ import datetime as dt
 
 import pytest
 
+from core.tests.helpers import assert_error
+from customers.factories import CustomerFactory, make_id_number
 from customers.models import CustomerChange, Group, KeyPerson, StatusChange
-from customers.tests.factories import CustomerFactory, make_id_number
 from vipclub.models import InboundEvent
-
-from .test_api_customers import assert_error
 
 pytestmark = pytest.mark.django_db
 

@@ -1,3 +1,5 @@
+"""Factories of the customers app: regions, customers, monthly bills (test support: factory_boy)."""
+
 import datetime as dt
 from decimal import Decimal
 

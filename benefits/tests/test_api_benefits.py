@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.conf import settings as django_settings
 from django.db import connection
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -19,18 +18,13 @@ from benefits import services
 from benefits.models import BenefitAccount, BenefitEntry
 from benefits.tests.helpers import ON, account, assert_ledger_matches_balances, member
 from core.models import IdempotencyRecord
+from core.tests.helpers import assert_error
 from customers.models import MonthlyBill
-
-from .test_api_customers import assert_error
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/benefits/redemptions/"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-needs_postgres = pytest.mark.skipif(
-    django_settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
-    reason="the concurrency test needs PostgreSQL (SQLite runs one writer at a time: nothing to race)",
-)
 
 _keys = iter(range(10**6))
 
@@ -477,7 +471,7 @@ def test_the_customers_benefits_list_reads_in_a_few_queries(api, django_assert_m
 # Concurrency: PostgreSQL, 64 threads with their own connections
 
 
-@needs_postgres
+@pytest.mark.postgres  # SQLite runs one writer at a time: nothing to race
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.parametrize("granted_by", ["the period job", "the first use"])
 def test_64_parallel_redemptions_against_a_quota_of_12(api_user, granted_by):

@@ -9,35 +9,16 @@ import time
 from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
 from django.db import connection, transaction
 
 from core import dates
+from core.tests.helpers import assert_error
 from tiers import engine, rules, selectors, services
 from tiers.models import CustomerTier, RatingChunk, RatingRun, TierChange
-from tiers.tests.helpers import make_customer, monthly_bills, state_of
-
-from .test_api_customers import assert_error
+from tiers.tests.helpers import population, state_of
 
 M = dt.date(2026, 12, 1)
-ROOT = Path(__file__).resolve().parent.parent
-needs_postgres = pytest.mark.skipif(
-    django_settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql", reason="needs PostgreSQL"
-)
-needs_redis = pytest.mark.skipif(not django_settings.REDIS_URL, reason="needs REDIS_URL")
-
-
-def population(n: int = 12):
-    """Customers of every kind of outcome: joins, upgrades, holds, downgrades, leaves."""
-    people = []
-    for i in range(n):
-        spend = [50, 90, 180, 350][i % 4] + i
-        current = [rules.NONE, rules.TierState("gold", "score", dt.date(2026, 11, 30)),
-                   rules.TierState("silver", "score", dt.date(2027, 6, 30)), rules.TierState("gold", "plan", None)][i % 4]  # fmt: skip
-        people.append(
-            make_customer(join_date=dt.date(2012, 1, 1), bills=monthly_bills(M, [spend] * 12), current=current)
-        )
-    return people
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def expected_states(people, run):
@@ -96,7 +77,7 @@ def test_a_run_whose_chunk_raises_resumes_to_the_same_end_state(settings, monkey
     assert sum(run.counts.values()) == len(people)  # counts totalled from every chunk
 
 
-@needs_postgres
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_worker_killed_mid_chunk_resumes_to_the_same_end_state():
     # given 12 customers in chunks of 3, the month closed, and a lock that will stop the worker inside chunk 3
@@ -147,16 +128,16 @@ def test_a_worker_killed_mid_chunk_resumes_to_the_same_end_state():
     )
 
 
-@needs_redis
-@needs_postgres
+@pytest.mark.postgres
 @pytest.mark.redis
 @pytest.mark.real_worker
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_a_real_celery_worker_runs_a_month_end_to_end(settings):
+def test_a_real_celery_worker_runs_a_month_end_to_end(settings, vipclub_celery):
     from celery.contrib.testing.worker import start_worker
 
     from tiers.tests.helpers import close_months
-    from vipclub.celery import app
+
+    app = vipclub_celery
 
     settings.VIPCLUB_RATING_CHUNK_SIZE = 4
     people = population()

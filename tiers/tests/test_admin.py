@@ -25,10 +25,9 @@ START = "/admin/tiers/ratingrun/start/"
 
 
 @pytest.fixture
-def eager_celery():
+def eager_celery(vipclub_celery):
     """Tasks run inline, so a run started from the admin executes when its transaction commits."""
-    from vipclub.celery import app
-
+    app = vipclub_celery
     before = app.conf.task_always_eager
     app.conf.task_always_eager = True
     yield app

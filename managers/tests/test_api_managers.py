@@ -5,11 +5,11 @@ import datetime as dt
 import pytest
 from rest_framework.test import APIClient
 
-from customers.tests.factories import RegionFactory
+from core.tests.helpers import assert_error
+from customers.factories import RegionFactory
+from managers.factories import ObligationFactory
 from managers.models import AccountManager, Assignment, ContactLog, Obligation
 from managers.tests.helpers import make_manager, make_member
-
-from .test_api_customers import assert_error
 
 pytestmark = pytest.mark.django_db
 
@@ -92,7 +92,7 @@ def test_obligations_filters_and_manager_scope(api):
     region = RegionFactory()
     mine, theirs = make_manager("M1", region=region), make_manager("M2", region=region)
     a, b = make_member(manager=mine, msisdn="13800000001"), make_member(manager=theirs, msisdn="13800000002")
-    Obligation.objects.create(
+    ObligationFactory(
         customer=a,
         manager=mine,
         kind="periodic_contact",
@@ -100,7 +100,7 @@ def test_obligations_filters_and_manager_scope(api):
         opened_on=dt.date(2026, 11, 1),
         due_on=dt.date(2026, 11, 30),
     )
-    Obligation.objects.create(
+    ObligationFactory(
         customer=b,
         manager=theirs,
         kind="first_contact",
@@ -149,7 +149,7 @@ def test_a_manager_never_sees_another_managers_customer_through_the_api():
 def test_hotline_logs_a_contact_and_learns_what_it_closed(api):
     manager = make_manager("M1")
     member = make_member(manager=manager, msisdn="13800000001")
-    due = Obligation.objects.create(
+    due = ObligationFactory(
         customer=member,
         manager=manager,
         kind="periodic_contact",

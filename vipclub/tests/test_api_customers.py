@@ -12,14 +12,14 @@ from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 from rest_framework.test import APIClient
 
+from core.tests.helpers import assert_error, client_with
+from customers.factories import CustomerFactory, make_id_number
 from customers.models import BillingMonth, Customer, MonthlyBill, PlanPeriod, Region
-from customers.tests.factories import CustomerFactory, make_id_number
-from managers.models import AccountManager, Assignment
-from points.models import CreditRating, PointsAccount
-from tiers.models import CustomerTier, Tier
+from managers.factories import AssignmentFactory, ManagerFactory
+from points.factories import PointsAccountFactory
+from points.models import CreditRating
+from tiers.factories import CustomerTierFactory
 from vipclub.api.serializers import ClubCustomerSerializer
-
-from .test_permission_matrix import client_with
 
 pytestmark = pytest.mark.django_db
 
@@ -41,16 +41,6 @@ def customer_row(i: int, **overrides) -> dict:
     }
     row.update(overrides)
     return row
-
-
-def assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"error"}
-    assert body["error"]["code"] == code
-    assert body["error"]["message"]
-    assert isinstance(body["error"]["fields"], dict)
-    return body["error"]
 
 
 def test_health_needs_no_login(client):
@@ -188,25 +178,20 @@ def test_detail_and_unknown_msisdn(api, customer):
 @pytest.fixture
 def member(customer, django_user_model):
     """A gold member with an account manager (a past one too), points and stored credit stars."""
-    CustomerTier.objects.create(
-        customer=customer, tier=Tier.objects.get(code="gold"), source="score", since=dt.date(2026, 1, 1),
-        valid_until=dt.date(2027, 1, 31),
-    )  # fmt: skip
+    CustomerTierFactory(customer=customer, since=dt.date(2026, 1, 1), valid_until=dt.date(2027, 1, 31))
     before, now = (
-        AccountManager.objects.create(
-            user=django_user_model.objects.create_user(username=no.lower()),
-            employee_no=no,
-            name=name,
-            region=customer.region,
-        )  # fmt: skip
+        ManagerFactory(employee_no=no, name=name, user__username=no.lower(), region=customer.region, in_group=False)
         for no, name in [("E001", "李前"), ("E002", "王丽")]
     )
-    Assignment.objects.create(
-        customer=customer, manager=before, started_on=dt.date(2025, 3, 1), ended_on=dt.date(2026, 2, 1),
-        reason="new_member", end_reason="reassigned",
-    )  # fmt: skip
-    Assignment.objects.create(customer=customer, manager=now, started_on=dt.date(2026, 2, 1), reason="reassigned")
-    PointsAccount.objects.create(customer=customer, balance=1234, total_consumption=1234)
+    AssignmentFactory(
+        customer=customer,
+        manager=before,
+        started_on=dt.date(2025, 3, 1),
+        ended_on=dt.date(2026, 2, 1),
+        end_reason="reassigned",
+    )
+    AssignmentFactory(customer=customer, manager=now, started_on=dt.date(2026, 2, 1), reason="reassigned")
+    PointsAccountFactory(customer=customer, balance=1234, total_consumption=1234)
     CreditRating.objects.create(
         customer=customer, stars=4, score=88, as_of=dt.date(2026, 6, 1), computed_at=timezone.now()
     )
@@ -245,19 +230,21 @@ def make_state(customer, state: str, users) -> None:
     if state == "bare":
         return
     if state == "left_the_club":  # a tier row without a tier, an ended assignment, a frozen empty account
-        CustomerTier.objects.create(customer=customer, tier=None, source="", since=dt.date(2026, 1, 1))
-        manager = AccountManager.objects.create(
-            user=users.objects.create_user(username="e009"),
-            employee_no="E009", name="赵", region=customer.region,
-        )  # fmt: skip
-        Assignment.objects.create(
-            customer=customer, manager=manager, started_on=dt.date(2025, 1, 1), ended_on=dt.date(2026, 1, 1),
-            reason="new_member", end_reason="left_club",
-        )  # fmt: skip
-        PointsAccount.objects.create(customer=customer, balance=0, frozen=True, frozen_reason="closed")
+        CustomerTierFactory(customer=customer, code=None, since=dt.date(2026, 1, 1))
+        manager = ManagerFactory(
+            employee_no="E009", name="赵", user__username="e009", region=customer.region, in_group=False
+        )
+        AssignmentFactory(
+            customer=customer,
+            manager=manager,
+            started_on=dt.date(2025, 1, 1),
+            ended_on=dt.date(2026, 1, 1),
+            end_reason="left_club",
+        )
+        PointsAccountFactory(customer=customer, balance=0, frozen=True, frozen_reason="closed")
     if state == "suspended":  # frozen by her status, stars never computed
         Customer.objects.filter(pk=customer.pk).update(status="suspended", suspension_kind="arrears")
-        PointsAccount.objects.create(customer=customer, balance=50)
+        PointsAccountFactory(customer=customer, balance=50)
 
 
 @pytest.mark.parametrize("state", ["bare", "left_the_club", "suspended", "member"])
