@@ -5,9 +5,8 @@ bad input is a 400 naming the field, never a 500."""
 import datetime as dt
 
 import pytest
-from rest_framework.test import APIClient
 
-from core.tests.helpers import assert_error
+from core.tests.helpers import as_user, assert_error
 from managers.models import Obligation
 from managers.tests.helpers import make_manager, make_supervisor
 from retention.models import CaseStep, RetentionCase
@@ -18,12 +17,6 @@ from .retention_fixtures import a_year_of_churn
 
 pytestmark = pytest.mark.django_db
 CASES = "/api/v1/retention-cases/"
-
-
-def as_user(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 @pytest.fixture

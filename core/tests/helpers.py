@@ -27,3 +27,10 @@ def client_with(django_user_model, name: str, scopes) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     return client
+
+
+def as_user(user) -> APIClient:
+    """An API client signed in as this user (a staff session, no token)."""
+    client = APIClient()
+    client.force_authenticate(user)
+    return client

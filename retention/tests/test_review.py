@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from core.errors import RuleViolation
-from core.tests.helpers import client_with
+from core.tests.helpers import as_user, client_with
 from customers import services as customer_services
 from customers.factories import RegionFactory
 from managers import services as manager_services
@@ -20,8 +20,6 @@ from retention import engine, services
 from retention.models import MemberCount, MonthSnapshot, RetentionCase, RiskScore
 from retention.tests.helpers import club_time, member, walk
 from tiers.models import Tier
-
-from .test_retention_api import as_user
 
 pytestmark = pytest.mark.django_db
 CASES = "/api/v1/retention-cases/"
