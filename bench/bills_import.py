@@ -10,8 +10,8 @@ if the script dies), each measurement in a savepoint rolled back after it, so ea
 It first waits (--wait) for the bench lock and until no other session uses the database, then refuses.
 
 The rows: --rows customers (a contiguous id range from the middle of the table; default 10,000, the API's largest
-bulk request), one new bill each for the month after the last billed month, the amount of the customer's last bill,
-paid. Measured, each --repeat times (the fastest counts):
+bulk request), one new bill each for the month after the last billed month (or, while that month has not ended,
+the month before the first), the amount of the customer's last bill, paid. Measured, each --repeat times (the fastest counts):
   (c) a raw COPY of the rows (customer_id, month, amount, paid, updated_at) into customers_monthlybill, with its
       indexes and constraints: the floor of storing them;
   (u) the bills alone, customers.services.bills_bulk_upsert(rows=…): the same rows, batched INSERT … ON CONFLICT
@@ -49,14 +49,16 @@ class _Rollback(Exception):
 
 
 def load_rows(n: int) -> tuple[list[dict], object]:
-    """n customers from the middle of the id range with their last bill's amount; the month after the last."""
+    """n customers from the middle of the id range with their last bill's amount; the month after the last, or,
+    while that month has not ended (bills are accepted only for ended months), the month before the first."""
     from django.db import connection
+    from django.utils import timezone
 
     from core import dates
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT max(month) FROM customers_monthlybill")
-        last = cursor.fetchone()[0]
+        cursor.execute("SELECT min(month), max(month) FROM customers_monthlybill")
+        first, last = cursor.fetchone()
         cursor.execute("SELECT min(id), max(id) FROM customers_customer")
         lo, hi = cursor.fetchone()
         start = lo + (hi - lo - n) // 2
@@ -68,6 +70,8 @@ def load_rows(n: int) -> tuple[list[dict], object]:
         )
         found = cursor.fetchall()
     month = dates.add_months(last, 1)
+    if dates.add_months(month, 1) > timezone.localdate():
+        month = dates.add_months(first, -1)
     return [{"customer_id": cid, "msisdn": msisdn, "month": month, "amount": amount, "paid": True}
             for cid, msisdn, amount in found], month  # fmt: skip
 
