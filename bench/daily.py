@@ -285,6 +285,7 @@ def profile(day: dt.date) -> list[dict]:
     ANALYZE executes them, so the run does its work), all rolled back. The foreign keys are checked at the end of
     each statement here (SET CONSTRAINTS ALL IMMEDIATE), so an INSERT's time includes what the commit costs."""
     from django.db import connection, transaction
+    from django.utils import timezone
 
     from managers import daily
 
@@ -310,7 +311,7 @@ def profile(day: dt.date) -> list[dict]:
         with transaction.atomic(), connection.execute_wrapper(explain):
             with connection.cursor() as cursor:
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            daily.daily_run(on=day)
+            daily.daily_run(on=day, at=timezone.now())
             raise _Rollback
     except _Rollback:
         pass
@@ -318,12 +319,14 @@ def profile(day: dt.date) -> list[dict]:
 
 
 def timed_run(day: dt.date, label: str) -> dict:
+    from django.utils import timezone
+
     from managers import daily
 
     checkpoint()
     load = os.getloadavg()
     with common.OtherLoad(db_name()) as other, common.Stopwatch() as watch:
-        result = daily.daily_run(on=day)
+        result = daily.daily_run(on=day, at=timezone.now())
     counts = ", ".join(f"{k} {v:,}" for k, v in result["counts"].items() if v) or "nothing"
     steps = ", ".join(f"{k} {v:.2f}" for k, v in result["seconds"].items() if k != "total" and v >= 0.01)
     log(f"  {label}: {watch.seconds:.3f} s ({counts}; steps s: {steps}); load {load[0]:.2f}, others used "

@@ -20,7 +20,6 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db import connection
-from django.utils import timezone
 
 from core import dates
 from core.sql import Dialect, Params
@@ -106,7 +105,7 @@ class Pass:
             mstart=p(month.start),
             mend=p(month.end),
             on=p(on),
-            now=p(timezone.now()),
+            now=p.d.now,
             actor=p(actor[:60]),
             reference=p(f"grants as of {on.isoformat()}"),
         )

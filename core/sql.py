@@ -21,6 +21,7 @@ class Dialect:
     distinct: str  # null-safe "differs"
     false: str  # the boolean false
     for_update: str  # row locks of a SELECT ('' where the database locks as a whole for a write)
+    now: str  # the database's clock for bookkeeping timestamps, as Django's Now() writes it
     _greatest: str  # scalar maximum of several values
     _floor_int: str  # integer yuan of a non-negative amount, floored
     _fen: str  # integer fen of an amount
@@ -95,6 +96,7 @@ POSTGRES = Dialect(
     distinct="IS DISTINCT FROM",
     false="false",
     for_update=" FOR UPDATE",
+    now="STATEMENT_TIMESTAMP()",  # CURRENT_TIMESTAMP would be the transaction's start
     _greatest="GREATEST",
     _floor_int="FLOOR({})::bigint",
     _fen="(({}) * 100)::bigint",  # numeric to bigint rounds; amounts have two places
@@ -116,6 +118,8 @@ SQLITE = Dialect(
     distinct="IS NOT",  # IS DISTINCT FROM only since SQLite 3.39
     false="0",
     for_update="",
+    # CURRENT_TIMESTAMP has whole seconds; this is what Django writes (UTC text), milliseconds included
+    now="STRFTIME('%%Y-%%m-%%d %%H:%%M:%%f', 'now')",
     _greatest="MAX",
     # SQLite keeps decimals as floating point: each amount is made an exact integer before any sum
     _floor_int="CAST({} AS INTEGER)",

@@ -205,7 +205,7 @@ def customer_transition(
     customer: Customer,
     action: str,
     kind: str = "",
-    at: dt.datetime | None = None,
+    at: dt.datetime,
     actor=None,
     source: str = "",
     as_fact: bool = False,
@@ -218,7 +218,6 @@ def customer_transition(
     problem = rules.transition_problem(action, customer.status, kind)
     if problem and not (as_fact and rules.fact_applies(action, customer.status)):
         raise RuleViolation(problem, code="invalid_transition")
-    at = at or timezone.now()
     _, to_status = rules.TRANSITIONS[action]
     from_status = customer.status
     customer.status = to_status
@@ -257,7 +256,7 @@ def customer_transfer_ownership(
     customer: Customer,
     name: str,
     id_number: str,
-    at: dt.datetime | None = None,
+    at: dt.datetime,
     actor=None,
     source: str = "",
 ) -> Customer:
@@ -272,7 +271,7 @@ def customer_transfer_ownership(
         kind=CustomerChange.Kind.OWNERSHIP,
         before=before,
         after={"name": name, "id_number": id_number},
-        occurred_at=at or timezone.now(),
+        occurred_at=at,
         source=source or actor_label(actor, max_length=40),
     )
     return customer
@@ -280,7 +279,7 @@ def customer_transfer_ownership(
 
 @transaction.atomic
 def customer_change_number(
-    *, customer: Customer, new_msisdn: str, at: dt.datetime | None = None, actor=None, source: str = ""
+    *, customer: Customer, new_msisdn: str, at: dt.datetime, actor=None, source: str = ""
 ) -> Customer:
     """改号: the account keeps everything under a new msisdn."""
     customer = customer_lock(customer)
@@ -298,7 +297,7 @@ def customer_change_number(
         kind=CustomerChange.Kind.NUMBER,
         before=before,
         after={"msisdn": new_msisdn},
-        occurred_at=at or timezone.now(),
+        occurred_at=at,
         source=source or actor_label(actor, max_length=40),
     )
     return customer
@@ -312,7 +311,7 @@ def key_person_set(
     group_class: str,
     role: str,
     group_name: str = "",
-    at: dt.datetime | None = None,
+    at: dt.datetime,
     actor=None,
 ) -> KeyPerson:
     """Record a customer's role in a corporate group; the group is created or its class updated."""
@@ -322,8 +321,6 @@ def key_person_set(
     if not created and group.group_class != group_class:
         group.group_class = group_class
         group.save(update_fields=["group_class"])
-    key_person, _ = KeyPerson.objects.get_or_create(
-        group=group, customer=customer, role=role, defaults={"set_at": at or timezone.now()}
-    )
+    key_person, _ = KeyPerson.objects.get_or_create(group=group, customer=customer, role=role, defaults={"set_at": at})
     record(actor=actor, action="key_person_set", target=key_person, at=at, group=group_code, role=role)
     return key_person

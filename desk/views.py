@@ -279,7 +279,7 @@ def contact_log(request, msisdn: str, *, manager: AccountManager):
     data = form.cleaned_data
     _log, closed = services.contact_log(
         customer=customer, channel=data["channel"], outcome=data["outcome"], note=data["note"].strip(),
-        actor=request.user, source="dashboard",
+        occurred_at=timezone.now(), actor=request.user, source="dashboard",
     )  # fmt: skip
     if closed:
         flash = ngettext(
@@ -418,7 +418,8 @@ def card_action(request, msisdn: str, *, manager: AccountManager):
             card = services.card_advance(
                 card=card, action=action, on=timezone.localdate(), delivery_mode=data["delivery_mode"],
                 agreed_date=data["agreed_date"], address=data["address"].strip(), card_name=data["card_name"].strip(),
-                landline=data["landline"].strip(), birthday=data["birthday"], actor=request.user,
+                landline=data["landline"].strip(), birthday=data["birthday"], at=timezone.now(),
+                actor=request.user,
             )  # fmt: skip
     except DomainError as exc:
         messages.error(request, domain_message(exc))
@@ -691,7 +692,7 @@ def case_move(request, case_id: int, *, manager: AccountManager):
             case=case, to=to, actor=request.user, note=data["note"].strip(),
             offer=data["offer"] if to == CaseState.OFFER_MADE else "",
             visit_on=data["visit_on"] if to == CaseState.ESCALATED else None,
-            channel="call" if to == CaseState.CONTACTED else "", source="",
+            channel="call" if to == CaseState.CONTACTED else "", source="", at=timezone.now(),
         )  # fmt: skip
     except DomainError as exc:
         messages.error(request, move_message(exc))

@@ -72,7 +72,7 @@ class ContactLogApi(APIView):
         customer = selectors.scoped_customer(msisdn=data["msisdn"], user=request.user)
         log, closed = services.contact_log(
             customer=customer, channel=data["channel"], outcome=data["outcome"], note=data["note"],
-            occurred_at=data.get("occurred_at"), actor=request.user, source="api",
+            occurred_at=data.get("occurred_at") or timezone.now(), actor=request.user, source="api",
         )  # fmt: skip
         return Response({"id": log.pk, "closed_obligations": closed}, status=status.HTTP_201_CREATED)
 

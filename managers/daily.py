@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.mail import send_mass_mail
 from django.db import connection, transaction
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from core.sql import Params, dialect
@@ -498,13 +498,13 @@ STEPS = (
 )
 
 
-def daily_run(*, on: dt.date, on_step: Callable[[str, int, float], None] | None = None) -> dict:
+def daily_run(*, on: dt.date, at: dt.datetime, on_step: Callable[[str, int, float], None] | None = None) -> dict:
     """Run the daily job for the business date `on` (idempotent). Returns {"day", "counts", "seconds", "missing_calendar_years"}.
 
+    `at`: the run's time (the entry point's clock), stamped on the digests it writes.
     `on_step(name, count, seconds)` is called after each step (the command prints progress with it)."""
     started = time.perf_counter()
     calendar = WorkCalendar.from_db()
-    now = timezone.now()
     counts: dict[str, int] = {}
     seconds: dict[str, float] = {}
     details: dict[str, dict] = defaultdict(dict)
@@ -530,11 +530,11 @@ def daily_run(*, on: dt.date, on_step: Callable[[str, int, float], None] | None 
     step("unreachable_followup", lambda: open_unreachable_followups(day=on, calendar=calendar))
     step("card_pickup_reminder", lambda: open_pickup_reminders(day=on))
     step("overdue", lambda: mark_overdue(day=on))
-    step("notifications", lambda: notify(day=on, now=now))
+    step("notifications", lambda: notify(day=on, now=at))
 
     t0 = time.perf_counter()
     try:
-        counts["emails"] = email_digests(day=on, now=now)
+        counts["emails"] = email_digests(day=on, now=at)
     except Exception:  # the notifications are written; a mail server down must not fail the job
         logger.exception("Daily digest emails for %s could not be sent", on)
         counts["emails"] = 0

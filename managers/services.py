@@ -255,13 +255,12 @@ def active_manager_of(customer: Customer) -> AccountManager | None:
 
 @transaction.atomic
 def contact_log(
-    *, customer: Customer, channel: str, outcome: str, note: str = "", occurred_at: dt.datetime | None = None,
+    *, customer: Customer, channel: str, outcome: str, note: str = "", occurred_at: dt.datetime,
     actor=None, source: str = "dashboard",
 ) -> tuple[ContactLog, list[int]]:  # fmt: skip
     """Log a contact with a member; close every open obligation it satisfies. Returns (log, closed ids).
 
     A first contact made by SMS opens the first call (3 working days after the SMS)."""
-    occurred_at = occurred_at or timezone.now()
     day = timezone.localdate(occurred_at)
     manager = active_manager_of(customer)
     log = ContactLog.objects.create(
@@ -367,10 +366,12 @@ def card_start(*, customer: Customer, reissue: bool = False, actor=None) -> Memb
 @transaction.atomic
 def card_advance(
     *, card: MembershipCard, action: str, on: dt.date, delivery_mode: str = "", agreed_date: dt.date | None = None,
-    address: str = "", card_name: str = "", landline: str = "", birthday: dt.date | None = None, actor=None,
+    address: str = "", card_name: str = "", landline: str = "", birthday: dt.date | None = None, at: dt.datetime,
+    actor=None,
 ) -> MembershipCard:  # fmt: skip
     """Move a card along: collected data → card maker → arrived (pickup notice +3 days) → mailed (receipt check
-    +7 days) / self pickup (reminders by the daily job) / door delivery (due the agreed date) → received."""
+    +7 days) / self pickup (reminders by the daily job) / door delivery (due the agreed date) → received. `at`:
+    when (a receipt closes the delivery obligations then)."""
     card = MembershipCard.objects.select_for_update().get(pk=card.pk)
     if action not in CARD_FLOW:
         raise InvalidInput(f"Unknown card action {action!r}.", fields={"action": [f"one of {', '.join(CARD_FLOW)}"]})
@@ -423,7 +424,6 @@ def card_advance(
             _open(customer, ObligationKind.CARD_DOOR_DELIVERY, f"card{card.pk}", on, agreed_date)
     elif action == "receive":
         card.received_on = on
-        at = timezone.now()
         _close(customer, [ObligationKind.CARD_DOOR_DELIVERY, ObligationKind.CARD_RECEIPT_CHECK], at)
         Obligation.objects.filter(
             customer=customer, kind=ObligationKind.CARD_PICKUP_REMINDER, status__in=OPEN_STATES

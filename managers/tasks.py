@@ -16,4 +16,4 @@ def run_daily_task(on: str | None = None) -> dict:
     """The daily job of DOMAIN §4 for `day` (ISO date; default today in Asia/Shanghai). Idempotent: a retry or a
     second delivery of the same day changes nothing."""
     business_day = dt.date.fromisoformat(on) if on else timezone.localdate(timezone=daily.BUSINESS_TZ)
-    return daily.daily_run(on=business_day)
+    return daily.daily_run(on=business_day, at=timezone.now())

@@ -59,7 +59,7 @@ def _lock_accounts(cursor, customers_sql: str, p: Params) -> None:
     customer-id order (two writers never wait for each other crosswise)."""
     cursor.execute(
         f"""INSERT INTO {ACCOUNTS} (customer_id, balance, frozen, frozen_reason, total_consumption, updated_at)
-            SELECT id, 0, {p.d.false}, '', 0, {p(timezone.now())}
+            SELECT id, 0, {p.d.false}, '', 0, {p.d.now}
             FROM ({customers_sql}) x WHERE true ORDER BY id
             ON CONFLICT (customer_id) DO NOTHING""",
         p,
@@ -133,7 +133,6 @@ def earn(
     Positive differences go into the lot of the bill's year (kind earn, or reward); negative ones take
     points back oldest lot first (FIFO), and what was already spent is written off by an `adjust` entry so that
     the ledger still adds up to the lots. Must run inside a transaction."""
-    now = timezone.now()
     scope = earn_scope(on=on, expiry_years=expiry_years, keys=keys, lo=lo, hi=hi)
     result = EarnResult()
     with connection.cursor() as cursor:
@@ -146,19 +145,19 @@ def earn(
         if not result.bills:
             cursor.execute(f"DROP TABLE {DELTA}")
             return result
-        cursor.execute(*credit_lots_sql(expiry_years=expiry_years, now=now))
+        cursor.execute(*credit_lots_sql(expiry_years=expiry_years))
         if negatives:
             cursor.execute(*take_sql(on=on))
             cursor.execute(TAKE_APPLY)
-        cursor.execute(*entries_sql(on=on, now=now, actor=actor))
+        cursor.execute(*entries_sql(on=on, actor=actor))
         if negatives:
-            cursor.execute(*write_off_sql(on=on, now=now, actor=actor))
+            cursor.execute(*write_off_sql(on=on, actor=actor))
             cursor.execute(f"SELECT COALESCE(SUM(pts), 0) FROM ({SHORT}) s")
             result.written_off = int(cursor.fetchone()[0])
         change = balance_change(negatives)
         cursor.execute(f"SELECT COALESCE(SUM(pts), 0) FROM ({change}) x")
         result.points = int(cursor.fetchone()[0])
-        cursor.execute(*balances_sql(change, now=now))
+        cursor.execute(*balances_sql(change))
         cursor.execute(f"DROP TABLE {DELTA}")
         if negatives:
             cursor.execute(f"DROP TABLE {TAKE}")
@@ -249,11 +248,11 @@ SHORT = f"""SELECT need.customer_id, need.n - COALESCE(tk.taken, 0) AS pts
 TAKE_APPLY = f"UPDATE {LOTS} SET remaining = {LOTS}.remaining - t.take FROM {TAKE} t WHERE {LOTS}.id = t.id"
 
 
-def credit_lots_sql(*, expiry_years: int, now: dt.datetime) -> Statement:
+def credit_lots_sql(*, expiry_years: int) -> Statement:
     """1. Positive differences into the lot of the bill's year (one lot per customer, year and kind)."""
     p = Params()
     sql = f"""INSERT INTO {LOTS} (customer_id, year, kind, original, remaining, expires_on, created_at)
-        SELECT customer_id, year, kind, SUM(pts), SUM(pts), {p.d.dec31(f"year + {p(expiry_years)}")}, {p(now)}
+        SELECT customer_id, year, kind, SUM(pts), SUM(pts), {p.d.dec31(f"year + {p(expiry_years)}")}, {p.d.now}
         FROM (SELECT customer_id, year, 'earn' AS kind, d_earn AS pts FROM {DELTA} WHERE d_earn > 0
               UNION ALL
               SELECT customer_id, year, 'reward' AS kind, d_reward AS pts FROM {DELTA} WHERE d_reward > 0) x
@@ -286,13 +285,13 @@ def take_sql(*, on: dt.date) -> Statement:
     return sql, p
 
 
-def entries_sql(*, on: dt.date, now: dt.datetime, actor: str) -> Statement:
+def entries_sql(*, on: dt.date, actor: str) -> Statement:
     """3. The ledger: one entry per bill and kind that changed."""
     p = Params()
     reference = f"CASE WHEN correction = 1 THEN {p('bill correction')} ELSE {p('bill')} END"
     sql = f"""INSERT INTO {ENTRIES} (customer_id, kind, amount, year, bill_month, reference, detail, occurred_on,
                                       created_at, actor)
-        SELECT customer_id, kind, pts, year, month, ref, NULL, {p(on)}, {p(now)}, {p(actor)}
+        SELECT customer_id, kind, pts, year, month, ref, NULL, {p(on)}, {p.d.now}, {p(actor)}
         FROM (SELECT customer_id, 'earn' AS kind, d_earn AS pts, year, month, {reference} AS ref
               FROM {DELTA} WHERE d_earn <> 0
               UNION ALL
@@ -302,11 +301,11 @@ def entries_sql(*, on: dt.date, now: dt.datetime, actor: str) -> Statement:
     return sql, p
 
 
-def write_off_sql(*, on: dt.date, now: dt.datetime, actor: str) -> Statement:
+def write_off_sql(*, on: dt.date, actor: str) -> Statement:
     """What a correction down could not take back (already spent) is written off by an `adjust` entry."""
     p = Params()
     sql = f"""INSERT INTO {ENTRIES} (customer_id, kind, amount, reference, detail, occurred_on, created_at, actor)
-        SELECT customer_id, 'adjust', pts, {p(WRITTEN_OFF)}, NULL, {p(on)}, {p(now)}, {p(actor)}
+        SELECT customer_id, 'adjust', pts, {p(WRITTEN_OFF)}, NULL, {p(on)}, {p.d.now}, {p(actor)}
         FROM ({SHORT}) s ORDER BY customer_id"""
     return sql, p
 
@@ -324,12 +323,12 @@ def balance_change(negatives: bool) -> str:
     return f"SELECT customer_id, credited AS pts, consumption FROM {credit} cr"
 
 
-def balances_sql(change: str, *, now: dt.datetime) -> Statement:
+def balances_sql(change: str) -> Statement:
     """4. The balances and the consumption totals."""
     p = Params()
     sql = f"""UPDATE {ACCOUNTS} SET balance = {ACCOUNTS}.balance + x.pts,
                total_consumption = {ACCOUNTS}.total_consumption + x.consumption,
-               updated_at = {p(now)}
+               updated_at = {p.d.now}
         FROM ({change}) x WHERE {ACCOUNTS}.customer_id = x.customer_id"""
     return sql, p
 
@@ -347,7 +346,6 @@ def expire(*, on: dt.date, lo: int, hi: int, actor: str = "") -> ExpireResult:
     has nothing left. Must run inside a transaction."""
     p = Params()
     d = p.d
-    now = timezone.now()
     tmp = "points_expiring"
     result = ExpireResult()
     live = (
@@ -376,7 +374,7 @@ def expire(*, on: dt.date, lo: int, hi: int, actor: str = "") -> ExpireResult:
                 f"""INSERT INTO {ENTRIES} (customer_id, kind, amount, year, reference, detail, occurred_on,
                                                     created_at, actor)
                 SELECT customer_id, 'expire', -SUM(remaining), year, {q("year-end expiry")}, NULL,
-                       {q(on)}, {q(now)}, {q(actor)}
+                       {q(on)}, {d.now}, {q(actor)}
                 FROM {tmp} GROUP BY customer_id, year ORDER BY customer_id, year""",
                 q,
             )
@@ -386,7 +384,7 @@ def expire(*, on: dt.date, lo: int, hi: int, actor: str = "") -> ExpireResult:
             q = Params()
             cursor.execute(
                 f"""UPDATE {ACCOUNTS} SET balance = {ACCOUNTS}.balance - x.pts,
-                       updated_at = {q(now)}
+                       updated_at = {d.now}
                 FROM (SELECT customer_id, SUM(remaining) AS pts FROM {tmp} GROUP BY customer_id) x
                 WHERE {ACCOUNTS}.customer_id = x.customer_id""",
                 q,
@@ -410,7 +408,6 @@ def credit(*, table: rules.CreditTable, on: dt.date, lo: int, hi: int) -> Credit
     rules.credit_score). Must run inside a transaction."""
     p = Params()
     d = p.d
-    now = timezone.now()
     first, last = rules.suspension_window(on, table.suspension_months)
     brand = (
         "CASE c.brand " + " ".join(f"WHEN {p(b)} THEN {p(v)}" for b, v in table.brand_points.items()) + " ELSE 0 END"
@@ -441,7 +438,7 @@ def credit(*, table: rules.CreditTable, on: dt.date, lo: int, hi: int) -> Credit
     )
     sql = f"""
     INSERT INTO {RATINGS} (customer_id, stars, score, as_of, computed_at)
-    SELECT id, {stars}, score, {p(on)}, {p(now)} FROM (
+    SELECT id, {stars}, score, {p(on)}, {d.now} FROM (
         SELECT c.id, {brand} + {tenure} + {bands} - {p(table.suspension_penalty)} * COALESCE(s.n, 0) AS score
         FROM {CUSTOMERS} c
         LEFT JOIN (
@@ -465,10 +462,11 @@ def credit(*, table: rules.CreditTable, on: dt.date, lo: int, hi: int) -> Credit
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, p)
+        # the ratings just written: the statement above upserted one for every customer of the range not closed
         q = Params()
         cursor.execute(
-            f"SELECT stars, COUNT(*) FROM {RATINGS} WHERE customer_id BETWEEN {q(lo)} AND {q(hi)} "
-            f"AND computed_at = {q(now)} GROUP BY stars",
+            f"SELECT r.stars, COUNT(*) FROM {RATINGS} r JOIN {CUSTOMERS} c ON c.id = r.customer_id "
+            f"WHERE r.customer_id BETWEEN {q(lo)} AND {q(hi)} AND c.status <> 'closed' GROUP BY r.stars",
             q,
         )
         by_stars = {int(s): n for s, n in cursor.fetchall()}

@@ -16,7 +16,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Min
-from django.utils import timezone
+from django.db.models.functions import Now
 from django.utils.translation import gettext as _
 
 from core.actors import actor_label, record
@@ -92,14 +92,14 @@ def points_job_run(
     size = chunk_size or _chunk_size()
     job, created = PointsJob.objects.get_or_create(
         kind=kind, business_date=on,
-        defaults={"started_at": timezone.now(), "actor": actor_label(actor, max_length=40)},
+        defaults={"started_at": Now(), "actor": actor_label(actor, max_length=40)},
     )  # fmt: skip
     if not created:
         if job.status == JobStatus.DONE and not force:
             return job
         if job.status == JobStatus.DONE:
             job.last_id, job.chunks_done, job.counts = 0, 0, {}
-            job.started_at = timezone.now()
+            job.started_at = Now()
         job.status, job.error, job.finished_at, job.actor = (
             JobStatus.RUNNING,
             "",
@@ -127,8 +127,9 @@ def points_job_run(
     except Exception:
         PointsJob.objects.filter(pk=job.pk).update(status=JobStatus.FAILED, error=traceback.format_exc()[-4000:])
         raise
-    job.status, job.finished_at = JobStatus.DONE, timezone.now()
+    job.status, job.finished_at = JobStatus.DONE, Now()
     job.save(update_fields=["status", "finished_at"])
+    job.refresh_from_db(fields=["started_at", "finished_at"])  # the database's clock wrote them
     return job
 
 
@@ -175,7 +176,7 @@ def credit_rating_refresh(*, customer: Customer, on: dt.date) -> CreditRating:
     score = selectors.credit_score(customer=customer, on=on, table=credit_table())
     rating, _ = CreditRating.objects.update_or_create(
         customer=customer,
-        defaults={"stars": score.stars, "score": score.score, "as_of": on, "computed_at": timezone.now()},
+        defaults={"stars": score.stars, "score": score.score, "as_of": on, "computed_at": Now()},
     )
     return rating
 
@@ -293,7 +294,7 @@ def points_redeem(
             entry = PointsEntry.objects.create(
                 customer=customer, kind=EntryKind.REDEEM, amount=-points, reference=(reference or "")[:100],
                 idempotency_key=idempotency_key or None, balance_after=balance, detail=_detail(taken),
-                occurred_on=on, created_at=timezone.now(), actor=actor_label(actor, max_length=40),
+                occurred_on=on, created_at=Now(), actor=actor_label(actor, max_length=40),
             )  # fmt: skip
     except IntegrityError:
         stored = _stored(idempotency_key, kind=EntryKind.REDEEM, customer_id=customer.pk, amount=-points)
@@ -301,7 +302,7 @@ def points_redeem(
             raise
         return Redemption(stored.pk, stored.balance_after, replayed=True)
     _apply_take(taken)
-    PointsAccount.objects.filter(pk=account.pk).update(balance=F("balance") - points, updated_at=timezone.now())
+    PointsAccount.objects.filter(pk=account.pk).update(balance=F("balance") - points, updated_at=Now())
     return Redemption(entry.pk, balance)
 
 
@@ -366,7 +367,7 @@ def points_transfer(
         raise _insufficient(exc.available, exc.wanted) from exc
     from_balance = accounts[source.pk].balance - points
     to_balance = accounts[target.pk].balance + points
-    now, label = timezone.now(), actor_label(actor, max_length=40)
+    now, label = Now(), actor_label(actor, max_length=40)
     try:
         with transaction.atomic():
             entry = PointsEntry.objects.create(
@@ -404,10 +405,10 @@ def _credit_lot(*, customer_id: int, year: int, kind: str, points: int, expires_
 
 
 @transaction.atomic
-def points_freeze(*, customer: Customer, reason: str, at: dt.datetime | None = None, actor=None) -> PointsAccount:
+def points_freeze(*, customer: Customer, reason: str, at: dt.datetime, actor=None) -> PointsAccount:
     """Suspension or closure request: no redemption or transfer until unfrozen (earning goes on)."""
     account = _lock(customer.pk)[customer.pk]
-    account.frozen, account.frozen_reason, account.frozen_at = True, reason[:20], at or timezone.now()
+    account.frozen, account.frozen_reason, account.frozen_at = True, reason[:20], at
     account.save(update_fields=["frozen", "frozen_reason", "frozen_at", "updated_at"])
     record(actor=actor, action="points_frozen", target=account, at=account.frozen_at, reason=account.frozen_reason)
     return account
@@ -424,7 +425,9 @@ def points_unfreeze(*, customer: Customer, actor=None) -> PointsAccount:
 
 
 @transaction.atomic
-def points_clear(*, customer: Customer, on: dt.date, reference: str = "", actor=None) -> PointsEntry | None:
+def points_clear(
+    *, customer: Customer, on: dt.date, at: dt.datetime, reference: str = "", actor=None
+) -> PointsEntry | None:
     """Closure clears the balance: every lot emptied, one `clear` entry; the account stays frozen."""
     account = _lock(customer.pk)[customer.pk]
     lots = list(PointsLot.objects.filter(customer=customer, remaining__gt=0).order_by("expires_on", "id"))
@@ -434,12 +437,12 @@ def points_clear(*, customer: Customer, on: dt.date, reference: str = "", actor=
         entry = PointsEntry.objects.create(
             customer=customer, kind=EntryKind.CLEAR, amount=-total, reference=(reference or _("closure"))[:100],
             balance_after=account.balance - total, detail=_detail([(lot, lot.remaining) for lot in lots]),
-            occurred_on=on, created_at=timezone.now(), actor=actor_label(actor, max_length=40),
+            occurred_on=on, created_at=Now(), actor=actor_label(actor, max_length=40),
         )  # fmt: skip
         PointsLot.objects.filter(pk__in=[lot.pk for lot in lots]).update(remaining=0)
     account.balance -= total
     account.frozen, account.frozen_reason = True, "closed"
-    account.frozen_at = account.frozen_at or timezone.now()
+    account.frozen_at = account.frozen_at or at
     account.save(update_fields=["balance", "frozen", "frozen_reason", "frozen_at", "updated_at"])
     return entry
 
@@ -466,7 +469,7 @@ def points_move_in(
     if problems:
         raise InvalidInput(_("Some points lots cannot be brought along."), fields={"data": problems})
     account = _lock(customer.pk)[customer.pk]
-    balance, now, label, entries = account.balance, timezone.now(), actor_label(actor, max_length=40), []
+    balance, now, label, entries = account.balance, Now(), actor_label(actor, max_length=40), []
     for year, points in sorted(lots):
         expires = rules.expires_on(year, expiry_years)
         balance += points

@@ -118,6 +118,7 @@ class RetentionCaseAdmin(BranchScopedAdmin, MaskedCustomerMixin, admin.ModelAdmi
                         services.case_transition(
                             case=case, to=data["to"], actor=request.user, note=data["note"].strip(),
                             offer=data["offer"].code if data["offer"] else "", visit_on=data["visit_on"],
+                            at=timezone.now(),
                         )  # fmt: skip
                         done += 1
                     except DomainError as exc:

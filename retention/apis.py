@@ -65,7 +65,7 @@ class RetentionCaseListApi(generics.ListAPIView):
         customer = manager_selectors.scoped_customer(msisdn=data["msisdn"], user=request.user)
         case, created = services.closure_request(
             customer=customer, channel=data["channel"], reason=data["reason"], reason_category=data["reason_category"],
-            at=data.get("occurred_at"), actor=request.user,
+            at=data.get("occurred_at") or timezone.now(), actor=request.user,
         )  # fmt: skip
         case = selectors.case_get(case_id=case.pk, user=request.user)
         return Response(CaseSerializer(case).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
@@ -90,7 +90,7 @@ class RetentionCaseTransitionApi(APIView):
         serializer = CaseTransitionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        services.case_transition(case=case, at=data.pop("occurred_at"), actor=request.user, **data)
+        services.case_transition(case=case, at=data.pop("occurred_at") or timezone.now(), actor=request.user, **data)
         # the client sent a case id, not the msisdn: the answer masks it as the list does (no `pii` scope)
         case = selectors.case_get(case_id=case.pk, user=request.user)
         return Response(CaseSerializer(case, context={"request": request}).data)

@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from core.actors import actor_label
@@ -78,7 +79,7 @@ def open_case_of(customer: Customer, *, lock: bool = False) -> RetentionCase | N
 @transaction.atomic
 def case_open(
     *, customer: Customer, channel: str = "", reason: str = "", reason_category: str = "",
-    at: dt.datetime | None = None, actor=None, source: str = "",
+    at: dt.datetime, actor=None, source: str = "",
 ) -> tuple[RetentionCase, bool]:  # fmt: skip
     """A closure request's case: opened for the customer's account manager, with a retention contact due 1 working
     day later; a second request while a case is open joins it (one more request, a step). Returns (case, opened).
@@ -86,7 +87,6 @@ def case_open(
     Called by `closure_request` below once the customer is pending closure.
     The customer is locked first (core.db's lock order) and her status checked under the lock: no case opens for a
     customer whose request is over (a 409 `no_closure_request`; closure_request never asks for one)."""
-    at = at or timezone.now()
     category = category_of(reason_category, reason)
     channel, reason = channel[:20], reason[:200]
     customer = customer_services.customer_lock(customer)
@@ -153,7 +153,7 @@ def _check_input(*, to: str, note: str, channel: str) -> None:
 @transaction.atomic
 def case_transition(
     *, case: RetentionCase, to: str, actor, note: str = "", offer: str = "", visit_on: dt.date | None = None,
-    channel: str = "", reason_category: str = "", at: dt.datetime | None = None, source: str = "",
+    channel: str = "", reason_category: str = "", at: dt.datetime, source: str = "",
 ) -> RetentionCase:  # fmt: skip
     """Move a case along DOMAIN §8's state machine and log the step (who, when, note, offer).
 
@@ -163,7 +163,6 @@ def case_transition(
     - `channel` (sms, call, visit, wechat, email), when given, logs the contact in the customer's trail (reached),
       which closes the open retention contact;
     - `retained` cancels the customer's closure request (back to active, points unfrozen): `customer_lifecycle`."""
-    at = at or timezone.now()
     _check_input(to=to, note=note, channel=channel)
     # the customer first, then her case (core.db's lock order): a lifecycle event of hers runs before or after
     customer_services.customer_lock(RetentionCase.objects.values_list("customer_id", flat=True).get(pk=case.pk))
@@ -239,7 +238,7 @@ def cases_follow_reassignment(*, customer_ids: list[int], manager, **kwargs) -> 
     return (
         RetentionCase.objects.filter(customer_id__in=customer_ids)
         .exclude(state__in=CLOSED_CASE_STATES)
-        .update(manager=manager, updated_at=timezone.now())
+        .update(manager=manager, updated_at=Now())
     )
 
 
@@ -264,7 +263,7 @@ def case_churn_for_closure(*, customer: Customer, at: dt.datetime, actor=None, s
 
 @transaction.atomic
 def customer_lifecycle(
-    *, customer, action: str, kind: str = "", at=None, actor=None, source: str = "", channel: str = "",
+    *, customer, action: str, kind: str = "", at: dt.datetime, actor=None, source: str = "", channel: str = "",
     reason: str = "", reason_category: str = "", as_fact: bool = False,
 ):  # fmt: skip
     """A lifecycle move with everything that follows it. Used by the events API, the admin actions and the
@@ -280,7 +279,6 @@ def customer_lifecycle(
     cancellation does.
 
     Locks in the project's order (core.db): the customer first, then her case, tier, assignment, points account."""
-    at = at or timezone.now()
     if action == "request_closure":
         case, _opened = closure_request(
             customer=customer, channel=channel, reason=reason, reason_category=reason_category, at=at, actor=actor,
@@ -307,7 +305,7 @@ def customer_lifecycle(
 @transaction.atomic
 def closure_request(
     *, customer: Customer, channel: str = "", reason: str = "", reason_category: str = "",
-    at: dt.datetime | None = None, actor=None, source: str = "",
+    at: dt.datetime, actor=None, source: str = "",
 ) -> tuple[RetentionCase, bool]:  # fmt: skip
     """A closure request (event, retention API or dashboard, admin action): the customer becomes pending closure and
     her points are frozen, and her retention case opens; a request while she is already pending closure joins the
@@ -317,7 +315,6 @@ def closure_request(
     The customer is locked first and until the end (core.db): a cancellation or a suspension of hers waits, so the
     case never opens once her request is over."""
     category_of(reason_category, reason)
-    at = at or timezone.now()
     customer = customer_services.customer_lock(customer)
     if customer.status == Status.PENDING_CLOSURE:
         customer = customer_services.customer_lifecycle_seen(customer=customer, at=at)
@@ -332,9 +329,7 @@ def closure_request(
     )  # fmt: skip
 
 
-def points_follow_transition(
-    *, customer, action: str, at: dt.datetime | None = None, reference: str = "", actor=None
-) -> None:
+def points_follow_transition(*, customer, action: str, at: dt.datetime, reference: str = "", actor=None) -> None:
     """What a lifecycle move (customers.rules.TRANSITIONS action) does to the points (DOMAIN §6): frozen while
     suspended or pending closure, unfrozen on reactivation or a cancelled closure request, cleared on closure.
     Called after customer_services.customer_transition, in the same transaction."""
@@ -345,8 +340,9 @@ def points_follow_transition(
     elif action in ("reactivate", "cancel_closure"):
         points_services.points_unfreeze(customer=customer, actor=actor)
     elif action == "close":
-        on = timezone.localdate(at) if at else timezone.localdate()
-        points_services.points_clear(customer=customer, on=on, reference=reference, actor=actor)
+        points_services.points_clear(
+            customer=customer, on=timezone.localdate(at), at=at, reference=reference, actor=actor
+        )
 
 
 # --- churn -----------------------------------------------------------------------------------------------

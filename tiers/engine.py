@@ -322,7 +322,7 @@ def history_sql(
          {"" if dry_run else ", created_at"})
         SELECT customer_id, {p(run_id)}, {_tier_of_rank(p, policy, "cur_rnk", tier_ids)},
                {_tier_of_rank(p, policy, "cand_rnk", tier_ids)}, transition, {reason}, {score},
-               {p(on)}, cand_until {"" if dry_run else ", " + p(timezone.now())}
+               {p(on)}, cand_until {"" if dry_run else ", " + p.d.now}
         FROM {{source}} WHERE {CHANGED}"""
 
 
@@ -331,7 +331,7 @@ def state_sql(p: Params, policy: rules.Policy, *, on: dt.date, tier_ids: dict[st
     return f"""INSERT INTO {STATE} (customer_id, tier_id, source, valid_until, since, updated_at)
         SELECT customer_id, {_tier_of_rank(p, policy, "cand_rnk", tier_ids)}, cand_source, cand_until,
                CASE WHEN cand_rnk = 0 THEN NULL WHEN cand_rnk = cur_rnk THEN cur_since ELSE {p(on)} END,
-               {p(timezone.now())}
+               {p.d.now}
         FROM {{source}} WHERE {CHANGED}
         ON CONFLICT (customer_id) DO UPDATE SET
             tier_id = excluded.tier_id, source = excluded.source, valid_until = excluded.valid_until,

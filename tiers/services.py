@@ -8,6 +8,7 @@ import traceback
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Max, Min
+from django.db.models.functions import Now
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
@@ -170,7 +171,7 @@ def tier_run_dispatch(*, run_id: int) -> int | None:
             "Rating run %s not dispatched, the broker is unavailable (%s); the next check sends it", run_id, exc
         )
         return None
-    RatingRun.objects.filter(pk=run_id).update(dispatched_at=timezone.now())
+    RatingRun.objects.filter(pk=run_id).update(dispatched_at=Now())
     return len(chunk_ids)
 
 
@@ -202,7 +203,7 @@ def tier_run_chunk(*, chunk_id: int) -> bool:
         # Mark the run running in a statement of its own: inside the chunk's transaction the run row stayed locked
         # for the whole first chunk, and every other worker's first chunk waited for it.
         RatingRun.objects.filter(chunks__pk=chunk_id, status=RunStatus.PENDING).update(
-            status=RunStatus.RUNNING, started_at=timezone.now()
+            status=RunStatus.RUNNING, started_at=Now()
         )
         with transaction.atomic():
             # Lock the chunk row only: locking the run row too made parallel workers take turns.
@@ -216,7 +217,7 @@ def tier_run_chunk(*, chunk_id: int) -> bool:
                 apply=not run.dry_run,
             )  # fmt: skip
             RatingChunk.objects.filter(pk=chunk.pk).update(
-                done=True, counts=result.counts, customers=result.customers, done_at=timezone.now(),
+                done=True, counts=result.counts, customers=result.customers, done_at=Now(),
                 seconds=time.monotonic() - started, attempts=F("attempts") + 1,
             )  # fmt: skip
             RatingRun.objects.filter(pk=run.pk).update(progress_done=F("progress_done") + result.customers)
@@ -245,8 +246,8 @@ def tier_run_finish(*, run_id: int, follow_up: bool = True) -> bool:
         run.counts = counts
         run.status = RunStatus.DONE
         run.error = ""
-        run.started_at = run.started_at or timezone.now()
-        run.finished_at = timezone.now()
+        run.started_at = run.started_at or Now()  # the database's clock (the instance is not read back)
+        run.finished_at = Now()
         run.progress_done = sum(counts.values())
         run.save(update_fields=["counts", "status", "error", "started_at", "finished_at", "progress_done"])
         if follow_up and not run.dry_run:
@@ -261,7 +262,7 @@ def tier_run_execute(*, run: RatingRun, workers: int = 1, on_progress=None, foll
     """Run every chunk not done here, in this process (`workers` threads), then finish. For the command
     line, benchmarks and tests; the scheduler and the API use Celery workers instead. The run counts as dispatched
     (taken up here): the frequent check leaves it alone while its chunks make progress."""
-    RatingRun.objects.filter(pk=run.pk).update(dispatched_at=timezone.now())
+    RatingRun.objects.filter(pk=run.pk).update(dispatched_at=Now())
     chunk_ids = list(RatingChunk.objects.filter(run=run, done=False).values_list("id", flat=True))
 
     def work(chunk_id):

@@ -3,6 +3,7 @@ app's rows (customers' fields and actions, tiers, benefits, points, the account 
 its actions run. Every other admin is registered by its own app (core.admin's kit)."""
 
 from django.contrib import admin
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from benefits.customer_page import BenefitAccountInline, BenefitEntryInline
@@ -40,7 +41,7 @@ class InboundEventAdmin(admin.ModelAdmin):
 def customer_move(*, customer, action, kind, actor):
     """The lifecycle move of the customer list's actions (what follows it in other apps included)."""
     return retention_services.customer_lifecycle(
-        customer=customer, action=action, kind=kind, actor=actor, source="admin"
+        customer=customer, action=action, kind=kind, at=timezone.now(), actor=actor, source="admin"
     )
 
 

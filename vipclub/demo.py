@@ -494,7 +494,7 @@ def demo_retention_load(*, as_of: dt.date, seed: int = 1) -> dict[str, int]:
         retention_services.snapshot_month(
             month=dates.add_months(month, -1), base_date=first_run.evaluation_date, on=as_of, at=timezone.now()
         )
-    daily_run(on=as_of)  # again (idempotent): the retention contacts due by today are overdue now
+    daily_run(on=as_of, at=timezone.now())  # again (idempotent): the retention contacts due by today are overdue now
     counts["at_risk"] = retention_services.risk_refresh(on=as_of)
     return counts
 

@@ -202,8 +202,8 @@ def test_closing_the_number_reduces_every_grant_to_what_was_used():
     services.benefit_grants_run(on=NEW_YEAR)
     redeem(customer, "lounge_airport_province", 2, on=dt.date(2026, 2, 1))
     # when her number is closed (the tier goes at once)
-    customer_services.customer_transition(customer=customer, action="request_closure")
-    customer_services.customer_transition(customer=customer, action="close", kind="voluntary")
+    customer_services.customer_transition(customer=customer, action="request_closure", at=timezone.now())
+    customer_services.customer_transition(customer=customer, action="close", kind="voluntary", at=timezone.now())
     tier_services.tier_remove_for_closure(customer=customer, on=dt.date(2026, 2, 10))
     # then nothing is left of the year: each of the 5 yearly grants is reduced to what was used by an expiry
     year = balances(customer, "2026")

@@ -2,6 +2,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from core.errors import RuleViolation
 from core.models import ActionLog
@@ -15,16 +16,16 @@ AT = dt.datetime(2026, 12, 1, 9, tzinfo=dt.UTC)  # when a clerk acts (a record t
 @pytest.mark.django_db
 def test_transition_writes_history_and_refuses_impossible_moves(customer):
     # given an active customer suspended for arrears
-    services.customer_transition(customer=customer, action="suspend", kind="arrears", source="test")
+    services.customer_transition(customer=customer, action="suspend", kind="arrears", source="test", at=timezone.now())
     customer.refresh_from_db()
     assert (customer.status, customer.suspension_kind) == ("suspended", "arrears")
     # when closed for arrears
-    services.customer_transition(customer=customer, action="close", kind="arrears")
+    services.customer_transition(customer=customer, action="close", kind="arrears", at=timezone.now())
     customer.refresh_from_db()
     assert (customer.status, customer.closure_kind, customer.suspension_kind) == ("closed", "arrears", "")
     # then reactivating is refused and changes nothing
     with pytest.raises(RuleViolation) as exc:
-        services.customer_transition(customer=customer, action="reactivate")
+        services.customer_transition(customer=customer, action="reactivate", at=timezone.now())
     assert exc.value.code == "invalid_transition"
     customer.refresh_from_db()
     assert customer.status == "closed"
@@ -69,9 +70,9 @@ def test_plan_change_keeps_history_and_current_plan(customer):
 def test_number_change_refuses_a_taken_number(customer):
     other = CustomerFactory(region=customer.region)
     with pytest.raises(RuleViolation) as exc:
-        services.customer_change_number(customer=customer, new_msisdn=other.msisdn)
+        services.customer_change_number(customer=customer, new_msisdn=other.msisdn, at=timezone.now())
     assert exc.value.code == "msisdn_exists"
-    services.customer_change_number(customer=customer, new_msisdn="13900000001")
+    services.customer_change_number(customer=customer, new_msisdn="13900000001", at=timezone.now())
     customer.refresh_from_db()
     assert customer.msisdn == "13900000001"
     assert customer.identity_changes.get().before == {"msisdn": "13800138000"}

@@ -9,6 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from customers.factories import RegionFactory
 from customers.models import Group, KeyPerson
@@ -106,7 +107,7 @@ def call(customer, day: dt.date, outcome: str, channel: str = "call", hour: int 
 
 
 def run(day: dt.date) -> dict:
-    return daily.daily_run(on=day)
+    return daily.daily_run(on=day, at=timezone.now())
 
 
 def run_days(first: dt.date, last: dt.date) -> None:

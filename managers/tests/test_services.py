@@ -199,18 +199,23 @@ def test_the_card_workflow_opens_its_follow_ups():
     with pytest.raises(RuleViolation):
         services.card_start(customer=member)  # one in progress
     with pytest.raises(RuleViolation):
-        services.card_advance(card=card, action="arrive", on=D(2026, 11, 1))  # not at the maker yet
+        services.card_advance(card=card, action="arrive", on=D(2026, 11, 1), at=timezone.now())  # not at the maker yet
     services.card_advance(
-        card=card, action="collect", on=D(2026, 11, 1), landline="020-1234567", address="广州市天河路1号"
+        card=card,
+        action="collect",
+        on=D(2026, 11, 1),
+        landline="020-1234567",
+        address="广州市天河路1号",
+        at=timezone.now(),
     )
-    services.card_advance(card=card, action="send_to_maker", on=D(2026, 11, 2))
-    services.card_advance(card=card, action="arrive", on=D(2026, 12, 1))
+    services.card_advance(card=card, action="send_to_maker", on=D(2026, 11, 2), at=timezone.now())
+    services.card_advance(card=card, action="arrive", on=D(2026, 12, 1), at=timezone.now())
     notice = Obligation.objects.get(customer=member, kind="card_pickup_notice")
     assert notice.due_on == D(2026, 12, 4)
-    services.card_advance(card=card, action="deliver", on=D(2026, 12, 2), delivery_mode="mail")
+    services.card_advance(card=card, action="deliver", on=D(2026, 12, 2), delivery_mode="mail", at=timezone.now())
     check = Obligation.objects.get(customer=member, kind="card_receipt_check")
     assert check.due_on == D(2026, 12, 9)
-    services.card_advance(card=card, action="receive", on=D(2026, 12, 6))
+    services.card_advance(card=card, action="receive", on=D(2026, 12, 6), at=timezone.now())
     card.refresh_from_db()
     check.refresh_from_db()
     assert (card.state, card.received_on, check.status) == ("received", D(2026, 12, 6), "done")
@@ -223,15 +228,20 @@ def test_door_delivery_is_due_on_the_agreed_date_and_done_when_delivered():
     member = make_member(manager=manager)
     card = services.card_start(customer=member)
     for action in ("send_to_maker", "arrive"):
-        services.card_advance(card=card, action=action, on=D(2026, 11, 1))
+        services.card_advance(card=card, action=action, on=D(2026, 11, 1), at=timezone.now())
     with pytest.raises(InvalidInput):
-        services.card_advance(card=card, action="deliver", on=D(2026, 11, 2), delivery_mode="door")
+        services.card_advance(card=card, action="deliver", on=D(2026, 11, 2), delivery_mode="door", at=timezone.now())
     services.card_advance(
-        card=card, action="deliver", on=D(2026, 11, 2), delivery_mode="door", agreed_date=D(2026, 11, 8)
+        card=card,
+        action="deliver",
+        on=D(2026, 11, 2),
+        delivery_mode="door",
+        agreed_date=D(2026, 11, 8),
+        at=timezone.now(),
     )
     door = Obligation.objects.get(customer=member, kind="card_door_delivery")
     assert door.due_on == D(2026, 11, 8)
-    services.card_advance(card=card, action="receive", on=D(2026, 11, 8))
+    services.card_advance(card=card, action="receive", on=D(2026, 11, 8), at=timezone.now())
     door.refresh_from_db()
     assert door.status == "done"
 
@@ -285,7 +295,7 @@ def test_every_card_move_records_who_made_it(django_user_model):
     user = django_user_model.objects.create_user(username="li.na")
     # when she starts the card and sends it to the maker
     card = services.card_start(customer=member, actor=user)
-    services.card_advance(card=card, action="send_to_maker", on=D(2026, 11, 2), actor=user)
+    services.card_advance(card=card, action="send_to_maker", on=D(2026, 11, 2), actor=user, at=timezone.now())
     # then each move names her
     logged = ActionLog.objects.filter(model="membershipcard", object_id=str(card.pk)).order_by("id")
     assert [(log.action, log.actor) for log in logged] == [("card_started", "li.na"), ("card_send_to_maker", "li.na")]

@@ -6,6 +6,7 @@ import re
 
 import pytest
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 from points import selectors, services
 from points.admin import customer_points_html
@@ -81,7 +82,7 @@ def test_the_customer_panel(member):
     html = re.sub(r"\s+", " ", customer_points_html(member))
     assert "points-frozen" not in html and "<td>2024</td><td>70</td><td>2026-12-31</td>" in html
     # frozen, on the dashboard (a panel of its own)
-    services.points_freeze(customer=member, reason="pending_closure")
+    services.points_freeze(customer=member, reason="pending_closure", at=timezone.now())
     html = re.sub(r"\s+", " ", render_to_string("points/_customer_points.html",
                                                  {"points": selectors.customer_points_panel(member, on=dt.date(2026, 11, 2))}))  # fmt: skip
     assert '<section class="panel" id="points"' in html

@@ -6,6 +6,7 @@ import threading
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from core.errors import InvalidInput, RuleViolation
 from core.models import ActionLog
@@ -127,7 +128,7 @@ def test_a_transfer_needs_the_same_brand_and_province(no_rewards):
 
 def test_frozen_accounts_neither_redeem_nor_transfer(no_rewards):
     sender, recipient = three_years(), customer()
-    services.points_freeze(customer=sender, reason="suspended")
+    services.points_freeze(customer=sender, reason="suspended", at=timezone.now())
     for call in (
         lambda: services.points_redeem(customer=sender, points=1, reference="X", on=ON),
         lambda: services.points_transfer(source=sender, target=recipient, points=1, on=ON),
@@ -137,7 +138,7 @@ def test_frozen_accounts_neither_redeem_nor_transfer(no_rewards):
         assert exc.value.code == "frozen"
     # a frozen recipient cannot receive either
     services.points_unfreeze(customer=sender)
-    services.points_freeze(customer=recipient, reason="pending_closure")
+    services.points_freeze(customer=recipient, reason="pending_closure", at=timezone.now())
     with pytest.raises(RuleViolation) as exc:
         services.points_transfer(source=sender, target=recipient, points=1, on=ON)
     assert exc.value.code == "frozen"
@@ -159,12 +160,12 @@ def test_a_suspended_status_freezes_even_without_the_event(no_rewards):
 
 def test_closure_clears_the_balance(no_rewards):
     c = three_years()
-    entry = services.points_clear(customer=c, on=ON, reference="event:9")
+    entry = services.points_clear(customer=c, on=ON, at=timezone.now(), reference="event:9")
     assert (entry.kind, entry.amount, entry.balance_after) == ("clear", -600, 0)
     assert balance(c) == 0
     assert all(r == 0 for _y, _k, _o, r, _e in lots(c))
     # a second clear writes nothing
-    assert services.points_clear(customer=c, on=ON) is None
+    assert services.points_clear(customer=c, on=ON, at=timezone.now()) is None
 
 
 def test_the_move_in_creates_the_lots_one_to_one(no_rewards):
@@ -270,7 +271,7 @@ def test_freezing_and_unfreezing_record_who_did_it(no_rewards, django_user_model
     # given a member and a staff user
     member, staff = customer(), django_user_model.objects.create_user(username="ops")
     # when the staff user freezes her points and a lifecycle event unfreezes them
-    account = services.points_freeze(customer=member, reason="suspended", actor=staff)
+    account = services.points_freeze(customer=member, reason="suspended", at=timezone.now(), actor=staff)
     services.points_unfreeze(customer=member, actor="evt-7")
     # then the log names both, with the freeze's reason and time
     logged = list(ActionLog.objects.filter(model="pointsaccount", object_id=str(account.pk)).order_by("id"))

@@ -3,6 +3,8 @@
 import datetime as dt
 from decimal import Decimal
 
+from django.utils import timezone
+
 from customers.models import MonthlyBill
 from retention import rules, services
 from retention.factories import HistoryMemberFactory
@@ -41,7 +43,7 @@ def walk(case, to: str, *, actor=None):
     for state in rules.USUAL_PATHS[to]:
         case = services.case_transition(
             case=case, to=state, actor=actor, offer="data_bonus" if state == "offer_made" else "",
-            visit_on=dt.date(2026, 12, 31) if state == "escalated" else None,
+            visit_on=dt.date(2026, 12, 31) if state == "escalated" else None, at=timezone.now(),
         )  # fmt: skip
     return case
 

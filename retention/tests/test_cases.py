@@ -6,6 +6,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import timezone
 
 from core.errors import InvalidInput, RuleViolation
 from managers.models import Assignment, ContactLog, Obligation
@@ -63,7 +64,9 @@ def test_a_closure_request_opens_a_case_for_the_manager_with_a_contact_due_in_on
 
 def test_a_second_request_joins_the_open_case(gold):
     first = open_case(gold, channel="hotline")
-    second, opened = services.closure_request(customer=gold, channel="hall", reason="tariff", source="hall")
+    second, opened = services.closure_request(
+        customer=gold, channel="hall", reason="tariff", source="hall", at=timezone.now()
+    )
     assert not opened and second.pk == first.pk
     assert RetentionCase.objects.count() == 1
     assert Obligation.objects.filter(kind="retention_contact").count() == 1
@@ -76,7 +79,7 @@ def test_a_closure_request_for_a_closed_customer_is_refused(gold):
     gold.status, gold.closure_kind = "closed", "voluntary"
     gold.save()
     with pytest.raises(RuleViolation) as refused:
-        services.closure_request(customer=gold)
+        services.closure_request(customer=gold, at=timezone.now())
     assert refused.value.code == "invalid_transition"
     assert not RetentionCase.objects.exists()
 
@@ -116,7 +119,9 @@ def test_every_illegal_transition_is_refused_naming_the_allowed_ones(gold, state
     case = walk(open_case(gold), state)
     steps = CaseStep.objects.filter(case=case).count()
     with pytest.raises(RuleViolation) as refused:
-        services.case_transition(case=case, to=to, actor=None, offer="plan_discount", visit_on=dt.date(2026, 10, 12))
+        services.case_transition(
+            case=case, to=to, actor=None, offer="plan_discount", visit_on=dt.date(2026, 10, 12), at=timezone.now()
+        )
     assert refused.value.code == "invalid_transition"
     assert refused.value.fields["allowed"] == list(rules.CASE_TRANSITIONS[state])
     case.refresh_from_db()
@@ -125,18 +130,18 @@ def test_every_illegal_transition_is_refused_naming_the_allowed_ones(gold, state
 
 def test_an_unknown_state_is_bad_input_naming_the_field(gold):
     with pytest.raises(InvalidInput) as bad:
-        services.case_transition(case=open_case(gold), to="happy", actor=None)
+        services.case_transition(case=open_case(gold), to="happy", actor=None, at=timezone.now())
     assert "to" in bad.value.fields
 
 
 def test_an_offer_comes_from_the_active_catalog(gold):
     case = walk(open_case(gold), "contacted")
     with pytest.raises(InvalidInput) as missing:
-        services.case_transition(case=case, to="offer_made", actor=None)
+        services.case_transition(case=case, to="offer_made", actor=None, at=timezone.now())
     assert "offer" in missing.value.fields
     RetentionOffer.objects.filter(code="data_bonus").update(active=False)
     with pytest.raises(InvalidInput):
-        services.case_transition(case=case, to="offer_made", actor=None, offer="data_bonus")
+        services.case_transition(case=case, to="offer_made", actor=None, offer="data_bonus", at=timezone.now())
     case.refresh_from_db()
     assert case.state == "contacted"
 
@@ -144,11 +149,13 @@ def test_an_offer_comes_from_the_active_catalog(gold):
 def test_an_escalation_plans_a_home_visit_with_a_contact_due_that_day(gold, manager):
     case = walk(open_case(gold), "declined")
     with pytest.raises(InvalidInput) as missing:
-        services.case_transition(case=case, to="escalated", actor=None)
+        services.case_transition(case=case, to="escalated", actor=None, at=timezone.now())
     assert "visit_on" in missing.value.fields
     with pytest.raises(InvalidInput):
-        services.case_transition(case=case, to="escalated", actor=None, visit_on=dt.date(2026, 9, 1))
-    case = services.case_transition(case=case, to="escalated", actor=None, visit_on=dt.date(2026, 10, 12))
+        services.case_transition(case=case, to="escalated", actor=None, visit_on=dt.date(2026, 9, 1), at=timezone.now())
+    case = services.case_transition(
+        case=case, to="escalated", actor=None, visit_on=dt.date(2026, 10, 12), at=timezone.now()
+    )
     assert case.visit_on == dt.date(2026, 10, 12)
     visit = Obligation.objects.get(customer=gold, period=f"case{case.pk}-visit")
     assert (visit.kind, visit.due_on, visit.manager) == ("retention_contact", dt.date(2026, 10, 12), manager)
@@ -176,7 +183,7 @@ def test_retained_cancels_the_closure_request_through_the_lifecycle(gold):
 
 def test_a_cancelled_closure_request_retains_the_open_case(gold):
     case = walk(open_case(gold), "considering")
-    services.customer_lifecycle(customer=gold, action="cancel_closure", source="event:c-1")
+    services.customer_lifecycle(customer=gold, action="cancel_closure", source="event:c-1", at=timezone.now())
     case.refresh_from_db()
     assert case.state == "retained"
     assert case.steps.latest("id").action == "closure_cancelled"
@@ -203,7 +210,7 @@ def test_a_closure_churns_the_case_and_records_the_churn_through_the_other_apps(
 
 
 def test_an_arrears_closure_after_a_suspension_records_churn_without_a_case(gold):
-    services.customer_lifecycle(customer=gold, action="suspend", kind="arrears")
+    services.customer_lifecycle(customer=gold, action="suspend", kind="arrears", at=timezone.now())
     services.customer_lifecycle(customer=gold, action="close", kind="arrears",
                                 at=dt.datetime(2026, 11, 3, 9, 0, tzinfo=SHANGHAI))  # fmt: skip
     record = ChurnRecord.objects.get(customer=gold)
@@ -222,7 +229,7 @@ def test_the_usual_paths_are_legal_and_reach_their_state():
 def test_a_case_that_ends_owes_no_more_retention_contacts(gold):
     case = walk(open_case(gold), "escalated")
     assert Obligation.objects.filter(customer=gold, kind="retention_contact", status="open").count() == 2
-    services.case_transition(case=case, to="churned", actor=None, note="搬去外省")
+    services.case_transition(case=case, to="churned", actor=None, note="搬去外省", at=timezone.now())
     assert set(Obligation.objects.filter(customer=gold, kind="retention_contact").values_list("status", flat=True)) == {
         "cancelled"
     }

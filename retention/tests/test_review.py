@@ -154,8 +154,8 @@ def test_a_case_page_reads_its_steps_in_a_fixed_number_of_queries(admin_client):
     page_queries(admin_client, url)  # warm the session and the caches
     few = page_queries(admin_client, url)
     for offer in ("plan_discount", "points_bonus", "device_subsidy"):
-        services.case_transition(case=case, to="considering", actor=None)
-        services.case_transition(case=case, to="offer_made", actor=None, offer=offer)
+        services.case_transition(case=case, to="considering", actor=None, at=timezone.now())
+        services.case_transition(case=case, to="offer_made", actor=None, offer=offer, at=timezone.now())
     assert page_queries(admin_client, url) == few
 
 

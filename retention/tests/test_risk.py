@@ -5,6 +5,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from customers import services as customer_services
 from customers.models import BillingMonth, MonthlyBill
@@ -109,7 +110,7 @@ def test_weights_and_thresholds_are_data(club):
 def test_a_refresh_replaces_the_list(club):
     services.risk_refresh(on=AS_OF)
     Obligation.objects.filter(customer=club["C"]).update(status="done")
-    services.customer_lifecycle(customer=club["C"], action="cancel_closure")
+    services.customer_lifecycle(customer=club["C"], action="cancel_closure", at=timezone.now())
     # a year later the closure request and the suspensions are too old (the last closed bills are the same)
     services.risk_refresh(on=dt.date(2027, 12, 1))
     assert club["C"].pk not in scores()

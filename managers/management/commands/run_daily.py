@@ -27,7 +27,7 @@ class Command(BaseCommand):
         def show(name: str, count: int, seconds: float) -> None:
             self.stdout.write(f"  {name:<22} {count:>10,}  {seconds:8.3f} s")
 
-        result = daily.daily_run(on=day, on_step=show)
+        result = daily.daily_run(on=day, at=timezone.now(), on_step=show)
         for name, parts in result["details"].items():
             self.stdout.write(f"  {name}: " + ", ".join(f"{k} {v:,}" for k, v in parts.items()))
         if result["missing_calendar_years"]:

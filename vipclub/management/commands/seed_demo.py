@@ -3,6 +3,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 
 from core import bounds
 from core.dates import add_months
@@ -62,7 +63,8 @@ class Command(BaseCommand):
             logins = demo.demo_users_create()
         self._rate(on)
         self._contact_history(on)
-        result = daily_run(on=on)  # obligations due today, overdue ones, digests: the dashboard has a day
+        # obligations due today, overdue ones, digests: the dashboard has a day
+        result = daily_run(on=on, at=timezone.now())
         self.stdout.write(f"  daily job {on}: {', '.join(f'{k} {v}' for k, v in result['counts'].items() if v)}")
         retention = demo.demo_retention_load(as_of=on, seed=seed)
         self.stdout.write(f"  retention: {', '.join(f'{k} {v}' for k, v in retention.items())}")
