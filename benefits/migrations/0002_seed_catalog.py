@@ -61,7 +61,7 @@ def seed(apps, schema_editor):
                 "name_zh": zh, "name_en": en, "unit": unit, "period": period, "validity_days": validity,
                 "redeemable_while_suspended": suspended_ok, "refuse_old_arrears": arrears, "position": position * 10,
             },
-        )  # fmt: skip
+        )
         for tier_code, fields in ENTITLEMENTS[code].items():
             if tier_code in tiers:
                 TierEntitlement.objects.get_or_create(tier=tiers[tier_code], benefit=benefit, defaults=fields)
