@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from customers.factories import RegionFactory
+from customers.factories import CustomerFactory, RegionFactory
 from customers.models import Group, KeyPerson
 from managers import daily
 from managers.factories import ManagedMemberFactory, ManagerFactory, ObligationFactory
@@ -280,22 +280,79 @@ def key_person(member):
 
 
 def test_holiday_greetings_for_key_persons_before_spring_festival_and_mid_autumn(key_person, member):
-    # given a key person and a member who is not one, both assigned; and a key person without an assignment
+    # given a key person and a member who is not one, both assigned
     kp, plain = key_person(), member("gold")
-    unassigned = key_person(assigned=False)
 
-    # when the job runs on 1 February 2026 (Spring Festival on 15 February is 14 days ahead), on 5 February,
-    # and on 15 September 2026 (Mid-Autumn on 25 September)
-    run(D(2026, 2, 1))
+    # when the job runs on 3 February 2026 (Spring Festival, 正月初一 on 17 February, is 14 days ahead), on
+    # 5 February, and on 15 September 2026 (Mid-Autumn on 25 September)
+    run(D(2026, 2, 3))
     run(D(2026, 2, 5))
     run(D(2026, 9, 15))
 
-    # then the key person owes a greeting due on each holiday's first day, once (Spring Festival's not done: late)
+    # then the key person owes a greeting due on each festival, once (Spring Festival's not done: late)
     assert obligations(kp, "holiday_greeting") == {
-        "2026-spring_festival": (D(2026, 2, 15), "overdue"),
+        "2026-spring_festival": (D(2026, 2, 17), "overdue"),
         "2026-mid_autumn": (D(2026, 9, 25), "open"),
     }
-    assert obligations(plain, "holiday_greeting") == {} and obligations(unassigned) == {}
+    assert obligations(plain, "holiday_greeting") == {}
+
+
+def test_holiday_greetings_for_every_festival_of_2027_and_new_year_2028(key_person):
+    # given a key person (the working-day package knows no year after 2026)
+    kp = key_person(started_on=D(2026, 6, 1))
+
+    # when the job runs daily from 1 December 2026 to 31 December 2027
+    run_days(D(2026, 12, 1), D(2027, 12, 31))
+
+    # then she owes a greeting on each festival of the lunar calendar, opened 14 days ahead, never born overdue
+    greetings = {o.period: (o.opened_on, o.due_on) for o in Obligation.objects.filter(customer=kp)
+                 if o.kind == "holiday_greeting"}  # fmt: skip
+    assert greetings == {
+        "2027-new_year": (D(2026, 12, 18), D(2027, 1, 1)),
+        "2027-spring_festival": (D(2027, 1, 23), D(2027, 2, 6)),
+        "2027-dragon_boat": (D(2027, 5, 26), D(2027, 6, 9)),
+        "2027-mid_autumn": (D(2027, 9, 1), D(2027, 9, 15)),
+        "2028-new_year": (D(2027, 12, 18), D(2028, 1, 1)),
+    }
+
+
+def test_mid_autumn_greeting_inside_national_day_is_not_lost(key_person):
+    # given a key person in 2020, when Mid-Autumn (八月十五) fell on National Day, 1 October
+    kp = key_person(started_on=D(2020, 1, 2))
+    KeyPerson.objects.filter(customer=kp).update(set_at=at(D(2019, 12, 1)))
+
+    # when the job runs on 20 September 2020
+    run(D(2020, 9, 20))
+
+    # then her Mid-Autumn greeting is due on 1 October
+    assert obligations(kp, "holiday_greeting") == {"2020-mid_autumn": (D(2020, 10, 1), "open")}
+
+
+def test_key_person_who_is_not_a_member_is_greeted_by_her_groups_account_manager(key_person, member, make_manager):
+    # given group G-1 whose member key person is served by `manager`, a key person of G-1 who is not a member,
+    # and a group G-2 with a non-member key person only, in a branch with two managers (the second less loaded)
+    kp = key_person()
+    outsider = CustomerFactory()
+    group = Group.objects.get(code="G-1")
+    KeyPerson.objects.create(group=group, customer=outsider, role="influencer", set_at=at(D(2025, 1, 1)))
+    busy, free = make_manager("AM010"), make_manager("AM011")
+    AccountManager.objects.filter(pk__in=[busy.pk, free.pk]).update(region=outsider.region)
+    member("gold", to=busy)
+    lonely = CustomerFactory(region=outsider.region)
+    other = Group.objects.create(code="G-2", group_class="B")
+    KeyPerson.objects.create(group=other, customer=lonely, role="contact", set_at=at(D(2025, 1, 1)))
+
+    # when the job runs on 20 September 2026 (Mid-Autumn on 25 September)
+    run(D(2026, 9, 20))
+
+    # then the outsider is greeted by the manager of her group's key persons, and the key person of G-2 by the
+    # lowest-load manager of her branch
+    greeting = {o.customer_id: (o.manager_id, o.due_on) for o in Obligation.objects.filter(kind="holiday_greeting")}
+    assert greeting == {
+        kp.pk: (kp.assignments.get().manager_id, D(2026, 9, 25)),
+        outsider.pk: (kp.assignments.get().manager_id, D(2026, 9, 25)),
+        lonely.pk: (free.pk, D(2026, 9, 25)),
+    }
 
 
 def test_holiday_greeting_not_opened_more_than_fourteen_days_ahead(key_person):
