@@ -11,6 +11,9 @@ date) that the SQL joins as VALUES tables.
 PostgreSQL and SQLite differ in a few expressions, kept side by side in `Dialect`.
 
 Steps (the keys of the result's `counts` and `seconds`; `details` splits some counts by kind):
+  branch_change         members whose branch changed and who still have a manager of the old one are reassigned
+                        to a manager of the new branch (services.assignments_follow_branch; the customers API
+                        does it at once, this catches any other way a branch changed)
   recurring             periodic contact (monthly / quarterly per tier), routine SMS (weekly) and routine call
                         (monthly), per ContactRule: the period containing `day`, due its last day (Sunday for a
                         week); one pass over the members for the three kinds
@@ -45,7 +48,7 @@ from core.sql import Params, dialect
 from customers.models import Customer, KeyPerson
 from tiers.models import CustomerTier
 
-from . import rules, selectors
+from . import rules, selectors, services
 from .calendar import WorkCalendar, greeting_festivals
 from .models import (
     AccountManager,
@@ -520,6 +523,7 @@ def email_digests(*, day: dt.date, now: dt.datetime) -> int:
 
 
 STEPS = (
+    "branch_change",
     "recurring",
     "birthday_gift",
     "holiday_greeting",
@@ -556,6 +560,7 @@ def daily_run(*, on: dt.date, on_step: Callable[[str, int, float], None] | None 
         if on_step:
             on_step(name, result, seconds[name])
 
+    step("branch_change", lambda: services.assignments_follow_branch(on=on))
     step("recurring", lambda: open_recurring(day=on))
     step("birthday_gift", lambda: open_birthday_gifts(day=on))
     step("holiday_greeting", lambda: open_holiday_greetings(day=on))

@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from customers.factories import CustomerFactory, RegionFactory
-from customers.models import Group, KeyPerson
+from customers.models import Customer, Group, KeyPerson
 from managers import daily
 from managers.factories import ManagedMemberFactory, ManagerFactory, ObligationFactory
 from managers.models import (
@@ -187,6 +187,26 @@ def test_customers_without_an_active_assignment_get_nothing(member, manager):
     # then none of them owes anything
     assert Obligation.objects.filter(customer__in=[never, ended, later]).count() == 0
     assert sum(v for k, v in result["counts"].items() if k != "emails") == 0
+
+
+def test_a_member_whose_branch_changed_is_reassigned_by_the_daily_job(member, make_manager):
+    # given a member served by a manager of another branch (her branch changed in a way that told nobody), and an
+    # active manager in her new branch
+    m = member("gold")
+    moved_to = RegionFactory(code="SZ", name="深圳")
+    Customer.objects.filter(pk=m.pk).update(region=moved_to)
+    here = make_manager("AM020")
+    AccountManager.objects.filter(pk=here.pk).update(region=moved_to)
+    ObligationFactory(customer=m, manager=m.assignments.get().manager, due_on=D(2026, 11, 30))
+
+    # when the job runs on 2 November 2026
+    result = run(D(2026, 11, 2))
+
+    # then she is reassigned to the manager of her new branch that day, and her open obligations moved with her
+    assert result["counts"]["branch_change"] == 1
+    current = Assignment.objects.get(customer=m, ended_on__isnull=True)
+    assert (current.manager_id, current.started_on, current.reason) == (here.pk, D(2026, 11, 2), "branch_changed")
+    assert set(Obligation.objects.filter(customer=m).values_list("manager_id", flat=True)) == {here.pk}
 
 
 # -- 2. routine SMS and call -------------------------------------------------------------------------------------
