@@ -131,7 +131,7 @@ def test_periodic_contact_monthly_for_diamond_and_gold_quarterly_for_silver(memb
     assert obligations(gold, "periodic_contact") == {"2026-11": (D(2026, 11, 30), "open")}
     assert obligations(silver, "periodic_contact") == {"2026-Q4": (D(2026, 12, 31), "open")}
     assert obligations(no_tier) == {}
-    assert result["details"]["recurring"] == {"periodic_contact": 3, "routine_sms": 1, "routine_call": 1}
+    assert result["details"]["recurring"] == {"periodic_contact": 3, "routine_sms": 3, "routine_call": 3}
     # and the obligation belongs to the member's manager, opened on the run's day
     o = Obligation.objects.get(customer=gold, kind="periodic_contact")
     assert (o.manager, o.opened_on) == (manager, D(2026, 11, 10))
@@ -212,22 +212,21 @@ def test_a_member_whose_branch_changed_is_reassigned_by_the_daily_job(member, ma
 # -- 2. routine SMS and call -------------------------------------------------------------------------------------
 
 
-def test_routine_sms_weekly_due_sunday_and_routine_call_monthly_for_diamond_only(member):
-    # given a diamond and a gold member
-    diamond, gold = member("diamond"), member("gold")
+def test_routine_sms_weekly_due_sunday_and_routine_call_monthly_for_every_member(member):
+    # given a diamond, a gold and a silver member
+    diamond, gold, silver = member("diamond"), member("gold"), member("silver")
 
     # when the job runs on Wednesday 11 November 2026, then on Monday 16 November
     run(D(2026, 11, 11))
     run(D(2026, 11, 16))
 
-    # then diamond owes an SMS each ISO week (due Sunday) and a call each month (due the month's last day)
-    assert obligations(diamond, "routine_sms") == {
-        "2026-W46": (D(2026, 11, 15), "overdue"),
-        "2026-W47": (D(2026, 11, 22), "open"),
-    }
-    assert obligations(diamond, "routine_call") == {"2026-11": (D(2026, 11, 30), "open")}
-    # and gold has no routine contacts
-    assert obligations(gold, "routine_sms") == {} and obligations(gold, "routine_call") == {}
+    # then each owes an SMS each ISO week (due Sunday) and a call each month (due the month's last day)
+    for m in (diamond, gold, silver):
+        assert obligations(m, "routine_sms") == {
+            "2026-W46": (D(2026, 11, 15), "overdue"),
+            "2026-W47": (D(2026, 11, 22), "open"),
+        }
+        assert obligations(m, "routine_call") == {"2026-11": (D(2026, 11, 30), "open")}
 
 
 # -- 3. birthday gift --------------------------------------------------------------------------------------------
