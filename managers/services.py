@@ -374,6 +374,13 @@ def birthday_gift_confirm(
     return obligation
 
 
+CARD_OBLIGATIONS = (
+    ObligationKind.CARD_PICKUP_NOTICE,
+    ObligationKind.CARD_PICKUP_REMINDER,
+    ObligationKind.CARD_RECEIPT_CHECK,
+    ObligationKind.CARD_DOOR_DELIVERY,
+)
+
 CARD_FLOW = {
     # action: (states it may start from, new state)
     "collect": ((CardState.COLLECTING,), CardState.COLLECTING),
@@ -460,10 +467,8 @@ def card_advance(
     elif action == "receive":
         card.received_on = on
         at = timezone.now()
-        _close(customer, [ObligationKind.CARD_DOOR_DELIVERY, ObligationKind.CARD_RECEIPT_CHECK], at)
-        Obligation.objects.filter(
-            customer=customer, kind=ObligationKind.CARD_PICKUP_REMINDER, status__in=OPEN_STATES
-        ).update(status=ObligationStatus.CANCELLED)
+        # receiving the card closes every card obligation still open (DOMAIN §4)
+        _close(customer, CARD_OBLIGATIONS, at)
     card.state = new_state
     card.save()
     record(actor=actor, action=f"card_{action}", target=card, on=on.isoformat(), state=card.state)

@@ -492,7 +492,7 @@ def test_unreachable_cutoff_counts_working_days_back():
 # -- 6. card pickup reminders ------------------------------------------------------------------------------------
 
 
-def test_card_pickup_reminders_weekly_then_monthly_until_picked_up(member):
+def test_card_pickup_reminders_weekly_in_the_first_month_then_monthly_from_the_second_until_picked_up(member):
     # given a diamond member whose card arrived on 5 October 2026 and waits at the branch
     m = member("diamond")
     card = MembershipCard.objects.create(
@@ -503,7 +503,8 @@ def test_card_pickup_reminders_weekly_then_monthly_until_picked_up(member):
     # when the job runs daily through November
     run_days(D(2026, 10, 5), D(2026, 11, 30))
 
-    # then reminders fall due weekly in the first month, then monthly, each opened 7 days ahead
+    # then reminders fall due weekly in the first month, then monthly on the 5th from the second month (5 November
+    # included), each opened 7 days ahead
     key = f"card{card.pk}-"
     reminders = obligations(m, "card_pickup_reminder")
     assert {p: due for p, (due, _s) in reminders.items()} == {
@@ -511,16 +512,18 @@ def test_card_pickup_reminders_weekly_then_monthly_until_picked_up(member):
         key + "2": D(2026, 10, 19),
         key + "3": D(2026, 10, 26),
         key + "4": D(2026, 11, 2),
-        key + "5": D(2026, 12, 5),
+        key + "5": D(2026, 11, 5),
+        key + "6": D(2026, 12, 5),
     }
-    assert Obligation.objects.get(period=key + "5").opened_on == D(2026, 11, 28)
+    assert Obligation.objects.get(period=key + "5").opened_on == D(2026, 10, 29)
+    assert Obligation.objects.get(period=key + "6").opened_on == D(2026, 11, 28)
 
     # when the card is picked up and the job runs on into January
     MembershipCard.objects.filter(pk=card.pk).update(state="received", received_on=D(2026, 12, 1))
     run_days(D(2026, 12, 1), D(2027, 1, 10))
 
     # then no more reminders open
-    assert len(obligations(m, "card_pickup_reminder")) == 5
+    assert len(obligations(m, "card_pickup_reminder")) == 6
 
 
 # -- 7. overdue --------------------------------------------------------------------------------------------------
