@@ -1,5 +1,6 @@
 """Reads of the managers app: who may see which customers, obligations, the dashboard's figures."""
 
+import calendar
 import datetime as dt
 from dataclasses import dataclass
 
@@ -297,7 +298,12 @@ def dashboard(*, manager: AccountManager, on: dt.date) -> dict:
 
 
 def _birthdays_within(qs: QuerySet, on: dt.date, days: int) -> list[tuple[dt.date, Customer]]:
-    pairs = {((on + dt.timedelta(days=i)).month, (on + dt.timedelta(days=i)).day) for i in range(days + 1)}
+    """Members whose next birthday is in [on, on + days]: 29 February birthdays on 28 February in common years, as
+    their birthday gift is (DOMAIN §4)."""
+    window = [on + dt.timedelta(days=i) for i in range(days + 1)]
+    pairs = {(day.month, day.day) for day in window}
+    if any(day.month == 2 and day.day == 28 and not calendar.isleap(day.year) for day in window):
+        pairs.add((2, 29))
     condition = Q(pk__in=[])
     for month, day in pairs:
         condition |= Q(birthday__month=month, birthday__day=day)
