@@ -38,9 +38,13 @@ def _recreate_postgres(url: str) -> None:
     if name in ("vipclub", "vipclub_bench", "postgres"):
         sys.exit(f"refused: the replay drops its database; give it its own (not {name!r})")
     maintenance = psycopg.connect(
-        dbname="postgres", user=config.get("USER") or None, password=config.get("PASSWORD") or None,
-        host=config.get("HOST") or None, port=config.get("PORT") or None, autocommit=True,
-    )  # fmt: skip
+        dbname="postgres",
+        user=config.get("USER") or None,
+        password=config.get("PASSWORD") or None,
+        host=config.get("HOST") or None,
+        port=config.get("PORT") or None,
+        autocommit=True,
+    )
     with maintenance:
         maintenance.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         maintenance.execute(f'CREATE DATABASE "{name}"')
@@ -101,9 +105,12 @@ def main() -> int:
     key_persons = KeyPerson.objects.exclude(customer__status="closed").values("customer_id").distinct().count()
     served = Assignment.objects.filter(ended_on__isnull=True).values("customer_id")
     outsiders = (
-        KeyPerson.objects.exclude(customer__status="closed").exclude(customer_id__in=served)
-        .values("customer_id").distinct().count()
-    )  # fmt: skip
+        KeyPerson.objects.exclude(customer__status="closed")
+        .exclude(customer_id__in=served)
+        .values("customer_id")
+        .distinct()
+        .count()
+    )
     missing = [p for p in expected_periods if greetings.get(p, 0) == 0]
     figures = {
         "from": args.first.isoformat(),
@@ -123,8 +130,10 @@ def main() -> int:
     results = ROOT / "bench" / "results"
     results.mkdir(exist_ok=True)
     (results / "replay_daily.json").write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
-    print(f"run_daily --date {args.first} … {args.last}: {days} days on {args.customers} customers "
-          f"({figures['database']}), {replayed:.0f} s")  # fmt: skip
+    print(
+        f"run_daily --date {args.first} … {args.last}: {days} days on {args.customers} customers "
+        f"({figures['database']}), {replayed:.0f} s"
+    )
     print("obligations opened per kind:")
     for kind, n in per_kind.items():
         print(f"  {kind:<22} {n:>7,}")

@@ -232,9 +232,13 @@ def test_a_member_whose_branch_changes_is_reassigned_at_once_to_a_manager_of_her
     member = make_member(manager=old)
     due = ObligationFactory(customer=member, manager=old, due_on=dt.date(2026, 12, 31))
     row = {
-        "msisdn": member.msisdn, "name": member.name, "id_number": member.id_number,
-        "join_date": member.join_date.isoformat(), "brand": member.brand, "region": "SZ",
-    }  # fmt: skip
+        "msisdn": member.msisdn,
+        "name": member.name,
+        "id_number": member.id_number,
+        "join_date": member.join_date.isoformat(),
+        "brand": member.brand,
+        "region": "SZ",
+    }
 
     # when billing reports on 4 December 2026 that she now lives in Shenzhen
     with time_machine.travel(dt.datetime(2026, 12, 4, 10, tzinfo=dt.timezone(dt.timedelta(hours=8))), tick=False):

@@ -55,13 +55,17 @@ def test_greeting_festivals_come_from_the_lunar_calendar_for_any_year():
     # when the greeting festivals are asked for
     # then New Year's Day is 1 January and the others are 正月初一, 五月初五 and 八月十五 of the lunar calendar
     assert greeting_festivals(2026) == {
-        "new_year": D(2026, 1, 1), "spring_festival": D(2026, 2, 17),
-        "dragon_boat": D(2026, 6, 19), "mid_autumn": D(2026, 9, 25),
-    }  # fmt: skip
+        "new_year": D(2026, 1, 1),
+        "spring_festival": D(2026, 2, 17),
+        "dragon_boat": D(2026, 6, 19),
+        "mid_autumn": D(2026, 9, 25),
+    }
     assert greeting_festivals(2027) == {
-        "new_year": D(2027, 1, 1), "spring_festival": D(2027, 2, 6),
-        "dragon_boat": D(2027, 6, 9), "mid_autumn": D(2027, 9, 15),
-    }  # fmt: skip
+        "new_year": D(2027, 1, 1),
+        "spring_festival": D(2027, 2, 6),
+        "dragon_boat": D(2027, 6, 9),
+        "mid_autumn": D(2027, 9, 15),
+    }
     assert greeting_festivals(2028)["spring_festival"] == D(2028, 1, 26)
     assert greeting_festivals(2050)["mid_autumn"] == D(2050, 9, 30)
     # and Mid-Autumn inside National Day (1 October 2020) keeps its own date
