@@ -48,7 +48,7 @@ messages: install
 
 ## Benchmarks (PostgreSQL, DATABASE_URL of a bench database, default vipclub_bench); never run by `make test`.
 ## Runs every bench/*.py script (not the _helpers), then prints one table of their ratios (bench/report.py).
-BENCH_SCRIPTS = $(filter-out bench/report.py,$(sort $(wildcard bench/[!_]*.py)))
+BENCH_SCRIPTS = $(filter-out bench/report.py bench/replay_daily.py,$(sort $(wildcard bench/[!_]*.py)))
 bench: install
 	@failed=""; for script in $(BENCH_SCRIPTS); do \
 		echo "== $$script"; $(BIN)/python $$script || failed="$$failed $$script"; \

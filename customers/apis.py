@@ -53,7 +53,7 @@ class CustomersBulkApi(APIView):
     @idempotent
     def post(self, request):
         rows = validate_rows(request.data, CustomerRowSerializer, extra_checks=customer_rows_check)
-        created, updated = services.customers_bulk_upsert(rows=rows)
+        created, updated = services.customers_bulk_upsert(rows=rows, on=timezone.localdate())
         return Response({"created": created, "updated": updated})
 
 

@@ -23,6 +23,7 @@ from .models import (
     Region,
     StatusChange,
 )
+from .signals import customers_changed_branch
 
 CUSTOMER_BULK_FIELDS = (
     "name",
@@ -45,11 +46,14 @@ def region_upsert(*, code: str, name: str, province: str, actor=None) -> tuple[R
 
 
 @transaction.atomic
-def customers_bulk_upsert(*, rows: list[dict]) -> tuple[int, int]:
+def customers_bulk_upsert(*, rows: list[dict], on: dt.date | None = None) -> tuple[int, int]:
     """Create or update customers by msisdn in one atomic pass. Rows are validated dicts whose
-    `region` is a region code that exists. Returns (created, updated)."""
+    `region` is a region code that exists. Returns (created, updated). Existing customers whose region changes
+    are announced (`customers_changed_branch`, with `on`, the day of the change) when `on` is given; without it,
+    the daily job's check follows them."""
     msisdns = [r["msisdn"] for r in rows]
-    existing = set(Customer.objects.filter(msisdn__in=msisdns).values_list("msisdn", flat=True))
+    before = dict(Customer.objects.filter(msisdn__in=msisdns).values_list("msisdn", "region_id"))
+    existing = set(before)
     region_ids = dict(Region.objects.filter(code__in={r["region"] for r in rows}).values_list("code", "id"))
     objs = []
     for r in sorted(rows, key=lambda r: r["msisdn"]):  # the upsert locks rows in this order (core.db)
@@ -84,6 +88,10 @@ def customers_bulk_upsert(*, rows: list[dict]) -> tuple[int, int]:
             unique_fields=["customer", "started_on"],
             update_fields=["plan_code"],
         )
+    moved = [r["msisdn"] for r in rows if r["msisdn"] in before and before[r["msisdn"]] != region_ids[r["region"]]]
+    if moved and on is not None:
+        ids = list(Customer.objects.filter(msisdn__in=moved).order_by("id").values_list("id", flat=True))
+        customers_changed_branch.send(sender=Customer, customer_ids=ids, on=on)
     return len(rows) - len(existing), len(existing)
 
 

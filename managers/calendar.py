@@ -1,10 +1,11 @@
 """Chinese working days: the chinesecalendar package, staff overrides winning, Monday–Friday for a year
-that neither knows (with a warning to staff until someone loads it)."""
+that neither knows (with a warning to staff until someone loads it). Greeting festivals: the lunar calendar."""
 
 import datetime as dt
 from functools import lru_cache
 
 import chinese_calendar
+from lunardate import LunarDate
 
 ONE_DAY = dt.timedelta(days=1)
 
@@ -79,20 +80,26 @@ class WorkCalendar:
         return [y for y in years if not self.year_known(y)]
 
 
-GREETING_HOLIDAYS = ("new_years_day", "spring_festival", "dragon_boat_festival", "mid_autumn_festival")
-_HOLIDAY_BY_LABEL = {holiday.value: holiday.name for holiday in chinese_calendar.Holiday}
+# The festivals of the holiday greeting (DOMAIN §4), by period key: New Year's Day on 1 January, the others on a
+# lunar date (month, day) from the lunar calendar, for any year the package covers (1900–2099), never from the
+# working-day schedule (which knows a few years only, and moves a festival's "first day" when it falls inside
+# another holiday, as Mid-Autumn inside National Day in 2020).
+GREETING_FESTIVALS: dict[str, tuple[int, int] | None] = {
+    "new_year": None,
+    "spring_festival": (1, 1),  # 正月初一
+    "dragon_boat": (5, 5),  # 五月初五
+    "mid_autumn": (8, 15),  # 八月十五
+}
 
 
-def holiday_first_days(year: int, names=GREETING_HOLIDAYS) -> dict[str, dt.date]:
-    """The first day of each named statutory holiday in `year` (from the package; empty if it lacks the year)."""
-    if not package_knows(year):
-        return {}
-    found: dict[str, dt.date] = {}
-    day = dt.date(year, 1, 1)
-    while day.year == year:
-        is_holiday, label = chinese_calendar.get_holiday_detail(day)
-        key = _HOLIDAY_BY_LABEL.get(label)
-        if is_holiday and key in names and key not in found:
-            found[key] = day
-        day += ONE_DAY
+@lru_cache(maxsize=64)
+def greeting_festivals(year: int) -> dict[str, dt.date]:
+    """The date of each greeting festival in the (solar) year `year`: {period key: date}."""
+    found = {}
+    for key, lunar in GREETING_FESTIVALS.items():
+        if lunar is None:
+            found[key] = dt.date(year, 1, 1)
+        else:
+            month, day = lunar
+            found[key] = LunarDate(year, month, day).to_solar_date()
     return found

@@ -11,11 +11,15 @@ date) that the SQL joins as VALUES tables.
 PostgreSQL and SQLite differ in a few expressions, kept side by side in `Dialect`.
 
 Steps (the keys of the result's `counts` and `seconds`; `details` splits some counts by kind):
+  branch_change         members whose branch changed and who still have a manager of the old one are reassigned
+                        to a manager of the new branch (services.assignments_follow_branch; the customers API
+                        does it at once, this catches any other way a branch changed)
   recurring             periodic contact (monthly / quarterly per tier), routine SMS (weekly) and routine call
                         (monthly), per ContactRule: the period containing `day`, due its last day (Sunday for a
                         week); one pass over the members for the three kinds
   birthday_gift         due `lead_days` before the next birthday, opened when the due date is within 14 days
-  holiday_greeting      group key persons, due the first day of four holidays, opened 14 days ahead
+  holiday_greeting      group key persons (members or not), due on four festivals of the lunar calendar, opened
+                        14 days ahead
   unreachable_followup  not reached 5 working days after assignment, latest call powered off or forwarded:
                         one follow-up due in 7 days, the next when its due date has come, until reached
   card_pickup_reminder  cards awaiting pickup: weekly in the first month, then monthly, opened 7 days ahead
@@ -44,8 +48,8 @@ from core.sql import Params, dialect
 from customers.models import Customer, KeyPerson
 from tiers.models import CustomerTier
 
-from . import rules
-from .calendar import GREETING_HOLIDAYS, WorkCalendar, holiday_first_days
+from . import rules, selectors, services
+from .calendar import WorkCalendar, greeting_festivals
 from .models import (
     AccountManager,
     Assignment,
@@ -70,13 +74,6 @@ CONSOLE_BACKENDS = (
     "django.core.mail.backends.console.EmailBackend",
     "django.core.mail.backends.locmem.EmailBackend",
 )
-# Period keys (max 20 characters): "2026-spring_festival", "2026-mid_autumn".
-HOLIDAY_KEYS = {
-    "new_years_day": "new_year",
-    "spring_festival": "spring_festival",
-    "dragon_boat_festival": "dragon_boat",
-    "mid_autumn_festival": "mid_autumn",
-}
 
 DIGEST = "daily_digest"
 SUPERVISOR_DIGEST = "supervisor_digest"
@@ -107,6 +104,12 @@ def _execute(sql: str, params: dict) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return max(cursor.rowcount, 0)
+
+
+def _fetch(sql: str, params: dict) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def _day_end(day: dt.date) -> dt.datetime:
@@ -274,29 +277,61 @@ def open_birthday_gifts(*, day: dt.date) -> int:
 
 
 def holiday_rows(day: dt.date) -> list[tuple[str, dt.date]]:
-    """(period key, first day) of the greeting holidays whose first day is in [day, day + 14]."""
+    """(period key, date) of the greeting festivals (from the lunar calendar, for any year) in [day, day + 14];
+    period keys (max 20 characters): "2027-new_year", "2027-spring_festival", "2027-mid_autumn"."""
     last = day + dt.timedelta(days=WINDOW_DAYS)
     out = []
     for year in sorted({day.year, last.year}):
-        for name, first in holiday_first_days(year, GREETING_HOLIDAYS).items():
-            if day <= first <= last:
-                out.append((f"{first.year}-{HOLIDAY_KEYS.get(name, name)}"[:20], first))
+        for key, date in greeting_festivals(year).items():
+            if day <= date <= last:
+                out.append((f"{year}-{key}", date))
     return out
 
 
+def _unassigned_key_persons(p: Params, day: dt.date) -> str:
+    """WHERE conditions on `k` (a key-person row): set by the end of `day`, the customer not closed and without an
+    active assignment (not a member, or not assigned yet)."""
+    return f"""k.set_at < {p(_day_end(day))}
+          AND EXISTS (SELECT 1 FROM {CUSTOMERS} c WHERE c.id = k.customer_id AND c.status <> {p("closed")})
+          AND NOT EXISTS (SELECT 1 FROM {ASSIGNMENTS} a
+                          WHERE a.customer_id = k.customer_id AND a.ended_on IS NULL AND a.started_on <= {p(day)})"""
+
+
 def open_holiday_greetings(*, day: dt.date) -> int:
+    """Greetings for every group key person, due on each festival, opened 14 days ahead: a key person with an
+    active assignment is greeted by her manager; one without (not a member) by her group's account manager
+    (selectors.group_account_managers; a key person of several groups: the lowest group id's)."""
     rows = holiday_rows(day)
     if not rows:
         return 0
     p = Params()
     kind = p(ObligationKind.HOLIDAY_GREETING.value)
     h = p.d.values("h", ["kind", "period", "due_on"], [f"({kind}, {p(period)}, {p(due)})" for period, due in rows])
+    keys = {(ObligationKind.HOLIDAY_GREETING.value, r[0]) for r in rows}
     select = f"""SELECT a.customer_id, a.manager_id, h.kind, h.period, h.due_on
         FROM {ASSIGNMENTS} a CROSS JOIN {h}
         WHERE a.ended_on IS NULL AND a.started_on <= {p(day)}
           AND EXISTS (SELECT 1 FROM {KEY_PERSONS} k
                       WHERE k.customer_id = a.customer_id AND k.set_at < {p(_day_end(day))})
-          AND {_missing(p, "a.customer_id", "h.kind", "h.period", {(ObligationKind.HOLIDAY_GREETING.value, r[0]) for r in rows})}"""
+          AND {_missing(p, "a.customer_id", "h.kind", "h.period", keys)}"""
+    q = Params()
+    groups = [
+        row[0]
+        for row in _fetch(f"SELECT DISTINCT k.group_id FROM {KEY_PERSONS} k WHERE {_unassigned_key_persons(q, day)}", q)
+    ]
+    managers = selectors.group_account_managers(group_ids=groups, on=day)
+    if managers:
+        g = p.d.values(
+            "g", ["group_id", "manager_id"], [f"({p(gid)}, {p(mid)})" for gid, mid in sorted(managers.items())]
+        )
+        select += f"""
+        UNION
+        SELECT k.customer_id, g.manager_id, h.kind, h.period, h.due_on
+        FROM {KEY_PERSONS} k JOIN {g} ON g.group_id = k.group_id CROSS JOIN {h}
+        WHERE {_unassigned_key_persons(p, day)}
+          AND k.group_id = (SELECT MIN(k2.group_id) FROM {KEY_PERSONS} k2
+                            WHERE k2.customer_id = k.customer_id AND k2.set_at < {p(_day_end(day))})
+          AND {_missing(p, "k.customer_id", "h.kind", "h.period", keys)}"""
     return _open(select, p, day)
 
 
@@ -488,6 +523,7 @@ def email_digests(*, day: dt.date, now: dt.datetime) -> int:
 
 
 STEPS = (
+    "branch_change",
     "recurring",
     "birthday_gift",
     "holiday_greeting",
@@ -524,6 +560,7 @@ def daily_run(*, on: dt.date, at: dt.datetime, on_step: Callable[[str, int, floa
         if on_step:
             on_step(name, result, seconds[name])
 
+    step("branch_change", lambda: services.assignments_follow_branch(on=on))
     step("recurring", lambda: open_recurring(day=on))
     step("birthday_gift", lambda: open_birthday_gifts(day=on))
     step("holiday_greeting", lambda: open_holiday_greetings(day=on))

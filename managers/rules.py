@@ -71,8 +71,10 @@ def satisfies(kind: str, channel: str, outcome: str) -> bool:
         return channel == "sms"
     if kind == "routine_call":
         return channel == "call"
-    if kind in ("holiday_greeting", "card_pickup_reminder"):
+    if kind == "holiday_greeting":
         return channel in ("sms", "call")
+    if kind == "card_pickup_reminder":
+        return channel == "call"
     if kind == "card_pickup_notice":
         return channel == "call" and reached  # and an SMS since the card arrived: checked by the service
     # birthday_gift (confirmed with choice, time and address) and card_door_delivery (delivery logged)
@@ -90,10 +92,11 @@ def unreachable(outcome: str) -> bool:
 
 
 def pickup_reminder_due(arrived_on: dt.date, n: int) -> dt.date:
-    """The n-th (1-based) pickup reminder: weekly in the first month after arrival, then monthly."""
+    """The n-th (1-based) pickup reminder: weekly in the first month after arrival (n = 1…4), then monthly on the
+    arrival's day of month from the second month on (n = 5: one month after arrival)."""
     if n <= 4:
         return arrived_on + dt.timedelta(days=7 * n)
-    return dates.months_after(arrived_on, n - 3)
+    return dates.months_after(arrived_on, n - 4)
 
 
 @dataclass(frozen=True)

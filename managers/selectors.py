@@ -1,5 +1,6 @@
 """Reads of the managers app: who may see which customers, obligations, the dashboard's figures."""
 
+import calendar
 import datetime as dt
 from dataclasses import dataclass
 
@@ -8,7 +9,7 @@ from django.db.models import Count, Exists, F, FilteredRelation, OuterRef, Q, Qu
 from core.errors import NotFoundError
 from core.filters import filtered
 from core.permissions import API_CLIENT, CLUB_ADMIN, MANAGER, SUPERVISOR, role_of
-from customers.models import Customer
+from customers.models import Customer, KeyPerson
 from points import selectors as points_selectors
 from tiers import selectors as tier_selectors
 from tiers.models import CustomerTier
@@ -304,7 +305,12 @@ def dashboard(*, manager: AccountManager, on: dt.date) -> dict:
 
 
 def _birthdays_within(qs: QuerySet, on: dt.date, days: int) -> list[tuple[dt.date, Customer]]:
-    pairs = {((on + dt.timedelta(days=i)).month, (on + dt.timedelta(days=i)).day) for i in range(days + 1)}
+    """Members whose next birthday is in [on, on + days]: 29 February birthdays on 28 February in common years, as
+    their birthday gift is (DOMAIN §4)."""
+    window = [on + dt.timedelta(days=i) for i in range(days + 1)]
+    pairs = {(day.month, day.day) for day in window}
+    if any(day.month == 2 and day.day == 28 and not calendar.isleap(day.year) for day in window):
+        pairs.add((2, 29))
     condition = Q(pk__in=[])
     for month, day in pairs:
         condition |= Q(birthday__month=month, birthday__day=day)
@@ -431,3 +437,60 @@ def manager_obligations(manager: AccountManager, *, on: dt.date) -> tuple[list[O
     overdue = list(mine.filter(status=ObligationStatus.OVERDUE).order_by("due_on", "id")[:100])
     due_today = list(mine.filter(status=ObligationStatus.OPEN, due_on__lte=on).order_by("due_on", "id")[:100])
     return overdue, due_today
+
+
+def lowest_load_managers(*, region_ids) -> dict[int, int]:
+    """{region id: the id of its active manager with the lowest load against capacity} (ties: fewer members, then
+    employee number), as the assignment of new members chooses."""
+    best: dict[int, tuple] = {}
+    managers = (
+        AccountManager.objects.filter(active=True, region_id__in=list(region_ids))
+        .annotate(load=Count("assignments", filter=Q(assignments__ended_on__isnull=True)))
+        .values_list("id", "region_id", "capacity", "load", "employee_no")
+    )
+    for manager_id, region_id, capacity, load, employee_no in managers:
+        key = (load / max(capacity, 1), load, employee_no, manager_id)
+        if region_id not in best or key < best[region_id]:
+            best[region_id] = key
+    return {region_id: key[-1] for region_id, key in best.items()}
+
+
+def group_account_managers(*, group_ids, on: dt.date) -> dict[int, int]:
+    """{group id: the id of the group's account manager (集团客户经理, DOMAIN §4)} on `on`.
+
+    The model keeps no manager on a group, so she is derived: the active manager who serves most of the group's
+    key persons (ties: the lower id); for a group none of whose key persons has a manager, the lowest-load active
+    manager of the branch most of its key persons belong to (ties: the lower region id). Groups of a branch
+    without an active manager are left out."""
+    group_ids = set(group_ids)
+    if not group_ids:
+        return {}
+    served: dict[int, tuple[int, int]] = {}
+    rows = (
+        Assignment.objects.filter(
+            ended_on__isnull=True,
+            started_on__lte=on,
+            manager__active=True,
+            customer__key_person_roles__group_id__in=group_ids,
+        )
+        .values_list("customer__key_person_roles__group_id", "manager_id")
+        .annotate(n=Count("customer_id", distinct=True))
+    )
+    for group_id, manager_id, n in rows:
+        if group_id not in served or (-n, manager_id) < (-served[group_id][1], served[group_id][0]):
+            served[group_id] = (manager_id, n)
+    result = {group_id: manager_id for group_id, (manager_id, _n) in served.items()}
+    branch: dict[int, tuple[int, int]] = {}
+    rows = (
+        KeyPerson.objects.filter(group_id__in=group_ids - set(result))
+        .values_list("group_id", "customer__region_id")
+        .annotate(n=Count("customer_id", distinct=True))
+    )
+    for group_id, region_id, n in rows:
+        if group_id not in branch or (-n, region_id) < (-branch[group_id][1], branch[group_id][0]):
+            branch[group_id] = (region_id, n)
+    lowest = lowest_load_managers(region_ids={region_id for region_id, _n in branch.values()})
+    for group_id, (region_id, _n) in branch.items():
+        if region_id in lowest:
+            result[group_id] = lowest[region_id]
+    return result

@@ -7,7 +7,7 @@ import logging
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
@@ -129,41 +129,24 @@ def assignments_for_new_members(*, on: dt.date) -> int:
         by_region.setdefault(region_id, []).append(customer_id)
     if not by_region:
         return 0
-    managers = (
-        AccountManager.objects.filter(active=True, region_id__in=list(by_region))
-        .annotate(load=Count("assignments", filter=Q(assignments__ended_on__isnull=True)))
-        .values_list("id", "region_id", "capacity", "load", "employee_no")
-    )
-    heaps: dict[int, list] = {}
-    for manager_id, region_id, capacity, load, employee_no in managers:
-        heaps.setdefault(region_id, []).append((load / capacity, load, employee_no, manager_id, capacity))
     calendar = WorkCalendar.from_db()
     due = _first_contact_due(calendar, on, {})
     assignments, obligations, total = [], [], 0
-    for region_id, customer_ids in by_region.items():
-        heap = heaps.get(region_id)
-        if not heap:
-            logger.warning("Region %s has %d new members but no active account manager", region_id, len(customer_ids))
-            continue
-        heapq.heapify(heap)
-        for customer_id in customer_ids:
-            _, load, employee_no, manager_id, capacity = heapq.heappop(heap)
-            assignments.append(
-                Assignment(customer_id=customer_id, manager_id=manager_id, started_on=on, reason="new_member")
+    for customer_id, manager_id in _balanced(by_region):
+        assignments.append(
+            Assignment(customer_id=customer_id, manager_id=manager_id, started_on=on, reason="new_member")
+        )
+        obligations.append(
+            Obligation(
+                customer_id=customer_id,
+                manager_id=manager_id,
+                kind=ObligationKind.FIRST_CONTACT,
+                period=on.isoformat(),
+                opened_on=on,
+                due_on=due,
             )
-            obligations.append(
-                Obligation(
-                    customer_id=customer_id,
-                    manager_id=manager_id,
-                    kind=ObligationKind.FIRST_CONTACT,
-                    period=on.isoformat(),
-                    opened_on=on,
-                    due_on=due,
-                )
-            )
-            load += 1
-            heapq.heappush(heap, (load / capacity, load, employee_no, manager_id, capacity))
-            total += 1
+        )
+        total += 1
     Assignment.objects.bulk_create(assignments, batch_size=5000)
     Obligation.objects.bulk_create(obligations, batch_size=5000, ignore_conflicts=True)
     return total
@@ -216,7 +199,9 @@ def retention_contacts_cancel(*, customer: Customer, periods: list[str]) -> int:
 
 
 @transaction.atomic
-def customers_reassign(*, customer_ids: list[int], manager: AccountManager, on: dt.date, actor=None) -> int:
+def customers_reassign(
+    *, customer_ids: list[int], manager: AccountManager, on: dt.date, actor=None, reason: str = "reassigned"
+) -> int:
     """Move customers to another manager (one or many); their open obligations move with them."""
     if not manager.active:
         raise RuleViolation(f"{manager} is not active.", code="manager_inactive")
@@ -243,20 +228,71 @@ def customers_reassign(*, customer_ids: list[int], manager: AccountManager, on: 
         [a for a in moving if a.pk not in recorded], default_change_reason="state before the change"
     )
     for assignment in moving:
-        assignment.ended_on, assignment.end_reason = on, "reassigned"
+        assignment.ended_on, assignment.end_reason = on, reason
     bulk_update_with_history(
-        moving, Assignment, ["ended_on", "end_reason"], default_user=actor, default_change_reason="reassigned"
+        moving, Assignment, ["ended_on", "end_reason"], default_user=actor, default_change_reason=reason
     )
     bulk_create_with_history(
-        [Assignment(customer_id=c, manager=manager, started_on=on, reason="reassigned") for c in ids],
+        [Assignment(customer_id=c, manager=manager, started_on=on, reason=reason) for c in ids],
         Assignment,
         default_user=actor,
-        default_change_reason="reassigned",
+        default_change_reason=reason,
     )
     Obligation.objects.filter(customer_id__in=ids, status__in=OPEN_STATES).update(manager=manager)
     if ids:
         customers_reassigned.send(sender=AccountManager, customer_ids=ids, manager=manager)
     return len(ids)
+
+
+@transaction.atomic
+def assignments_follow_branch(*, on: dt.date, customer_ids: list[int] | None = None) -> int:
+    """Members whose branch changed are reassigned at once to a manager of their new branch (DOMAIN §4): the
+    lowest-load active manager there (as new members are assigned), open obligations and cases moving along.
+    `customer_ids`: only these (the customers just changed); None: every member whose manager is of another branch
+    (the daily job's check). A member whose new branch has no active manager keeps hers (logged). Returns how many
+    moved."""
+    moved = Assignment.objects.filter(ended_on__isnull=True).exclude(customer__region_id=F("manager__region_id"))
+    if customer_ids is not None:
+        moved = moved.filter(customer_id__in=customer_ids)
+    by_region: dict[int, list[int]] = {}
+    for customer_id, region_id in moved.values_list("customer_id", "customer__region_id").order_by("customer_id"):
+        by_region.setdefault(region_id, []).append(customer_id)
+    if not by_region:
+        return 0
+    chosen: dict[int, list[int]] = {}
+    for customer_id, manager_id in _balanced(by_region):
+        chosen.setdefault(manager_id, []).append(customer_id)
+    managers = AccountManager.objects.in_bulk(list(chosen))
+    return sum(
+        customers_reassign(customer_ids=ids, manager=managers[manager_id], on=on, reason="branch_changed")
+        for manager_id, ids in sorted(chosen.items())
+    )
+
+
+def _balanced(by_region: dict[int, list[int]]):
+    """(customer id, manager id) for customers by region: each to the active manager of her region with the lowest
+    load against capacity at that moment (ties: fewer members, then employee number)."""
+    managers = (
+        AccountManager.objects.filter(active=True, region_id__in=list(by_region))
+        .annotate(load=Count("assignments", filter=Q(assignments__ended_on__isnull=True)))
+        .values_list("id", "region_id", "capacity", "load", "employee_no")
+    )
+    heaps: dict[int, list] = {}
+    for manager_id, region_id, capacity, load, employee_no in managers:
+        heaps.setdefault(region_id, []).append((load / capacity, load, employee_no, manager_id, capacity))
+    for region_id, customer_ids in by_region.items():
+        heap = heaps.get(region_id)
+        if not heap:
+            logger.warning(
+                "Region %s has %d members to assign but no active account manager", region_id, len(customer_ids)
+            )
+            continue
+        heapq.heapify(heap)
+        for customer_id in customer_ids:
+            _, load, employee_no, manager_id, capacity = heapq.heappop(heap)
+            yield customer_id, manager_id
+            load += 1
+            heapq.heappush(heap, (load / capacity, load, employee_no, manager_id, capacity))
 
 
 def active_manager_of(customer: Customer) -> AccountManager | None:
@@ -362,6 +398,13 @@ def birthday_gift_confirm(
     return obligation
 
 
+CARD_OBLIGATIONS = (
+    ObligationKind.CARD_PICKUP_NOTICE,
+    ObligationKind.CARD_PICKUP_REMINDER,
+    ObligationKind.CARD_RECEIPT_CHECK,
+    ObligationKind.CARD_DOOR_DELIVERY,
+)
+
 CARD_FLOW = {
     # action: (states it may start from, new state)
     "collect": ((CardState.COLLECTING,), CardState.COLLECTING),
@@ -462,10 +505,8 @@ def card_advance(
             _open(customer, ObligationKind.CARD_DOOR_DELIVERY, f"card{card.pk}", on, agreed_date)
     elif action == "receive":
         card.received_on = on
-        _close(customer, [ObligationKind.CARD_DOOR_DELIVERY, ObligationKind.CARD_RECEIPT_CHECK], at)
-        Obligation.objects.filter(
-            customer=customer, kind=ObligationKind.CARD_PICKUP_REMINDER, status__in=OPEN_STATES
-        ).update(status=ObligationStatus.CANCELLED)
+        # receiving the card closes every card obligation still open (DOMAIN §4)
+        _close(customer, CARD_OBLIGATIONS, at)
     card.state = new_state
     card.save()
     record(actor=actor, action=f"card_{action}", target=card, on=on.isoformat(), state=card.state)

@@ -2,8 +2,10 @@
 goes through the production workflows (issue 13, deliverable 5)."""
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 
 from benefits.models import BenefitAccount, BenefitEntry
 from core import dates
@@ -95,11 +97,11 @@ def test_a_follow_up_interrupted_between_steps_resumes_after_the_last_step_done(
     steps = [*pipeline.STEPS]
 
     def tracking(step):
-        def run_step(*, run):
+        def run_step(*, run, on=None):
             calls.append(step.__name__)
             if step is steps[3] and calls.count(step.__name__) == 1:
                 raise RuntimeError("worker lost")
-            step(run=run)
+            step(run=run, on=on)
 
         run_step.__name__ = step.__name__
         return run_step
@@ -136,3 +138,27 @@ def test_the_seeded_suspensions_go_through_the_events_workflow(var_dir):  # noqa
         .exclude(customer__status__in=["pending_closure", "closed"])
         .exists()
     )
+
+
+def test_new_members_are_assigned_on_the_day_the_follow_up_runs_so_first_contacts_are_not_born_overdue(settings):
+    # given December 2026's run (evaluated on 1 December) applied, its follow-up waiting for billing to close, and
+    # an account manager in every branch of the new members
+    from customers.models import Region
+    from managers.daily import daily_run
+    from managers.factories import ManagerFactory
+    from managers.models import Assignment, Obligation
+
+    population(8)
+    run = run_month(M, settings=settings, chunk_size=4)
+    for region in Region.objects.all():
+        ManagerFactory(region=region, capacity=100)
+
+    # when the follow-up runs on Monday 7 December 2026 (the worker's clock), and the daily job of that day
+    with time_machine.travel(dt.datetime(2026, 12, 7, 9, 30, tzinfo=ZoneInfo("Asia/Shanghai")), tick=False):
+        pipeline.monthly_pipeline(run_id=run.pk)
+    daily_run(on=dt.date(2026, 12, 7), at=dt.datetime(2026, 12, 7, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
+
+    # then the assignments are dated 7 December and the first contacts are due 3 working days later, still open
+    assert set(Assignment.objects.values_list("started_on", flat=True)) == {dt.date(2026, 12, 7)}
+    first = set(Obligation.objects.filter(kind="first_contact").values_list("opened_on", "due_on", "status"))
+    assert first == {(dt.date(2026, 12, 7), dt.date(2026, 12, 10), "open")}

@@ -3,6 +3,7 @@ stars → the month-end member snapshot and the risk list.
 
 Each step is a service of its app, added as the apps are built; the pipeline records when it finished."""
 
+import datetime as dt
 import logging
 
 from celery import shared_task
@@ -20,30 +21,32 @@ from tiers.models import RatingRun, RunStatus
 logger = logging.getLogger(__name__)
 
 
-def grant_benefits(*, run: RatingRun) -> None:
+def grant_benefits(*, run: RatingRun, on: dt.date | None = None) -> None:
     """The quotas become the new tiers' (what was used stays used); leavers' quotas expire."""
     benefit_services.benefit_grants_run(on=run.evaluation_date)
 
 
-def end_assignments_of_leavers(*, run: RatingRun) -> None:
+def end_assignments_of_leavers(*, run: RatingRun, on: dt.date | None = None) -> None:
     manager_services.assignments_end_for_leavers(on=run.evaluation_date)
 
 
-def assign_new_members(*, run: RatingRun) -> None:
-    manager_services.assignments_for_new_members(on=run.evaluation_date)
+def assign_new_members(*, run: RatingRun, on: dt.date | None = None) -> None:
+    """Dated the day the assignment is made (`on`, the follow-up's day: the run waits for billing to close), never
+    before the run's evaluation date, so that first contacts are due 3 working days after it (DOMAIN §4)."""
+    manager_services.assignments_for_new_members(on=max(run.evaluation_date, on or run.evaluation_date))
 
 
-def compute_credit_stars(*, run: RatingRun) -> None:
+def compute_credit_stars(*, run: RatingRun, on: dt.date | None = None) -> None:
     points_services.credit_ratings_compute(on=run.evaluation_date, actor="pipeline")
 
 
-def snapshot_members(*, run: RatingRun) -> None:
+def snapshot_members(*, run: RatingRun, on: dt.date | None = None) -> None:
     """Members per tier and branch at the end of the month before the run's (the run's changes take effect on its
     evaluation date, so they are not counted), and the snapshot retention of 1 January's members."""
     retention_services.snapshot_month(month=add_months(run.month, -1), on=run.evaluation_date, at=timezone.now())
 
 
-def refresh_risk(*, run: RatingRun) -> None:
+def refresh_risk(*, run: RatingRun, on: dt.date | None = None) -> None:
     """The risk list on the new tiers (also refreshed daily by beat)."""
     retention_services.risk_refresh(on=run.evaluation_date)
 
@@ -92,12 +95,16 @@ def monthly_pipeline_task(run_id: int) -> str:
     return monthly_pipeline(run_id=run_id)
 
 
-def monthly_pipeline(*, run_id: int) -> str:
+def monthly_pipeline(*, run_id: int, on: dt.date | None = None) -> str:
     """The follow-up of an applied run, once and in order: each step in its own transaction, recorded on the run in
     that transaction, so that a second delivery (a replay, a redelivered message, the frequent check) skips what is
     done and a crashed follow-up resumes after its last step. A run whose follow-up comes after a later run's has
     started does nothing (it would re-date the risk list and re-open expired benefit periods): it is marked done
-    with a note. Returns "done", "already done" or "skipped"."""
+    with a note. Returns "done", "already done" or "skipped".
+
+    `on` is the day the follow-up is made (default: today in Asia/Shanghai): new members' assignments are dated it.
+    Steps take `run=` and `on=`."""
+    on = on or timezone.localdate()
     for step in STEPS:
         with transaction.atomic():
             _one_step_at_a_time()
@@ -113,7 +120,7 @@ def monthly_pipeline(*, run_id: int) -> str:
                 return "skipped"
             if step.__name__ in run.pipeline_steps:
                 continue
-            step(run=run)
+            step(run=run, on=on)
             run.pipeline_steps = [*run.pipeline_steps, step.__name__]
             run.save(update_fields=["pipeline_steps"])
     with transaction.atomic():

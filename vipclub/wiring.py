@@ -8,6 +8,8 @@ is connected anywhere, and no module is imported for its side effects.
 from django.db.models.signals import post_migrate
 
 from benefits.receivers import regrant_on_tier_change
+from customers.signals import customers_changed_branch
+from managers.receivers import reassign_on_branch_change
 from managers.signals import customers_reassigned
 from retention.services import cases_follow_reassignment
 from tiers.signals import rating_run_applied, tier_changed
@@ -23,6 +25,9 @@ def connect(app_config) -> None:
     # tiers → benefits: a tier changed between runs (override, move-in, closure) re-grants her quotas at once,
     # inside the tier change's transaction
     tier_changed.connect(regrant_on_tier_change)
+    # customers → managers: a member whose branch changed is reassigned at once to a manager of her new branch,
+    # inside the change's transaction
+    customers_changed_branch.connect(reassign_on_branch_change)
     # managers → retention: customers moved to another account manager take their open retention cases along,
     # inside the reassignment's transaction
     customers_reassigned.connect(cases_follow_reassignment)

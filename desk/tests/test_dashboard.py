@@ -165,6 +165,22 @@ def test_dashboard_sections_show_the_right_items(client, manager):
     assert "django_htmx/htmx-2.min.js" in html and "unpkg" not in html and "cdn" not in html.lower()
 
 
+def test_a_29_february_birthday_is_in_the_birthday_list_on_28_february_of_a_common_year(client, manager):
+    # given a member born on 29 February (her gift is due 25 February 2027, three days before 28 February)
+    make_member(manager, name="闰日寿星", msisdn="13900000010", birthday=dt.date(1992, 2, 29))
+
+    # when her manager opens the dashboard on Monday 22 February 2027, and on Tuesday 22 February 2028
+    pages = []
+    for day in (dt.datetime(2027, 2, 22, 9, tzinfo=SHANGHAI), dt.datetime(2028, 2, 22, 9, tzinfo=SHANGHAI)):
+        with time_machine.travel(day, tick=False):
+            pages.append(login(client, manager).get("/dashboard/", HTTP_ACCEPT_LANGUAGE="en").content.decode())
+
+    # then her birthday is listed on 28 February in the common year and on 29 February in the leap year
+    common, leap = (section(html, "birthdays") for html in pages)
+    assert "闰日寿星" in common and "Feb 28" in common
+    assert "闰日寿星" in leap and "Feb 29" in leap
+
+
 def test_dashboard_warns_when_next_years_calendar_is_missing(client, manager):
     # given: 21 November 2026; the chinesecalendar package does not know 2027 and staff have not loaded it
     with time_machine.travel(dt.datetime(2026, 11, 21, 9, tzinfo=SHANGHAI), tick=False):

@@ -196,20 +196,60 @@ def test_bulk_reassignment(api):
     )
 
 
-def test_after_a_run_new_members_are_assigned_on_the_evaluation_date(django_capture_on_commit_callbacks):
+def test_after_a_run_new_members_are_assigned_on_the_day_the_run_is_followed_up(django_capture_on_commit_callbacks):
+    import time_machine
+
     from tiers import services as tier_services
     from tiers.tests.helpers import close_months, make_customer, monthly_bills
     from tiers.tests.test_rating_rules import M
 
+    # given December 2026's run (evaluated on 1 December), billing closed on Monday 7 December
     region = RegionFactory()
     manager = make_manager("M1", region=region)
     member = make_customer(bills=monthly_bills(M, [400] * 12))
     close_months(dt.date(2025, 1, 1), dt.date(2026, 11, 1))
-    with django_capture_on_commit_callbacks(execute=True):
-        run, _ = tier_services.tier_run_start(month=M)
+    # when the run executes and is followed up that day
+    with time_machine.travel(dt.datetime(2026, 12, 7, 9, tzinfo=dt.timezone(dt.timedelta(hours=8))), tick=False):
+        with django_capture_on_commit_callbacks(execute=True):
+            run, _ = tier_services.tier_run_start(month=M)
+    # then the new member is assigned on 7 December, her first contact due 3 working days later
     run.refresh_from_db()
     assert run.status == "done" and run.pipeline_done_at
     assignment = Assignment.objects.get(customer=member)
-    assert (assignment.manager, assignment.started_on) == (manager, dt.date(2026, 12, 1))
+    assert (assignment.manager, assignment.started_on) == (manager, dt.date(2026, 12, 7))
     first = Obligation.objects.get(customer=member, kind="first_contact")
-    assert first.due_on == dt.date(2026, 12, 4)
+    assert (first.opened_on, first.due_on) == (dt.date(2026, 12, 7), dt.date(2026, 12, 10))
+
+
+def test_a_member_whose_branch_changes_is_reassigned_at_once_to_a_manager_of_her_new_branch(api):
+    # given a member of Guangzhou served by M1 with an open obligation, and two managers in Shenzhen (M3 busier)
+    import time_machine
+
+    gz, sz = RegionFactory(code="GZ"), RegionFactory(code="SZ", name="深圳")
+    old = make_manager("M1", region=gz)
+    busy, free = make_manager("M3", region=sz), make_manager("M4", region=sz)
+    make_member(manager=busy)
+    member = make_member(manager=old)
+    due = ObligationFactory(customer=member, manager=old, due_on=dt.date(2026, 12, 31))
+    row = {
+        "msisdn": member.msisdn,
+        "name": member.name,
+        "id_number": member.id_number,
+        "join_date": member.join_date.isoformat(),
+        "brand": member.brand,
+        "region": "SZ",
+    }
+
+    # when billing reports on 4 December 2026 that she now lives in Shenzhen
+    with time_machine.travel(dt.datetime(2026, 12, 4, 10, tzinfo=dt.timezone(dt.timedelta(hours=8))), tick=False):
+        response = api.post("/api/v1/customers/bulk/", [row], format="json")
+
+    # then she is served at once by Shenzhen's lowest-load manager from that day, and her open obligation moved along
+    assert response.status_code == 200, response.content
+    assignments = list(Assignment.objects.filter(customer=member).order_by("started_on", "id"))
+    assert [(a.manager, a.started_on, a.ended_on, a.end_reason) for a in assignments] == [
+        (old, member.assignments.order_by("id").first().started_on, dt.date(2026, 12, 4), "branch_changed"),
+        (free, dt.date(2026, 12, 4), None, ""),
+    ]
+    due.refresh_from_db()
+    assert due.manager == free

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from managers.calendar import WorkCalendar, holiday_first_days
+from managers.calendar import WorkCalendar, greeting_festivals
 from managers.models import CalendarYear, WorkingDayOverride
 
 D = dt.date
@@ -50,11 +50,23 @@ def test_from_db_reads_overrides_and_loaded_years():
     assert cal.add_working_days(D(2026, 12, 31), 1) == D(2027, 1, 4)
 
 
-def test_greeting_holidays_2026():
-    assert holiday_first_days(2026) == {
-        "new_years_day": D(2026, 1, 1),
-        "spring_festival": D(2026, 2, 15),
-        "dragon_boat_festival": D(2026, 6, 19),
-        "mid_autumn_festival": D(2026, 9, 25),
+def test_greeting_festivals_come_from_the_lunar_calendar_for_any_year():
+    # given years the working-day package knows (2020, 2026) and years it does not (2027, 2028, 2050)
+    # when the greeting festivals are asked for
+    # then New Year's Day is 1 January and the others are 正月初一, 五月初五 and 八月十五 of the lunar calendar
+    assert greeting_festivals(2026) == {
+        "new_year": D(2026, 1, 1),
+        "spring_festival": D(2026, 2, 17),
+        "dragon_boat": D(2026, 6, 19),
+        "mid_autumn": D(2026, 9, 25),
     }
-    assert holiday_first_days(2027) == {}
+    assert greeting_festivals(2027) == {
+        "new_year": D(2027, 1, 1),
+        "spring_festival": D(2027, 2, 6),
+        "dragon_boat": D(2027, 6, 9),
+        "mid_autumn": D(2027, 9, 15),
+    }
+    assert greeting_festivals(2028)["spring_festival"] == D(2028, 1, 26)
+    assert greeting_festivals(2050)["mid_autumn"] == D(2050, 9, 30)
+    # and Mid-Autumn inside National Day (1 October 2020) keeps its own date
+    assert greeting_festivals(2020)["mid_autumn"] == D(2020, 10, 1)

@@ -11,8 +11,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from customers.factories import RegionFactory
-from customers.models import Group, KeyPerson
+from customers.factories import CustomerFactory, RegionFactory
+from customers.models import Customer, Group, KeyPerson
 from managers import daily
 from managers.factories import ManagedMemberFactory, ManagerFactory, ObligationFactory
 from managers.models import (
@@ -137,7 +137,7 @@ def test_periodic_contact_monthly_for_diamond_and_gold_quarterly_for_silver(memb
     assert obligations(gold, "periodic_contact") == {"2026-11": (D(2026, 11, 30), "open")}
     assert obligations(silver, "periodic_contact") == {"2026-Q4": (D(2026, 12, 31), "open")}
     assert obligations(no_tier) == {}
-    assert result["details"]["recurring"] == {"periodic_contact": 3, "routine_sms": 1, "routine_call": 1}
+    assert result["details"]["recurring"] == {"periodic_contact": 3, "routine_sms": 3, "routine_call": 3}
     # and the obligation belongs to the member's manager, opened on the run's day
     o = Obligation.objects.get(customer=gold, kind="periodic_contact")
     assert (o.manager, o.opened_on) == (manager, D(2026, 11, 10))
@@ -202,25 +202,44 @@ def test_customers_without_an_active_assignment_get_nothing(member, manager):
     assert sum(v for k, v in result["counts"].items() if k != "emails") == 0
 
 
+def test_a_member_whose_branch_changed_is_reassigned_by_the_daily_job(member, make_manager):
+    # given a member served by a manager of another branch (her branch changed in a way that told nobody), and an
+    # active manager in her new branch
+    m = member("gold")
+    moved_to = RegionFactory(code="SZ", name="深圳")
+    Customer.objects.filter(pk=m.pk).update(region=moved_to)
+    here = make_manager("AM020")
+    AccountManager.objects.filter(pk=here.pk).update(region=moved_to)
+    ObligationFactory(customer=m, manager=m.assignments.get().manager, due_on=D(2026, 11, 30))
+
+    # when the job runs on 2 November 2026
+    result = run(D(2026, 11, 2))
+
+    # then she is reassigned to the manager of her new branch that day, and her open obligations moved with her
+    assert result["counts"]["branch_change"] == 1
+    current = Assignment.objects.get(customer=m, ended_on__isnull=True)
+    assert (current.manager_id, current.started_on, current.reason) == (here.pk, D(2026, 11, 2), "branch_changed")
+    assert set(Obligation.objects.filter(customer=m).values_list("manager_id", flat=True)) == {here.pk}
+
+
 # -- 2. routine SMS and call -------------------------------------------------------------------------------------
 
 
-def test_routine_sms_weekly_due_sunday_and_routine_call_monthly_for_diamond_only(member):
-    # given a diamond and a gold member
-    diamond, gold = member("diamond"), member("gold")
+def test_routine_sms_weekly_due_sunday_and_routine_call_monthly_for_every_member(member):
+    # given a diamond, a gold and a silver member
+    diamond, gold, silver = member("diamond"), member("gold"), member("silver")
 
     # when the job runs on Wednesday 11 November 2026, then on Monday 16 November
     run(D(2026, 11, 11))
     run(D(2026, 11, 16))
 
-    # then diamond owes an SMS each ISO week (due Sunday) and a call each month (due the month's last day)
-    assert obligations(diamond, "routine_sms") == {
-        "2026-W46": (D(2026, 11, 15), "overdue"),
-        "2026-W47": (D(2026, 11, 22), "open"),
-    }
-    assert obligations(diamond, "routine_call") == {"2026-11": (D(2026, 11, 30), "open")}
-    # and gold has no routine contacts
-    assert obligations(gold, "routine_sms") == {} and obligations(gold, "routine_call") == {}
+    # then each owes an SMS each ISO week (due Sunday) and a call each month (due the month's last day)
+    for m in (diamond, gold, silver):
+        assert obligations(m, "routine_sms") == {
+            "2026-W46": (D(2026, 11, 15), "overdue"),
+            "2026-W47": (D(2026, 11, 22), "open"),
+        }
+        assert obligations(m, "routine_call") == {"2026-11": (D(2026, 11, 30), "open")}
 
 
 # -- 3. birthday gift --------------------------------------------------------------------------------------------
@@ -293,22 +312,82 @@ def key_person(member):
 
 
 def test_holiday_greetings_for_key_persons_before_spring_festival_and_mid_autumn(key_person, member):
-    # given a key person and a member who is not one, both assigned; and a key person without an assignment
+    # given a key person and a member who is not one, both assigned
     kp, plain = key_person(), member("gold")
-    unassigned = key_person(assigned=False)
 
-    # when the job runs on 1 February 2026 (Spring Festival on 15 February is 14 days ahead), on 5 February,
-    # and on 15 September 2026 (Mid-Autumn on 25 September)
-    run(D(2026, 2, 1))
+    # when the job runs on 3 February 2026 (Spring Festival, 正月初一 on 17 February, is 14 days ahead), on
+    # 5 February, and on 15 September 2026 (Mid-Autumn on 25 September)
+    run(D(2026, 2, 3))
     run(D(2026, 2, 5))
     run(D(2026, 9, 15))
 
-    # then the key person owes a greeting due on each holiday's first day, once (Spring Festival's not done: late)
+    # then the key person owes a greeting due on each festival, once (Spring Festival's not done: late)
     assert obligations(kp, "holiday_greeting") == {
-        "2026-spring_festival": (D(2026, 2, 15), "overdue"),
+        "2026-spring_festival": (D(2026, 2, 17), "overdue"),
         "2026-mid_autumn": (D(2026, 9, 25), "open"),
     }
-    assert obligations(plain, "holiday_greeting") == {} and obligations(unassigned) == {}
+    assert obligations(plain, "holiday_greeting") == {}
+
+
+def test_holiday_greetings_for_every_festival_of_2027_and_new_year_2028(key_person):
+    # given a key person (the working-day package knows no year after 2026)
+    kp = key_person(started_on=D(2026, 6, 1))
+
+    # when the job runs daily from 1 December 2026 to 31 December 2027
+    run_days(D(2026, 12, 1), D(2027, 12, 31))
+
+    # then she owes a greeting on each festival of the lunar calendar, opened 14 days ahead, never born overdue
+    greetings = {
+        o.period: (o.opened_on, o.due_on)
+        for o in Obligation.objects.filter(customer=kp)
+        if o.kind == "holiday_greeting"
+    }
+    assert greetings == {
+        "2027-new_year": (D(2026, 12, 18), D(2027, 1, 1)),
+        "2027-spring_festival": (D(2027, 1, 23), D(2027, 2, 6)),
+        "2027-dragon_boat": (D(2027, 5, 26), D(2027, 6, 9)),
+        "2027-mid_autumn": (D(2027, 9, 1), D(2027, 9, 15)),
+        "2028-new_year": (D(2027, 12, 18), D(2028, 1, 1)),
+    }
+
+
+def test_mid_autumn_greeting_inside_national_day_is_not_lost(key_person):
+    # given a key person in 2020, when Mid-Autumn (八月十五) fell on National Day, 1 October
+    kp = key_person(started_on=D(2020, 1, 2))
+    KeyPerson.objects.filter(customer=kp).update(set_at=at(D(2019, 12, 1)))
+
+    # when the job runs on 20 September 2020
+    run(D(2020, 9, 20))
+
+    # then her Mid-Autumn greeting is due on 1 October
+    assert obligations(kp, "holiday_greeting") == {"2020-mid_autumn": (D(2020, 10, 1), "open")}
+
+
+def test_key_person_who_is_not_a_member_is_greeted_by_her_groups_account_manager(key_person, member, make_manager):
+    # given group G-1 whose member key person is served by `manager`, a key person of G-1 who is not a member,
+    # and a group G-2 with a non-member key person only, in a branch with two managers (the second less loaded)
+    kp = key_person()
+    outsider = CustomerFactory()
+    group = Group.objects.get(code="G-1")
+    KeyPerson.objects.create(group=group, customer=outsider, role="influencer", set_at=at(D(2025, 1, 1)))
+    busy, free = make_manager("AM010"), make_manager("AM011")
+    AccountManager.objects.filter(pk__in=[busy.pk, free.pk]).update(region=outsider.region)
+    member("gold", to=busy)
+    lonely = CustomerFactory(region=outsider.region)
+    other = Group.objects.create(code="G-2", group_class="B")
+    KeyPerson.objects.create(group=other, customer=lonely, role="contact", set_at=at(D(2025, 1, 1)))
+
+    # when the job runs on 20 September 2026 (Mid-Autumn on 25 September)
+    run(D(2026, 9, 20))
+
+    # then the outsider is greeted by the manager of her group's key persons, and the key person of G-2 by the
+    # lowest-load manager of her branch
+    greeting = {o.customer_id: (o.manager_id, o.due_on) for o in Obligation.objects.filter(kind="holiday_greeting")}
+    assert greeting == {
+        kp.pk: (kp.assignments.get().manager_id, D(2026, 9, 25)),
+        outsider.pk: (kp.assignments.get().manager_id, D(2026, 9, 25)),
+        lonely.pk: (free.pk, D(2026, 9, 25)),
+    }
 
 
 def test_holiday_greeting_not_opened_more_than_fourteen_days_ahead(key_person):
@@ -429,7 +508,7 @@ def test_unreachable_cutoff_counts_working_days_back():
 # -- 6. card pickup reminders ------------------------------------------------------------------------------------
 
 
-def test_card_pickup_reminders_weekly_then_monthly_until_picked_up(member):
+def test_card_pickup_reminders_weekly_in_the_first_month_then_monthly_from_the_second_until_picked_up(member):
     # given a diamond member whose card arrived on 5 October 2026 and waits at the branch
     m = member("diamond")
     card = MembershipCard.objects.create(
@@ -443,7 +522,8 @@ def test_card_pickup_reminders_weekly_then_monthly_until_picked_up(member):
     # when the job runs daily through November
     run_days(D(2026, 10, 5), D(2026, 11, 30))
 
-    # then reminders fall due weekly in the first month, then monthly, each opened 7 days ahead
+    # then reminders fall due weekly in the first month, then monthly on the 5th from the second month (5 November
+    # included), each opened 7 days ahead
     key = f"card{card.pk}-"
     reminders = obligations(m, "card_pickup_reminder")
     assert {p: due for p, (due, _s) in reminders.items()} == {
@@ -451,16 +531,18 @@ def test_card_pickup_reminders_weekly_then_monthly_until_picked_up(member):
         key + "2": D(2026, 10, 19),
         key + "3": D(2026, 10, 26),
         key + "4": D(2026, 11, 2),
-        key + "5": D(2026, 12, 5),
+        key + "5": D(2026, 11, 5),
+        key + "6": D(2026, 12, 5),
     }
-    assert Obligation.objects.get(period=key + "5").opened_on == D(2026, 11, 28)
+    assert Obligation.objects.get(period=key + "5").opened_on == D(2026, 10, 29)
+    assert Obligation.objects.get(period=key + "6").opened_on == D(2026, 11, 28)
 
     # when the card is picked up and the job runs on into January
     MembershipCard.objects.filter(pk=card.pk).update(state="received", received_on=D(2026, 12, 1))
     run_days(D(2026, 12, 1), D(2027, 1, 10))
 
     # then no more reminders open
-    assert len(obligations(m, "card_pickup_reminder")) == 5
+    assert len(obligations(m, "card_pickup_reminder")) == 6
 
 
 # -- 7. overdue --------------------------------------------------------------------------------------------------

@@ -130,7 +130,8 @@ def open_obligation(member, manager, kind, due=NOV30, opened=NOV1, period="p"):
         ("routine_sms", "call", "reached", False),
         ("routine_call", "call", "no_answer", True),
         ("card_receipt_check", "call", "reached", True),
-        ("card_pickup_reminder", "sms", "reached", True),
+        ("card_pickup_reminder", "call", "no_answer", True),
+        ("card_pickup_reminder", "sms", "reached", False),  # a call is required
         ("holiday_greeting", "sms", "reached", True),
         ("holiday_greeting", "email", "reached", False),
         ("retention_contact", "call", "reached", True),
@@ -221,6 +222,28 @@ def test_the_card_workflow_opens_its_follow_ups():
     assert (card.state, card.received_on, check.status) == ("received", D(2026, 12, 6), "done")
     reissue = services.card_start(customer=member, reissue=True)  # a re-issued card follows the same path
     assert reissue.reissue and MembershipCard.objects.filter(customer=member).count() == 2
+
+
+def test_receiving_a_card_closes_its_pickup_notice_and_reminders():
+    # given a card awaiting pickup, its pickup notice (SMS then call not yet made) and a reminder open
+    manager = make_manager("M1")
+    member = make_member(manager=manager, tier="diamond")
+    card = services.card_start(customer=member)
+    for action in ("send_to_maker", "arrive"):
+        services.card_advance(card=card, action=action, on=D(2026, 11, 1), at=at(D(2026, 11, 1)))
+    services.card_advance(
+        card=card, action="deliver", on=D(2026, 11, 2), delivery_mode="self_pickup", at=at(D(2026, 11, 2))
+    )
+    reminder = open_obligation(member, manager, "card_pickup_reminder", due=D(2026, 11, 8), opened=D(2026, 11, 1))
+
+    # when she picks the card up on 3 November
+    services.card_advance(card=card, action="receive", on=D(2026, 11, 3), at=at(D(2026, 11, 3)))
+
+    # then no card obligation is left open
+    statuses = dict(Obligation.objects.filter(customer=member, kind__startswith="card_").values_list("kind", "status"))
+    assert statuses == {"card_pickup_notice": "done", "card_pickup_reminder": "done"}
+    reminder.refresh_from_db()
+    assert reminder.status == "done"
 
 
 def test_door_delivery_is_due_on_the_agreed_date_and_done_when_delivered():

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from customers import services as customer_services
 from customers.serializers import CustomerRowSerializer, customer_rows_check
@@ -24,7 +25,7 @@ class Command(BaseCommand):
                 CustomerRowSerializer,
                 rows_check=customer_rows_check,
                 key=lambda row: row.get("msisdn"),
-                write=lambda rows: customer_services.customers_bulk_upsert(rows=rows),
+                write=lambda rows: customer_services.customers_bulk_upsert(rows=rows, on=timezone.localdate()),
                 lock_key=lambda row: row["msisdn"],
             )
         except demo.CsvRejected as rejected:

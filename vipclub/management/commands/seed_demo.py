@@ -85,7 +85,8 @@ class Command(BaseCommand):
             # the follow-up here and now (managers assigned before the contact history below), not queued for a
             # worker: the worker of the first `make run` would run it a second time
             run = tier_services.tier_run_execute(run=run, follow_up=False)
-            monthly_pipeline(run_id=run.pk)
+            # made on the run's evaluation date for last month (its contact history follows), on `on` for this one
+            monthly_pipeline(run_id=run.pk, on=on if m == month else run.evaluation_date)
             counts = ", ".join(f"{k} {v}" for k, v in run.counts.items() if v)
             self.stdout.write(f"  rating run {m:%Y-%m}: {counts}")
 
