@@ -99,7 +99,8 @@ def refusal_code(*, unit: str, remaining: int) -> str:
 
 
 def valid_until(on: dt.date, validity_days: int | None) -> dt.date | None:
-    return on + dt.timedelta(days=validity_days) if validity_days else None
+    """The last day of a claim valid `validity_days` days counting the claim day (90 days: claim + 89)."""
+    return on + dt.timedelta(days=validity_days - 1) if validity_days else None
 
 
 def entitlement_problems(

@@ -138,11 +138,11 @@ def test_sim_replacement_is_unlimited(api, tier):
 
 
 @pytest.mark.parametrize("tier", TIERS)
-def test_roaming_pack_is_valid_90_days_from_the_claim(api, tier):
+def test_roaming_pack_is_valid_90_days_counting_the_claim_day(api, tier):
     customer = member(tier)
     response = redeem(api, customer, "roaming_pack")
     assert response.status_code == 201
-    assert response.json()["valid_until"] == (ON + dt.timedelta(days=90)).isoformat()
+    assert response.json()["valid_until"] == (ON + dt.timedelta(days=89)).isoformat()
     assert_error(redeem(api, customer, "roaming_pack", redeemed_on="2026-10-01"), 409, "quota_exhausted")
 
 
