@@ -57,7 +57,9 @@ class RedemptionSerializer(serializers.Serializer):
     used = QuantityField(help_text=f"what this redemption used: {QUANTITY_HELP}")
     unlimited = serializers.BooleanField()
     hours = serializers.IntegerField(required=False, help_text="emergency reactivation: hours of service granted")
-    valid_until = serializers.DateField(required=False, help_text="e.g. the roaming pack: 90 days counting the claim day")
+    valid_until = serializers.DateField(
+        required=False, help_text="e.g. the roaming pack: 90 days counting the claim day"
+    )
 
 
 class ReversalSerializer(serializers.Serializer):
