@@ -67,6 +67,15 @@ def entitled(*, unit: str, quota_units: int, unlimited: bool) -> bool:
     return unit == FLAG or unlimited or quota_units > 0
 
 
+KEY_PERSON = "key_person"  # the tier source of a key-person floor (tiers.models.Source)
+
+
+def gives(*, tier_source: str, for_key_person_floor: bool) -> bool:
+    """Whether a tier entitlement applies: a tier held only by a key-person floor gives only the benefits marked for
+    it (the airport lounge and the priority, green-channel benefits: DOMAIN §5)."""
+    return tier_source != KEY_PERSON or for_key_person_floor
+
+
 def frozen_reason(*, status: str, suspension_kind: str, redeemable_while_suspended: bool) -> str | None:
     """Why a customer cannot redeem now, or None. Suspended, pending-closure and closed customers are frozen;
     a benefit redeemable while suspended (emergency reactivation) stays open to credit suspensions."""
@@ -167,10 +176,13 @@ def redemption_problem(
     refuse_old_arrears: bool,
     unpaid_months,
     on: dt.date,
+    tier_source: str = "",
+    for_key_person_floor: bool = False,
 ) -> Refusal | None:
     """The first reason, in this order, to refuse redeeming `units` of a benefit on `on`, or None: the customer's
     status freezes benefits; the benefit is no longer offered; the customer is not a member (`member`: has a
-    tier); the tier has no such benefit (`entitled_`: an entitlement with a quota); a money amount over the cap
+    tier); a tier held only by a key-person floor does not give it (`tier_source`, `for_key_person_floor`); the tier
+    has no such benefit (`entitled_`: an entitlement with a quota); a money amount over the cap
     (`quota_units`); arrears older than the previous month (`unpaid_months`) where the benefit refuses them."""
     frozen = frozen_reason(
         status=status, suspension_kind=suspension_kind, redeemable_while_suspended=redeemable_while_suspended
@@ -181,6 +193,12 @@ def redemption_problem(
         return Refusal("not_entitled", f"{benefit_code} is not offered any more.")
     if not member:
         return Refusal("not_entitled", "The customer is not a member of the club: no benefits.")
+    if not gives(tier_source=tier_source, for_key_person_floor=for_key_person_floor):
+        return Refusal(
+            "not_entitled",
+            f"The customer's tier comes only from her group key person's floor: it gives the airport lounge and the "
+            f"priority benefits only, no {benefit_name.lower()} ({benefit_code}).",
+        )
     if not entitled_:
         return Refusal("not_entitled", f"The customer's tier has no {benefit_name.lower()} ({benefit_code}).")
     if unit == MONEY and units > quota_units:

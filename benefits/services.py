@@ -104,11 +104,13 @@ class Redemption:
         return body
 
 
-def _current_entitlement(customer: Customer, benefit: Benefit) -> tuple[int | None, TierEntitlement | None]:
-    tier_id = CustomerTier.objects.filter(customer=customer).values_list("tier_id", flat=True).first()
+def _current_entitlement(customer: Customer, benefit: Benefit) -> tuple[int | None, str, TierEntitlement | None]:
+    """The customer's tier, where it comes from (score, a floor), and its entitlement to the benefit."""
+    state = CustomerTier.objects.filter(customer=customer).values_list("tier_id", "source").first()
+    tier_id, source = state or (None, "")
     if tier_id is None:
-        return None, None
-    return tier_id, TierEntitlement.objects.filter(tier_id=tier_id, benefit=benefit).first()
+        return None, "", None
+    return tier_id, source, TierEntitlement.objects.filter(tier_id=tier_id, benefit=benefit).first()
 
 
 def _units_requested(benefit: Benefit, quantity: int, amount: Decimal | None) -> int:
@@ -267,7 +269,7 @@ def benefit_redeem(
         raise InvalidInput("A reference is required.", fields={"reference": ["required"]})
     units = _units_requested(benefit, quantity, amount)
 
-    tier_id, entitlement = _current_entitlement(customer, benefit)
+    tier_id, tier_source, entitlement = _current_entitlement(customer, benefit)
     quota_units = (
         rules.quota(
             unit=benefit.unit,
@@ -301,6 +303,8 @@ def benefit_redeem(
         refuse_old_arrears=benefit.refuse_old_arrears,
         unpaid_months=unpaid,
         on=on,
+        tier_source=tier_source,
+        for_key_person_floor=benefit.for_key_person_floor,
     )
     if refusal:
         raise RuleViolation(refusal.message, code=refusal.code, fields=refusal.fields)
