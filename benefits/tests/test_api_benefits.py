@@ -48,8 +48,7 @@ def benefits_of(api, customer, on=ON) -> dict:
 
 TIERS = ("diamond", "gold", "silver")
 COUNTS = {  # benefit -> per tier (None = "–")
-    "lounge_airport": (12, 6, None),
-    "lounge_airport_province": (12, 6, 2),
+    "lounge_airport": (12, 6, 2),  # diamond, gold: any airport in China; silver: in-province airports only
     "lounge_train_province": (12, 8, 4),
     "roaming_pack": (1, 1, 1),
 }
@@ -168,16 +167,17 @@ def test_a_customer_outside_the_club_has_no_benefits_and_no_flags(api):
     assert benefits_of(api, customer) == {}
     flags = api.get(f"/api/v1/customers/{customer.msisdn}/benefit-flags/").json()
     assert flags == {"tier": None, "flags": dict.fromkeys(FLAGS, False), "percent": {}}
-    error = assert_error(redeem(api, customer, "lounge_airport_province"), 409, "not_entitled")
+    error = assert_error(redeem(api, customer, "lounge_airport"), 409, "not_entitled")
     assert "not a member" in error["message"]
 
 
 def test_the_catalog_lists_every_benefit_with_each_tiers_entitlement(api):
     catalog = {row["code"]: row for row in api.get("/api/v1/benefits/").json()}
-    assert len(catalog) == 15
+    assert len(catalog) == 14  # the in-province airport lounge is not offered any more
     assert catalog["lounge_airport"]["entitlements"] == {
         "diamond": {"quantity": 12, "unlimited": False},
         "gold": {"quantity": 6, "unlimited": False},
+        "silver": {"quantity": 2, "unlimited": False},
     }
     assert catalog["emergency_reactivation"]["entitlements"]["silver"] == {"hours": 48, "per_month_limit": 3}
     assert catalog["birthday_gift"]["entitlements"]["diamond"] == {"money_cap": "150.00"}
@@ -229,7 +229,14 @@ def test_a_replay_returns_the_first_answer_and_writes_nothing(api):
 
 
 def test_a_refusal_is_replayed_too(api):
-    customer = member("silver")
+    customer = member("gold", source="key_person")  # a key person's floor tier has no roaming pack
+    first = redeem(api, customer, "roaming_pack", key="k")
+    assert_error(first, 409, "not_entitled")
+    assert redeem(api, customer, "roaming_pack", key="k").json() == first.json()
+
+
+def test_a_refusal_of_a_customer_outside_the_club_is_replayed_too(api):
+    customer = member(None)
     first = redeem(api, customer, "lounge_airport", key="k")
     assert_error(first, 409, "not_entitled")
     assert redeem(api, customer, "lounge_airport", key="k").json() == first.json()
@@ -254,8 +261,8 @@ def test_the_service_replays_by_its_ledger_key_too():
 def test_a_reversal_gives_the_use_back_once(api):
     # given a silver member who used both in-province airport lounges
     customer = member("silver")
-    redeem(api, customer, "lounge_airport_province")
-    second = redeem(api, customer, "lounge_airport_province").json()
+    redeem(api, customer, "lounge_airport")
+    second = redeem(api, customer, "lounge_airport").json()
     assert second["remaining"] == 0
     # when the partner reverses the second visit
     url = f"/api/v1/benefits/redemptions/{second['id']}/reverse/"
@@ -273,7 +280,7 @@ def test_a_reversal_gives_the_use_back_once(api):
     assert_error(api.post(url, {}, format="json"), 409, "already_reversed")
     assert BenefitEntry.objects.filter(kind="reverse").count() == 1
     # the use is available again
-    assert redeem(api, customer, "lounge_airport_province").json()["remaining"] == 0
+    assert redeem(api, customer, "lounge_airport").json()["remaining"] == 0
     assert_ledger_matches_balances()
 
 
@@ -464,7 +471,7 @@ def test_the_customers_benefits_list_reads_in_a_few_queries(api, django_assert_m
     services.benefit_grants_run(on=ON)
     with django_assert_max_num_queries(12):
         rows = benefits_of(api, customer)
-    assert len(rows) == 15
+    assert len(rows) == 14
 
 
 # --------------------------------------------------------------------------------------------------
