@@ -22,9 +22,7 @@ class QuantityField(serializers.Field):
 
 class RedemptionRequestSerializer(serializers.Serializer):
     msisdn = serializers.CharField(max_length=11, validators=[msisdn_validator])
-    benefit = serializers.SlugField(
-        max_length=40, help_text="a benefit code of the catalog, e.g. lounge_airport"
-    )
+    benefit = serializers.SlugField(max_length=40, help_text="a benefit code of the catalog, e.g. lounge_airport")
     quantity = IntegerField(
         min_value=1, max_value=1000, default=1, help_text="uses (count benefits); 1 for money and hours benefits"
     )

@@ -66,9 +66,7 @@ def test_the_next_grants_follow_an_edited_entitlement():
     TierEntitlement.objects.filter(tier__code="gold", benefit__code="lounge_airport").update(quantity=8)
     # when the grants run again, then the year's grant is 8
     services.benefit_grants_run(on=ON)
-    row = next(
-        r for r in selectors.customer_benefits(customer=customer, on=ON) if r["benefit"] == "lounge_airport"
-    )
+    row = next(r for r in selectors.customer_benefits(customer=customer, on=ON) if r["benefit"] == "lounge_airport")
     assert (row["granted"], row["remaining"]) == (8, 8)
 
 

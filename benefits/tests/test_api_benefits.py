@@ -223,9 +223,7 @@ def test_a_replay_returns_the_first_answer_and_writes_nothing(api):
     assert BenefitEntry.objects.count() == entries
     assert account(customer, "lounge_airport", "2026").used == used == 2
     # the same key with another body is refused
-    assert_error(
-        redeem(api, customer, "lounge_airport", key="visit-1", quantity=1), 409, "idempotency_key_reused"
-    )
+    assert_error(redeem(api, customer, "lounge_airport", key="visit-1", quantity=1), 409, "idempotency_key_reused")
 
 
 def test_a_refusal_is_replayed_too(api):
@@ -426,9 +424,7 @@ def test_bad_input_for_the_benefits_unit(api):
     error = assert_error(redeem(api, customer, "emergency_reactivation", quantity=2), 400, "invalid")
     assert set(error["fields"]) == {"quantity"}
     future = timezone.localdate() + dt.timedelta(days=1)
-    error = assert_error(
-        redeem(api, customer, "lounge_airport", redeemed_on=future.isoformat()), 400, "invalid"
-    )
+    error = assert_error(redeem(api, customer, "lounge_airport", redeemed_on=future.isoformat()), 400, "invalid")
     assert set(error["fields"]) == {"redeemed_on"}
     assert not BenefitEntry.objects.exists()
 
