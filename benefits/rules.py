@@ -93,6 +93,12 @@ def frozen_reason(*, status: str, suspension_kind: str, redeemable_while_suspend
     return f"The customer's status {status!r} does not allow redemptions."
 
 
+def reactivation_applied(*, emergency_hours: int, credit_hours: int) -> str:
+    """Emergency reactivation and credit reactivation by credit stars do not stack: one per occasion, the longer
+    applies (DOMAIN §5) — "credit" when it is at least as long (it uses no quota), else "emergency"."""
+    return "credit" if credit_hours and credit_hours >= emergency_hours else "emergency"
+
+
 def old_arrears(unpaid_months, on: dt.date) -> list[dt.date]:
     """Unpaid bills older than the month before `on`: these refuse an emergency reactivation.
     (On 2026-10-15 an unpaid 2026-09 bill is the normal case; an unpaid 2026-08 bill refuses.)"""
@@ -178,12 +184,15 @@ def redemption_problem(
     on: dt.date,
     tier_source: str = "",
     for_key_person_floor: bool = False,
+    hours: int | None = None,
+    credit_reactivation_hours: int = 0,
 ) -> Refusal | None:
     """The first reason, in this order, to refuse redeeming `units` of a benefit on `on`, or None: the customer's
     status freezes benefits; the benefit is no longer offered; the customer is not a member (`member`: has a
     tier); a tier held only by a key-person floor does not give it (`tier_source`, `for_key_person_floor`); the tier
     has no such benefit (`entitled_`: an entitlement with a quota); a money amount over the cap
-    (`quota_units`); arrears older than the previous month (`unpaid_months`) where the benefit refuses them."""
+    (`quota_units`); arrears older than the previous month (`unpaid_months`) where the benefit refuses them; a
+    credit reactivation by credit stars at least as long as this reactivation's `hours` (they do not stack)."""
     frozen = frozen_reason(
         status=status, suspension_kind=suspension_kind, redeemable_while_suspended=redeemable_while_suspended
     )
@@ -218,4 +227,13 @@ def redemption_problem(
                 f"{benefit_name} is refused: arrears older than the previous month ({', '.join(months)}).",
                 {"arrears": months},
             )
+    applied = reactivation_applied(emergency_hours=hours or 0, credit_hours=credit_reactivation_hours)
+    if unit == HOURS and applied == "credit":
+        return Refusal(
+            "credit_reactivation_applies",
+            f"The credit reactivation of her credit stars ({credit_reactivation_hours} h) applies: it is at least as "
+            f"long as the {benefit_name.lower()} ({hours or 0} h), and they do not stack (one per occasion). No "
+            f"{benefit_code} is used.",
+            {"credit_hours": [str(credit_reactivation_hours)]},
+        )
     return None

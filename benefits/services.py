@@ -250,6 +250,7 @@ def benefit_redeem(
     at: dt.datetime,
     on: dt.date | None = None,
     idempotency_key: str | None = None,
+    credit_reactivation_hours: int = 0,
     actor=None,
 ) -> Redemption:
     """Redeem `quantity` uses (or `amount` yuan) of a benefit for a customer on `on` (default: the day of `at`, the
@@ -258,6 +259,8 @@ def benefit_redeem(
     400 bad quantity/amount; 409 `frozen` (suspended, pending closure, closed — the message says which),
     `not_entitled` (the tier has no such benefit, not a member, or old arrears for emergency reactivation),
     `over_cap` (an amount over the cap or over what is left), `quota_exhausted` (nothing, or too little, left).
+    `credit_reactivation_applies`: an hours benefit (emergency reactivation) when the customer's credit
+    reactivation by credit stars (`credit_reactivation_hours`, read by the caller from points) is at least as long.
     The same idempotency key again returns the first redemption and writes nothing."""
     if idempotency_key:
         existing = BenefitEntry.objects.select_related("account").filter(idempotency_key=idempotency_key).first()
@@ -305,6 +308,8 @@ def benefit_redeem(
         on=on,
         tier_source=tier_source,
         for_key_person_floor=benefit.for_key_person_floor,
+        hours=entitlement.hours if entitlement else None,
+        credit_reactivation_hours=credit_reactivation_hours,
     )
     if refusal:
         raise RuleViolation(refusal.message, code=refusal.code, fields=refusal.fields)

@@ -105,13 +105,13 @@ class CreditPolicyForm(forms.ModelForm):
         model = CreditPolicy
         fields = [
             "code", "brand_points", "tenure_points", "average_bands", "over_top_band_points", "bills_counted",
-            "suspension_penalty", "suspension_months", "star_thresholds",
+            "suspension_penalty", "suspension_months", "star_thresholds", "reactivation_hours",
         ]  # fmt: skip
 
     def clean(self):
         data = super().clean()
         fields = ["brand_points", "tenure_points", "average_bands", "over_top_band_points", "bills_counted",
-                  "suspension_penalty", "suspension_months", "star_thresholds"]  # fmt: skip
+                  "suspension_penalty", "suspension_months", "star_thresholds", "reactivation_hours"]  # fmt: skip
         if all(f in data for f in fields):
             try:
                 rules.CreditTable.from_data(**{f: data[f] for f in fields})
