@@ -95,8 +95,8 @@ def frozen_reason(*, status: str, suspension_kind: str, redeemable_while_suspend
 
 def reactivation_applied(*, emergency_hours: int, credit_hours: int) -> str:
     """Emergency reactivation and credit reactivation by credit stars do not stack: one per occasion, the longer
-    applies (DOMAIN §5) — "credit" when it is at least as long (it uses no quota), else "emergency"."""
-    return "credit" if credit_hours and credit_hours >= emergency_hours else "emergency"
+    applies (DOMAIN §5) — "credit" when it is longer, else "emergency" (on a tie, the one asked for)."""
+    return "credit" if credit_hours > emergency_hours else "emergency"
 
 
 def old_arrears(unpaid_months, on: dt.date) -> list[dt.date]:
@@ -192,7 +192,7 @@ def redemption_problem(
     tier); a tier held only by a key-person floor does not give it (`tier_source`, `for_key_person_floor`); the tier
     has no such benefit (`entitled_`: an entitlement with a quota); a money amount over the cap
     (`quota_units`); arrears older than the previous month (`unpaid_months`) where the benefit refuses them; a
-    credit reactivation by credit stars at least as long as this reactivation's `hours` (they do not stack)."""
+    credit reactivation by credit stars longer than this reactivation's `hours` (they do not stack)."""
     frozen = frozen_reason(
         status=status, suspension_kind=suspension_kind, redeemable_while_suspended=redeemable_while_suspended
     )
@@ -231,8 +231,8 @@ def redemption_problem(
     if unit == HOURS and applied == "credit":
         return Refusal(
             "credit_reactivation_applies",
-            f"The credit reactivation of her credit stars ({credit_reactivation_hours} h) applies: it is at least as "
-            f"long as the {benefit_name.lower()} ({hours or 0} h), and they do not stack (one per occasion). No "
+            f"The credit reactivation of her credit stars ({credit_reactivation_hours} h) applies: it is longer than "
+            f"the {benefit_name.lower()} ({hours or 0} h), and they do not stack (one per occasion). No "
             f"{benefit_code} is used.",
             {"credit_hours": [str(credit_reactivation_hours)]},
         )

@@ -260,7 +260,7 @@ def benefit_redeem(
     `not_entitled` (the tier has no such benefit, not a member, or old arrears for emergency reactivation),
     `over_cap` (an amount over the cap or over what is left), `quota_exhausted` (nothing, or too little, left).
     `credit_reactivation_applies`: an hours benefit (emergency reactivation) when the customer's credit
-    reactivation by credit stars (`credit_reactivation_hours`, read by the caller from points) is at least as long.
+    reactivation by credit stars (`credit_reactivation_hours`, read by the caller from points) is longer.
     The same idempotency key again returns the first redemption and writes nothing."""
     if idempotency_key:
         existing = BenefitEntry.objects.select_related("account").filter(idempotency_key=idempotency_key).first()

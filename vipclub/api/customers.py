@@ -175,7 +175,7 @@ class BenefitRedemptionApi(APIView):
         description="Redeem a benefit: 201 `{id, remaining, …}`. 409 `frozen` (suspended, pending closure or "
         "closed: the message says which), `not_entitled` (the tier has no such benefit; emergency reactivation "
         "with arrears older than the previous month), `credit_reactivation_applies` (an emergency reactivation when "
-        "the credit reactivation of her credit stars is at least as long: they do not stack), `over_cap` (an amount over the cap or over what is left), "
+        "the credit reactivation of her credit stars is longer: they do not stack), `over_cap` (an amount over the cap or over what is left), "
         "`quota_exhausted`. 400 names every bad field (also a missing Idempotency-Key); 404 unknown msisdn. "
         "A replay with the same Idempotency-Key returns the first answer and writes nothing.",
     )

@@ -48,9 +48,9 @@ def test_credit_reactivation_hours_by_stars():
 
 def test_the_longer_reactivation_applies():
     # given an emergency reactivation of 48 h, then of 72 h, and a credit reactivation of 72 h
-    # when / then the credit one applies when it is at least as long (it uses no quota), else the emergency one
+    # when / then the credit one applies when it is longer, else the emergency one asked for
     assert benefit_rules.reactivation_applied(emergency_hours=48, credit_hours=72) == "credit"
-    assert benefit_rules.reactivation_applied(emergency_hours=72, credit_hours=72) == "credit"
+    assert benefit_rules.reactivation_applied(emergency_hours=72, credit_hours=72) == "emergency"
     assert benefit_rules.reactivation_applied(emergency_hours=72, credit_hours=48) == "emergency"
     assert benefit_rules.reactivation_applied(emergency_hours=48, credit_hours=0) == "emergency"
 
