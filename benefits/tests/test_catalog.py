@@ -36,12 +36,16 @@ def test_the_catalog_has_one_airport_lounge_12_diamond_6_gold_2_silver():
     lounges = TierEntitlement.objects.filter(benefit__code__startswith="lounge_airport", benefit__active=True)
     # then one benefit gives 12 visits a year to diamond, 6 to gold and 2 to silver (DOMAIN §5)
     assert {(e.benefit.code, e.tier.code, e.quantity) for e in lounges} == {
-        ("lounge_airport", "diamond", 12), ("lounge_airport", "gold", 6), ("lounge_airport", "silver", 2)
-    }  # fmt: skip
+        ("lounge_airport", "diamond", 12),
+        ("lounge_airport", "gold", 6),
+        ("lounge_airport", "silver", 2),
+    }
     assert not Benefit.objects.get(code="lounge_airport_province").active
     assert set(Benefit.objects.filter(for_key_person_floor=True).values_list("code", flat=True)) == {
-        "lounge_airport", "priority_hotline", "hall_queue_priority"
-    }  # fmt: skip
+        "lounge_airport",
+        "priority_hotline",
+        "hall_queue_priority",
+    }
 
 
 def test_a_diamond_member_gets_12_airport_lounge_visits_a_year_not_24():
@@ -88,22 +92,21 @@ def test_the_catalog_migration_moves_every_used_visit_to_the_airport_lounge_and_
     # then every visit used is on the one airport lounge, granted at least what is used (diamond 13 of 12: what
     # was used stays used), silver has this year's 2, and the old accounts are emptied by entries
     assert (account(diamond, "lounge_airport", "2026").granted, account(diamond, "lounge_airport", "2026").used) == (
-        13, 13
-    )  # fmt: skip
-    assert (account(silver, "lounge_airport", "2026").granted, account(silver, "lounge_airport", "2026").used) == (
-        2, 1
-    )  # fmt: skip
-    assert (account(silver, "lounge_airport", "2025").granted, account(silver, "lounge_airport", "2025").used) == (
-        1, 1
-    )  # fmt: skip
+        13,
+        13,
+    )
+    assert (account(silver, "lounge_airport", "2026").granted, account(silver, "lounge_airport", "2026").used) == (2, 1)
+    assert (account(silver, "lounge_airport", "2025").granted, account(silver, "lounge_airport", "2025").used) == (1, 1)
     for customer, key in ((diamond, "2026"), (silver, "2026"), (silver, "2025")):
         old = account(customer, "lounge_airport_province", key)
         assert (old.granted, old.used) == (0, 0)
     # the visits keep their dates and references on the airport lounge; the usage report counts each once
     moved = BenefitEntry.objects.filter(customer=diamond, benefit__code="lounge_airport", kind="redeem")
     assert sorted((e.occurred_on, e.used_delta) for e in moved) == [
-        (dt.date(2026, 3, 10), 5), (dt.date(2026, 3, 10), 5), (dt.date(2026, 4, 2), 3)
-    ]  # fmt: skip
+        (dt.date(2026, 3, 10), 5),
+        (dt.date(2026, 3, 10), 5),
+        (dt.date(2026, 4, 2), 3),
+    ]
     report = selectors.usage_report(year=2026)
     assert sum(r["used"] for r in report if r["benefit_id"] == Benefit.objects.get(code="lounge_airport").pk) == 14
     assert sum(r["used"] for r in report) == 14
@@ -160,11 +163,23 @@ def test_a_key_person_floor_tier_redeems_the_lounge_and_reads_priority_flags_onl
 def test_redemption_problem_refuses_a_benefit_a_key_person_floor_does_not_give():
     # given a member whose tier is only a key-person floor
     base = dict(
-        status="active", suspension_kind="", benefit_code="roaming_pack", benefit_name="Roaming pack",
-        benefit_active=True, unit="count", period="year", redeemable_while_suspended=False, member=True,
-        entitled_=True, quota_units=1, units=1, refuse_old_arrears=False, unpaid_months=(), on=dt.date(2026, 3, 10),
+        status="active",
+        suspension_kind="",
+        benefit_code="roaming_pack",
+        benefit_name="Roaming pack",
+        benefit_active=True,
+        unit="count",
+        period="year",
+        redeemable_while_suspended=False,
+        member=True,
+        entitled_=True,
+        quota_units=1,
+        units=1,
+        refuse_old_arrears=False,
+        unpaid_months=(),
+        on=dt.date(2026, 3, 10),
         tier_source="key_person",
-    )  # fmt: skip
+    )
     # when she redeems a benefit not given on a key-person floor, then one that is
     refusal = rules.redemption_problem(**base, for_key_person_floor=False)
     allowed = rules.redemption_problem(**{**base, "benefit_code": "lounge_airport"}, for_key_person_floor=True)

@@ -24,9 +24,18 @@ TIERS = [None, "silver", "gold", "diamond"]
 
 amounts = st.decimals(min_value=0, max_value=900, places=2, allow_nan=False, allow_infinity=False)
 join_dates = st.sampled_from(
-    [dt.date(2025, 12, 1), dt.date(2025, 12, 2), dt.date(2025, 11, 30), dt.date(2023, 12, 1), dt.date(2023, 12, 2),
-     dt.date(2016, 12, 1), dt.date(2016, 12, 2), dt.date(2010, 5, 5), dt.date(2026, 6, 1)]
-)  # fmt: skip
+    [
+        dt.date(2025, 12, 1),
+        dt.date(2025, 12, 2),
+        dt.date(2025, 11, 30),
+        dt.date(2023, 12, 1),
+        dt.date(2023, 12, 2),
+        dt.date(2016, 12, 1),
+        dt.date(2016, 12, 2),
+        dt.date(2010, 5, 5),
+        dt.date(2026, 6, 1),
+    ]
+)
 states = st.one_of(
     st.just(rules.NONE),
     st.builds(
@@ -87,12 +96,17 @@ def facts_of(spec, policy: rules.Policy) -> rules.CustomerFacts:
     if spec["override"] and spec["override"][1] <= E <= spec["override"][2]:
         override = (spec["override"][0], spec["override"][2])
     return rules.CustomerFacts(
-        join_date=spec["join_date"], product_type=spec["product_type"], status=spec["status"],
-        bills={m: a for m, a in bills.items() if m in window}, plan_code=plan[0] if plan else None,
+        join_date=spec["join_date"],
+        product_type=spec["product_type"],
+        status=spec["status"],
+        bills={m: a for m, a in bills.items() if m in window},
+        plan_code=plan[0] if plan else None,
         plan_started_on=plan[1] if plan else None,
         key_person_roles=[(r, c) for r, c, at in spec["key_roles"] if at < E_start],
-        transfer=transfer, override=override, current=spec["current"],
-    )  # fmt: skip
+        transfer=transfer,
+        override=override,
+        current=spec["current"],
+    )
 
 
 def check_population(specs, policy_model, django_user_model):
@@ -109,11 +123,18 @@ def _check_population(specs, policy_model, django_user_model):
         make_customer(
             join_date=s["join_date"],
             bills={m: a for m, a in zip(rules.window_months(M, 12), s["bills"], strict=True) if a is not None},
-            plan=s["plan"], key_roles=s["key_roles"], transfer=s["transfer"], override=s["override"],
-            current=s["current"], product_type=s["product_type"], status=s["status"], creator=staff, approver=staff,
+            plan=s["plan"],
+            key_roles=s["key_roles"],
+            transfer=s["transfer"],
+            override=s["override"],
+            current=s["current"],
+            product_type=s["product_type"],
+            status=s["status"],
+            creator=staff,
+            approver=staff,
         )
         for s in specs
-    ]  # fmt: skip
+    ]
     run, _ = services.tier_run_start(month=M, policy=policy_model, force=True, dispatch=False)
     policy = rules.Policy.from_json(run.policy_snapshot)
     services.tier_run_execute(run=run)

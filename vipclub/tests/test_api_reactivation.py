@@ -34,8 +34,12 @@ def suspended_member(tier: str, stars: int):
 
 
 def reactivate(api, customer, key: str):
-    body = {"msisdn": customer.msisdn, "benefit": "emergency_reactivation", "reference": "BOSS-1",
-            "redeemed_on": ON.isoformat()}  # fmt: skip
+    body = {
+        "msisdn": customer.msisdn,
+        "benefit": "emergency_reactivation",
+        "reference": "BOSS-1",
+        "redeemed_on": ON.isoformat(),
+    }
     return api.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY=key)
 
 
