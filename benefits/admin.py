@@ -42,7 +42,7 @@ class BenefitAdmin(GuardedHistoryAdmin):
     fieldsets = [
         (None, {"fields": ["code", "name_zh", "name_en", "description", "active", "position"]}),
         (_("Quota"), {"fields": ["unit", "period", "validity_days"]}),
-        (_("Rules"), {"fields": ["redeemable_while_suspended", "refuse_old_arrears"]}),
+        (_("Rules"), {"fields": ["redeemable_while_suspended", "refuse_old_arrears", "for_key_person_floor"]}),
     ]
 
     def get_queryset(self, request):

@@ -51,6 +51,12 @@ def quota_sql(d: Dialect, entitlement: str = "e", benefit: str = "b") -> str:
     )
 
 
+def gives_sql(p: Params, state: str = "s", benefit: str = "b") -> str:
+    """Whether the tier's entitlement applies (see `rules.gives`): a tier held only by a key-person floor gives only
+    the benefits marked for it."""
+    return f"({state}.source <> {p(rules.KEY_PERSON)} OR {benefit}.for_key_person_floor)"
+
+
 @dataclass
 class Scope:
     """Which customers (an id range or a list) and, optionally, which benefits."""
@@ -159,6 +165,7 @@ def open_accounts_sql(v: Pass, scope: Scope) -> str:
         JOIN {BENEFITS} b ON b.id = e.benefit_id
         WHERE {scope.customers("s.customer_id", p)} AND {scope.benefits("b.id", p)}
           AND c.status <> 'closed' AND b.active AND b.period IN ('year', 'month') AND b.unit <> 'flag'
+          AND {gives_sql(p)}
           AND ({quota} > 0 OR e.unlimited)
           AND NOT EXISTS (
               SELECT 1 FROM {ACCOUNTS} a
@@ -222,7 +229,7 @@ def changes_sql(v: Pass, scope: Scope, past_keys: list[str] | None) -> str:
                 JOIN {CUSTOMERS} c ON c.id = s.customer_id AND c.status <> 'closed'
                 JOIN {ENTITLEMENTS} e ON e.tier_id = s.tier_id
                 JOIN {BENEFITS} b ON b.id = e.benefit_id AND b.active
-                WHERE {scope.customers("s.customer_id", p)}
+                WHERE {scope.customers("s.customer_id", p)} AND {gives_sql(p)}
             ) t ON t.customer_id = a.customer_id AND t.benefit_id = a.benefit_id
             WHERE {scope.customers("a.customer_id", p)} AND {scope.benefits("a.benefit_id", p)}
               AND ({current} OR {past})

@@ -51,6 +51,14 @@ class Benefit(models.Model):
         default=False,
         help_text=_("refused when an unpaid bill is older than the month before the redemption"),
     )
+    for_key_person_floor = models.BooleanField(
+        _("given on a key-person floor"),
+        default=False,
+        help_text=_(
+            "also given when the tier comes only from a group key person's floor, which gives only the airport "
+            "lounge and the priority (green-channel) benefits"
+        ),
+    )
     active = models.BooleanField(_("offered"), default=True)
     position = models.PositiveSmallIntegerField(_("position"), default=0, help_text=_("order in lists"))
     history = HistoricalRecords()

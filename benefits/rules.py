@@ -67,6 +67,15 @@ def entitled(*, unit: str, quota_units: int, unlimited: bool) -> bool:
     return unit == FLAG or unlimited or quota_units > 0
 
 
+KEY_PERSON = "key_person"  # the tier source of a key-person floor (tiers.models.Source)
+
+
+def gives(*, tier_source: str, for_key_person_floor: bool) -> bool:
+    """Whether a tier entitlement applies: a tier held only by a key-person floor gives only the benefits marked for
+    it (the airport lounge and the priority, green-channel benefits: DOMAIN §5)."""
+    return tier_source != KEY_PERSON or for_key_person_floor
+
+
 def frozen_reason(*, status: str, suspension_kind: str, redeemable_while_suspended: bool) -> str | None:
     """Why a customer cannot redeem now, or None. Suspended, pending-closure and closed customers are frozen;
     a benefit redeemable while suspended (emergency reactivation) stays open to credit suspensions."""
@@ -84,6 +93,12 @@ def frozen_reason(*, status: str, suspension_kind: str, redeemable_while_suspend
     return f"The customer's status {status!r} does not allow redemptions."
 
 
+def reactivation_applied(*, emergency_hours: int, credit_hours: int) -> str:
+    """Emergency reactivation and credit reactivation by credit stars do not stack: one per occasion, the longer
+    applies (DOMAIN §5) — "credit" when it is longer, else "emergency" (on a tie, the one asked for)."""
+    return "credit" if credit_hours > emergency_hours else "emergency"
+
+
 def old_arrears(unpaid_months, on: dt.date) -> list[dt.date]:
     """Unpaid bills older than the month before `on`: these refuse an emergency reactivation.
     (On 2026-10-15 an unpaid 2026-09 bill is the normal case; an unpaid 2026-08 bill refuses.)"""
@@ -99,7 +114,8 @@ def refusal_code(*, unit: str, remaining: int) -> str:
 
 
 def valid_until(on: dt.date, validity_days: int | None) -> dt.date | None:
-    return on + dt.timedelta(days=validity_days) if validity_days else None
+    """The last day of a claim valid `validity_days` days counting the claim day (90 days: claim + 89)."""
+    return on + dt.timedelta(days=validity_days - 1) if validity_days else None
 
 
 def entitlement_problems(
@@ -166,11 +182,17 @@ def redemption_problem(
     refuse_old_arrears: bool,
     unpaid_months,
     on: dt.date,
+    tier_source: str = "",
+    for_key_person_floor: bool = False,
+    hours: int | None = None,
+    credit_reactivation_hours: int = 0,
 ) -> Refusal | None:
     """The first reason, in this order, to refuse redeeming `units` of a benefit on `on`, or None: the customer's
     status freezes benefits; the benefit is no longer offered; the customer is not a member (`member`: has a
-    tier); the tier has no such benefit (`entitled_`: an entitlement with a quota); a money amount over the cap
-    (`quota_units`); arrears older than the previous month (`unpaid_months`) where the benefit refuses them."""
+    tier); a tier held only by a key-person floor does not give it (`tier_source`, `for_key_person_floor`); the tier
+    has no such benefit (`entitled_`: an entitlement with a quota); a money amount over the cap
+    (`quota_units`); arrears older than the previous month (`unpaid_months`) where the benefit refuses them; a
+    credit reactivation by credit stars longer than this reactivation's `hours` (they do not stack)."""
     frozen = frozen_reason(
         status=status, suspension_kind=suspension_kind, redeemable_while_suspended=redeemable_while_suspended
     )
@@ -180,6 +202,12 @@ def redemption_problem(
         return Refusal("not_entitled", f"{benefit_code} is not offered any more.")
     if not member:
         return Refusal("not_entitled", "The customer is not a member of the club: no benefits.")
+    if not gives(tier_source=tier_source, for_key_person_floor=for_key_person_floor):
+        return Refusal(
+            "not_entitled",
+            f"The customer's tier comes only from her group key person's floor: it gives the airport lounge and the "
+            f"priority benefits only, no {benefit_name.lower()} ({benefit_code}).",
+        )
     if not entitled_:
         return Refusal("not_entitled", f"The customer's tier has no {benefit_name.lower()} ({benefit_code}).")
     if unit == MONEY and units > quota_units:
@@ -199,4 +227,13 @@ def redemption_problem(
                 f"{benefit_name} is refused: arrears older than the previous month ({', '.join(months)}).",
                 {"arrears": months},
             )
+    applied = reactivation_applied(emergency_hours=hours or 0, credit_hours=credit_reactivation_hours)
+    if unit == HOURS and applied == "credit":
+        return Refusal(
+            "credit_reactivation_applies",
+            f"The credit reactivation of her credit stars ({credit_reactivation_hours} h) applies: it is longer than "
+            f"the {benefit_name.lower()} ({hours or 0} h), and they do not stack (one per occasion). No "
+            f"{benefit_code} is used.",
+            {"credit_hours": [str(credit_reactivation_hours)]},
+        )
     return None

@@ -66,7 +66,12 @@ def _entitlements_now(customer: Customer) -> tuple[Tier | None, dict[int, TierEn
     state = CustomerTier.objects.filter(customer=customer, tier__isnull=False).select_related("tier").first()
     if state is None or customer.status == "closed":
         return None, {}
-    return state.tier, {e.benefit_id: e for e in TierEntitlement.objects.filter(tier_id=state.tier_id)}
+    entitlements = TierEntitlement.objects.filter(tier_id=state.tier_id).select_related("benefit")
+    return state.tier, {
+        e.benefit_id: e
+        for e in entitlements
+        if rules.gives(tier_source=state.source, for_key_person_floor=e.benefit.for_key_person_floor)
+    }
 
 
 def customer_benefits(*, customer: Customer, on: dt.date) -> list[dict]:

@@ -22,9 +22,7 @@ class QuantityField(serializers.Field):
 
 class RedemptionRequestSerializer(serializers.Serializer):
     msisdn = serializers.CharField(max_length=11, validators=[msisdn_validator])
-    benefit = serializers.SlugField(
-        max_length=40, help_text="a benefit code of the catalog, e.g. lounge_airport_national"
-    )
+    benefit = serializers.SlugField(max_length=40, help_text="a benefit code of the catalog, e.g. lounge_airport")
     quantity = IntegerField(
         min_value=1, max_value=1000, default=1, help_text="uses (count benefits); 1 for money and hours benefits"
     )
@@ -57,7 +55,9 @@ class RedemptionSerializer(serializers.Serializer):
     used = QuantityField(help_text=f"what this redemption used: {QUANTITY_HELP}")
     unlimited = serializers.BooleanField()
     hours = serializers.IntegerField(required=False, help_text="emergency reactivation: hours of service granted")
-    valid_until = serializers.DateField(required=False, help_text="e.g. the roaming pack: 90 days from the claim")
+    valid_until = serializers.DateField(
+        required=False, help_text="e.g. the roaming pack: 90 days counting the claim day"
+    )
 
 
 class ReversalSerializer(serializers.Serializer):

@@ -104,11 +104,13 @@ class Redemption:
         return body
 
 
-def _current_entitlement(customer: Customer, benefit: Benefit) -> tuple[int | None, TierEntitlement | None]:
-    tier_id = CustomerTier.objects.filter(customer=customer).values_list("tier_id", flat=True).first()
+def _current_entitlement(customer: Customer, benefit: Benefit) -> tuple[int | None, str, TierEntitlement | None]:
+    """The customer's tier, where it comes from (score, a floor), and its entitlement to the benefit."""
+    state = CustomerTier.objects.filter(customer=customer).values_list("tier_id", "source").first()
+    tier_id, source = state or (None, "")
     if tier_id is None:
-        return None, None
-    return tier_id, TierEntitlement.objects.filter(tier_id=tier_id, benefit=benefit).first()
+        return None, "", None
+    return tier_id, source, TierEntitlement.objects.filter(tier_id=tier_id, benefit=benefit).first()
 
 
 def _units_requested(benefit: Benefit, quantity: int, amount: Decimal | None) -> int:
@@ -255,6 +257,7 @@ def benefit_redeem(
     at: dt.datetime,
     on: dt.date | None = None,
     idempotency_key: str | None = None,
+    credit_reactivation_hours: int = 0,
     actor=None,
 ) -> Redemption:
     """Redeem `quantity` uses (or `amount` yuan) of a benefit for a customer on `on` (default: the day of `at`, the
@@ -263,6 +266,8 @@ def benefit_redeem(
     400 bad quantity/amount; 409 `frozen` (suspended, pending closure, closed — the message says which),
     `not_entitled` (the tier has no such benefit, not a member, or old arrears for emergency reactivation),
     `over_cap` (an amount over the cap or over what is left), `quota_exhausted` (nothing, or too little, left).
+    `credit_reactivation_applies`: an hours benefit (emergency reactivation) when the customer's credit
+    reactivation by credit stars (`credit_reactivation_hours`, read by the caller from points) is longer.
     The same idempotency key again returns the first redemption and writes nothing."""
     if idempotency_key:
         existing = BenefitEntry.objects.select_related("account").filter(idempotency_key=idempotency_key).first()
@@ -274,7 +279,7 @@ def benefit_redeem(
         raise InvalidInput("A reference is required.", fields={"reference": ["required"]})
     units = _units_requested(benefit, quantity, amount)
 
-    tier_id, entitlement = _current_entitlement(customer, benefit)
+    tier_id, tier_source, entitlement = _current_entitlement(customer, benefit)
     quota_units = (
         rules.quota(
             unit=benefit.unit,
@@ -308,6 +313,10 @@ def benefit_redeem(
         refuse_old_arrears=benefit.refuse_old_arrears,
         unpaid_months=unpaid,
         on=on,
+        tier_source=tier_source,
+        for_key_person_floor=benefit.for_key_person_floor,
+        hours=entitlement.hours if entitlement else None,
+        credit_reactivation_hours=credit_reactivation_hours,
     )
     if refusal:
         raise RuleViolation(refusal.message, code=refusal.code, fields=refusal.fields)

@@ -122,6 +122,7 @@ class CreditPolicyForm(forms.ModelForm):
             "suspension_penalty",
             "suspension_months",
             "star_thresholds",
+            "reactivation_hours",
         ]
 
     def clean(self):
@@ -135,6 +136,7 @@ class CreditPolicyForm(forms.ModelForm):
             "suspension_penalty",
             "suspension_months",
             "star_thresholds",
+            "reactivation_hours",
         ]
         if all(f in data for f in fields):
             try:

@@ -221,6 +221,12 @@ class CreditPolicy(models.Model):
     star_thresholds = models.JSONField(
         _("stars"), default=list, help_text=_("[[minimum score, stars], ...], e.g. [[500, 5], [400, 4], ...]")
     )
+    reactivation_hours = models.JSONField(
+        _("credit reactivation hours"),
+        default=list,
+        blank=True,
+        help_text=_("[[minimum stars, hours], ...], e.g. [[5, 72], [4, 48], [3, 24]] (信用开机)"),
+    )
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
 

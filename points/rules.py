@@ -107,6 +107,8 @@ class CreditTable:
     suspension_penalty: int
     suspension_months: int
     star_thresholds: tuple[tuple[int, int], ...]  # (minimum score, stars), highest first
+    # credit reactivation (信用开机, DOMAIN §10): (minimum stars, hours), highest first
+    reactivation_hours: tuple[tuple[int, int], ...] = ()
 
     @classmethod
     def from_data(
@@ -120,6 +122,7 @@ class CreditTable:
         suspension_penalty,
         suspension_months,
         star_thresholds,
+        reactivation_hours=(),
     ) -> "CreditTable":
         return cls(
             brand_points={str(k): int(v) for k, v in (brand_points or {}).items()},
@@ -130,6 +133,7 @@ class CreditTable:
             suspension_penalty=int(suspension_penalty),
             suspension_months=int(suspension_months),
             star_thresholds=tuple(sorted(((int(s), int(n)) for s, n in star_thresholds or []), reverse=True)),
+            reactivation_hours=tuple(sorted(((int(s), int(h)) for s, h in reactivation_hours or []), reverse=True)),
         )
 
 
@@ -142,6 +146,7 @@ DEFAULT_CREDIT_TABLE = CreditTable.from_data(
     suspension_penalty=100,
     suspension_months=12,
     star_thresholds=[[500, 5], [400, 4], [300, 3], [200, 2], [100, 1]],
+    reactivation_hours=[[5, 72], [4, 48], [3, 24]],
 )
 
 
@@ -172,6 +177,11 @@ def tenure_points(table: CreditTable, years: int) -> int:
 
 def stars_for(table: CreditTable, score: int) -> int:
     return next((stars for minimum, stars in table.star_thresholds if score >= minimum), 0)
+
+
+def credit_reactivation_hours(table: CreditTable, stars: int) -> int:
+    """The hours of credit reactivation (信用开机) the stars give (five 72 h, four 48 h, three 24 h), or 0."""
+    return next((hours for minimum, hours in table.reactivation_hours if stars >= minimum), 0)
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ def credit_table() -> rules.CreditTable:
         suspension_penalty=policy.suspension_penalty,
         suspension_months=policy.suspension_months,
         star_thresholds=policy.star_thresholds,
+        reactivation_hours=policy.reactivation_hours,
     )
 
 
@@ -197,6 +198,12 @@ def _stars_now(customer: Customer, stored: dict | None, on: dt.date, table: rule
 def credit_stars_now(customer: Customer, on: dt.date, table: rules.CreditTable | None = None) -> dict:
     """The stored stars, or computed on demand (not stored) when there are none yet."""
     return _stars_now(customer, credit_stars(customer), on, table)
+
+
+def credit_reactivation_hours(*, customer: Customer, on: dt.date) -> int:
+    """The hours of credit reactivation (信用开机) her credit stars give on `on` (0: none)."""
+    table = credit_table()
+    return rules.credit_reactivation_hours(table, credit_stars_now(customer, on, table)["stars"])
 
 
 def credit_stars_now_of(customer: Customer, on: dt.date, table: rules.CreditTable | None = None) -> dict:

@@ -42,6 +42,8 @@ class StepAction(models.TextChoices):
     TRANSITION = "transition", _("Moved")
     CLOSURE_CANCELLED = "closure_cancelled", _("Closure request cancelled")
     CLOSED = "closed", _("Customer closed")
+    SUSPENSION_REQUESTED = "suspension_requested", _("Requested suspension: case opened")
+    REACTIVATED = "reactivated", _("Number reactivated")
 
 
 class RetentionOffer(models.Model):

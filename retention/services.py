@@ -92,9 +92,10 @@ def case_open(
     at: dt.datetime,
     actor=None,
     source: str = "",
+    opened_by: str = StepAction.OPENED,
 ) -> tuple[RetentionCase, bool]:
-    """A closure request's case: opened for the customer's account manager, with a retention contact due 1 working
-    day later; a second request while a case is open joins it (one more request, a step). Returns (case, opened).
+    """A closure request's case (or a requested suspension's, `opened_by`): opened for the customer's account
+    manager, with a retention contact due 1 working day later; a second request while a case is open joins it (one more request, a step). Returns (case, opened).
 
     Called by `closure_request` below once the customer is pending closure.
     The customer is locked first (core.db's lock order) and her status checked under the lock: no case opens for a
@@ -129,7 +130,7 @@ def case_open(
         else:
             _step(
                 case,
-                action=StepAction.OPENED,
+                action=opened_by,
                 from_state="",
                 at=at,
                 actor=actor,
@@ -346,7 +347,9 @@ def customer_lifecycle(
     - a cancelled closure request: back to active, points unfrozen, the open case retained;
     - a closure (voluntary or arrears): the churn recorded (tier, branch, manager of that moment), the open case
       churned, the tier removed at once (DOMAIN §3), the assignment ended (DOMAIN §4), the points cleared (§6);
-    - a suspension or reactivation: points frozen or unfrozen.
+    - a suspension or reactivation: points frozen or unfrozen; a requested suspension (申请停机) of a member opens
+      a retention case as a closure request does, without changing her status further (DOMAIN §8), and a
+      reactivation ends the open case as retained (she stayed);
     `as_fact`: an event of the system of record, moved from whatever status she is in (`vipclub.workflows.
     lifecycle_event`); leaving pending closure other than by a closure ends her open case as retained, as a
     cancellation does.
@@ -376,8 +379,36 @@ def customer_lifecycle(
         manager_services.assignment_end(customer=customer, on=on, reason="closed")
     elif from_status == Status.PENDING_CLOSURE:
         case_retain_for_cancelled_closure(customer=customer, at=at, actor=actor, source=source)
+    elif from_status == Status.SUSPENDED and customer.status == Status.ACTIVE:
+        _end_open_case(
+            customer=customer,
+            state=CaseState.RETAINED,
+            action=StepAction.REACTIVATED,
+            at=at,
+            actor=actor,
+            source=source,
+        )
+    elif _requested_suspension_of_a_member(customer) and open_case_of(customer) is None:
+        case_open(
+            customer=customer,
+            channel=channel,
+            reason=reason,
+            reason_category=reason_category,
+            at=at,
+            actor=actor,
+            source=source,
+            opened_by=StepAction.SUSPENSION_REQUESTED,
+        )
     points_follow_transition(customer=customer, action=action, at=at, reference=source, actor=actor)
     return customer
+
+
+def _requested_suspension_of_a_member(customer: Customer) -> bool:
+    return (
+        customer.status == Status.SUSPENDED
+        and customer.suspension_kind == "requested"
+        and CustomerTier.objects.filter(customer=customer, tier__isnull=False).exists()
+    )
 
 
 @transaction.atomic

@@ -167,7 +167,7 @@ def _customer_row(**fields):
 
 
 def _redemption(member, **fields):
-    return {"msisdn": member.msisdn, "benefit": "lounge_airport_national", "reference": "V-1", **fields}
+    return {"msisdn": member.msisdn, "benefit": "lounge_airport", "reference": "V-1", **fields}
 
 
 # (method, path, body or query builder, the field that must be named)

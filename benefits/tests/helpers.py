@@ -12,9 +12,12 @@ from tiers.tests.helpers import make_customer
 ON = dt.date(2026, 3, 10)
 
 
-def member(tier: str | None = "gold", *, status: str = "active", suspension_kind: str = "", **kwargs) -> Customer:
-    """A customer holding `tier` (None: not a member), by score valid to the end of 2026."""
-    current = tier_rules.TierState(tier, "score", dt.date(2026, 12, 31)) if tier else tier_rules.NONE
+def member(
+    tier: str | None = "gold", *, status: str = "active", suspension_kind: str = "", source: str = "score", **kwargs
+) -> Customer:
+    """A customer holding `tier` (None: not a member), by score valid to the end of 2026 (or by another `source`)."""
+    until = dt.date(2026, 12, 31) if source == "score" else None
+    current = tier_rules.TierState(tier, source, until) if tier else tier_rules.NONE
     customer = make_customer(current=current, status=status, **kwargs)
     if suspension_kind:
         Customer.objects.filter(pk=customer.pk).update(suspension_kind=suspension_kind)

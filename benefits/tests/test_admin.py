@@ -31,7 +31,7 @@ def redeem(customer, code, on=ON, **kwargs):
 
 def test_the_catalog_shows_each_tiers_entitlement_and_links_the_usage_report(admin_client):
     html = admin_client.get("/admin/benefits/benefit/").content.decode()
-    assert "lounge_airport_national" in html and "Diamond 12 · Gold 6" in html
+    assert "lounge_airport" in html and "Diamond 12 · Gold 6" in html
     assert "Diamond 72h ×3 · Gold 72h ×3 · Silver 48h ×3" in html
     assert "/admin/benefits/benefit/usage/" in html
     benefit = Benefit.objects.get(code="birthday_gift")
@@ -40,7 +40,7 @@ def test_the_catalog_shows_each_tiers_entitlement_and_links_the_usage_report(adm
 
 
 def test_staff_edit_an_entitlement_and_the_change_is_in_its_history(admin_client):
-    gold = TierEntitlement.objects.get(tier__code="gold", benefit__code="lounge_airport_national")
+    gold = TierEntitlement.objects.get(tier__code="gold", benefit__code="lounge_airport")
     url = f"/admin/benefits/tierentitlement/{gold.pk}/change/"
     form = {
         "tier": gold.tier_id,
@@ -70,18 +70,16 @@ def test_the_next_grants_follow_an_edited_entitlement():
     # given a gold member granted 6 national lounges; staff raise gold to 8
     customer = member("gold")
     services.benefit_grants_run(on=ON)
-    TierEntitlement.objects.filter(tier__code="gold", benefit__code="lounge_airport_national").update(quantity=8)
+    TierEntitlement.objects.filter(tier__code="gold", benefit__code="lounge_airport").update(quantity=8)
     # when the grants run again, then the year's grant is 8
     services.benefit_grants_run(on=ON)
-    row = next(
-        r for r in selectors.customer_benefits(customer=customer, on=ON) if r["benefit"] == "lounge_airport_national"
-    )
+    row = next(r for r in selectors.customer_benefits(customer=customer, on=ON) if r["benefit"] == "lounge_airport")
     assert (row["granted"], row["remaining"]) == (8, 8)
 
 
 def test_accounts_and_the_ledger_are_read_only(admin_client):
     customer = member("gold")
-    redemption = redeem(customer, "lounge_airport_national")
+    redemption = redeem(customer, "lounge_airport")
     assert admin_client.get("/admin/benefits/benefitentry/add/").status_code == 403
     assert admin_client.get("/admin/benefits/benefitaccount/add/").status_code == 403
     page = admin_client.get(f"/admin/benefits/benefitentry/{redemption.entry.pk}/change/")
@@ -95,13 +93,13 @@ def test_accounts_and_the_ledger_are_read_only(admin_client):
 def test_the_usage_report_charts_redemptions_per_month_and_tier(admin_client):
     # given redemptions by a diamond and two gold members in March and May, one of them reversed
     diamond, gold, gold2 = member("diamond"), member("gold"), member("gold")
-    redeem(diamond, "lounge_airport_national")
-    redeem(gold, "lounge_airport_national")
-    redeem(gold2, "lounge_airport_national", on=dt.date(2026, 5, 3))
-    undone = redeem(gold2, "lounge_airport_national", on=dt.date(2026, 5, 4))
+    redeem(diamond, "lounge_airport")
+    redeem(gold, "lounge_airport")
+    redeem(gold2, "lounge_airport", on=dt.date(2026, 5, 3))
+    undone = redeem(gold2, "lounge_airport", on=dt.date(2026, 5, 4))
     services.benefit_redemption_reverse(redemption_id=undone.entry.pk, at=timezone.now())
     redeem(gold, "birthday_gift", amount=Decimal("80"))
-    lounge = Benefit.objects.get(code="lounge_airport_national")
+    lounge = Benefit.objects.get(code="lounge_airport")
     # when staff open the report for the national lounge
     html = admin_client.get(f"/admin/benefits/benefit/usage/?year=2026&benefit={lounge.pk}").content.decode()
     # then a server-rendered SVG: 2 in March (one diamond, one gold), 1 in May
@@ -112,7 +110,7 @@ def test_the_usage_report_charts_redemptions_per_month_and_tier(admin_client):
     assert "3 redemptions in 2026" in html
     table = html.split('id="usage-table"')[1]
     assert re.search(
-        r"<td>2026-03</td><td>Airport lounge, national</td><td>1</td><td>1</td><td>—</td><td>—</td><td>2</td>", table
+        r"<td>2026-03</td><td>Airport lounge</td><td>1</td><td>1</td><td>—</td><td>—</td><td>2</td>", table
     )
     # all benefits: the birthday gift shows its yuan
     html = admin_client.get("/admin/benefits/benefit/usage/?year=2026").content.decode()
@@ -148,18 +146,18 @@ def test_the_customer_page_inlines_show_balances_and_the_recent_ledger(admin_use
 
 def test_the_dashboard_partial_shows_what_is_left(django_assert_num_queries):
     customer = member("gold")
-    redeem(customer, "lounge_airport_national", quantity=2)
+    redeem(customer, "lounge_airport", quantity=2)
     redeem(customer, "birthday_gift", amount=Decimal("30"))
     with django_assert_num_queries(4):  # tier, entitlements, accounts, catalog: whatever the number of benefits
         rows = selectors.customer_benefits(customer=customer, on=ON)
     html = render_to_string("benefits/_customer_benefits.html", {"benefits": rows})
     text = " ".join(html.split())
-    assert 'Airport lounge, national</span> <span class="chip"> 4 of 6 left' in text
+    assert 'Airport lounge</span> <span class="chip"> 4 of 6 left' in text
     assert "¥70.00 of ¥100.00 left" in text
     assert "3 of 3 left this month (72 h each)" in text
     assert "¥150.00 per event" in text
     assert "unlimited" in text and "100%" in text
     with translation.override("zh-hans"):
-        assert "机场贵宾厅（全国）" in render_to_string("benefits/_customer_benefits.html", {"benefits": rows})
+        assert "机场贵宾厅" in render_to_string("benefits/_customer_benefits.html", {"benefits": rows})
     outsider = render_to_string("benefits/_customer_benefits.html", {"benefits": []})
     assert "not a member" in outsider

@@ -48,8 +48,7 @@ def benefits_of(api, customer, on=ON) -> dict:
 
 TIERS = ("diamond", "gold", "silver")
 COUNTS = {  # benefit -> per tier (None = "–")
-    "lounge_airport_national": (12, 6, None),
-    "lounge_airport_province": (12, 6, 2),
+    "lounge_airport": (12, 6, 2),  # diamond, gold: any airport in China; silver: in-province airports only
     "lounge_train_province": (12, 8, 4),
     "roaming_pack": (1, 1, 1),
 }
@@ -155,11 +154,11 @@ def test_sim_replacement_is_unlimited(api, tier):
 
 
 @pytest.mark.parametrize("tier", TIERS)
-def test_roaming_pack_is_valid_90_days_from_the_claim(api, tier):
+def test_roaming_pack_is_valid_90_days_counting_the_claim_day(api, tier):
     customer = member(tier)
     response = redeem(api, customer, "roaming_pack")
     assert response.status_code == 201
-    assert response.json()["valid_until"] == (ON + dt.timedelta(days=90)).isoformat()
+    assert response.json()["valid_until"] == (ON + dt.timedelta(days=89)).isoformat()
     assert_error(redeem(api, customer, "roaming_pack", redeemed_on="2026-10-01"), 409, "quota_exhausted")
 
 
@@ -185,16 +184,17 @@ def test_a_customer_outside_the_club_has_no_benefits_and_no_flags(api):
     assert benefits_of(api, customer) == {}
     flags = api.get(f"/api/v1/customers/{customer.msisdn}/benefit-flags/").json()
     assert flags == {"tier": None, "flags": dict.fromkeys(FLAGS, False), "percent": {}}
-    error = assert_error(redeem(api, customer, "lounge_airport_province"), 409, "not_entitled")
+    error = assert_error(redeem(api, customer, "lounge_airport"), 409, "not_entitled")
     assert "not a member" in error["message"]
 
 
 def test_the_catalog_lists_every_benefit_with_each_tiers_entitlement(api):
     catalog = {row["code"]: row for row in api.get("/api/v1/benefits/").json()}
-    assert len(catalog) == 15
-    assert catalog["lounge_airport_national"]["entitlements"] == {
+    assert len(catalog) == 14  # the in-province airport lounge is not offered any more
+    assert catalog["lounge_airport"]["entitlements"] == {
         "diamond": {"quantity": 12, "unlimited": False},
         "gold": {"quantity": 6, "unlimited": False},
+        "silver": {"quantity": 2, "unlimited": False},
     }
     assert catalog["emergency_reactivation"]["entitlements"]["silver"] == {"hours": 48, "per_month_limit": 3}
     assert catalog["birthday_gift"]["entitlements"]["diamond"] == {"money_cap": "150.00"}
@@ -210,14 +210,14 @@ def test_a_redemption_answers_201_with_the_remaining_quota_and_writes_the_ledger
     # given a gold member (the year's grants have not run yet: the account opens at the first use)
     customer = member("gold")
     # when the lounge partner records a visit
-    response = redeem(api, customer, "lounge_airport_national", key="visit-1", reference="PEK-T3-0001")
+    response = redeem(api, customer, "lounge_airport", key="visit-1", reference="PEK-T3-0001")
     # then 201 with the id and what is left
     assert response.status_code == 201
     body = response.json()
     assert body == {
         "id": body["id"],
         "remaining": 5,
-        "benefit": "lounge_airport_national",
+        "benefit": "lounge_airport",
         "unit": "count",
         "period_start": "2026-01-01",
         "used": 1,
@@ -235,26 +235,31 @@ def test_a_redemption_answers_201_with_the_remaining_quota_and_writes_the_ledger
 
 def test_a_replay_returns_the_first_answer_and_writes_nothing(api):
     customer = member("gold")
-    first = redeem(api, customer, "lounge_airport_national", key="visit-1", quantity=2)
-    entries, used = BenefitEntry.objects.count(), account(customer, "lounge_airport_national", "2026").used
+    first = redeem(api, customer, "lounge_airport", key="visit-1", quantity=2)
+    entries, used = BenefitEntry.objects.count(), account(customer, "lounge_airport", "2026").used
     # when the same request is sent again with the same key
-    again = redeem(api, customer, "lounge_airport_national", key="visit-1", quantity=2)
+    again = redeem(api, customer, "lounge_airport", key="visit-1", quantity=2)
     # then the same body, and nothing more is used or written
     assert (again.status_code, again.json()) == (201, first.json())
     assert again.headers["Idempotent-Replayed"] == "true"
     assert BenefitEntry.objects.count() == entries
-    assert account(customer, "lounge_airport_national", "2026").used == used == 2
+    assert account(customer, "lounge_airport", "2026").used == used == 2
     # the same key with another body is refused
-    assert_error(
-        redeem(api, customer, "lounge_airport_national", key="visit-1", quantity=1), 409, "idempotency_key_reused"
-    )
+    assert_error(redeem(api, customer, "lounge_airport", key="visit-1", quantity=1), 409, "idempotency_key_reused")
 
 
 def test_a_refusal_is_replayed_too(api):
-    customer = member("silver")
-    first = redeem(api, customer, "lounge_airport_national", key="k")
+    customer = member("gold", source="key_person")  # a key person's floor tier has no roaming pack
+    first = redeem(api, customer, "roaming_pack", key="k")
     assert_error(first, 409, "not_entitled")
-    assert redeem(api, customer, "lounge_airport_national", key="k").json() == first.json()
+    assert redeem(api, customer, "roaming_pack", key="k").json() == first.json()
+
+
+def test_a_refusal_of_a_customer_outside_the_club_is_replayed_too(api):
+    customer = member(None)
+    first = redeem(api, customer, "lounge_airport", key="k")
+    assert_error(first, 409, "not_entitled")
+    assert redeem(api, customer, "lounge_airport", key="k").json() == first.json()
 
 
 def test_the_service_replays_by_its_ledger_key_too():
@@ -276,8 +281,8 @@ def test_the_service_replays_by_its_ledger_key_too():
 def test_a_reversal_gives_the_use_back_once(api):
     # given a silver member who used both in-province airport lounges
     customer = member("silver")
-    redeem(api, customer, "lounge_airport_province")
-    second = redeem(api, customer, "lounge_airport_province").json()
+    redeem(api, customer, "lounge_airport")
+    second = redeem(api, customer, "lounge_airport").json()
     assert second["remaining"] == 0
     # when the partner reverses the second visit
     url = f"/api/v1/benefits/redemptions/{second['id']}/reverse/"
@@ -295,7 +300,7 @@ def test_a_reversal_gives_the_use_back_once(api):
     assert_error(api.post(url, {}, format="json"), 409, "already_reversed")
     assert BenefitEntry.objects.filter(kind="reverse").count() == 1
     # the use is available again
-    assert redeem(api, customer, "lounge_airport_province").json()["remaining"] == 0
+    assert redeem(api, customer, "lounge_airport").json()["remaining"] == 0
     assert_ledger_matches_balances()
 
 
@@ -308,7 +313,7 @@ def test_a_reversed_redemption_leaves_the_usage_report():
     from benefits.models import Benefit
 
     customer = member("gold")
-    lounge = Benefit.objects.get(code="lounge_airport_national")
+    lounge = Benefit.objects.get(code="lounge_airport")
     kept = services.benefit_redeem(customer=customer, benefit=lounge, reference="a", on=ON, at=timezone.now())
     undone = services.benefit_redeem(
         customer=customer, benefit=lounge, reference="b", on=ON, at=timezone.now(), quantity=2
@@ -418,7 +423,7 @@ def test_frozen_customers_cannot_redeem_and_the_error_says_why(api, status, kind
     Customer.objects.filter(pk=customer.pk).update(
         suspension_kind=kind if status == "suspended" else "", closure_kind=kind if status == "closed" else ""
     )
-    for code in ("lounge_airport_national", "emergency_reactivation"):
+    for code in ("lounge_airport", "emergency_reactivation"):
         error = assert_error(redeem(api, customer, code), 409, "frozen")
         assert says in error["message"]
     assert not BenefitEntry.objects.filter(kind="redeem").exists()
@@ -433,7 +438,7 @@ def test_bad_input_names_every_field(api):
     assert set(error["fields"]) == {"msisdn", "benefit", "reference", "Idempotency-Key"}
     body = {
         "msisdn": "123",
-        "benefit": "lounge_airport_national",
+        "benefit": "lounge_airport",
         "reference": "r",
         "quantity": 0,
         "amount": "1.234",
@@ -446,7 +451,7 @@ def test_bad_input_names_every_field(api):
 
 def test_bad_input_for_the_benefits_unit(api):
     customer = member("gold")
-    error = assert_error(redeem(api, customer, "lounge_airport_national", amount="10.00"), 400, "invalid")
+    error = assert_error(redeem(api, customer, "lounge_airport", amount="10.00"), 400, "invalid")
     assert set(error["fields"]) == {"amount"}
     error = assert_error(redeem(api, customer, "birthday_gift"), 400, "invalid")
     assert set(error["fields"]) == {"amount"}
@@ -455,9 +460,7 @@ def test_bad_input_for_the_benefits_unit(api):
     error = assert_error(redeem(api, customer, "emergency_reactivation", quantity=2), 400, "invalid")
     assert set(error["fields"]) == {"quantity"}
     future = timezone.localdate() + dt.timedelta(days=1)
-    error = assert_error(
-        redeem(api, customer, "lounge_airport_national", redeemed_on=future.isoformat()), 400, "invalid"
-    )
+    error = assert_error(redeem(api, customer, "lounge_airport", redeemed_on=future.isoformat()), 400, "invalid")
     assert set(error["fields"]) == {"redeemed_on"}
     assert not BenefitEntry.objects.exists()
 
@@ -502,7 +505,7 @@ def test_the_customers_benefits_list_reads_in_a_few_queries(api, django_assert_m
     services.benefit_grants_run(on=ON)
     with django_assert_max_num_queries(12):
         rows = benefits_of(api, customer)
-    assert len(rows) == 15
+    assert len(rows) == 14
 
 
 # --------------------------------------------------------------------------------------------------
@@ -530,7 +533,7 @@ def test_64_parallel_redemptions_against_a_quota_of_12(api_user, granted_by):
             client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
             body = {
                 "msisdn": customer.msisdn,
-                "benefit": "lounge_airport_national",
+                "benefit": "lounge_airport",
                 "reference": f"visit-{i}",
                 "redeemed_on": ON.isoformat(),
             }
@@ -551,7 +554,7 @@ def test_64_parallel_redemptions_against_a_quota_of_12(api_user, granted_by):
     # when 64 lounge visits are posted at the same moment, each on its own connection
     first = send_all()
     # then exactly 12 succeed and 52 find the quota exhausted
-    lounge = account(customer, "lounge_airport_national", "2026")
+    lounge = account(customer, "lounge_airport", "2026")
     assert BenefitEntry.objects.filter(account=lounge, kind="grant").count() == 1
     statuses = Counter(status for status, _ in first)
     assert statuses == {201: 12, 409: 52}, statuses

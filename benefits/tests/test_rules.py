@@ -94,3 +94,20 @@ def test_entitlement_problems_name_the_fields():
     assert problems("hours", "month") == {"hours", "per_month_limit"}
     assert problems("flag", "none", unlimited=True) == {"unlimited"}
     assert problems("count", "event", quantity=1) == {"quantity"}
+
+
+@pytest.mark.parametrize(
+    "on,days,last_day",
+    [
+        # DOMAIN §5: the roaming pack is valid 90 days counting the claim day: until claim + 89 days
+        (dt.date(2026, 3, 10), 90, dt.date(2026, 6, 7)),
+        (dt.date(2026, 12, 31), 90, dt.date(2027, 3, 30)),
+        (dt.date(2026, 3, 10), 1, dt.date(2026, 3, 10)),
+        (dt.date(2026, 3, 10), None, None),
+    ],
+)
+def test_a_claim_valid_n_days_counts_the_claim_day_as_the_first(on, days, last_day):
+    # given a claim on `on` of a benefit valid `days` days
+    # when its last valid day is computed
+    # then the claim day is the first of the `days` days
+    assert rules.valid_until(on, days) == last_day

@@ -262,3 +262,56 @@ def test_a_case_that_ends_owes_no_more_retention_contacts(gold):
     # the customer stays pending closure until billing closes the account (the `closed` event)
     gold.refresh_from_db()
     assert gold.status == "pending_closure"
+
+
+def test_a_requested_suspension_of_a_member_opens_a_retention_case_without_changing_her_status_further(gold, manager):
+    # given a gold member served by her account manager
+    # when she asks to suspend her number (申请停机) on Wednesday 30 September 2026
+    services.customer_lifecycle(
+        customer=gold, action="suspend", kind="requested", at=WEDNESDAY_30_SEP, source="event:s-1"
+    )
+    # then she stays suspended (requested), and one open case is owned by her manager, with a retention contact
+    # due the first working day after (DOMAIN §8)
+    gold.refresh_from_db()
+    assert (gold.status, gold.suspension_kind) == ("suspended", "requested")
+    case = RetentionCase.objects.get(customer=gold)
+    assert (case.state, case.manager, case.opened_at) == ("open", manager, WEDNESDAY_30_SEP)
+    assert case.steps.get().action == "suspension_requested"
+    obligation = Obligation.objects.get(customer=gold, kind="retention_contact")
+    assert (obligation.manager, obligation.due_on, obligation.status) == (manager, dt.date(2026, 10, 8), "open")
+
+
+def test_a_suspension_for_arrears_or_of_a_non_member_opens_no_case(gold):
+    # given a member suspended for arrears, and a customer outside the club who asks to suspend her number
+    outsider = member(tier=None)
+    # when both are suspended
+    services.customer_lifecycle(customer=gold, action="suspend", kind="arrears", at=WEDNESDAY_30_SEP)
+    services.customer_lifecycle(customer=outsider, action="suspend", kind="requested", at=WEDNESDAY_30_SEP)
+    # then no retention case opens
+    assert not RetentionCase.objects.exists()
+
+
+def test_reactivation_after_a_requested_suspension_ends_the_case_as_retained(gold):
+    # given a member whose requested suspension opened a case, contacted by her manager
+    services.customer_lifecycle(customer=gold, action="suspend", kind="requested", at=WEDNESDAY_30_SEP)
+    case = walk(RetentionCase.objects.get(customer=gold), "contacted")
+    # when her number is reactivated
+    at = dt.datetime(2026, 10, 12, 9, 0, tzinfo=SHANGHAI)
+    services.customer_lifecycle(customer=gold, action="reactivate", at=at, source="event:r-1")
+    # then she stayed: the case is retained, its retention contacts are cancelled
+    case.refresh_from_db()
+    assert (case.state, case.closed_at) == ("retained", at)
+    assert case.steps.latest("id").action == "reactivated"
+    assert not Obligation.objects.filter(customer=gold, kind="retention_contact", status="open").exists()
+
+
+def test_a_closure_request_during_a_requested_suspension_joins_its_case(gold):
+    # given a member whose requested suspension opened a case
+    services.customer_lifecycle(customer=gold, action="suspend", kind="requested", at=WEDNESDAY_30_SEP)
+    # when she then asks to close the number
+    case = open_case(gold, at=dt.datetime(2026, 10, 9, 10, 0, tzinfo=SHANGHAI))
+    # then the one case goes on, now with her closure request
+    gold.refresh_from_db()
+    assert gold.status == "pending_closure"
+    assert RetentionCase.objects.get(customer=gold) == case and case.state == "open"
+    assert case.steps.latest("id").action == "request_joined"

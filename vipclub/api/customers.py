@@ -174,7 +174,8 @@ class BenefitRedemptionApi(APIView):
         responses={201: RedemptionSerializer, 400: ERROR, 404: ERROR, 409: ERROR},
         description="Redeem a benefit: 201 `{id, remaining, …}`. 409 `frozen` (suspended, pending closure or "
         "closed: the message says which), `not_entitled` (the tier has no such benefit; emergency reactivation "
-        "with arrears older than the previous month), `over_cap` (an amount over the cap or over what is left), "
+        "with arrears older than the previous month), `credit_reactivation_applies` (an emergency reactivation when "
+        "the credit reactivation of her credit stars is longer: they do not stack), `over_cap` (an amount over the cap or over what is left), "
         "`quota_exhausted`. 400 names every bad field (also a missing Idempotency-Key); 404 unknown msisdn. "
         "A replay with the same Idempotency-Key returns the first answer and writes nothing.",
     )
@@ -190,15 +191,22 @@ class BenefitRedemptionApi(APIView):
         data = serializer.validated_data
         benefit = benefit_selectors.benefit_get(code=data["benefit"])
         customer = scoped_customer(msisdn=data["msisdn"], user=request.user)
+        at = timezone.now()
+        on = data.get("redeemed_on") or timezone.localdate(at)
+        # an emergency reactivation does not stack with the credit reactivation of her credit stars (DOMAIN §5)
+        credit_hours = (
+            points_selectors.credit_reactivation_hours(customer=customer, on=on) if benefit.unit == "hours" else 0
+        )
         redemption = benefit_services.benefit_redeem(
             customer=customer,
             benefit=benefit,
             reference=data["reference"],
             quantity=data["quantity"],
             amount=data.get("amount"),
-            on=data.get("redeemed_on"),
-            at=timezone.now(),
+            on=on,
+            at=at,
             idempotency_key=f"api:{request.user.pk}:{key}",
+            credit_reactivation_hours=credit_hours,
             actor=request.user,
         )
         return Response(redemption.as_dict(), status=status.HTTP_201_CREATED)
