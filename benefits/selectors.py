@@ -13,9 +13,14 @@ from . import rules
 from .models import Benefit, BenefitAccount, BenefitEntry, EntryKind, TierEntitlement
 
 
+# Codes partner systems may still send for a benefit that was renamed (migration benefits 0004: the national and
+# in-province airport lounges became one airport lounge).
+RENAMED_CODES = {"lounge_airport_national": "lounge_airport"}
+
+
 def benefit_get(*, code: str, field: str = "benefit") -> Benefit:
-    """A benefit of the catalog by code; an unknown code is bad input naming `field`."""
-    benefit = Benefit.objects.filter(code=code).first()
+    """A benefit of the catalog by code (or by its former code); an unknown code is bad input naming `field`."""
+    benefit = Benefit.objects.filter(code=RENAMED_CODES.get(code, code)).first()
     if benefit is None:
         raise InvalidInput(
             f"Unknown benefit {code!r}.", code="unknown_benefit", fields={field: [f"unknown benefit {code!r}"]}

@@ -187,3 +187,11 @@ def test_redemption_problem_refuses_a_benefit_a_key_person_floor_does_not_give()
     assert refusal is not None and refusal.code == "not_entitled"
     assert allowed is None
     assert rules.redemption_problem(**{**base, "tier_source": "score"}, for_key_person_floor=False) is None
+
+
+def test_a_partner_still_sending_the_former_national_lounge_code_redeems_the_airport_lounge():
+    # given the catalog after the lounges became one airport lounge (migration 0004)
+    # when a partner system asks for the benefit by its former code
+    benefit = selectors.benefit_get(code="lounge_airport_national")
+    # then it is the airport lounge
+    assert benefit.code == "lounge_airport"
