@@ -12,7 +12,6 @@ from tiers.models import CustomerTier, Tier
 from . import rules
 from .models import Benefit, BenefitAccount, BenefitEntry, EntryKind, TierEntitlement
 
-
 # Codes partner systems may still send for a benefit that was renamed (migration benefits 0004: the national and
 # in-province airport lounges became one airport lounge).
 RENAMED_CODES = {"lounge_airport_national": "lounge_airport"}
