@@ -11,6 +11,7 @@ date) that the SQL joins as VALUES tables.
 PostgreSQL and SQLite differ in a few expressions, kept side by side in `Dialect`.
 
 Steps (the keys of the result's `counts` and `seconds`; `details` splits some counts by kind):
+  tier_floors           tiers.services.tier_floors_apply: floors that start today apply, those ended are lifted
   recurring             periodic contact (monthly / quarterly per tier), routine SMS (weekly) and routine call
                         (monthly), per ContactRule: the period containing `day`, due its last day (Sunday for a
                         week); one pass over the members for the three kinds
@@ -42,6 +43,7 @@ from django.utils.translation import gettext as _
 
 from core.sql import Params, dialect
 from customers.models import Customer, KeyPerson
+from tiers import services as tier_services
 from tiers.models import CustomerTier
 
 from . import rules
@@ -488,6 +490,7 @@ def email_digests(*, day: dt.date, now: dt.datetime) -> int:
 
 
 STEPS = (
+    "tier_floors",
     "recurring",
     "birthday_gift",
     "holiday_greeting",
@@ -524,6 +527,7 @@ def daily_run(*, on: dt.date, on_step: Callable[[str, int, float], None] | None 
         if on_step:
             on_step(name, result, seconds[name])
 
+    step("tier_floors", lambda: tier_services.tier_floors_apply(on=on))  # DOMAIN §3 floors between runs
     step("recurring", lambda: open_recurring(day=on))
     step("birthday_gift", lambda: open_birthday_gifts(day=on))
     step("holiday_greeting", lambda: open_holiday_greetings(day=on))

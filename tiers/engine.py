@@ -86,7 +86,7 @@ def apply_floors(*, policy: rules.Policy, on: dt.date, lo: int, hi: int, tier_id
     by score is never lowered here. Changes are history rows (no run, effective `on`). Must run inside a
     transaction."""
     p = Params()
-    score = Score(bills="", units="NULL", rank="0")
+    score = Score(bills="", units="CAST(NULL AS BIGINT)", rank="0")
     floors = floors_sql(p, policy, on=on, lo=lo, hi=hi)
     current = current_sql(p, policy, tier_ids=tier_ids, lo=lo, hi=hi)
     decision = decision_sql(p, score, floors, current, policy=policy, month=None, on=on, lo=lo, hi=hi)
@@ -94,7 +94,7 @@ def apply_floors(*, policy: rules.Policy, on: dt.date, lo: int, hi: int, tier_id
         history_sql(p, policy, run_id=None, on=on, tier_ids=tier_ids, dry_run=False, daily=True),
         state_sql(p, policy, on=on, tier_ids=tier_ids),
     ]
-    counts = run_decision(p, decision, writes)
+    counts = run_decision(p, decision, writes, tune=False)  # one statement a day: the caller's settings do
     return ChunkResult(customers=sum(counts.values()), counts=counts)
 
 
@@ -427,15 +427,17 @@ def state_sql(p: Params, policy: rules.Policy, *, on: dt.date, tier_ids: dict[st
 COUNT_SQL = "SELECT transition, COUNT(*) FROM {source} GROUP BY transition"
 
 
-def run_decision(p: Params, decision: Decision, writes: list[str]) -> dict[str, int]:
-    """Compute the decision once, run the writes over it, and count the transitions."""
+def run_decision(p: Params, decision: Decision, writes: list[str], *, tune: bool = True) -> dict[str, int]:
+    """Compute the decision once, run the writes over it, and count the transitions (`tune`: a run's chunk settings
+    on PostgreSQL)."""
     with connection.cursor() as cursor:
         if p.d.postgres:
             # One statement: the decision is materialized once and the writes are data-modifying CTEs reading
             # it (a temporary table cost a third of the chunk). JIT compiled this statement anew in every
             # chunk (0.13-0.33 s of 0.5-0.7 s); work_mem keeps the materialized decision in memory.
-            cursor.execute("SET LOCAL jit = off")
-            cursor.execute("SET LOCAL work_mem = '64MB'")
+            if tune:
+                cursor.execute("SET LOCAL jit = off")
+                cursor.execute("SET LOCAL work_mem = '64MB'")
             cursor.execute(
                 decision.ctes
                 + f", {TEMP} AS MATERIALIZED ({decision.select})"

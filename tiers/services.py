@@ -41,7 +41,7 @@ DRAFT_FIELDS = {
 }  # fmt: skip
 
 
-def policy_rules(policy: RatingPolicy, draft: dict | None = None) -> rules.Policy:
+def policy_rules(policy: RatingPolicy, draft: dict | None = None, *, tiers: list | None = None) -> rules.Policy:
     """The policy as a run uses it: active tiers with their thresholds (the policy's, else the tier's).
 
     A draft (dry runs: "what if diamond were 5000?") is checked in full before any run exists, with the rules of
@@ -54,7 +54,8 @@ def policy_rules(policy: RatingPolicy, draft: dict | None = None) -> rules.Polic
         raise InvalidInput(
             f"A draft may change only {', '.join(sorted(DRAFT_FIELDS))}.", fields={"draft": sorted(unknown)}
         )
-    tiers = list(Tier.objects.filter(active=True).values_list("code", "rank", "threshold"))
+    if tiers is None:  # (code, rank, threshold) of the active tiers
+        tiers = list(Tier.objects.filter(active=True).values_list("code", "rank", "threshold"))
     values = {name: getattr(policy, name) for name in (*rules.POLICY_INTEGERS, *rules.POLICY_JSON_SHAPES)}
     values.update(draft)
     if isinstance(draft.get("thresholds"), dict) and isinstance(policy.thresholds, dict):
@@ -420,7 +421,10 @@ def tier_transfer_floor_set(
     return floor
 
 
-@transaction.atomic
+ALL_IDS = 2**63 - 1  # the daily floors step reads every customer id (its candidates come from the floors)
+
+
+@transaction.atomic(savepoint=False)  # the daily job's step is a transaction already: no savepoint round trips
 def tier_floors_apply(*, on: dt.date) -> dict[str, int]:
     """Floors between runs (DOMAIN §3), the daily job's step for the business date `on` (replayable for a past date):
     the plan, key-person, move-in and override floors in force on `on` apply, those that ended before it are lifted
@@ -428,11 +432,12 @@ def tier_floors_apply(*, on: dt.date) -> dict[str, int]:
     effective `on`. Set-based over the whole club (engine.apply_floors), with the floors of the active policy (none
     active: nothing to do). Returns the changes by transition."""
     policy = RatingPolicy.objects.filter(active=True).order_by("code").first()
-    bounds = Customer.objects.aggregate(lo=Min("id"), hi=Max("id"))
-    if policy is None or bounds["lo"] is None:
+    if policy is None:
         return {}
+    rows = list(Tier.objects.values_list("code", "id", "rank", "threshold", "active"))
+    active = [(code, rank, threshold) for code, _, rank, threshold, is_active in rows if is_active]
     result = engine.apply_floors(
-        policy=policy_rules(policy), on=on, lo=bounds["lo"], hi=bounds["hi"], tier_ids=_tier_ids()
+        policy=policy_rules(policy, tiers=active), on=on, lo=0, hi=ALL_IDS, tier_ids={c: i for c, i, *_ in rows}
     )
     return {t: n for t, n in result.counts.items() if t in rules.CHANGING and n}
 
