@@ -41,10 +41,29 @@ LEFT JOIN points_pointsaccount p ON p.customer_id = c.id
 WHERE c.msisdn = %s
 """
 FIELDS = (
-    "msisdn", "name", "id_number", "birthday", "join_date", "brand", "product_type", "plan_code", "plan_started_on",
-    "landline", "status", "region", "tier", "valid_until", "tier_source", "tier_since", "manager", "manager_name",
-    "manager_since", "points", "frozen", "credit_stars",
-)  # fmt: skip
+    "msisdn",
+    "name",
+    "id_number",
+    "birthday",
+    "join_date",
+    "brand",
+    "product_type",
+    "plan_code",
+    "plan_started_on",
+    "landline",
+    "status",
+    "region",
+    "tier",
+    "valid_until",
+    "tier_source",
+    "tier_since",
+    "manager",
+    "manager_name",
+    "manager_since",
+    "points",
+    "frozen",
+    "credit_stars",
+)
 
 
 def bare(request, msisdn: str):

@@ -165,10 +165,18 @@ def machine_facts() -> dict:
         version = cursor.fetchone()[0]
         settings_ = {}
         for name in (
-            "server_version", "shared_buffers", "work_mem", "maintenance_work_mem", "effective_cache_size",
-            "max_parallel_workers_per_gather", "max_parallel_workers", "jit", "random_page_cost",
-            "synchronous_commit", "max_wal_size",
-        ):  # fmt: skip
+            "server_version",
+            "shared_buffers",
+            "work_mem",
+            "maintenance_work_mem",
+            "effective_cache_size",
+            "max_parallel_workers_per_gather",
+            "max_parallel_workers",
+            "jit",
+            "random_page_cost",
+            "synchronous_commit",
+            "max_wal_size",
+        ):
             cursor.execute(f"SHOW {name}")
             settings_[name] = cursor.fetchone()[0]
         cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid()")

@@ -118,11 +118,27 @@ class Server:
             "LOG_LEVEL": "WARNING",
         }
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "_api_server:application", "--chdir", str(common.ROOT),
-             "--pythonpath", "bench", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
-             "--logger-class", "core.logging.GunicornLogger", "--log-level", "warning"],
-            env=env, start_new_session=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "_api_server:application",
+                "--chdir",
+                str(common.ROOT),
+                "--pythonpath",
+                "bench",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(workers),
+                "--logger-class",
+                "core.logging.GunicornLogger",
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -221,16 +237,20 @@ def main(argv=None) -> int:
     token, client = api_client_token()
     pending = common.pending_migrations()
     if pending:
-        log(f"  note: the bench database lacks {len(pending)} migrations ({', '.join(pending)}); the server runs "
-            "the current code on the older schema")  # fmt: skip
+        log(
+            f"  note: the bench database lacks {len(pending)} migrations ({', '.join(pending)}); the server runs "
+            "the current code on the older schema"
+        )
     endpoints = {
         "read": ([f"/api/v1/customers/{m}/" for m in msisdns], {"Authorization": f"Token {token}"}),
         "bare": ([f"/bench/bare/{m}/" for m in msisdns], {}),
         "health": (["/api/v1/health/"], {}),
     }
-    log(f"api benchmark, {facts['date']}: {customers:,} customers, {len(msisdns):,} sampled; gunicorn "
+    log(
+        f"api benchmark, {facts['date']}: {customers:,} customers, {len(msisdns):,} sampled; gunicorn "
         f"{args.workers} workers, {args.connections} clients, {args.seconds:g} s per endpoint, {args.repeat} rounds; "
-        f"reading as {client}")  # fmt: skip
+        f"reading as {client}"
+    )
     server = Server(workers=args.workers)
     rounds: dict[str, list[dict]] = {k: [] for k in endpoints}
     started = time.monotonic()
@@ -241,8 +261,10 @@ def main(argv=None) -> int:
                 load(server.port, paths, seconds=WARMUP, connections=args.connections, headers=headers)
                 result = load(server.port, paths, seconds=args.seconds, connections=args.connections, headers=headers)
                 rounds[name].append(result)
-                log(f"  round {n + 1} {name:6} {result['rps']:8.1f} req/s  p50 {result['p50_ms']} ms  p99 "
-                    f"{result['p99_ms']} ms  statuses {result['statuses']}")  # fmt: skip
+                log(
+                    f"  round {n + 1} {name:6} {result['rps']:8.1f} req/s  p50 {result['p50_ms']} ms  p99 "
+                    f"{result['p99_ms']} ms  statuses {result['statuses']}"
+                )
     finally:
         server.stop()
         delete_api_client()
@@ -261,7 +283,7 @@ def main(argv=None) -> int:
             "sampled_msisdns": len(msisdns),
             "client": client,
             "pending_migrations": pending,
-        },  # fmt: skip
+        },
         "rounds": rounds,
         "best": best,
         "ratios": {
@@ -273,11 +295,19 @@ def main(argv=None) -> int:
         "elapsed_seconds": round(time.monotonic() - started, 1),
     }
     rows = [
-        [f"({k[0]}) {label}", f"{best[k]['rps']:.1f}", f"{best[k]['p50_ms']:.2f}", f"{best[k]['p99_ms']:.2f}",
-         f"{best['bare']['rps'] / best[k]['rps']:.2f}"]
-        for k, label in (("bare", "bare endpoint, the same data in one SQL statement"), ("read", "GET /api/v1/customers/{msisdn}/"),
-                         ("health", "GET /api/v1/health/ (info)"))
-    ]  # fmt: skip
+        [
+            f"({k[0]}) {label}",
+            f"{best[k]['rps']:.1f}",
+            f"{best[k]['p50_ms']:.2f}",
+            f"{best[k]['p99_ms']:.2f}",
+            f"{best['bare']['rps'] / best[k]['rps']:.2f}",
+        ]
+        for k, label in (
+            ("bare", "bare endpoint, the same data in one SQL statement"),
+            ("read", "GET /api/v1/customers/{msisdn}/"),
+            ("health", "GET /api/v1/health/ (info)"),
+        )
+    ]
     log()
     log(common.table(rows, ["endpoint", "req/s", "p50 ms", "p99 ms", "bare rps / rps"]))
     log(f"\ngoal {out['goal']['goal']}: {ratio} -> {'PASS' if out['goal']['passed'] else 'FAIL'}")

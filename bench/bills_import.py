@@ -72,8 +72,10 @@ def load_rows(n: int) -> tuple[list[dict], object]:
     month = dates.add_months(last, 1)
     if dates.add_months(month, 1) > timezone.localdate():
         month = dates.add_months(first, -1)
-    return [{"customer_id": cid, "msisdn": msisdn, "month": month, "amount": amount, "paid": True}
-            for cid, msisdn, amount in found], month  # fmt: skip
+    return [
+        {"customer_id": cid, "msisdn": msisdn, "month": month, "amount": amount, "paid": True}
+        for cid, msisdn, amount in found
+    ], month
 
 
 def in_savepoint(work) -> tuple[float, object, dict]:
@@ -160,8 +162,10 @@ def main(argv=None) -> int:
 
     facts = common.machine_facts()
     rows, month = load_rows(args.rows)
-    log(f"bills import benchmark, {facts['date']}: {customers:,} customers; {len(rows):,} new bills of "
-        f"{month:%Y-%m}, best of {args.repeat}; load {facts['loadavg_at_start']}")  # fmt: skip
+    log(
+        f"bills import benchmark, {facts['date']}: {customers:,} customers; {len(rows):,} new bills of "
+        f"{month:%Y-%m}, best of {args.repeat}; load {facts['loadavg_at_start']}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         csv_path = Path(tmp) / "bills.csv"
         with csv_path.open("w", newline="", encoding="utf-8") as f:
@@ -175,12 +179,18 @@ def main(argv=None) -> int:
             with transaction.atomic():  # never committed: the bench data stays as it was
                 before = points_written()
                 for n in range(args.repeat):
-                    for key, work in (("copy", lambda: copy_rows(rows)), ("upsert", lambda: upsert(rows)),
-                                      ("service", lambda: service(rows)), ("command", lambda: command(csv_path))):  # fmt: skip
+                    for key, work in (
+                        ("copy", lambda: copy_rows(rows)),
+                        ("upsert", lambda: upsert(rows)),
+                        ("service", lambda: service(rows)),
+                        ("command", lambda: command(csv_path)),
+                    ):
                         seconds, result, other = in_savepoint(work)
                         measured[key].append({"seconds": round(seconds, 3), "result": result, **other})
-                        log(f"  #{n + 1} {key:8} {seconds:7.3f} s  {result}; others used {other['other_cpu_seconds']}"
-                            f" CPU s ({other['other_cpu_share']:.0%})")  # fmt: skip
+                        log(
+                            f"  #{n + 1} {key:8} {seconds:7.3f} s  {result}; others used {other['other_cpu_seconds']}"
+                            f" CPU s ({other['other_cpu_share']:.0%})"
+                        )
                 after = points_written()
                 raise _Rollback
         except _Rollback:
@@ -210,13 +220,25 @@ def main(argv=None) -> int:
 
     table = [
         ["(c) raw COPY into customers_monthlybill", f"{c:.3f}{mark(best['copy'])}", f"{len(rows) / c:,.0f}", "1.00"],
-        ["(u) bills_bulk_upsert (the bills alone)", f"{u:.3f}{mark(best['upsert'])}", f"{len(rows) / u:,.0f}",
-         f"{u / c:.2f}"],
-        ["(s) workflows.bills_import (bills + points)", f"{s:.3f}{mark(best['service'])}", f"{len(rows) / s:,.0f}",
-         f"{s / c:.2f}"],
-        ["(i) manage.py import_bills FILE.csv", f"{i:.3f}{mark(best['command'])}", f"{len(rows) / i:,.0f}",
-         f"{i / c:.2f}"],
-    ]  # fmt: skip
+        [
+            "(u) bills_bulk_upsert (the bills alone)",
+            f"{u:.3f}{mark(best['upsert'])}",
+            f"{len(rows) / u:,.0f}",
+            f"{u / c:.2f}",
+        ],
+        [
+            "(s) workflows.bills_import (bills + points)",
+            f"{s:.3f}{mark(best['service'])}",
+            f"{len(rows) / s:,.0f}",
+            f"{s / c:.2f}",
+        ],
+        [
+            "(i) manage.py import_bills FILE.csv",
+            f"{i:.3f}{mark(best['command'])}",
+            f"{len(rows) / i:,.0f}",
+            f"{i / c:.2f}",
+        ],
+    ]
     log()
     log(common.table(table, ["path", "seconds", "bills/s", "x (c)"]))
     log(f"  * = other processes used more than {NOISY:.0%} of the cores meanwhile")

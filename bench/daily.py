@@ -267,8 +267,10 @@ def bare_scan(label: str = "bare scan") -> dict:
         with common.OtherLoad(db_name()) as other, common.Stopwatch() as watch:
             answer = one(BARE_SCAN)
         times.append(watch.seconds)
-    log(f"  {label}: first {times[0]:.3f} s, warm {times[1]:.3f} s ({answer:,} members); others used "
-        f"{other.cpu_seconds} CPU s ({other.share:.0%})")  # fmt: skip
+    log(
+        f"  {label}: first {times[0]:.3f} s, warm {times[1]:.3f} s ({answer:,} members); others used "
+        f"{other.cpu_seconds} CPU s ({other.share:.0%})"
+    )
     return {"members": answer, "seconds_first": round(times[0], 3), "seconds": round(times[1], 3), **other.as_dict()}
 
 
@@ -299,11 +301,13 @@ def profile(day: dt.date) -> list[dict]:
         rows = [r[0] for r in context["cursor"].fetchall()]
         text = "\n".join(rows)
         execution = re.search(r"Execution Time: ([\d.]+) ms", text)
-        plans.append({
-            "statement": " ".join(statement.split())[:160],
-            "ms": float(execution.group(1)) if execution else round((time.perf_counter() - started) * 1e3, 1),
-            "plan": rows,
-        })  # fmt: skip
+        plans.append(
+            {
+                "statement": " ".join(statement.split())[:160],
+                "ms": float(execution.group(1)) if execution else round((time.perf_counter() - started) * 1e3, 1),
+                "plan": rows,
+            }
+        )
         return result
 
     try:
@@ -326,8 +330,10 @@ def timed_run(day: dt.date, label: str) -> dict:
         result = daily.daily_run(on=day)
     counts = ", ".join(f"{k} {v:,}" for k, v in result["counts"].items() if v) or "nothing"
     steps = ", ".join(f"{k} {v:.2f}" for k, v in result["seconds"].items() if k != "total" and v >= 0.01)
-    log(f"  {label}: {watch.seconds:.3f} s ({counts}; steps s: {steps}); load {load[0]:.2f}, others used "
-        f"{other.cpu_seconds} CPU s ({other.share:.0%})")  # fmt: skip
+    log(
+        f"  {label}: {watch.seconds:.3f} s ({counts}; steps s: {steps}); load {load[0]:.2f}, others used "
+        f"{other.cpu_seconds} CPU s ({other.share:.0%})"
+    )
     return {
         "label": label,
         "day": day,
@@ -404,10 +410,12 @@ def main(argv=None) -> int:
     with common.Stopwatch() as watch:
         state = setup()
     s = state["state"]
-    log(f"  {s['members']:,} members {s['members_by_tier']}, {s['bench_managers']:,} bench managers, "
+    log(
+        f"  {s['members']:,} members {s['members_by_tier']}, {s['bench_managers']:,} bench managers, "
         f"{s['active_assignments']:,} active assignments, {s['contact_logs']:,} contact logs, "
         f"{s['cards_awaiting_pickup']:,} cards awaiting pickup, {s['key_persons']:,} key persons "
-        f"({watch.seconds:.1f} s)")  # fmt: skip
+        f"({watch.seconds:.1f} s)"
+    )
     if args.setup_only:
         return 0
 
@@ -422,11 +430,11 @@ def main(argv=None) -> int:
         log("(c) bare scan of the members")
         out["bare_scan"] = {"sql": BARE_SCAN, **bare_scan(), "explain_analyze": bare_scan_plan()}
         log(f"(a) ordinary day {ORDINARY} (prepared by the run of the day before)")
-        out["ordinary"] = measure(day=ORDINARY, label="ordinary day", repeat=args.repeat,
-                                  explain=not args.no_explain)  # fmt: skip
+        out["ordinary"] = measure(day=ORDINARY, label="ordinary day", repeat=args.repeat, explain=not args.no_explain)
         log(f"(b) period start {PERIOD_START} (prepared by the run of the day before)")
-        out["period_start"] = measure(day=PERIOD_START, label="period start", repeat=args.repeat,
-                                      explain=not args.no_explain)  # fmt: skip
+        out["period_start"] = measure(
+            day=PERIOD_START, label="period start", repeat=args.repeat, explain=not args.no_explain
+        )
     finally:
         reset()
     out["elapsed_seconds"] = round(time.monotonic() - started, 1)
@@ -449,29 +457,66 @@ def main(argv=None) -> int:
     def all_of(values) -> str:
         return " / ".join(f"{v:.3f}" for v in values)
 
-    rows = [["(c) bare scan of the members (start: 1st / warm)", f"{out['bare_scan']['members']:,}", "-", "-",
-             f"{out['bare_scan']['seconds_first']:.3f} / {out['bare_scan']['seconds']:.3f}", "-", "-"]]  # fmt: skip
+    rows = [
+        [
+            "(c) bare scan of the members (start: 1st / warm)",
+            f"{out['bare_scan']['members']:,}",
+            "-",
+            "-",
+            f"{out['bare_scan']['seconds_first']:.3f} / {out['bare_scan']['seconds']:.3f}",
+            "-",
+            "-",
+        ]
+    ]
     for m, name in ((a, f"(a) ordinary day {ORDINARY}"), (b, f"(b) period start {PERIOD_START}")):
         rows += [
-            ["    (c) warm, just before each run", "-", "-", "-", all_of(m["scan_seconds_all"]),
-             f"{m['scan_seconds']:.3f}", "1.00"],
-            [name, opened(m), f"{m['runs'][0]['counts']['overdue']:,}", f"{m['runs'][0]['counts']['notifications']:,}",
-             all_of(m["seconds_all"]), f"{m['seconds']:.3f}", f"{m['ratio']}"],
-            ["    same day again (re-run)", "0", "0", "0", all_of(m["rerun_seconds_all"]), f"{m['rerun_seconds']:.3f}",
-             f"{m['rerun_ratio']}"],
-        ]  # fmt: skip
+            [
+                "    (c) warm, just before each run",
+                "-",
+                "-",
+                "-",
+                all_of(m["scan_seconds_all"]),
+                f"{m['scan_seconds']:.3f}",
+                "1.00",
+            ],
+            [
+                name,
+                opened(m),
+                f"{m['runs'][0]['counts']['overdue']:,}",
+                f"{m['runs'][0]['counts']['notifications']:,}",
+                all_of(m["seconds_all"]),
+                f"{m['seconds']:.3f}",
+                f"{m['ratio']}",
+            ],
+            [
+                "    same day again (re-run)",
+                "0",
+                "0",
+                "0",
+                all_of(m["rerun_seconds_all"]),
+                f"{m['rerun_seconds']:.3f}",
+                f"{m['rerun_ratio']}",
+            ],
+        ]
     log()
-    log(f"daily benchmark {facts['date']} — {facts['cpus_usable']} cores ({facts['cpu_model']}), "
+    log(
+        f"daily benchmark {facts['date']} — {facts['cpus_usable']} cores ({facts['cpu_model']}), "
         f"{facts['memory_gb']} GB, {facts['postgresql'].split(' on ')[0]}, {s['members']:,} members, "
-        f"repeat {args.repeat}, load at start/end {facts['loadavg_at_start'][0]}/{out['machine']['loadavg_at_end'][0]}")  # fmt: skip
-    log(common.table(rows, ["measurement", "opened", "overdue", "notified", "seconds (each repeat)", "median s",
-                            "x (c)"]))  # fmt: skip
+        f"repeat {args.repeat}, load at start/end {facts['loadavg_at_start'][0]}/{out['machine']['loadavg_at_end'][0]}"
+    )
+    log(
+        common.table(
+            rows, ["measurement", "opened", "overdue", "notified", "seconds (each repeat)", "median s", "x (c)"]
+        )
+    )
     for key in ("ordinary", "period_start"):
         st = out[key]["runs"][0]["step_seconds"]
         log(f"  steps of {key} #1: " + ", ".join(f"{k} {v:.3f}" for k, v in st.items()))
     log()
-    log(f"goal {out['goal']['goal']}: {out['goal']['value']} -> {'PASS' if passed else 'FAIL'} "
-        f"(period start: {out['goal']['period_start_info']} x)")  # fmt: skip
+    log(
+        f"goal {out['goal']['goal']}: {out['goal']['value']} -> {'PASS' if passed else 'FAIL'} "
+        f"(period start: {out['goal']['period_start_info']} x)"
+    )
     path = common.write_results("daily", out)
     log(f"\nwritten {path.relative_to(common.ROOT)} ({out['elapsed_seconds']:.0f} s in all)")
     return 1 if args.strict and not passed else 0

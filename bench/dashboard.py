@@ -58,15 +58,23 @@ def populate(*, employee_no: str, customer_ids: list[int], today: dt.date):
         ended_on=today - dt.timedelta(days=200), end_reason="bench"
     )
     CustomerTier.objects.bulk_create(
-        [CustomerTier(customer_id=cid, tier=tiers[i % 3], source="score", since=dt.date(today.year, 1, 1))
-         for i, cid in enumerate(customer_ids)],
-        update_conflicts=True, unique_fields=["customer"], update_fields=["tier", "source", "since"],
-    )  # fmt: skip
+        [
+            CustomerTier(customer_id=cid, tier=tiers[i % 3], source="score", since=dt.date(today.year, 1, 1))
+            for i, cid in enumerate(customer_ids)
+        ],
+        update_conflicts=True,
+        unique_fields=["customer"],
+        update_fields=["tier", "source", "since"],
+    )
     Assignment.objects.bulk_create(
-        Assignment(customer_id=cid, manager=manager, reason="new_member",
-                   started_on=today - dt.timedelta(days=9 if i % 10 == 0 else 150))
+        Assignment(
+            customer_id=cid,
+            manager=manager,
+            reason="new_member",
+            started_on=today - dt.timedelta(days=9 if i % 10 == 0 else 150),
+        )
         for i, cid in enumerate(customer_ids)
-    )  # fmt: skip
+    )
     period = f"bench-{today:%Y-%m}"
     states = [
         ("overdue", today - dt.timedelta(days=5)),
@@ -77,12 +85,21 @@ def populate(*, employee_no: str, customer_ids: list[int], today: dt.date):
     ]
     done_at = dt.datetime.combine(today - dt.timedelta(days=8), dt.time(10), tzinfo=dt.UTC)
     Obligation.objects.bulk_create(
-        [Obligation(customer_id=cid, manager=manager, kind="periodic_contact", period=period,
-                    opened_on=today - dt.timedelta(days=10), due_on=states[i % 5][1], status=states[i % 5][0],
-                    done_at=done_at if states[i % 5][0] == "done" else None)
-         for i, cid in enumerate(customer_ids)],
+        [
+            Obligation(
+                customer_id=cid,
+                manager=manager,
+                kind="periodic_contact",
+                period=period,
+                opened_on=today - dt.timedelta(days=10),
+                due_on=states[i % 5][1],
+                status=states[i % 5][0],
+                done_at=done_at if states[i % 5][0] == "done" else None,
+            )
+            for i, cid in enumerate(customer_ids)
+        ],
         ignore_conflicts=True,
-    )  # fmt: skip
+    )
     # a customer may hold a card in progress already (made by another benchmark's daily run): one is enough
     MembershipCard.objects.bulk_create(
         (MembershipCard(customer_id=cid, tier=tiers[0], state="at_maker") for cid in customer_ids[::7]),
@@ -159,9 +176,13 @@ def main(argv=None) -> int:
             for members, chunk in ((args.small, ids[: args.small]), (args.large, ids[args.small :])):
                 user = populate(employee_no=f"BENCH-DASH-{members}", customer_ids=chunk, today=today)
                 results[members] = measure(user, repeat=args.repeat)
-                log(f"  {members:>5} members: " + ", ".join(
-                    f"{page} {r['queries']} queries, {r['seconds'] * 1e3:.0f} ms" for page, r in results[members].items()
-                ))  # fmt: skip
+                log(
+                    f"  {members:>5} members: "
+                    + ", ".join(
+                        f"{page} {r['queries']} queries, {r['seconds'] * 1e3:.0f} ms"
+                        for page, r in results[members].items()
+                    )
+                )
             raise _Rollback
     except _Rollback:
         pass
@@ -192,16 +213,35 @@ def main(argv=None) -> int:
         "goal": {
             "goal": "the same number of queries for 10 and 2,000 members, within the tests' bound",
             "passed": passed,
-        },  # fmt: skip
+        },
         "elapsed_seconds": round(time.monotonic() - started, 1),
     }
     log()
-    log(common.table(
-        [[c["page"], c["queries_small"], c["queries_large"], c["bound"], f"{c['seconds_small'] * 1e3:.0f}",
-          f"{c['seconds_large'] * 1e3:.0f}", "PASS" if c["passed"] else "FAIL"] for c in checks],
-        ["page", f"queries, {args.small}", f"queries, {args.large:,}", "bound", f"ms, {args.small}",
-         f"ms, {args.large:,}", "constant"],
-    ))  # fmt: skip
+    log(
+        common.table(
+            [
+                [
+                    c["page"],
+                    c["queries_small"],
+                    c["queries_large"],
+                    c["bound"],
+                    f"{c['seconds_small'] * 1e3:.0f}",
+                    f"{c['seconds_large'] * 1e3:.0f}",
+                    "PASS" if c["passed"] else "FAIL",
+                ]
+                for c in checks
+            ],
+            [
+                "page",
+                f"queries, {args.small}",
+                f"queries, {args.large:,}",
+                "bound",
+                f"ms, {args.small}",
+                f"ms, {args.large:,}",
+                "constant",
+            ],
+        )
+    )
     path = common.write_results("dashboard", out)
     log(f"\nwritten {path.relative_to(common.ROOT)} ({out['elapsed_seconds']:.0f} s in all)")
     return 1 if args.strict and not passed else 0

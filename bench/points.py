@@ -91,10 +91,17 @@ def measured(label: str, fn) -> dict:
     load = os.getloadavg()
     with common.OtherLoad(db_name()) as other, common.Stopwatch() as watch:
         extra = fn() or {}
-    result = {"label": label, "seconds": round(watch.seconds, 3), "loadavg_before": [round(x, 2) for x in load],
-              **extra, **other.as_dict()}  # fmt: skip
-    log(f"  {label}: {watch.seconds:.2f} s; others used {other.cpu_seconds} CPU s ({other.share:.0%}), "
-        f"PSI {other.pressure}" + (f"; {extra}" if extra else ""))  # fmt: skip
+    result = {
+        "label": label,
+        "seconds": round(watch.seconds, 3),
+        "loadavg_before": [round(x, 2) for x in load],
+        **extra,
+        **other.as_dict(),
+    }
+    log(
+        f"  {label}: {watch.seconds:.2f} s; others used {other.cpu_seconds} CPU s ({other.share:.0%}), "
+        f"PSI {other.pressure}" + (f"; {extra}" if extra else "")
+    )
     return result
 
 
@@ -138,10 +145,18 @@ def bare_aggregate(since: dt.date) -> dict:
         with common.OtherLoad(db_name()) as other, common.Stopwatch() as watch:
             answer = sql(AGGREGATE, [since], fetch=True)[0]
         times.append(watch.seconds)
-    log(f"  bare aggregate: first {times[0]:.2f} s, warm {times[1]:.2f} s ({answer[0]:,} customer-years, "
-        f"{int(answer[1]):,} points); others used {other.cpu_seconds} CPU s")  # fmt: skip
-    return {"sql": " ".join(AGGREGATE.split()), "customer_years": answer[0], "points": int(answer[1]),
-            "seconds_first": round(times[0], 3), "seconds": round(times[1], 3), **other.as_dict()}  # fmt: skip
+    log(
+        f"  bare aggregate: first {times[0]:.2f} s, warm {times[1]:.2f} s ({answer[0]:,} customer-years, "
+        f"{int(answer[1]):,} points); others used {other.cpu_seconds} CPU s"
+    )
+    return {
+        "sql": " ".join(AGGREGATE.split()),
+        "customer_years": answer[0],
+        "points": int(answer[1]),
+        "seconds_first": round(times[0], 3),
+        "seconds": round(times[1], 3),
+        **other.as_dict(),
+    }
 
 
 def bare_write(since: dt.date) -> dict:
@@ -171,8 +186,10 @@ def bare_write(since: dt.date) -> dict:
     checkpoint()
     with common.OtherLoad(db_name()) as other:
         result = rolled_back(work)
-    log(f"  bare write: {result['seconds_insert']:.2f} s for {result['rows']:,} rows; others used "
-        f"{other.cpu_seconds} CPU s")  # fmt: skip
+    log(
+        f"  bare write: {result['seconds_insert']:.2f} s for {result['rows']:,} rows; others used "
+        f"{other.cpu_seconds} CPU s"
+    )
     return {"seconds": result["seconds_insert"], "rows": result["rows"], **other.as_dict()}
 
 
@@ -223,9 +240,15 @@ def import_batches(*, month: dt.date, batch: int, batches: int, on: dt.date, fir
 
     results = []
     for n in range(batches):
-        ids = [r[0] for r in sql(
-            "SELECT customer_id FROM customers_monthlybill WHERE month = %s AND customer_id >= %s "
-            "ORDER BY customer_id LIMIT %s", [month, first_id + n * batch * 7, batch], fetch=True)]  # fmt: skip
+        ids = [
+            r[0]
+            for r in sql(
+                "SELECT customer_id FROM customers_monthlybill WHERE month = %s AND customer_id >= %s "
+                "ORDER BY customer_id LIMIT %s",
+                [month, first_id + n * batch * 7, batch],
+                fetch=True,
+            )
+        ]
         keys = [(i, month) for i in ids]
         with transaction.atomic():
             unearn(keys)
@@ -257,8 +280,14 @@ def bare_expiry(on: dt.date) -> dict:
         with common.OtherLoad(db_name()) as other, common.Stopwatch() as watch:
             customers, points = sql(EXPIRY_AGGREGATE, [on], fetch=True)[0]
         times.append(watch.seconds)
-    aggregate = {"sql": " ".join(EXPIRY_AGGREGATE.split()), "customers": customers, "points": int(points or 0),
-                 "seconds_first": round(times[0], 3), "seconds": round(times[1], 3), **other.as_dict()}  # fmt: skip
+    aggregate = {
+        "sql": " ".join(EXPIRY_AGGREGATE.split()),
+        "customers": customers,
+        "points": int(points or 0),
+        "seconds_first": round(times[0], 3),
+        "seconds": round(times[1], 3),
+        **other.as_dict(),
+    }
     log(f"  bare expiry aggregate: first {times[0]:.2f} s, warm {times[1]:.2f} s ({customers:,} customers)")
 
     def update():
@@ -348,10 +377,12 @@ def main(argv=None) -> int:
     expiry_day = dt.date(first_bill.year + selectors.points_policy().expiry_years, 12, 31)
     first_id = sql("SELECT min(id) FROM customers_customer", fetch=True)[0][0]
     facts = common.machine_facts()
-    log(f"points benchmark, {facts['date']}: {customers:,} customers, {bills:,} bills {first_bill:%Y-%m}…"
+    log(
+        f"points benchmark, {facts['date']}: {customers:,} customers, {bills:,} bills {first_bill:%Y-%m}…"
         f"{last_bill:%Y-%m}; {facts['cpus_usable']} cores, {facts['memory_gb']} GB, PostgreSQL "
         f"{facts['postgresql_settings']['server_version']}; chunk size {settings.VIPCLUB_RATING_CHUNK_SIZE:,}; "
-        f"earning on {on}, expiry on {expiry_day}; load {facts['loadavg_at_start']}")  # fmt: skip
+        f"earning on {on}, expiry on {expiry_day}; load {facts['loadavg_at_start']}"
+    )
     out: dict = {
         "benchmark": "points",
         "machine": facts,
@@ -364,7 +395,7 @@ def main(argv=None) -> int:
             "earning_business_date": on,
             "expiry_business_date": expiry_day,
             "reward_rules": [r.__dict__ for r in selectors.reward_rules()],
-        },  # fmt: skip
+        },
     }
     started = time.monotonic()
     rounds = []
@@ -380,8 +411,11 @@ def main(argv=None) -> int:
         out["earn_again"] = earn_all("earn all bills again (nothing to post)", on)
         for n in range(1, args.repeat + 1):
             log(f"round {n}: (i) import batches, (e) expiry, (eb) bare expiry, (c) credit stars")
-            r = {"import": import_batches(month=last_bill, batch=args.batch, batches=args.batches, on=on,
-                                          first_id=first_id + (n - 1) * 1000)}  # fmt: skip
+            r = {
+                "import": import_batches(
+                    month=last_bill, batch=args.batch, batches=args.batches, on=on, first_id=first_id + (n - 1) * 1000
+                )
+            }
             r["bare_expiry"] = bare_expiry(expiry_day)
             r["expire"] = expire(expiry_day)
             undo_expiry(expiry_day)
@@ -420,28 +454,58 @@ def main(argv=None) -> int:
     exp_counts = out["expire"]["counts"]
     rows = [
         ["(b) bare aggregate (customer, year), warm", f"{bills:,} bills", f"{b:.2f}{mark(out['aggregate'])}", "1"],
-        ["(w) bare write of the ledger rows", f"{out['bare_write']['rows']:,} rows", f"{w:.2f}{mark(out['bare_write'])}",
-         f"{w / b:.1f}"],
-        ["(a) earning, all bills, empty tables", f"{out['earn']['entries_written']:,} entries",
-         f"{a:.2f}{mark(out['earn'])}", f"{a / b:.1f}"],
-        ["(a') earning again (nothing to post)", f"{out['earn_again']['counts'].get('bills', 0):,} bills posted",
-         f"{a2:.2f}{mark(out['earn_again'])}", f"{a2 / b:.1f}"],
-        [f"(i) import batch of {imp['bills']:,} bills", f"{imp['bills_per_second']:,.0f} bills/s",
-         f"{imp['seconds']:.2f}{mark(imp)}", "-"],
-        ["(eb) bare expiry aggregate, warm", f"{out['bare_expiry_aggregate']['customers']:,} customers",
-         f"{eb:.2f}{mark(out['bare_expiry_aggregate'])}", "1"],
+        [
+            "(w) bare write of the ledger rows",
+            f"{out['bare_write']['rows']:,} rows",
+            f"{w:.2f}{mark(out['bare_write'])}",
+            f"{w / b:.1f}",
+        ],
+        [
+            "(a) earning, all bills, empty tables",
+            f"{out['earn']['entries_written']:,} entries",
+            f"{a:.2f}{mark(out['earn'])}",
+            f"{a / b:.1f}",
+        ],
+        [
+            "(a') earning again (nothing to post)",
+            f"{out['earn_again']['counts'].get('bills', 0):,} bills posted",
+            f"{a2:.2f}{mark(out['earn_again'])}",
+            f"{a2 / b:.1f}",
+        ],
+        [
+            f"(i) import batch of {imp['bills']:,} bills",
+            f"{imp['bills_per_second']:,.0f} bills/s",
+            f"{imp['seconds']:.2f}{mark(imp)}",
+            "-",
+        ],
+        [
+            "(eb) bare expiry aggregate, warm",
+            f"{out['bare_expiry_aggregate']['customers']:,} customers",
+            f"{eb:.2f}{mark(out['bare_expiry_aggregate'])}",
+            "1",
+        ],
         ["(eb) bare expiry UPDATE of the lots", "-", f"{eu:.2f}{mark(out['bare_expiry_update'])}", f"{eu / eb:.1f}"],
-        ["(e) expiry, production path", f"{exp_counts.get('customers', 0):,} customers, {exp_counts.get('lots', 0):,} lots",
-         f"{e:.2f}{mark(out['expire'])}", f"{e / eb:.1f}"],
+        [
+            "(e) expiry, production path",
+            f"{exp_counts.get('customers', 0):,} customers, {exp_counts.get('lots', 0):,} lots",
+            f"{e:.2f}{mark(out['expire'])}",
+            f"{e / eb:.1f}",
+        ],
         ["(c) bare read of the last 6 bills", "-", f"{out['credit_bare']['seconds']:.2f}", "-"],
-        ["(c) credit stars, all customers", f"{out['credit']['counts'].get('customers', 0):,} customers",
-         f"{out['credit']['seconds']:.2f}{mark(out['credit'])}", "-"],
-    ]  # fmt: skip
+        [
+            "(c) credit stars, all customers",
+            f"{out['credit']['counts'].get('customers', 0):,} customers",
+            f"{out['credit']['seconds']:.2f}{mark(out['credit'])}",
+            "-",
+        ],
+    ]
     log()
-    log(f"points benchmark {facts['date']} — {facts['cpus_usable']} cores ({facts['cpu_model']}), "
+    log(
+        f"points benchmark {facts['date']} — {facts['cpus_usable']} cores ({facts['cpu_model']}), "
         f"{facts['memory_gb']} GB RAM, {facts['postgresql'].split(' on ')[0]}, chunk size "
         f"{settings.VIPCLUB_RATING_CHUNK_SIZE:,}, best of {args.repeat}, load at start/end "
-        f"{facts['loadavg_at_start'][0]}/{out['machine']['loadavg_at_end'][0]}")  # fmt: skip
+        f"{facts['loadavg_at_start'][0]}/{out['machine']['loadavg_at_end'][0]}"
+    )
     log(common.table(rows, ["measurement", "size", "seconds", "× bare"]))
     log(f"  * = other processes used more than {NOISY:.0%} of the cores meanwhile")
     log()

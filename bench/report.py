@@ -37,73 +37,159 @@ def rerate(d: dict) -> list[list]:
 
     per_customer = steady["seconds"] / steady["customers"]
     return [
-        ["re-rating, steady month (production path) vs bare GROUP BY", s(steady["seconds"]), s(agg["seconds"]),
-         f"{ratios['steady']['a_over_b']} ×", "≤ 3 ×", verdict(passed(0))],
-        ["re-rating, first month (everybody joins) vs bare GROUP BY", s(first["seconds"]), s(agg["seconds"]),
-         f"{ratios['first']['a_over_b']} ×", "info", "–"],
-        ["re-rating per customer vs naive ORM loop", f"{per_customer * 1e6:.1f} µs",
-         f"{naive['ms_per_customer']:.2f} ms", f"{ratios['steady']['naive_over_a_per_customer']} × faster", "≥ 100 ×",
-         verdict(passed(1))],
-        [f"re-rating {steady['customers']:,} vs {small['customers']:,} customers", s(steady["seconds"]),
-         s(small["seconds"]), f"{ratios['steady']['a_all_over_a_small']} ×",
-         goals[2]["target"].replace("<=", "≤") + " ×" if 2 in goals else "info", verdict(passed(2))],
-    ]  # fmt: skip
+        [
+            "re-rating, steady month (production path) vs bare GROUP BY",
+            s(steady["seconds"]),
+            s(agg["seconds"]),
+            f"{ratios['steady']['a_over_b']} ×",
+            "≤ 3 ×",
+            verdict(passed(0)),
+        ],
+        [
+            "re-rating, first month (everybody joins) vs bare GROUP BY",
+            s(first["seconds"]),
+            s(agg["seconds"]),
+            f"{ratios['first']['a_over_b']} ×",
+            "info",
+            "–",
+        ],
+        [
+            "re-rating per customer vs naive ORM loop",
+            f"{per_customer * 1e6:.1f} µs",
+            f"{naive['ms_per_customer']:.2f} ms",
+            f"{ratios['steady']['naive_over_a_per_customer']} × faster",
+            "≥ 100 ×",
+            verdict(passed(1)),
+        ],
+        [
+            f"re-rating {steady['customers']:,} vs {small['customers']:,} customers",
+            s(steady["seconds"]),
+            s(small["seconds"]),
+            f"{ratios['steady']['a_all_over_a_small']} ×",
+            goals[2]["target"].replace("<=", "≤") + " ×" if 2 in goals else "info",
+            verdict(passed(2)),
+        ],
+    ]
 
 
 def bills_import(d: dict) -> list[list]:
     best, ratios = d["best"], d["ratios"]
     rows = d["data"]["rows"]
     return [
-        [f"bill import, service (bills + points), {rows:,} bills vs raw COPY", s(best["service"]["seconds"]),
-         s(best["copy"]["seconds"]), f"{ratios['service_over_copy']} ×", "≤ 10 ×", verdict(d["goal"]["passed"])],
-        ["bill import, bills upsert alone vs raw COPY", s(best["upsert"]["seconds"]), s(best["copy"]["seconds"]),
-         f"{ratios['upsert_over_copy']} ×", "info", "–"],
-        ["bill import, `import_bills` CSV command vs raw COPY", s(best["command"]["seconds"]),
-         s(best["copy"]["seconds"]), f"{ratios['command_over_copy']} ×", "info", "–"],
-    ]  # fmt: skip
+        [
+            f"bill import, service (bills + points), {rows:,} bills vs raw COPY",
+            s(best["service"]["seconds"]),
+            s(best["copy"]["seconds"]),
+            f"{ratios['service_over_copy']} ×",
+            "≤ 10 ×",
+            verdict(d["goal"]["passed"]),
+        ],
+        [
+            "bill import, bills upsert alone vs raw COPY",
+            s(best["upsert"]["seconds"]),
+            s(best["copy"]["seconds"]),
+            f"{ratios['upsert_over_copy']} ×",
+            "info",
+            "–",
+        ],
+        [
+            "bill import, `import_bills` CSV command vs raw COPY",
+            s(best["command"]["seconds"]),
+            s(best["copy"]["seconds"]),
+            f"{ratios['command_over_copy']} ×",
+            "info",
+            "–",
+        ],
+    ]
 
 
 def daily(d: dict) -> list[list]:
     a, b = d["ordinary"], d["period_start"]
     return [
-        ["`run_daily`, an ordinary day vs bare scan of the members", s(a["seconds"]), s(a["scan_seconds"]),
-         f"{a['ratio']} ×", "≤ 3 ×", verdict(d["goal"]["passed"])],
-        ["`run_daily`, a quarter's first day vs bare scan", s(b["seconds"]), s(b["scan_seconds"]), f"{b['ratio']} ×",
-         "info", "–"],
-    ]  # fmt: skip
+        [
+            "`run_daily`, an ordinary day vs bare scan of the members",
+            s(a["seconds"]),
+            s(a["scan_seconds"]),
+            f"{a['ratio']} ×",
+            "≤ 3 ×",
+            verdict(d["goal"]["passed"]),
+        ],
+        [
+            "`run_daily`, a quarter's first day vs bare scan",
+            s(b["seconds"]),
+            s(b["scan_seconds"]),
+            f"{b['ratio']} ×",
+            "info",
+            "–",
+        ],
+    ]
 
 
 def points(d: dict) -> list[list]:
     r = d["ratios"]
     return [
-        ["points earning, all bills vs bare aggregate", s(d["earn"]["seconds"]), s(d["aggregate"]["seconds"]),
-         f"{r['earn_over_bare_aggregate']} ×", "info", "–"],
-        ["points earning vs bare insert of the same ledger rows", s(d["earn"]["seconds"]),
-         s(d["bare_write"]["seconds"]), f"{r['earn_over_bare_write']} ×", "info", "–"],
-        ["points expiry vs bare UPDATE of the lots", s(d["expire"]["seconds"]), s(d["bare_expiry_update"]["seconds"]),
-         f"{r['expire_over_bare_update']} ×", "info", "–"],
-        ["credit stars vs bare read of the last 6 bills", s(d["credit"]["seconds"]), s(d["credit_bare"]["seconds"]),
-         f"{r['credit_over_bare_read']} ×", "info", "–"],
-    ]  # fmt: skip
+        [
+            "points earning, all bills vs bare aggregate",
+            s(d["earn"]["seconds"]),
+            s(d["aggregate"]["seconds"]),
+            f"{r['earn_over_bare_aggregate']} ×",
+            "info",
+            "–",
+        ],
+        [
+            "points earning vs bare insert of the same ledger rows",
+            s(d["earn"]["seconds"]),
+            s(d["bare_write"]["seconds"]),
+            f"{r['earn_over_bare_write']} ×",
+            "info",
+            "–",
+        ],
+        [
+            "points expiry vs bare UPDATE of the lots",
+            s(d["expire"]["seconds"]),
+            s(d["bare_expiry_update"]["seconds"]),
+            f"{r['expire_over_bare_update']} ×",
+            "info",
+            "–",
+        ],
+        [
+            "credit stars vs bare read of the last 6 bills",
+            s(d["credit"]["seconds"]),
+            s(d["credit_bare"]["seconds"]),
+            f"{r['credit_over_bare_read']} ×",
+            "info",
+            "–",
+        ],
+    ]
 
 
 def api(d: dict) -> list[list]:
     read, bare = d["best"]["read"], d["best"]["bare"]
     return [
-        ["API `GET /customers/{msisdn}/` vs bare endpoint, gunicorn on loopback",
-         f"{read['rps']:,.0f} req/s (p50 {read['p50_ms']:.1f} ms)",
-         f"{bare['rps']:,.0f} req/s (p50 {bare['p50_ms']:.1f} ms)", f"{d['ratios']['bare_rps_over_read_rps']} ×",
-         "≤ 3 ×", verdict(d["goal"]["passed"])],
-    ]  # fmt: skip
+        [
+            "API `GET /customers/{msisdn}/` vs bare endpoint, gunicorn on loopback",
+            f"{read['rps']:,.0f} req/s (p50 {read['p50_ms']:.1f} ms)",
+            f"{bare['rps']:,.0f} req/s (p50 {bare['p50_ms']:.1f} ms)",
+            f"{d['ratios']['bare_rps_over_read_rps']} ×",
+            "≤ 3 ×",
+            verdict(d["goal"]["passed"]),
+        ],
+    ]
 
 
 def dashboard(d: dict) -> list[list]:
     small, large = d["settings"]["small"], d["settings"]["large"]
     return [
-        [f"dashboard `{c['page']}` queries, {large:,} vs {small} members", f"{c['queries_large']} queries",
-         f"{c['queries_small']} queries", f"{c['ratio']} ×", f"same, ≤ {c['bound']}", verdict(c["passed"])]
+        [
+            f"dashboard `{c['page']}` queries, {large:,} vs {small} members",
+            f"{c['queries_large']} queries",
+            f"{c['queries_small']} queries",
+            f"{c['ratio']} ×",
+            f"same, ≤ {c['bound']}",
+            verdict(c["passed"]),
+        ]
         for c in d["checks"]
-    ]  # fmt: skip
+    ]
 
 
 def load_test(d: dict) -> list[list]:
@@ -161,8 +247,16 @@ def measured_on(d: dict) -> str:
 
 
 def report() -> tuple[str, bool]:
-    builders = {"rerate": rerate, "bills_import": bills_import, "daily": daily, "points": points, "api": api,
-                "dashboard": dashboard, "load": load_test, "acceptance_drive": acceptance_drive}  # fmt: skip
+    builders = {
+        "rerate": rerate,
+        "bills_import": bills_import,
+        "daily": daily,
+        "points": points,
+        "api": api,
+        "dashboard": dashboard,
+        "load": load_test,
+        "acceptance_drive": acceptance_drive,
+    }
     rows, notes, failed = [], [], False
     for name in ORDER:
         data = load(name)
@@ -172,8 +266,16 @@ def report() -> tuple[str, bool]:
         try:
             built = builders[name](data)
         except (KeyError, TypeError, ZeroDivisionError) as exc:
-            rows.append([f"`bench/{name}.py`: results of an unknown shape ({type(exc).__name__}: {exc})", "?", "?",
-                         "?", "?", "?"])  # fmt: skip
+            rows.append(
+                [
+                    f"`bench/{name}.py`: results of an unknown shape ({type(exc).__name__}: {exc})",
+                    "?",
+                    "?",
+                    "?",
+                    "?",
+                    "?",
+                ]
+            )
             continue
         rows += built
         failed |= any(r[5] == "✘" for r in built)

@@ -242,8 +242,12 @@ def naive_loop(*, month: dt.date, lo: int, hi: int, total_customers: int) -> dic
     since = dates.add_months(month, -policy.window_months)
     valid_until = rules.score_valid_until(month, policy.validity_months, policy.expiry_day)
     tiers = {t.code: t for t in Tier.objects.all()}
-    engine = {cid: (tier_id, source) for cid, tier_id, source in CustomerTier.objects.filter(
-        customer_id__gte=lo, customer_id__lte=hi).values_list("customer_id", "tier_id", "source")}  # fmt: skip
+    engine = {
+        cid: (tier_id, source)
+        for cid, tier_id, source in CustomerTier.objects.filter(customer_id__gte=lo, customer_id__lte=hi).values_list(
+            "customer_id", "tier_id", "source"
+        )
+    }
 
     checkpoint()
     load = os.getloadavg()
@@ -273,8 +277,9 @@ def naive_loop(*, month: dt.date, lo: int, hi: int, total_customers: int) -> dic
     per = watch.seconds / n
     # Sanity check against the engine's state of the same month (taken before the loop): the customers whose
     # tier the engine gave by score, or no tier, must get the same tier from the loop.
-    naive = dict(CustomerTier.objects.filter(customer_id__gte=lo, customer_id__lte=hi).values_list(
-        "customer_id", "tier_id"))  # fmt: skip
+    naive = dict(
+        CustomerTier.objects.filter(customer_id__gte=lo, customer_id__lte=hi).values_list("customer_id", "tier_id")
+    )
     comparable = [cid for cid in naive if engine.get(cid, (None, ""))[1] in ("score", "")]
     agree = sum(naive[cid] == engine.get(cid, (None, ""))[0] for cid in comparable)
     log(
@@ -297,7 +302,7 @@ def naive_loop(*, month: dt.date, lo: int, hi: int, total_customers: int) -> dic
             "comparable": len(comparable),
             "agree": agree,
             "floors_not_modelled": len(naive) - len(comparable),
-        },  # fmt: skip
+        },
         "loadavg_before": [round(x, 2) for x in load],
         **other.as_dict(),
     }
@@ -342,9 +347,15 @@ def chunk_profile(*, month: dt.date, lo: int, hi: int, label: str) -> dict:
             statements.clear()
             with common.Stopwatch() as watch:
                 result = engine.evaluate_chunk(
-                    run_id=None, policy=policy, month=month, closed_months=closed, lo=lo, hi=hi, tier_ids=tier_ids,
+                    run_id=None,
+                    policy=policy,
+                    month=month,
+                    closed_months=closed,
+                    lo=lo,
+                    hi=hi,
+                    tier_ids=tier_ids,
                     apply=True,
-                )  # fmt: skip
+                )
             total = watch.seconds
             raise _Rollback
     except _Rollback:
@@ -579,7 +590,7 @@ def main(argv=None) -> int:
                     small_limit=small_limit,
                     sample=sample,
                     customers=customers,
-                )  # fmt: skip
+                )
             )
     finally:
         reset_tiers()
@@ -608,15 +619,28 @@ def main(argv=None) -> int:
     # 11 x for 10 x the customers (the brief's 1M vs 100k): 10% over linear, scaled to other sizes
     scaling = round(GOAL_SCALING * customers / args.small / 10, 2)
     out["goals"] = [
-        {"goal": "(a) <= 3 x (b)", "target": f"<= {GOAL_VS_AGGREGATE:g}", "steady": st["a_over_b"],
-         "passed": st["a_over_b"] <= GOAL_VS_AGGREGATE, "first_run": fr["a_over_b"]},
-        {"goal": "(a) per customer >= 100 x faster than (c)", "target": f">= {GOAL_VS_NAIVE:g}",
-         "steady": st["naive_over_a_per_customer"], "passed": st["naive_over_a_per_customer"] >= GOAL_VS_NAIVE,
-         "first_run": fr["naive_over_a_per_customer"]},
-        {"goal": f"(a) at {short(customers)} <= {scaling:g} x (a) at {short(args.small)}", "target": f"<= {scaling:g}",
-         "steady": st["a_all_over_a_small"], "passed": st["a_all_over_a_small"] <= scaling,
-         "first_run": fr["a_all_over_a_small"]},
-    ]  # fmt: skip
+        {
+            "goal": "(a) <= 3 x (b)",
+            "target": f"<= {GOAL_VS_AGGREGATE:g}",
+            "steady": st["a_over_b"],
+            "passed": st["a_over_b"] <= GOAL_VS_AGGREGATE,
+            "first_run": fr["a_over_b"],
+        },
+        {
+            "goal": "(a) per customer >= 100 x faster than (c)",
+            "target": f">= {GOAL_VS_NAIVE:g}",
+            "steady": st["naive_over_a_per_customer"],
+            "passed": st["naive_over_a_per_customer"] >= GOAL_VS_NAIVE,
+            "first_run": fr["naive_over_a_per_customer"],
+        },
+        {
+            "goal": f"(a) at {short(customers)} <= {scaling:g} x (a) at {short(args.small)}",
+            "target": f"<= {scaling:g}",
+            "steady": st["a_all_over_a_small"],
+            "passed": st["a_all_over_a_small"] <= scaling,
+            "first_run": fr["a_all_over_a_small"],
+        },
+    ]
 
     def mark(x: dict) -> str:
         return "*" if x.get("other_cpu_share", 0) > NOISY else ""
@@ -627,37 +651,98 @@ def main(argv=None) -> int:
 
     agg = out["aggregate"]
     rows = [
-        ["(b) GROUP BY aggregate, 1st / warm", f"{agg['customers']:,}", "-",
-         f"{agg['seconds_first']:.2f} / {agg['seconds']:.2f}{mark(agg)}", "-", "-", "-",
-         f"{b / agg['customers'] * 1e6:.2f}", load(agg)],
-    ]  # fmt: skip
+        [
+            "(b) GROUP BY aggregate, 1st / warm",
+            f"{agg['customers']:,}",
+            "-",
+            f"{agg['seconds_first']:.2f} / {agg['seconds']:.2f}{mark(agg)}",
+            "-",
+            "-",
+            "-",
+            f"{b / agg['customers'] * 1e6:.2f}",
+            load(agg),
+        ],
+    ]
     for key, name in ROWS:
         x = runs[key]
-        rows.append([name.format(big=short(customers), small=short(args.small)), f"{x['customers']:,}", f"{x['rows_written_history']:,}", f"{x['seconds']:.2f}{mark(x)}",
-                     f"{x['seconds_start']:.2f}", f"{x['chunk_seconds_sum']:.2f}", f"{x['chunk_seconds_max']:.2f}",
-                     f"{x['us_per_customer']:.2f}", load(x)])  # fmt: skip
+        rows.append(
+            [
+                name.format(big=short(customers), small=short(args.small)),
+                f"{x['customers']:,}",
+                f"{x['rows_written_history']:,}",
+                f"{x['seconds']:.2f}{mark(x)}",
+                f"{x['seconds_start']:.2f}",
+                f"{x['chunk_seconds_sum']:.2f}",
+                f"{x['chunk_seconds_max']:.2f}",
+                f"{x['us_per_customer']:.2f}",
+                load(x),
+            ]
+        )
     nv = out["naive"]
-    rows.append([f"(c) naive ORM loop, {nv['customers']:,} sample", f"{nv['customers']:,}", f"{nv['customers']:,}",
-                 f"{nv['seconds']:.2f}{mark(nv)}", "-", "-", "-", f"{nv['ms_per_customer'] * 1e3:.1f}",
-                 load(nv)])  # fmt: skip
-    rows.append([f"    naive extrapolated to {customers:,}", f"{customers:,}", "-",
-                 f"{nv['extrapolated_seconds']:.0f}", "-", "-", "-", "-", ""])  # fmt: skip
+    rows.append(
+        [
+            f"(c) naive ORM loop, {nv['customers']:,} sample",
+            f"{nv['customers']:,}",
+            f"{nv['customers']:,}",
+            f"{nv['seconds']:.2f}{mark(nv)}",
+            "-",
+            "-",
+            "-",
+            f"{nv['ms_per_customer'] * 1e3:.1f}",
+            load(nv),
+        ]
+    )
+    rows.append(
+        [
+            f"    naive extrapolated to {customers:,}",
+            f"{customers:,}",
+            "-",
+            f"{nv['extrapolated_seconds']:.0f}",
+            "-",
+            "-",
+            "-",
+            "-",
+            "",
+        ]
+    )
     log()
-    log(f"rerate benchmark {facts['date']} — {facts['cpus_usable']} cores ({facts['cpu_model']}), "
+    log(
+        f"rerate benchmark {facts['date']} — {facts['cpus_usable']} cores ({facts['cpu_model']}), "
         f"{facts['memory_gb']} GB RAM, {facts['postgresql'].split(' on ')[0]} (work_mem "
         f"{facts['postgresql_settings']['work_mem']}, jit {facts['postgresql_settings']['jit']}), chunk size {size:,}, "
         f"workers {args.workers}, best of {args.repeat}, load at start/end {facts['loadavg_at_start'][0]}/"
-        f"{out['machine']['loadavg_at_end'][0]}")  # fmt: skip
-    log(common.table(rows, ["measurement", "customers", "rows written", "seconds", "start s", "Σ chunk s",
-                            "max chunk s", "µs/customer", "others / PSI"]))  # fmt: skip
-    log(f"  others = CPU that other processes used during the measurement, as a share of all cores (* = over "
-        f"{NOISY:.0%}); PSI = share of the time some task waited for a CPU (our own threads included)")  # fmt: skip
+        f"{out['machine']['loadavg_at_end'][0]}"
+    )
+    log(
+        common.table(
+            rows,
+            [
+                "measurement",
+                "customers",
+                "rows written",
+                "seconds",
+                "start s",
+                "Σ chunk s",
+                "max chunk s",
+                "µs/customer",
+                "others / PSI",
+            ],
+        )
+    )
+    log(
+        f"  others = CPU that other processes used during the measurement, as a share of all cores (* = over "
+        f"{NOISY:.0%}); PSI = share of the time some task waited for a CPU (our own threads included)"
+    )
     log()
-    log(common.table(
-        [[g["goal"], g["target"], g["steady"], "PASS" if g["passed"] else "FAIL", g["first_run"]]
-         for g in out["goals"]],
-        ["goal", "target", "steady state", "result", "first run (info)"],
-    ))  # fmt: skip
+    log(
+        common.table(
+            [
+                [g["goal"], g["target"], g["steady"], "PASS" if g["passed"] else "FAIL", g["first_run"]]
+                for g in out["goals"]
+            ],
+            ["goal", "target", "steady state", "result", "first run (info)"],
+        )
+    )
     path = common.write_results("rerate", out)
     log(f"\nwritten {path.relative_to(common.ROOT)} ({out['elapsed_seconds']:.0f} s in all)")
     failed = [g for g in out["goals"] if not g["passed"]]

@@ -137,9 +137,18 @@ class BenefitAccountAdmin(BranchScopedAdmin, ReadOnlyAdmin):
 @admin.register(BenefitEntry)
 class BenefitEntryAdmin(BranchScopedAdmin, ReadOnlyAdmin):
     list_display = [
-        "id", "occurred_on", "masked_msisdn", "benefit", "kind", "granted_col", "used_col", "remaining_col",
-        "tier", "actor", "reference",
-    ]  # fmt: skip
+        "id",
+        "occurred_on",
+        "masked_msisdn",
+        "benefit",
+        "kind",
+        "granted_col",
+        "used_col",
+        "remaining_col",
+        "tier",
+        "actor",
+        "reference",
+    ]
     list_filter = ["kind", "benefit"]
     list_select_related = ["customer", "benefit", "tier"]
     search_fields = ["=customer__msisdn", "=reference"]

@@ -219,10 +219,17 @@ def _account_for(
     if account.granted == 0 and account.used == 0 and target > 0:
         BenefitAccount.objects.filter(pk=account.pk).update(granted=target, updated_at=at)
         BenefitEntry.objects.create(
-            account=account, customer=customer, benefit=benefit, kind=EntryKind.GRANT, granted_delta=target,
-            remaining_after=target, tier_id=tier_id, occurred_on=on, actor="system",
+            account=account,
+            customer=customer,
+            benefit=benefit,
+            kind=EntryKind.GRANT,
+            granted_delta=target,
+            remaining_after=target,
+            tier_id=tier_id,
+            occurred_on=on,
+            actor="system",
             reference=f"event {reference}"[:100],
-        )  # fmt: skip
+        )
         account.granted = target
     return account
 
@@ -336,12 +343,20 @@ def benefit_redeem(
         )
     remaining = None if unlimited else granted - used
     entry = BenefitEntry.objects.create(
-        account=account, customer=customer, benefit=benefit, kind=EntryKind.REDEEM, used_delta=units,
-        remaining_after=remaining, tier_id=tier_id,
+        account=account,
+        customer=customer,
+        benefit=benefit,
+        kind=EntryKind.REDEEM,
+        used_delta=units,
+        remaining_after=remaining,
+        tier_id=tier_id,
         hours=entitlement.hours if benefit.unit == rules.HOURS else None,
-        valid_until=rules.valid_until(on, benefit.validity_days), occurred_on=on, actor=actor_label(actor),
-        reference=reference[:100], idempotency_key=idempotency_key or None,
-    )  # fmt: skip
+        valid_until=rules.valid_until(on, benefit.validity_days),
+        occurred_on=on,
+        actor=actor_label(actor),
+        reference=reference[:100],
+        idempotency_key=idempotency_key or None,
+    )
     account.granted, account.used, account.unlimited = granted, used, unlimited
     return Redemption(entry=entry, benefit=benefit, account=account, remaining=remaining)
 
@@ -382,9 +397,16 @@ def benefit_redemption_reverse(
     )
     remaining = None if unlimited else granted - used
     entry = BenefitEntry.objects.create(
-        account_id=locked.pk, customer_id=redemption.customer_id, benefit=redemption.benefit,
-        kind=EntryKind.REVERSE, used_delta=-units, remaining_after=remaining, tier_id=redemption.tier_id,
-        occurred_on=on or timezone.localdate(at), actor=actor_label(actor),
-        reference=(reason or f"reverses #{redemption.pk}")[:100], reversal_of=redemption,
-    )  # fmt: skip
+        account_id=locked.pk,
+        customer_id=redemption.customer_id,
+        benefit=redemption.benefit,
+        kind=EntryKind.REVERSE,
+        used_delta=-units,
+        remaining_after=remaining,
+        tier_id=redemption.tier_id,
+        occurred_on=on or timezone.localdate(at),
+        actor=actor_label(actor),
+        reference=(reason or f"reverses #{redemption.pk}")[:100],
+        reversal_of=redemption,
+    )
     return Reversal(entry=entry, benefit=redemption.benefit, remaining=remaining)

@@ -278,9 +278,13 @@ def contact_log(request, msisdn: str, *, manager: AccountManager):
         return redirect(back)
     data = form.cleaned_data
     _log, closed = services.contact_log(
-        customer=customer, channel=data["channel"], outcome=data["outcome"], note=data["note"].strip(),
-        actor=request.user, source="dashboard",
-    )  # fmt: skip
+        customer=customer,
+        channel=data["channel"],
+        outcome=data["outcome"],
+        note=data["note"].strip(),
+        actor=request.user,
+        source="dashboard",
+    )
     if closed:
         flash = ngettext(
             "Contact with %(name)s logged; %(count)d obligation closed.",
@@ -315,9 +319,12 @@ def customers_of(manager: AccountManager, user, params) -> tuple[CustomerFilterF
     if form.is_valid():
         filters = {k: v for k, v in form.cleaned_data.items() if v}
     qs = selectors.manager_customers(
-        manager=manager, user=user, tier=filters.get("tier", ""), status=filters.get("status", ""),
+        manager=manager,
+        user=user,
+        tier=filters.get("tier", ""),
+        status=filters.get("status", ""),
         q=filters.get("q", ""),
-    )  # fmt: skip
+    )
     page = Paginator(qs, CUSTOMERS_PER_PAGE).get_page(params.get("page"))
     return form, page, urlencode(filters)
 
@@ -416,10 +423,17 @@ def card_action(request, msisdn: str, *, manager: AccountManager):
             if card is None:
                 raise Http404("No card in progress.")
             card = services.card_advance(
-                card=card, action=action, on=timezone.localdate(), delivery_mode=data["delivery_mode"],
-                agreed_date=data["agreed_date"], address=data["address"].strip(), card_name=data["card_name"].strip(),
-                landline=data["landline"].strip(), birthday=data["birthday"], actor=request.user,
-            )  # fmt: skip
+                card=card,
+                action=action,
+                on=timezone.localdate(),
+                delivery_mode=data["delivery_mode"],
+                agreed_date=data["agreed_date"],
+                address=data["address"].strip(),
+                card_name=data["card_name"].strip(),
+                landline=data["landline"].strip(),
+                birthday=data["birthday"],
+                actor=request.user,
+            )
     except DomainError as exc:
         messages.error(request, domain_message(exc))
     else:
@@ -442,9 +456,13 @@ def birthday_gift(request, msisdn: str, obligation_id: int, *, manager: AccountM
     data = form.cleaned_data
     try:
         services.birthday_gift_confirm(
-            obligation=obligation, choice=data["choice"], time_note=data["time_note"], address=data["address"],
-            at=timezone.now(), actor=request.user,
-        )  # fmt: skip
+            obligation=obligation,
+            choice=data["choice"],
+            time_note=data["time_note"],
+            address=data["address"],
+            at=timezone.now(),
+            actor=request.user,
+        )
     except DomainError as exc:
         messages.error(request, domain_message(exc))
     else:
@@ -477,9 +495,12 @@ def plans(request, *, manager: AccountManager):
                 submit = "submit" in request.POST
                 try:
                     services.service_plan_save(
-                        manager=manager, scope=data["scope"], period_start=data["period_start"],
-                        content=data["content"], submit=submit,
-                    )  # fmt: skip
+                        manager=manager,
+                        scope=data["scope"],
+                        period_start=data["period_start"],
+                        content=data["content"],
+                        submit=submit,
+                    )
                 except DomainError as exc:
                     messages.error(request, domain_message(exc))
                 else:
@@ -664,8 +685,7 @@ def risk_section(managers: list[AccountManager]) -> dict:
 
 def team_cases_section(managers: list[AccountManager]) -> dict:
     cases, _offers = open_cases(managers)
-    return {"section_id": "team-retention-cases", "cases": cases, "offers": [], "editable": False,
-            "show_manager": True}  # fmt: skip
+    return {"section_id": "team-retention-cases", "cases": cases, "offers": [], "editable": False, "show_manager": True}
 
 
 def team_risk_section(managers: list[AccountManager]) -> dict:
@@ -688,11 +708,15 @@ def case_move(request, case_id: int, *, manager: AccountManager):
     to = data["to"]
     try:
         retention_services.case_transition(
-            case=case, to=to, actor=request.user, note=data["note"].strip(),
+            case=case,
+            to=to,
+            actor=request.user,
+            note=data["note"].strip(),
             offer=data["offer"] if to == CaseState.OFFER_MADE else "",
             visit_on=data["visit_on"] if to == CaseState.ESCALATED else None,
-            channel="call" if to == CaseState.CONTACTED else "", source="",
-        )  # fmt: skip
+            channel="call" if to == CaseState.CONTACTED else "",
+            source="",
+        )
     except DomainError as exc:
         messages.error(request, move_message(exc))
     else:

@@ -88,9 +88,15 @@ class AssignmentAdmin(BranchScopedAdmin, MaskedCustomerMixin, SimpleHistoryAdmin
         return render(
             request,
             "admin/managers/reassign.html",
-            {**self.admin_site.each_context(request), "form": form, "assignments": queryset[:200],
-             "count": queryset.count(), "title": _("Reassign customers"), "opts": self.model._meta},
-        )  # fmt: skip
+            {
+                **self.admin_site.each_context(request),
+                "form": form,
+                "assignments": queryset[:200],
+                "count": queryset.count(),
+                "title": _("Reassign customers"),
+                "opts": self.model._meta,
+            },
+        )
 
 
 @admin.register(WorkingDayOverride)

@@ -71,9 +71,14 @@ class ContactLogApi(APIView):
         data = serializer.validated_data
         customer = selectors.scoped_customer(msisdn=data["msisdn"], user=request.user)
         log, closed = services.contact_log(
-            customer=customer, channel=data["channel"], outcome=data["outcome"], note=data["note"],
-            occurred_at=data.get("occurred_at"), actor=request.user, source="api",
-        )  # fmt: skip
+            customer=customer,
+            channel=data["channel"],
+            outcome=data["outcome"],
+            note=data["note"],
+            occurred_at=data.get("occurred_at"),
+            actor=request.user,
+            source="api",
+        )
         return Response({"id": log.pk, "closed_obligations": closed}, status=status.HTTP_201_CREATED)
 
 

@@ -19,9 +19,13 @@ class AccountManager(models.Model):
     capacity = models.PositiveIntegerField(_("capacity"), default=300, help_text=_("members this manager can serve"))
     active = models.BooleanField(_("active"), default=True)
     supervisor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="supervised_managers",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="supervised_managers",
         verbose_name=_("supervisor"),
-    )  # fmt: skip
+    )
     history = HistoricalRecords()
 
     class Meta:

@@ -225,8 +225,10 @@ def manager_overview(*, supervisor, on: dt.date) -> list[dict]:
     ids = [m.pk for m in managers]
     members = dict(
         Assignment.objects.filter(manager_id__in=ids, ended_on__isnull=True)
-        .values("manager_id").annotate(n=Count("id")).values_list("manager_id", "n")
-    )  # fmt: skip
+        .values("manager_id")
+        .annotate(n=Count("id"))
+        .values_list("manager_id", "n")
+    )
     start = on.replace(day=1)
     stats = {
         row["manager_id"]: row
@@ -249,9 +251,14 @@ def manager_overview(*, supervisor, on: dt.date) -> list[dict]:
         s = stats.get(m.pk, {})
         c = rules.Compliance(due=s.get("due_month", 0), done_on_time=s.get("on_time", 0))
         rows.append(
-            {"manager": m, "members": members.get(m.pk, 0), "overdue": s.get("overdue", 0),
-             "due_today": s.get("due_today", 0), "compliance": c.percent}
-        )  # fmt: skip
+            {
+                "manager": m,
+                "members": members.get(m.pk, 0),
+                "overdue": s.get("overdue", 0),
+                "due_today": s.get("due_today", 0),
+                "compliance": c.percent,
+            }
+        )
     return rows
 
 
@@ -281,13 +288,13 @@ def dashboard(*, manager: AccountManager, on: dt.date) -> dict:
             assigned.filter(started_on__gte=on.replace(day=1), reason="new_member")
             .select_related("customer")
             .order_by("-started_on")[:50]
-        ),  # fmt: skip
+        ),
         "cards": list(
             MembershipCard.objects.filter(customer_id__in=member_ids)
             .exclude(state=CardState.RECEIVED)
             .select_related("customer")
             .order_by("created_at")[:50]
-        ),  # fmt: skip
+        ),
         "compliance": compliance(managers=[manager], start=on.replace(day=1), end=on),
         "by_tier": by_tier,
         "member_count": assigned.count(),

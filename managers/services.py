@@ -42,9 +42,16 @@ OPEN_STATES = (ObligationStatus.OPEN, ObligationStatus.OVERDUE)
 
 @transaction.atomic
 def manager_upsert(
-    *, employee_no: str, username: str, name: str, region: str, capacity: int, active: bool = True,
-    supervisor: str | None = None, actor=None,
-) -> tuple[AccountManager, bool]:  # fmt: skip
+    *,
+    employee_no: str,
+    username: str,
+    name: str,
+    region: str,
+    capacity: int,
+    active: bool = True,
+    supervisor: str | None = None,
+    actor=None,
+) -> tuple[AccountManager, bool]:
     """Create or update an account manager by employee number. A new manager gets a new login (never another
     user's: `admin` or a supervisor must not become somebody's manager account); an existing one keeps hers, and
     may rename it to a username nobody has. Her login is in the account managers' role group."""
@@ -146,10 +153,14 @@ def assignments_for_new_members(*, on: dt.date) -> int:
             )
             obligations.append(
                 Obligation(
-                    customer_id=customer_id, manager_id=manager_id, kind=ObligationKind.FIRST_CONTACT,
-                    period=on.isoformat(), opened_on=on, due_on=due,
+                    customer_id=customer_id,
+                    manager_id=manager_id,
+                    kind=ObligationKind.FIRST_CONTACT,
+                    period=on.isoformat(),
+                    opened_on=on,
+                    due_on=due,
                 )
-            )  # fmt: skip
+            )
             load += 1
             heapq.heappush(heap, (load / capacity, load, employee_no, manager_id, capacity))
             total += 1
@@ -255,9 +266,15 @@ def active_manager_of(customer: Customer) -> AccountManager | None:
 
 @transaction.atomic
 def contact_log(
-    *, customer: Customer, channel: str, outcome: str, note: str = "", occurred_at: dt.datetime | None = None,
-    actor=None, source: str = "dashboard",
-) -> tuple[ContactLog, list[int]]:  # fmt: skip
+    *,
+    customer: Customer,
+    channel: str,
+    outcome: str,
+    note: str = "",
+    occurred_at: dt.datetime | None = None,
+    actor=None,
+    source: str = "dashboard",
+) -> tuple[ContactLog, list[int]]:
     """Log a contact with a member; close every open obligation it satisfies. Returns (log, closed ids).
 
     A first contact made by SMS opens the first call (3 working days after the SMS)."""
@@ -265,9 +282,15 @@ def contact_log(
     day = timezone.localdate(occurred_at)
     manager = active_manager_of(customer)
     log = ContactLog.objects.create(
-        customer=customer, manager=manager, channel=channel, outcome=outcome, note=note, occurred_at=occurred_at,
-        logged_by=actor if getattr(actor, "pk", None) else None, source=source,
-    )  # fmt: skip
+        customer=customer,
+        manager=manager,
+        channel=channel,
+        outcome=outcome,
+        note=note,
+        occurred_at=occurred_at,
+        logged_by=actor if getattr(actor, "pk", None) else None,
+        source=source,
+    )
     candidates = Obligation.objects.select_for_update().filter(
         customer=customer, status__in=OPEN_STATES, opened_on__lte=day
     )
@@ -296,9 +319,11 @@ def contact_log(
     if first_contact_by_sms and manager:
         due = WorkCalendar.from_db().add_working_days(day, rules.FIRST_CALL_WORKING_DAYS)
         Obligation.objects.get_or_create(
-            customer=customer, kind=ObligationKind.FIRST_CALL, period=day.isoformat(),
+            customer=customer,
+            kind=ObligationKind.FIRST_CALL,
+            period=day.isoformat(),
             defaults={"manager": manager, "opened_on": day, "due_on": due},
-        )  # fmt: skip
+        )
     return log, closed
 
 
@@ -357,18 +382,31 @@ def card_start(*, customer: Customer, reissue: bool = False, actor=None) -> Memb
     if MembershipCard.objects.filter(customer=customer).exclude(state=CardState.RECEIVED).exists():
         raise RuleViolation("A card for this customer is already in progress.", code="card_in_progress")
     card = MembershipCard.objects.create(
-        customer=customer, tier=state.tier, reissue=reissue, card_name=customer.name, landline=customer.landline,
+        customer=customer,
+        tier=state.tier,
+        reissue=reissue,
+        card_name=customer.name,
+        landline=customer.landline,
         birthday=customer.birthday,
-    )  # fmt: skip
+    )
     record(actor=actor, action="card_started", target=card, reissue=reissue)
     return card
 
 
 @transaction.atomic
 def card_advance(
-    *, card: MembershipCard, action: str, on: dt.date, delivery_mode: str = "", agreed_date: dt.date | None = None,
-    address: str = "", card_name: str = "", landline: str = "", birthday: dt.date | None = None, actor=None,
-) -> MembershipCard:  # fmt: skip
+    *,
+    card: MembershipCard,
+    action: str,
+    on: dt.date,
+    delivery_mode: str = "",
+    agreed_date: dt.date | None = None,
+    address: str = "",
+    card_name: str = "",
+    landline: str = "",
+    birthday: dt.date | None = None,
+    actor=None,
+) -> MembershipCard:
     """Move a card along: collected data → card maker → arrived (pickup notice +3 days) → mailed (receipt check
     +7 days) / self pickup (reminders by the daily job) / door delivery (due the agreed date) → received."""
     card = MembershipCard.objects.select_for_update().get(pk=card.pk)

@@ -69,9 +69,18 @@ class PointsEntryAdmin(BranchScopedAdmin, CustomerColumns, LedgerAdmin):
     """The ledger: append-only, nobody edits or deletes an entry."""
 
     list_display = [
-        "id", "occurred_on", "msisdn_col", "name_col", "kind", "amount", "year", "bill_month", "reference",
-        "balance_after", "actor",
-    ]  # fmt: skip
+        "id",
+        "occurred_on",
+        "msisdn_col",
+        "name_col",
+        "kind",
+        "amount",
+        "year",
+        "bill_month",
+        "reference",
+        "balance_after",
+        "actor",
+    ]
     list_filter = ["kind", "occurred_on"]
     list_select_related = ["customer"]
     search_fields = ["=customer__msisdn", "=idempotency_key", "reference"]
@@ -104,14 +113,29 @@ class CreditPolicyForm(forms.ModelForm):
     class Meta:
         model = CreditPolicy
         fields = [
-            "code", "brand_points", "tenure_points", "average_bands", "over_top_band_points", "bills_counted",
-            "suspension_penalty", "suspension_months", "star_thresholds",
-        ]  # fmt: skip
+            "code",
+            "brand_points",
+            "tenure_points",
+            "average_bands",
+            "over_top_band_points",
+            "bills_counted",
+            "suspension_penalty",
+            "suspension_months",
+            "star_thresholds",
+        ]
 
     def clean(self):
         data = super().clean()
-        fields = ["brand_points", "tenure_points", "average_bands", "over_top_band_points", "bills_counted",
-                  "suspension_penalty", "suspension_months", "star_thresholds"]  # fmt: skip
+        fields = [
+            "brand_points",
+            "tenure_points",
+            "average_bands",
+            "over_top_band_points",
+            "bills_counted",
+            "suspension_penalty",
+            "suspension_months",
+            "star_thresholds",
+        ]
         if all(f in data for f in fields):
             try:
                 rules.CreditTable.from_data(**{f: data[f] for f in fields})
@@ -160,8 +184,17 @@ class CreditRatingAdmin(BranchScopedAdmin, CustomerColumns, LedgerAdmin):
 
 @admin.register(PointsJob)
 class PointsJobAdmin(LedgerAdmin):
-    list_display = ["kind", "business_date", "status", "chunks_done", "last_id", "counts_col", "started_at",
-                    "finished_at", "actor"]  # fmt: skip
+    list_display = [
+        "kind",
+        "business_date",
+        "status",
+        "chunks_done",
+        "last_id",
+        "counts_col",
+        "started_at",
+        "finished_at",
+        "actor",
+    ]
     list_filter = ["kind", "status"]
 
     @admin.display(description=_("counts"))

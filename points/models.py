@@ -104,9 +104,15 @@ class PointsEntry(models.Model):
     year = models.PositiveSmallIntegerField(_("lot year"), null=True, blank=True)
     bill_month = models.DateField(_("bill month"), null=True, blank=True)
     counterpart = models.ForeignKey(
-        Customer, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False,
-        db_constraint=False, verbose_name=_("counterpart"),
-    )  # fmt: skip
+        Customer,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+        verbose_name=_("counterpart"),
+    )
     reference = models.CharField(_("reference"), max_length=100, blank=True)
     idempotency_key = models.CharField(_("idempotency key"), max_length=220, null=True, blank=True)
     balance_after = models.BigIntegerField(_("balance after"), null=True, blank=True)

@@ -109,8 +109,18 @@ class CreditTable:
     star_thresholds: tuple[tuple[int, int], ...]  # (minimum score, stars), highest first
 
     @classmethod
-    def from_data(cls, *, brand_points, tenure_points, average_bands, over_top_band_points, bills_counted,
-                  suspension_penalty, suspension_months, star_thresholds) -> "CreditTable":  # fmt: skip
+    def from_data(
+        cls,
+        *,
+        brand_points,
+        tenure_points,
+        average_bands,
+        over_top_band_points,
+        bills_counted,
+        suspension_penalty,
+        suspension_months,
+        star_thresholds,
+    ) -> "CreditTable":
         return cls(
             brand_points={str(k): int(v) for k, v in (brand_points or {}).items()},
             tenure_points=tuple(sorted(((int(y), int(p)) for y, p in tenure_points or []), reverse=True)),
@@ -207,7 +217,15 @@ def credit_score(
     score = brand_pts + tenure_pts + avg_pts - table.suspension_penalty * n_susp
     average = (sum(counted, Decimal(0)) / len(counted)).quantize(Decimal("0.01")) if counted else None
     return CreditScore(
-        on=on, brand=brand_pts, tenure_years=years, tenure=tenure_pts, bills=tuple(counted), average=average,
-        average_points=avg_pts, suspensions=n_susp, suspension_points=-table.suspension_penalty * n_susp,
-        score=score, stars=stars_for(table, score),
-    )  # fmt: skip
+        on=on,
+        brand=brand_pts,
+        tenure_years=years,
+        tenure=tenure_pts,
+        bills=tuple(counted),
+        average=average,
+        average_points=avg_pts,
+        suspensions=n_susp,
+        suspension_points=-table.suspension_penalty * n_susp,
+        score=score,
+        stars=stars_for(table, score),
+    )

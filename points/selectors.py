@@ -106,7 +106,7 @@ def consumption(customer: Customer, on: dt.date) -> dict:
             kind=EntryKind.EARN,
             bill_month__gte=dt.date(on.year, 1, 1),
             bill_month__lte=dt.date(on.year, 12, 31),
-        )  # fmt: skip
+        )
         .values_list("bill_month")
         .annotate(points=Sum("amount"))
         .order_by("bill_month")
@@ -127,7 +127,7 @@ def expiring(customer: Customer, year: int) -> dict:
             remaining__gt=0,
             expires_on__gte=dt.date(year, 1, 1),
             expires_on__lte=dt.date(year, 12, 31),
-        ).aggregate(s=Sum("remaining"))["s"]  # fmt: skip
+        ).aggregate(s=Sum("remaining"))["s"]
         or 0
     )
     return {"points": points, "expires_on": dt.date(year, 12, 31)}

@@ -57,9 +57,12 @@ def points_earn_bills(*, bills: list[tuple[int, dt.date]], on: dt.date, actor=No
         return engine.EarnResult()
     engine.create_keys(sorted(set(bills)))
     result = engine.earn(
-        on=on, expiry_years=points_policy().expiry_years, rewards=reward_rules(), keys=True,
+        on=on,
+        expiry_years=points_policy().expiry_years,
+        rewards=reward_rules(),
+        keys=True,
         actor=actor_label(actor, max_length=40),
-    )  # fmt: skip
+    )
     engine.drop_keys()  # (on an error the transaction rolls back; PostgreSQL drops it at the end anyway)
     return result
 
@@ -82,18 +85,25 @@ def _merge(counts: dict, more: dict) -> dict:
 
 
 def points_job_run(
-    *, kind: str, on: dt.date, work, actor=None, force: bool = False, chunk_size: int | None = None,
+    *,
+    kind: str,
+    on: dt.date,
+    work,
+    actor=None,
+    force: bool = False,
+    chunk_size: int | None = None,
     on_progress=None,
-) -> PointsJob:  # fmt: skip
+) -> PointsJob:
     """Run `work(lo, hi) -> counts` over every customer id, chunk by chunk, each chunk in its own transaction
     together with the job's progress. A job exists once per kind and business date: a done job is returned as is
     (unless `force`, which runs it again: every chunk is idempotent), a running or failed one resumes after its
     last chunk done."""
     size = chunk_size or _chunk_size()
     job, created = PointsJob.objects.get_or_create(
-        kind=kind, business_date=on,
+        kind=kind,
+        business_date=on,
         defaults={"started_at": timezone.now(), "actor": actor_label(actor, max_length=40)},
-    )  # fmt: skip
+    )
     if not created:
         if job.status == JobStatus.DONE and not force:
             return job
@@ -269,16 +279,22 @@ class Redemption:
 
 @transaction.atomic
 def points_redeem(
-    *, customer: Customer, points: int, reference: str = "", idempotency_key: str | None = None,
-    on: dt.date, actor=None,
-) -> Redemption:  # fmt: skip
+    *,
+    customer: Customer,
+    points: int,
+    reference: str = "",
+    idempotency_key: str | None = None,
+    on: dt.date,
+    actor=None,
+) -> Redemption:
     """Redeem points, oldest lot first. 409 `frozen` while suspended or pending closure (or closed), 409
     `insufficient_points` beyond what the live lots hold. With an idempotency key a replay returns the first
     answer and writes nothing."""
     points = _check_points(points)
     account = _lock(customer.pk)[customer.pk]
-    if idempotency_key and (stored := _stored(idempotency_key, kind=EntryKind.REDEEM, customer_id=customer.pk,
-                                              amount=-points)):  # fmt: skip
+    if idempotency_key and (
+        stored := _stored(idempotency_key, kind=EntryKind.REDEEM, customer_id=customer.pk, amount=-points)
+    ):
         return Redemption(stored.pk, stored.balance_after, replayed=True)
     customer = Customer.objects.get(pk=customer.pk)
     if _is_frozen(account, customer):
@@ -291,10 +307,17 @@ def points_redeem(
     try:
         with transaction.atomic():
             entry = PointsEntry.objects.create(
-                customer=customer, kind=EntryKind.REDEEM, amount=-points, reference=(reference or "")[:100],
-                idempotency_key=idempotency_key or None, balance_after=balance, detail=_detail(taken),
-                occurred_on=on, created_at=timezone.now(), actor=actor_label(actor, max_length=40),
-            )  # fmt: skip
+                customer=customer,
+                kind=EntryKind.REDEEM,
+                amount=-points,
+                reference=(reference or "")[:100],
+                idempotency_key=idempotency_key or None,
+                balance_after=balance,
+                detail=_detail(taken),
+                occurred_on=on,
+                created_at=timezone.now(),
+                actor=actor_label(actor, max_length=40),
+            )
     except IntegrityError:
         stored = _stored(idempotency_key, kind=EntryKind.REDEEM, customer_id=customer.pk, amount=-points)
         if stored is None:
@@ -327,9 +350,15 @@ def transfer_problem(source: Customer, target: Customer) -> dict | None:
 
 @transaction.atomic
 def points_transfer(
-    *, source: Customer, target: Customer, points: int, reference: str = "", idempotency_key: str | None = None,
-    on: dt.date, actor=None,
-) -> Transfer:  # fmt: skip
+    *,
+    source: Customer,
+    target: Customer,
+    points: int,
+    reference: str = "",
+    idempotency_key: str | None = None,
+    on: dt.date,
+    actor=None,
+) -> Transfer:
     """Move points between two customers of the same brand and province. The points keep their lots' expiry:
     each source lot taken (oldest first) adds to the target's transfer lot of the same year."""
     points = _check_points(points)
@@ -370,20 +399,36 @@ def points_transfer(
     try:
         with transaction.atomic():
             entry = PointsEntry.objects.create(
-                customer=source, kind=EntryKind.TRANSFER_OUT, amount=-points, counterpart=target,
-                reference=(reference or "")[:100], idempotency_key=out_key, balance_after=from_balance,
-                detail=_detail(taken), occurred_on=on, created_at=now, actor=label,
-            )  # fmt: skip
+                customer=source,
+                kind=EntryKind.TRANSFER_OUT,
+                amount=-points,
+                counterpart=target,
+                reference=(reference or "")[:100],
+                idempotency_key=out_key,
+                balance_after=from_balance,
+                detail=_detail(taken),
+                occurred_on=on,
+                created_at=now,
+                actor=label,
+            )
     except IntegrityError:
         stored = _stored(out_key, kind=EntryKind.TRANSFER_OUT, customer_id=source.pk, amount=-points)
         if stored is None:
             raise
         return replay(stored)
     PointsEntry.objects.create(
-        customer=target, kind=EntryKind.TRANSFER_IN, amount=points, counterpart=source,
-        reference=(reference or "")[:100], idempotency_key=in_key, balance_after=to_balance,
-        detail=_detail(taken), occurred_on=on, created_at=now, actor=label,
-    )  # fmt: skip
+        customer=target,
+        kind=EntryKind.TRANSFER_IN,
+        amount=points,
+        counterpart=source,
+        reference=(reference or "")[:100],
+        idempotency_key=in_key,
+        balance_after=to_balance,
+        detail=_detail(taken),
+        occurred_on=on,
+        created_at=now,
+        actor=label,
+    )
     _apply_take(taken)
     for lot, n in taken:
         _credit_lot(customer_id=target.pk, year=lot.year, kind=LotKind.TRANSFER, points=n, expires_on=lot.expires_on)
@@ -395,9 +440,11 @@ def points_transfer(
 def _credit_lot(*, customer_id: int, year: int, kind: str, points: int, expires_on: dt.date) -> PointsLot:
     """Add points to the customer's lot of this year and kind (created when missing). The account is locked."""
     lot, created = PointsLot.objects.get_or_create(
-        customer_id=customer_id, year=year, kind=kind,
+        customer_id=customer_id,
+        year=year,
+        kind=kind,
         defaults={"original": points, "remaining": points, "expires_on": expires_on},
-    )  # fmt: skip
+    )
     if not created:
         PointsLot.objects.filter(pk=lot.pk).update(original=F("original") + points, remaining=F("remaining") + points)
     return lot
@@ -432,10 +479,16 @@ def points_clear(*, customer: Customer, on: dt.date, reference: str = "", actor=
     entry = None
     if total:
         entry = PointsEntry.objects.create(
-            customer=customer, kind=EntryKind.CLEAR, amount=-total, reference=(reference or _("closure"))[:100],
-            balance_after=account.balance - total, detail=_detail([(lot, lot.remaining) for lot in lots]),
-            occurred_on=on, created_at=timezone.now(), actor=actor_label(actor, max_length=40),
-        )  # fmt: skip
+            customer=customer,
+            kind=EntryKind.CLEAR,
+            amount=-total,
+            reference=(reference or _("closure"))[:100],
+            balance_after=account.balance - total,
+            detail=_detail([(lot, lot.remaining) for lot in lots]),
+            occurred_on=on,
+            created_at=timezone.now(),
+            actor=actor_label(actor, max_length=40),
+        )
         PointsLot.objects.filter(pk__in=[lot.pk for lot in lots]).update(remaining=0)
     account.balance -= total
     account.frozen, account.frozen_reason = True, "closed"
@@ -446,9 +499,14 @@ def points_clear(*, customer: Customer, on: dt.date, reference: str = "", actor=
 
 @transaction.atomic
 def points_move_in(
-    *, customer: Customer, lots: list[tuple[int, int]], from_region: str, on: dt.date, reference: str = "",
+    *,
+    customer: Customer,
+    lots: list[tuple[int, int]],
+    from_region: str,
+    on: dt.date,
+    reference: str = "",
     actor=None,
-) -> list[PointsEntry]:  # fmt: skip
+) -> list[PointsEntry]:
     """跨区入网: the points brought along become lots 1:1 (same year, so the same expiry), one `transfer_in`
     entry each. A lot that has already expired on `on`, or a year given twice, is bad input (400)."""
     expiry_years = points_policy().expiry_years
@@ -483,7 +541,7 @@ def points_move_in(
                 occurred_on=on,
                 created_at=now,
                 actor=label,
-            )  # fmt: skip
+            )
         )
     PointsAccount.objects.filter(pk=account.pk).update(balance=balance, updated_at=now)
     return entries

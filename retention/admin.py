@@ -88,15 +88,25 @@ class CaseStepInline(ReadOnlyInline):
 
 @admin.register(RetentionCase)
 class RetentionCaseAdmin(BranchScopedAdmin, MaskedCustomerMixin, admin.ModelAdmin):
-    list_display = ["id", "customer_col", "manager", "state", "reason_category", "requests", "opened_at",
-                    "closed_at"]  # fmt: skip
+    list_display = ["id", "customer_col", "manager", "state", "reason_category", "requests", "opened_at", "closed_at"]
     list_filter = ["state", "reason_category", "customer__region"]
     list_select_related = ["customer", "manager"]
     search_fields = ["=customer__msisdn", "^customer__name"]
     inlines = [CaseStepInline]
     actions = ["move_cases"]
-    readonly_fields = ["customer", "manager", "state", "reason_category", "reason", "channel", "requests", "offer",
-                       "visit_on", "opened_at", "closed_at"]  # fmt: skip
+    readonly_fields = [
+        "customer",
+        "manager",
+        "state",
+        "reason_category",
+        "reason",
+        "channel",
+        "requests",
+        "offer",
+        "visit_on",
+        "opened_at",
+        "closed_at",
+    ]
     fields = readonly_fields
     date_hierarchy = "opened_at"
 
@@ -116,9 +126,13 @@ class RetentionCaseAdmin(BranchScopedAdmin, MaskedCustomerMixin, admin.ModelAdmi
                 for case in queryset[:200]:
                     try:
                         services.case_transition(
-                            case=case, to=data["to"], actor=request.user, note=data["note"].strip(),
-                            offer=data["offer"].code if data["offer"] else "", visit_on=data["visit_on"],
-                        )  # fmt: skip
+                            case=case,
+                            to=data["to"],
+                            actor=request.user,
+                            note=data["note"].strip(),
+                            offer=data["offer"].code if data["offer"] else "",
+                            visit_on=data["visit_on"],
+                        )
                         done += 1
                     except DomainError as exc:
                         self.message_user(request, f"#{case.pk}: {move_message(exc)}", messages.WARNING)
@@ -130,9 +144,15 @@ class RetentionCaseAdmin(BranchScopedAdmin, MaskedCustomerMixin, admin.ModelAdmi
         return render(
             request,
             "admin/retention/move_cases.html",
-            {**self.admin_site.each_context(request), "form": form, "cases": queryset[:200], "count": queryset.count(),
-             "title": _("Move retention cases"), "opts": self.model._meta},
-        )  # fmt: skip
+            {
+                **self.admin_site.each_context(request),
+                "form": form,
+                "cases": queryset[:200],
+                "count": queryset.count(),
+                "title": _("Move retention cases"),
+                "opts": self.model._meta,
+            },
+        )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -239,8 +259,9 @@ class ChurnRecordAdmin(BranchScopedAdmin, MaskedCustomerMixin, ReadOnlyAdmin):
     def case_link(self, obj):
         if not obj.case_id:
             return "—"
-        return format_html('<a href="{}">#{}</a>', reverse("admin:retention_retentioncase_change", args=[obj.case_id]),
-                           obj.case_id)  # fmt: skip
+        return format_html(
+            '<a href="{}">#{}</a>', reverse("admin:retention_retentioncase_change", args=[obj.case_id]), obj.case_id
+        )
 
     def get_urls(self):
         return [
@@ -261,8 +282,21 @@ class ChurnRecordAdmin(BranchScopedAdmin, MaskedCustomerMixin, ReadOnlyAdmin):
         rows = selectors.churn_report(year=year, on=timezone.localdate(), region_ids=region_ids)
         base_date, snapshot_rows = selectors.snapshot_retention_report(year=year, region_ids=region_ids)
         if request.GET.get("format") == "csv":
-            header = ["month", "tier", "members", "members_previous", "average_members", "churned", "voluntary",
-                      "arrears", "rate", "ytd_churned", "ytd_rate", "target", "breach"]  # fmt: skip
+            header = [
+                "month",
+                "tier",
+                "members",
+                "members_previous",
+                "average_members",
+                "churned",
+                "voluntary",
+                "arrears",
+                "rate",
+                "ytd_churned",
+                "ytd_rate",
+                "target",
+                "breach",
+            ]
             return _csv(
                 f"churn-{year}{'-' + region.code if region else ''}.csv",
                 header,
@@ -324,9 +358,12 @@ class ChurnRecordAdmin(BranchScopedAdmin, MaskedCustomerMixin, ReadOnlyAdmin):
             return _csv(
                 f"tiers-{month:%Y-%m}.csv" if month else "tiers.csv",
                 ["region", "region_name", "tier", "members"],
-                ([row["region"].code, row["region"].name, t.code, n]
-                 for row in report["rows"] for t, n in zip(report["tiers"], row["cells"], strict=True)),
-            )  # fmt: skip
+                (
+                    [row["region"].code, row["region"].name, t.code, n]
+                    for row in report["rows"]
+                    for t, n in zip(report["tiers"], row["cells"], strict=True)
+                ),
+            )
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,

@@ -64,9 +64,13 @@ class RetentionCaseListApi(generics.ListAPIView):
         data = serializer.validated_data
         customer = manager_selectors.scoped_customer(msisdn=data["msisdn"], user=request.user)
         case, created = services.closure_request(
-            customer=customer, channel=data["channel"], reason=data["reason"], reason_category=data["reason_category"],
-            at=data.get("occurred_at"), actor=request.user,
-        )  # fmt: skip
+            customer=customer,
+            channel=data["channel"],
+            reason=data["reason"],
+            reason_category=data["reason_category"],
+            at=data.get("occurred_at"),
+            actor=request.user,
+        )
         case = selectors.case_get(case_id=case.pk, user=request.user)
         return Response(CaseSerializer(case).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 

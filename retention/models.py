@@ -69,14 +69,21 @@ class RetentionCase(models.Model):
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="retention_cases")
     manager = models.ForeignKey(
-        AccountManager, null=True, blank=True, on_delete=models.SET_NULL, related_name="retention_cases",
+        AccountManager,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="retention_cases",
         verbose_name=_("account manager"),
-    )  # fmt: skip
+    )
     state = models.CharField(_("state"), max_length=12, choices=CaseState.choices, default=CaseState.OPEN)
     reason_category = models.CharField(
-        _("reason category"), max_length=20, choices=ReasonCategory.choices, blank=True,
+        _("reason category"),
+        max_length=20,
+        choices=ReasonCategory.choices,
+        blank=True,
         help_text=_("empty until the reason is known"),
-    )  # fmt: skip
+    )
     reason = models.CharField(_("reason given"), max_length=200, blank=True)
     channel = models.CharField(
         _("channel of the request"), max_length=20, blank=True, help_text=_("hotline, hall, api")
@@ -153,9 +160,13 @@ class ChurnRecord(models.Model):
     )
     region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="+", verbose_name=_("region"))
     manager = models.ForeignKey(
-        AccountManager, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        AccountManager,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         verbose_name=_("account manager"),
-    )  # fmt: skip
+    )
     case = models.ForeignKey(RetentionCase, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     reason_category = models.CharField(_("reason category"), max_length=20, choices=ReasonCategory.choices, blank=True)
     source = models.CharField(_("source"), max_length=60, blank=True)
@@ -227,9 +238,14 @@ class ChurnTarget(models.Model):
     all members. A tier without a target of its own is held to the all-members target."""
 
     tier = models.OneToOneField(
-        Tier, null=True, blank=True, on_delete=models.CASCADE, related_name="+", verbose_name=_("tier"),
+        Tier,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("tier"),
         help_text=_("empty: all members"),
-    )  # fmt: skip
+    )
     max_rate = models.DecimalField(_("yearly churn below (%)"), max_digits=5, decimal_places=2)
     history = HistoricalRecords()
 
@@ -263,10 +279,13 @@ class RiskWeight(models.Model):
     signal = models.CharField(_("signal"), max_length=20, choices=RiskSignal.choices, unique=True)
     weight = models.DecimalField(_("weight"), max_digits=7, decimal_places=2)
     parameter = models.PositiveSmallIntegerField(
-        _("parameter"), default=0,
-        help_text=_("falling spend: minimum drop in %; suspensions, closure requests: look-back months; "
-                    "arrears: closed months looked at; overdue contacts: unused"),
-    )  # fmt: skip
+        _("parameter"),
+        default=0,
+        help_text=_(
+            "falling spend: minimum drop in %; suspensions, closure requests: look-back months; "
+            "arrears: closed months looked at; overdue contacts: unused"
+        ),
+    )
     history = HistoricalRecords()
 
     # the parameter's bounds per signal: 0 has no useful meaning for these (the risk engine would fall back to

@@ -122,9 +122,15 @@ class MonthKpi:
 
 
 def year_kpis(
-    *, year: int, members: list[int | None], voluntary: list[int], arrears: list[int], target: Decimal | None,
-    base: int | None = -1, through: int = 12,
-) -> list[MonthKpi]:  # fmt: skip
+    *,
+    year: int,
+    members: list[int | None],
+    voluntary: list[int],
+    arrears: list[int],
+    target: Decimal | None,
+    base: int | None = -1,
+    through: int = 12,
+) -> list[MonthKpi]:
     """The 12 months of a year for one series (a tier, or all members) in one scope (all branches or one).
 
     `members` has 13 entries: the end of December of the previous year, then the end of each month (None where no
@@ -157,7 +163,7 @@ def year_kpis(
                 ytd_rate=ytd_rate,
                 target=target,
                 breach=breach(ytd_rate, target),
-            )  # fmt: skip
+            )
         )
     return result
 

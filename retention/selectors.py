@@ -117,10 +117,14 @@ def risk_top(managers: list[AccountManager], *, limit: int = 10) -> list[RiskSco
 
 def risk_facts(row: RiskScore) -> rules.RiskFacts:
     return rules.RiskFacts(
-        spend_recent=row.spend_recent, spend_before=row.spend_before, falling_spend=row.falling_spend,
-        suspensions=row.suspensions, arrears=row.arrears, closure_requests=row.closure_requests,
+        spend_recent=row.spend_recent,
+        spend_before=row.spend_before,
+        falling_spend=row.falling_spend,
+        suspensions=row.suspensions,
+        arrears=row.arrears,
+        closure_requests=row.closure_requests,
         overdue_contacts=row.overdue_contacts,
-    )  # fmt: skip
+    )
 
 
 # --- report scope ----------------------------------------------------------------------------------------
@@ -200,13 +204,23 @@ def churn_report(*, year: int, on: dt.date, region_ids: list[int] | None = None)
     rows = []
     for code in series:
         kpis = rules.year_kpis(
-            year=year, members=members[code], voluntary=closures[code]["voluntary"],
-            arrears=closures[code]["arrears"], target=rules.target_for(None if code == ALL else code, targets),
-            base=base, through=through,
-        )  # fmt: skip
+            year=year,
+            members=members[code],
+            voluntary=closures[code]["voluntary"],
+            arrears=closures[code]["arrears"],
+            target=rules.target_for(None if code == ALL else code, targets),
+            base=base,
+            through=through,
+        )
         for kpi in kpis:
-            rows.append({"series": code, "tier": names.get(code), "ytd_base": months[base] if base is not None else None,
-                         **asdict(kpi)})  # fmt: skip
+            rows.append(
+                {
+                    "series": code,
+                    "tier": names.get(code),
+                    "ytd_base": months[base] if base is not None else None,
+                    **asdict(kpi),
+                }
+            )
     rows.sort(key=lambda r: (r["month"], series.index(r["series"])))
     return rows
 
@@ -235,8 +249,16 @@ def snapshot_retention_report(*, year: int, region_ids: list[int] | None = None,
     for month in sorted({m for m, _ in cells}):
         for code in series:
             base, kept = cells.get((month, code), (0, 0))
-            rows.append({"month": month, "series": code, "tier": names.get(code), "base_members": base,
-                         "retained": kept, "share": rules.percent(kept, base)})  # fmt: skip
+            rows.append(
+                {
+                    "month": month,
+                    "series": code,
+                    "tier": names.get(code),
+                    "base_members": base,
+                    "retained": kept,
+                    "share": rules.percent(kept, base),
+                }
+            )
     return base_date, rows
 
 
@@ -259,10 +281,13 @@ def tier_report(*, region_ids: list[int] | None = None, month: dt.date | None = 
     tiers = report_tiers()
     regions = list(_in_regions(Region.objects.all(), region_ids, "pk").order_by("province", "code"))
     rows = [
-        {"region": region, "cells": [counts.get((t.pk, region.pk), 0) for t in tiers],
-         "total": sum(counts.get((t.pk, region.pk), 0) for t in tiers)}
+        {
+            "region": region,
+            "cells": [counts.get((t.pk, region.pk), 0) for t in tiers],
+            "total": sum(counts.get((t.pk, region.pk), 0) for t in tiers),
+        }
         for region in regions
-    ]  # fmt: skip
+    ]
     totals = [sum(r["cells"][i] for r in rows) for i in range(len(tiers))]
     return {"month": month, "tiers": tiers, "rows": rows, "totals": totals, "total": sum(totals)}
 

@@ -29,9 +29,12 @@ class CaseTransitionSerializer(serializers.Serializer):
     offer = serializers.SlugField(max_length=40, required=False, allow_blank=True, default="", help_text="offer code")
     visit_on = BoundedDateField(required=False, allow_null=True, default=None, help_text="home visit (escalated)")
     channel = serializers.ChoiceField(
-        choices=Channel.choices, required=False, allow_blank=True, default="",
+        choices=Channel.choices,
+        required=False,
+        allow_blank=True,
+        default="",
         help_text="logs the contact (reached) in the trail",
-    )  # fmt: skip
+    )
     reason_category = serializers.ChoiceField(
         choices=ReasonCategory.choices, required=False, allow_blank=True, default=""
     )
@@ -46,8 +49,18 @@ class CaseStepSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = CaseStep
-        fields = ["action", "from_state", "to_state", "by", "at", "note", "offer", "visit_on", "channel",
-                  "reason_category"]  # fmt: skip
+        fields = [
+            "action",
+            "from_state",
+            "to_state",
+            "by",
+            "at",
+            "note",
+            "offer",
+            "visit_on",
+            "channel",
+            "reason_category",
+        ]
 
 
 class CaseSerializer(serializers.ModelSerializer):
@@ -62,9 +75,23 @@ class CaseSerializer(serializers.ModelSerializer):
     class Meta:
         model = RetentionCase
         fields = [
-            "id", "msisdn", "name", "region", "manager", "state", "allowed_transitions", "reason_category", "reason",
-            "channel", "requests", "offer", "visit_on", "opened_at", "closed_at", "history",
-        ]  # fmt: skip
+            "id",
+            "msisdn",
+            "name",
+            "region",
+            "manager",
+            "state",
+            "allowed_transitions",
+            "reason_category",
+            "reason",
+            "channel",
+            "requests",
+            "offer",
+            "visit_on",
+            "opened_at",
+            "closed_at",
+            "history",
+        ]
 
     def get_allowed_transitions(self, obj) -> list[str]:
         return list(rules.allowed_transitions(obj.state))

@@ -50,9 +50,15 @@ def _actor_user(actor):
 
 def _step(case: RetentionCase, *, action: str, from_state: str, at, actor, source: str = "", **fields) -> CaseStep:
     return CaseStep.objects.create(
-        case=case, action=action, from_state=from_state, to_state=case.state, actor=_actor_user(actor),
-        actor_label=actor_label(actor, source), at=at, **fields,
-    )  # fmt: skip
+        case=case,
+        action=action,
+        from_state=from_state,
+        to_state=case.state,
+        actor=_actor_user(actor),
+        actor_label=actor_label(actor, source),
+        at=at,
+        **fields,
+    )
 
 
 def category_of(reason_category: str, reason: str = "") -> str:
@@ -77,9 +83,15 @@ def open_case_of(customer: Customer, *, lock: bool = False) -> RetentionCase | N
 
 @transaction.atomic
 def case_open(
-    *, customer: Customer, channel: str = "", reason: str = "", reason_category: str = "",
-    at: dt.datetime | None = None, actor=None, source: str = "",
-) -> tuple[RetentionCase, bool]:  # fmt: skip
+    *,
+    customer: Customer,
+    channel: str = "",
+    reason: str = "",
+    reason_category: str = "",
+    at: dt.datetime | None = None,
+    actor=None,
+    source: str = "",
+) -> tuple[RetentionCase, bool]:
     """A closure request's case: opened for the customer's account manager, with a retention contact due 1 working
     day later; a second request while a case is open joins it (one more request, a step). Returns (case, opened).
 
@@ -102,16 +114,30 @@ def case_open(
         try:
             with transaction.atomic():
                 case = RetentionCase.objects.create(
-                    customer=customer, manager=assignment.manager if assignment else None, state=CaseState.OPEN,
-                    reason_category=category, reason=reason, channel=channel, opened_at=at,
-                )  # fmt: skip
+                    customer=customer,
+                    manager=assignment.manager if assignment else None,
+                    state=CaseState.OPEN,
+                    reason_category=category,
+                    reason=reason,
+                    channel=channel,
+                    opened_at=at,
+                )
         except IntegrityError:  # a concurrent request opened it first: join that one
             case = open_case_of(customer, lock=True)
             if case is None:
                 raise
         else:
-            _step(case, action=StepAction.OPENED, from_state="", at=at, actor=actor, source=source, note=reason,
-                  channel=channel, reason_category=category)  # fmt: skip
+            _step(
+                case,
+                action=StepAction.OPENED,
+                from_state="",
+                at=at,
+                actor=actor,
+                source=source,
+                note=reason,
+                channel=channel,
+                reason_category=category,
+            )
             manager_services.retention_contact_open(
                 customer=customer, on=timezone.localdate(at), period=f"case{case.pk}"
             )
@@ -121,8 +147,17 @@ def case_open(
         case.reason_category = category
     case.reason = case.reason or reason
     case.save(update_fields=["requests", "reason_category", "reason", "updated_at"])
-    _step(case, action=StepAction.REQUEST_JOINED, from_state=case.state, at=at, actor=actor, source=source,
-          note=reason, channel=channel, reason_category=category)  # fmt: skip
+    _step(
+        case,
+        action=StepAction.REQUEST_JOINED,
+        from_state=case.state,
+        at=at,
+        actor=actor,
+        source=source,
+        note=reason,
+        channel=channel,
+        reason_category=category,
+    )
     return case, False
 
 
@@ -152,9 +187,18 @@ def _check_input(*, to: str, note: str, channel: str) -> None:
 
 @transaction.atomic
 def case_transition(
-    *, case: RetentionCase, to: str, actor, note: str = "", offer: str = "", visit_on: dt.date | None = None,
-    channel: str = "", reason_category: str = "", at: dt.datetime | None = None, source: str = "",
-) -> RetentionCase:  # fmt: skip
+    *,
+    case: RetentionCase,
+    to: str,
+    actor,
+    note: str = "",
+    offer: str = "",
+    visit_on: dt.date | None = None,
+    channel: str = "",
+    reason_category: str = "",
+    at: dt.datetime | None = None,
+    source: str = "",
+) -> RetentionCase:
     """Move a case along DOMAIN §8's state machine and log the step (who, when, note, offer).
 
     - an illegal move is a RuleViolation `invalid_transition` naming the allowed ones (fields `to`, `allowed`);
@@ -178,14 +222,20 @@ def case_transition(
         opened_on = timezone.localdate(case.opened_at)
         if visit_on is None or visit_on < opened_on:
             problem = "required" if visit_on is None else f"not before the case was opened ({opened_on})"
-            raise InvalidInput(f"An escalation needs the date of the home visit ({problem}).",
-                               fields={"visit_on": [problem]})  # fmt: skip
+            raise InvalidInput(
+                f"An escalation needs the date of the home visit ({problem}).", fields={"visit_on": [problem]}
+            )
     customer = case.customer
     if channel:
         manager_services.contact_log(
-            customer=customer, channel=channel, outcome="reached", note=note, occurred_at=at, actor=_actor_user(actor),
+            customer=customer,
+            channel=channel,
+            outcome="reached",
+            note=note,
+            occurred_at=at,
+            actor=_actor_user(actor),
             source="retention",
-        )  # fmt: skip
+        )
     from_state = case.state
     assignment = manager_selectors.active_assignment(customer)
     case.manager = assignment.manager if assignment else case.manager
@@ -202,9 +252,19 @@ def case_transition(
         case.closed_at = at
         _cancel_contacts(case)
     case.save()
-    _step(case, action=StepAction.TRANSITION, from_state=from_state, at=at, actor=actor, source=source, note=note,
-          offer=offer_obj, visit_on=visit_on if to == CaseState.ESCALATED else None, channel=channel,
-          reason_category=category)  # fmt: skip
+    _step(
+        case,
+        action=StepAction.TRANSITION,
+        from_state=from_state,
+        at=at,
+        actor=actor,
+        source=source,
+        note=note,
+        offer=offer_obj,
+        visit_on=visit_on if to == CaseState.ESCALATED else None,
+        channel=channel,
+        reason_category=category,
+    )
     if to == CaseState.RETAINED and customer.status == Status.PENDING_CLOSURE:
         customer_lifecycle(
             customer=customer, action="cancel_closure", at=at, actor=actor, source=source or f"case:{case.pk}"
@@ -246,9 +306,13 @@ def cases_follow_reassignment(*, customer_ids: list[int], manager, **kwargs) -> 
 def case_retain_for_cancelled_closure(*, customer: Customer, at: dt.datetime, actor=None, source: str = ""):
     """The customer withdrew her closure request (hotline, hall, admin): the open case ends as retained."""
     return _end_open_case(
-        customer=customer, state=CaseState.RETAINED, action=StepAction.CLOSURE_CANCELLED, at=at, actor=actor,
+        customer=customer,
+        state=CaseState.RETAINED,
+        action=StepAction.CLOSURE_CANCELLED,
+        at=at,
+        actor=actor,
         source=source,
-    )  # fmt: skip
+    )
 
 
 @transaction.atomic
@@ -264,9 +328,18 @@ def case_churn_for_closure(*, customer: Customer, at: dt.datetime, actor=None, s
 
 @transaction.atomic
 def customer_lifecycle(
-    *, customer, action: str, kind: str = "", at=None, actor=None, source: str = "", channel: str = "",
-    reason: str = "", reason_category: str = "", as_fact: bool = False,
-):  # fmt: skip
+    *,
+    customer,
+    action: str,
+    kind: str = "",
+    at=None,
+    actor=None,
+    source: str = "",
+    channel: str = "",
+    reason: str = "",
+    reason_category: str = "",
+    as_fact: bool = False,
+):
     """A lifecycle move with everything that follows it. Used by the events API, the admin actions and the
     retention desk (a case retained):
     - a closure request: pending closure, points frozen, a retention case opened for the account manager with a
@@ -283,9 +356,14 @@ def customer_lifecycle(
     at = at or timezone.now()
     if action == "request_closure":
         case, _opened = closure_request(
-            customer=customer, channel=channel, reason=reason, reason_category=reason_category, at=at, actor=actor,
+            customer=customer,
+            channel=channel,
+            reason=reason,
+            reason_category=reason_category,
+            at=at,
+            actor=actor,
             source=source,
-        )  # fmt: skip
+        )
         return case.customer
     customer = customer_services.customer_lock(customer)
     from_status = customer.status
@@ -306,9 +384,15 @@ def customer_lifecycle(
 
 @transaction.atomic
 def closure_request(
-    *, customer: Customer, channel: str = "", reason: str = "", reason_category: str = "",
-    at: dt.datetime | None = None, actor=None, source: str = "",
-) -> tuple[RetentionCase, bool]:  # fmt: skip
+    *,
+    customer: Customer,
+    channel: str = "",
+    reason: str = "",
+    reason_category: str = "",
+    at: dt.datetime | None = None,
+    actor=None,
+    source: str = "",
+) -> tuple[RetentionCase, bool]:
     """A closure request (event, retention API or dashboard, admin action): the customer becomes pending closure and
     her points are frozen, and her retention case opens; a request while she is already pending closure joins the
     open case instead of being refused. Returns (case, opened). A bad reason category is refused before anything
@@ -327,9 +411,14 @@ def closure_request(
         )
         points_follow_transition(customer=customer, action="request_closure", at=at, reference=source, actor=actor)
     return case_open(
-        customer=customer, channel=channel, reason=reason, reason_category=reason_category, at=at, actor=actor,
+        customer=customer,
+        channel=channel,
+        reason=reason,
+        reason_category=reason_category,
+        at=at,
+        actor=actor,
         source=source,
-    )  # fmt: skip
+    )
 
 
 def points_follow_transition(
@@ -365,11 +454,16 @@ def churn_record(
     record, _ = ChurnRecord.objects.get_or_create(
         customer=customer,
         defaults={
-            "closed_on": on, "kind": kind, "tier_id": tier_id, "region_id": customer.region_id,
-            "manager": assignment.manager if assignment else None, "case": case,
-            "reason_category": case.reason_category if case else "", "source": actor_label(actor, source),
+            "closed_on": on,
+            "kind": kind,
+            "tier_id": tier_id,
+            "region_id": customer.region_id,
+            "manager": assignment.manager if assignment else None,
+            "case": case,
+            "reason_category": case.reason_category if case else "",
+            "source": actor_label(actor, source),
         },
-    )  # fmt: skip
+    )
     return record
 
 

@@ -25,7 +25,9 @@ def snapshot_month_task(month: str, base_date: str | None = None) -> dict:
     """Members at the end of `month` (YYYY-MM), taken again from the tier history. Idempotent."""
     now = timezone.now()
     snapshot = services.snapshot_month(
-        month=parse_month(month), on=timezone.localdate(now), at=now,
+        month=parse_month(month),
+        on=timezone.localdate(now),
+        at=now,
         base_date=dt.date.fromisoformat(base_date) if base_date else None,
-    )  # fmt: skip
+    )
     return {"month": month, "members": snapshot.members}

@@ -25,15 +25,19 @@ def a_year_of_churn(manager=None):
     }
     member(tier="silver", region=gz, manager=manager, since=dt.date(2026, 1, 1))
     services.closure_request(customer=people["gold"][0], at=club_time(dt.date(2026, 1, 10)))
-    services.customer_lifecycle(customer=people["gold"][0], action="close", kind="voluntary",
-                                at=club_time(dt.date(2026, 1, 15)))  # fmt: skip
-    services.customer_lifecycle(customer=people["silver"][0], action="suspend", kind="arrears",
-                                at=club_time(dt.date(2026, 1, 5)))  # fmt: skip
-    services.customer_lifecycle(customer=people["silver"][0], action="close", kind="arrears",
-                                at=club_time(dt.date(2026, 1, 20)))  # fmt: skip
+    services.customer_lifecycle(
+        customer=people["gold"][0], action="close", kind="voluntary", at=club_time(dt.date(2026, 1, 15))
+    )
+    services.customer_lifecycle(
+        customer=people["silver"][0], action="suspend", kind="arrears", at=club_time(dt.date(2026, 1, 5))
+    )
+    services.customer_lifecycle(
+        customer=people["silver"][0], action="close", kind="arrears", at=club_time(dt.date(2026, 1, 20))
+    )
     services.closure_request(customer=people["diamond"][0], at=club_time(dt.date(2026, 2, 1)))
-    services.customer_lifecycle(customer=people["diamond"][0], action="close", kind="voluntary",
-                                at=club_time(dt.date(2026, 2, 3)))  # fmt: skip
+    services.customer_lifecycle(
+        customer=people["diamond"][0], action="close", kind="voluntary", at=club_time(dt.date(2026, 2, 3))
+    )
     for month in (dt.date(2025, 11, 1), dt.date(2025, 12, 1), dt.date(2026, 1, 1), dt.date(2026, 2, 1)):
         services.snapshot_month(month=month, on=dt.date(2026, 3, 5), at=timezone.now())
     return people

@@ -128,8 +128,12 @@ def test_docker_compose_config_is_valid(tmp_path):
     (tmp_path / "empty.env").write_text("")
     missing = subprocess.run(
         [*cli, "--env-file", str(tmp_path / "empty.env"), "config", "-q"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert missing.returncode != 0 and "DJANGO_SECRET_KEY" in missing.stderr
 
 

@@ -20,9 +20,13 @@ def test_the_daily_job_applies_an_override_on_its_start_date_and_lifts_it_the_da
     boss = django_user_model.objects.create_user(username="boss", is_staff=True)
     customer = make_customer(join_date=dt.date(2010, 1, 1))
     override = services.tier_override_create(
-        customer=customer, tier=Tier.objects.get(code="gold"), reason="complaint", starts_on=dt.date(2026, 12, 15),
-        ends_on=dt.date(2026, 12, 20), actor=clerk,
-    )  # fmt: skip
+        customer=customer,
+        tier=Tier.objects.get(code="gold"),
+        reason="complaint",
+        starts_on=dt.date(2026, 12, 15),
+        ends_on=dt.date(2026, 12, 20),
+        actor=clerk,
+    )
     at = timezone.make_aware(dt.datetime(2026, 12, 1, 10))
     services.tier_override_approve(override=override, actor=boss, at=at, on=dt.date(2026, 12, 1))
     assert state_of(customer) == rules.NONE

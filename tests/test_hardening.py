@@ -226,8 +226,14 @@ def test_logged_msisdns_and_id_numbers_are_masked(console):
     assert "customer 138****5678 (id 440106********123X) moved" in output
     assert "/api/v1/customers/139****1111/ for 440106*****1123" in output
     assert "(msisdn)=(135****5678), id_number 110101********1234" in output
-    for raw in ("13812345678", "44010619900101123X", "13900001111", "440106900101123", "13512345678",
-                "110101199003071234"):  # fmt: skip
+    for raw in (
+        "13812345678",
+        "44010619900101123X",
+        "13900001111",
+        "440106900101123",
+        "13512345678",
+        "110101199003071234",
+    ):
         assert raw not in output
 
 

@@ -80,8 +80,12 @@ def test_make_run_serves_with_its_worker_and_stops_on_sigterm():
     # given: `make run` (the install step taken as done), a small demo club
     make = subprocess.Popen(
         ["make", "-o", ".venv/.installed", "-o", ".env", "run", f"PORT={port}", "SEED_CUSTOMERS=20"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     processes: set[int] = set()
     started = time.monotonic()
     try:

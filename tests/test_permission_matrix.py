@@ -77,11 +77,18 @@ def club_world(django_user_model) -> SimpleNamespace:
         cases[key] = RetentionCaseFactory(customer=customer, manager=manager, opened_at=timezone.now())
         account = BenefitAccountFactory(customer=customer, benefit=benefit, period_key="2026", granted=5, used=1)
         redemptions[key] = BenefitEntry.objects.create(
-            account=account, customer=customer, benefit=benefit, kind="redeem", used_delta=1, remaining_after=4,
-            occurred_on=dt.date(2026, 9, 2), actor="test",
-        )  # fmt: skip
-    run, _ = tier_services.tier_run_start(month=dt.date(2026, 9, 1), policy=None, dry_run=True, force=True,
-                                          draft=None, dispatch=False)  # fmt: skip
+            account=account,
+            customer=customer,
+            benefit=benefit,
+            kind="redeem",
+            used_delta=1,
+            remaining_after=4,
+            occurred_on=dt.date(2026, 9, 2),
+            actor="test",
+        )
+    run, _ = tier_services.tier_run_start(
+        month=dt.date(2026, 9, 1), policy=None, dry_run=True, force=True, draft=None, dispatch=False
+    )
     return SimpleNamespace(
         gz=gz,
         sz=sz,
@@ -139,14 +146,14 @@ ENDPOINTS = [
         (S,),
         target="body",
         body=lambda w, c: {"msisdns": [c], "manager": "E3", "on": "2026-10-08"},
-    ),  # fmt: skip
+    ),
     Endpoint(
         "POST",
         "/api/v1/bills/bulk/",
         "bills:write",
         target="body",
         body=lambda w, c: [{"msisdn": c, "month": "2026-08", "amount": "88.00", "paid": True}],
-    ),  # fmt: skip
+    ),
     Endpoint("POST", "/api/v1/billing-months/2026-08/close/", "bills:write", body=lambda w, c: {}),
     Endpoint(
         "POST",
@@ -160,7 +167,7 @@ ENDPOINTS = [
             "occurred_at": "2026-10-08T10:00:00+08:00",
             "data": {"plan_code": "P188", "started_on": "2026-10-08"},
         },
-    ),  # fmt: skip
+    ),
     Endpoint(
         "POST",
         "/api/v1/contact-logs/",
@@ -168,7 +175,7 @@ ENDPOINTS = [
         (S, M),
         target="body",
         body=lambda w, c: {"msisdn": c, "channel": "call", "outcome": "reached", "note": "matrix"},
-    ),  # fmt: skip
+    ),
     Endpoint(
         "POST",
         "/api/v1/retention-cases/",
@@ -176,7 +183,7 @@ ENDPOINTS = [
         (S, M),
         target="body",
         body=lambda w, c: {"msisdn": c, "channel": "hotline", "reason": "moving", "reason_category": ""},
-    ),  # fmt: skip
+    ),
     Endpoint(
         "POST",
         "/api/v1/retention-cases/{case}/transition/",
@@ -184,7 +191,7 @@ ENDPOINTS = [
         (S, M),
         target="path",
         body=lambda w, c: {"to": "contacted", "note": "called"},
-    ),  # fmt: skip
+    ),
     Endpoint("POST", "/api/v1/rating-runs/", "runs:write", body=lambda w, c: {}),
     Endpoint(
         "POST",
@@ -192,21 +199,21 @@ ENDPOINTS = [
         "benefits:redeem",
         target="body",
         body=lambda w, c: {"msisdn": c, "benefit": w.benefit.code, "quantity": 1, "reference": "matrix"},
-    ),  # fmt: skip
+    ),
     Endpoint(
         "POST",
         "/api/v1/benefits/redemptions/{redemption}/reverse/",
         "benefits:redeem",
         target="path",
         body=lambda w, c: {},
-    ),  # fmt: skip
+    ),
     Endpoint(
         "POST",
         "/api/v1/points/redemptions/",
         "points:write",
         target="body",
         body=lambda w, c: {"msisdn": c, "points": 1, "reference": "matrix"},
-    ),  # fmt: skip
+    ),
     Endpoint(
         "POST",
         "/api/v1/points/transfers/",
@@ -218,13 +225,19 @@ ENDPOINTS = [
             "points": 1,
             "reference": "matrix",
         },
-    ),  # fmt: skip
+    ),
 ]
 
 ROLES = [
-    "anonymous", "staff with no role", "client without scopes", "client with read", "client with the scope",
-    "manager", "supervisor", "club admin",
-]  # fmt: skip
+    "anonymous",
+    "staff with no role",
+    "client without scopes",
+    "client with read",
+    "client with the scope",
+    "manager",
+    "supervisor",
+    "club admin",
+]
 # which of the world's customers each role may address
 VISIBLE = {"manager": {"mine"}, "supervisor": {"mine", "colleague"}}
 
@@ -323,10 +336,14 @@ def test_every_endpoint_allows_denies_or_hides_for_each_role(role, django_user_m
                     problems.append(f"{where}, expected 401/403")
                 elif status == 403:
                     code = response.json()["error"]["code"]
-                    expected = {"staff with no role": "role_missing", "manager": "permission_denied",
-                                "supervisor": "permission_denied"}.get(role, "missing_scope")  # fmt: skip
-                    if code != expected or (expected == "missing_scope" and endpoint.scope not in response.json()[
-                            "error"]["message"]):  # fmt: skip
+                    expected = {
+                        "staff with no role": "role_missing",
+                        "manager": "permission_denied",
+                        "supervisor": "permission_denied",
+                    }.get(role, "missing_scope")
+                    if code != expected or (
+                        expected == "missing_scope" and endpoint.scope not in response.json()["error"]["message"]
+                    ):
                         problems.append(f"{where}: 403 {code}, expected {expected}: {response.json()['error']}")
                 continue
             visible = target is None or target in VISIBLE.get(role, {"mine", "colleague", "foreign"})
@@ -344,10 +361,13 @@ def test_every_endpoint_allows_denies_or_hides_for_each_role(role, django_user_m
             else:
                 nobody = request(client, world, endpoint, "nobody")
                 if status not in (400, 404) or (status, error_code(response)) != (
-                    nobody.status_code, error_code(nobody)
-                ):  # fmt: skip
-                    problems.append(f"{where}: {response.content[:150]} is not what an unknown customer gets: "
-                                    f"{nobody.status_code} {nobody.content[:150]}")  # fmt: skip
+                    nobody.status_code,
+                    error_code(nobody),
+                ):
+                    problems.append(
+                        f"{where}: {response.content[:150]} is not what an unknown customer gets: "
+                        f"{nobody.status_code} {nobody.content[:150]}"
+                    )
     assert problems == [], f"{role}: " + "\n".join(problems)
 
 
@@ -366,18 +386,37 @@ def test_what_a_supervisor_may_not_do_leaves_no_trace(django_user_model):
     runs = RatingRun.objects.count()
     before = Customer.objects.get(msisdn=foreign).status
     answers = [
-        api.post("/api/v1/points/redemptions/", {"msisdn": foreign, "points": 1, "reference": "x"}, format="json",
-                 HTTP_IDEMPOTENCY_KEY="k1"),
-        api.post("/api/v1/points/transfers/", {"from_msisdn": foreign, "to_msisdn": world.customers["mine"].msisdn,
-                                               "points": 1}, format="json", HTTP_IDEMPOTENCY_KEY="k2"),
-        api.post("/api/v1/bills/bulk/", [{"msisdn": foreign, "month": "2026-08", "amount": "1.00", "paid": True}],
-                 format="json"),
-        api.post("/api/v1/events/", {"event_id": "e1", "type": "closed", "msisdn": foreign,
-                                     "occurred_at": "2026-10-08T10:00:00+08:00", "data": {"kind": "voluntary"}},
-                 format="json"),
+        api.post(
+            "/api/v1/points/redemptions/",
+            {"msisdn": foreign, "points": 1, "reference": "x"},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY="k1",
+        ),
+        api.post(
+            "/api/v1/points/transfers/",
+            {"from_msisdn": foreign, "to_msisdn": world.customers["mine"].msisdn, "points": 1},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY="k2",
+        ),
+        api.post(
+            "/api/v1/bills/bulk/",
+            [{"msisdn": foreign, "month": "2026-08", "amount": "1.00", "paid": True}],
+            format="json",
+        ),
+        api.post(
+            "/api/v1/events/",
+            {
+                "event_id": "e1",
+                "type": "closed",
+                "msisdn": foreign,
+                "occurred_at": "2026-10-08T10:00:00+08:00",
+                "data": {"kind": "voluntary"},
+            },
+            format="json",
+        ),
         api.post("/api/v1/billing-months/2026-08/close/", {}, format="json"),
         api.post("/api/v1/rating-runs/", {"month": "2026-09", "force": True}, format="json"),
-    ]  # fmt: skip
+    ]
     assert [a.status_code for a in answers] == [403] * 6
     assert "club admins" in answers[0].json()["error"]["message"]
     assert not PointsEntry.objects.exists() and not MonthlyBill.objects.filter(month=dt.date(2026, 8, 1)).exists()
@@ -456,27 +495,39 @@ def customer_rows(world) -> None:
         group = CorporateGroup.objects.create(code=f"G-{key}", name=f"{key} group", group_class="A")
         KeyPerson.objects.create(group=group, customer=c, role="top_decision_maker", set_at=now)
         MonthlyBill.objects.create(customer=c, month=dt.date(2026, 8, 1), amount="88.00")
-        TierOverride.objects.create(customer=c, tier=gold, reason="vip", starts_on=dt.date(2026, 9, 1),
-                                    ends_on=dt.date(2026, 12, 31), created_by=world.boss)  # fmt: skip
-        TierChange.objects.create(customer=c, transition="joined", reason="score", effective_on=dt.date(2026, 9, 1),
-                                  to_tier=gold)  # fmt: skip
-        TransferFloor.objects.create(customer=c, tier=gold, from_region="BJ", moved_on=dt.date(2026, 9, 1),
-                                     kept_until=dt.date(2026, 12, 31))  # fmt: skip
+        TierOverride.objects.create(
+            customer=c,
+            tier=gold,
+            reason="vip",
+            starts_on=dt.date(2026, 9, 1),
+            ends_on=dt.date(2026, 12, 31),
+            created_by=world.boss,
+        )
+        TierChange.objects.create(
+            customer=c, transition="joined", reason="score", effective_on=dt.date(2026, 9, 1), to_tier=gold
+        )
+        TransferFloor.objects.create(
+            customer=c, tier=gold, from_region="BJ", moved_on=dt.date(2026, 9, 1), kept_until=dt.date(2026, 12, 31)
+        )
         BenefitAccount.objects.filter(customer=c)  # made by club_world, with a redemption in the ledger
         PointsAccount.objects.create(customer=c, balance=100)
-        PointsLot.objects.create(customer=c, year=2026, kind="earn", original=100, remaining=100,
-                                 expires_on=dt.date(2029, 12, 31))  # fmt: skip
-        PointsEntry.objects.create(customer=c, kind="earn", amount=100, occurred_on=dt.date(2026, 9, 1),
-                                   created_at=now, reference=f"ref-{key}")  # fmt: skip
+        PointsLot.objects.create(
+            customer=c, year=2026, kind="earn", original=100, remaining=100, expires_on=dt.date(2029, 12, 31)
+        )
+        PointsEntry.objects.create(
+            customer=c, kind="earn", amount=100, occurred_on=dt.date(2026, 9, 1), created_at=now, reference=f"ref-{key}"
+        )
         CreditRating.objects.create(customer=c, stars=3, score=60, as_of=dt.date(2026, 9, 1), computed_at=now)
         ContactLog.objects.create(customer=c, manager=manager, channel="call", outcome="reached", occurred_at=now)
         MembershipCard.objects.create(customer=c, tier=gold)
-        ServicePlan.objects.create(manager=manager, scope="year", period_start=dt.date(2026, 1, 1),
-                                   content=f"plan for {c.name}")  # fmt: skip
+        ServicePlan.objects.create(
+            manager=manager, scope="year", period_start=dt.date(2026, 1, 1), content=f"plan for {c.name}"
+        )
         WorkLog.objects.create(manager=manager, date=dt.date(2026, 9, 1), content=f"called {c.name}")
         Notification.objects.create(user=manager.user, kind="overdue", text=f"{c.name} is overdue", day=now.date())
-        ChurnRecord.objects.create(customer=c, closed_on=dt.date(2026, 9, 1), kind="voluntary", region=c.region,
-                                   manager=manager, tier=gold)  # fmt: skip
+        ChurnRecord.objects.create(
+            customer=c, closed_on=dt.date(2026, 9, 1), kind="voluntary", region=c.region, manager=manager, tier=gold
+        )
         RiskScore.objects.create(customer=c, score="50.00", as_of=dt.date(2026, 9, 1))
         MemberCount.objects.create(snapshot=snapshot, tier=gold, region=c.region, members=1)
 
@@ -539,13 +590,29 @@ def test_a_supervisor_sees_no_other_branch_in_any_admin_changelist_or_change_pag
     assert problems == [], "\n".join(problems)
     # every customer-related list of the club was checked with rows of both branches
     assert checked >= {
-        "customers.Customer", "customers.MonthlyBill", "tiers.TierOverride", "tiers.TierChange", "tiers.TransferFloor",
-        "benefits.BenefitAccount", "benefits.BenefitEntry", "points.PointsAccount", "points.PointsLot",
-        "points.PointsEntry", "points.CreditRating", "managers.AccountManager", "managers.Assignment",
-        "managers.Obligation", "managers.ContactLog", "managers.MembershipCard", "managers.ServicePlan",
-        "managers.WorkLog", "managers.Notification", "retention.RetentionCase", "retention.ChurnRecord",
+        "customers.Customer",
+        "customers.MonthlyBill",
+        "tiers.TierOverride",
+        "tiers.TierChange",
+        "tiers.TransferFloor",
+        "benefits.BenefitAccount",
+        "benefits.BenefitEntry",
+        "points.PointsAccount",
+        "points.PointsLot",
+        "points.PointsEntry",
+        "points.CreditRating",
+        "managers.AccountManager",
+        "managers.Assignment",
+        "managers.Obligation",
+        "managers.ContactLog",
+        "managers.MembershipCard",
+        "managers.ServicePlan",
+        "managers.WorkLog",
+        "managers.Notification",
+        "retention.RetentionCase",
+        "retention.ChurnRecord",
         "retention.RiskScore",
-    }  # fmt: skip
+    }
 
 
 def rows_of(model, key: str, world) -> list:
@@ -593,8 +660,13 @@ def test_a_supervisor_cannot_attach_another_branchs_customer_to_a_new_override(d
     client = Client()
     client.force_login(world.boss)
     gold = Tier.objects.get(code="gold")
-    body = {"customer": world.customers["foreign"].pk, "tier": gold.pk, "reason": "vip", "starts_on": "2026-10-01",
-            "ends_on": "2026-12-31"}  # fmt: skip
+    body = {
+        "customer": world.customers["foreign"].pk,
+        "tier": gold.pk,
+        "reason": "vip",
+        "starts_on": "2026-10-01",
+        "ends_on": "2026-12-31",
+    }
     response = client.post(reverse("admin:tiers_tieroverride_add"), body)
     assert response.status_code == 200  # the form again, the customer refused
     assert not TierOverride.objects.filter(customer=world.customers["foreign"]).exists()

@@ -39,15 +39,24 @@ def move(api, case_id, **body):
 
 def test_a_closure_request_opens_a_case_and_a_second_one_joins_it(api, gold):
     # when
-    first = open_case(api, gold.msisdn, channel="hall", reason="moving away", reason_category="relocation",
-                      occurred_at="2026-11-02T09:30:00+08:00")  # fmt: skip
+    first = open_case(
+        api,
+        gold.msisdn,
+        channel="hall",
+        reason="moving away",
+        reason_category="relocation",
+        occurred_at="2026-11-02T09:30:00+08:00",
+    )
     second = open_case(api, gold.msisdn, channel="hotline")
     # then
     assert first.status_code == 201, first.content
     body = first.json()
     assert (body["msisdn"], body["state"], body["manager"], body["reason_category"]) == (
-        gold.msisdn, "open", "E200", "relocation"
-    )  # fmt: skip
+        gold.msisdn,
+        "open",
+        "E200",
+        "relocation",
+    )
     assert body["allowed_transitions"] == ["contacted"]
     assert [h["action"] for h in body["history"]] == ["opened"]
     assert second.status_code == 200
@@ -68,8 +77,13 @@ def test_a_replayed_request_returns_the_first_answer_and_changes_nothing(api, go
 
 
 def test_a_replayed_closure_requested_event_changes_nothing_and_another_event_joins(api, gold):
-    event = {"event_id": "boss-1", "type": "closure_requested", "msisdn": gold.msisdn,
-             "occurred_at": "2026-11-02T09:30:00+08:00", "data": {"channel": "hotline", "reason": "tariff"}}  # fmt: skip
+    event = {
+        "event_id": "boss-1",
+        "type": "closure_requested",
+        "msisdn": gold.msisdn,
+        "occurred_at": "2026-11-02T09:30:00+08:00",
+        "data": {"channel": "hotline", "reason": "tariff"},
+    }
     first = api.post("/api/v1/events/", event, format="json")
     replay = api.post("/api/v1/events/", event, format="json")
     assert (first.status_code, replay.status_code) == (201, 200)
@@ -123,8 +137,10 @@ def test_transitions_return_the_case_with_its_history(api, gold):
     assert (body["state"], body["offer"], body["reason_category"]) == ("offer_made", "data_bonus", "competitor_offer")
     assert body["allowed_transitions"] == ["retained", "considering", "declined"]
     assert [(h["from_state"], h["to_state"]) for h in body["history"]] == [
-        ("", "open"), ("open", "contacted"), ("contacted", "offer_made")
-    ]  # fmt: skip
+        ("", "open"),
+        ("open", "contacted"),
+        ("contacted", "offer_made"),
+    ]
     assert body["history"][1]["note"] == "回访" and body["history"][2]["offer"] == "data_bonus"
     retained = move(api, case_id, to="retained").json()
     assert retained["state"] == "retained" and retained["closed_at"]

@@ -47,8 +47,9 @@ def test_a_snapshot_taken_again_replaces_its_rows_and_sees_a_late_closure():
     assert members_of(dt.date(2026, 1, 1))[("gold", "GZ")] == 3
     # a closure of 28 January reaches the system in March: January is taken again
     services.closure_request(customer=people["gold"][1], at=club_time(dt.date(2026, 1, 27)))
-    services.customer_lifecycle(customer=people["gold"][1], action="close", kind="voluntary",
-                                at=club_time(dt.date(2026, 1, 28)))  # fmt: skip
+    services.customer_lifecycle(
+        customer=people["gold"][1], action="close", kind="voluntary", at=club_time(dt.date(2026, 1, 28))
+    )
     services.snapshot_month(month=dt.date(2026, 1, 1), on=TODAY, at=timezone.now())
     assert members_of(dt.date(2026, 1, 1))[("gold", "GZ")] == 2
     assert MemberCount.objects.filter(snapshot__month=dt.date(2026, 1, 1)).count() == 3
@@ -73,8 +74,12 @@ def test_the_churn_kpis_of_all_members_and_each_tier_against_hand_computed_figur
     assert (feb["ytd_churned"], feb["ytd_rate"]) == (3, D("30.00"))
     gold, diamond, silver = rows[(1, "gold")], rows[(1, "diamond")], rows[(1, "silver")]
     assert (gold["members_previous"], gold["churned"], gold["rate"], gold["target"], gold["breach"]) == (
-        4, 1, D("25.00"), D("2.00"), True
-    )  # fmt: skip
+        4,
+        1,
+        D("25.00"),
+        D("2.00"),
+        True,
+    )
     assert (diamond["rate"], diamond["ytd_rate"], diamond["breach"]) == (D("0.00"), D("0.00"), False)
     assert (rows[(2, "diamond")]["rate"], rows[(2, "diamond")]["ytd_rate"]) == (D("50.00"), D("50.00"))
     # silver has no target of its own: the all-members one; the new member of 1 January keeps it at 4

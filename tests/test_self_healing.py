@@ -291,10 +291,25 @@ def start_worker_process(log) -> subprocess.Popen:
         "LOG_LEVEL": "WARNING",
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "vipclub", "worker", "--pool=prefork", "--concurrency=2",
-         "--loglevel=warning", "--without-gossip", "--without-mingle"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "vipclub",
+            "worker",
+            "--pool=prefork",
+            "--concurrency=2",
+            "--loglevel=warning",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def stop(worker: subprocess.Popen, sig=signal.SIGTERM) -> None:

@@ -111,9 +111,20 @@ class RatingPolicyForm(forms.ModelForm):
     class Meta:
         model = RatingPolicy
         fields = [
-            "code", "name", "kind", "active", "run_day", "window_months", "thresholds", "tenure_bonus",
-            "min_tenure_months", "validity_months", "expiry_day", "plan_tiers", "key_person_tiers",
-        ]  # fmt: skip
+            "code",
+            "name",
+            "kind",
+            "active",
+            "run_day",
+            "window_months",
+            "thresholds",
+            "tenure_bonus",
+            "min_tenure_months",
+            "validity_months",
+            "expiry_day",
+            "plan_tiers",
+            "key_person_tiers",
+        ]
 
     def clean(self):
         cleaned = super().clean()

@@ -38,9 +38,13 @@ class RatingRunStartApi(APIView):
             if policy is None:
                 raise NotFoundError(f"No rating policy {data['policy']!r}.", code="unknown_policy")
         run, created = services.tier_run_start(
-            month=data["month"], policy=policy, dry_run=data["dry_run"], force=data["force"],
-            draft=data.get("draft"), actor=request.user,
-        )  # fmt: skip
+            month=data["month"],
+            policy=policy,
+            dry_run=data["dry_run"],
+            force=data["force"],
+            draft=data.get("draft"),
+            actor=request.user,
+        )
         return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
 
 

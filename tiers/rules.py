@@ -412,9 +412,14 @@ def evaluate_day(policy: Policy, on: dt.date, facts: CustomerFacts) -> DayDecisi
     if not can_hold:
         return DayDecision(NONE, "unchanged", current, "")
     candidate = choose(
-        policy, can_hold=True, score=kept_score(policy, current, on), plan=plan_floor(policy, facts),
-        key_person=key_person_tier(policy, facts.key_person_roles), transfer=facts.transfer, override=facts.override,
-    )  # fmt: skip
+        policy,
+        can_hold=True,
+        score=kept_score(policy, current, on),
+        plan=plan_floor(policy, facts),
+        key_person=key_person_tier(policy, facts.key_person_roles),
+        transfer=facts.transfer,
+        override=facts.override,
+    )
     forced = bool(facts.override)
     if not forced and current.source == SCORE and policy.rank(candidate.tier) < policy.rank(current.tier):
         return DayDecision(candidate, "unchanged", current, "")

@@ -20,9 +20,13 @@ def tier_state(customer: Customer) -> dict | None:
     if state is None:
         return None
     return {
-        "code": state.tier.code, "name_zh": state.tier.name_zh, "name_en": state.tier.name_en,
-        "valid_until": state.valid_until, "source": state.source, "since": state.since,
-    }  # fmt: skip
+        "code": state.tier.code,
+        "name_zh": state.tier.name_zh,
+        "name_en": state.tier.name_en,
+        "valid_until": state.valid_until,
+        "source": state.source,
+        "since": state.since,
+    }
 
 
 def tier_state_of(customer: Customer) -> dict | None:
@@ -34,9 +38,13 @@ def tier_state_of(customer: Customer) -> dict | None:
     if state is None or state.tier_id is None or state.tier is None:
         return None
     return {
-        "code": state.tier.code, "name_zh": state.tier.name_zh, "name_en": state.tier.name_en,
-        "valid_until": state.valid_until, "source": state.source, "since": state.since,
-    }  # fmt: skip
+        "code": state.tier.code,
+        "name_zh": state.tier.name_zh,
+        "name_en": state.tier.name_en,
+        "valid_until": state.valid_until,
+        "source": state.source,
+        "since": state.since,
+    }
 
 
 def annotate_tier(qs: QuerySet) -> QuerySet:
@@ -115,18 +123,28 @@ def customer_facts(
     )
     transfer = (
         TransferFloor.objects.filter(customer=customer, moved_on__lte=E, kept_until__gte=E, tier__active=True)
-        .select_related("tier").order_by("-tier__rank", "-kept_until").first()
-    )  # fmt: skip
+        .select_related("tier")
+        .order_by("-tier__rank", "-kept_until")
+        .first()
+    )
     override = (
         TierOverride.objects.filter(customer=customer, status="approved", starts_on__lte=E, ends_on__gte=E)
-        .select_related("tier").order_by("-approved_at", "-id").first()
-    )  # fmt: skip
+        .select_related("tier")
+        .order_by("-approved_at", "-id")
+        .first()
+    )
     return rules.CustomerFacts(
-        join_date=customer.join_date, product_type=customer.product_type, status=customer.status, bills=bills,
-        plan_code=plan.plan_code if plan else None, plan_started_on=plan.started_on if plan else None,
-        key_person_roles=roles, transfer=(transfer.tier.code, transfer.kept_until) if transfer else None,
-        override=(override.tier.code, override.ends_on) if override else None, current=current,
-    )  # fmt: skip
+        join_date=customer.join_date,
+        product_type=customer.product_type,
+        status=customer.status,
+        bills=bills,
+        plan_code=plan.plan_code if plan else None,
+        plan_started_on=plan.started_on if plan else None,
+        key_person_roles=roles,
+        transfer=(transfer.tier.code, transfer.kept_until) if transfer else None,
+        override=(override.tier.code, override.ends_on) if override else None,
+        current=current,
+    )
 
 
 def tier_explain(customer: Customer, run: RatingRun) -> dict:

@@ -36,9 +36,15 @@ from .signals import rating_run_applied, tier_changed
 logger = logging.getLogger(__name__)
 
 DRAFT_FIELDS = {
-    "thresholds", "window_months", "tenure_bonus", "min_tenure_months", "validity_months", "expiry_day",
-    "plan_tiers", "key_person_tiers",
-}  # fmt: skip
+    "thresholds",
+    "window_months",
+    "tenure_bonus",
+    "min_tenure_months",
+    "validity_months",
+    "expiry_day",
+    "plan_tiers",
+    "key_person_tiers",
+}
 
 
 def policy_rules(policy: RatingPolicy, draft: dict | None = None, *, tiers: list | None = None) -> rules.Policy:
@@ -130,10 +136,16 @@ def tier_run_start(
     try:
         with transaction.atomic():
             run = RatingRun.objects.create(
-                policy=policy, policy_version=policy.version, policy_snapshot=snapshot.to_json(), month=month,
-                evaluation_date=rules.evaluation_date(month, policy.run_day), dry_run=dry_run, forced=force,
-                progress_total=bounds["n"], created_by=actor if getattr(actor, "pk", None) else None,
-            )  # fmt: skip
+                policy=policy,
+                policy_version=policy.version,
+                policy_snapshot=snapshot.to_json(),
+                month=month,
+                evaluation_date=rules.evaluation_date(month, policy.run_day),
+                dry_run=dry_run,
+                forced=force,
+                progress_total=bounds["n"],
+                created_by=actor if getattr(actor, "pk", None) else None,
+            )
     except IntegrityError:
         return RatingRun.objects.get(policy=policy, month=month, dry_run=False), False
     size = settings.VIPCLUB_RATING_CHUNK_SIZE
@@ -212,14 +224,23 @@ def tier_run_chunk(*, chunk_id: int) -> bool:
                 return False
             run = chunk.run
             result = engine.evaluate_chunk(
-                run_id=run.pk, policy=rules.Policy.from_json(run.policy_snapshot), month=run.month,
-                closed_months=customer_selectors.closed_months(), lo=chunk.lo, hi=chunk.hi, tier_ids=_tier_ids(),
+                run_id=run.pk,
+                policy=rules.Policy.from_json(run.policy_snapshot),
+                month=run.month,
+                closed_months=customer_selectors.closed_months(),
+                lo=chunk.lo,
+                hi=chunk.hi,
+                tier_ids=_tier_ids(),
                 apply=not run.dry_run,
-            )  # fmt: skip
+            )
             RatingChunk.objects.filter(pk=chunk.pk).update(
-                done=True, counts=result.counts, customers=result.customers, done_at=timezone.now(),
-                seconds=time.monotonic() - started, attempts=F("attempts") + 1,
-            )  # fmt: skip
+                done=True,
+                counts=result.counts,
+                customers=result.customers,
+                done_at=timezone.now(),
+                seconds=time.monotonic() - started,
+                attempts=F("attempts") + 1,
+            )
             RatingRun.objects.filter(pk=run.pk).update(progress_done=F("progress_done") + result.customers)
             return not RatingChunk.objects.filter(run_id=run.pk, done=False).exists()
     except Exception as exc:
@@ -294,9 +315,15 @@ def _write_state(*, customer: Customer, new: rules.TierState, transition: str, r
     )
     old_tier = state.tier if state else None
     TierChange.objects.create(
-        customer=customer, run=None, from_tier=old_tier, to_tier_id=tier_ids.get(new.tier) if new.tier else None,
-        transition=transition, reason=reason, effective_on=on, valid_until=new.valid_until,
-    )  # fmt: skip
+        customer=customer,
+        run=None,
+        from_tier=old_tier,
+        to_tier_id=tier_ids.get(new.tier) if new.tier else None,
+        transition=transition,
+        reason=reason,
+        effective_on=on,
+        valid_until=new.valid_until,
+    )
     since = on if (old_tier.code if old_tier else None) != new.tier else (state.since if state else on)
     CustomerTier.objects.update_or_create(
         customer=customer,

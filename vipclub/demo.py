@@ -422,8 +422,14 @@ def demo_club_load(club: DemoClub, *, log: Callable[[str], None] = lambda _: Non
 # report shows a breach), silver well below.
 DEMO_CLOSED_SHARE = {"diamond": 0.03, "gold": 0.03, "silver": 0.012}
 # (state the open case is left in, how many): a manager's dashboard has a case of each kind.
-DEMO_OPEN_CASES = (("open", 4), ("contacted", 3), ("offer_made", 3), ("considering", 2), ("declined", 2),
-                   ("escalated", 2))  # fmt: skip
+DEMO_OPEN_CASES = (
+    ("open", 4),
+    ("contacted", 3),
+    ("offer_made", 3),
+    ("considering", 2),
+    ("declined", 2),
+    ("escalated", 2),
+)
 DEMO_RETAINED = 4
 
 
@@ -432,13 +438,17 @@ def _demo_case_moves(case, *, to: str, at: dt.datetime, offers: list[str], rng: 
     for step, state in enumerate(retention_rules.USUAL_PATHS[to], start=1):
         when = at + dt.timedelta(hours=step)
         retention_services.case_transition(
-            case=case, to=state, actor=None, source="seed_demo", at=when,
+            case=case,
+            to=state,
+            actor=None,
+            source="seed_demo",
+            at=when,
             offer=rng.choice(offers) if state == "offer_made" else "",
             visit_on=(when + dt.timedelta(days=2)).date() if state == "escalated" else None,
             channel="call" if state == "contacted" else "",
             reason_category=rng.choice(ReasonCategory.values) if state == "contacted" else "",
             note="演示数据" if state in ("considering", "declined") else "",
-        )  # fmt: skip
+        )
 
 
 @transaction.atomic
@@ -449,10 +459,14 @@ def demo_retention_load(*, as_of: dt.date, seed: int = 1) -> dict[str, int]:
     rng = random.Random(seed + 8)
     month = as_of.replace(day=1)
     members = list(
-        CustomerTier.objects.filter(tier__isnull=False, customer__status="active", customer__in=Assignment.objects
-                                    .filter(ended_on__isnull=True).values("customer_id"))
-        .select_related("customer", "tier").order_by("customer_id")
-    )  # fmt: skip
+        CustomerTier.objects.filter(
+            tier__isnull=False,
+            customer__status="active",
+            customer__in=Assignment.objects.filter(ended_on__isnull=True).values("customer_id"),
+        )
+        .select_related("customer", "tier")
+        .order_by("customer_id")
+    )
     rng.shuffle(members)
     offers = list(RetentionOffer.objects.filter(active=True).values_list("code", flat=True))
     counts = {"closed": 0, "open": 0, "retained": 0}
@@ -462,9 +476,12 @@ def demo_retention_load(*, as_of: dt.date, seed: int = 1) -> dict[str, int]:
 
     def request(state) -> object:
         case, _ = retention_services.closure_request(
-            customer=state.customer, channel=rng.choice(["hotline", "hall", "app"]), reason="",
-            at=at_day(rng.randrange(0, 6), 9), source="seed_demo",
-        )  # fmt: skip
+            customer=state.customer,
+            channel=rng.choice(["hotline", "hall", "app"]),
+            reason="",
+            at=at_day(rng.randrange(0, 6), 9),
+            source="seed_demo",
+        )
         return case
 
     by_tier: dict[str, list] = {}
@@ -478,9 +495,12 @@ def demo_retention_load(*, as_of: dt.date, seed: int = 1) -> dict[str, int]:
             if rng.random() < 0.5:
                 _demo_case_moves(case, to="escalated", at=case.opened_at, offers=offers, rng=rng)
             retention_services.customer_lifecycle(
-                customer=state.customer, action="close", kind="arrears" if rng.random() < 0.2 else "voluntary",
-                at=case.opened_at + dt.timedelta(hours=8), source="seed_demo",
-            )  # fmt: skip
+                customer=state.customer,
+                action="close",
+                kind="arrears" if rng.random() < 0.2 else "voluntary",
+                at=case.opened_at + dt.timedelta(hours=8),
+                source="seed_demo",
+            )
             counts["closed"] += 1
     for to, n in (*DEMO_OPEN_CASES, ("retained", DEMO_RETAINED)):
         for state in members[:n]:
@@ -509,17 +529,19 @@ def demo_users_create() -> list[DemoLogin]:
     supervisor is in the Supervisors role; each manager's login is made by manager_upsert, as the API makes it."""
     user_model = get_user_model()
     supervisors, _ = UserGroup.objects.get_or_create(name=SUPERVISORS)
-    managers = dict(
-        zip([u[0] for u in DEMO_USERS if u[0].startswith("manager")], DEMO_REGIONS, strict=False)
-    )  # fmt: skip
+    managers = dict(zip([u[0] for u in DEMO_USERS if u[0].startswith("manager")], DEMO_REGIONS, strict=False))
     logins = []
     for username, role, is_staff, is_superuser, (first_name, last_name) in DEMO_USERS:
         if username in managers:
             i = list(managers).index(username)
             manager, _ = manager_services.manager_upsert(
-                employee_no=f"E{i + 1:04d}", username=username, name=f"{last_name}{first_name}",
-                region=managers[username].code, capacity=DEMO_MANAGER_CAPACITY, supervisor="supervisor",
-            )  # fmt: skip
+                employee_no=f"E{i + 1:04d}",
+                username=username,
+                name=f"{last_name}{first_name}",
+                region=managers[username].code,
+                capacity=DEMO_MANAGER_CAPACITY,
+                supervisor="supervisor",
+            )
             user = manager.user
         else:
             user, _ = user_model.objects.get_or_create(username=username)

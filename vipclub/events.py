@@ -72,16 +72,25 @@ def _apply(*, customer, event: dict, data: dict, actor) -> dict:
     if kind == "closure_requested":
         # a second request while one is pending joins the open retention case (DOMAIN §8)
         case, _opened = retention_services.closure_request(
-            customer=customer, channel=data["channel"], reason=data["reason"],
-            reason_category=data["reason_category"], at=at, actor=actor, source=source,
-        )  # fmt: skip
+            customer=customer,
+            channel=data["channel"],
+            reason=data["reason"],
+            reason_category=data["reason_category"],
+            at=at,
+            actor=actor,
+            source=source,
+        )
         return {"msisdn": customer.msisdn, "status": case.customer.status, "retention_case": case.pk}
     gap = ""
     if kind in _TRANSITION_EVENTS:
         customer, gap = workflows.lifecycle_event(
-            customer=customer, action=_TRANSITION_EVENTS[kind], kind=data.get("kind", ""), at=at, actor=actor,
+            customer=customer,
+            action=_TRANSITION_EVENTS[kind],
+            kind=data.get("kind", ""),
+            at=at,
+            actor=actor,
             source=source,
-        )  # fmt: skip
+        )
     elif kind == "plan_changed":
         customer = customer_services.customer_change_plan(
             customer=customer, plan_code=data["plan_code"], started_on=data["started_on"], actor=actor

@@ -50,9 +50,13 @@ def refresh_risk(*, run: RatingRun) -> None:
 
 # Steps run in order with the run; each is idempotent (a re-run of the pipeline changes nothing more).
 STEPS: list = [
-    grant_benefits, end_assignments_of_leavers, assign_new_members, compute_credit_stars, snapshot_members,
+    grant_benefits,
+    end_assignments_of_leavers,
+    assign_new_members,
+    compute_credit_stars,
+    snapshot_members,
     refresh_risk,
-]  # fmt: skip
+]
 
 # One follow-up step at a time, whichever run it belongs to (a transaction-level advisory lock: released at commit or
 # when the connection dies, and safe behind a transaction-mode pooler). SQLite serializes writers anyway.

@@ -42,8 +42,15 @@ def test_the_catalog_shows_each_tiers_entitlement_and_links_the_usage_report(adm
 def test_staff_edit_an_entitlement_and_the_change_is_in_its_history(admin_client):
     gold = TierEntitlement.objects.get(tier__code="gold", benefit__code="lounge_airport_national")
     url = f"/admin/benefits/tierentitlement/{gold.pk}/change/"
-    form = {"tier": gold.tier_id, "benefit": gold.benefit_id, "quantity": 8, "money_cap": "", "hours": "",
-            "per_month_limit": "", "percent": ""}  # fmt: skip
+    form = {
+        "tier": gold.tier_id,
+        "benefit": gold.benefit_id,
+        "quantity": 8,
+        "money_cap": "",
+        "hours": "",
+        "per_month_limit": "",
+        "percent": "",
+    }
     response = admin_client.post(url, form)
     assert response.status_code == 302, response.content.decode()[:2000]
     gold.refresh_from_db()

@@ -70,10 +70,18 @@ def test_count_benefits_per_year_as_seeded(api, code, tier_index, tier):
         assert_error(redeem(api, customer, code), 409, "not_entitled")
         return
     assert rows[code] | {"name_zh": "", "name_en": ""} == {
-        "benefit": code, "name_zh": "", "name_en": "", "period": "year", "period_start": "2026-01-01",
-        "period_end": "2026-12-31", "granted": quota, "used": 0, "remaining": quota, "unit": "count",
+        "benefit": code,
+        "name_zh": "",
+        "name_en": "",
+        "period": "year",
+        "period_start": "2026-01-01",
+        "period_end": "2026-12-31",
+        "granted": quota,
+        "used": 0,
+        "remaining": quota,
+        "unit": "count",
         "unlimited": False,
-    }  # fmt: skip
+    }
     # and she can redeem exactly the quota in the year, then it is exhausted
     for i in range(quota):
         response = redeem(api, customer, code)
@@ -127,9 +135,18 @@ def test_emergency_reactivation_hours_by_tier_three_a_month(api, tier, hours):
 def test_sim_replacement_is_unlimited(api, tier):
     customer = member(tier)
     assert benefits_of(api, customer)["sim_replacement"] | {"name_zh": "", "name_en": ""} == {
-        "benefit": "sim_replacement", "name_zh": "", "name_en": "", "period": "none", "period_start": None,
-        "period_end": None, "granted": None, "used": 0, "remaining": None, "unit": "count", "unlimited": True,
-    }  # fmt: skip
+        "benefit": "sim_replacement",
+        "name_zh": "",
+        "name_en": "",
+        "period": "none",
+        "period_start": None,
+        "period_end": None,
+        "granted": None,
+        "used": 0,
+        "remaining": None,
+        "unit": "count",
+        "unlimited": True,
+    }
     for _ in range(5):
         response = redeem(api, customer, "sim_replacement")
         assert response.status_code == 201, response.content
@@ -198,9 +215,14 @@ def test_a_redemption_answers_201_with_the_remaining_quota_and_writes_the_ledger
     assert response.status_code == 201
     body = response.json()
     assert body == {
-        "id": body["id"], "remaining": 5, "benefit": "lounge_airport_national", "unit": "count",
-        "period_start": "2026-01-01", "used": 1, "unlimited": False,
-    }  # fmt: skip
+        "id": body["id"],
+        "remaining": 5,
+        "benefit": "lounge_airport_national",
+        "unit": "count",
+        "period_start": "2026-01-01",
+        "used": 1,
+        "unlimited": False,
+    }
     entry = BenefitEntry.objects.get(pk=body["id"])
     assert (entry.kind, entry.used_delta, entry.reference, entry.occurred_on) == ("redeem", 1, "PEK-T3-0001", ON)
     assert entry.tier.code == "gold" and entry.actor == "api-billing"
@@ -316,10 +338,18 @@ def test_money_cap_per_year(api):
     assert redeem(api, customer, "birthday_gift", amount="40").json()["remaining"] == "0.00"
     assert_error(redeem(api, customer, "birthday_gift", amount="0.01"), 409, "quota_exhausted")
     assert benefits_of(api, customer)["birthday_gift"] | {"name_zh": "", "name_en": ""} == {
-        "benefit": "birthday_gift", "name_zh": "", "name_en": "", "period": "year", "period_start": "2026-01-01",
-        "period_end": "2026-12-31", "granted": "100.00", "used": "100.00", "remaining": "0.00", "unit": "money",
+        "benefit": "birthday_gift",
+        "name_zh": "",
+        "name_en": "",
+        "period": "year",
+        "period_start": "2026-01-01",
+        "period_end": "2026-12-31",
+        "granted": "100.00",
+        "used": "100.00",
+        "remaining": "0.00",
+        "unit": "money",
         "unlimited": False,
-    }  # fmt: skip
+    }
 
 
 def test_special_care_is_capped_per_event(api):
@@ -401,8 +431,14 @@ def test_frozen_customers_cannot_redeem_and_the_error_says_why(api, status, kind
 def test_bad_input_names_every_field(api):
     error = assert_error(api.post(URL, {}, format="json"), 400, "invalid")
     assert set(error["fields"]) == {"msisdn", "benefit", "reference", "Idempotency-Key"}
-    body = {"msisdn": "123", "benefit": "lounge_airport_national", "reference": "r", "quantity": 0,
-            "amount": "1.234", "redeemed_on": "2026-13-01"}  # fmt: skip
+    body = {
+        "msisdn": "123",
+        "benefit": "lounge_airport_national",
+        "reference": "r",
+        "quantity": 0,
+        "amount": "1.234",
+        "redeemed_on": "2026-13-01",
+    }
     error = assert_error(api.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="k"), 400, "invalid")
     assert set(error["fields"]) == {"msisdn", "quantity", "amount", "redeemed_on"}
     assert_error(api.post(URL, "not json", content_type="application/json"), 400, "malformed_request")
@@ -429,9 +465,11 @@ def test_bad_input_for_the_benefits_unit(api):
 def test_unknown_msisdn_is_a_404_and_unknown_benefit_a_400(api):
     customer = member("gold")
     response = api.post(
-        URL, {"msisdn": "13999999999", "benefit": "roaming_pack", "reference": "r"}, format="json",
+        URL,
+        {"msisdn": "13999999999", "benefit": "roaming_pack", "reference": "r"},
+        format="json",
         HTTP_IDEMPOTENCY_KEY="k1",
-    )  # fmt: skip
+    )
     assert_error(response, 404, "unknown_customer")
     error = assert_error(redeem(api, customer, "free_lunch"), 400, "unknown_benefit")
     assert set(error["fields"]) == {"benefit"}
@@ -490,8 +528,12 @@ def test_64_parallel_redemptions_against_a_quota_of_12(api_user, granted_by):
         def worker(i: int) -> None:
             client = APIClient()
             client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-            body = {"msisdn": customer.msisdn, "benefit": "lounge_airport_national", "reference": f"visit-{i}",
-                    "redeemed_on": ON.isoformat()}  # fmt: skip
+            body = {
+                "msisdn": customer.msisdn,
+                "benefit": "lounge_airport_national",
+                "reference": f"visit-{i}",
+                "redeemed_on": ON.isoformat(),
+            }
             try:
                 barrier.wait(timeout=30)
                 response = client.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY=f"visit-{i}")

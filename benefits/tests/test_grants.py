@@ -151,9 +151,13 @@ def staff_pair(db):
 def override(customer, tier_code, on, staff_pair):
     maker, checker = staff_pair
     o = tier_services.tier_override_create(
-        customer=customer, tier=Tier.objects.get(code=tier_code), reason="test", starts_on=on,
-        ends_on=dt.date(2026, 12, 31), actor=maker,
-    )  # fmt: skip
+        customer=customer,
+        tier=Tier.objects.get(code=tier_code),
+        reason="test",
+        starts_on=on,
+        ends_on=dt.date(2026, 12, 31),
+        actor=maker,
+    )
     tier_services.tier_override_approve(override=o, actor=checker, at=timezone.now(), on=on)
 
 

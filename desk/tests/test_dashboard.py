@@ -48,9 +48,12 @@ def make_manager(employee_no: str, *, supervisor=None, name=None, region=None) -
     user = get_user_model().objects.create_user(username=employee_no.lower(), password=PASSWORD)
     user.groups.add(Group.objects.get(name=ACCOUNT_MANAGERS_GROUP))
     return AccountManager.objects.create(
-        user=user, employee_no=employee_no, name=name or f"经理{employee_no}", region=region or RegionFactory(),
+        user=user,
+        employee_no=employee_no,
+        name=name or f"经理{employee_no}",
+        region=region or RegionFactory(),
         supervisor=supervisor,
-    )  # fmt: skip
+    )
 
 
 def make_member(manager: AccountManager, *, tier="gold", started_on=dt.date(2026, 1, 5), **fields) -> Customer:
@@ -67,10 +70,16 @@ def make_member(manager: AccountManager, *, tier="gold", started_on=dt.date(2026
 
 def make_obligation(customer, manager, *, kind="periodic_contact", due=TODAY, status="open", **fields) -> Obligation:
     return Obligation.objects.create(
-        customer=customer, manager=manager, kind=kind, period=fields.pop("period", due.isoformat()),
-        opened_on=fields.pop("opened_on", due - dt.timedelta(days=20)), due_on=due, status=status,
-        overdue_since=due + dt.timedelta(days=1) if status == "overdue" else None, **fields,
-    )  # fmt: skip
+        customer=customer,
+        manager=manager,
+        kind=kind,
+        period=fields.pop("period", due.isoformat()),
+        opened_on=fields.pop("opened_on", due - dt.timedelta(days=20)),
+        due_on=due,
+        status=status,
+        overdue_since=due + dt.timedelta(days=1) if status == "overdue" else None,
+        **fields,
+    )
 
 
 def section(html: str, section_id: str) -> str:
@@ -110,9 +119,12 @@ def test_dashboard_sections_show_the_right_items(client, manager):
     make_obligation(friday, manager, due=dt.date(2026, 6, 12))
     make_obligation(next_week, manager, due=dt.date(2026, 6, 16))
     make_obligation(
-        done, manager, due=dt.date(2026, 6, 5), status="done",
+        done,
+        manager,
+        due=dt.date(2026, 6, 5),
+        status="done",
         done_at=dt.datetime(2026, 6, 4, 10, tzinfo=SHANGHAI),
-    )  # fmt: skip
+    )
     other = make_manager("E200", region=manager.region)
     stranger = make_member(other, name="别人客户", msisdn="13900000009")
     make_obligation(stranger, other, due=dt.date(2026, 6, 8), status="overdue")
@@ -187,8 +199,12 @@ def test_quick_log_closes_the_obligation_and_it_leaves_the_list(client, manager)
     assert obligation.status == "done"
     log = ContactLog.objects.get(customer=customer)
     assert (log.channel, log.outcome, log.note, log.source, log.logged_by) == (
-        "call", "reached", "约了下周见面", "dashboard", manager.user,
-    )  # fmt: skip
+        "call",
+        "reached",
+        "约了下周见面",
+        "dashboard",
+        manager.user,
+    )
     assert obligation.done_by == log
     html = response.content.decode()
     assert html.lstrip().startswith('<div id="obligations"')  # the swap target, not a whole page
@@ -219,9 +235,11 @@ def test_a_contact_that_closes_nothing_keeps_the_obligation_listed(client, manag
     obligation = make_obligation(customer, manager)
     # when: no answer
     response = login(client, manager).post(
-        "/dashboard/contact/13811114444/", {"result": "call:no_answer"}, HTTP_HX_REQUEST="true",
+        "/dashboard/contact/13811114444/",
+        {"result": "call:no_answer"},
+        HTTP_HX_REQUEST="true",
         HTTP_ACCEPT_LANGUAGE="en",
-    )  # fmt: skip
+    )
     # then: it stays due today, and the manager is told
     html = response.content.decode()
     assert f'id="ob-{obligation.pk}"' in section(html, "due-today")
@@ -328,9 +346,13 @@ def test_customer_page_shows_tier_obligations_trail_card_and_gift(client, manage
     customer = make_member(manager, name="赵六", msisdn="13866667777", birthday=dt.date(1980, 6, 16))
     gift = make_obligation(customer, manager, kind="birthday_gift", due=dt.date(2026, 6, 13))
     ContactLog.objects.create(
-        customer=customer, manager=manager, channel="call", outcome="no_answer", note="晚上再打",
+        customer=customer,
+        manager=manager,
+        channel="call",
+        outcome="no_answer",
+        note="晚上再打",
         occurred_at=dt.datetime(2026, 6, 9, 15, tzinfo=SHANGHAI),
-    )  # fmt: skip
+    )
     card = MembershipCard.objects.create(customer=customer, tier=Tier.objects.get(code="gold"), state="at_maker")
     login(client, manager)
 
@@ -348,9 +370,13 @@ def test_customer_page_shows_tier_obligations_trail_card_and_gift(client, manage
     client.post("/dashboard/customers/13866667777/card/", {"action": "arrive"})
     response = client.post(
         f"/dashboard/customers/13866667777/gift/{gift.pk}/",
-        {f"g{gift.pk}-obligation": gift.pk, f"g{gift.pk}-choice": "书+花", f"g{gift.pk}-time_note": "周六上午",
-         f"g{gift.pk}-address": "天河路 1 号"},
-    )  # fmt: skip
+        {
+            f"g{gift.pk}-obligation": gift.pk,
+            f"g{gift.pk}-choice": "书+花",
+            f"g{gift.pk}-time_note": "周六上午",
+            f"g{gift.pk}-address": "天河路 1 号",
+        },
+    )
 
     # then
     assert response.status_code == 302
@@ -402,9 +428,13 @@ def test_supervisor_team_view_numbers(client, supervisor):
     make_obligation(b, first, due=dt.date(2026, 6, 8), status="overdue")
     make_obligation(c, first, due=TODAY)
     make_obligation(
-        c, first, kind="first_contact", due=dt.date(2026, 6, 5), status="done",
+        c,
+        first,
+        kind="first_contact",
+        due=dt.date(2026, 6, 5),
+        status="done",
         done_at=dt.datetime(2026, 6, 5, 18, tzinfo=SHANGHAI),
-    )  # fmt: skip
+    )
     d = make_member(second)
     make_obligation(
         d, second, due=dt.date(2026, 6, 2), status="done", done_at=dt.datetime(2026, 6, 1, 9, tzinfo=SHANGHAI)
@@ -524,12 +554,16 @@ def populate(manager: AccountManager, n: int, prefix: str) -> None:
     tiers = list(Tier.objects.filter(code__in=("diamond", "gold", "silver")).order_by("rank"))
     Customer.objects.bulk_create(
         Customer(
-            msisdn=f"{prefix}{i:08d}", name=f"会员{prefix}{i}", id_number=make_id_number(i),
-            birthday=dt.date(1980 + i % 20, 1 + i % 12, 1 + i % 28), join_date=dt.date(2015, 3, 1), brand="gotone",
+            msisdn=f"{prefix}{i:08d}",
+            name=f"会员{prefix}{i}",
+            id_number=make_id_number(i),
+            birthday=dt.date(1980 + i % 20, 1 + i % 12, 1 + i % 28),
+            join_date=dt.date(2015, 3, 1),
+            brand="gotone",
             region=manager.region,
         )
         for i in range(n)
-    )  # fmt: skip
+    )
     ids = list(Customer.objects.filter(msisdn__startswith=prefix).order_by("id").values_list("id", flat=True))
     CustomerTier.objects.bulk_create(
         CustomerTier(customer_id=cid, tier=tiers[i % 3], source="score", since=dt.date(2026, 1, 1))
@@ -537,11 +571,13 @@ def populate(manager: AccountManager, n: int, prefix: str) -> None:
     )
     Assignment.objects.bulk_create(
         Assignment(
-            customer_id=cid, manager=manager, reason="new_member",
+            customer_id=cid,
+            manager=manager,
+            reason="new_member",
             started_on=dt.date(2026, 6, 1) if i % 10 == 0 else dt.date(2026, 1, 5),
         )
         for i, cid in enumerate(ids)
-    )  # fmt: skip
+    )
     states = [
         ("overdue", dt.date(2026, 6, 5)),
         ("open", TODAY),
@@ -551,12 +587,17 @@ def populate(manager: AccountManager, n: int, prefix: str) -> None:
     ]
     Obligation.objects.bulk_create(
         Obligation(
-            customer_id=cid, manager=manager, kind="periodic_contact", period="2026-06", opened_on=dt.date(2026, 6, 1),
-            due_on=states[i % 5][1], status=states[i % 5][0],
+            customer_id=cid,
+            manager=manager,
+            kind="periodic_contact",
+            period="2026-06",
+            opened_on=dt.date(2026, 6, 1),
+            due_on=states[i % 5][1],
+            status=states[i % 5][0],
             done_at=dt.datetime(2026, 6, 2, 10, tzinfo=SHANGHAI) if states[i % 5][0] == "done" else None,
         )
         for i, cid in enumerate(ids)
-    )  # fmt: skip
+    )
     MembershipCard.objects.bulk_create(
         MembershipCard(customer_id=cid, tier=tiers[0], state="at_maker") for cid in ids[::7]
     )

@@ -194,7 +194,7 @@ def test_the_admin_pages_of_the_app_open(admin_client):
         "/admin/retention/churntarget/",
         "/admin/retention/riskweight/",
     ):
-        assert admin_client.get(url).status_code == 200, url  # fmt: skip
+        assert admin_client.get(url).status_code == 200, url
 
 
 def test_the_customer_admin_action_registers_a_closure_request(admin_client, manager):
@@ -208,10 +208,16 @@ def test_the_admin_moves_cases(admin_client, manager):
     case = a_case(member(manager=manager), "contacted")
     response = admin_client.post(
         "/admin/retention/retentioncase/",
-        {"action": "move_cases", "_selected_action": [case.pk], "apply": "1", "to": "offer_made",
-         "offer": "tier_guarantee", "note": "保级"},
+        {
+            "action": "move_cases",
+            "_selected_action": [case.pk],
+            "apply": "1",
+            "to": "offer_made",
+            "offer": "tier_guarantee",
+            "note": "保级",
+        },
         follow=True,
-    )  # fmt: skip
+    )
     assert "1 cases moved." in response.content.decode()
     case.refresh_from_db()
     assert (case.state, case.offer.code, case.steps.latest("id").note) == ("offer_made", "tier_guarantee", "保级")

@@ -52,7 +52,9 @@ def test_from_db_reads_overrides_and_loaded_years():
 
 def test_greeting_holidays_2026():
     assert holiday_first_days(2026) == {
-        "new_years_day": D(2026, 1, 1), "spring_festival": D(2026, 2, 15),
-        "dragon_boat_festival": D(2026, 6, 19), "mid_autumn_festival": D(2026, 9, 25),
-    }  # fmt: skip
+        "new_years_day": D(2026, 1, 1),
+        "spring_festival": D(2026, 2, 15),
+        "dragon_boat_festival": D(2026, 6, 19),
+        "mid_autumn_festival": D(2026, 9, 25),
+    }
     assert holiday_first_days(2027) == {}

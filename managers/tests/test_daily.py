@@ -66,9 +66,14 @@ def member(manager):
     """A member with a tier and (unless assigned=False) an active assignment to `manager`."""
 
     def make(
-        tier: str | None = "gold", *, started_on=ASSIGNED_ON, birthday=BORN_ON, status="active",
-        assigned=True, to: AccountManager | None = None,
-    ):  # fmt: skip
+        tier: str | None = "gold",
+        *,
+        started_on=ASSIGNED_ON,
+        birthday=BORN_ON,
+        status="active",
+        assigned=True,
+        to: AccountManager | None = None,
+    ):
         extra = {"closure_kind": "voluntary"} if status == "closed" else {}
         if status == "suspended":
             extra = {"suspension_kind": "arrears"}
@@ -166,8 +171,11 @@ def test_closed_and_pending_closure_customers_get_no_recurring_obligations(membe
     assert obligations(closed) == {}
     assert obligations(pending) == {}
     assert set(Obligation.objects.filter(customer=suspended).values_list("kind", flat=True)) == {
-        "periodic_contact", "routine_sms", "routine_call", "birthday_gift",
-    }  # fmt: skip
+        "periodic_contact",
+        "routine_sms",
+        "routine_call",
+        "birthday_gift",
+    }
 
 
 def test_customers_without_an_active_assignment_get_nothing(member, manager):
@@ -175,9 +183,13 @@ def test_customers_without_an_active_assignment_get_nothing(member, manager):
     never = member("diamond", assigned=False, birthday=D(1980, 11, 20))
     ended = member("diamond", assigned=False, birthday=D(1980, 11, 20))
     Assignment.objects.create(
-        customer=ended, manager=manager, started_on=D(2026, 1, 5), ended_on=D(2026, 6, 1), reason="new",
+        customer=ended,
+        manager=manager,
+        started_on=D(2026, 1, 5),
+        ended_on=D(2026, 6, 1),
+        reason="new",
         end_reason="left_club",
-    )  # fmt: skip
+    )
     # and a member assigned only after the replayed day
     later = member("diamond", started_on=D(2026, 12, 1))
 
@@ -420,9 +432,12 @@ def test_card_pickup_reminders_weekly_then_monthly_until_picked_up(member):
     # given a diamond member whose card arrived on 5 October 2026 and waits at the branch
     m = member("diamond")
     card = MembershipCard.objects.create(
-        customer=m, tier=Tier.objects.get(code="diamond"), state="awaiting_pickup", delivery_mode="self_pickup",
+        customer=m,
+        tier=Tier.objects.get(code="diamond"),
+        state="awaiting_pickup",
+        delivery_mode="self_pickup",
         arrived_on=D(2026, 10, 5),
-    )  # fmt: skip
+    )
 
     # when the job runs daily through November
     run_days(D(2026, 10, 5), D(2026, 11, 30))
@@ -481,8 +496,11 @@ def two_managers(manager, make_manager, member, supervisor):
         make_manager("AM002", email="am002@example.com"),
         make_manager("AM003", supervised=False),
     )
-    for mgr, dues in ((busy, [D(2026, 10, 12), D(2026, 10, 13), D(2026, 10, 14)]), (idle, [D(2026, 10, 20)]),
-                      (alone, [D(2026, 10, 1)])):  # fmt: skip
+    for mgr, dues in (
+        (busy, [D(2026, 10, 12), D(2026, 10, 13), D(2026, 10, 14)]),
+        (idle, [D(2026, 10, 20)]),
+        (alone, [D(2026, 10, 1)]),
+    ):
         m = member(None, to=mgr)
         for i, due in enumerate(dues):
             ObligationFactory(
@@ -555,8 +573,14 @@ def test_second_run_of_the_same_day_changes_nothing(club):
     second = run(D(2026, 10, 10))
 
     # then the first run did something in every kind of step, and the second changed nothing
-    for step in ("recurring", "birthday_gift", "unreachable_followup", "card_pickup_reminder",
-                 "overdue", "notifications"):  # fmt: skip
+    for step in (
+        "recurring",
+        "birthday_gift",
+        "unreachable_followup",
+        "card_pickup_reminder",
+        "overdue",
+        "notifications",
+    ):
         assert first["counts"][step] > 0, step
     assert all(n == 0 for n in second["counts"].values())
     assert list(Obligation.objects.order_by("pk").values()) == state

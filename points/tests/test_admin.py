@@ -32,8 +32,16 @@ def member(no_rewards):
 def test_every_points_page_opens(admin_client, member):
     services.credit_ratings_compute(on=dt.date(2026, 6, 1))
     services.points_expire(on=dt.date(2026, 12, 31))
-    for model in ("pointsaccount", "pointslot", "pointsentry", "rewardrule", "pointspolicy", "creditpolicy",
-                  "creditrating", "pointsjob"):  # fmt: skip
+    for model in (
+        "pointsaccount",
+        "pointslot",
+        "pointsentry",
+        "rewardrule",
+        "pointspolicy",
+        "creditpolicy",
+        "creditrating",
+        "pointsjob",
+    ):
         assert admin_client.get(f"/admin/points/{model}/").status_code == 200, model
     html = text(admin_client.get(f"/admin/points/pointsaccount/{member.pk}/change/"))
     assert 'class="points-balance">300<' in html
@@ -52,8 +60,15 @@ def test_the_ledger_cannot_be_edited_or_deleted(admin_client, member):
 
 def test_reward_rules_are_edited_with_history(admin_client):
     rule = RewardRule.objects.get(code="gotone_brand")
-    data = {"code": rule.code, "name": rule.name, "kind": "brand", "brand": "gotone", "min_years": 0,
-            "percent": "15.00", "active": "on"}  # fmt: skip
+    data = {
+        "code": rule.code,
+        "name": rule.name,
+        "kind": "brand",
+        "brand": "gotone",
+        "min_years": 0,
+        "percent": "15.00",
+        "active": "on",
+    }
     response = admin_client.post(f"/admin/points/rewardrule/{rule.pk}/change/", data)
     assert response.status_code == 302
     assert str(RewardRule.objects.get(pk=rule.pk).percent) == "15.00"
@@ -63,10 +78,16 @@ def test_reward_rules_are_edited_with_history(admin_client):
 def test_the_credit_table_refuses_a_bad_shape(admin_client):
     policy = CreditPolicy.objects.get(code="default")
     data = {
-        "code": "default", "brand_points": '{"gotone": 50}', "tenure_points": '[[1, 50]]',
-        "average_bands": '[["twenty", 0]]', "over_top_band_points": 250, "bills_counted": 6,
-        "suspension_penalty": 100, "suspension_months": 12, "star_thresholds": "[[500, 5]]",
-    }  # fmt: skip
+        "code": "default",
+        "brand_points": '{"gotone": 50}',
+        "tenure_points": "[[1, 50]]",
+        "average_bands": '[["twenty", 0]]',
+        "over_top_band_points": 250,
+        "bills_counted": 6,
+        "suspension_penalty": 100,
+        "suspension_months": 12,
+        "star_thresholds": "[[500, 5]]",
+    }
     html = text(admin_client.post(f"/admin/points/creditpolicy/{policy.pk}/change/", data))
     assert "does not have the expected shape" in html
     data["average_bands"] = '[["20", 0], ["400", 200]]'
@@ -82,8 +103,13 @@ def test_the_customer_panel(member):
     assert "points-frozen" not in html and "<td>2024</td><td>70</td><td>2026-12-31</td>" in html
     # frozen, on the dashboard (a panel of its own)
     services.points_freeze(customer=member, reason="pending_closure")
-    html = re.sub(r"\s+", " ", render_to_string("points/_customer_points.html",
-                                                 {"points": selectors.customer_points_panel(member, on=dt.date(2026, 11, 2))}))  # fmt: skip
+    html = re.sub(
+        r"\s+",
+        " ",
+        render_to_string(
+            "points/_customer_points.html", {"points": selectors.customer_points_panel(member, on=dt.date(2026, 11, 2))}
+        ),
+    )
     assert '<section class="panel" id="points"' in html
     assert "frozen · pending closure" in html
 

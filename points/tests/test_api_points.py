@@ -156,16 +156,20 @@ def test_redemption_refusals(api, member):
     assert_error(redeem(api, member.msisdn, 601, key="r-big"), 409, "insufficient_points")
     assert_error(redeem(api, "13999999999", 1, key="r-404"), 404, "unknown_customer")
     error = assert_error(
-        api.post("/api/v1/points/redemptions/", {"msisdn": "123", "points": 0}, format="json",
-                 HTTP_IDEMPOTENCY_KEY="r-bad"),
-        400, "invalid",
-    )  # fmt: skip
+        api.post(
+            "/api/v1/points/redemptions/", {"msisdn": "123", "points": 0}, format="json", HTTP_IDEMPOTENCY_KEY="r-bad"
+        ),
+        400,
+        "invalid",
+    )
     assert set(error["fields"]) == {"msisdn", "points", "reference"}
     error = assert_error(
-        api.post("/api/v1/points/redemptions/", {"msisdn": member.msisdn, "points": 1, "reference": "x"},
-                 format="json"),
-        400, "idempotency_key_required",
-    )  # fmt: skip
+        api.post(
+            "/api/v1/points/redemptions/", {"msisdn": member.msisdn, "points": 1, "reference": "x"}, format="json"
+        ),
+        400,
+        "idempotency_key_required",
+    )
     assert "Idempotency-Key" in error["fields"]
     assert not PointsEntry.objects.filter(kind="redeem").exists()
 

@@ -23,8 +23,9 @@ ON = dt.date(2026, 11, 15)
 
 
 def make(*, brand="easyown", join_date=dt.date(2026, 6, 1), bills=None, suspended_at=(), status="active"):
-    c = customer(brand=brand, join_date=join_date, status=status,
-                 closure_kind="voluntary" if status == "closed" else "")  # fmt: skip
+    c = customer(
+        brand=brand, join_date=join_date, status=status, closure_kind="voluntary" if status == "closed" else ""
+    )
     MonthlyBill.objects.bulk_create(
         MonthlyBill(customer=c, month=m, amount=Decimal(str(a))) for m, a in (bills or {}).items()
     )
@@ -45,9 +46,20 @@ def six(amount, before=dt.date(2026, 11, 1)) -> dict:
 
 
 @pytest.mark.parametrize(
-    "amount, band", [("20", 0), ("20.01", 20), ("50", 20), ("80", 50), ("80.01", 100), ("120", 100),
-                     ("200", 150), ("200.01", 200), ("400", 200), ("400.01", 250)],
-)  # fmt: skip
+    "amount, band",
+    [
+        ("20", 0),
+        ("20.01", 20),
+        ("50", 20),
+        ("80", 50),
+        ("80.01", 100),
+        ("120", 100),
+        ("200", 150),
+        ("200.01", 200),
+        ("400", 200),
+        ("400.01", 250),
+    ],
+)
 def test_the_sql_average_bands_are_exact(amount, band):
     c = make(bills=six(amount))
     services.credit_ratings_compute(on=ON)
@@ -73,7 +85,7 @@ def test_the_sql_counts_what_the_rules_count():
             join_date=dt.date(2010, 1, 1),
             bills=six("999"),
             suspended_at=[dt.datetime(2026, 1, 1, 9, tzinfo=SH), dt.datetime(2026, 3, 1, 9, tzinfo=SH)],
-        ),  # fmt: skip
+        ),
     ]
     job = services.credit_ratings_compute(on=ON, chunk_size=3)
     table = selectors.credit_table()
@@ -99,8 +111,12 @@ def test_closed_customers_are_not_rated_and_the_date_is_stored():
 def test_on_demand_and_the_table_as_data():
     c = make(brand="gotone", join_date=dt.date(2024, 1, 1), bills=six("100"))
     # on demand without a stored rating: computed, not stored
-    assert selectors.credit_stars_now(c, on=ON) == {"stars": 3, "score": 50 + 150 + 100, "as_of": ON,
-                                                     "computed": "on_demand"}  # fmt: skip
+    assert selectors.credit_stars_now(c, on=ON) == {
+        "stars": 3,
+        "score": 50 + 150 + 100,
+        "as_of": ON,
+        "computed": "on_demand",
+    }
     assert not CreditRating.objects.exists()
     # staff change the table: GoTone is worth 150
     policy = CreditPolicy.objects.get(code="default")
@@ -131,7 +147,7 @@ specs = st.fixed_dictionaries(
                 dt.date(2021, 11, 15),
                 dt.date(2008, 8, 8),
             ]
-        ),  # fmt: skip
+        ),
         "bills": st.lists(st.one_of(st.none(), amounts), min_size=9, max_size=9),
         "suspensions": st.lists(
             st.sampled_from(
@@ -142,7 +158,7 @@ specs = st.fixed_dictionaries(
                     dt.datetime(2025, 11, 15, 23, 59, tzinfo=SH),
                     dt.datetime(2026, 6, 1, 12, tzinfo=SH),
                 ]
-            ),  # fmt: skip
+            ),
             max_size=3,
         ),
     }
@@ -164,8 +180,11 @@ def test_the_sql_and_the_rules_agree_for_random_customers(population):
                 # nine months of bills ending with ON's month (which must not count)
                 months = [dates.add_months(dt.date(2026, 11, 1), -8 + i) for i in range(9)]
                 bills = {m: a for m, a in zip(months, spec["bills"], strict=True) if a is not None}
-                made.append(make(brand=spec["brand"], join_date=spec["join_date"], bills=bills,
-                                 suspended_at=spec["suspensions"]))  # fmt: skip
+                made.append(
+                    make(
+                        brand=spec["brand"], join_date=spec["join_date"], bills=bills, suspended_at=spec["suspensions"]
+                    )
+                )
             services.credit_ratings_compute(on=ON, chunk_size=2)
             for c in made:
                 expected = selectors.credit_score(customer=c, on=ON, table=table)

@@ -39,8 +39,11 @@ def test_domain_example_points_of_2007_are_valid_until_31_december_2009(no_rewar
 
 def test_each_year_has_its_lot(no_rewards):
     c = customer()
-    bills(c, {dt.date(2025, 11, 1): "100", dt.date(2025, 12, 1): "50.5", dt.date(2026, 1, 1): "70.99"},
-          on=dt.date(2026, 2, 3))  # fmt: skip
+    bills(
+        c,
+        {dt.date(2025, 11, 1): "100", dt.date(2025, 12, 1): "50.5", dt.date(2026, 1, 1): "70.99"},
+        on=dt.date(2026, 2, 3),
+    )
     assert lots(c) == [
         (2025, "earn", 150, 150, dt.date(2027, 12, 31)),
         (2026, "earn", 70, 70, dt.date(2028, 12, 31)),
@@ -202,8 +205,11 @@ def test_a_job_resumes_after_its_last_chunk_done(no_rewards, monkeypatch):
 
 def test_consumption_figures(no_rewards):
     c = customer()
-    bills(c, {dt.date(2025, 12, 1): "99.9", dt.date(2026, 1, 1): "100", dt.date(2026, 2, 1): "50.5"},
-          on=dt.date(2026, 3, 2))  # fmt: skip
+    bills(
+        c,
+        {dt.date(2025, 12, 1): "99.9", dt.date(2026, 1, 1): "100", dt.date(2026, 2, 1): "50.5"},
+        on=dt.date(2026, 3, 2),
+    )
     figures = selectors.consumption(c, dt.date(2026, 3, 2))
     assert figures == {
         "months": [{"month": dt.date(2026, 1, 1), "points": 100}, {"month": dt.date(2026, 2, 1), "points": 50}],

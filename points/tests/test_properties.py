@@ -60,8 +60,9 @@ def test_every_bill_earns_what_the_rules_say_whatever_happened_before(db, sequen
             for person in people:
                 for bill in MonthlyBill.objects.filter(customer=person):
                     base = rules.bill_points(bill.amount)
-                    reward = rules.bill_reward(rewards, base=base, brand=person.brand, join_date=person.join_date,
-                                               month=bill.month)  # fmt: skip
+                    reward = rules.bill_reward(
+                        rewards, base=base, brand=person.brand, join_date=person.join_date, month=bill.month
+                    )
                     posted = dict(
                         PointsEntry.objects.filter(customer=person, bill_month=bill.month)
                         .values_list("kind")

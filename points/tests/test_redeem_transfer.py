@@ -178,8 +178,11 @@ def test_the_move_in_creates_the_lots_one_to_one(no_rewards):
     ]
     assert balance(c) == 1060
     moved = PointsEntry.objects.filter(customer=c, kind="transfer_in").order_by("id")
-    assert [(e.year, e.amount, e.balance_after) for e in moved] == [(2024, 300, 310), (2025, 700, 1010),
-                                                                      (2026, 50, 1060)]  # fmt: skip
+    assert [(e.year, e.amount, e.balance_after) for e in moved] == [
+        (2024, 300, 310),
+        (2025, 700, 1010),
+        (2026, 50, 1060),
+    ]
 
 
 def test_the_move_in_refuses_expired_or_repeated_years(no_rewards):
@@ -226,10 +229,12 @@ def test_concurrent_redemptions_and_transfers_never_overspend(no_rewards):
 
     def spend(i):
         if i % 2:
-            return services.points_redeem(customer=sender, points=100, reference=f"R{i}", idempotency_key=f"r{i}",
-                                          on=ON)  # fmt: skip
-        return services.points_transfer(source=sender, target=recipients[i // 2], points=100,
-                                        idempotency_key=f"t{i}", on=ON)  # fmt: skip
+            return services.points_redeem(
+                customer=sender, points=100, reference=f"R{i}", idempotency_key=f"r{i}", on=ON
+            )
+        return services.points_transfer(
+            source=sender, target=recipients[i // 2], points=100, idempotency_key=f"t{i}", on=ON
+        )
 
     outcomes = run_threads(8, spend)
     # then exactly 6 succeed and 2 are refused for insufficient points; nothing is overspent

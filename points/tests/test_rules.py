@@ -73,9 +73,15 @@ REWARDS = [
 
 @pytest.mark.parametrize(
     "brand, years, percent",
-    [("gotone", 0, "10"), ("gotone", 5, "15"), ("gotone", 10, "20"), ("mzone", 4, "0"), ("mzone", 9, "5"),
-     ("easyown", 12, "10")],
-)  # fmt: skip
+    [
+        ("gotone", 0, "10"),
+        ("gotone", 5, "15"),
+        ("gotone", 10, "20"),
+        ("mzone", 4, "0"),
+        ("mzone", 9, "5"),
+        ("easyown", 12, "10"),
+    ],
+)
 def test_reward_percent_adds_the_brand_rules_and_the_best_tenure_rule(brand, years, percent):
     assert rules.reward_percent(REWARDS, brand=brand, years=years) == Decimal(percent)
 
@@ -98,8 +104,9 @@ def test_the_tenure_of_a_bill_is_counted_at_the_end_of_its_month():
 
 
 def score(*, brand="easyown", join_date=dt.date(2026, 6, 1), bills=None, suspensions=(), on=ON):
-    return rules.credit_score(T, brand=brand, join_date=join_date, bills=bills or {}, suspensions=list(suspensions),
-                              on=on)  # fmt: skip
+    return rules.credit_score(
+        T, brand=brand, join_date=join_date, bills=bills or {}, suspensions=list(suspensions), on=on
+    )
 
 
 @pytest.mark.parametrize("brand, points", [("gotone", 50), ("mzone", 30), ("easyown", 20), ("other", 0)])
@@ -133,9 +140,23 @@ def six(amount) -> dict:
 
 @pytest.mark.parametrize(
     "amount, points",
-    [("0", 0), ("20", 0), ("20.01", 20), ("50", 20), ("50.01", 50), ("80", 50), ("80.01", 100), ("120", 100),
-     ("120.01", 150), ("200", 150), ("200.01", 200), ("400", 200), ("400.01", 250), ("9999", 250)],
-)  # fmt: skip
+    [
+        ("0", 0),
+        ("20", 0),
+        ("20.01", 20),
+        ("50", 20),
+        ("50.01", 50),
+        ("80", 50),
+        ("80.01", 100),
+        ("120", 100),
+        ("120.01", 150),
+        ("200", 150),
+        ("200.01", 200),
+        ("400", 200),
+        ("400.01", 250),
+        ("9999", 250),
+    ],
+)
 def test_average_bands_with_their_exact_boundaries(amount, points):
     assert score(bills=six(amount)).average_points == points
 
@@ -183,9 +204,22 @@ def test_suspensions_in_the_12_months_before_the_date(days, counted):
 
 @pytest.mark.parametrize(
     "total, stars",
-    [(-200, 0), (0, 0), (99, 0), (100, 1), (199, 1), (200, 2), (299, 2), (300, 3), (399, 3), (400, 4), (499, 4),
-     (500, 5), (800, 5)],
-)  # fmt: skip
+    [
+        (-200, 0),
+        (0, 0),
+        (99, 0),
+        (100, 1),
+        (199, 1),
+        (200, 2),
+        (299, 2),
+        (300, 3),
+        (399, 3),
+        (400, 4),
+        (499, 4),
+        (500, 5),
+        (800, 5),
+    ],
+)
 def test_stars_by_score(total, stars):
     assert rules.stars_for(T, total) == stars
 
@@ -202,14 +236,26 @@ def test_a_whole_score():
 
 def test_the_table_is_data():
     table = rules.CreditTable.from_data(
-        brand_points={"gotone": 80}, tenure_points=[[1, 10]], average_bands=[["100", 5]], over_top_band_points=7,
-        bills_counted=2, suspension_penalty=30, suspension_months=6, star_thresholds=[[90, 1]],
-    )  # fmt: skip
+        brand_points={"gotone": 80},
+        tenure_points=[[1, 10]],
+        average_bands=[["100", 5]],
+        over_top_band_points=7,
+        bills_counted=2,
+        suspension_penalty=30,
+        suspension_months=6,
+        star_thresholds=[[90, 1]],
+    )
     s = rules.credit_score(
-        table, brand="gotone", join_date=dt.date(2020, 1, 1),
-        bills={dt.date(2026, 10, 1): Decimal("500"), dt.date(2026, 9, 1): Decimal("500"),
-               dt.date(2026, 8, 1): Decimal("1")},
-        suspensions=[dt.date(2026, 6, 1), dt.date(2026, 5, 15)], on=ON,
-    )  # fmt: skip
+        table,
+        brand="gotone",
+        join_date=dt.date(2020, 1, 1),
+        bills={
+            dt.date(2026, 10, 1): Decimal("500"),
+            dt.date(2026, 9, 1): Decimal("500"),
+            dt.date(2026, 8, 1): Decimal("1"),
+        },
+        suspensions=[dt.date(2026, 6, 1), dt.date(2026, 5, 15)],
+        on=ON,
+    )
     # 80 + 10 + 7 (two bills averaging 500 > 100) - 30 (only 1 June is within 6 months) = 67: no star
     assert (s.score, s.suspensions, s.stars) == (67, 1, 0)

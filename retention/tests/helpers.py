@@ -14,9 +14,13 @@ def tier_change(customer, tier: str | None, on: dt.date) -> None:
     tiers = {t.code: t for t in Tier.objects.all()}
     current = CustomerTier.objects.filter(customer=customer).first()
     TierChange.objects.create(
-        customer=customer, from_tier=current.tier if current else None, to_tier=tiers.get(tier),
-        transition="joined" if tier else "left", reason="score", effective_on=on,
-    )  # fmt: skip
+        customer=customer,
+        from_tier=current.tier if current else None,
+        to_tier=tiers.get(tier),
+        transition="joined" if tier else "left",
+        reason="score",
+        effective_on=on,
+    )
     CustomerTier.objects.update_or_create(
         customer=customer, defaults={"tier": tiers.get(tier), "source": "score" if tier else "", "since": on}
     )
@@ -40,9 +44,12 @@ def walk(case, to: str, *, actor=None):
     """Move a case along the usual path until it is in state `to`."""
     for state in rules.USUAL_PATHS[to]:
         case = services.case_transition(
-            case=case, to=state, actor=actor, offer="data_bonus" if state == "offer_made" else "",
+            case=case,
+            to=state,
+            actor=actor,
+            offer="data_bonus" if state == "offer_made" else "",
             visit_on=dt.date(2026, 12, 31) if state == "escalated" else None,
-        )  # fmt: skip
+        )
     return case
 
 

@@ -47,8 +47,12 @@ def test_a_closure_request_opens_a_case_for_the_manager_with_a_contact_due_in_on
     gold.refresh_from_db()
     assert opened and gold.status == "pending_closure"
     assert PointsAccount.objects.get(customer=gold).frozen
-    assert (case.state, case.manager, case.channel, case.reason_category) == ("open", manager, "hotline",
-                                                                             "competitor_offer")  # fmt: skip
+    assert (case.state, case.manager, case.channel, case.reason_category) == (
+        "open",
+        manager,
+        "hotline",
+        "competitor_offer",
+    )
     obligation = Obligation.objects.get(customer=gold, kind="retention_contact")
     assert (obligation.manager, obligation.due_on) == (manager, dt.date(2026, 10, 8))  # the first working day after
     step = case.steps.get()
@@ -98,14 +102,24 @@ def test_every_legal_transition_moves_the_case_and_logs_who_when_and_what(gold, 
     case = walk(open_case(gold), state)
     at = dt.datetime(2026, 10, 9, 15, 0, tzinfo=SHANGHAI)
     moved = services.case_transition(
-        case=case, to=to, actor=manager.user, note="回访", at=at, offer="plan_discount" if to == "offer_made" else "",
+        case=case,
+        to=to,
+        actor=manager.user,
+        note="回访",
+        at=at,
+        offer="plan_discount" if to == "offer_made" else "",
         visit_on=dt.date(2026, 10, 12) if to == "escalated" else None,
-    )  # fmt: skip
+    )
     assert moved.state == to
     step = CaseStep.objects.filter(case=case).latest("id")
     assert (step.from_state, step.to_state, step.actor, step.actor_label, step.at, step.note) == (
-        state, to, manager.user, manager.user.username, at, "回访"
-    )  # fmt: skip
+        state,
+        to,
+        manager.user,
+        manager.user.username,
+        at,
+        "回访",
+    )
     if to == "offer_made":
         assert step.offer.code == "plan_discount" and moved.offer.code == "plan_discount"
     assert (moved.closed_at is not None) == (to in ("retained", "churned"))
@@ -156,8 +170,14 @@ def test_an_escalation_plans_a_home_visit_with_a_contact_due_that_day(gold, mana
 
 def test_contacted_with_a_channel_logs_the_call_and_closes_the_retention_contact(gold, manager):
     case = open_case(gold)
-    services.case_transition(case=case, to="contacted", actor=manager.user, channel="call", note="不想走了？",
-                             at=dt.datetime(2026, 10, 8, 9, 0, tzinfo=SHANGHAI))  # fmt: skip
+    services.case_transition(
+        case=case,
+        to="contacted",
+        actor=manager.user,
+        channel="call",
+        note="不想走了？",
+        at=dt.datetime(2026, 10, 8, 9, 0, tzinfo=SHANGHAI),
+    )
     log = ContactLog.objects.get(customer=gold)
     assert (log.channel, log.outcome, log.source, log.note) == ("call", "reached", "retention", "不想走了？")
     assert Obligation.objects.get(customer=gold, kind="retention_contact").status == "done"
@@ -190,8 +210,13 @@ def test_a_closure_churns_the_case_and_records_the_churn_through_the_other_apps(
     assert case.state == "churned" and case.steps.latest("id").action == "closed"
     record = ChurnRecord.objects.get(customer=gold)
     assert (record.closed_on, record.kind, record.tier.code, record.region, record.manager, record.case) == (
-        dt.date(2026, 10, 20), "voluntary", "gold", gold.region, manager, case
-    )  # fmt: skip
+        dt.date(2026, 10, 20),
+        "voluntary",
+        "gold",
+        gold.region,
+        manager,
+        case,
+    )
     # the tier is removed (history), the assignment ended, open obligations cancelled, points cleared and frozen
     assert CustomerTier.objects.get(customer=gold).tier is None
     assert TierChange.objects.filter(customer=gold).latest("id").reason == "closure"
@@ -204,8 +229,9 @@ def test_a_closure_churns_the_case_and_records_the_churn_through_the_other_apps(
 
 def test_an_arrears_closure_after_a_suspension_records_churn_without_a_case(gold):
     services.customer_lifecycle(customer=gold, action="suspend", kind="arrears")
-    services.customer_lifecycle(customer=gold, action="close", kind="arrears",
-                                at=dt.datetime(2026, 11, 3, 9, 0, tzinfo=SHANGHAI))  # fmt: skip
+    services.customer_lifecycle(
+        customer=gold, action="close", kind="arrears", at=dt.datetime(2026, 11, 3, 9, 0, tzinfo=SHANGHAI)
+    )
     record = ChurnRecord.objects.get(customer=gold)
     assert (record.kind, record.tier.code, record.case) == ("arrears", "gold", None)
 

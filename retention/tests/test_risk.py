@@ -47,14 +47,23 @@ def club():
     spend(people["E"], "300.00", "10.00")
     MonthlyBill.objects.filter(customer=people["B"], month=dt.date(2026, 10, 1)).update(paid=False)
     for start in (dt.date(2025, 9, 1), dt.date(2026, 3, 1), dt.date(2026, 9, 1)):
-        customer_services.customer_transition(customer=people["B"], action="suspend", kind="arrears",
-                                              at=club_time(start))  # fmt: skip
-        customer_services.customer_transition(customer=people["B"], action="reactivate",
-                                              at=club_time(start + dt.timedelta(days=3)))  # fmt: skip
+        customer_services.customer_transition(
+            customer=people["B"], action="suspend", kind="arrears", at=club_time(start)
+        )
+        customer_services.customer_transition(
+            customer=people["B"], action="reactivate", at=club_time(start + dt.timedelta(days=3))
+        )
     services.closure_request(customer=people["C"], at=club_time(dt.date(2026, 11, 10)))  # through the lifecycle
     for n in (1, 2):
-        ObligationFactory(customer=people["C"], manager=manager, kind="periodic_contact", period=f"p{n}",
-                                  opened_on=dt.date(2026, 10, 1), due_on=dt.date(2026, 10, 31), status="overdue")  # fmt: skip
+        ObligationFactory(
+            customer=people["C"],
+            manager=manager,
+            kind="periodic_contact",
+            period=f"p{n}",
+            opened_on=dt.date(2026, 10, 1),
+            due_on=dt.date(2026, 10, 31),
+            status="overdue",
+        )
     people["manager"] = manager
     return people
 

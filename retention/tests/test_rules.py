@@ -77,8 +77,9 @@ def test_year_kpis_against_hand_computed_figures():
 def test_a_month_with_zero_members_has_no_rate_and_the_ytd_starts_at_the_first_members():
     # given: the club started in March (no members before), 100 members at the end of March, 1 closure in April
     members = [None, 0, 0, 100, 99, *[99] * 8]
-    kpis = rules.year_kpis(year=2026, members=members, voluntary=[0, 0, 0, 1, *[0] * 8], arrears=[0] * 12,
-                           target=Decimal("2.00"))  # fmt: skip
+    kpis = rules.year_kpis(
+        year=2026, members=members, voluntary=[0, 0, 0, 1, *[0] * 8], arrears=[0] * 12, target=Decimal("2.00")
+    )
     # then: no division by zero anywhere; January has no snapshot of December
     assert [k.rate for k in kpis[:3]] == [None, None, None]
     assert kpis[0].members_previous is None and kpis[0].average_members is None
@@ -88,8 +89,9 @@ def test_a_month_with_zero_members_has_no_rate_and_the_ytd_starts_at_the_first_m
 
 
 def test_months_still_to_come_have_no_ytd_rate_nor_breach():
-    kpis = rules.year_kpis(year=2026, members=[10] * 13, voluntary=[1] * 12, arrears=[0] * 12,
-                           target=Decimal("3.50"), through=2)  # fmt: skip
+    kpis = rules.year_kpis(
+        year=2026, members=[10] * 13, voluntary=[1] * 12, arrears=[0] * 12, target=Decimal("3.50"), through=2
+    )
     assert kpis[1].ytd_rate == Decimal("20.00") and kpis[1].breach
     assert kpis[2].ytd_rate is None and not kpis[2].breach and kpis[2].ytd_churned == 0
 
@@ -107,10 +109,22 @@ def test_a_tier_without_a_target_of_its_own_has_the_all_members_target():
 
 
 def test_risk_reasons_heaviest_first_and_the_score_is_their_sum():
-    weights = {"falling_spend": Decimal("30"), "suspension": Decimal("15"), "arrears": Decimal("20"),
-               "closure_request": Decimal("40"), "overdue_contact": Decimal("10")}  # fmt: skip
-    facts = rules.RiskFacts(spend_recent=Decimal("240"), spend_before=Decimal("400"), falling_spend=True,
-                            suspensions=1, arrears=0, closure_requests=1, overdue_contacts=3)  # fmt: skip
+    weights = {
+        "falling_spend": Decimal("30"),
+        "suspension": Decimal("15"),
+        "arrears": Decimal("20"),
+        "closure_request": Decimal("40"),
+        "overdue_contact": Decimal("10"),
+    }
+    facts = rules.RiskFacts(
+        spend_recent=Decimal("240"),
+        spend_before=Decimal("400"),
+        falling_spend=True,
+        suspensions=1,
+        arrears=0,
+        closure_requests=1,
+        overdue_contacts=3,
+    )
     reasons = rules.risk_reasons(facts, weights)
     assert [r[0] for r in reasons] == ["closure_request", "falling_spend", "overdue_contact", "suspension"]
     assert reasons[1] == ("falling_spend", Decimal("40.0"), Decimal("30"))  # spend down 40 %

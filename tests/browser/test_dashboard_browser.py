@@ -53,9 +53,14 @@ def a_managers_morning() -> tuple[AccountManager, Obligation]:
 
     def due(customer, kind, days, status="open"):
         return Obligation.objects.create(
-            customer=customer, manager=manager, kind=kind, period=f"d{days}", opened_on=today - dt.timedelta(30),
-            due_on=today + dt.timedelta(days), status=status,
-        )  # fmt: skip
+            customer=customer,
+            manager=manager,
+            kind=kind,
+            period=f"d{days}",
+            opened_on=today - dt.timedelta(30),
+            due_on=today + dt.timedelta(days),
+            status=status,
+        )
 
     zhang = member("张三", "13812345678", "diamond")
     target = due(zhang, "periodic_contact", -3, "overdue")
@@ -130,9 +135,14 @@ def test_manager_logs_a_contact_in_one_tap_and_switches_to_chinese(live_server, 
 
     # and on a phone (390×844), the same session: one column, large tap targets
     phone_context = browser.new_context(
-        viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, locale="zh-CN",
-        timezone_id="Asia/Shanghai", storage_state=page.context.storage_state(),
-    )  # fmt: skip
+        viewport=PHONE,
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        storage_state=page.context.storage_state(),
+    )
     try:
         look_at_it_on_a_phone(phone_context.new_page(), live_server.url, artifacts)
     finally:

@@ -27,16 +27,30 @@ def monthly_bills(month: dt.date, amounts) -> dict[dt.date, Decimal]:
 
 
 def make_customer(
-    *, join_date=dt.date(2010, 1, 1), bills=None, plan=None, key_roles=(), transfer=None, override=None,
-    current: rules.TierState = rules.NONE, product_type="primary", status="active", msisdn=None, approver=None,
+    *,
+    join_date=dt.date(2010, 1, 1),
+    bills=None,
+    plan=None,
+    key_roles=(),
+    transfer=None,
+    override=None,
+    current: rules.TierState = rules.NONE,
+    product_type="primary",
+    status="active",
+    msisdn=None,
+    approver=None,
     creator=None,
-):  # fmt: skip
+):
     extra = {"msisdn": msisdn} if msisdn else {}
     customer = CustomerFactory(
-        region=RegionFactory(), join_date=join_date, product_type=product_type, status=status,
+        region=RegionFactory(),
+        join_date=join_date,
+        product_type=product_type,
+        status=status,
         closure_kind="voluntary" if status == "closed" else "",
-        suspension_kind="arrears" if status == "suspended" else "", **extra,
-    )  # fmt: skip
+        suspension_kind="arrears" if status == "suspended" else "",
+        **extra,
+    )
     MonthlyBill.objects.bulk_create(
         MonthlyBill(customer=customer, month=m, amount=a, paid=True) for m, a in (bills or {}).items()
     )
@@ -51,15 +65,25 @@ def make_customer(
     if transfer:
         tier, moved_on = transfer
         TransferFloor.objects.create(
-            customer=customer, tier=Tier.objects.get(code=tier), from_region="XX", moved_on=moved_on,
+            customer=customer,
+            tier=Tier.objects.get(code=tier),
+            from_region="XX",
+            moved_on=moved_on,
             kept_until=dt.date(moved_on.year, 12, 31),
-        )  # fmt: skip
+        )
     if override:
         tier, starts, ends = override
         TierOverride.objects.create(
-            customer=customer, tier=Tier.objects.get(code=tier), reason="test", starts_on=starts, ends_on=ends,
-            status="approved", created_by=creator, approved_by=approver, approved_at=timezone.now(),
-        )  # fmt: skip
+            customer=customer,
+            tier=Tier.objects.get(code=tier),
+            reason="test",
+            starts_on=starts,
+            ends_on=ends,
+            status="approved",
+            created_by=creator,
+            approved_by=approver,
+            approved_at=timezone.now(),
+        )
     if current.tier:
         CustomerTierFactory(
             customer=customer,
@@ -78,8 +102,12 @@ def population(n: int = 12, month: dt.date = dt.date(2026, 12, 1)):
     people = []
     for i in range(n):
         spend = [50, 90, 180, 350][i % 4] + i
-        current = [rules.NONE, rules.TierState("gold", "score", dt.date(2026, 11, 30)),
-                   rules.TierState("silver", "score", dt.date(2027, 6, 30)), rules.TierState("gold", "plan", None)][i % 4]  # fmt: skip
+        current = [
+            rules.NONE,
+            rules.TierState("gold", "score", dt.date(2026, 11, 30)),
+            rules.TierState("silver", "score", dt.date(2027, 6, 30)),
+            rules.TierState("gold", "plan", None),
+        ][i % 4]
         people.append(
             make_customer(join_date=dt.date(2012, 1, 1), bills=monthly_bills(month, [spend] * 12), current=current)
         )
@@ -91,9 +119,15 @@ def state_of(customer) -> rules.TierState:
 
 
 def run_month(
-    month: dt.date, *, policy: RatingPolicy | None = None, dry_run=False, draft=None, chunk_size=None, settings=None,
+    month: dt.date,
+    *,
+    policy: RatingPolicy | None = None,
+    dry_run=False,
+    draft=None,
+    chunk_size=None,
+    settings=None,
     close=True,
-):  # fmt: skip
+):
     """Run `month` inline (forced), the 24 months before it closed unless close=False."""
     if close:
         close_months(dates.add_months(month, -24), dates.add_months(month, -1))

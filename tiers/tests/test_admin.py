@@ -99,11 +99,20 @@ def test_policy_edit_bumps_the_version_keeps_history_and_refuses_unknown_tiers(a
     page = text(admin_client.get(url))
     assert "a tier not named uses its default threshold" in page  # JSON help text
     data = {
-        "code": policy.code, "name": policy.name, "kind": policy.kind, "active": "on", "run_day": 1,
-        "window_months": 12, "thresholds": '{"diamond": "4500"}', "tenure_bonus": "[[10, 300], [3, 200], [1, 100]]",
-        "min_tenure_months": 12, "validity_months": 12, "expiry_day": "", "plan_tiers": '{"388": "gold"}',
+        "code": policy.code,
+        "name": policy.name,
+        "kind": policy.kind,
+        "active": "on",
+        "run_day": 1,
+        "window_months": 12,
+        "thresholds": '{"diamond": "4500"}',
+        "tenure_bonus": "[[10, 300], [3, 200], [1, 100]]",
+        "min_tenure_months": 12,
+        "validity_months": 12,
+        "expiry_day": "",
+        "plan_tiers": '{"388": "gold"}',
         "key_person_tiers": "[]",
-    }  # fmt: skip
+    }
     # a threshold for a tier that does not exist is refused with a message
     refused = admin_client.post(url, {**data, "thresholds": '{"ruby": "9000"}'})
     assert refused.status_code == 200 and "ruby" in text(refused)
@@ -276,10 +285,16 @@ def test_override_needs_a_second_admin(admin_client, admin_user, staff_user):
     # when an admin asks for gold until the end of the year
     response = admin_client.post(
         "/admin/tiers/tieroverride/add/",
-        {"customer": customer.pk, "tier": gold.pk, "reason": "VIP complaint settled", "starts_on": "2026-11-10",
-         "ends_on": "2026-12-31", "_save": "Save"},
+        {
+            "customer": customer.pk,
+            "tier": gold.pk,
+            "reason": "VIP complaint settled",
+            "starts_on": "2026-11-10",
+            "ends_on": "2026-12-31",
+            "_save": "Save",
+        },
         follow=True,
-    )  # fmt: skip
+    )
     override = TierOverride.objects.get()
     assert response.status_code == 200
     assert (override.created_by, override.status) == (admin_user, "pending")
@@ -313,12 +328,16 @@ def test_override_form_refuses_an_end_before_the_start_and_reject_revoke_work(ad
     bad = admin_client.post(
         "/admin/tiers/tieroverride/add/",
         {"customer": customer.pk, "tier": gold.pk, "reason": "x", "starts_on": "2026-11-10", "ends_on": "2026-11-01"},
-    )  # fmt: skip
+    )
     assert "The end date is before the start date." in text(bad) and not TierOverride.objects.exists()
     override = services.tier_override_create(
-        customer=customer, tier=gold, reason="r", starts_on=dt.date(2030, 1, 1), ends_on=dt.date(2030, 2, 1),
+        customer=customer,
+        tier=gold,
+        reason="r",
+        starts_on=dt.date(2030, 1, 1),
+        ends_on=dt.date(2030, 2, 1),
         actor=staff_user,
-    )  # fmt: skip
+    )
     # revoking a pending override is refused with a message; rejecting works
     revoke = admin_client.post(
         "/admin/tiers/tieroverride/", {"action": "revoke", "_selected_action": [override.pk]}, follow=True
@@ -394,9 +413,13 @@ def _customers_with_history(n: int, staff) -> None:
     for i in range(n):
         customer = spender([10, 100, 200, 400][i % 4])
         services.tier_override_create(
-            customer=customer, tier=gold, reason="r", starts_on=dt.date(2030, 1, 1), ends_on=dt.date(2030, 2, 1),
+            customer=customer,
+            tier=gold,
+            reason="r",
+            starts_on=dt.date(2030, 1, 1),
+            ends_on=dt.date(2030, 2, 1),
             actor=staff,
-        )  # fmt: skip
+        )
     run_month(M)
     assert TierChange.objects.count() >= n * 3 // 4
 
@@ -431,9 +454,22 @@ def test_a_view_only_staff_user_cannot_revert_a_policy_through_its_history(clien
     record = policy.history.first()
     url = f"/admin/tiers/ratingpolicy/{policy.pk}/history/{record.history_id}/"
     assert client.get(url).status_code == 200  # may look
-    response = client.post(url, {"code": "annual", "name": "Hijacked", "kind": policy.kind, "run_day": 1,
-                                 "window_months": 12, "thresholds": "{}", "tenure_bonus": "[]", "min_tenure_months": 12,
-                                 "validity_months": 12, "plan_tiers": "{}", "key_person_tiers": "[]"})  # fmt: skip
+    response = client.post(
+        url,
+        {
+            "code": "annual",
+            "name": "Hijacked",
+            "kind": policy.kind,
+            "run_day": 1,
+            "window_months": 12,
+            "thresholds": "{}",
+            "tenure_bonus": "[]",
+            "min_tenure_months": 12,
+            "validity_months": 12,
+            "plan_tiers": "{}",
+            "key_person_tiers": "[]",
+        },
+    )
     assert response.status_code == 403
     policy.refresh_from_db()
     assert policy.name == "Renamed"

@@ -25,9 +25,18 @@ TIERS = [None, "silver", "gold", "diamond"]
 
 amounts = st.decimals(min_value=0, max_value=900, places=2, allow_nan=False, allow_infinity=False)
 join_dates = st.sampled_from(
-    [dt.date(2025, 12, 1), dt.date(2025, 12, 2), dt.date(2025, 11, 30), dt.date(2023, 12, 1), dt.date(2023, 12, 2),
-     dt.date(2016, 12, 1), dt.date(2016, 12, 2), dt.date(2010, 5, 5), dt.date(2026, 6, 1)]
-)  # fmt: skip
+    [
+        dt.date(2025, 12, 1),
+        dt.date(2025, 12, 2),
+        dt.date(2025, 11, 30),
+        dt.date(2023, 12, 1),
+        dt.date(2023, 12, 2),
+        dt.date(2016, 12, 1),
+        dt.date(2016, 12, 2),
+        dt.date(2010, 5, 5),
+        dt.date(2026, 6, 1),
+    ]
+)
 states = st.one_of(
     st.just(rules.NONE),
     st.builds(
@@ -88,12 +97,17 @@ def facts_of(spec, policy: rules.Policy) -> rules.CustomerFacts:
     if spec["override"] and spec["override"][1] <= E <= spec["override"][2]:
         override = (spec["override"][0], spec["override"][2])
     return rules.CustomerFacts(
-        join_date=spec["join_date"], product_type=spec["product_type"], status=spec["status"],
-        bills={m: a for m, a in bills.items() if m in window}, plan_code=plan[0] if plan else None,
+        join_date=spec["join_date"],
+        product_type=spec["product_type"],
+        status=spec["status"],
+        bills={m: a for m, a in bills.items() if m in window},
+        plan_code=plan[0] if plan else None,
         plan_started_on=plan[1] if plan else None,
         key_person_roles=[(r, c) for r, c, at in spec["key_roles"] if at < E_start],
-        transfer=transfer, override=override, current=spec["current"],
-    )  # fmt: skip
+        transfer=transfer,
+        override=override,
+        current=spec["current"],
+    )
 
 
 def check_population(specs, policy_model, django_user_model):
@@ -110,11 +124,18 @@ def _check_population(specs, policy_model, django_user_model):
         make_customer(
             join_date=s["join_date"],
             bills={m: a for m, a in zip(rules.window_months(M, 12), s["bills"], strict=True) if a is not None},
-            plan=s["plan"], key_roles=s["key_roles"], transfer=s["transfer"], override=s["override"],
-            current=s["current"], product_type=s["product_type"], status=s["status"], creator=staff, approver=staff,
+            plan=s["plan"],
+            key_roles=s["key_roles"],
+            transfer=s["transfer"],
+            override=s["override"],
+            current=s["current"],
+            product_type=s["product_type"],
+            status=s["status"],
+            creator=staff,
+            approver=staff,
         )
         for s in specs
-    ]  # fmt: skip
+    ]
     run, _ = services.tier_run_start(month=M, policy=policy_model, force=True, dispatch=False)
     policy = rules.Policy.from_json(run.policy_snapshot)
     services.tier_run_execute(run=run)
@@ -177,8 +198,14 @@ def test_amounts_strategy_produces_fen():
 
 JAN = dt.date(2027, 1, 1)
 # December's run, daily steps (a floor starts, an override ends, move-ins lapse on 1 Jan), January's run, a day after
-TIMELINE = [("run", M), ("day", dt.date(2026, 12, 15)), ("day", dt.date(2026, 12, 21)), ("day", JAN), ("run", JAN),
-            ("day", dt.date(2027, 1, 16))]  # fmt: skip
+TIMELINE = [
+    ("run", M),
+    ("day", dt.date(2026, 12, 15)),
+    ("day", dt.date(2026, 12, 21)),
+    ("day", JAN),
+    ("run", JAN),
+    ("day", dt.date(2027, 1, 16)),
+]
 
 beside_states = st.builds(
     rules.TierState,
@@ -196,7 +223,7 @@ timeline_specs = st.builds(
         "transfer": transfer or spec["transfer"],
         "key_roles": [(r, c, role_at or at) for r, c, at in spec["key_roles"]],
         "current": current or spec["current"],
-    },  # fmt: skip
+    },
     customer_specs,
     st.one_of(st.none(), st.tuples(st.sampled_from(["388", "128"]), st.sampled_from([dt.date(2026, 12, 15), JAN]))),
     st.one_of(
@@ -227,12 +254,17 @@ def facts_on(spec, policy: rules.Policy, on: dt.date, month: dt.date, current: r
     if spec["override"] and spec["override"][1] <= on <= spec["override"][2]:
         override = (spec["override"][0], spec["override"][2])
     return rules.CustomerFacts(
-        join_date=spec["join_date"], product_type=spec["product_type"], status=spec["status"],
-        bills={m: a for m, a in bills.items() if m in window}, plan_code=plan[0] if plan else None,
+        join_date=spec["join_date"],
+        product_type=spec["product_type"],
+        status=spec["status"],
+        bills={m: a for m, a in bills.items() if m in window},
+        plan_code=plan[0] if plan else None,
         plan_started_on=plan[1] if plan else None,
         key_person_roles=[(r, c) for r, c, at in spec["key_roles"] if at < start],
-        transfer=transfer, override=override, current=current,
-    )  # fmt: skip
+        transfer=transfer,
+        override=override,
+        current=current,
+    )
 
 
 def check_timeline(specs, policy_model, django_user_model):
@@ -244,10 +276,16 @@ def check_timeline(specs, policy_model, django_user_model):
             customer = make_customer(
                 join_date=s["join_date"],
                 bills={m: a for m, a in zip(rules.window_months(M, 12), s["bills"], strict=True) if a is not None},
-                plan=s["plan"], key_roles=s["key_roles"], transfer=s["transfer"], override=s["override"],
-                current=s["current"], product_type=s["product_type"], status=s["status"], creator=staff,
+                plan=s["plan"],
+                key_roles=s["key_roles"],
+                transfer=s["transfer"],
+                override=s["override"],
+                current=s["current"],
+                product_type=s["product_type"],
+                status=s["status"],
+                creator=staff,
                 approver=staff,
-            )  # fmt: skip
+            )
             if s["plan2"] and s["plan2"][1] != (s["plan"] or (None, None))[1]:
                 PlanPeriod.objects.create(customer=customer, plan_code=s["plan2"][0], started_on=s["plan2"][1])
             else:

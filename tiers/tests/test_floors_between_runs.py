@@ -33,9 +33,13 @@ def approved_override(customer, code: str, starts_on: dt.date, ends_on: dt.date,
     clerk = django_user_model.objects.get_or_create(username="clerk", defaults={"is_staff": True})[0]
     boss = django_user_model.objects.get_or_create(username="boss", defaults={"is_staff": True})[0]
     override = services.tier_override_create(
-        customer=customer, tier=Tier.objects.get(code=code), reason="complaint", starts_on=starts_on,
-        ends_on=ends_on, actor=clerk,
-    )  # fmt: skip
+        customer=customer,
+        tier=Tier.objects.get(code=code),
+        reason="complaint",
+        starts_on=starts_on,
+        ends_on=ends_on,
+        actor=clerk,
+    )
     # approved before it starts: nothing applies on the approval day
     at = timezone.make_aware(dt.datetime(2026, 12, 1, 10))
     return services.tier_override_approve(override=override, actor=boss, at=at, on=dt.date(2026, 12, 1))
@@ -55,8 +59,11 @@ def test_an_override_for_15_to_20_december_applies_on_the_15th_and_lapses_on_the
     assert state_of(customer) == rules.TierState("silver", "override", dt.date(2026, 12, 20), "diamond", NOV30_27)
     change = last_change(customer)
     assert (change.transition, change.reason, change.effective_on, change.run) == (
-        "downgraded", "override", dt.date(2026, 12, 15), None,
-    )  # fmt: skip
+        "downgraded",
+        "override",
+        dt.date(2026, 12, 15),
+        None,
+    )
     assert day(dt.date(2026, 12, 20)) == {}
     # and the day after its end she is back to her score tier, still valid, with the override as the reason
     assert day(dt.date(2026, 12, 21)) == {"upgraded": 1}

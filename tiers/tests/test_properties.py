@@ -14,11 +14,14 @@ from tiers.tests.helpers import make_customer, run_month
 from tiers.tests.test_engine_agrees_with_rules import M, customer_specs
 
 POLICY = rules.Policy(
-    kind=rules.ANNUAL, window_months=12,
+    kind=rules.ANNUAL,
+    window_months=12,
     thresholds={"silver": Decimal(1000), "gold": Decimal(2000), "diamond": Decimal(4000)},
-    ranks={"silver": 10, "gold": 20, "diamond": 30}, tenure_bonus=((10, 300), (3, 200), (1, 100)),
-    plan_tiers={"388": "gold"}, key_person_tiers=(("contact", "A", "gold"),),
-)  # fmt: skip
+    ranks={"silver": 10, "gold": 20, "diamond": 30},
+    tenure_bonus=((10, 300), (3, 200), (1, 100)),
+    plan_tiers={"388": "gold"},
+    key_person_tiers=(("contact", "A", "gold"),),
+)
 HYPO = settings(
     max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 )
@@ -47,11 +50,18 @@ def _population(specs, staff):
         make_customer(
             join_date=s["join_date"],
             bills={m: a for m, a in zip(rules.window_months(M, 12), s["bills"], strict=True) if a is not None},
-            plan=s["plan"], key_roles=s["key_roles"], transfer=s["transfer"], override=s["override"],
-            current=s["current"], product_type=s["product_type"], status=s["status"], creator=staff, approver=staff,
+            plan=s["plan"],
+            key_roles=s["key_roles"],
+            transfer=s["transfer"],
+            override=s["override"],
+            current=s["current"],
+            product_type=s["product_type"],
+            status=s["status"],
+            creator=staff,
+            approver=staff,
         )
         for s in specs
-    ]  # fmt: skip
+    ]
 
 
 def _snapshot():

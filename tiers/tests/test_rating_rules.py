@@ -225,9 +225,13 @@ def test_override_needs_a_second_staff_user_wins_while_active_then_lapses(django
     from tiers.models import Tier
 
     override = services.tier_override_create(
-        customer=customer, tier=Tier.objects.get(code="silver"), reason="fraud check",
-        starts_on=dt.date(2026, 12, 10), ends_on=dt.date(2027, 1, 15), actor=clerk,
-    )  # fmt: skip
+        customer=customer,
+        tier=Tier.objects.get(code="silver"),
+        reason="fraud check",
+        starts_on=dt.date(2026, 12, 10),
+        ends_on=dt.date(2027, 1, 15),
+        actor=clerk,
+    )
     with pytest.raises(RuleViolation) as exc:
         services.tier_override_approve(override=override, actor=clerk, at=timezone.now(), on=dt.date(2026, 12, 10))
     assert exc.value.code == "four_eyes"
@@ -252,9 +256,13 @@ def test_override_requires_reason_and_end_date(django_user_model):
     customer = make_customer()
     with pytest.raises(InvalidInput) as exc:
         services.tier_override_create(
-            customer=customer, tier=Tier.objects.get(code="gold"), reason=" ", starts_on=dt.date(2026, 1, 1),
-            ends_on=dt.date(2025, 1, 1), actor=clerk,
-        )  # fmt: skip
+            customer=customer,
+            tier=Tier.objects.get(code="gold"),
+            reason=" ",
+            starts_on=dt.date(2026, 1, 1),
+            ends_on=dt.date(2025, 1, 1),
+            actor=clerk,
+        )
     assert set(exc.value.fields) == {"reason", "ends_on"}
     assert not TierOverride.objects.exists()
 

@@ -97,9 +97,12 @@ def test_a_worker_killed_mid_chunk_resumes_to_the_same_end_state():
     with transaction.atomic():
         CustomerTier.objects.select_for_update().get(customer=blocker)
         worker = subprocess.Popen(
-            [sys.executable, "manage.py", "rerate", "--month", "2026-12"], cwd=ROOT, env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        )  # fmt: skip
+            [sys.executable, "manage.py", "rerate", "--month", "2026-12"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         # wait until two chunks are committed and the worker is stuck in the third
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -191,10 +191,16 @@ class BenefitRedemptionApi(APIView):
         benefit = benefit_selectors.benefit_get(code=data["benefit"])
         customer = scoped_customer(msisdn=data["msisdn"], user=request.user)
         redemption = benefit_services.benefit_redeem(
-            customer=customer, benefit=benefit, reference=data["reference"], quantity=data["quantity"],
-            amount=data.get("amount"), on=data.get("redeemed_on"), at=timezone.now(),
-            idempotency_key=f"api:{request.user.pk}:{key}", actor=request.user,
-        )  # fmt: skip
+            customer=customer,
+            benefit=benefit,
+            reference=data["reference"],
+            quantity=data["quantity"],
+            amount=data.get("amount"),
+            on=data.get("redeemed_on"),
+            at=timezone.now(),
+            idempotency_key=f"api:{request.user.pk}:{key}",
+            actor=request.user,
+        )
         return Response(redemption.as_dict(), status=status.HTTP_201_CREATED)
 
 
@@ -244,9 +250,13 @@ class PointsRedemptionApi(APIView):
         data = serializer.validated_data
         customer = scoped_customer(msisdn=data["msisdn"], user=request.user)
         result = points_services.points_redeem(
-            customer=customer, points=data["points"], reference=data["reference"], idempotency_key=key,
-            on=timezone.localdate(), actor=request.user,
-        )  # fmt: skip
+            customer=customer,
+            points=data["points"],
+            reference=data["reference"],
+            idempotency_key=key,
+            on=timezone.localdate(),
+            actor=request.user,
+        )
         return Response({"id": result.entry_id, "balance": result.balance}, status=status.HTTP_201_CREATED)
 
 
@@ -270,9 +280,14 @@ class PointsTransferApi(APIView):
         source = scoped_customer(msisdn=data["from_msisdn"], user=request.user)
         target = scoped_customer(msisdn=data["to_msisdn"], user=request.user)
         result = points_services.points_transfer(
-            source=source, target=target, points=data["points"], reference=data["reference"], idempotency_key=key,
-            on=timezone.localdate(), actor=request.user,
-        )  # fmt: skip
+            source=source,
+            target=target,
+            points=data["points"],
+            reference=data["reference"],
+            idempotency_key=key,
+            on=timezone.localdate(),
+            actor=request.user,
+        )
         return Response(
             {"id": result.entry_id, "from_balance": result.from_balance, "to_balance": result.to_balance},
             status=status.HTTP_201_CREATED,

@@ -24,9 +24,12 @@ class Command(BaseCommand):
         parser.add_argument("--force", action="store_true", help="run although month M-1 is not closed")
         parser.add_argument("--policy", help="policy code (default: the active policy)")
         parser.add_argument(
-            "--draft-threshold", action="append", default=[], metavar="TIER=VALUE",
+            "--draft-threshold",
+            action="append",
+            default=[],
+            metavar="TIER=VALUE",
             help="dry runs: try another threshold, e.g. --draft-threshold diamond=5000",
-        )  # fmt: skip
+        )
         parser.add_argument("--workers", type=int, default=1, help="threads evaluating chunks here (default 1)")
         parser.add_argument("--celery", action="store_true", help="dispatch the chunks to Celery and follow progress")
         parser.add_argument("--resume", type=int, metavar="RUN_ID", help="finish a failed or interrupted run")
@@ -69,9 +72,13 @@ class Command(BaseCommand):
                 except ValueError as exc:
                     raise CommandError("--draft-threshold takes TIER=VALUE.") from exc
             run, created = services.tier_run_start(
-                month=month, policy=policy, dry_run=opts["dry_run"], force=opts["force"], draft=draft,
+                month=month,
+                policy=policy,
+                dry_run=opts["dry_run"],
+                force=opts["force"],
+                draft=draft,
                 dispatch=opts["celery"],
-            )  # fmt: skip
+            )
             if not created:
                 self.stdout.write(f"Run #{run.pk} for {opts['month']} exists already ({run.status}).")
                 if run.status == RunStatus.DONE:
