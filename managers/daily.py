@@ -11,6 +11,7 @@ date) that the SQL joins as VALUES tables.
 PostgreSQL and SQLite differ in a few expressions, kept side by side in `Dialect`.
 
 Steps (the keys of the result's `counts` and `seconds`; `details` splits some counts by kind):
+  tier_floors           tiers.services.tier_floors_apply: floors that start today apply, those ended are lifted
   branch_change         members whose branch changed and who still have a manager of the old one are reassigned
                         to a manager of the new branch (services.assignments_follow_branch; the customers API
                         does it at once, this catches any other way a branch changed)
@@ -46,6 +47,7 @@ from django.utils.translation import gettext as _
 
 from core.sql import Params, dialect
 from customers.models import Customer, KeyPerson
+from tiers import services as tier_services
 from tiers.models import CustomerTier
 
 from . import rules, selectors, services
@@ -523,6 +525,7 @@ def email_digests(*, day: dt.date, now: dt.datetime) -> int:
 
 
 STEPS = (
+    "tier_floors",
     "branch_change",
     "recurring",
     "birthday_gift",
@@ -560,6 +563,7 @@ def daily_run(*, on: dt.date, at: dt.datetime, on_step: Callable[[str, int, floa
         if on_step:
             on_step(name, result, seconds[name])
 
+    step("tier_floors", lambda: tier_services.tier_floors_apply(on=on))  # DOMAIN §3 floors between runs
     step("branch_change", lambda: services.assignments_follow_branch(on=on))
     step("recurring", lambda: open_recurring(day=on))
     step("birthday_gift", lambda: open_birthday_gifts(day=on))

@@ -69,13 +69,32 @@ def evaluate_chunk(
     on = rules.evaluation_date(month, policy.run_day)
     window = set(rules.window_months(month, policy.window_months))
     score = score_sql(p, policy, on=on, months=sorted(m for m in closed_months if m in window), lo=lo, hi=hi)
-    floors = floors_sql(p, policy, month=month, on=on, lo=lo, hi=hi)
+    floors = floors_sql(p, policy, on=on, lo=lo, hi=hi)
     current = current_sql(p, policy, tier_ids=tier_ids, lo=lo, hi=hi)
     decision = decision_sql(p, score, floors, current, policy=policy, month=month, on=on, lo=lo, hi=hi)
     writes = [history_sql(p, policy, run_id=run_id, on=on, tier_ids=tier_ids, dry_run=not apply)]
     if apply:
         writes.append(state_sql(p, policy, on=on, tier_ids=tier_ids))
     counts = run_decision(p, decision, writes)
+    return ChunkResult(customers=sum(counts.values()), counts=counts)
+
+
+def apply_floors(*, policy: rules.Policy, on: dt.date, lo: int, hi: int, tier_ids: dict[str, int]) -> ChunkResult:
+    """Floors between runs (DOMAIN §3, `rules.evaluate_day`): the floors in force on `on` apply and the lapsed ones are
+    lifted, for the customers with lo <= id <= hi who have a floor in force or hold a tier by one. The same decision
+    as a run's without a new score: the score-won tier comes from the state (still valid on `on`), and a tier held
+    by score is never lowered here. Changes are history rows (no run, effective `on`). Must run inside a
+    transaction."""
+    p = Params()
+    score = Score(bills="", units="CAST(NULL AS BIGINT)", rank="0")
+    floors = floors_sql(p, policy, on=on, lo=lo, hi=hi)
+    current = current_sql(p, policy, tier_ids=tier_ids, lo=lo, hi=hi)
+    decision = decision_sql(p, score, floors, current, policy=policy, month=None, on=on, lo=lo, hi=hi)
+    writes = [
+        history_sql(p, policy, run_id=None, on=on, tier_ids=tier_ids, dry_run=False, daily=True),
+        state_sql(p, policy, on=on, tier_ids=tier_ids),
+    ]
+    counts = run_decision(p, decision, writes, tune=False)  # one statement a day: the caller's settings do
     return ChunkResult(customers=sum(counts.values()), counts=counts)
 
 
@@ -148,14 +167,13 @@ def score_sql(p: Params, policy: rules.Policy, *, on: dt.date, months: list[dt.d
 @dataclass(frozen=True)
 class Floors:
     ctes: str  # pl (plan in force), kp (key-person rank), tf (move-in floor), ov (override), each per customer
-    plan_rank: str  # the rank the plan in force grants (a plan started before the month)
+    plan_rank: str  # the rank the plan in force grants (a plan counts from its effective date)
 
 
-def floors_sql(p: Params, policy: rules.Policy, *, month: dt.date, on: dt.date, lo: int, hi: int) -> Floors:
+def floors_sql(p: Params, policy: rules.Policy, *, on: dt.date, lo: int, hi: int) -> Floors:
     """The floors in force on `on` per customer of the range, as CTEs to join."""
     rank_of = policy.ranks
-    plan_case = p.case("pl.plan_code", [(code, rank_of[t]) for code, t in policy.plan_tiers.items() if t in rank_of])
-    plan_rank = f"(CASE WHEN pl.started_on < {p(month)} THEN {plan_case} ELSE 0 END)"
+    plan_rank = p.case("pl.plan_code", [(code, rank_of[t]) for code, t in policy.plan_tiers.items() if t in rank_of])
     kp_whens = []
     for role, group_class, tier in policy.key_person_tiers:
         if tier not in rank_of:
@@ -207,8 +225,10 @@ def current_sql(p: Params, policy: rules.Policy, *, tier_ids: dict[str, int], lo
     """The `cur` CTE: each customer's current state, its tier ranked as the policy ranks it (an inactive tier ranks
     0, as in rules.evaluate; a CASE over the few tier ids instead of a join per customer)."""
     rank_of = policy.ranks
-    cur_rank = p.case("s.tier_id", [(tier_ids[code], rank) for code, rank in rank_of.items() if code in tier_ids])
-    return f"""SELECT s.customer_id, {cur_rank} AS rnk, s.source, s.valid_until, s.since
+    pairs = [(tier_ids[code], rank) for code, rank in rank_of.items() if code in tier_ids]
+    cur_rank, beside_rank = p.case("s.tier_id", pairs), p.case("s.score_tier_id", pairs)
+    return f"""SELECT s.customer_id, {cur_rank} AS rnk, s.source, s.valid_until, s.since,
+               {beside_rank} AS beside_rnk, s.score_valid_until AS beside_until
         FROM {STATE} s
         WHERE s.customer_id BETWEEN {p(lo)} AND {p(hi)}"""
 
@@ -229,20 +249,39 @@ def decision_sql(
     current: str,
     *,
     policy: rules.Policy,
-    month: dt.date,
+    month: dt.date | None,
     on: dt.date,
     lo: int,
     hi: int,
 ) -> Decision:
-    """Per customer of the range: the best of score and floors (an override or a customer who cannot hold a tier
-    forces the candidate), its source and validity, and the transition from the current state (rules.decide)."""
-    score_until = rules.score_valid_until(month, policy.validity_months, policy.expiry_day)
+    """Per customer of the range: the best of the score tier and the floors (an override or a customer who cannot
+    hold a tier forces the candidate), its source and validity, and the transition from the current state
+    (rules.evaluate, rules.decide). The score tier is the score-won tier of the state while still valid on `on`
+    (the current tier, or the one kept beside a floor), or the run's score when higher; beside a floor it is kept.
+
+    `month` None: the daily floors step (rules.evaluate_day): no new score, only the customers who can hold a tier
+    and have a floor in force or hold a tier by one, a tier held by score never lowered."""
+    daily = month is None
+    score_until = None if daily else rules.score_valid_until(month, policy.validity_months, policy.expiry_day)
+    floor_sources = "('plan', 'key_person', 'transfer', 'override')"
+    if daily:
+        customers = f"""SELECT id, join_date, product_type, status FROM {CUSTOMERS}
+        WHERE id BETWEEN {p(lo)} AND {p(hi)} AND product_type = 'primary' AND status <> 'closed' AND id IN (
+            SELECT customer_id FROM {STATE}
+            WHERE customer_id BETWEEN {p(lo)} AND {p(hi)} AND source IN {floor_sources}
+            UNION SELECT customer_id FROM pl WHERE {floors.plan_rank} > 0
+            UNION SELECT customer_id FROM kp WHERE rnk > 0
+            UNION SELECT customer_id FROM tf
+            UNION SELECT customer_id FROM ov)"""
+        bills, join_bills = "", ""
+    else:
+        customers = f"SELECT id, join_date, product_type, status FROM {CUSTOMERS} WHERE id BETWEEN {p(lo)} AND {p(hi)}"
+        bills, join_bills = f"b AS ({score.bills}), ", "LEFT JOIN b ON b.customer_id = c.id"
+    fresh_until = "NULL" if daily else p(score_until)
     ctes = f"""
-    WITH c AS (
-        SELECT id, join_date, product_type, status FROM {CUSTOMERS} WHERE id BETWEEN {p(lo)} AND {p(hi)}
-    ), b AS (
-        {score.bills}
-    ), {floors.ctes}, cur AS (
+    WITH {floors.ctes}, c AS (
+        {customers}
+    ), {bills}cur AS (
         {current}
     ), f AS MATERIALIZED (
         SELECT c.id AS customer_id, c.status,
@@ -254,23 +293,39 @@ def decision_sql(
                COALESCE(tf.rnk, 0) AS tf_rnk, tf.kept_until AS tf_until,
                ov.rnk AS ov_rnk, ov.ends_on AS ov_until,
                COALESCE(cur.rnk, 0) AS cur_rnk, COALESCE(cur.source, '') AS cur_source,
-               cur.valid_until AS cur_until, cur.since AS cur_since
+               cur.valid_until AS cur_until, cur.since AS cur_since,
+               COALESCE(cur.beside_rnk, 0) AS cur_beside_rnk, cur.beside_until AS cur_beside_until,
+               CASE WHEN cur.source = 'score' THEN cur.rnk ELSE cur.beside_rnk END AS keep_rnk,
+               CASE WHEN cur.source = 'score' THEN cur.valid_until ELSE cur.beside_until END AS keep_until
         FROM c
-        LEFT JOIN b ON b.customer_id = c.id
+        {join_bills}
         LEFT JOIN pl ON pl.customer_id = c.id
         LEFT JOIN kp ON kp.customer_id = c.id
         LEFT JOIN tf ON tf.customer_id = c.id
         LEFT JOIN ov ON ov.customer_id = c.id
         LEFT JOIN cur ON cur.customer_id = c.id
+    ), kept AS (
+        SELECT f.*,
+            CASE WHEN can_hold = 1 AND COALESCE(keep_rnk, 0) > 0 AND keep_until >= {p(on)} THEN keep_rnk ELSE 0 END
+                AS k_rnk
+        FROM f
+    ), sc AS (
+        SELECT kept.*,
+            CASE WHEN k_rnk > 0 AND k_rnk >= score_rnk THEN k_rnk ELSE score_rnk END AS s_rnk,
+            CASE WHEN k_rnk > 0 AND k_rnk >= score_rnk THEN keep_until
+                 WHEN score_rnk > 0 THEN {fresh_until} ELSE NULL END AS s_until
+        FROM kept
     ), best AS (
-        SELECT f.*, {p.d.greatest("score_rnk", "plan_rnk", "kp_rnk", "tf_rnk")} AS best_rnk FROM f
+        SELECT sc.*, {p.d.greatest("s_rnk", "plan_rnk", "kp_rnk", "tf_rnk")} AS best_rnk,
+               {p.d.greatest("score_rnk", "plan_rnk", "kp_rnk", "tf_rnk")} AS fresh_rnk
+        FROM sc
     ), cand AS (
         SELECT best.*,
             CASE WHEN can_hold = 0 THEN 0 WHEN ov_rnk IS NOT NULL THEN ov_rnk ELSE best_rnk END AS cand_rnk,
             CASE WHEN can_hold = 0 THEN ''
                  WHEN ov_rnk IS NOT NULL THEN 'override'
                  WHEN best_rnk = 0 THEN ''
-                 WHEN score_rnk = best_rnk THEN 'score'
+                 WHEN s_rnk = best_rnk THEN 'score'
                  WHEN plan_rnk = best_rnk THEN 'plan'
                  WHEN kp_rnk = best_rnk THEN 'key_person'
                  ELSE 'transfer' END AS cand_source,
@@ -278,27 +333,43 @@ def decision_sql(
         FROM best
     ), cand2 AS (
         SELECT cand.*,
-            CASE cand_source WHEN 'score' THEN {p(score_until)} WHEN 'transfer' THEN tf_until
-                             WHEN 'override' THEN ov_until ELSE NULL END AS cand_until
+            CASE cand_source WHEN 'score' THEN s_until WHEN 'transfer' THEN tf_until
+                             WHEN 'override' THEN ov_until ELSE NULL END AS cand_until,
+            CASE WHEN cand_source NOT IN ('score', '') AND s_rnk > 0 THEN s_rnk ELSE 0 END AS beside_rnk,
+            CASE WHEN cand_source NOT IN ('score', '') AND s_rnk > 0 THEN s_until ELSE NULL END AS beside_until
         FROM cand
     ), dec AS (
         SELECT cand2.*,
             CASE WHEN cand_rnk = cur_rnk AND cand_source = cur_source
                       AND NOT (cand_until {p.d.distinct} cur_until) THEN 1 ELSE 0 END AS same_state,
-            CASE WHEN cur_source = 'score' AND cur_until >= {p(on)} THEN 1 ELSE 0 END AS score_valid
+            CASE WHEN {"1 = 0" if daily else "1 = 1"} AND forced = 0 AND cur_source = 'score' AND k_rnk > 0
+                      AND fresh_rnk < k_rnk THEN 1 ELSE 0 END AS held,
+            CASE WHEN {"1 = 1" if daily else "1 = 0"} AND forced = 0 AND cur_source = 'score'
+                      AND cand_rnk < cur_rnk THEN 1 ELSE 0 END AS score_kept,
+            CASE WHEN beside_rnk <> cur_beside_rnk OR (beside_until {p.d.distinct} cur_beside_until)
+                 THEN 1 ELSE 0 END AS beside_changed
         FROM cand2
+    ), tr AS (
+        SELECT dec.*,
+            CASE
+                WHEN cand_rnk > cur_rnk THEN CASE WHEN cur_rnk = 0 THEN 'joined' ELSE 'upgraded' END
+                WHEN score_kept = 1 THEN 'unchanged'
+                WHEN held = 1 THEN 'held'
+                WHEN cand_rnk = cur_rnk THEN CASE WHEN same_state = 1 THEN 'unchanged' ELSE 'renewed' END
+                WHEN cand_rnk = 0 THEN 'left'
+                ELSE 'downgraded'
+            END AS transition,
+            CASE WHEN forced = 0 AND CASE cur_source WHEN 'override' THEN 0 WHEN 'plan' THEN plan_rnk
+                     WHEN 'key_person' THEN kp_rnk WHEN 'transfer' THEN tf_rnk ELSE cur_rnk END <> cur_rnk
+                 THEN 1 ELSE 0 END AS lapsed
+        FROM dec
     )"""
     # Only the columns that the writes read leave the decision (a wider row cost 10-15 % more to keep).
-    select = """
-    SELECT customer_id, status, units, cand_rnk, cur_rnk, cand_source, cand_until, cur_since,
-        CASE
-            WHEN cand_rnk > cur_rnk THEN CASE WHEN cur_rnk = 0 THEN 'joined' ELSE 'upgraded' END
-            WHEN forced = 0 AND score_valid = 1 THEN CASE WHEN cand_rnk = cur_rnk THEN 'unchanged' ELSE 'held' END
-            WHEN cand_rnk = cur_rnk THEN CASE WHEN same_state = 1 THEN 'unchanged' ELSE 'renewed' END
-            WHEN cand_rnk = 0 THEN 'left'
-            ELSE 'downgraded'
-        END AS transition
-    FROM dec"""
+    select = f"""
+    SELECT customer_id, status, units, cand_rnk, cur_rnk, cand_source, cand_until, cur_since, cur_source, forced,
+        beside_rnk, beside_until, transition, lapsed,
+        CASE WHEN {CHANGED} OR (score_kept = 0 AND beside_changed = 1) THEN 1 ELSE 0 END AS state_changed
+    FROM tr"""
     return Decision(ctes=ctes, select=select)
 
 
@@ -310,13 +381,25 @@ def _tier_of_rank(p: Params, policy: rules.Policy, rank: str, tier_ids: dict[str
 
 
 def history_sql(
-    p: Params, policy: rules.Policy, *, run_id: int | None, on: dt.date, tier_ids: dict[str, int], dry_run: bool
+    p: Params,
+    policy: rules.Policy,
+    *,
+    run_id: int | None,
+    on: dt.date,
+    tier_ids: dict[str, int],
+    dry_run: bool,
+    daily: bool = False,
 ) -> str:
-    """Append the changed rows to the history (a dry run's own table, which has no creation time)."""
+    """Append the changed rows to the history (a dry run's own table, which has no creation time). The reason: the
+    new state's source; in the daily floors step, the source of the current floor when it lapsed (rules.evaluate_day)."""
     score = "units" if policy.kind == rules.ANNUAL else "units / 100.0"
-    reason = (
-        "CASE WHEN cand_rnk = 0 THEN CASE WHEN status = 'closed' THEN 'closure' ELSE 'score' END ELSE cand_source END"
-    )
+    if daily:
+        reason = "CASE WHEN lapsed = 1 THEN cur_source ELSE cand_source END"
+    else:
+        reason = (
+            "CASE WHEN cand_rnk = 0 THEN CASE WHEN status = 'closed' THEN 'closure' ELSE 'score' END"
+            " ELSE cand_source END"
+        )
     return f"""INSERT INTO {DRY_RUN_HISTORY if dry_run else HISTORY}
         (customer_id, run_id, from_tier_id, to_tier_id, transition, reason, score, effective_on, valid_until
          {"" if dry_run else ", created_at"})
@@ -327,29 +410,34 @@ def history_sql(
 
 
 def state_sql(p: Params, policy: rules.Policy, *, on: dt.date, tier_ids: dict[str, int]) -> str:
-    """Upsert the changed rows into the current state (`since` kept when the rank stays)."""
-    return f"""INSERT INTO {STATE} (customer_id, tier_id, source, valid_until, since, updated_at)
+    """Upsert the changed rows into the current state (`since` kept when the rank stays), also those where only the
+    score tier kept beside a floor changed (no history row for that)."""
+    return f"""INSERT INTO {STATE}
+            (customer_id, tier_id, source, valid_until, since, score_tier_id, score_valid_until, updated_at)
         SELECT customer_id, {_tier_of_rank(p, policy, "cand_rnk", tier_ids)}, cand_source, cand_until,
                CASE WHEN cand_rnk = 0 THEN NULL WHEN cand_rnk = cur_rnk THEN cur_since ELSE {p(on)} END,
-               {p.d.now}
-        FROM {{source}} WHERE {CHANGED}
+               {_tier_of_rank(p, policy, "beside_rnk", tier_ids)}, beside_until, {p.d.now}
+        FROM {{source}} WHERE state_changed = 1
         ON CONFLICT (customer_id) DO UPDATE SET
             tier_id = excluded.tier_id, source = excluded.source, valid_until = excluded.valid_until,
-            since = excluded.since, updated_at = excluded.updated_at"""
+            since = excluded.since, score_tier_id = excluded.score_tier_id,
+            score_valid_until = excluded.score_valid_until, updated_at = excluded.updated_at"""
 
 
 COUNT_SQL = "SELECT transition, COUNT(*) FROM {source} GROUP BY transition"
 
 
-def run_decision(p: Params, decision: Decision, writes: list[str]) -> dict[str, int]:
-    """Compute the decision once, run the writes over it, and count the transitions."""
+def run_decision(p: Params, decision: Decision, writes: list[str], *, tune: bool = True) -> dict[str, int]:
+    """Compute the decision once, run the writes over it, and count the transitions (`tune`: a run's chunk settings
+    on PostgreSQL)."""
     with connection.cursor() as cursor:
         if p.d.postgres:
             # One statement: the decision is materialized once and the writes are data-modifying CTEs reading
             # it (a temporary table cost a third of the chunk). JIT compiled this statement anew in every
             # chunk (0.13-0.33 s of 0.5-0.7 s); work_mem keeps the materialized decision in memory.
-            cursor.execute("SET LOCAL jit = off")
-            cursor.execute("SET LOCAL work_mem = '64MB'")
+            if tune:
+                cursor.execute("SET LOCAL jit = off")
+                cursor.execute("SET LOCAL work_mem = '64MB'")
             cursor.execute(
                 decision.ctes
                 + f", {TEMP} AS MATERIALIZED ({decision.select})"

@@ -120,6 +120,19 @@ class CustomerTier(models.Model):
     source = models.CharField(_("source"), max_length=12, choices=Source.choices, blank=True)
     valid_until = models.DateField(_("valid until"), null=True, blank=True)
     since = models.DateField(_("since"), null=True, blank=True)
+    # Beside a floor (source not score): the score-won tier it lifted her above and that tier's validity, to fall
+    # back to when the floor lapses while it is still valid (只升不降 across floors). Empty when source is score.
+    score_tier = models.ForeignKey(
+        Tier,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+        verbose_name=_("score tier beside the floor"),
+    )
+    score_valid_until = models.DateField(_("score tier valid until"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:

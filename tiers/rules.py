@@ -231,9 +231,18 @@ def key_person_tier(policy: Policy, roles) -> str | None:
 
 @dataclass(frozen=True)
 class TierState:
+    """A customer's tier, its source and validity; beside a floor (any source but score), the score-won tier and
+    its validity that the floor lifted her above (kept for when the floor lapses: 只升不降 across floors)."""
+
     tier: str | None = None
     source: str = ""
     valid_until: dt.date | None = None
+    score_tier: str | None = None
+    score_valid_until: dt.date | None = None
+
+    @property
+    def effective(self) -> tuple:
+        return (self.tier, self.source, self.valid_until)
 
 
 NONE = TierState()
@@ -247,7 +256,7 @@ class CustomerFacts:
     product_type: str = "primary"
     status: str = "active"
     bills: dict[dt.date, Decimal] = field(default_factory=dict)  # closed window months only
-    plan_code: str | None = None  # plan in force on the evaluation date
+    plan_code: str | None = None  # plan in force on the evaluation date (it counts from its effective date)
     plan_started_on: dt.date | None = None
     key_person_roles: list[tuple[str, str]] = field(default_factory=list)  # set before the evaluation date
     transfer: tuple[str, dt.date] | None = None  # (tier, kept until) of an active move-in
@@ -283,6 +292,45 @@ class Evaluation:
         return self.transition in CHANGING
 
 
+def kept_score(policy: Policy, current: TierState, on: dt.date) -> TierState | None:
+    """The score-won tier still valid on `on`: the current tier if won by score, else the one kept beside a floor."""
+    if current.source == SCORE:
+        tier, until = current.tier, current.valid_until
+    else:
+        tier, until = current.score_tier, current.score_valid_until
+    if policy.rank(tier) and until is not None and until >= on:
+        return TierState(tier, SCORE, until)
+    return None
+
+
+def choose(
+    policy: Policy,
+    *,
+    can_hold: bool,
+    score: TierState | None,
+    plan: str | None = None,
+    key_person: str | None = None,
+    transfer: tuple[str, dt.date] | None = None,
+    override: tuple[str, dt.date] | None = None,
+) -> TierState:
+    """The candidate: an override, else the highest of the score tier and the floors (on equal rank score, plan, key
+    person, move-in); the score tier it lifts her above is kept beside a floor."""
+    if not can_hold:
+        return NONE
+    beside = {"score_tier": score.tier, "score_valid_until": score.valid_until} if score else {}
+    if override:
+        return TierState(override[0], OVERRIDE, override[1], **beside)
+    transfer_tier = transfer[0] if transfer and transfer[0] in policy.ranks else None
+    by_source = {SCORE: score.tier if score else None, PLAN: plan, KEY_PERSON: key_person, TRANSFER: transfer_tier}
+    best = max(policy.rank(t) for t in by_source.values())
+    if best == 0:
+        return NONE
+    source = next(s for s in SOURCE_PRIORITY if policy.rank(by_source[s]) == best)
+    if source == SCORE:
+        return score
+    return TierState(by_source[source], source, transfer[1] if source == TRANSFER else None, **beside)
+
+
 def evaluate(policy: Policy, month: dt.date, facts: CustomerFacts) -> Evaluation:
     E = evaluation_date(month, policy.run_day)
     years = full_years(facts.join_date, E)
@@ -290,32 +338,24 @@ def evaluate(policy: Policy, month: dt.date, facts: CustomerFacts) -> Evaluation
     can_win = can_hold and full_months(facts.join_date, E) >= policy.min_tenure_months
     units = score_units(policy, facts.bills, years)
     score_tier = tier_for_score(policy, units) if can_win else None
-    plan_tier = None
-    if facts.plan_code and facts.plan_started_on and facts.plan_started_on < month:
-        plan_tier = policy.plan_tiers.get(facts.plan_code)
-        plan_tier = plan_tier if plan_tier in policy.ranks else None
+    plan_tier = plan_floor(policy, facts)
     kp_tier = key_person_tier(policy, facts.key_person_roles)
     transfer_tier = facts.transfer[0] if facts.transfer and facts.transfer[0] in policy.ranks else None
     override_tier = facts.override[0] if facts.override else None
 
-    by_source = {SCORE: score_tier, PLAN: plan_tier, KEY_PERSON: kp_tier, TRANSFER: transfer_tier}
-    if not can_hold:
-        candidate = NONE
-    elif facts.override:
-        candidate = TierState(override_tier, OVERRIDE, facts.override[1])
-    else:
-        best = max(policy.rank(t) for t in by_source.values())
-        if best == 0:
-            candidate = NONE
-        else:
-            source = next(s for s in SOURCE_PRIORITY if policy.rank(by_source[s]) == best)
-            valid = {SCORE: score_valid_until(month, policy.validity_months, policy.expiry_day)}.get(source)
-            if source == TRANSFER:
-                valid = facts.transfer[1]
-            candidate = TierState(by_source[source], source, valid)
+    # within its validity the score-won tier (also one kept beside a floor) only goes up
+    fresh = TierState(score_tier, SCORE, score_valid_until(month, policy.validity_months, policy.expiry_day))
+    fresh = fresh if policy.rank(score_tier) else None
+    kept = kept_score(policy, facts.current, E) if can_hold else None
+    score = kept if kept and policy.rank(kept.tier) >= policy.rank(score_tier) else fresh
+    floors = {"plan": plan_tier, "key_person": kp_tier, "transfer": facts.transfer, "override": facts.override}
+    candidate = choose(policy, can_hold=can_hold, score=score, **floors)
+    forced = not can_hold or bool(facts.override)
+    fresh_rank = policy.rank(choose(policy, can_hold=can_hold, score=fresh, **floors).tier)
+    held = not forced and facts.current.source == SCORE and kept is not None and fresh_rank < policy.rank(kept.tier)
 
     current = facts.current
-    transition, new_state, held = decide(policy, E, current, candidate, forced=not can_hold or bool(facts.override))
+    transition, new_state = decide(policy, current, candidate, forced=forced, held=held)
     if new_state.tier is None:
         reason = CLOSURE if facts.status == "closed" else SCORE
     else:
@@ -342,25 +382,67 @@ def evaluate(policy: Policy, month: dt.date, facts: CustomerFacts) -> Evaluation
     )
 
 
-def decide(policy: Policy, E: dt.date, current: TierState, candidate: TierState, *, forced: bool = False):
-    """(transition, new state, held by validity) per DOMAIN §3: within validity a score-won tier only goes up.
+def plan_floor(policy: Policy, facts: CustomerFacts) -> str | None:
+    """The tier of the plan in force (a plan counts from its effective date, 按套餐生效日期立即生效)."""
+    tier = policy.plan_tiers.get(facts.plan_code) if facts.plan_code and facts.plan_started_on else None
+    return tier if tier in policy.ranks else None
 
-    `forced`: an active override, or a customer who cannot hold a tier — the candidate applies as it is."""
+
+@dataclass
+class DayDecision:
+    """What the daily floors step does for one customer on a day: the transition, the new state, the reason."""
+
+    candidate: TierState
+    transition: str
+    new_state: TierState
+    reason: str
+
+    @property
+    def changed(self) -> bool:
+        return self.transition in CHANGING
+
+
+def evaluate_day(policy: Policy, on: dt.date, facts: CustomerFacts) -> DayDecision:
+    """Floors between runs (DOMAIN §3): on `on` the floors in force (`facts`, as of `on`) apply and the lapsed ones are
+    lifted, down to the score-won tier while it is still valid (kept beside the floor), else the other floors or none.
+    A score-won tier is left to the runs (its validity is judged at a run), and so is a customer who cannot hold a
+    tier (closure removes the tier at once)."""
+    current = facts.current
+    can_hold = facts.product_type == "primary" and facts.status != "closed"
+    if not can_hold:
+        return DayDecision(NONE, "unchanged", current, "")
+    candidate = choose(
+        policy,
+        can_hold=True,
+        score=kept_score(policy, current, on),
+        plan=plan_floor(policy, facts),
+        key_person=key_person_tier(policy, facts.key_person_roles),
+        transfer=facts.transfer,
+        override=facts.override,
+    )
+    forced = bool(facts.override)
+    if not forced and current.source == SCORE and policy.rank(candidate.tier) < policy.rank(current.tier):
+        return DayDecision(candidate, "unchanged", current, "")
+    transition, new_state = decide(policy, current, candidate, forced=forced)
+    # the reason of a change: the current floor when it lapsed (no longer gives the current tier), else the new source
+    transfer_tier = facts.transfer[0] if facts.transfer and facts.transfer[0] in policy.ranks else None
+    floor_now = {OVERRIDE: None, PLAN: plan_floor(policy, facts), TRANSFER: transfer_tier}
+    floor_now[KEY_PERSON] = key_person_tier(policy, facts.key_person_roles)
+    lapsed = not forced and policy.rank(floor_now.get(current.source, current.tier)) != policy.rank(current.tier)
+    return DayDecision(candidate, transition, new_state, current.source if lapsed else candidate.source)
+
+
+def decide(policy: Policy, current: TierState, candidate: TierState, *, forced: bool = False, held: bool = False):
+    """(transition, new state) per DOMAIN §3: within validity a score-won tier only goes up (`held`: the score and
+    floors of the run are below a still valid score-won tier, which the candidate keeps).
+
+    `forced`: an active override, or a customer who cannot hold a tier — the candidate applies as it is. The new state
+    is the candidate (also when unchanged: the score tier kept beside a floor may change without a change row)."""
     cur, cand = policy.rank(current.tier), policy.rank(candidate.tier)
-
-    def moved():
-        if cand > cur:
-            return "joined" if cur == 0 else "upgraded"
-        return "left" if cand == 0 else "downgraded"
-
-    if forced:
-        if cand != cur:
-            return moved(), candidate, False
-        return ("unchanged", current, False) if candidate == current else ("renewed", candidate, False)
     if cand > cur:
-        return moved(), candidate, False
-    if current.source == SCORE and current.valid_until is not None and current.valid_until >= E:
-        return ("unchanged", current, False) if cand == cur else ("held", current, True)
+        return ("joined" if cur == 0 else "upgraded"), candidate
+    if held and not forced:
+        return "held", candidate
     if cand == cur:
-        return ("unchanged", current, False) if candidate == current else ("renewed", candidate, False)
-    return moved(), candidate, False
+        return ("unchanged" if candidate.effective == current.effective else "renewed"), candidate
+    return ("left" if cand == 0 else "downgraded"), candidate

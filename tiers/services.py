@@ -48,7 +48,7 @@ DRAFT_FIELDS = {
 }
 
 
-def policy_rules(policy: RatingPolicy, draft: dict | None = None) -> rules.Policy:
+def policy_rules(policy: RatingPolicy, draft: dict | None = None, *, tiers: list | None = None) -> rules.Policy:
     """The policy as a run uses it: active tiers with their thresholds (the policy's, else the tier's).
 
     A draft (dry runs: "what if diamond were 5000?") is checked in full before any run exists, with the rules of
@@ -61,7 +61,8 @@ def policy_rules(policy: RatingPolicy, draft: dict | None = None) -> rules.Polic
         raise InvalidInput(
             f"A draft may change only {', '.join(sorted(DRAFT_FIELDS))}.", fields={"draft": sorted(unknown)}
         )
-    tiers = list(Tier.objects.filter(active=True).values_list("code", "rank", "threshold"))
+    if tiers is None:  # (code, rank, threshold) of the active tiers
+        tiers = list(Tier.objects.filter(active=True).values_list("code", "rank", "threshold"))
     values = {name: getattr(policy, name) for name in (*rules.POLICY_INTEGERS, *rules.POLICY_JSON_SHAPES)}
     values.update(draft)
     if isinstance(draft.get("thresholds"), dict) and isinstance(policy.thresholds, dict):
@@ -332,6 +333,8 @@ def _write_state(*, customer: Customer, new: rules.TierState, transition: str, r
             "source": new.source,
             "valid_until": new.valid_until,
             "since": since if new.tier else None,
+            "score_tier_id": tier_ids.get(new.score_tier) if new.score_tier else None,
+            "score_valid_until": new.score_valid_until,
         },
     )
     tier_changed.send(
@@ -344,10 +347,11 @@ def _write_state(*, customer: Customer, new: rules.TierState, transition: str, r
 
 
 def current_state(customer: Customer) -> rules.TierState:
-    state = CustomerTier.objects.filter(customer=customer).select_related("tier").first()
+    state = CustomerTier.objects.filter(customer=customer).select_related("tier", "score_tier").first()
     if not state or not state.tier:
         return rules.NONE
-    return rules.TierState(state.tier.code, state.source, state.valid_until)
+    score_tier = state.score_tier.code if state.score_tier else None
+    return rules.TierState(state.tier.code, state.source, state.valid_until, score_tier, state.score_valid_until)
 
 
 @transaction.atomic
@@ -360,10 +364,14 @@ def tier_remove_for_closure(*, customer: Customer, on: dt.date) -> bool:
     return True
 
 
-def _apply_now(*, customer: Customer, candidate: rules.TierState, on: dt.date, forced: bool, reason: str) -> str:
+def _apply_now(*, customer: Customer, on: dt.date, reason: str, **floor) -> str:
+    """Apply one floor (transfer=(tier, until) or override=(tier, ends on)) at once, as the daily floors step would:
+    the score-won tier still valid is kept beside it."""
     tiers = dict(Tier.objects.filter(active=True).values_list("code", "rank"))
     policy = rules.Policy(kind=rules.ANNUAL, window_months=12, thresholds={}, ranks=tiers)
-    transition, new, _ = rules.decide(policy, on, current_state(customer), candidate, forced=forced)
+    current = current_state(customer)
+    candidate = rules.choose(policy, can_hold=True, score=rules.kept_score(policy, current, on), **floor)
+    transition, new = rules.decide(policy, current, candidate, forced="override" in floor)
     if transition in rules.CHANGING:
         _write_state(customer=customer, new=new, transition=transition, reason=reason, on=on)
     return transition
@@ -403,18 +411,14 @@ def tier_override_approve(*, override: TierOverride, actor, at: dt.datetime, on:
     on = on or timezone.localdate(at)
     if override.starts_on <= on <= override.ends_on:
         _apply_now(
-            customer=override.customer,
-            on=on,
-            forced=True,
-            reason=Source.OVERRIDE,
-            candidate=rules.TierState(override.tier.code, Source.OVERRIDE, override.ends_on),
+            customer=override.customer, on=on, reason=Source.OVERRIDE, override=(override.tier.code, override.ends_on)
         )
     return override
 
 
 @transaction.atomic
 def tier_override_decide(*, override: TierOverride, status: str, actor) -> TierOverride:
-    """Reject a pending override, or revoke an approved one (its tier then lapses at the next run)."""
+    """Reject a pending override, or revoke an approved one (its tier then lapses at the next daily floors step)."""
     override = TierOverride.objects.select_for_update().get(pk=override.pk)
     allowed = {OverrideStatus.REJECTED: OverrideStatus.PENDING, OverrideStatus.REVOKED: OverrideStatus.APPROVED}
     if status not in allowed or override.status != allowed[status]:
@@ -440,15 +444,30 @@ def tier_transfer_floor_set(
         moved_on=moved_on,
         kept_until=dt.date(moved_on.year, 12, 31),
     )
-    _apply_now(
-        customer=customer,
-        on=moved_on,
-        forced=False,
-        reason=Source.TRANSFER,
-        candidate=rules.TierState(tier.code, Source.TRANSFER, floor.kept_until),
-    )
+    _apply_now(customer=customer, on=moved_on, reason=Source.TRANSFER, transfer=(tier.code, floor.kept_until))
     record(actor=actor, action="transfer_floor_set", target=floor, tier=tier.code, from_region=from_region)
     return floor
+
+
+ALL_IDS = 2**63 - 1  # the daily floors step reads every customer id (its candidates come from the floors)
+
+
+@transaction.atomic(savepoint=False)  # the daily job's step is a transaction already: no savepoint round trips
+def tier_floors_apply(*, on: dt.date) -> dict[str, int]:
+    """Floors between runs (DOMAIN §3), the daily job's step for the business date `on` (replayable for a past date):
+    the plan, key-person, move-in and override floors in force on `on` apply, those that ended before it are lifted
+    (back to the score-won tier while still valid, else the other floors or none), each change a history row
+    effective `on`. Set-based over the whole club (engine.apply_floors), with the floors of the active policy (none
+    active: nothing to do). Returns the changes by transition."""
+    policy = RatingPolicy.objects.filter(active=True).order_by("code").first()
+    if policy is None:
+        return {}
+    rows = list(Tier.objects.values_list("code", "id", "rank", "threshold", "active"))
+    active = [(code, rank, threshold) for code, _, rank, threshold, is_active in rows if is_active]
+    result = engine.apply_floors(
+        policy=policy_rules(policy, tiers=active), on=on, lo=0, hi=ALL_IDS, tier_ids={c: i for c, i, *_ in rows}
+    )
+    return {t: n for t, n in result.counts.items() if t in rules.CHANGING and n}
 
 
 def tier_runs_scheduled(

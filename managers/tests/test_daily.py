@@ -685,8 +685,8 @@ def test_queries_do_not_grow_with_the_number_of_members(member, key_person):
         run(D(2026, 10, 1))
 
     # then a run issues as many queries as before
-    assert len(large) == len(small)
-    assert len(large) <= 50
+    assert len(large) == len(small), len(large)
+    assert len(large) <= 60  # nine steps (tier floors and branch changes joined in issue 15), a few queries each
 
 
 def test_missing_calendar_year_warned_from_november(caplog):

@@ -91,6 +91,8 @@ def make_customer(
             source=current.source,
             valid_until=current.valid_until,
             since=dt.date(2000, 1, 1),
+            score_tier=Tier.objects.get(code=current.score_tier) if current.score_tier else None,
+            score_valid_until=current.score_valid_until,
         )
     return customer
 

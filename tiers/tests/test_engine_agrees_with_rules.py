@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
 from core import dates
+from customers.models import PlanPeriod
 from tiers import rules, services
 from tiers.models import TierChange
 from tiers.tests.helpers import close_months, make_customer, state_of
@@ -191,3 +192,140 @@ def test_amounts_strategy_produces_fen():
     # ... and some with fen (not only whole yuan), or the engine's rounding goes untested
     amount = find(amounts, lambda a: a != a.to_integral_value())
     assert amount != amount.to_integral_value()
+
+
+# -- floors that start and lapse between runs (DOMAIN §3): runs and daily floors steps, replayed by the rules -------
+
+JAN = dt.date(2027, 1, 1)
+# December's run, daily steps (a floor starts, an override ends, move-ins lapse on 1 Jan), January's run, a day after
+TIMELINE = [
+    ("run", M),
+    ("day", dt.date(2026, 12, 15)),
+    ("day", dt.date(2026, 12, 21)),
+    ("day", JAN),
+    ("run", JAN),
+    ("day", dt.date(2027, 1, 16)),
+]
+
+beside_states = st.builds(
+    rules.TierState,
+    st.sampled_from(TIERS[1:]),
+    st.sampled_from(["plan", "key_person", "override", "transfer"]),
+    st.sampled_from([None, dt.date(2026, 12, 31), dt.date(2027, 1, 15)]),
+    st.sampled_from(TIERS[1:]),
+    st.sampled_from([dt.date(2026, 11, 30), dt.date(2026, 12, 20), dt.date(2027, 5, 31)]),
+)
+timeline_specs = st.builds(
+    lambda spec, plan2, override, transfer, role_at, current: {
+        **spec,
+        "plan2": plan2,
+        "override": override or spec["override"],
+        "transfer": transfer or spec["transfer"],
+        "key_roles": [(r, c, role_at or at) for r, c, at in spec["key_roles"]],
+        "current": current or spec["current"],
+    },
+    customer_specs,
+    st.one_of(st.none(), st.tuples(st.sampled_from(["388", "128"]), st.sampled_from([dt.date(2026, 12, 15), JAN]))),
+    st.one_of(
+        st.none(),
+        st.tuples(
+            st.sampled_from(TIERS[1:]),
+            st.sampled_from([dt.date(2026, 12, 15), dt.date(2026, 12, 2)]),
+            st.sampled_from([dt.date(2026, 12, 20), dt.date(2027, 1, 15)]),
+        ),
+    ),
+    st.one_of(st.none(), st.tuples(st.sampled_from(TIERS[1:]), st.just(dt.date(2026, 12, 10)))),
+    st.one_of(st.none(), st.just(dt.datetime(2026, 12, 14, 20, tzinfo=dt.UTC))),
+    st.one_of(st.none(), beside_states),
+)
+
+
+def facts_on(spec, policy: rules.Policy, on: dt.date, month: dt.date, current: rules.TierState) -> rules.CustomerFacts:
+    """The facts of `spec` as of `on` (the floors in force that day; the bills of `month`'s window)."""
+    bills = {m: a for m, a in zip(rules.window_months(M, 12), spec["bills"], strict=True) if a is not None}
+    window = set(rules.window_months(month, policy.window_months))
+    plans = [x for x in (spec["plan"], spec["plan2"]) if x and x[1] <= on]
+    plan = max(plans, key=lambda x: x[1]) if plans else None
+    start = timezone.make_aware(dt.datetime.combine(on, dt.time.min))
+    transfer = None
+    if spec["transfer"] and spec["transfer"][1] <= on <= dt.date(spec["transfer"][1].year, 12, 31):
+        transfer = (spec["transfer"][0], dt.date(spec["transfer"][1].year, 12, 31))
+    override = None
+    if spec["override"] and spec["override"][1] <= on <= spec["override"][2]:
+        override = (spec["override"][0], spec["override"][2])
+    return rules.CustomerFacts(
+        join_date=spec["join_date"],
+        product_type=spec["product_type"],
+        status=spec["status"],
+        bills={m: a for m, a in bills.items() if m in window},
+        plan_code=plan[0] if plan else None,
+        plan_started_on=plan[1] if plan else None,
+        key_person_roles=[(r, c) for r, c, at in spec["key_roles"] if at < start],
+        transfer=transfer,
+        override=override,
+        current=current,
+    )
+
+
+def check_timeline(specs, policy_model, django_user_model):
+    with transaction.atomic():
+        staff = django_user_model.objects.get_or_create(username="staff")[0]
+        close_months(dates.add_months(M, -24), M)
+        customers = []
+        for s in specs:
+            customer = make_customer(
+                join_date=s["join_date"],
+                bills={m: a for m, a in zip(rules.window_months(M, 12), s["bills"], strict=True) if a is not None},
+                plan=s["plan"],
+                key_roles=s["key_roles"],
+                transfer=s["transfer"],
+                override=s["override"],
+                current=s["current"],
+                product_type=s["product_type"],
+                status=s["status"],
+                creator=staff,
+                approver=staff,
+            )
+            if s["plan2"] and s["plan2"][1] != (s["plan"] or (None, None))[1]:
+                PlanPeriod.objects.create(customer=customer, plan_code=s["plan2"][0], started_on=s["plan2"][1])
+            else:
+                s["plan2"] = None
+            customers.append(customer)
+        expected = [s["current"] for s in specs]
+        policy = services.policy_rules(policy_model)
+        for kind, on in TIMELINE:
+            if kind == "run":
+                run, _ = services.tier_run_start(month=on, policy=policy_model, force=True, dispatch=False)
+                services.tier_run_execute(run=run, follow_up=False)
+                run.refresh_from_db()
+                assert run.status == "done", run.error
+            else:
+                services.tier_floors_apply(on=on)
+            for i, (customer, spec) in enumerate(zip(customers, specs, strict=True)):
+                month = on.replace(day=1)
+                facts = facts_on(spec, policy, on, month, expected[i])
+                if kind == "run":
+                    decision = rules.evaluate(policy, month, facts)
+                    change = TierChange.objects.filter(customer=customer, run=run).first()
+                else:
+                    decision = rules.evaluate_day(policy, on, facts)
+                    change = TierChange.objects.filter(customer=customer, run=None, effective_on=on).first()
+                expected[i] = decision.new_state
+                assert state_of(customer) == decision.new_state, (kind, on, spec, decision)
+                if decision.changed:
+                    assert change is not None, (kind, on, spec, decision)
+                    assert (change.transition, change.reason) == (decision.transition, decision.reason)
+                else:
+                    assert change is None, (kind, on, spec, decision)
+        transaction.set_rollback(True)
+
+
+@pytest.mark.django_db
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(specs=st.lists(timeline_specs, min_size=1, max_size=8))
+def test_floors_that_start_and_lapse_between_runs_engine_agrees_with_rules(specs, django_user_model):
+    from tiers.models import RatingPolicy
+
+    check_timeline(specs, RatingPolicy.objects.get(code="annual"), django_user_model)

@@ -138,12 +138,16 @@ def test_less_than_12_months_cannot_win_by_score_but_a_floor_applies_at_once():
     assert state_of(on_plan) == rules.TierState("gold", "plan", None)
 
 
-def test_plan_floor_counts_from_the_month_after_it_started_and_lapses_when_the_plan_changes():
-    started_this_month = make_customer(join_date=LONG_AGO, plan=("588", dt.date(2026, 12, 1)))
+def test_plan_floor_counts_from_its_effective_date_and_lapses_when_the_plan_changes():
+    # given a plan effective on the evaluation date itself (按套餐生效日期立即生效), one before, one after
+    started_on_the_day = make_customer(join_date=LONG_AGO, plan=("588", dt.date(2026, 12, 1)))
     started_earlier = make_customer(join_date=LONG_AGO, plan=("288", dt.date(2026, 11, 30)))
+    started_later = make_customer(join_date=LONG_AGO, plan=("388", dt.date(2026, 12, 2)))
+    # when the month is run, then the plans in force on its evaluation date count, from their effective date
     run_month(M)
-    assert state_of(started_this_month).tier is None
+    assert state_of(started_on_the_day) == rules.TierState("gold", "plan", None)
     assert state_of(started_earlier) == rules.TierState("silver", "plan", None)
+    assert state_of(started_later).tier is None
     # when the plan changes to one without a floor, the floor lapses at the next run
     customer_services.customer_change_plan(customer=started_earlier, plan_code="58", started_on=dt.date(2026, 12, 20))
     run_month(dt.date(2027, 1, 1))
@@ -233,10 +237,11 @@ def test_override_needs_a_second_staff_user_wins_while_active_then_lapses(django
     assert exc.value.code == "four_eyes"
     assert state_of(customer).tier == "diamond"  # not applied while pending
     services.tier_override_approve(override=override, actor=boss, at=timezone.now(), on=dt.date(2026, 12, 10))
-    # an override wins at once, also downwards, with its end date as validity
-    assert state_of(customer) == rules.TierState("silver", "override", dt.date(2027, 1, 15))
+    # an override wins at once, also downwards, with its end date as validity (the score tier kept beside it)
+    overridden = rules.TierState("silver", "override", dt.date(2027, 1, 15), "diamond", NOV30_27)
+    assert state_of(customer) == overridden
     run_month(dt.date(2027, 1, 1))
-    assert state_of(customer) == rules.TierState("silver", "override", dt.date(2027, 1, 15))
+    assert state_of(customer) == overridden
     # after its end date the override lapses and the score decides again
     run_month(dt.date(2027, 2, 1))
     assert state_of(customer).tier == "diamond"
