@@ -11,7 +11,8 @@ date) that the SQL joins as VALUES tables.
 PostgreSQL and SQLite differ in a few expressions, kept side by side in `Dialect`.
 
 Steps (the keys of the result's `counts` and `seconds`; `details` splits some counts by kind):
-  tier_floors           tiers.services.tier_floors_apply: floors that start today apply, those ended are lifted
+  tier_floors           tiers.services.tier_floors_apply: floors that start today apply, those ended are lifted;
+                        the quotas of those whose tier changed follow at once (benefits.services.benefit_grants_sync)
   branch_change         members whose branch changed and who still have a manager of the old one are reassigned
                         to a manager of the new branch (services.assignments_follow_branch; the customers API
                         does it at once, this catches any other way a branch changed)
@@ -45,8 +46,10 @@ from django.db import connection, transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from benefits import services as benefit_services
 from core.sql import Params, dialect
 from customers.models import Customer, KeyPerson
+from tiers import selectors as tier_selectors
 from tiers import services as tier_services
 from tiers.models import CustomerTier
 
@@ -537,6 +540,17 @@ STEPS = (
 )
 
 
+def apply_tier_floors(*, on: dt.date) -> dict[str, int]:
+    """DOMAIN §3 floors between runs (tiers.services.tier_floors_apply), then the quotas of everyone whose tier
+    changed follow at once (DOMAIN §5), in the same transaction: the engine writes tiers in bulk and sends no
+    per-customer `tier_changed` signal."""
+    counts = tier_services.tier_floors_apply(on=on)
+    if counts:
+        changed = tier_selectors.customers_changed_between_runs(on=on)
+        benefit_services.benefit_grants_sync(on=on, customer_ids=changed, actor="daily job")
+    return counts
+
+
 def daily_run(*, on: dt.date, at: dt.datetime, on_step: Callable[[str, int, float], None] | None = None) -> dict:
     """Run the daily job for the business date `on` (idempotent). Returns {"day", "counts", "seconds", "missing_calendar_years"}.
 
@@ -563,7 +577,7 @@ def daily_run(*, on: dt.date, at: dt.datetime, on_step: Callable[[str, int, floa
         if on_step:
             on_step(name, result, seconds[name])
 
-    step("tier_floors", lambda: tier_services.tier_floors_apply(on=on))  # DOMAIN §3 floors between runs
+    step("tier_floors", lambda: apply_tier_floors(on=on))
     step("branch_change", lambda: services.assignments_follow_branch(on=on))
     step("recurring", lambda: open_recurring(day=on))
     step("birthday_gift", lambda: open_birthday_gifts(day=on))

@@ -202,3 +202,14 @@ def latest_applied_run() -> RatingRun | None:
 def tier_choices() -> list[tuple[str, str, str]]:
     """(code, name_zh, name_en) of every tier, highest first (the pages' tier filter)."""
     return list(Tier.objects.order_by("-rank").values_list("code", "name_zh", "name_en"))
+
+
+def customers_changed_between_runs(*, on: dt.date) -> list[int]:
+    """The customers whose tier changed on `on` without a run (floors applied or lifted by the daily job, overrides,
+    move-ins, closures)."""
+    return list(
+        TierChange.objects.filter(run__isnull=True, effective_on=on)
+        .values_list("customer_id", flat=True)
+        .distinct()
+        .order_by("customer_id")
+    )
