@@ -33,7 +33,7 @@ def forward(apps, schema_editor):
         has = set(TierEntitlement.objects.filter(benefit=airport).values_list("tier_id", flat=True))
         for e in TierEntitlement.objects.filter(benefit=province).exclude(tier_id__in=has):
             TierEntitlement.objects.create(tier_id=e.tier_id, benefit=airport, quantity=e.quantity,
-                                           unlimited=e.unlimited)  # fmt: skip
+                                           unlimited=e.unlimited)
         TierEntitlement.objects.filter(benefit=province).delete()
         province.active = False
         province.save(update_fields=["active"])
@@ -83,7 +83,7 @@ def move_visits(apps, province, airport):
                            period_start=a.period_start, period_end=a.period_end, updated_at=now)
             for a in old_accounts
             if (a.customer_id, a.period_key) not in new_accounts
-        ]  # fmt: skip
+        ]
         if missing:
             BenefitAccount.objects.bulk_create(missing)
             new_accounts = airport_accounts(BenefitAccount, airport, customer_ids, keys)
@@ -99,18 +99,18 @@ def move_visits(apps, province, airport):
                     account_id=old.pk, customer_id=old.customer_id, benefit_id=province.pk, kind="reverse",
                     used_delta=-r.used_delta, remaining_after=old.granted - old.used, tier_id=r.tier_id,
                     occurred_on=today, actor=ACTOR, reference=f"moved to {AIRPORT}", reversal_of=r, created_at=now,
-                ))  # fmt: skip
+                ))
                 entries.append(BenefitEntry(
                     account_id=new.pk, customer_id=new.customer_id, benefit_id=airport.pk, kind="redeem",
                     used_delta=r.used_delta, tier_id=r.tier_id, valid_until=r.valid_until, occurred_on=r.occurred_on,
                     actor=r.actor, reference=r.reference, created_at=now,
-                ))  # fmt: skip
+                ))
             if old.granted > old.used:
                 entries.append(BenefitEntry(
                     account_id=old.pk, customer_id=old.customer_id, benefit_id=province.pk, kind="expire",
                     granted_delta=old.used - old.granted, remaining_after=0, occurred_on=today, actor=ACTOR,
                     reference=f"replaced by {AIRPORT}", created_at=now,
-                ))  # fmt: skip
+                ))
                 old.granted = old.used
             current = old.period_end is None or old.period_end >= today
             tier_id = tiers.get(old.customer_id)
@@ -122,7 +122,7 @@ def move_visits(apps, province, airport):
                     kind="grant" if new.granted == 0 else "adjust", granted_delta=granted - new.granted,
                     remaining_after=granted - new.used, tier_id=tier_id if current else None, occurred_on=today,
                     actor=ACTOR, reference=f"replaces {PROVINCE}", created_at=now,
-                ))  # fmt: skip
+                ))
                 new.granted = granted
             old.updated_at = new.updated_at = now
             changed += [old, new]
