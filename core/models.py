@@ -84,3 +84,42 @@ class ActionLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.app_label}.{self.model}#{self.object_id} by {self.actor}"
+
+
+class OutboxEvent(models.Model):
+    """An outbound event (DOMAIN §11, API.md "Outbound events"): written in the same transaction as the change it
+    tells (no change without its event, no event without its change), read by the webhook delivery and the feed.
+    `id` grows with every insert; the public id is `evt_<id>`. `data` always holds the customer's `msisdn`."""
+
+    id = models.BigAutoField(primary_key=True)
+    type = models.CharField(_("type"), max_length=40)
+    customer_id = models.BigIntegerField(_("customer"), null=True, blank=True)
+    msisdn = models.CharField(_("msisdn"), max_length=20, blank=True)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    data = models.JSONField(_("data"), default=dict)
+    created_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("outbound event")
+        verbose_name_plural = _("outbound events")
+        indexes = [
+            models.Index(fields=["customer_id", "id"], name="core_outbox_customer_idx"),
+            models.Index(fields=["type", "id"], name="core_outbox_type_idx"),
+            models.Index(fields=["created_at"], name="core_outbox_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} {self.type} {self.msisdn}"
+
+    @property
+    def event_id(self) -> str:
+        return f"evt_{self.pk}"
+
+    def as_message(self) -> dict:
+        """The event as API.md shows it: {id, type, occurred_at, data}."""
+        return {
+            "id": self.event_id,
+            "type": self.type,
+            "occurred_at": self.occurred_at.isoformat(),
+            "data": {"msisdn": self.msisdn, **self.data},
+        }
