@@ -1,10 +1,10 @@
 from rest_framework import serializers
 
-from core.fields import MonthField
+from core.fields import InputSerializer, MonthField
 from core.masking import mask_msisdn
 
 
-class RunStartSerializer(serializers.Serializer):
+class RunStartSerializer(InputSerializer):
     month = MonthField(help_text="YYYY-MM: the run's month M (bills of M-12 … M-1)")
     dry_run = serializers.BooleanField(default=False)
     force = serializers.BooleanField(default=False, help_text="run although month M-1 is not closed")
