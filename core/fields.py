@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from . import bounds, dates
-from .masking import mask_msisdn
+from .masking import mask_id_number, mask_msisdn
 from .permissions import sees_pii
 
 
@@ -39,6 +39,15 @@ class ListMsisdnField(serializers.CharField):
         value = super().to_representation(value)
         request = self.context.get("request")
         return value if request is None or sees_pii(request) else mask_msisdn(value)
+
+
+class ListIdNumberField(serializers.CharField):
+    """An ID number in a list row: masked (`440106********1234`) as ListMsisdnField masks an msisdn."""
+
+    def to_representation(self, value):
+        value = super().to_representation(value)
+        request = self.context.get("request")
+        return value if request is None or sees_pii(request) else mask_id_number(value)
 
 
 def _invalid(exc: bounds.BoundsError):

@@ -4,7 +4,14 @@ from django.conf import settings
 from rest_framework import serializers
 
 from core.api import parse_json_rows, raise_row_errors
-from core.fields import BoundedDateField, DecimalStringField, InputSerializer, MonthField
+from core.fields import (
+    BoundedDateField,
+    DecimalStringField,
+    InputSerializer,
+    ListIdNumberField,
+    ListMsisdnField,
+    MonthField,
+)
 
 from . import rules, selectors
 from .models import (
@@ -144,10 +151,10 @@ class CustomerSerializer(serializers.ModelSerializer):
 
 
 class CustomerListSerializer(CustomerSerializer):
-    """List rows: msisdn and ID number masked."""
+    """List rows: msisdn and ID number masked, in clear for people and clients with the `pii` scope (API.md)."""
 
-    msisdn = serializers.CharField(source="masked_msisdn")
-    id_number = serializers.CharField(source="masked_id_number")
+    msisdn = ListMsisdnField()
+    id_number = ListIdNumberField()
 
     class Meta(CustomerSerializer.Meta):
         fields = [

@@ -105,7 +105,7 @@ class HealthApi(APIView):
     ]
 )
 class CustomerListApi(generics.ListAPIView):
-    """Customers, msisdn and ID number masked: those the user may address (a supervisor her branches', a manager
+    """Customers, msisdn and ID number masked for API clients without the `pii` scope: those the user may address (a supervisor her branches', a manager
     her own)."""
 
     permission_classes = [RoleOrScope]
