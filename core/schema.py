@@ -46,6 +46,18 @@ class AutoSchema(SpectacularAutoSchema):
             area = parts[2]
         return [AREAS.get(area, area)]
 
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        """An optional field of a request serializer (core.fields.InputSerializer) is documented as nullable: `null`
+        is taken as left out (API.md)."""
+        from .fields import InputSerializer  # core.fields needs the permissions, loaded after the settings
+
+        result = super()._map_serializer_field(field, direction, bypass_extensions)
+        if direction == "request" and not field.required and isinstance(field.parent, InputSerializer):
+            if "$ref" in result:
+                result = {"allOf": [result]}
+            result["nullable"] = True
+        return result
+
 
 # what a view declares for its 4xx answers (`responses={400: ERROR, …}`); the body's schema is added by the hook below
 ERROR = OpenApiResponse(description='`{"error": {"code", "message", "fields"}}`')

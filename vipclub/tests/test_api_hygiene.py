@@ -7,6 +7,7 @@ import pytest
 from core.masking import mask_msisdn
 from core.models import ActionLog
 from core.tests.helpers import client_with
+from customers.factories import CustomerFactory
 from customers.models import Customer
 from managers.factories import ManagedMemberFactory, ManagerFactory
 from retention.models import ChurnRecord
@@ -61,6 +62,42 @@ def test_optional_customer_fields_may_be_null_blank_or_missing(api, region):
     # the three rows are stored alike: no plan code, no landline, the default product type
     stored = {(c.plan_code, c.landline, c.product_type, c.birthday, c.plan_started_on) for c in saved}
     assert len(stored) == 1 and next(iter(stored))[:3] == ("", "", "primary")
+
+
+def test_the_schema_documents_optional_request_fields_as_nullable(api):
+    schema = api.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    row = schema["components"]["schemas"]["CustomerRowRequest"]
+    assert all(row["properties"][name].get("nullable") for name in ("plan_code", "landline", "product_type"))
+    assert not row["properties"]["msisdn"].get("nullable")
+
+
+def test_optional_fields_of_other_writes_may_be_null(api, customer):
+    response = api.post(
+        "/api/v1/contact-logs/",
+        {"msisdn": customer.msisdn, "channel": "call", "outcome": "reached", "note": None, "occurred_at": None},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    response = api.post(
+        "/api/v1/events/",
+        {
+            "event_id": "hyg-null-data",
+            "type": "closure_requested",
+            "msisdn": customer.msisdn,
+            "occurred_at": "2026-11-02T09:00:00+08:00",
+            "data": {"channel": None, "reason": "", "reason_category": None},
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    other = CustomerFactory(region=customer.region)
+    response = api.post(
+        "/api/v1/points/transfers/",
+        {"from_msisdn": customer.msisdn, "to_msisdn": other.msisdn, "points": 1, "reference": None},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="hyg-null-points",
+    )
+    assert response.status_code != 400, response.content  # a rule may refuse it (409), its input is fine
 
 
 # --- 3. facts from the system of record are recorded ----------------------------------------------------------
