@@ -15,6 +15,7 @@ class CatalogApi(APIView):
     permission_classes = [RoleOrScope]
 
     @extend_schema(
+        summary="The benefit catalog",
         responses={200: CatalogSerializer(many=True)},
         description="The benefit catalog with what each tier gets.",
     )

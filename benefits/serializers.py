@@ -5,7 +5,7 @@ from decimal import Decimal
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.fields import BoundedDateField, DecimalStringField, IntegerField
+from core.fields import BoundedDateField, DecimalStringField, InputSerializer, IntegerField
 from customers.models import msisdn_validator
 
 QUANTITY_HELP = "an integer for count and hours benefits, a decimal string in yuan for money benefits"
@@ -20,7 +20,7 @@ class QuantityField(serializers.Field):
         return value
 
 
-class RedemptionRequestSerializer(serializers.Serializer):
+class RedemptionRequestSerializer(InputSerializer):
     msisdn = serializers.CharField(max_length=11, validators=[msisdn_validator])
     benefit = serializers.SlugField(max_length=40, help_text="a benefit code of the catalog, e.g. lounge_airport")
     quantity = IntegerField(
@@ -42,7 +42,7 @@ class RedemptionRequestSerializer(serializers.Serializer):
     )
 
 
-class ReverseRequestSerializer(serializers.Serializer):
+class ReverseRequestSerializer(InputSerializer):
     reason = serializers.CharField(max_length=100, required=False, allow_blank=True)
 
 

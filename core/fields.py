@@ -1,5 +1,6 @@
-"""Serializer fields shared by the apps' APIs: masked msisdns in lists, and the input bounds (core.bounds) as DRF
-fields — every date, month, time, decimal and integer an API accepts goes through one of these."""
+"""Serializer fields shared by the apps' APIs: masked msisdns in lists, the input bounds (core.bounds) as DRF
+fields — every date, month, time, decimal and integer an API accepts goes through one of these —, and the base of
+every request serializer (InputSerializer: `null`, `""` and missing all mean "none")."""
 
 import datetime as dt
 
@@ -7,8 +8,26 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from . import bounds, dates
-from .masking import mask_msisdn
+from .masking import mask_id_number, mask_msisdn
 from .permissions import sees_pii
+
+
+class InputSerializer(serializers.Serializer):
+    """The base of every request body (and query) serializer: an optional field sent as `null` or `""` is taken as
+    left out, so its default applies (API.md: all three mean "none"). A required field keeps DRF's answer."""
+
+    def to_internal_value(self, data):
+        if hasattr(data, "items"):
+            absent = [
+                name
+                for name, value in data.items()
+                if (value is None or value == "") and name in self.fields and not self.fields[name].required
+            ]
+            if absent:
+                data = data.copy()
+                for name in absent:
+                    data.pop(name)
+        return super().to_internal_value(data)
 
 
 class ListMsisdnField(serializers.CharField):
@@ -20,6 +39,15 @@ class ListMsisdnField(serializers.CharField):
         value = super().to_representation(value)
         request = self.context.get("request")
         return value if request is None or sees_pii(request) else mask_msisdn(value)
+
+
+class ListIdNumberField(serializers.CharField):
+    """An ID number in a list row: masked (`440106********1234`) as ListMsisdnField masks an msisdn."""
+
+    def to_representation(self, value):
+        value = super().to_representation(value)
+        request = self.context.get("request")
+        return value if request is None or sees_pii(request) else mask_id_number(value)
 
 
 def _invalid(exc: bounds.BoundsError):

@@ -27,7 +27,11 @@ class RegionUpsertApi(APIView):
     permission_classes = [RoleOrScope]
     scopes = {"PUT": "customers:write"}  # the API client's token scope per method (core.permissions)
 
-    @extend_schema(request=RegionSerializer, responses={200: RegionSerializer, 201: RegionSerializer, 400: ERROR})
+    @extend_schema(
+        summary="Create or update a region",
+        request=RegionSerializer,
+        responses={200: RegionSerializer, 201: RegionSerializer, 400: ERROR},
+    )
     @retry_on_conflict
     def put(self, request, code: str):
         serializer = RegionSerializer(data=request.data)
@@ -45,6 +49,7 @@ class CustomersBulkApi(APIView):
     scopes = {"POST": "customers:write"}  # the API client's token scope per method (core.permissions)
 
     @extend_schema(
+        summary="Create or update customers in bulk",
         request=CustomerRowSerializer(many=True),
         responses={200: BulkResultSerializer, 400: ERROR},
         description="Create or update customers by msisdn. Atomic: every row applies, or none and the 400 "
@@ -62,6 +67,7 @@ class BillingMonthCloseApi(APIView):
     scopes = {"POST": "bills:write"}  # the API client's token scope per method (core.permissions)
 
     @extend_schema(
+        summary="Close a billing month",
         request=None,
         responses={
             200: inline_serializer(

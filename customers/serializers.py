@@ -4,7 +4,14 @@ from django.conf import settings
 from rest_framework import serializers
 
 from core.api import parse_json_rows, raise_row_errors
-from core.fields import BoundedDateField, DecimalStringField, MonthField
+from core.fields import (
+    BoundedDateField,
+    DecimalStringField,
+    InputSerializer,
+    ListIdNumberField,
+    ListMsisdnField,
+    MonthField,
+)
 
 from . import rules, selectors
 from .models import (
@@ -37,7 +44,7 @@ class RegionSerializer(serializers.ModelSerializer):
         read_only_fields = ["code"]
 
 
-class CustomerRowSerializer(serializers.Serializer):
+class CustomerRowSerializer(InputSerializer):
     msisdn = MsisdnField()
     name = serializers.CharField(max_length=50)
     id_number = serializers.CharField(max_length=18)
@@ -65,7 +72,7 @@ class CustomerRowSerializer(serializers.Serializer):
         return attrs
 
 
-class BillRowSerializer(serializers.Serializer):
+class BillRowSerializer(InputSerializer):
     msisdn = MsisdnField()
     month = MonthField(ended=True, help_text="YYYY-MM, a month that has ended")
     amount = DecimalStringField(max_digits=12, decimal_places=2, min_value=0, help_text='yuan, e.g. "388.50"')
@@ -144,10 +151,10 @@ class CustomerSerializer(serializers.ModelSerializer):
 
 
 class CustomerListSerializer(CustomerSerializer):
-    """List rows: msisdn and ID number masked."""
+    """List rows: msisdn and ID number masked, in clear for people and clients with the `pii` scope (API.md)."""
 
-    msisdn = serializers.CharField(source="masked_msisdn")
-    id_number = serializers.CharField(source="masked_id_number")
+    msisdn = ListMsisdnField()
+    id_number = ListIdNumberField()
 
     class Meta(CustomerSerializer.Meta):
         fields = [
@@ -166,24 +173,24 @@ class CustomerListSerializer(CustomerSerializer):
 class EventDataSerializers:
     """Validation of each event type's `data` (API.md)."""
 
-    class Suspended(serializers.Serializer):
+    class Suspended(InputSerializer):
         kind = serializers.ChoiceField(choices=SuspensionKind.choices)
 
-    class Empty(serializers.Serializer):
+    class Empty(InputSerializer):
         pass
 
-    class ClosureRequested(serializers.Serializer):
+    class ClosureRequested(InputSerializer):
         channel = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
         reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
-    class Closed(serializers.Serializer):
+    class Closed(InputSerializer):
         kind = serializers.ChoiceField(choices=ClosureKind.choices)
 
-    class PlanChanged(serializers.Serializer):
+    class PlanChanged(InputSerializer):
         plan_code = serializers.CharField(max_length=20)
         started_on = BoundedDateField()
 
-    class OwnershipTransferred(serializers.Serializer):
+    class OwnershipTransferred(InputSerializer):
         name = serializers.CharField(max_length=50)
         id_number = serializers.CharField(max_length=18)
 
@@ -194,10 +201,10 @@ class EventDataSerializers:
                 raise serializers.ValidationError(problem)
             return value
 
-    class NumberChanged(serializers.Serializer):
+    class NumberChanged(InputSerializer):
         new_msisdn = MsisdnField()
 
-    class KeyPersonSet(serializers.Serializer):
+    class KeyPersonSet(InputSerializer):
         group_code = serializers.CharField(max_length=30)
         group_class = serializers.ChoiceField(choices=GroupClass.choices)
         role = serializers.ChoiceField(choices=KeyPersonRole.choices)

@@ -28,7 +28,9 @@ class ManagerUpsertApi(APIView):
     scopes = {"PUT": "customers:write"}  # the API client's token scope per method (core.permissions)
 
     @extend_schema(
-        request=ManagerUpsertSerializer, responses={200: ManagerSerializer, 201: ManagerSerializer, 400: ERROR}
+        summary="Create or update an account manager",
+        request=ManagerUpsertSerializer,
+        responses={200: ManagerSerializer, 201: ManagerSerializer, 400: ERROR},
     )
     @retry_on_conflict
     def put(self, request, employee_no: str):
@@ -44,6 +46,7 @@ class ManagerUpsertApi(APIView):
         )
 
 
+@extend_schema(summary="List the account managers' obligations")
 class ObligationListApi(generics.ListAPIView):
     permission_classes = [RoleOrScope]
     roles = {"GET": PEOPLE}  # supervisors and managers, each on her own customers (core.permissions)
@@ -60,6 +63,7 @@ class ContactLogApi(APIView):
     roles = {"POST": PEOPLE}  # supervisors and managers, each on her own customers
 
     @extend_schema(
+        summary="Log a contact with a customer",
         request=ContactLogInSerializer,
         responses={201: ContactLogOutSerializer, 400: ERROR, 404: ERROR},
         description="Log a contact (e.g. from the hotline); the answer names the obligations it closed.",
@@ -88,6 +92,7 @@ class ReassignApi(APIView):
     roles = {"POST": (SUPERVISOR,)}  # within her branches: her customers, to a manager of her branches
 
     @extend_schema(
+        summary="Reassign customers to another account manager",
         request=ReassignSerializer,
         responses={
             200: inline_serializer("Reassigned", {"moved": serializers.IntegerField()}),

@@ -1,12 +1,12 @@
 from rest_framework import serializers
 
-from core.fields import BoundedDateField, BoundedDateTimeField, IntegerField, ListMsisdnField
+from core.fields import BoundedDateField, BoundedDateTimeField, InputSerializer, IntegerField, ListMsisdnField
 from customers.serializers import MsisdnField
 
 from .models import AccountManager, Channel, Obligation, Outcome
 
 
-class ManagerUpsertSerializer(serializers.Serializer):
+class ManagerUpsertSerializer(InputSerializer):
     username = serializers.RegexField(r"^[\w.@+-]{1,150}$", help_text="login name")
     name = serializers.CharField(max_length=50)
     region = serializers.CharField(max_length=20, help_text="region code")
@@ -36,7 +36,7 @@ class ObligationSerializer(serializers.ModelSerializer):
         fields = ["id", "msisdn", "manager", "kind", "period", "opened_on", "due_on", "status", "done_at"]
 
 
-class ContactLogInSerializer(serializers.Serializer):
+class ContactLogInSerializer(InputSerializer):
     msisdn = MsisdnField()
     channel = serializers.ChoiceField(choices=Channel.choices)
     outcome = serializers.ChoiceField(choices=Outcome.choices)
@@ -49,7 +49,7 @@ class ContactLogOutSerializer(serializers.Serializer):
     closed_obligations = serializers.ListField(child=serializers.IntegerField())
 
 
-class ReassignSerializer(serializers.Serializer):
+class ReassignSerializer(InputSerializer):
     msisdns = serializers.ListField(child=MsisdnField(), min_length=1, max_length=10_000)
     manager = serializers.CharField(max_length=30, help_text="employee number of the new manager")
     on = BoundedDateField(required=False, help_text="default: today")

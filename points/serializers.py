@@ -4,11 +4,11 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from core import bounds
-from core.fields import BoundedDateField, IntegerField, MonthField
+from core.fields import BoundedDateField, InputSerializer, IntegerField, MonthField
 from customers.serializers import MsisdnField
 
 
-class RedemptionSerializer(serializers.Serializer):
+class RedemptionSerializer(InputSerializer):
     msisdn = MsisdnField()
     points = IntegerField(min_value=1, max_value=10**12)
     reference = serializers.CharField(max_length=100, help_text=_("the caller's reference (order, voucher)"))
@@ -19,7 +19,7 @@ class RedemptionResultSerializer(serializers.Serializer):
     balance = serializers.IntegerField()
 
 
-class TransferSerializer(serializers.Serializer):
+class TransferSerializer(InputSerializer):
     from_msisdn = MsisdnField()
     to_msisdn = MsisdnField()
     points = IntegerField(min_value=1, max_value=10**12)
@@ -68,7 +68,7 @@ class PointsBriefSerializer(serializers.Serializer):
     frozen = serializers.BooleanField()
 
 
-class PointsLotInSerializer(serializers.Serializer):
+class PointsLotInSerializer(InputSerializer):
     year = IntegerField(min_value=1990, help_text="a year that has begun")
     points = IntegerField(min_value=1, max_value=10**12)
 
@@ -78,7 +78,7 @@ class PointsLotInSerializer(serializers.Serializer):
         return value
 
 
-class MovedInDataSerializer(serializers.Serializer):
+class MovedInDataSerializer(InputSerializer):
     """`moved_in {from_region, tier, points_lots: [{year, points}]}` (跨区入网); `join_date` optionally carries
     the original join date over (tenure counts from it)."""
 

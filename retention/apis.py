@@ -27,6 +27,7 @@ from .serializers import (
 
 
 @extend_schema(
+    summary="List retention cases",
     parameters=[
         OpenApiParameter("state", str, enum=CaseState.values, many=True),
         OpenApiParameter("open", bool, description="true: open cases, false: retained or churned"),
@@ -36,7 +37,7 @@ from .serializers import (
         OpenApiParameter("reason_category", str, enum=ReasonCategory.values),
         OpenApiParameter("opened_after", str, description="YYYY-MM-DD"),
         OpenApiParameter("opened_before", str, description="YYYY-MM-DD"),
-    ]
+    ],
 )
 class RetentionCaseListApi(generics.ListAPIView):
     """Retention cases with their history, newest first; an account manager sees her own customers' cases."""
@@ -51,6 +52,7 @@ class RetentionCaseListApi(generics.ListAPIView):
         return selectors.case_list(filters=self.request.query_params, user=self.request.user)
 
     @extend_schema(
+        summary="Open a retention case (a closure request)",
         request=CaseOpenSerializer,
         responses={201: CaseSerializer, 200: CaseSerializer, 400: ERROR, 404: ERROR, 409: ERROR},
         description="A closure request (hotline, hall): the customer becomes pending closure, her points are "
@@ -81,6 +83,7 @@ class RetentionCaseTransitionApi(APIView):
     roles = {"POST": PEOPLE}  # supervisors and managers, each on her own customers' cases
 
     @extend_schema(
+        summary="Move a retention case",
         request=CaseTransitionSerializer,
         responses={200: CaseSerializer, 400: ERROR, 404: ERROR, 409: ERROR},
         description="Move a case: open → contacted → offer_made → retained | considering | declined; considering → "
@@ -105,6 +108,7 @@ class ChurnReportApi(APIView):
     roles = {"GET": (SUPERVISOR,)}  # her branches only (selectors.report_scope)
 
     @extend_schema(
+        summary="Churn per month and tier",
         parameters=[
             OpenApiParameter("year", int, description="YYYY (default: this year)"),
             OpenApiParameter("region", str, description="region code (default: all your branches)"),
@@ -159,6 +163,7 @@ class TierReportApi(APIView):
     roles = {"GET": (SUPERVISOR,)}  # her branches only (selectors.report_scope)
 
     @extend_schema(
+        summary="Members per tier and region",
         parameters=[
             OpenApiParameter("region", str, description="region code (default: all your branches)"),
             OpenApiParameter("month", str, description="YYYY-MM: members at that month end (default: now)"),

@@ -1,6 +1,13 @@
 from rest_framework import serializers
 
-from core.fields import BoundedDateField, BoundedDateTimeField, IntegerField, ListMsisdnField, MonthField
+from core.fields import (
+    BoundedDateField,
+    BoundedDateTimeField,
+    InputSerializer,
+    IntegerField,
+    ListMsisdnField,
+    MonthField,
+)
 from customers.serializers import MsisdnField
 from managers.models import Channel
 
@@ -8,7 +15,7 @@ from . import rules
 from .models import CaseState, CaseStep, ReasonCategory, RetentionCase
 
 
-class ClosureRequestedDataSerializer(serializers.Serializer):
+class ClosureRequestedDataSerializer(InputSerializer):
     """`data` of a `closure_requested` event (API.md): channel and reason, and optionally the reason category."""
 
     channel = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
@@ -23,7 +30,7 @@ class CaseOpenSerializer(ClosureRequestedDataSerializer):
     occurred_at = BoundedDateTimeField(past=True, required=False, help_text="default: now; not in the future")
 
 
-class CaseTransitionSerializer(serializers.Serializer):
+class CaseTransitionSerializer(InputSerializer):
     to = serializers.ChoiceField(choices=CaseState.choices)
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
     offer = serializers.SlugField(max_length=40, required=False, allow_blank=True, default="", help_text="offer code")
@@ -97,12 +104,12 @@ class CaseSerializer(serializers.ModelSerializer):
         return list(rules.allowed_transitions(obj.state))
 
 
-class ChurnReportQuerySerializer(serializers.Serializer):
+class ChurnReportQuerySerializer(InputSerializer):
     year = IntegerField(min_value=2000, max_value=2099, required=False, help_text="default: this year")
     region = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
 
 
-class TierReportQuerySerializer(serializers.Serializer):
+class TierReportQuerySerializer(InputSerializer):
     region = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
     month = MonthField(required=False, help_text="YYYY-MM: members at that month end (default: now)")
 

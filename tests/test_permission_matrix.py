@@ -719,9 +719,11 @@ def test_id_numbers_are_masked_for_clients_without_the_pii_scope(django_user_mod
     assert "*" in plain["id_number"]
     assert trusted["id_number"] == customer.id_number
     assert staff.get(path).json()["id_number"] == customer.id_number
-    # lists mask msisdns and ID numbers for everybody
-    rows = client_with(django_user_model, "crm", ["read", "pii"]).get("/api/v1/customers/").json()["results"]
+    # lists mask msisdns and ID numbers unless the client has the `pii` scope (API.md, issue 18)
+    rows = client_with(django_user_model, "lounge-list", ["read"]).get("/api/v1/customers/").json()["results"]
     assert rows and all("****" in r["msisdn"] and "*" in r["id_number"] for r in rows)
+    rows = client_with(django_user_model, "crm", ["read", "pii"]).get("/api/v1/customers/").json()["results"]
+    assert [(r["msisdn"], r["id_number"]) for r in rows] == [(customer.msisdn, customer.id_number)]
 
 
 def test_a_supervisor_sees_her_branch_only_in_the_admin_and_the_api(django_user_model):

@@ -21,6 +21,7 @@ class RatingRunStartApi(APIView):
     scopes = {"POST": "runs:write"}  # the API client's token scope per method (core.permissions)
 
     @extend_schema(
+        summary="Start a month's rating run",
         request=RunStartSerializer,
         responses={202: RunSerializer, 200: RunSerializer, 400: ERROR, 409: ERROR},
         description="Start the rating run of a month (202). An applied run exists once per policy and month: "
@@ -51,11 +52,12 @@ class RatingRunStartApi(APIView):
 class RatingRunDetailApi(APIView):
     permission_classes = [RoleOrScope]
 
-    @extend_schema(responses={200: RunSerializer, 404: ERROR})
+    @extend_schema(summary="A rating run's status, progress and counts", responses={200: RunSerializer, 404: ERROR})
     def get(self, request, run_id: int):
         return Response(RunSerializer(selectors.run_get(run_id)).data)
 
 
+@extend_schema(summary="The tier changes of a rating run")
 class RatingRunChangesApi(generics.ListAPIView):
     permission_classes = [RoleOrScope]
     serializer_class = RunChangeSerializer

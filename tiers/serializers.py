@@ -1,10 +1,9 @@
 from rest_framework import serializers
 
-from core.fields import MonthField
-from core.masking import mask_msisdn
+from core.fields import InputSerializer, ListMsisdnField, MonthField
 
 
-class RunStartSerializer(serializers.Serializer):
+class RunStartSerializer(InputSerializer):
     month = MonthField(help_text="YYYY-MM: the run's month M (bills of M-12 … M-1)")
     dry_run = serializers.BooleanField(default=False)
     force = serializers.BooleanField(default=False, help_text="run although month M-1 is not closed")
@@ -36,16 +35,13 @@ class RunSerializer(serializers.Serializer):
 
 
 class RunChangeSerializer(serializers.Serializer):
-    msisdn = serializers.SerializerMethodField()
+    msisdn = ListMsisdnField(source="customer.msisdn")
     from_tier = serializers.CharField(source="from_tier.code", allow_null=True, default=None)
     to_tier = serializers.CharField(source="to_tier.code", allow_null=True, default=None)
     transition = serializers.CharField()
     reason = serializers.CharField()
     score = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)
     valid_until = serializers.DateField(allow_null=True)
-
-    def get_msisdn(self, change) -> str:
-        return mask_msisdn(change.customer.msisdn)
 
 
 class TierHistorySerializer(serializers.Serializer):

@@ -14,7 +14,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from core.errors import DomainError, InvalidInput, RuleViolation
-from core.fields import BoundedDateTimeField
+from core.fields import BoundedDateTimeField, InputSerializer
 from customers import selectors as customer_selectors
 from customers import services as customer_services
 from customers.serializers import EventDataSerializers as S
@@ -241,7 +241,7 @@ def event_ingest(*, event: dict, actor=None) -> EventOutcome:
     return EventOutcome(status_code, body, False)
 
 
-class EventSerializer(serializers.Serializer):
+class EventSerializer(InputSerializer):
     event_id = serializers.CharField(max_length=100)
     type = serializers.ChoiceField(choices=EVENT_TYPES)
     msisdn = MsisdnField()

@@ -6,6 +6,7 @@ import logging
 
 from django.db import transaction
 
+from core.actors import record
 from core.errors import RuleViolation
 from customers import rules as customer_rules
 from customers import services as customer_services
@@ -38,7 +39,8 @@ def lifecycle_event(*, customer, action: str, kind: str = "", at, actor=None, so
     - a move the state machine allows: `retention.services.customer_lifecycle`;
     - a customer already in the event's status: nothing moves (a suspension's kind is updated);
     - any other move is applied all the same from the status she is in (the events in between are missing or
-      late; the gap is logged for staff and answered), except for a closed customer: 409 `invalid_transition`.
+      late; the gap is answered and logged for staff: the log and the action log, `lifecycle_gap`), except out of
+      `closed`: 409 `invalid_transition` (a `closed` event for a closed customer is recorded: nothing changes).
     The caller has locked the customer (vipclub.events) and applies events in `occurred_at` order."""
     customer = customer_services.customer_lock(customer)
     problem = customer_rules.transition_problem(action, customer.status, kind)
@@ -50,7 +52,7 @@ def lifecycle_event(*, customer, action: str, kind: str = "", at, actor=None, so
             "",
         )
     _, to_status = customer_rules.TRANSITIONS[action]
-    if customer.status == Status.CLOSED:
+    if customer.status == Status.CLOSED and to_status != Status.CLOSED:
         raise RuleViolation(problem, code="invalid_transition")
     if customer.status == to_status:
         customer = customer_services.customer_lifecycle_seen(
@@ -62,6 +64,7 @@ def lifecycle_event(*, customer, action: str, kind: str = "", at, actor=None, so
         f"between (missing or late). {problem}"
     )
     logger.warning("Lifecycle gap for customer %s (%s): %s", customer.pk, source, gap)
+    record(actor=actor, action="lifecycle_gap", target=customer, at=at, source=source, event=action, gap=gap)
     customer = retention_services.customer_lifecycle(
         customer=customer, action=action, kind=kind, at=at, actor=actor, source=source, as_fact=True
     )

@@ -85,6 +85,7 @@ class TierHistoryApi(APIView):
     roles = {"GET": PEOPLE}  # supervisors and managers, each on her own customers
 
     @extend_schema(
+        summary="A customer's tier history",
         responses={200: TierHistorySerializer(many=True), 404: ERROR},
         description="Every change of the customer's tier, newest first, each with the explanation of its run "
         "(score parts, floors considered, validity hold, override).",
@@ -107,6 +108,7 @@ class TierExplanationApi(APIView):
     roles = {"GET": PEOPLE}  # supervisors and managers, each on her own customers
 
     @extend_schema(
+        summary="Why a customer has her tier",
         parameters=[OpenApiParameter("run", int, description="a rating run id; default: the latest applied run")],
         responses={200: OpenApiResponse(description="the explanation"), 404: ERROR},
         description="Why this tier, for any customer and run: score parts, each floor, validity hold, override.",
@@ -125,6 +127,7 @@ class CustomerBenefitsApi(APIView):
     roles = {"GET": PEOPLE}  # supervisors and managers, each on her own customers
 
     @extend_schema(
+        summary="A customer's benefits and what is left",
         responses={200: CustomerBenefitSerializer(many=True), 404: ERROR},
         description="The customer's benefits now: `[{benefit, period_start, granted, used, remaining, unit}]` "
         "(current year or month; per-event caps; unlimited; flags with `enabled`). Money in yuan as strings.",
@@ -139,6 +142,7 @@ class CustomerBenefitFlagsApi(APIView):
     roles = {"GET": PEOPLE}  # supervisors and managers, each on her own customers
 
     @extend_schema(
+        summary="A customer's yes/no benefits",
         responses={200: CustomerFlagsSerializer, 404: ERROR},
         description="The customer's yes/no benefits, e.g. for the hotline and the halls: "
         "`{tier, flags: {priority_hotline: true, …}, percent: {late_fee_waiver: 100}}`.",
@@ -153,6 +157,7 @@ class CustomerPointsApi(APIView):
     roles = {"GET": PEOPLE}  # supervisors and managers, each on her own customers
 
     @extend_schema(
+        summary="A customer's points and lots",
         responses={200: CustomerPointsSerializer, 404: ERROR},
         description="Balance, freeze, the lots per year with their expiry (oldest first), consumption points.",
     )
@@ -169,6 +174,7 @@ class BenefitRedemptionApi(APIView):
     scopes = {"POST": "benefits:redeem"}  # the API client's token scope per method (core.permissions)
 
     @extend_schema(
+        summary="Redeem a benefit",
         request=RedemptionRequestSerializer,
         parameters=[REDEMPTION_KEY],
         responses={201: RedemptionSerializer, 400: ERROR, 404: ERROR, 409: ERROR},
@@ -217,6 +223,7 @@ class BenefitRedemptionReverseApi(APIView):
     scopes = {"POST": "benefits:redeem"}  # the API client's token scope per method (core.permissions)
 
     @extend_schema(
+        summary="Reverse a benefit redemption",
         request=ReverseRequestSerializer,
         responses={200: ReversalSerializer, 404: ERROR, 409: ERROR},
         description="Give a redemption back, once: 200 `{remaining, …}`; a second reversal is a 409 "
@@ -244,6 +251,7 @@ class PointsRedemptionApi(APIView):
     scopes = {"POST": "points:write"}  # the API client's token scope per method (core.permissions)
 
     @extend_schema(
+        summary="Redeem points",
         request=PointsRedemptionSerializer,
         parameters=[POINTS_KEY],
         responses={201: RedemptionResultSerializer, 400: ERROR, 404: ERROR, 409: ERROR},
@@ -273,6 +281,7 @@ class PointsTransferApi(APIView):
     scopes = {"POST": "points:write"}  # the API client's token scope per method (core.permissions)
 
     @extend_schema(
+        summary="Transfer points between customers",
         request=TransferSerializer,
         parameters=[POINTS_KEY],
         responses={201: TransferResultSerializer, 400: ERROR, 404: ERROR, 409: ERROR},

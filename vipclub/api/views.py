@@ -45,6 +45,7 @@ class HealthApi(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(
+        summary="Health of the service and its jobs",
         responses=inline_serializer(
             "Health",
             {
@@ -57,7 +58,7 @@ class HealthApi(APIView):
                 "beat_last_seen": serializers.DateTimeField(allow_null=True),
                 "last_heartbeat": serializers.DateTimeField(allow_null=True, help_text="the same as beat_last_seen"),
             },
-        )
+        ),
     )
     def get(self, request):
         database = "ok"
@@ -95,6 +96,7 @@ class HealthApi(APIView):
 
 
 @extend_schema(
+    summary="List customers",
     parameters=[
         OpenApiParameter("tier", str, description="tier code, or `none` for non-members"),
         OpenApiParameter("manager", str, description="employee number of the account manager"),
@@ -102,10 +104,10 @@ class HealthApi(APIView):
         OpenApiParameter("status", str, enum=["active", "suspended", "pending_closure", "closed"]),
         OpenApiParameter("brand", str, enum=["gotone", "mzone", "easyown"]),
         OpenApiParameter("search", str, description="msisdn prefix (digits) or name prefix"),
-    ]
+    ],
 )
 class CustomerListApi(generics.ListAPIView):
-    """Customers, msisdn and ID number masked: those the user may address (a supervisor her branches', a manager
+    """Customers, msisdn and ID number masked for API clients without the `pii` scope: those the user may address (a supervisor her branches', a manager
     her own)."""
 
     permission_classes = [RoleOrScope]
@@ -133,7 +135,7 @@ class CustomerDetailApi(APIView):
     permission_classes = [RoleOrScope]
     roles = {"GET": PEOPLE}  # supervisors and managers, each on her own customers
 
-    @extend_schema(responses={200: ClubCustomerSerializer, 404: ERROR})
+    @extend_schema(summary="A customer's profile", responses={200: ClubCustomerSerializer, 404: ERROR})
     def get(self, request, msisdn: str):
         customer = manager_selectors.scoped_customer_profile(msisdn=msisdn, user=request.user)
         return Response(ClubCustomerSerializer(customer, context={"request": request}).data)
@@ -144,6 +146,7 @@ class BillsBulkApi(APIView):
     scopes = {"POST": "bills:write"}  # the API client's token scope per method (core.permissions)
 
     @extend_schema(
+        summary="Create or correct monthly bills in bulk",
         request=BillRowSerializer(many=True),
         responses={200: BulkResultSerializer, 400: ERROR},
         description="Create or correct monthly bills. Atomic: all rows apply, or none and the 400 names every "
@@ -165,6 +168,7 @@ class EventApi(APIView):
     scopes = {"POST": "events:write"}  # the API client's token scope per method (core.permissions)
 
     @extend_schema(
+        summary="Apply an event of the system of record",
         request=EventSerializer,
         responses={
             201: inline_serializer(
@@ -190,7 +194,8 @@ class EventApi(APIView):
         },
         description="Apply an event of the system of record. Lifecycle events apply per customer in `occurred_at` "
         "order: an older one than her latest is recorded, not applied (`applied: false`, `reason: superseded`); a "
-        "newer one that skips a step applies all the same and names the `gap`; a closed customer refuses (409). "
+        "newer one that skips a step applies all the same (a `closed` event closes her from any open state) and names the "
+        "`gap`, logged for staff; nothing moves a closed customer (409; another `closed` event is recorded). "
         "503 `write_conflict` (with Retry-After) when concurrent writes kept conflicting.",
     )
     @retry_on_conflict
