@@ -81,6 +81,12 @@ class Dialect:
         """`CREATE TEMP TABLE name (columns)`; PostgreSQL drops it at the commit."""
         return f"CREATE TEMP TABLE {name} ({columns}){self._temp_options}"
 
+    def json_object(self, pairs: dict[str, str]) -> str:
+        """A JSON object built in SQL from `{key: SQL expression}` (keys are trusted identifiers, not input)."""
+        fn = "jsonb_build_object" if self.postgres else "json_object"
+        args = ", ".join(f"'{k}', {v}" for k, v in pairs.items())
+        return f"{fn}({args})"
+
     def values(self, alias: str, columns: list[str], rows: list[str]) -> str:
         """A derived table `alias(columns…)` of literal rows (each a parenthesised list of placeholders)."""
         body = "VALUES " + ", ".join(rows)
