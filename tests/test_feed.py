@@ -91,3 +91,18 @@ def test_an_event_committed_after_a_later_one_is_not_skipped(api):
     events, _ = read_all(api, after=page["next"])
     assert [e["data"]["n"] for e in events] == [1, 2]
     assert events[1]["id"] == later.event_id
+
+
+@pytest.mark.django_db
+def test_events_older_than_the_kept_days_are_pruned(settings):
+    from core.tasks import prune_outbox_task
+
+    # given events recorded 40, 31 and 29 days ago (VIPCLUB_OUTBOX_KEEP_DAYS = 30)
+    now = timezone.now()
+    old, older, kept = emit(1), emit(2), emit(3)
+    for event, days in ((old, 40), (older, 31), (kept, 29)):
+        OutboxEvent.objects.filter(pk=event.pk).update(created_at=now - dt.timedelta(days=days))
+    # when the daily task runs
+    assert prune_outbox_task() == 2
+    # then only the recent one is left
+    assert list(OutboxEvent.objects.values_list("pk", flat=True)) == [kept.pk]
