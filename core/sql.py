@@ -87,6 +87,17 @@ class Dialect:
         args = ", ".join(f"'{k}', {v}" for k, v in pairs.items())
         return f"{fn}({args})"
 
+    def json_agg(self, expr: str, order: str) -> str:
+        """The JSON array of a group's `expr` (JSON objects). SQLite keeps the order of rows it is fed: feed it
+        rows ordered by `order`."""
+        if self.postgres:
+            return f"jsonb_agg({expr} ORDER BY {order})"
+        return f"json_group_array({expr})"
+
+    def json_nested(self, expr: str) -> str:
+        """A JSON value read from a subquery, to embed in a JSON object (SQLite would embed it as a string)."""
+        return expr if self.postgres else f"json({expr})"
+
     def values(self, alias: str, columns: list[str], rows: list[str]) -> str:
         """A derived table `alias(columns…)` of literal rows (each a parenthesised list of placeholders)."""
         body = "VALUES " + ", ".join(rows)
