@@ -7,12 +7,13 @@ Ids come from a sequence, which is not commit order: under concurrent transactio
 - SQLite has one writer at a time (a write transaction holds the database's write lock from its first write to its
   commit), so ids commit in order: the horizon is the largest id visible.
 - PostgreSQL: each read observes, in one statement, the largest visible id `top` and the transactions in progress
-  (`pg_current_snapshot()`'s xip list). An event below `top` that is not visible yet belongs to one of those
+  (`pg_current_snapshot()`'s xip list, less those that pg_stat_activity shows on other databases of the server). An event below `top` that is not visible yet belongs to one of those
   transactions: it took its id before `top` was taken, and it had a transaction id by then, because every writer
   changes its rows before it writes their events (the change and its event share the transaction; the rating engine
   locks its chunk row first). Once all of them have ended, `top` is safe. The observations are kept per process
   (a few, newest first); the horizon is the largest `top` whose transactions have all ended, so a reader lags at
-  most the length of the writes in flight at its previous read (a rating chunk: seconds) and never skips an event.
+  most the length of the writing transactions in flight at its previous read (a rating chunk: seconds; a long
+  writing transaction on the database delays the feed as long) and never skips an event.
   An observation with no transaction in progress is safe at once.
 """
 
@@ -57,9 +58,16 @@ def safe_horizon() -> int:
         if connection.vendor != "postgresql":
             cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")
             return cursor.fetchone()[0]
-        cursor.execute(f"SELECT pg_current_snapshot()::text, (SELECT COALESCE(MAX(id), 0) FROM {table})")
-        snapshot, top = cursor.fetchone()
+        cursor.execute(
+            f"""SELECT pg_current_snapshot()::text, (SELECT COALESCE(MAX(id), 0) FROM {table}),
+                   ARRAY(SELECT backend_xid::text FROM pg_stat_activity
+                         WHERE backend_xid IS NOT NULL AND datname IS DISTINCT FROM current_database())"""
+        )
+        snapshot, top, elsewhere = cursor.fetchone()
     xmin, in_progress = _parse_snapshot(snapshot)
+    # transactions of the server's other databases cannot write this table: not waited for (their 32-bit xids)
+    elsewhere = {int(x) for x in elsewhere or ()}
+    in_progress = frozenset(x for x in in_progress if x % 2**32 not in elsewhere)
 
     def ended(xids: frozenset[int]) -> bool:
         return all(x < xmin or x not in in_progress for x in xids)
