@@ -74,6 +74,9 @@ def safe_horizon() -> int:
 
     key = connection.alias + ":" + connection.settings_dict["NAME"]
     with _lock:
+        if top < _horizons.get(key, 0):  # the table was emptied and its ids restarted: forget what was observed
+            _observations.pop(key, None)
+            _horizons.pop(key, None)
         kept = _observations.get(key, [])
         horizon = max([_horizons.get(key, 0)] + [t for t, xids in kept if ended(xids)])
         if not in_progress:
