@@ -30,6 +30,11 @@ Goals (judged on the steady state; the first run is shown beside it):
 With --repeat N every timed measurement but (c) is taken N times and the fastest counts (other processes only
 ever add time; all values are in the JSON). Each measurement records the CPU time other processes used meanwhile
 (marked * in the table above 10% of the cores): on a shared 2-core machine that is the main source of noise.
+With --outbox, only the outbox comparison runs instead: the steady run of M with its `tier.changed` events (one per
+change, written by INSERT … SELECT in the chunk's statement) against the same run without them (tiers.engine's
+WRITE_EVENTS off, the benchmark's switch only), each after its own reset and prep run, the outbox emptied before each
+steady run, alternating which goes first in each of --repeat rounds; goal: with <= 1.3 x without
+(bench/results/rerate_outbox.json).
 The script first waits (--wait, default 600 s) until no other session uses the database, then refuses.
 A chunk profile (statement timings of one chunk, rolled back, foreign keys checked per statement, and EXPLAIN
 ANALYZE of its one statement) is stored in the JSON for the first-run and steady states.
@@ -60,6 +65,7 @@ WARM_SAMPLES = 5  # warm executions of the aggregate per round; the fastest coun
 GOAL_VS_AGGREGATE = 3.0
 GOAL_VS_NAIVE = 100.0
 GOAL_SCALING = 11.0
+GOAL_OUTBOX = 1.3  # the steady run writing its events vs the same run without (issue 18)
 
 
 def log(message: str = "") -> None:
@@ -393,6 +399,89 @@ def chunk_profile(*, month: dt.date, lo: int, hi: int, label: str) -> dict:
     return profile
 
 
+# -- the outbox comparison (--outbox) ---------------------------------------------------------------------------------
+
+
+def empty_outbox() -> None:
+    from django.db import connection
+
+    from core.models import OutboxEvent
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {OutboxEvent._meta.db_table}")
+
+
+def outbox_compare(*, args, month, prev) -> dict:
+    """The steady run of M with its events and without, each on a fresh M-1 state and an empty outbox."""
+    from django.db import connection
+
+    from core.models import OutboxEvent
+    from tiers import engine
+
+    results: dict[str, list] = {"with": [], "without": []}
+    try:
+        for n in range(1, args.repeat + 1):
+            for mode in ("with", "without") if n % 2 else ("without", "with"):
+                log(f"round {n}: steady run M {mode} events (after a reset and the prep run of M-1)")
+                reset_tiers()
+                rating_run(label="prep run M-1, applied", month=prev, workers=args.workers)
+                empty_outbox()
+                vacuum_tiers()
+                with connection.cursor() as cursor:
+                    cursor.execute(f"VACUUM (ANALYZE) {OutboxEvent._meta.db_table}")
+                engine.WRITE_EVENTS = mode == "with"
+                run = rating_run(label=f"steady run M, {mode} events", month=month, workers=args.workers)
+                engine.WRITE_EVENTS = True
+                run["events_written"] = OutboxEvent.objects.count()
+                log(f"  {run['events_written']:,} events for {run['rows_written_history']:,} changes")
+                results[mode].append(run)
+        statement = events_statement(month=month)
+    finally:
+        engine.WRITE_EVENTS = True
+    best = {mode: best_of(runs) for mode, runs in results.items()}
+    ratio = round(best["with"]["seconds"] / best["without"]["seconds"], 3)
+    without = best["without"]["seconds"]
+    statement["ratio_serial"] = round((without + statement["seconds"]) / without, 3)
+    return {
+        "runs": best,
+        "events_statement": statement,
+        "ratio": ratio,
+        "goal": {"goal": "steady run with events <= 1.3 x without", "target": f"<= {GOAL_OUTBOX:g}", "value": ratio},
+        "passed": ratio <= GOAL_OUTBOX,
+    }
+
+
+def events_statement(*, month, samples: int = 5) -> dict:
+    """The events' own cost, apart from the run's noise: the last applied run's changes written as `tier.changed`
+    events by one INSERT … SELECT (the rating engine's statement, reading the history instead of the chunk's
+    decision), rolled back; the fastest of `samples`. Added serially to the run without events, it bounds the ratio
+    from above (the run writes them in 2 workers' chunks)."""
+    from django.db import connection, transaction
+
+    from core.models import OutboxEvent
+    from tiers.models import RatingRun
+
+    run = RatingRun.objects.filter(month=month, dry_run=False, status="done").latest("id")
+    sql = f"""INSERT INTO {OutboxEvent._meta.db_table} (type, customer_id, msisdn, occurred_at, data, created_at)
+        SELECT 'tier.changed', h.customer_id, c.msisdn, STATEMENT_TIMESTAMP(),
+               jsonb_build_object('from_tier', ft.code, 'to_tier', tt.code, 'reason', h.reason,
+                                  'effective_on', h.effective_on, 'valid_until', h.valid_until, 'run', h.run_id),
+               STATEMENT_TIMESTAMP()
+        FROM tiers_tierchange h JOIN customers_customer c ON c.id = h.customer_id
+        LEFT JOIN tiers_tier ft ON ft.id = h.from_tier_id LEFT JOIN tiers_tier tt ON tt.id = h.to_tier_id
+        WHERE h.run_id = %s ORDER BY h.customer_id"""
+    times, rows = [], 0
+    for _ in range(samples):
+        with transaction.atomic(), connection.cursor() as cursor:
+            t0 = time.perf_counter()
+            cursor.execute(sql, [run.pk])
+            times.append(time.perf_counter() - t0)
+            rows = cursor.rowcount
+            transaction.set_rollback(True)
+    log(f"  the events statement alone: {rows:,} events in {min(times):.2f} s (fastest of {samples}, rolled back)")
+    return {"events": rows, "seconds": round(min(times), 3), "seconds_all": [round(t, 3) for t in times]}
+
+
 # -- main ------------------------------------------------------------------------------------------------------------
 
 
@@ -492,6 +581,9 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a goal fails")
     parser.add_argument(
+        "--outbox", action="store_true", help="only compare the steady run with its outbound events to without"
+    )
+    parser.add_argument(
         "--wait", type=float, default=600, help="seconds to wait for other sessions on the database (default 600)"
     )
     args = parser.parse_args(argv)
@@ -572,6 +664,44 @@ def main(argv=None) -> int:
     found = sorted(set(RatingRun.objects.filter(dry_run=False, status="done").values_list("month", flat=True)))
     out["restored_runs"] = found
     started = time.monotonic()
+    if args.outbox:
+        try:
+            out["outbox"] = result = outbox_compare(args=args, month=month, prev=prev)
+        finally:
+            reset_tiers()
+            restore_runs(found, workers=args.workers)
+            empty_outbox()  # the bench's customers have no partners: the restored runs' events are not kept
+        out["elapsed_seconds"] = round(time.monotonic() - started, 1)
+        runs = result["runs"]
+        log()
+        log(
+            common.table(
+                [
+                    [
+                        f"steady run M, {mode} events",
+                        f"{x['customers']:,}",
+                        f"{x['rows_written_history']:,}",
+                        f"{x['events_written']:,}",
+                        f"{x['seconds']:.2f}",
+                        " / ".join(f"{v:.2f}" for v in x["seconds_all"]),
+                        f"{x['other_cpu_share']:.0%}",
+                    ]
+                    for mode, x in runs.items()
+                ],
+                ["measurement", "customers", "changes", "events", "best s", "all s", "others"],
+            )
+        )
+        log(
+            f"\nwith / without = {result['ratio']:.3f} (goal <= {GOAL_OUTBOX:g}): {'PASS' if result['passed'] else 'FAIL'}"
+        )
+        st = result["events_statement"]
+        log(
+            f"the events statement alone: {st['seconds']:.2f} s for {st['events']:,} events; the run without events "
+            f"plus it, serially = {st['ratio_serial']:.3f} x without (an upper bound, free of the noise between runs)"
+        )
+        path = common.write_results("rerate_outbox", out)
+        log(f"written {path.relative_to(common.ROOT)} ({out['elapsed_seconds']:.0f} s in all)")
+        return 1 if args.strict and not result["passed"] else 0
     rounds = []
     try:
         notices = reset_tiers()

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from django.db import connection
 
 from core import dates
+from core.models import OutboxEvent
 from core.sql import Dialect, Params
 from customers.models import Customer
 from tiers.models import CustomerTier
@@ -36,6 +37,7 @@ BENEFITS = Benefit._meta.db_table
 ENTITLEMENTS = TierEntitlement._meta.db_table
 ACCOUNTS = BenefitAccount._meta.db_table
 ENTRIES = BenefitEntry._meta.db_table
+OUTBOX = OutboxEvent._meta.db_table
 ENTRY_COLUMNS = """(account_id, customer_id, benefit_id, kind, granted_delta, used_delta, remaining_after, tier_id,
                     hours, valid_until, occurred_on, actor, reference, idempotency_key, reversal_of_id, created_at)"""
 
@@ -125,6 +127,8 @@ def sync(
     v = Pass.of(Params(), on=on, actor=actor)
     counts: dict[str, int] = {}
     with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {ENTRIES}")
+        last_entry = cursor.fetchone()[0]
         if create:
             cursor.execute(open_accounts_sql(v, scope), v.p)
             cursor.execute(grant_entries_sql(v, scope), v.p)
@@ -144,7 +148,32 @@ def sync(
         cursor.execute(change.entries_sql(v), v.p)
         cursor.execute(change.apply_sql(v), v.p)
         cursor.execute(f"DROP TABLE {TEMP}")
+        if counts.get("grant"):
+            q = Params()
+            cursor.execute(granted_events_sql(q, scope, after_id=last_entry, on=on), q)
     return counts
+
+
+def granted_events_sql(p: Params, scope: Scope, *, after_id: int, on: dt.date) -> str:
+    """6. A `benefits.granted {period_start, items: [{benefit, granted}]}` outbound event per customer and period
+    of the grant entries this pass wrote (ids above `after_id`), in its transaction (DOMAIN §11)."""
+    d = p.d
+    item = d.json_object({"benefit": "code", "granted": "granted"})
+    grouped = f"""
+        SELECT customer_id, period_start, {d.json_agg(item, "code")} AS items
+        FROM (SELECT e.customer_id, a.period_start, b.code, e.granted_delta AS granted
+              FROM {ENTRIES} e
+              JOIN {ACCOUNTS} a ON a.id = e.account_id
+              JOIN {BENEFITS} b ON b.id = e.benefit_id
+              WHERE e.id > {p(after_id)} AND e.kind = 'grant' AND e.occurred_on = {p(on)}
+                AND {scope.customers("e.customer_id", p)}
+              ORDER BY e.customer_id, a.period_start, b.code) g0
+        GROUP BY customer_id, period_start"""
+    data = d.json_object({"period_start": "g.period_start", "items": d.json_nested("g.items")})
+    return f"""INSERT INTO {OUTBOX} (type, customer_id, msisdn, occurred_at, data, created_at)
+        SELECT 'benefits.granted', g.customer_id, c.msisdn, {d.now}, {data}, {d.now}
+        FROM ({grouped}) g JOIN {CUSTOMERS} c ON c.id = g.customer_id
+        ORDER BY g.customer_id, g.period_start"""
 
 
 def open_accounts_sql(v: Pass, scope: Scope) -> str:

@@ -81,6 +81,23 @@ class Dialect:
         """`CREATE TEMP TABLE name (columns)`; PostgreSQL drops it at the commit."""
         return f"CREATE TEMP TABLE {name} ({columns}){self._temp_options}"
 
+    def json_object(self, pairs: dict[str, str]) -> str:
+        """A JSON object built in SQL from `{key: SQL expression}` (keys are trusted identifiers, not input)."""
+        fn = "jsonb_build_object" if self.postgres else "json_object"
+        args = ", ".join(f"'{k}', {v}" for k, v in pairs.items())
+        return f"{fn}({args})"
+
+    def json_agg(self, expr: str, order: str) -> str:
+        """The JSON array of a group's `expr` (JSON objects). SQLite keeps the order of rows it is fed: feed it
+        rows ordered by `order`."""
+        if self.postgres:
+            return f"jsonb_agg({expr} ORDER BY {order})"
+        return f"json_group_array({expr})"
+
+    def json_nested(self, expr: str) -> str:
+        """A JSON value read from a subquery, to embed in a JSON object (SQLite would embed it as a string)."""
+        return expr if self.postgres else f"json({expr})"
+
     def values(self, alias: str, columns: list[str], rows: list[str]) -> str:
         """A derived table `alias(columns…)` of literal rows (each a parenthesised list of placeholders)."""
         body = "VALUES " + ", ".join(rows)

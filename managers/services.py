@@ -6,14 +6,16 @@ import logging
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Exists, F, Max, OuterRef, Q
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from core.actors import record
 from core.errors import InvalidInput, RuleViolation
+from core.models import OutboxEvent
 from core.permissions import ACCOUNT_MANAGERS_GROUP
+from core.sql import Params
 from customers import services as customer_services
 from customers.models import Customer, Region
 from tiers.models import CustomerTier
@@ -110,6 +112,29 @@ def _first_contact_due(calendar: WorkCalendar, on: dt.date, cache: dict) -> dt.d
     return cache[on]
 
 
+def _last_assignment_id() -> int:
+    return Assignment.objects.aggregate(last=Max("id"))["last"] or 0
+
+
+def _assigned_events(*, after_id: int, reason: str, on: dt.date) -> None:
+    """A `manager.assigned {manager}` outbound event (DOMAIN §11) per active assignment made since `after_id` (for
+    `reason`, starting `on`), in one INSERT … SELECT in the assignments' transaction; `manager` is the employee
+    number, as the API addresses account managers."""
+    p = Params()
+    data = p.d.json_object({"manager": "m.employee_no"})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {OutboxEvent._meta.db_table} (type, customer_id, msisdn, occurred_at, data, created_at)
+            SELECT 'manager.assigned', a.customer_id, c.msisdn, {p.d.now}, {data}, {p.d.now}
+            FROM {Assignment._meta.db_table} a
+            JOIN {Customer._meta.db_table} c ON c.id = a.customer_id
+            JOIN {AccountManager._meta.db_table} m ON m.id = a.manager_id
+            WHERE a.id > {p(after_id)} AND a.ended_on IS NULL AND a.reason = {p(reason)} AND a.started_on = {p(on)}
+            ORDER BY a.customer_id""",
+            p,
+        )
+
+
 @transaction.atomic
 def assignments_for_new_members(*, on: dt.date) -> int:
     """Give every member without an active assignment a manager of her branch: the active manager with the
@@ -147,7 +172,9 @@ def assignments_for_new_members(*, on: dt.date) -> int:
             )
         )
         total += 1
+    last = _last_assignment_id()
     Assignment.objects.bulk_create(assignments, batch_size=5000)
+    _assigned_events(after_id=last, reason="new_member", on=on)
     Obligation.objects.bulk_create(obligations, batch_size=5000, ignore_conflicts=True)
     return total
 
@@ -232,12 +259,15 @@ def customers_reassign(
     bulk_update_with_history(
         moving, Assignment, ["ended_on", "end_reason"], default_user=actor, default_change_reason=reason
     )
+    last = _last_assignment_id()
     bulk_create_with_history(
         [Assignment(customer_id=c, manager=manager, started_on=on, reason=reason) for c in ids],
         Assignment,
         default_user=actor,
         default_change_reason=reason,
     )
+    if ids:
+        _assigned_events(after_id=last, reason=reason, on=on)
     Obligation.objects.filter(customer_id__in=ids, status__in=OPEN_STATES).update(manager=manager)
     if ids:
         customers_reassigned.send(sender=AccountManager, customer_ids=ids, manager=manager)

@@ -15,6 +15,7 @@ from django.db import connection
 from django.utils import timezone
 
 from core import dates
+from core.models import OutboxEvent
 from core.sql import Params
 from customers.models import Customer, MonthlyBill, StatusChange
 
@@ -28,6 +29,7 @@ ACCOUNTS = PointsAccount._meta.db_table
 LOTS = PointsLot._meta.db_table
 ENTRIES = PointsEntry._meta.db_table
 RATINGS = CreditRating._meta.db_table
+OUTBOX = OutboxEvent._meta.db_table
 
 KEYS = "points_bill_keys"
 DELTA = "points_earn_delta"
@@ -158,6 +160,7 @@ def earn(
         cursor.execute(f"SELECT COALESCE(SUM(pts), 0) FROM ({change}) x")
         result.points = int(cursor.fetchone()[0])
         cursor.execute(*balances_sql(change))
+        cursor.execute(*events_sql(change, kind="earn"))
         cursor.execute(f"DROP TABLE {DELTA}")
         if negatives:
             cursor.execute(f"DROP TABLE {TAKE}")
@@ -333,6 +336,19 @@ def balances_sql(change: str) -> Statement:
     return sql, p
 
 
+def events_sql(change: str, *, kind: str) -> Statement:
+    """5. A `points.changed` outbound event per customer whose balance changed (`change`: customer_id, pts), with the
+    new balance (run after the balances), in the same transaction (DOMAIN §11)."""
+    p = Params()
+    data = p.d.json_object({"delta": "x.pts", "balance": "a.balance", "kind": f"'{kind}'"})
+    sql = f"""INSERT INTO {OUTBOX} (type, customer_id, msisdn, occurred_at, data, created_at)
+        SELECT 'points.changed', x.customer_id, c.msisdn, {p.d.now}, {data}, {p.d.now}
+        FROM ({change}) x JOIN {ACCOUNTS} a ON a.customer_id = x.customer_id
+        JOIN {CUSTOMERS} c ON c.id = x.customer_id
+        WHERE x.pts <> 0 ORDER BY x.customer_id"""
+    return sql, p
+
+
 @dataclass
 class ExpireResult:
     customers: int = 0
@@ -389,6 +405,8 @@ def expire(*, on: dt.date, lo: int, hi: int, actor: str = "") -> ExpireResult:
                 WHERE {ACCOUNTS}.customer_id = x.customer_id""",
                 q,
             )
+            change = f"SELECT customer_id, -SUM(remaining) AS pts FROM {tmp} GROUP BY customer_id"
+            cursor.execute(*events_sql(change, kind="expire"))
         cursor.execute(f"DROP TABLE {tmp}")
     return result
 

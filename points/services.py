@@ -19,6 +19,7 @@ from django.db.models import F, Max, Min
 from django.db.models.functions import Now
 from django.utils.translation import gettext as _
 
+from core import outbox
 from core.actors import actor_label, record
 from core.errors import InvalidInput, RuleViolation
 from core.exports import csv_writer
@@ -194,6 +195,17 @@ def credit_rating_refresh(*, customer: Customer, on: dt.date) -> CreditRating:
 # -- one customer at a time -------------------------------------------------------------------------------------------
 
 
+def _changed(customer: Customer, entry: PointsEntry) -> None:
+    """The `points.changed` outbound event of a ledger entry (DOMAIN §11), in the entry's transaction."""
+    outbox.emit(
+        type="points.changed",
+        customer_id=customer.pk,
+        msisdn=customer.msisdn,
+        occurred_at=Now(),  # the database's clock, as the entry's created_at
+        data={"delta": entry.amount, "balance": entry.balance_after, "kind": str(entry.kind)},
+    )
+
+
 def _lock(*customer_ids: int) -> dict[int, PointsAccount]:
     """Create missing accounts, then lock them in customer-id order, as the set-based earning and expiry do (two
     writers never wait crosswise; the lock order is in core.db)."""
@@ -326,6 +338,7 @@ def points_redeem(
         return Redemption(stored.pk, stored.balance_after, replayed=True)
     _apply_take(taken)
     PointsAccount.objects.filter(pk=account.pk).update(balance=F("balance") - points, updated_at=Now())
+    _changed(customer, entry)
     return Redemption(entry.pk, balance)
 
 
@@ -417,7 +430,7 @@ def points_transfer(
         if stored is None:
             raise
         return replay(stored)
-    PointsEntry.objects.create(
+    incoming = PointsEntry.objects.create(
         customer=target,
         kind=EntryKind.TRANSFER_IN,
         amount=points,
@@ -435,6 +448,8 @@ def points_transfer(
         _credit_lot(customer_id=target.pk, year=lot.year, kind=LotKind.TRANSFER, points=n, expires_on=lot.expires_on)
     PointsAccount.objects.filter(pk=source.pk).update(balance=F("balance") - points, updated_at=now)
     PointsAccount.objects.filter(pk=target.pk).update(balance=F("balance") + points, updated_at=now)
+    _changed(source, entry)
+    _changed(target, incoming)
     return Transfer(entry.pk, from_balance, to_balance)
 
 
@@ -493,6 +508,7 @@ def points_clear(
             actor=actor_label(actor, max_length=40),
         )
         PointsLot.objects.filter(pk__in=[lot.pk for lot in lots]).update(remaining=0)
+        _changed(customer, entry)
     account.balance -= total
     account.frozen, account.frozen_reason = True, "closed"
     account.frozen_at = account.frozen_at or at
@@ -547,6 +563,8 @@ def points_move_in(
             )
         )
     PointsAccount.objects.filter(pk=account.pk).update(balance=balance, updated_at=now)
+    for entry in entries:
+        _changed(customer, entry)
     return entries
 
 

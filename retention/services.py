@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from core import outbox
 from core.actors import actor_label
 from core.dates import add_months, month_end
 from core.errors import InvalidInput, RuleViolation
@@ -59,6 +60,14 @@ def _step(case: RetentionCase, *, action: str, from_state: str, at, actor, sourc
         actor_label=actor_label(actor, source),
         at=at,
         **fields,
+    )
+
+
+def _tell(case: RetentionCase, customer: Customer, type: str, at, **data) -> None:
+    """The case's outbound event (DOMAIN §11: `retention.case_opened {case}`, `retention.case_closed {case, state}`),
+    in the case's transaction."""
+    outbox.emit(
+        type=type, customer_id=customer.pk, msisdn=customer.msisdn, occurred_at=at, data={"case": case.pk, **data}
     )
 
 
@@ -142,6 +151,7 @@ def case_open(
             manager_services.retention_contact_open(
                 customer=customer, on=timezone.localdate(at), period=f"case{case.pk}"
             )
+            _tell(case, customer, "retention.case_opened", at)
             return case, True
     case.requests += 1
     if category and not case.reason_category:
@@ -251,6 +261,7 @@ def case_transition(
     if to in rules.TERMINAL:
         case.closed_at = at
         _cancel_contacts(case)
+        _tell(case, customer, "retention.case_closed", at, state=str(to))
     case.save()
     _step(
         case,
@@ -287,6 +298,7 @@ def _end_open_case(*, customer: Customer, state: str, action: str, at, actor, so
     case.state, case.closed_at = state, at
     case.save(update_fields=["state", "closed_at", "updated_at"])
     _cancel_contacts(case)
+    _tell(case, customer, "retention.case_closed", at, state=str(state))
     _step(case, action=action, from_state=from_state, at=at, actor=actor, source=source)
     return case
 

@@ -136,6 +136,7 @@ ENDPOINTS = [
     Endpoint("GET", "/api/v1/benefits/", "read"),
     Endpoint("GET", "/api/v1/rating-runs/{run}/", "read"),
     Endpoint("GET", "/api/v1/rating-runs/{run}/changes/", "read"),
+    Endpoint("GET", "/api/v1/feed/", "pii"),
     Endpoint("PUT", "/api/v1/regions/GZ/", "customers:write", body=lambda w, c: {"name": "广州", "province": "广东"}),
     Endpoint("POST", "/api/v1/customers/bulk/", "customers:write", body=lambda w, c: []),
     Endpoint("PUT", "/api/v1/account-managers/E9/", "customers:write", body=lambda w, c: {}),

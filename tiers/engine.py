@@ -9,7 +9,8 @@ customer. The expressions in which PostgreSQL and SQLite differ come from `core.
 
 `evaluate_chunk` composes named builders: `score_sql` (the bills' score and the rank it wins), `floors_sql`
 (plan, key person, move-in floor, override), `current_sql` (the current state), `decision_sql` (candidate and
-transition), `history_sql` and `state_sql` (the writes), run by `run_decision`.
+transition), `history_sql`, `events_sql` and `state_sql` (the writes), run by `run_decision`. An applied change
+writes its `tier.changed` outbound event (DOMAIN §11) in the same statement batch as its history row.
 
 The rules are the same as `tiers.rules.evaluate` (the reference); tests assert that both agree.
 """
@@ -21,6 +22,7 @@ from django.db import connection
 from django.utils import timezone
 
 from core import dates
+from core.models import OutboxEvent
 from core.sql import Params
 from customers.models import Customer, Group, KeyPerson, MonthlyBill, PlanPeriod
 
@@ -39,6 +41,8 @@ OVERRIDES = TierOverride._meta.db_table
 STATE = CustomerTier._meta.db_table
 HISTORY = TierChange._meta.db_table
 DRY_RUN_HISTORY = DryRunChange._meta.db_table
+OUTBOX = OutboxEvent._meta.db_table
+WRITE_EVENTS = True  # False only in bench/rerate.py, to compare a run with its events to the same run without
 CHANGED = "transition IN ('joined', 'upgraded', 'renewed', 'downgraded', 'left')"
 
 
@@ -64,7 +68,7 @@ def evaluate_chunk(
     The decision (the score, the floors and the current state joined per customer, then the transition) is one
     query; the changed rows are appended to the history, and an applied run (apply=True) upserts them into the
     current state; the transitions are counted. A dry run (apply=False) writes only what would change, to the dry
-    run's history (DryRunChange)."""
+    run's history (DryRunChange). An applied run writes a `tier.changed` event per change."""
     p = Params()
     on = rules.evaluation_date(month, policy.run_day)
     window = set(rules.window_months(month, policy.window_months))
@@ -75,6 +79,8 @@ def evaluate_chunk(
     writes = [history_sql(p, policy, run_id=run_id, on=on, tier_ids=tier_ids, dry_run=not apply)]
     if apply:
         writes.append(state_sql(p, policy, on=on, tier_ids=tier_ids))
+        if WRITE_EVENTS:
+            writes.append(events_sql(p, policy, run_id=run_id, on=on))
     counts = run_decision(p, decision, writes)
     return ChunkResult(customers=sum(counts.values()), counts=counts)
 
@@ -93,6 +99,7 @@ def apply_floors(*, policy: rules.Policy, on: dt.date, lo: int, hi: int, tier_id
     writes = [
         history_sql(p, policy, run_id=None, on=on, tier_ids=tier_ids, dry_run=False, daily=True),
         state_sql(p, policy, on=on, tier_ids=tier_ids),
+        events_sql(p, policy, run_id=None, on=on, daily=True),
     ]
     counts = run_decision(p, decision, writes, tune=False)  # one statement a day: the caller's settings do
     return ChunkResult(customers=sum(counts.values()), counts=counts)
@@ -393,13 +400,7 @@ def history_sql(
     """Append the changed rows to the history (a dry run's own table, which has no creation time). The reason: the
     new state's source; in the daily floors step, the source of the current floor when it lapsed (rules.evaluate_day)."""
     score = "units" if policy.kind == rules.ANNUAL else "units / 100.0"
-    if daily:
-        reason = "CASE WHEN lapsed = 1 THEN cur_source ELSE cand_source END"
-    else:
-        reason = (
-            "CASE WHEN cand_rnk = 0 THEN CASE WHEN status = 'closed' THEN 'closure' ELSE 'score' END"
-            " ELSE cand_source END"
-        )
+    reason = _reason(daily)
     return f"""INSERT INTO {DRY_RUN_HISTORY if dry_run else HISTORY}
         (customer_id, run_id, from_tier_id, to_tier_id, transition, reason, score, effective_on, valid_until
          {"" if dry_run else ", created_at"})
@@ -407,6 +408,37 @@ def history_sql(
                {_tier_of_rank(p, policy, "cand_rnk", tier_ids)}, transition, {reason}, {score},
                {p(on)}, cand_until {"" if dry_run else ", " + p.d.now}
         FROM {{source}} WHERE {CHANGED}"""
+
+
+def _reason(daily: bool, t: str = "") -> str:
+    """The reason of a change (columns of the decision, prefixed by `t`)."""
+    if daily:
+        return f"CASE WHEN {t}lapsed = 1 THEN {t}cur_source ELSE {t}cand_source END"
+    return (
+        f"CASE WHEN {t}cand_rnk = 0 THEN CASE WHEN {t}status = 'closed' THEN 'closure' ELSE 'score' END"
+        f" ELSE {t}cand_source END"
+    )
+
+
+def events_sql(p: Params, policy: rules.Policy, *, run_id: int | None, on: dt.date, daily: bool = False) -> str:
+    """Write a `tier.changed` outbound event per changed row (API.md "Outbound events": from_tier, to_tier, reason,
+    effective_on, valid_until, run), with the customer's msisdn; the same rows and data as the history's."""
+    codes = [(r, code) for code, r in policy.ranks.items()]
+    data = p.d.json_object(
+        {
+            "from_tier": p.case("d.cur_rnk", codes, "NULL"),
+            "to_tier": p.case("d.cand_rnk", codes, "NULL"),
+            "reason": _reason(daily, "d."),
+            "effective_on": p(on),
+            "valid_until": "d.cand_until",
+            "run": f"CAST({p(run_id)} AS BIGINT)",
+        }
+    )
+    return f"""INSERT INTO {OUTBOX} (type, customer_id, msisdn, occurred_at, data, created_at)
+        SELECT 'tier.changed', d.customer_id, c.msisdn, {p.d.now}, {data}, {p.d.now}
+        FROM {{source}} d JOIN {CUSTOMERS} c ON c.id = d.customer_id
+        WHERE d.{CHANGED}
+        ORDER BY d.customer_id"""
 
 
 def state_sql(p: Params, policy: rules.Policy, *, on: dt.date, tier_ids: dict[str, int]) -> str:

@@ -12,7 +12,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
-from core import dates
+from core import dates, outbox
 from core.actors import record
 from core.errors import InvalidInput, RuleViolation
 from customers import selectors as customer_selectors
@@ -335,6 +335,20 @@ def _write_state(*, customer: Customer, new: rules.TierState, transition: str, r
             "since": since if new.tier else None,
             "score_tier_id": tier_ids.get(new.score_tier) if new.score_tier else None,
             "score_valid_until": new.score_valid_until,
+        },
+    )
+    outbox.emit(
+        type="tier.changed",
+        customer_id=customer.pk,
+        msisdn=customer.msisdn,
+        occurred_at=Now(),  # the database's clock, as the run's events
+        data={
+            "from_tier": old_tier.code if old_tier else None,
+            "to_tier": new.tier,
+            "reason": str(reason),
+            "effective_on": on.isoformat(),
+            "valid_until": new.valid_until.isoformat() if new.valid_until else None,
+            "run": None,
         },
     )
     tier_changed.send(

@@ -50,6 +50,8 @@ def beat_schedule(sender, **kwargs):
             "task": "points.expiring_list",
             "schedule": crontab(minute=0, hour=7, day_of_month=1, month_of_year=11),
         },
+        # Outbound events older than VIPCLUB_OUTBOX_KEEP_DAYS (API.md: the feed keeps 30 days).
+        "outbox-prune": {"task": "core.prune_outbox", "schedule": crontab(minute=30, hour=4)},
         "monthly-rerate": {
             "task": "tiers.scheduled_rerate",
             "schedule": crontab(minute=0, hour=settings.VIPCLUB_RERATE_HOUR),

@@ -359,6 +359,9 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="vipclub@localhost")
 VIPCLUB_RATING_CHUNK_SIZE = env.int("VIPCLUB_RATING_CHUNK_SIZE", default=50_000)
 VIPCLUB_RERATE_HOUR = env.int("VIPCLUB_RERATE_HOUR", default=3)
 
+# Outbound events (the outbox read by the webhooks and /feed/) are kept this many days, then pruned daily.
+VIPCLUB_OUTBOX_KEEP_DAYS = env.int("VIPCLUB_OUTBOX_KEEP_DAYS", default=30)
+
 # Bulk API requests are atomic; this caps one request's rows.
 VIPCLUB_BULK_MAX_ROWS = env.int("VIPCLUB_BULK_MAX_ROWS", default=10_000)
 # A body Django reads into memory: room for the largest bulk request (a customer row is ~300 bytes of JSON);

@@ -6,7 +6,7 @@ from managers import apis as manager_apis
 from retention import apis as retention_apis
 from tiers import apis as tier_apis
 
-from . import customers, views
+from . import customers, feed, views
 
 urlpatterns = [
     path("health/", views.HealthApi.as_view(), name="api-health"),
@@ -56,4 +56,5 @@ urlpatterns = [
     ),
     path("points/redemptions/", customers.PointsRedemptionApi.as_view(), name="api-points-redemptions"),
     path("points/transfers/", customers.PointsTransferApi.as_view(), name="api-points-transfers"),
+    path("feed/", feed.FeedApi.as_view(), name="api-feed"),
 ]
