@@ -14,6 +14,8 @@ from .ssrf import UnsafeUrl, check_url
 
 
 class EndpointForm(forms.ModelForm):
+    url = forms.URLField(label=_("URL"), max_length=500, assume_scheme="https")
+
     class Meta:
         model = WebhookEndpoint
         fields = ["url", "description", "types", "active"]

@@ -307,7 +307,9 @@ def deliver_round(endpoint: WebhookEndpoint, *, at: dt.datetime, limit: int | No
     return len(batch), record(endpoint, batch, answers, at=at)
 
 
-def deliver(*, clock, budget: float | None = None, endpoint_id: int | None = None) -> dict:
+def deliver(
+    *, clock, budget: float | None = None, endpoint_id: int | None = None, limit_override: int | None = None
+) -> dict:
     """Fan out, then send batches of every active endpoint until nothing is due (or `budget` seconds have passed).
     `clock()` gives the time of each round (entry points pass timezone.now; tests a fixed or moving time)."""
     started = time.monotonic()
@@ -318,7 +320,7 @@ def deliver(*, clock, budget: float | None = None, endpoint_id: int | None = Non
     busy = list(endpoints)
     while busy:
         for endpoint in list(busy):
-            sent, delivered = deliver_round(endpoint, at=clock())
+            sent, delivered = deliver_round(endpoint, at=clock(), limit=limit_override)
             stats["sent"] += sent
             stats["delivered"] += delivered
             if not sent:
