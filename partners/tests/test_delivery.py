@@ -4,6 +4,7 @@ the retry window; replay; pause. `transactional_db`: the events are committed, a
 production (on PostgreSQL the fan-out waits for the transactions that could still add earlier ids)."""
 
 import datetime as dt
+import time
 from collections import defaultdict
 
 import pytest
@@ -28,6 +29,16 @@ class Clock:
         return self.at
 
 
+def fanned_out(expected: int, *, at=T0, timeout: float = 60) -> None:
+    """Fan out until `expected` deliveries exist: on PostgreSQL the cursor waits for the transactions that were
+    running at its horizon (on a shared server, other databases' too)."""
+    deadline = time.monotonic() + timeout
+    while Delivery.objects.count() < expected:
+        assert time.monotonic() < deadline, "the fan-out did not settle"
+        delivery.fan_out(at=at)
+        time.sleep(0.05)
+
+
 def by_customer(requests) -> dict[str, list[int]]:
     seq = defaultdict(list)
     for r in requests:
@@ -45,6 +56,7 @@ def test_every_subscribed_event_arrives_once_signed_and_in_order_per_customer(re
             if c % 10 == 0:
                 factories.tier_event(c, n, type="points.changed")
     # when the delivery runs (batches of 50: several rounds, several events of a customer waiting their turn)
+    fanned_out(len(events), at=timezone.now())
     stats = delivery.deliver(clock=timezone.now, limit_override=50)
     # then each tier change arrived once, signed with the endpoint's secret, in order per customer
     assert stats["delivered"] == len(events) == len(receiver.requests)
@@ -72,6 +84,7 @@ def test_a_receiver_failing_for_a_while_gets_every_event_and_none_twice_after_a_
     receiver.answer = lambda request: 500 if len(receiver.requests) < 150 else 200
     events = [factories.tier_event(c, n) for n in range(2) for c in range(1, 101)]
     # when the delivery runs every minute for a few hours
+    fanned_out(len(events))
     clock = Clock(T0)
     for _ in range(6 * 60):
         delivery.deliver(clock=clock)
@@ -105,6 +118,7 @@ def test_failing_deliveries_are_parked_after_three_days_and_replayed_by_staff(re
     receiver.answer = lambda request: 503
     factories.tier_event(1, 0)
     factories.tier_event(2, 0)
+    fanned_out(2)
     # when the delivery runs now, after a day, and after three days
     for days in (0, 1, 2, 3):
         delivery.deliver(clock=Clock(T0 + dt.timedelta(days=days)))
@@ -131,6 +145,7 @@ def test_an_endpoint_failing_again_and_again_is_paused_and_club_admins_are_told(
     receiver.answer = lambda request: 500
     for c in range(1, 9):
         factories.tier_event(c, 0)
+    fanned_out(8)
     delivery.deliver(clock=Clock(T0))
     endpoint.refresh_from_db()
     assert not endpoint.active and "8 failed attempts" in endpoint.paused_reason
@@ -153,7 +168,7 @@ def test_claims_take_only_the_head_of_each_customers_line():
     factories.tier_event(1, 0)
     factories.tier_event(1, 1)
     factories.tier_event(2, 0)
-    delivery.fan_out(at=T0)
+    fanned_out(3)
     # when two workers claim
     first = delivery.claim(endpoint.pk, at=T0)
     second = delivery.claim(endpoint.pk, at=T0)
@@ -166,5 +181,37 @@ def test_a_new_endpoint_gets_events_from_now_on(receiver):
     factories.tier_event(1, 0)
     factories.endpoint(url=receiver.url)
     factories.tier_event(2, 0)
+    fanned_out(1, at=timezone.now())
     delivery.deliver(clock=timezone.now)
     assert [r["event"]["data"]["msisdn"] for r in receiver.requests] == ["13900000002"]
+
+
+@pytest.mark.postgres
+def test_the_fan_out_waits_for_a_transaction_that_took_an_earlier_id(receiver):
+    """On PostgreSQL an id is taken at insert and seen at commit: an event committed after a later one is not
+    skipped (the cursor waits until every transaction that was running at its horizon has ended)."""
+    import psycopg
+    from django.db import connection
+
+    factories.endpoint(url=receiver.url)
+    params = connection.get_connection_params()
+    other = psycopg.connect(**{k: v for k, v in params.items() if k in ("dbname", "user", "password", "host", "port")})
+    try:
+        # given a transaction that inserted an event and has not committed yet
+        with other.cursor() as cur:
+            cur.execute(
+                "INSERT INTO core_outboxevent (type, customer_id, msisdn, occurred_at, data, created_at) "
+                "VALUES ('tier.changed', 1, '13900000001', now(), '{}', now())"
+            )
+        # and a later event, committed
+        factories.tier_event(2, 0)
+        # when the delivery runs, the later event is fanned out only once the earlier transaction has ended
+        delivery.deliver(clock=timezone.now)
+        assert receiver.requests == []
+        assert Delivery.objects.count() == 0
+        other.commit()
+        fanned_out(2, at=timezone.now())
+        delivery.deliver(clock=timezone.now)
+        assert sorted(r["event"]["data"]["msisdn"] for r in receiver.requests) == ["13900000001", "13900000002"]
+    finally:
+        other.close()
