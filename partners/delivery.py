@@ -119,14 +119,16 @@ def claim(endpoint_id: int, *, at: dt.datetime, limit: int | None = None) -> lis
     limit = limit or settings.VIPCLUB_WEBHOOK_BATCH
     lock = " FOR UPDATE OF d SKIP LOCKED" if connection.vendor == "postgresql" else ""
     # The due rows are read in event order through the partial index, a window of 4 batches, and only those are
-    # checked for an earlier open delivery of their customer: the claim costs the window, not the backlog.
+    # checked for an earlier open delivery of their customer: the claim costs the window, not the backlog. The
+    # status and lease are tested on `d` again: a row another worker leased meanwhile is re-checked when locked.
     sql = f"""
         SELECT d.id FROM partners_delivery d
         JOIN (SELECT c.id FROM partners_delivery c
               WHERE c.endpoint_id = %s AND c.status IN ('pending', 'failed') AND c.next_attempt_at <= %s
                 AND (c.lease_until IS NULL OR c.lease_until < %s)
               ORDER BY c.event_id LIMIT %s) w ON w.id = d.id
-        WHERE NOT EXISTS (
+        WHERE d.status IN ('pending', 'failed') AND (d.lease_until IS NULL OR d.lease_until < %s)
+          AND NOT EXISTS (
               SELECT 1 FROM partners_delivery p
               WHERE p.endpoint_id = d.endpoint_id AND p.customer_key = d.customer_key
                 AND p.status IN ('pending', 'failed') AND p.event_id < d.event_id)
@@ -135,7 +137,7 @@ def claim(endpoint_id: int, *, at: dt.datetime, limit: int | None = None) -> lis
     """
     with transaction.atomic():
         with connection.cursor() as cur:
-            cur.execute(sql, [endpoint_id, at, at, 4 * limit, limit])
+            cur.execute(sql, [endpoint_id, at, at, 4 * limit, at, limit])
             ids = [row[0] for row in cur.fetchall()]
         if not ids:
             return []

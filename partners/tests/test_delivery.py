@@ -215,3 +215,32 @@ def test_the_fan_out_waits_for_a_transaction_that_took_an_earlier_id(receiver):
         assert sorted(r["event"]["data"]["msisdn"] for r in receiver.requests) == ["13900000001", "13900000002"]
     finally:
         other.close()
+
+
+@pytest.mark.postgres
+def test_concurrent_claims_never_take_the_same_delivery():
+    """Two workers claiming side by side (SKIP LOCKED, leases re-checked when a row is locked) share the backlog."""
+    import threading
+
+    from django.db import connection
+
+    endpoint = factories.endpoint(url="http://127.0.0.1:9/")
+    for c in range(1, 2001):
+        factories.tier_event(c, 0)
+    fanned_out(2000)
+    claimed: list[list[int]] = [[], []]
+
+    def worker(i):
+        try:
+            while batch := delivery.claim(endpoint.pk, at=T0, limit=25):
+                claimed[i].extend(d.pk for d in batch)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not set(claimed[0]) & set(claimed[1])
+    assert len(claimed[0]) + len(claimed[1]) == 2000
