@@ -16,7 +16,7 @@ from managers.models import Notification
 from partners import delivery, factories, services
 from partners.models import Delivery, WebhookEndpoint
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)  # leaves the seeded rows to later tests
 
 T0 = dt.datetime(2026, 12, 4, 10, 0, tzinfo=dt.UTC)
 
