@@ -47,6 +47,7 @@ API_SCOPES = {
     "runs:write": _("start rating runs"),
     "benefits:redeem": _("redeem and reverse benefits"),
     "points:write": _("redeem and transfer points"),
+    "webhooks:manage": _("manage the webhook endpoints of partner systems"),
 }
 
 

@@ -31,6 +31,8 @@ from customers.factories import RegionFactory
 from customers.models import Customer
 from managers.factories import ObligationFactory
 from managers.tests.helpers import make_manager, make_member, make_supervisor
+from partners.models import WebhookEndpoint
+from partners.services import new_secret
 from retention.factories import RetentionCaseFactory
 
 pytestmark = pytest.mark.django_db
@@ -89,7 +91,9 @@ def club_world(django_user_model) -> SimpleNamespace:
     run, _ = tier_services.tier_run_start(
         month=dt.date(2026, 9, 1), policy=None, dry_run=True, force=True, draft=None, dispatch=False
     )
+    webhook = WebhookEndpoint.objects.create(url="https://partner.example.com/hook", secret=new_secret())
     return SimpleNamespace(
+        webhook=webhook,
         gz=gz,
         sz=sz,
         boss=boss,
@@ -227,6 +231,14 @@ ENDPOINTS = [
             "reference": "matrix",
         },
     ),
+    Endpoint("GET", "/api/v1/webhook-endpoints/", "webhooks:manage"),
+    Endpoint("POST", "/api/v1/webhook-endpoints/", "webhooks:manage", body=lambda w, c: {"url": "https://10.0.0.1/"}),
+    Endpoint("GET", "/api/v1/webhook-endpoints/{webhook}/", "webhooks:manage"),
+    Endpoint(
+        "PATCH", "/api/v1/webhook-endpoints/{webhook}/", "webhooks:manage", body=lambda w, c: {"description": "x"}
+    ),
+    Endpoint("POST", "/api/v1/webhook-endpoints/{webhook}/rotate-secret/", "webhooks:manage", body=lambda w, c: {}),
+    Endpoint("DELETE", "/api/v1/webhook-endpoints/{webhook}/", "webhooks:manage"),  # last: the others need it
 ]
 
 ROLES = [
@@ -300,6 +312,7 @@ def request(client, world, endpoint: Endpoint, target: str | None):
         "redemption": world.redemptions[target].pk if target in world.redemptions else 999_999,
         "region": customer.region.code,
         "run": world.run.pk,
+        "webhook": world.webhook.pk,
     }
     path = endpoint.path.format(**values)
     if endpoint.method == "GET":

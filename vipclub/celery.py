@@ -29,6 +29,12 @@ def beat_schedule(sender, **kwargs):
         # Self-healing: runs with no progress for VIPCLUB_RUN_STALLED_AFTER seconds (a worker killed mid-run) or never
         # dispatched (the broker was down) get their unfinished chunks sent again; unfinished follow-ups too.
         "heal-runs": {"task": "tiers.heal_runs", "schedule": crontab(minute="*/2")},
+        # Webhooks: fan the outbox out to the endpoints and send what is due (partners.tasks), every few seconds.
+        "webhooks-deliver": {
+            "task": "partners.deliver",
+            "schedule": settings.VIPCLUB_WEBHOOK_TICK,
+            "options": {"expires": settings.VIPCLUB_WEBHOOK_TICK},
+        },
         # Starts each active policy's monthly run once its run day has come (retrying daily while last
         # month's billing is not closed) and resumes runs that stopped. Default 03:00 Asia/Shanghai.
         # Period start: opens the month's (in January also the year's) benefit accounts, expires the rest.

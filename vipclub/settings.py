@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "managers",
     "retention",
     "desk",
+    "partners",
     "vipclub",
 ]
 
@@ -378,3 +379,20 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Webhooks (partners): the delivery's timeout, batch, retry window and backoff, when an endpoint is paused, and the SSRF
+# guard (http and private addresses only in development).
+VIPCLUB_WEBHOOK_TIMEOUT = env.float("VIPCLUB_WEBHOOK_TIMEOUT", default=10.0)
+VIPCLUB_WEBHOOK_BATCH = env.int("VIPCLUB_WEBHOOK_BATCH", default=500)
+VIPCLUB_WEBHOOK_FANOUT_BATCH = env.int("VIPCLUB_WEBHOOK_FANOUT_BATCH", default=50_000)
+VIPCLUB_WEBHOOK_THREADS = env.int("VIPCLUB_WEBHOOK_THREADS", default=16)
+VIPCLUB_WEBHOOK_LEASE = env.int("VIPCLUB_WEBHOOK_LEASE", default=120)
+VIPCLUB_WEBHOOK_RETRY_WINDOW = env.int("VIPCLUB_WEBHOOK_RETRY_WINDOW", default=3 * 24 * 3600)
+VIPCLUB_WEBHOOK_BACKOFF_BASE = env.float("VIPCLUB_WEBHOOK_BACKOFF_BASE", default=10.0)
+VIPCLUB_WEBHOOK_BACKOFF_CAP = env.float("VIPCLUB_WEBHOOK_BACKOFF_CAP", default=6 * 3600.0)
+VIPCLUB_WEBHOOK_PAUSE_AFTER = env.int("VIPCLUB_WEBHOOK_PAUSE_AFTER", default=200)
+VIPCLUB_WEBHOOK_TICK = env.int("VIPCLUB_WEBHOOK_TICK", default=5)
+VIPCLUB_WEBHOOK_PARALLEL = env.int("VIPCLUB_WEBHOOK_PARALLEL", default=2)
+VIPCLUB_WEBHOOK_TASK_BUDGET = env.int("VIPCLUB_WEBHOOK_TASK_BUDGET", default=50)
+VIPCLUB_WEBHOOK_ALLOW_HTTP = env.bool("VIPCLUB_WEBHOOK_ALLOW_HTTP", default=DEBUG)
+VIPCLUB_WEBHOOK_ALLOW_PRIVATE = env.bool("VIPCLUB_WEBHOOK_ALLOW_PRIVATE", default=DEBUG)

@@ -3,6 +3,7 @@ from django.urls import path
 from benefits import apis as benefit_apis
 from customers import apis as customer_apis
 from managers import apis as manager_apis
+from partners import apis as partner_apis
 from retention import apis as retention_apis
 from tiers import apis as tier_apis
 
@@ -57,4 +58,15 @@ urlpatterns = [
     path("points/redemptions/", customers.PointsRedemptionApi.as_view(), name="api-points-redemptions"),
     path("points/transfers/", customers.PointsTransferApi.as_view(), name="api-points-transfers"),
     path("feed/", feed.FeedApi.as_view(), name="api-feed"),
+    path("webhook-endpoints/", partner_apis.WebhookEndpointListApi.as_view(), name="api-webhook-endpoints"),
+    path(
+        "webhook-endpoints/<int:endpoint_id>/",
+        partner_apis.WebhookEndpointDetailApi.as_view(),
+        name="api-webhook-endpoint",
+    ),
+    path(
+        "webhook-endpoints/<int:endpoint_id>/rotate-secret/",
+        partner_apis.WebhookEndpointRotateSecretApi.as_view(),
+        name="api-webhook-endpoint-rotate-secret",
+    ),
 ]

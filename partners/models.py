@@ -1,0 +1,97 @@
+"""Partner systems (DOMAIN §11, API.md "Outbound events"): the webhook endpoints and their delivery log.
+
+Every outbound event (core.OutboxEvent) of a type an endpoint subscribes to becomes one `Delivery` of that endpoint,
+fanned out set-based by `INSERT … SELECT` behind the endpoint's `cursor` (partners.delivery). A delivery is sent,
+retried with growing delays for `VIPCLUB_WEBHOOK_RETRY_WINDOW` (3 days), then parked for staff to replay."""
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+
+class WebhookEndpoint(models.Model):
+    url = models.URLField(_("URL"), max_length=500)
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    types = models.JSONField(_("event types"), default=list, help_text=_("the event types sent; empty: all"))
+    secret = models.CharField(_("secret"), max_length=100, help_text=_("whsec_…: the signing key"))
+    active = models.BooleanField(_("active"), default=True)
+    paused_reason = models.CharField(_("paused because"), max_length=300, blank=True)
+    paused_at = models.DateTimeField(_("paused at"), null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(_("failures in a row"), default=0)
+    # Every outbox event with id <= cursor has its delivery (or was not subscribed); `horizon_id`/`horizon_xmax` is
+    # the next cursor, usable once every transaction running when it was read has ended (partners.delivery).
+    cursor = models.BigIntegerField(_("events fanned out up to"), default=0)
+    horizon_id = models.BigIntegerField(default=0)
+    horizon_xmax = models.BigIntegerField(default=0)
+    created_by = models.CharField(_("created by"), max_length=150, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    history = HistoricalRecords(excluded_fields=["consecutive_failures", "cursor", "horizon_id", "horizon_xmax"])
+
+    class Meta:
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.url
+
+    def wants(self, type: str) -> bool:
+        return not self.types or type in self.types
+
+
+class Delivery(models.Model):
+    """One event for one endpoint and what its attempts got. `customer_key` (the customer's id, else `m<msisdn>`)
+    keeps a customer's events in order: a delivery is sent only when no earlier one of the same endpoint and customer
+    is still pending or failed. `lease_until` is a worker's claim (a killed worker's claim runs out)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        FAILED = "failed", _("failed, will retry")
+        DELIVERED = "delivered", _("delivered")
+        PARKED = "parked", _("parked")
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event_id = models.BigIntegerField(_("event"))  # core.OutboxEvent.id (the outbox is pruned; the log stays)
+    type = models.CharField(_("type"), max_length=40)
+    customer_key = models.CharField(max_length=40)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    retry_from = models.DateTimeField(_("retried since"))  # the 3-day window's start (a replay restarts it)
+    next_attempt_at = models.DateTimeField(_("next attempt"))
+    lease_until = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(_("last attempt"), null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(_("answer"), null=True, blank=True)
+    last_error = models.CharField(_("error"), max_length=300, blank=True)
+    last_duration_ms = models.PositiveIntegerField(_("time (ms)"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "event_id"], name="partners_delivery_endpoint_event_uniq"),
+        ]
+        indexes = [
+            # the due deliveries of an endpoint, in event order
+            models.Index(
+                fields=["endpoint", "event_id"],
+                name="partners_delivery_open_idx",
+                condition=Q(status__in=["pending", "failed"]),
+            ),
+            # "an earlier open delivery of the same customer"
+            models.Index(
+                fields=["endpoint", "customer_key", "event_id"],
+                name="partners_delivery_customer_idx",
+                condition=Q(status__in=["pending", "failed"]),
+            ),
+            models.Index(fields=["endpoint", "status"], name="partners_delivery_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"evt_{self.event_id} → {self.endpoint_id} ({self.status})"
+
+    @property
+    def public_event_id(self) -> str:
+        return f"evt_{self.event_id}"

@@ -1,0 +1,36 @@
+"""The webhook delivery as Celery tasks: beat sends `partners.deliver` every VIPCLUB_WEBHOOK_TICK seconds (expiring
+after one tick, so a busy queue never piles them up). A task takes one of VIPCLUB_WEBHOOK_PARALLEL slots (a cache
+key) or ends at once; it fans out, sends batches for up to VIPCLUB_WEBHOOK_TASK_BUDGET seconds, and while there is
+more it asks for a sibling (up to the slot count: that many workers share the endpoints' batches through SKIP
+LOCKED) and for its own follow-up. A task per tick and worker, never one per event."""
+
+from celery import shared_task
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+from . import delivery
+
+
+def _take_slot() -> str | None:
+    for i in range(settings.VIPCLUB_WEBHOOK_PARALLEL):
+        key = f"partners:deliver:slot:{i}"
+        if cache.add(key, 1, timeout=settings.VIPCLUB_WEBHOOK_TASK_BUDGET + settings.VIPCLUB_WEBHOOK_TIMEOUT + 30):
+            return key
+    return None
+
+
+@shared_task(name="partners.deliver", acks_late=True, ignore_result=True)
+def deliver_task(spawn: bool = True) -> dict | None:
+    slot = _take_slot()
+    if slot is None:
+        return None
+    try:
+        if spawn and settings.VIPCLUB_WEBHOOK_PARALLEL > 1:
+            deliver_task.apply_async(kwargs={"spawn": False}, expires=settings.VIPCLUB_WEBHOOK_TICK)
+        stats = delivery.deliver(clock=timezone.now, budget=settings.VIPCLUB_WEBHOOK_TASK_BUDGET)
+    finally:
+        cache.delete(slot)
+    if stats.get("more"):
+        deliver_task.apply_async(expires=settings.VIPCLUB_WEBHOOK_TICK)
+    return stats
