@@ -63,7 +63,7 @@ def test_the_feed_needs_the_pii_scope_and_checks_its_query(django_user_model, ap
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_an_event_committed_after_a_later_one_is_not_skipped(api):
     # given a transaction that took an event id and has not committed yet
     took_id, commit = threading.Event(), threading.Event()
