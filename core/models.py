@@ -117,10 +117,11 @@ class OutboxEvent(models.Model):
         return f"evt_{self.pk}"
 
     def as_message(self) -> dict:
-        """The event as API.md shows it: {id, type, occurred_at, data}."""
+        """The event as API.md shows it: {id, type, occurred_at, data}; the time in the club's zone (Asia/Shanghai,
+        `+08:00`), whatever the database handed back (UTC) or the request's active zone."""
         return {
             "id": self.event_id,
             "type": self.type,
-            "occurred_at": self.occurred_at.isoformat(),
+            "occurred_at": timezone.localtime(self.occurred_at, timezone.get_default_timezone()).isoformat(),
             "data": {"msisdn": self.msisdn, **self.data},
         }

@@ -1,10 +1,9 @@
 """The webhook delivery (API.md "Outbound events"), in three steps any number of workers may run side by side:
 
 1. `fan_out`: per endpoint, the outbox events past its `cursor` become `Delivery` rows by one `INSERT … SELECT` per
-   batch (a 1M-member run is a few statements, not 1M tasks). The cursor only moves over settled ids: on PostgreSQL an
-   id is taken when its transaction inserts, not when it commits, so a horizon (the highest id, with the snapshot's
-   xmax) is used only once every transaction that was running when it was read has ended (xmin ≥ that xmax); SQLite
-   writes one transaction at a time, so its horizon is settled at once.
+   batch (a 1M-member run is a few statements, not 1M tasks). The cursor only moves up to the feed's safe horizon
+   (`core.feed.safe_horizon`, the one place that knows which ids are settled: on PostgreSQL an id is taken when its
+   transaction inserts, not when it commits), so the webhooks and `/feed/` skip nothing and agree on the order.
 2. `claim`: a short transaction takes up to VIPCLUB_WEBHOOK_BATCH due deliveries of an endpoint, oldest event first,
    `FOR UPDATE SKIP LOCKED`, and leases them for VIPCLUB_WEBHOOK_LEASE seconds. Only the head of each customer's line
    is due (no earlier pending or failed delivery of the same endpoint and customer), so a batch holds at most one
@@ -32,6 +31,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from standardwebhooks import Webhook
 
+from core import feed
 from core.models import OutboxEvent
 from core.sql import Params
 
@@ -45,20 +45,6 @@ OPEN = (Delivery.Status.PENDING, Delivery.Status.FAILED)
 
 
 # ---------------------------------------------------------------------------------------------------- 1. fan out
-def _snapshot() -> tuple[int, int, int]:
-    """(xmin, xmax, highest outbox id) — xmin/xmax of the current snapshot on PostgreSQL, 0 elsewhere."""
-    with connection.cursor() as cur:
-        if connection.vendor == "postgresql":
-            cur.execute(
-                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, "
-                "pg_snapshot_xmax(pg_current_snapshot())::text::bigint, "
-                "(SELECT COALESCE(MAX(id), 0) FROM core_outboxevent)"
-            )
-        else:
-            cur.execute("SELECT 0, 0, (SELECT COALESCE(MAX(id), 0) FROM core_outboxevent)")
-        return tuple(int(v) for v in cur.fetchone())
-
-
 def fan_out(*, at: dt.datetime, endpoint_id: int | None = None) -> int:
     """Turn the settled outbox events past each endpoint's cursor into deliveries; the number of rows written."""
     written = 0
@@ -73,7 +59,7 @@ def fan_out(*, at: dt.datetime, endpoint_id: int | None = None) -> int:
 
 
 def _fan_out_one(endpoint_id: int, *, at: dt.datetime) -> tuple[int, bool]:
-    xmin, xmax, top = _snapshot()  # before any lock: this transaction has no xid yet
+    settled = feed.safe_horizon()  # before any lock: this transaction has no xid yet (it would not see itself)
     with transaction.atomic():
         qs = WebhookEndpoint.objects.filter(pk=endpoint_id)
         if connection.vendor == "postgresql":
@@ -81,17 +67,11 @@ def _fan_out_one(endpoint_id: int, *, at: dt.datetime) -> tuple[int, bool]:
         endpoint = qs.first()
         if endpoint is None:
             return 0, False  # another worker fans this endpoint out
-        if endpoint.cursor >= endpoint.horizon_id and top > endpoint.cursor:
-            endpoint.horizon_id, endpoint.horizon_xmax = top, xmax
-        settled = endpoint.horizon_id if xmin >= endpoint.horizon_xmax else endpoint.cursor
         hi = min(settled, endpoint.cursor + settings.VIPCLUB_WEBHOOK_FANOUT_BATCH)
-        n = 0
-        if hi > endpoint.cursor:
-            n = _insert_deliveries(endpoint, lo=endpoint.cursor, hi=hi, at=at)
-            endpoint.cursor = hi
-        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
-            cursor=endpoint.cursor, horizon_id=endpoint.horizon_id, horizon_xmax=endpoint.horizon_xmax
-        )
+        if hi <= endpoint.cursor:  # nothing settled past the cursor (a fresh process has observed nothing yet)
+            return 0, False
+        n = _insert_deliveries(endpoint, lo=endpoint.cursor, hi=hi, at=at)
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(cursor=hi)
         return n, hi < settled
 
 

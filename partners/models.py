@@ -20,8 +20,9 @@ class WebhookEndpoint(models.Model):
     paused_reason = models.CharField(_("paused because"), max_length=300, blank=True)
     paused_at = models.DateTimeField(_("paused at"), null=True, blank=True)
     consecutive_failures = models.PositiveIntegerField(_("failures in a row"), default=0)
-    # Every outbox event with id <= cursor has its delivery (or was not subscribed); `horizon_id`/`horizon_xmax` is
-    # the next cursor, usable once every transaction running when it was read has ended (partners.delivery).
+    # Every outbox event with id <= cursor has its delivery (or was not subscribed); the cursor moves up to the feed's
+    # safe horizon (core.feed). `horizon_id`/`horizon_xmax` are no longer read (the fan-out's own horizon before it
+    # used core's): to drop with the app's next migration.
     cursor = models.BigIntegerField(_("events fanned out up to"), default=0)
     horizon_id = models.BigIntegerField(default=0)
     horizon_xmax = models.BigIntegerField(default=0)

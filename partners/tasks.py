@@ -4,12 +4,14 @@ key) or ends at once; it fans out, sends batches for up to VIPCLUB_WEBHOOK_TASK_
 more it asks for a sibling (up to the slot count: that many workers share the endpoints' batches through SKIP
 LOCKED) and for its own follow-up. A task per tick and worker, never one per event."""
 
+import datetime as dt
+
 from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from . import delivery
+from . import delivery, prune
 
 
 def _take_slot() -> str | None:
@@ -34,3 +36,10 @@ def deliver_task(spawn: bool = True) -> dict | None:
     if stats.get("more"):
         deliver_task.apply_async(expires=settings.VIPCLUB_WEBHOOK_TICK)
     return stats
+
+
+@shared_task(name="partners.prune_deliveries", ignore_result=True)
+def prune_deliveries_task() -> int:
+    """Delete the settled deliveries older than VIPCLUB_WEBHOOK_LOG_KEEP_DAYS (the delivery log's daily pruning)."""
+    before = timezone.now() - dt.timedelta(days=settings.VIPCLUB_WEBHOOK_LOG_KEEP_DAYS)
+    return prune.deliveries_prune(before=before)

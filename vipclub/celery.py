@@ -58,6 +58,8 @@ def beat_schedule(sender, **kwargs):
         },
         # Outbound events older than VIPCLUB_OUTBOX_KEEP_DAYS (API.md: the feed keeps 30 days).
         "outbox-prune": {"task": "core.prune_outbox", "schedule": crontab(minute=30, hour=4)},
+        # The webhook delivery log: settled deliveries older than VIPCLUB_WEBHOOK_LOG_KEEP_DAYS.
+        "webhooks-log-prune": {"task": "partners.prune_deliveries", "schedule": crontab(minute=40, hour=4)},
         "monthly-rerate": {
             "task": "tiers.scheduled_rerate",
             "schedule": crontab(minute=0, hour=settings.VIPCLUB_RERATE_HOUR),
