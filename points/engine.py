@@ -9,6 +9,7 @@ that both agree.
 """
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 
 from django.db import connection
@@ -18,6 +19,7 @@ from core import dates
 from core.models import OutboxEvent
 from core.sql import Params
 from customers.models import Customer, MonthlyBill, StatusChange
+from tiers.models import CustomerTier, TierChange
 
 from . import rules
 from .models import CreditRating, PointsAccount, PointsEntry, PointsLot
@@ -30,6 +32,8 @@ LOTS = PointsLot._meta.db_table
 ENTRIES = PointsEntry._meta.db_table
 RATINGS = CreditRating._meta.db_table
 OUTBOX = OutboxEvent._meta.db_table
+STATE = CustomerTier._meta.db_table
+TIER_CHANGES = TierChange._meta.db_table
 
 KEYS = "points_bill_keys"
 DELTA = "points_earn_delta"
@@ -454,9 +458,7 @@ def credit(*, table: rules.CreditTable, on: dt.date, lo: int, hi: int) -> Credit
         if table.star_thresholds
         else "0"
     )
-    sql = f"""
-    INSERT INTO {RATINGS} (customer_id, stars, score, as_of, computed_at)
-    SELECT id, {stars}, score, {p(on)}, {d.now} FROM (
+    new = f"""SELECT id, {stars} AS stars, score FROM (
         SELECT c.id, {brand} + {tenure} + {bands} - {p(table.suspension_penalty)} * COALESCE(s.n, 0) AS score
         FROM {CUSTOMERS} c
         LEFT JOIN (
@@ -474,12 +476,26 @@ def credit(*, table: rules.CreditTable, on: dt.date, lo: int, hi: int) -> Credit
             GROUP BY customer_id
         ) s ON s.customer_id = c.id
         WHERE c.id BETWEEN {p(lo)} AND {p(hi)} AND c.status <> 'closed'
-    ) x WHERE true
+    ) x"""
+    upsert = f"""INSERT INTO {RATINGS} (customer_id, stars, score, as_of, computed_at)
+    SELECT id, stars, score, {p(on)}, {d.now} FROM {{new}} n WHERE true
     ON CONFLICT (customer_id) DO UPDATE SET
-        stars = excluded.stars, score = excluded.score, as_of = excluded.as_of, computed_at = excluded.computed_at
-    """
+        stars = excluded.stars, score = excluded.score, as_of = excluded.as_of, computed_at = excluded.computed_at"""
+    # the members whose privileges the new stars change (DOMAIN §10): their `privileges.changed` events, read
+    # against the stars stored before this upsert
+    changes = f"""SELECT n.id AS customer_id,
+            {privilege_key_sql("t.tier_id IS NOT NULL", "r.stars")} AS old_key,
+            {privilege_key_sql("t.tier_id IS NOT NULL", "n.stars")} AS new_key
+        FROM {{new}} n LEFT JOIN {RATINGS} r ON r.customer_id = n.id LEFT JOIN {STATE} t ON t.customer_id = n.id"""
+    events = privileges_events_sql(p, table, changes)
     with connection.cursor() as cursor:
-        cursor.execute(sql, p)
+        if d.postgres:  # one statement: the stars computed once; both writes see the ratings as they were
+            cursor.execute(
+                f"WITH n0 AS MATERIALIZED ({new}), ev AS ({events.format(new='n0')}) {upsert.format(new='n0')}", p
+            )
+        else:  # no data-modifying CTEs: the events first (they read the stored stars), then the upsert
+            cursor.execute(events.format(new=f"({new})"), p)
+            cursor.execute(upsert.format(new=f"({new})"), p)
         # the ratings just written: the statement above upserted one for every customer of the range not closed
         q = Params()
         cursor.execute(
@@ -489,3 +505,50 @@ def credit(*, table: rules.CreditTable, on: dt.date, lo: int, hi: int) -> Credit
         )
         by_stars = {int(s): n for s, n in cursor.fetchall()}
     return CreditResult(customers=sum(by_stars.values()), by_stars=by_stars)
+
+
+# -- privileges (DOMAIN §10): `privileges.changed` events, set-based ---------------------------------------------------
+
+
+def privilege_key_sql(member: str, stars: str) -> str:
+    """rules.privilege_key in SQL: `member` a condition, `stars` the stored stars (NULL when none: 0)."""
+    return f"(CASE WHEN {member} THEN 10 ELSE 0 END + COALESCE({stars}, 0))"
+
+
+def privileges_events_sql(p: Params, table: rules.CreditTable, changes: str) -> str:
+    """Insert a `privileges.changed` event (API.md: the privileges, with the msisdn) for every row of `changes`
+    (customer_id, old_key, new_key: privilege keys before and after) whose privileges differ. The SQL holds no rule of
+    its own: the answers and which of them differ come from rules.privilege_table (the rule the endpoint calls),
+    looked up by key. Braces of `changes` are kept for the caller's format()."""
+    answers = rules.privilege_table(table)
+    classes: dict[str, int] = {}  # each distinct answer, numbered: two keys with the same number answer the same
+    class_of = [(key, classes.setdefault(json.dumps(a, sort_keys=True), len(classes))) for key, a in answers.items()]
+    cast = "CAST({} AS jsonb)" if p.d.postgres else "{}"
+    data = (
+        "CASE x.new_key "
+        + " ".join(f"WHEN {p(key)} THEN {cast.format(p(json.dumps(a)))}" for key, a in answers.items())
+        + " END"
+    )
+    return f"""INSERT INTO {OUTBOX} (type, customer_id, msisdn, occurred_at, data, created_at)
+        SELECT 'privileges.changed', x.customer_id, c.msisdn, {p.d.now}, {data}, {p.d.now}
+        FROM ({changes}) x JOIN {CUSTOMERS} c ON c.id = x.customer_id
+        WHERE {p.case("x.old_key", class_of, "-1")} <> {p.case("x.new_key", class_of, "-1")}
+        ORDER BY x.customer_id"""
+
+
+def privileges_after_tier_changes(
+    *, table: rules.CreditTable, run_id: int | None, on: dt.date, lo: int, hi: int, after_id: int
+) -> int:
+    """The `privileges.changed` events of the tier changes just written in the caller's transaction (a rating run's
+    chunk: `run_id`, the customers lo ≤ id ≤ hi; the daily floors step: no run, effective `on`), history ids above
+    `after_id`: one INSERT … SELECT, whatever the number of changes. Returns the events written."""
+    p = Params()
+    run = f"h.run_id = {p(run_id)}" if run_id is not None else f"h.run_id IS NULL AND h.effective_on = {p(on)}"
+    changes = f"""SELECT h.customer_id,
+            {privilege_key_sql("h.from_tier_id IS NOT NULL", "r.stars")} AS old_key,
+            {privilege_key_sql("h.to_tier_id IS NOT NULL", "r.stars")} AS new_key
+        FROM {TIER_CHANGES} h LEFT JOIN {RATINGS} r ON r.customer_id = h.customer_id
+        WHERE {run} AND h.customer_id BETWEEN {p(lo)} AND {p(hi)} AND h.id > {p(after_id)}"""
+    with connection.cursor() as cursor:
+        cursor.execute(privileges_events_sql(p, table, changes), p)
+        return max(cursor.rowcount, 0)

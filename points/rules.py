@@ -239,3 +239,48 @@ def credit_score(
         score=score,
         stars=stars_for(table, score),
     )
+
+
+# -- privileges that other systems apply (DOMAIN §10) ----------------------------------------------------------------
+
+# API.md `GET /customers/{msisdn}/privileges/` and the `privileges.changed` event, in this order.
+PRIVILEGES = (
+    "holiday_no_suspension",
+    "delayed_suspension_hours",
+    "credit_reactivation_hours",
+    "priority_hotline",
+    "priority_hall",
+)
+STARS = range(0, 6)  # the stars a credit rating can hold (CreditRating's check: 0–5)
+
+
+def privileges(table: CreditTable, *, member: bool, stars: int) -> dict:
+    """What the club tells BOSS and the hotline to apply for a customer (节假日免停机, 延迟停机, 信用开机, the priority
+    hotline and hall queue): members get the holiday no-suspension and the priority hotline and hall (every tier,
+    key-person floors too: they keep the green channel), and the delayed suspension and credit reactivation hours of
+    their credit stars (five 72 h, four 48 h, three 24 h: the credit table's hours); a customer who is not a member
+    gets none. `stars`: the stored credit stars (none computed yet: 0).
+
+    The one rule: the endpoint calls it, and the set-based events are generated from `privilege_table`."""
+    hours = credit_reactivation_hours(table, stars) if member else 0
+    return {
+        "holiday_no_suspension": member,
+        "delayed_suspension_hours": hours,
+        "credit_reactivation_hours": hours,
+        "priority_hotline": member,
+        "priority_hall": member,
+    }
+
+
+def privilege_key(*, member: bool, stars: int) -> int:
+    """The inputs of `privileges` as one small number (the SQL computes the same: engine.privilege_key_sql)."""
+    return (10 if member else 0) + stars
+
+
+def privilege_table(table: CreditTable) -> dict[int, dict]:
+    """`privileges` for every possible input, by `privilege_key`: the set-based SQL looks answers up in it."""
+    return {
+        privilege_key(member=member, stars=stars): privileges(table, member=member, stars=stars)
+        for member in (False, True)
+        for stars in STARS
+    }

@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from customers.models import Customer, MonthlyBill, StatusChange
+from tiers.models import CustomerTier
 
 from . import rules
 from .models import (
@@ -212,6 +213,26 @@ def credit_stars_now_of(customer: Customer, on: dt.date, table: rules.CreditTabl
     if not joined:
         return credit_stars_now(customer, on, table)
     return _stars_now(customer, _stored_stars(rating), on, table)
+
+
+# -- privileges (DOMAIN §10) ------------------------------------------------------------------------------------------
+
+
+def is_member(customer_id: int) -> bool:
+    """A customer holding a tier now (the tiers app's current state)."""
+    return CustomerTier.objects.filter(customer_id=customer_id, tier__isnull=False).exists()
+
+
+def stored_stars(customer_id: int) -> int:
+    """The credit stars as last stored (monthly with the run, or refreshed by staff); none stored yet: 0."""
+    return CreditRating.objects.filter(customer_id=customer_id).values_list("stars", flat=True).first() or 0
+
+
+def customer_privileges(customer: Customer) -> dict:
+    """API.md `GET /customers/{msisdn}/privileges/`: `{holiday_no_suspension, delayed_suspension_hours,
+    credit_reactivation_hours, priority_hotline, priority_hall}` by rules.privileges, from her tier now and her
+    stored credit stars: exactly what the last `privileges.changed` event about her said."""
+    return rules.privileges(credit_table(), member=is_member(customer.pk), stars=stored_stars(customer.pk))
 
 
 # -- the November list ------------------------------------------------------------------------------------------------

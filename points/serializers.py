@@ -86,3 +86,19 @@ class MovedInDataSerializer(InputSerializer):
     tier = serializers.CharField(max_length=20, required=False, allow_blank=True, allow_null=True, default="")
     points_lots = PointsLotInSerializer(many=True, required=False, default=list)
     join_date = BoundedDateField(past=True, required=False, allow_null=True, default=None)
+
+
+class PrivilegesSerializer(serializers.Serializer):
+    """API.md `GET /customers/{msisdn}/privileges/` (DOMAIN §10), also the data of `privileges.changed`."""
+
+    holiday_no_suspension = serializers.BooleanField(
+        help_text=_("not suspended for arrears on statutory holidays (节假日免停机): members")
+    )
+    delayed_suspension_hours = serializers.IntegerField(
+        help_text=_("hours a suspension for arrears is delayed (延迟停机), by credit stars; 0: none")
+    )
+    credit_reactivation_hours = serializers.IntegerField(
+        help_text=_("hours of reactivation on credit (信用开机), by credit stars; 0: none")
+    )
+    priority_hotline = serializers.BooleanField(help_text=_("the priority hotline queue: members"))
+    priority_hall = serializers.BooleanField(help_text=_("the priority queue in the halls: members"))

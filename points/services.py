@@ -183,13 +183,55 @@ def credit_ratings_compute(*, on: dt.date, actor=None, force: bool = True, **kwa
 
 @transaction.atomic
 def credit_rating_refresh(*, customer: Customer, on: dt.date) -> CreditRating:
-    """On demand: compute one customer's credit stars as of `on` and store them."""
-    score = selectors.credit_score(customer=customer, on=on, table=credit_table())
+    """On demand: compute one customer's credit stars as of `on` and store them (a member whose privileges the new
+    stars change gets her `privileges.changed` event)."""
+    table = credit_table()
+    score = selectors.credit_score(customer=customer, on=on, table=table)
+    before = selectors.stored_stars(customer.pk)
     rating, _ = CreditRating.objects.update_or_create(
         customer=customer,
         defaults={"stars": score.stars, "score": score.score, "as_of": on, "computed_at": Now()},
     )
+    member = selectors.is_member(customer.pk)
+    _privileges_changed(customer, table, before=(member, before), after=(member, score.stars))
     return rating
+
+
+# -- privileges (DOMAIN §10) ------------------------------------------------------------------------------------------
+
+
+def _privileges_changed(customer: Customer, table: rules.CreditTable, *, before: tuple, after: tuple) -> bool:
+    """A `privileges.changed` event when (member, stars) `before` and `after` give different privileges."""
+    old = rules.privileges(table, member=before[0], stars=before[1])
+    new = rules.privileges(table, member=after[0], stars=after[1])
+    if old == new:
+        return False
+    outbox.emit(
+        type="privileges.changed",
+        customer_id=customer.pk,
+        msisdn=customer.msisdn,
+        occurred_at=Now(),  # the database's clock, as the set-based events
+        data=new,
+    )
+    return True
+
+
+@transaction.atomic
+def privileges_follow_tier_change(*, customer_id: int, was_member: bool, is_member: bool) -> bool:
+    """A customer's tier changed between runs (override, move-in, closure): her `privileges.changed` event when
+    joining or leaving the club changes what she gets, in the tier change's transaction."""
+    customer = Customer.objects.only("pk", "msisdn").get(pk=customer_id)
+    stars = selectors.stored_stars(customer_id)
+    return _privileges_changed(customer, credit_table(), before=(was_member, stars), after=(is_member, stars))
+
+
+@transaction.atomic
+def privileges_follow_tier_changes(*, run_id: int | None, on: dt.date, lo: int, hi: int, after_id: int) -> int:
+    """The tier changes a rating run's chunk (or the daily floors step) just wrote, in its transaction: the
+    `privileges.changed` events of the customers whose privileges they change, set-based (engine)."""
+    return engine.privileges_after_tier_changes(
+        table=credit_table(), run_id=run_id, on=on, lo=lo, hi=hi, after_id=after_id
+    )
 
 
 # -- one customer at a time -------------------------------------------------------------------------------------------

@@ -133,6 +133,7 @@ ENDPOINTS = [
     Endpoint("GET", "/api/v1/customers/{msisdn}/benefits/", "read", (S, M), target="path"),
     Endpoint("GET", "/api/v1/customers/{msisdn}/benefit-flags/", "read", (S, M), target="path"),
     Endpoint("GET", "/api/v1/customers/{msisdn}/points/", "read", (S, M), target="path"),
+    Endpoint("GET", "/api/v1/customers/{msisdn}/privileges/", "read", (S, M), target="path"),
     Endpoint("GET", "/api/v1/obligations/?msisdn={msisdn}", "read", (S, M), target="list"),
     Endpoint("GET", "/api/v1/retention-cases/?msisdn={msisdn}", "read", (S, M), target="list"),
     Endpoint("GET", "/api/v1/reports/churn/?year=2026&region={region}", "read", (S,), target="region"),

@@ -18,6 +18,12 @@ def test_the_delivery_is_on_beats_schedule():
     assert entry["task"] == "partners.deliver" and entry["options"]["expires"] == entry["schedule"]
 
 
+def test_the_delivery_log_is_pruned_daily_by_beat():
+    entry = app.conf.beat_schedule["webhooks-log-prune"]
+    assert entry["task"] == "partners.prune_deliveries"
+    assert entry["schedule"].hour == {4} and entry["schedule"].minute == {40}
+
+
 @pytest.mark.redis
 @pytest.mark.real_worker
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)

@@ -32,7 +32,7 @@ from .models import (
     TierOverride,
     TransferFloor,
 )
-from .signals import rating_run_applied, tier_changed
+from .signals import rating_run_applied, tier_changed, tier_changes_applied
 
 logger = logging.getLogger(__name__)
 
@@ -207,6 +207,11 @@ def _tier_ids() -> dict[str, int]:
     return dict(Tier.objects.values_list("code", "id"))
 
 
+def _last_change_id() -> int:
+    """The history's highest id (a step's changes are written above it)."""
+    return TierChange.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+
 def tier_run_chunk(*, chunk_id: int) -> bool:
     """Evaluate one chunk in one transaction; a chunk already done is skipped. Returns True if all are done.
 
@@ -224,6 +229,7 @@ def tier_run_chunk(*, chunk_id: int) -> bool:
             if chunk.done:
                 return False
             run = chunk.run
+            after_id = _last_change_id()
             result = engine.evaluate_chunk(
                 run_id=run.pk,
                 policy=rules.Policy.from_json(run.policy_snapshot),
@@ -234,6 +240,15 @@ def tier_run_chunk(*, chunk_id: int) -> bool:
                 tier_ids=_tier_ids(),
                 apply=not run.dry_run,
             )
+            if not run.dry_run and engine.WRITE_EVENTS:  # (off only in bench/rerate.py's run without events)
+                tier_changes_applied.send(
+                    sender=TierChange,
+                    run_id=run.pk,
+                    on=run.evaluation_date,
+                    lo=chunk.lo,
+                    hi=chunk.hi,
+                    after_id=after_id,
+                )
             RatingChunk.objects.filter(pk=chunk.pk).update(
                 done=True,
                 counts=result.counts,
@@ -478,9 +493,12 @@ def tier_floors_apply(*, on: dt.date) -> dict[str, int]:
         return {}
     rows = list(Tier.objects.values_list("code", "id", "rank", "threshold", "active"))
     active = [(code, rank, threshold) for code, _, rank, threshold, is_active in rows if is_active]
+    after_id = _last_change_id()
     result = engine.apply_floors(
         policy=policy_rules(policy, tiers=active), on=on, lo=0, hi=ALL_IDS, tier_ids={c: i for c, i, *_ in rows}
     )
+    if any(n for t, n in result.counts.items() if t in rules.CHANGING):
+        tier_changes_applied.send(sender=TierChange, run_id=None, on=on, lo=0, hi=ALL_IDS, after_id=after_id)
     return {t: n for t, n in result.counts.items() if t in rules.CHANGING and n}
 
 

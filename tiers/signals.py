@@ -9,4 +9,10 @@ rating_run_applied = Signal()
 # pipeline follows those.
 tier_changed = Signal()
 
-# Receivers of both are connected in vipclub/wiring.py.
+# Sent inside the transaction after a set-based step has written tier changes: an applied rating run's chunk
+# (run_id, the customers lo <= id <= hi) or the daily floors step (run_id None, every customer); kwargs run_id, on
+# (the effective date), lo, hi and after_id (the history's highest id before the step: its changes are above it), so
+# that apps above follow set-based in the same transaction (the privileges' events).
+tier_changes_applied = Signal()
+
+# Receivers are connected in vipclub/wiring.py.

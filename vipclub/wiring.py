@@ -11,8 +11,9 @@ from benefits.receivers import regrant_on_tier_change
 from customers.signals import customers_changed_branch
 from managers.receivers import reassign_on_branch_change
 from managers.signals import customers_reassigned
+from points.receivers import privileges_on_tier_change, privileges_on_tier_changes
 from retention.services import cases_follow_reassignment
-from tiers.signals import rating_run_applied, tier_changed
+from tiers.signals import rating_run_applied, tier_changed, tier_changes_applied
 
 from .audit import record_initial_state
 from .pipeline import start_monthly_pipeline
@@ -25,6 +26,10 @@ def connect(app_config) -> None:
     # tiers → benefits: a tier changed between runs (override, move-in, closure) re-grants her quotas at once,
     # inside the tier change's transaction
     tier_changed.connect(regrant_on_tier_change)
+    # tiers → points: a tier change that changes what a customer gets from the club (DOMAIN §10) writes her
+    # `privileges.changed` event in the change's transaction; set-based for a run's chunk and the daily floors step
+    tier_changed.connect(privileges_on_tier_change)
+    tier_changes_applied.connect(privileges_on_tier_changes)
     # customers → managers: a member whose branch changed is reassigned at once to a manager of her new branch,
     # inside the change's transaction
     customers_changed_branch.connect(reassign_on_branch_change)

@@ -10,7 +10,6 @@ from core.outbox import emit
 from partners import delivery, factories
 from partners.models import Delivery
 from partners.tasks import prune_deliveries_task
-from vipclub.celery import app
 
 pytestmark = pytest.mark.django_db
 
@@ -52,11 +51,6 @@ def test_settled_deliveries_older_than_the_kept_days_are_pruned_daily(settings):
     assert old.pk not in kept and parked.pk not in kept
     # and a second run finds nothing more
     assert prune_deliveries_task() == 0
-
-
-def test_the_log_pruning_is_on_beats_daily_schedule():
-    entry = app.conf.beat_schedule["webhooks-log-prune"]
-    assert entry["task"] == "partners.prune_deliveries"
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)

@@ -1,5 +1,5 @@
 """The API endpoints that address one customer by msisdn (or a row of hers) and read or write another app: tier
-history and explanation, benefits and flags, points, benefit and points redemptions, transfers.
+history and explanation, benefits and flags, points, privileges, benefit and points redemptions, transfers.
 
 Which customers a user may address depends on her role, branches and assignments (core.permissions' model, the
 data in managers): every customer here is looked up through managers.selectors.scoped_customer, the one scoped
@@ -35,6 +35,7 @@ from points import selectors as points_selectors
 from points import services as points_services
 from points.serializers import (
     CustomerPointsSerializer,
+    PrivilegesSerializer,
     RedemptionResultSerializer,
     TransferResultSerializer,
     TransferSerializer,
@@ -164,6 +165,24 @@ class CustomerPointsApi(APIView):
     def get(self, request, msisdn: str):
         customer = scoped_customer(msisdn=msisdn, user=request.user)
         return Response(CustomerPointsSerializer(points_selectors.customer_points(customer, timezone.localdate())).data)
+
+
+class CustomerPrivilegesApi(APIView):
+    permission_classes = [RoleOrScope]
+    roles = {"GET": PEOPLE}  # supervisors and managers, each on her own customers
+
+    @extend_schema(
+        summary="A customer's privileges (for BOSS and the hotline)",
+        responses={200: PrivilegesSerializer, 404: ERROR},
+        description="What the club tells other systems to apply for her now (DOMAIN §10): holiday no-suspension and "
+        "the priority hotline and hall for members; the delayed suspension and credit reactivation hours of her "
+        "stored credit stars (five 72 h, four 48 h, three 24 h) for members; nothing for a customer who is not a "
+        "member. Every change of this answer is a `privileges.changed` event (webhooks, `/feed/`) with the same "
+        "fields.",
+    )
+    def get(self, request, msisdn: str):
+        customer = scoped_customer(msisdn=msisdn, user=request.user)
+        return Response(PrivilegesSerializer(points_selectors.customer_privileges(customer)).data)
 
 
 # --- writes: club admins and API clients with the scope (the lookup is the same) ---------------------------------

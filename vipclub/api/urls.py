@@ -26,6 +26,11 @@ urlpatterns = [
         name="api-customer-benefit-flags",
     ),
     path("customers/<str:msisdn>/points/", customers.CustomerPointsApi.as_view(), name="api-customer-points"),
+    path(
+        "customers/<str:msisdn>/privileges/",
+        customers.CustomerPrivilegesApi.as_view(),
+        name="api-customer-privileges",
+    ),
     path("bills/bulk/", views.BillsBulkApi.as_view(), name="api-bills-bulk"),
     path(
         "billing-months/<str:month>/close/",
