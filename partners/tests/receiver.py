@@ -1,14 +1,24 @@
 """A real HTTP receiver on loopback for the webhook tests (partners/tests and the cross-app worker test)."""
 
 import json
+import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
-class Receiver:
-    """Records every POST (event id, headers, body, the answer given); answers `statuses()` (default 200)."""
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return  # a client that went away (a killed worker): nothing to report
+        super().handle_error(request, client_address)
 
-    def __init__(self):
+
+class Receiver:
+    """Records every POST (event id, headers, body, the answer given) when it arrives; answers `answer(request)`
+    (default 200), after `delay` seconds (a slow receiver)."""
+
+    def __init__(self, delay: float = 0.0):
         self.requests: list[dict] = []
         self.lock = threading.Lock()
         self.answer = lambda request: 200
@@ -24,6 +34,8 @@ class Receiver:
                 with receiver.lock:
                     request["status"] = status = receiver.answer(request)
                     receiver.requests.append(request)
+                if delay:
+                    time.sleep(delay)
                 self.send_response(status)
                 self.send_header("content-length", "2")
                 self.end_headers()
@@ -32,7 +44,7 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/vip"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
