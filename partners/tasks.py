@@ -4,12 +4,14 @@ key) or ends at once; it fans out, sends batches for up to VIPCLUB_WEBHOOK_TASK_
 more it asks for a sibling (up to the slot count: that many workers share the endpoints' batches through SKIP
 LOCKED) and for its own follow-up. A task per tick and worker, never one per event."""
 
+import datetime as dt
+
 from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from . import delivery
+from . import delivery, sms, sms_rules
 
 
 def _take_slot() -> str | None:
@@ -34,3 +36,16 @@ def deliver_task(spawn: bool = True) -> dict | None:
     if stats.get("more"):
         deliver_task.apply_async(expires=settings.VIPCLUB_WEBHOOK_TICK)
     return stats
+
+
+@shared_task(name="partners.request_sms", ignore_result=True)
+def request_sms_task() -> int:
+    """The SMS of the settled outbox events (partners.sms), every tick beside the webhooks."""
+    return sms.sms_from_events(at=timezone.now())
+
+
+@shared_task(name="partners.daily_sms", ignore_result=True)
+def daily_sms_task(on: str | None = None) -> dict:
+    """The day's birthday, card and November points SMS (partners.sms.sms_daily) for `on` (ISO; default today)."""
+    day = dt.date.fromisoformat(on) if on else timezone.localdate(timezone=sms_rules.TZ)
+    return sms.sms_daily(on=day, at=timezone.now())

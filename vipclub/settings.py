@@ -396,3 +396,6 @@ VIPCLUB_WEBHOOK_PARALLEL = env.int("VIPCLUB_WEBHOOK_PARALLEL", default=2)
 VIPCLUB_WEBHOOK_TASK_BUDGET = env.int("VIPCLUB_WEBHOOK_TASK_BUDGET", default=50)
 VIPCLUB_WEBHOOK_ALLOW_HTTP = env.bool("VIPCLUB_WEBHOOK_ALLOW_HTTP", default=DEBUG)
 VIPCLUB_WEBHOOK_ALLOW_PRIVATE = env.bool("VIPCLUB_WEBHOOK_ALLOW_PRIVATE", default=DEBUG)
+# Member SMS (partners.sms): the templates' language, and how many outbox events one pass of the SMS step reads.
+VIPCLUB_SMS_LANGUAGE = env.str("VIPCLUB_SMS_LANGUAGE", default="zh-hans")
+VIPCLUB_SMS_BATCH = env.int("VIPCLUB_SMS_BATCH", default=5000)
