@@ -163,13 +163,11 @@ class SmsOptOut(models.Model):
 
 
 class SmsCursor(models.Model):
-    """The one row of the SMS step's progress: every outbox event with id <= `cursor` has been looked at;
-    `horizon_id`/`horizon_xmax` as for an endpoint (partners.sms); `daily_on`: the last business date whose daily
-    SMS (birthdays, cards arrived, the November points list) were requested."""
+    """The one row of the SMS step's progress (partners.sms): every outbox event with id <= `cursor` has been looked
+    at; `daily_on`: the last business date whose daily SMS (birthdays, cards arrived, the November points list) were
+    requested."""
 
     cursor = models.BigIntegerField(default=0)
-    horizon_id = models.BigIntegerField(default=0)
-    horizon_xmax = models.BigIntegerField(default=0)
     daily_on = models.DateField(null=True, blank=True)
 
     class Meta:

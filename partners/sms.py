@@ -9,8 +9,8 @@ from the events those apps already write in the change's transaction, the way it
   (`tier.changed` up or down, `tier.expiring`) become `sms.requested` events, one batched pass per chunk of
   VIPCLUB_SMS_BATCH events: a fixed handful of queries (the events, the templates, the tiers, the members' names,
   the opt-outs) and one multi-row INSERT per 1,000 SMS, never a query per member. The cursor moves in the same
-  transaction as the SMS are written, over settled ids only (the fan-out's horizon rule, partners.delivery): a
-  change's SMS is written exactly once, at most a few seconds after its event commits. No per-source hook
+  transaction as the SMS are written, up to the feed's safe horizon only (core.feed: every event at or below it
+  has committed), so a change's SMS is written exactly once, a few seconds after its event commits. No per-source hook
   in the lower apps and no registry: they keep writing plain events.
 - `sms_daily` (beat, 07:30 Asia/Shanghai): what no event tells — birthday greetings for the day, cards that arrived
   the day before, and on 1 November the members whose points expire on 31 December (the November list) — once per
@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from core import actors
 from core.errors import InvalidInput
+from core.feed import safe_horizon
 from core.models import OutboxEvent
 from customers.models import Customer
 from managers.models import MembershipCard
@@ -107,20 +108,6 @@ def opt_out_set(*, customer: Customer, opted_out: bool, note: str = "", actor, a
 # -- the SMS of the outbox's events -----------------------------------------------------------------------------------
 
 
-def _snapshot() -> tuple[int, int, int]:
-    """(xmin, xmax, highest outbox id): xmin/xmax of the current snapshot on PostgreSQL, 0 elsewhere."""
-    table = OutboxEvent._meta.db_table
-    with connection.cursor() as cur:
-        if connection.vendor == "postgresql":
-            cur.execute(
-                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, "
-                f"pg_snapshot_xmax(pg_current_snapshot())::text::bigint, (SELECT COALESCE(MAX(id), 0) FROM {table})"
-            )
-        else:
-            cur.execute(f"SELECT 0, 0, (SELECT COALESCE(MAX(id), 0) FROM {table})")
-        return tuple(int(v) for v in cur.fetchone())
-
-
 def _cursor_row() -> SmsCursor | None:
     SmsCursor.objects.get_or_create(pk=1)
     qs = SmsCursor.objects.filter(pk=1)
@@ -142,22 +129,16 @@ def sms_from_events(*, at: dt.datetime, batch: int | None = None) -> int:
 
 
 def _step(*, at: dt.datetime, batch: int) -> tuple[int, bool]:
-    xmin, xmax, top = _snapshot()  # before any lock: this transaction has no xid yet
     with transaction.atomic():
         state = _cursor_row()
         if state is None:
             return 0, False  # another worker is at it
-        if state.cursor >= state.horizon_id and top > state.cursor:
-            state.horizon_id, state.horizon_xmax = top, xmax
-        settled = state.horizon_id if xmin >= state.horizon_xmax else state.cursor
+        settled = safe_horizon()  # every event at or below it is committed (core.feed), read after the lock
         hi = min(settled, state.cursor + batch)
-        n = 0
-        if hi > state.cursor:
-            n = _request_for_events(lo=state.cursor, hi=hi, at=at)
-            state.cursor = hi
-        SmsCursor.objects.filter(pk=1).update(
-            cursor=state.cursor, horizon_id=state.horizon_id, horizon_xmax=state.horizon_xmax
-        )
+        if hi <= state.cursor:
+            return 0, False
+        n = _request_for_events(lo=state.cursor, hi=hi, at=at)
+        SmsCursor.objects.filter(pk=1).update(cursor=hi)
         return n, hi < settled
 
 

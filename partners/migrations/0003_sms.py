@@ -57,8 +57,6 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('cursor', models.BigIntegerField(default=0)),
-                ('horizon_id', models.BigIntegerField(default=0)),
-                ('horizon_xmax', models.BigIntegerField(default=0)),
                 ('daily_on', models.DateField(blank=True, null=True)),
             ],
             options={
