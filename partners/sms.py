@@ -6,8 +6,8 @@ partners and must not import it, and the templates and opt-outs are partners' da
 from the events those apps already write in the change's transaction, the way its webhook fan-out reads the outbox:
 
 - `sms_from_events` (beat, every few seconds, with the webhooks): the settled outbox events past the SMS cursor
-  (`tier.changed` up or down, `tier.expiring`) become `sms.requested` events, one batched pass per chunk of
-  VIPCLUB_SMS_BATCH events: a fixed handful of queries (the events, the templates, the tiers, the members' names,
+  (`tier.changed` up or down, `tier.expiring`; read by the outbox's (type, id) index, other types skipped) become
+  `sms.requested` events, one batched pass per chunk of VIPCLUB_SMS_BATCH source events: a fixed handful of queries (the events, the templates, the tiers, the members' names,
   the opt-outs) and one multi-row INSERT per 1,000 SMS, never a query per member. The cursor moves in the same
   transaction as the SMS are written, up to the feed's safe horizon only (core.feed: every event at or below it
   has committed), so a change's SMS is written exactly once, a few seconds after its event commits. No per-source hook
@@ -134,12 +134,17 @@ def _step(*, at: dt.datetime, batch: int) -> tuple[int, bool]:
         if state is None:
             return 0, False  # another worker is at it
         settled = safe_horizon()  # every event at or below it is committed (core.feed), read after the lock
-        hi = min(settled, state.cursor + batch)
-        if hi <= state.cursor:
+        if settled <= state.cursor:
             return 0, False
-        n = _request_for_events(lo=state.cursor, hi=hi, at=at)
-        SmsCursor.objects.filter(pk=1).update(cursor=hi)
-        return n, hi < settled
+        events = list(
+            OutboxEvent.objects.filter(id__gt=state.cursor, id__lte=settled, type__in=SOURCE_TYPES)
+            .order_by("id")
+            .values("id", "type", "customer_id", "msisdn", "occurred_at", "data")[:batch]
+        )
+        full = len(events) == batch
+        n = _request_for_events(events, at=at)
+        SmsCursor.objects.filter(pk=1).update(cursor=events[-1]["id"] if full else settled)
+        return n, full
 
 
 class _Context:
@@ -191,12 +196,7 @@ def _values(event: dict, ctx: _Context, name: str) -> dict:
     }
 
 
-def _request_for_events(*, lo: int, hi: int, at: dt.datetime) -> int:
-    events = list(
-        OutboxEvent.objects.filter(id__gt=lo, id__lte=hi, type__in=SOURCE_TYPES)
-        .order_by("id")
-        .values("id", "type", "customer_id", "msisdn", "occurred_at", "data")
-    )
+def _request_for_events(events: list[dict], *, at: dt.datetime) -> int:
     if not events:
         return 0
     ctx = _Context()

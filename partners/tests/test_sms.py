@@ -244,3 +244,15 @@ def test_sms_requested_events_appear_on_the_feed(django_user_model):
     assert event["type"] == "sms.requested" and event["data"]["msisdn"] == member.msisdn
     assert set(event["data"]) == {"msisdn", "template", "text", "not_before"}
     assert timezone.now()  # (the feed serves committed events only: the test's transaction is its own)
+
+
+@pytest.mark.django_db
+def test_the_step_goes_through_the_events_in_chunks_skipping_other_types_and_none_twice():
+    at = local(2026, 12, 4, 10)
+    members = [make_customer(current=rules.TierState("gold", "score", dt.date(2027, 11, 30))) for _ in range(5)]
+    for i, member in enumerate(members):
+        tier_changed(member, "silver", "gold", at=at)
+        emit(type="points.changed", customer_id=member.pk, msisdn=member.msisdn, occurred_at=at, data={"delta": i})
+    assert sms.sms_from_events(at=at, batch=2) == 5
+    assert sorted(e.customer_id for e in requested()) == sorted(m.pk for m in members)
+    assert sms.sms_from_events(at=at, batch=2) == 0
