@@ -111,8 +111,9 @@ def main() -> None:
     for n, offset in ((args.members // 10, 90_000_000), (args.members, 80_000_000)):
         try:
             with transaction.atomic():
-                from partners.sms import sms_from_events
                 from django.utils import timezone
+
+                from partners.sms import sms_from_events
 
                 sms_from_events(at=timezone.now())  # the events already there: not measured
                 results[n] = measure(n, offset)
