@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from core import actors
 from core.errors import InvalidInput
@@ -51,11 +52,12 @@ INSERT_BATCH = 1000
 def template_problems(*, kind: str, body: str) -> dict[str, list[str]]:
     """What is wrong with a template's text, by field (empty: fine)."""
     if not body.strip():
-        return {"body": ["The text is empty."]}
+        return {"body": [gettext("The text is empty.")]}
     unknown = sms_rules.unknown_placeholders(body, kind)
     if unknown:
         allowed = ", ".join("{" + name + "}" for name in sms_rules.PLACEHOLDERS.get(kind, sms_rules.COMMON))
-        return {"body": [f"Unknown placeholder {{{unknown[0]}}}; this kind knows {allowed}."]}
+        message = gettext("Unknown placeholder %(placeholder)s; this kind knows %(allowed)s.")
+        return {"body": [message % {"placeholder": "{" + unknown[0] + "}", "allowed": allowed}]}
     return {}
 
 
