@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from core.models import OutboxEvent
 from core.outbox import emit
@@ -64,6 +64,7 @@ def test_not_before_keeps_out_of_the_quiet_hours(asked, expected):
 # -- templates: validation and preview ------------------------------------------------------------------------------
 
 
+@translation.override("en")
 def test_an_unknown_placeholder_is_named_and_a_known_one_renders():
     assert sms_rules.unknown_placeholders("{name} 还需 {neded} 元", "tier_expiring") == ["neded"]
     problems = sms.template_problems(kind="tier_expiring", body="{name} 还需 {neded} 元")
@@ -72,6 +73,8 @@ def test_an_unknown_placeholder_is_named_and_a_known_one_renders():
         "Unknown placeholder {points}"
     )
     assert sms.template_problems(kind="tier_expiring", body="{name} 还需 {needed} 元") == {}
+    with translation.override("zh-hans"):
+        assert "未知的占位符 {neded}" in sms.template_problems(kind="tier_expiring", body="{neded}")["body"][0]
     # a value with braces is not read as a placeholder
     assert sms_rules.render("{name}：{tier}", {"name": "{tier}", "tier": "金卡"}) == "{tier}：金卡"
 
