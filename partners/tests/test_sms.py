@@ -15,6 +15,7 @@ from core.tests.helpers import client_with
 from customers.models import Customer
 from managers.models import MembershipCard
 from partners import sms, sms_rules
+from points.factories import PointsAccountFactory, PointsLotFactory
 from partners.models import SmsCursor, SmsOptOut, SmsTemplate
 from tiers import rules
 from tiers.models import Tier
@@ -259,3 +260,22 @@ def test_the_step_goes_through_the_events_in_chunks_skipping_other_types_and_non
     assert sms.sms_from_events(at=at, batch=2) == 5
     assert sorted(e.customer_id for e in requested()) == sorted(m.pk for m in members)
     assert sms.sms_from_events(at=at, batch=2) == 0
+
+
+@pytest.mark.django_db
+def test_on_1_november_members_with_points_expiring_on_31_december_are_told():
+    # given a member with 1,200 points expiring on 31 December 2026 (and 300 later), and one with none expiring
+    member = make_customer(current=rules.TierState("gold", "score", dt.date(2027, 11, 30)))
+    Customer.objects.filter(pk=member.pk).update(name="王芳")
+    PointsAccountFactory(customer=member, balance=1500)
+    PointsLotFactory(customer=member, original=1200, expires_on=dt.date(2026, 12, 31), year=2023)
+    PointsLotFactory(customer=member, original=300, expires_on=dt.date(2028, 12, 31))
+    other = make_customer(current=rules.TierState("gold", "score", dt.date(2027, 11, 30)))
+    PointsLotFactory(customer=other, original=50, expires_on=dt.date(2028, 12, 31))
+    # when the daily SMS run on 31 October and on 1 November
+    assert sms.sms_daily(on=dt.date(2026, 10, 31), at=local(2026, 10, 31, 7, 30)) == {}
+    assert sms.sms_daily(on=dt.date(2026, 11, 1), at=local(2026, 11, 1, 7, 30)) == {"points_expiring": 1}
+    # then one SMS, with her expiring points and the date
+    (event,) = requested()
+    assert event.customer_id == member.pk
+    assert event.data["text"] == "尊敬的王芳，您有1200积分将于2026-12-31清零，请及时兑换。"
