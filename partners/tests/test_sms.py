@@ -15,8 +15,8 @@ from core.tests.helpers import client_with
 from customers.models import Customer
 from managers.models import MembershipCard
 from partners import sms, sms_rules
-from points.factories import PointsAccountFactory, PointsLotFactory
 from partners.models import SmsCursor, SmsOptOut, SmsTemplate
+from points.factories import PointsAccountFactory, PointsLotFactory
 from tiers import rules
 from tiers.models import Tier
 from tiers.tests.helpers import make_customer
