@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from core.models import OutboxEvent
+from core.models import ActionLog, OutboxEvent
 from core.outbox import emit
 from core.tests.helpers import client_with
 from customers.models import Customer
@@ -279,3 +279,25 @@ def test_on_1_november_members_with_points_expiring_on_31_december_are_told():
     (event,) = requested()
     assert event.customer_id == member.pk
     assert event.data["text"] == "尊敬的王芳，您有1200积分将于2026-12-31清零，请及时兑换。"
+
+
+def test_a_29_february_birthday_is_greeted_on_28_february_of_a_common_year():
+    assert sms._birthdays(dt.date(2027, 2, 28)) == [(2, 28), (2, 29)]
+    assert sms._birthdays(dt.date(2028, 2, 28)) == [(2, 28)]
+    assert sms._birthdays(dt.date(2028, 2, 29)) == [(2, 29)]
+
+
+@pytest.mark.django_db
+def test_staff_record_an_opt_out_in_the_admin_with_an_audit_row(admin_client):
+    member = make_customer()
+    response = admin_client.post(
+        reverse("admin:partners_smsoptout_add"), {"customer": member.pk, "note": "asked at the hall"}
+    )
+    assert response.status_code == 302
+    row = SmsOptOut.objects.get(customer=member)
+    assert row.note == "asked at the hall" and row.recorded_by == "admin"
+    assert ActionLog.objects.filter(action="sms_opted_out", object_id=str(row.pk)).exists()
+    # and deleting it opts her in again (audited)
+    admin_client.post(reverse("admin:partners_smsoptout_delete", args=[row.pk]), {"post": "yes"})
+    assert not SmsOptOut.objects.exists()
+    assert ActionLog.objects.filter(action="sms_opted_in").exists()
