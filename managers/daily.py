@@ -13,6 +13,8 @@ PostgreSQL and SQLite differ in a few expressions, kept side by side in `Dialect
 Steps (the keys of the result's `counts` and `seconds`; `details` splits some counts by kind):
   tier_floors           tiers.services.tier_floors_apply: floors that start today apply, those ended are lifted;
                         the quotas of those whose tier changed follow at once (benefits.services.benefit_grants_sync)
+  tier_expiring         tiers.services.tier_expiring_emit: a `tier.expiring` event for each member whose score-won
+                        validity ends 30 days from `day` (score so far, spend still needed), once per validity
   branch_change         members whose branch changed and who still have a manager of the old one are reassigned
                         to a manager of the new branch (services.assignments_follow_branch; the customers API
                         does it at once, this catches any other way a branch changed)
@@ -529,6 +531,7 @@ def email_digests(*, day: dt.date, now: dt.datetime) -> int:
 
 STEPS = (
     "tier_floors",
+    "tier_expiring",
     "branch_change",
     "recurring",
     "birthday_gift",
@@ -578,6 +581,7 @@ def daily_run(*, on: dt.date, at: dt.datetime, on_step: Callable[[str, int, floa
             on_step(name, result, seconds[name])
 
     step("tier_floors", lambda: apply_tier_floors(on=on))
+    step("tier_expiring", lambda: tier_services.tier_expiring_emit(on=on, at=at))
     step("branch_change", lambda: services.assignments_follow_branch(on=on))
     step("recurring", lambda: open_recurring(day=on))
     step("birthday_gift", lambda: open_birthday_gifts(day=on))

@@ -96,3 +96,81 @@ class Delivery(models.Model):
     @property
     def public_event_id(self) -> str:
         return f"evt_{self.event_id}"
+
+
+# -- member SMS (DOMAIN §11) ------------------------------------------------------------------------------------------
+
+
+class SmsKind(models.TextChoices):
+    """What an SMS tells; one template per kind and language (partners.sms_rules lists each kind's placeholders)."""
+
+    TIER_UP = "tier_up", _("tier up")
+    TIER_DOWN = "tier_down", _("tier down")
+    TIER_EXPIRING = "tier_expiring", _("tier expiring")
+    POINTS_EXPIRING = "points_expiring", _("points expiring")
+    CARD_ARRIVED = "card_arrived", _("card arrived")
+    GIFT_ARRIVED = "gift_arrived", _("gift arrived")
+    BIRTHDAY = "birthday", _("birthday greeting")
+    SURVEY = "survey", _("survey")
+
+
+class SmsTemplate(models.Model):
+    """The text of one kind of member SMS in one language, with `{placeholders}` filled per member. A service notice
+    also goes to members who opted out of SMS; the others (marketing) do not."""
+
+    class Language(models.TextChoices):
+        ZH_HANS = "zh-hans", "简体中文"
+        EN = "en", "English"
+
+    kind = models.CharField(_("kind"), max_length=20, choices=SmsKind.choices)
+    language = models.CharField(_("language"), max_length=10, choices=Language.choices, default=Language.ZH_HANS)
+    body = models.TextField(_("text"), help_text=_("placeholders in braces, e.g. {name}; see the list below"))
+    active = models.BooleanField(_("active"), default=True)
+    service_notice = models.BooleanField(
+        _("service notice"), default=False, help_text=_("sent also to members who opted out of SMS")
+    )
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("SMS template")
+        verbose_name_plural = _("SMS templates")
+        ordering = ["kind", "language"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "language"], name="partners_smstemplate_kind_language_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.language})"
+
+
+class SmsOptOut(models.Model):
+    """A member who wants no marketing SMS (service notices still go)."""
+
+    customer = models.OneToOneField(
+        "customers.Customer", on_delete=models.CASCADE, related_name="sms_opt_out", verbose_name=_("customer")
+    )
+    opted_out_at = models.DateTimeField(_("opted out at"))
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    recorded_by = models.CharField(_("recorded by"), max_length=150, blank=True)
+
+    class Meta:
+        verbose_name = _("SMS opt-out")
+        verbose_name_plural = _("SMS opt-outs")
+        ordering = ["-opted_out_at"]
+
+    def __str__(self) -> str:
+        return str(self.customer)
+
+
+class SmsCursor(models.Model):
+    """The one row of the SMS step's progress (partners.sms): every outbox event with id <= `cursor` has been looked
+    at; `daily_on`: the last business date whose daily SMS (birthdays, cards arrived, the November points list) were
+    requested."""
+
+    cursor = models.BigIntegerField(default=0)
+    daily_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("SMS step progress")
+        verbose_name_plural = _("SMS step progress")

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from . import delivery, prune
+from . import delivery, prune, sms, sms_rules
 
 
 def _take_slot() -> str | None:
@@ -43,3 +43,14 @@ def prune_deliveries_task() -> int:
     """Delete the settled deliveries older than VIPCLUB_WEBHOOK_LOG_KEEP_DAYS (the delivery log's daily pruning)."""
     before = timezone.now() - dt.timedelta(days=settings.VIPCLUB_WEBHOOK_LOG_KEEP_DAYS)
     return prune.deliveries_prune(before=before)
+@shared_task(name="partners.request_sms", ignore_result=True)
+def request_sms_task() -> int:
+    """The SMS of the settled outbox events (partners.sms), every tick beside the webhooks."""
+    return sms.sms_from_events(at=timezone.now())
+
+
+@shared_task(name="partners.daily_sms", ignore_result=True)
+def daily_sms_task(on: str | None = None) -> dict:
+    """The day's birthday, card and November points SMS (partners.sms.sms_daily) for `on` (ISO; default today)."""
+    day = dt.date.fromisoformat(on) if on else timezone.localdate(timezone=sms_rules.TZ)
+    return sms.sms_daily(on=day, at=timezone.now())

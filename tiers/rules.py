@@ -446,3 +446,35 @@ def decide(policy: Policy, current: TierState, candidate: TierState, *, forced: 
     if cand == cur:
         return ("unchanged" if candidate.effective == current.effective else "renewed"), candidate
     return ("left" if cand == 0 else "downgraded"), candidate
+
+
+# -- tier expiring (DOMAIN §11): 30 days before a score-won validity ends --------------------------------------------
+
+EXPIRING_NOTICE_DAYS = 30
+
+
+def run_month_after(policy: Policy, valid_until: dt.date) -> dt.date:
+    """The month of the first run whose evaluation date is after `valid_until`: the run that re-rates the tier."""
+    first = valid_until.replace(day=1)
+    return first if policy.run_day > valid_until.day else add_months(first, 1)
+
+
+def expiring_figures(
+    policy: Policy, tier: str, *, valid_until: dt.date, join_date: dt.date, bills: dict[dt.date, Decimal]
+) -> tuple[Decimal, Decimal]:
+    """(score so far, spend still needed in yuan) to keep `tier` at the run after `valid_until`: the score that run
+    would compute from the bills known now (`bills`: the closed months of its window), and how much more billing
+    reaches the tier's threshold (never below 0). Annual composite: points (one per whole yuan of a bill) with the
+    tenure bonus on that run's evaluation date; average spend: the window's average so far, yuan a month."""
+    month = run_month_after(policy, valid_until)
+    window = set(window_months(month, policy.window_months))
+    bills = {m: a for m, a in bills.items() if m in window}
+    threshold = policy.thresholds.get(tier, Decimal(0))
+    if policy.kind == ANNUAL:
+        years = full_years(join_date, evaluation_date(month, policy.run_day))
+        units = score_units(policy, bills, years)
+        return Decimal(units), max(Decimal(int(threshold) - units), Decimal(0)).quantize(Decimal("0.01"))
+    total_fen = sum(to_fen(a) for a in bills.values())
+    score = (Decimal(total_fen // policy.window_months) / 100).quantize(Decimal("0.01"))
+    needed = max(Decimal(to_fen(threshold) * policy.window_months - total_fen), Decimal(0)) / 100
+    return score, needed.quantize(Decimal("0.01"))

@@ -11,7 +11,16 @@ from core.errors import NotFoundError
 from customers.models import BillingMonth, Customer, KeyPerson, MonthlyBill, PlanPeriod
 
 from . import rules
-from .models import CustomerTier, DryRunChange, RatingRun, Tier, TierChange, TierOverride, TransferFloor
+from .models import (
+    CustomerTier,
+    DryRunChange,
+    RatingPolicy,
+    RatingRun,
+    Tier,
+    TierChange,
+    TierOverride,
+    TransferFloor,
+)
 
 
 def tier_state(customer: Customer) -> dict | None:
@@ -213,3 +222,41 @@ def customers_changed_between_runs(*, on: dt.date) -> list[int]:
         .distinct()
         .order_by("customer_id")
     )
+
+
+def tier_expiring(customer: Customer, *, on: dt.date) -> dict | None:
+    """Her score-won tier when its validity ends within 30 days of `on` (DOMAIN §11, the `tier.expiring` event's
+    figures): `{tier, tier_name, valid_until, days_left, score, needed}` (Decimal score and yuan needed to keep it at
+    the run after the validity, under the active policy), else None. A few small queries."""
+    from .services import policy_rules  # the policy as a run uses it (services read it the same way)
+
+    state = CustomerTier.objects.filter(customer=customer).first()
+    if state is None or customer.status == "closed":
+        return None
+    if state.source == "score":
+        tier_id, valid_until = state.tier_id, state.valid_until
+    else:
+        tier_id, valid_until = state.score_tier_id, state.score_valid_until
+    if tier_id is None or valid_until is None:
+        return None
+    if not (on <= valid_until <= on + dt.timedelta(days=rules.EXPIRING_NOTICE_DAYS)):
+        return None
+    policy = RatingPolicy.objects.filter(active=True).order_by("code").first()
+    if policy is None:
+        return None
+    tier = Tier.objects.get(pk=tier_id)
+    rule = policy_rules(policy)
+    window = rules.window_months(rules.run_month_after(rule, valid_until), rule.window_months)
+    closed = BillingMonth.objects.filter(month__in=window, closed_at__isnull=False).values("month")
+    bills = dict(MonthlyBill.objects.filter(customer=customer, month__in=closed).values_list("month", "amount"))
+    score, needed = rules.expiring_figures(
+        rule, tier.code, valid_until=valid_until, join_date=customer.join_date, bills=bills
+    )
+    return {
+        "tier": tier.code,
+        "tier_name": ui.in_language(tier.name_zh, tier.name_en),
+        "valid_until": valid_until,
+        "days_left": (valid_until - on).days,
+        "score": score,
+        "needed": needed,
+    }

@@ -18,7 +18,7 @@ from core.errors import InvalidInput, RuleViolation
 from customers import selectors as customer_selectors
 from customers.models import Customer
 
-from . import engine, rules
+from . import engine, expiring, rules
 from .models import (
     CustomerTier,
     OverrideStatus,
@@ -500,6 +500,26 @@ def tier_floors_apply(*, on: dt.date) -> dict[str, int]:
     if any(n for t, n in result.counts.items() if t in rules.CHANGING):
         tier_changes_applied.send(sender=TierChange, run_id=None, on=on, lo=0, hi=ALL_IDS, after_id=after_id)
     return {t: n for t, n in result.counts.items() if t in rules.CHANGING and n}
+
+
+@transaction.atomic(savepoint=False)
+def tier_expiring_emit(*, on: dt.date, at: dt.datetime) -> int:
+    """The daily job's `tier.expiring` step for business date `on` (DOMAIN §11): a `tier.expiring` event for every
+    member whose score-won validity ends on `on` + 30 days, with the score so far and the spend still needed to keep
+    the tier under the active policy (none active: nothing). Set-based (tiers.expiring), once per member and
+    validity: a second call for the same date writes nothing. `at`: the events' time. Returns how many."""
+    policy = RatingPolicy.objects.filter(active=True).order_by("code").first()
+    if policy is None:
+        return 0
+    rows = list(Tier.objects.values_list("code", "id", "rank", "threshold", "active"))
+    active = [(code, rank, threshold) for code, _, rank, threshold, is_active in rows if is_active]
+    return expiring.emit_expiring(
+        policy=policy_rules(policy, tiers=active),
+        on=on,
+        at=at,
+        tiers={tier_id: code for code, tier_id, *_ in rows},
+        closed_months=customer_selectors.closed_months(),
+    )
 
 
 def tier_runs_scheduled(

@@ -35,6 +35,14 @@ def beat_schedule(sender, **kwargs):
             "schedule": settings.VIPCLUB_WEBHOOK_TICK,
             "options": {"expires": settings.VIPCLUB_WEBHOOK_TICK},
         },
+        # Member SMS: the settled events' SMS (tier up/down, tier expiring) every tick; the day's birthday, card and
+        # November points SMS at 07:30, before the 08:00 end of the quiet hours (partners.sms).
+        "sms-requested": {
+            "task": "partners.request_sms",
+            "schedule": settings.VIPCLUB_WEBHOOK_TICK,
+            "options": {"expires": settings.VIPCLUB_WEBHOOK_TICK},
+        },
+        "sms-daily": {"task": "partners.daily_sms", "schedule": crontab(minute=30, hour=7)},
         # Starts each active policy's monthly run once its run day has come (retrying daily while last
         # month's billing is not closed) and resumes runs that stopped. Default 03:00 Asia/Shanghai.
         # Period start: opens the month's (in January also the year's) benefit accounts, expires the rest.

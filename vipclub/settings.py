@@ -398,3 +398,6 @@ VIPCLUB_WEBHOOK_ALLOW_HTTP = env.bool("VIPCLUB_WEBHOOK_ALLOW_HTTP", default=DEBU
 VIPCLUB_WEBHOOK_ALLOW_PRIVATE = env.bool("VIPCLUB_WEBHOOK_ALLOW_PRIVATE", default=DEBUG)
 # The delivery log: settled deliveries (delivered, parked) are kept this many days, then pruned daily.
 VIPCLUB_WEBHOOK_LOG_KEEP_DAYS = env.int("VIPCLUB_WEBHOOK_LOG_KEEP_DAYS", default=VIPCLUB_OUTBOX_KEEP_DAYS)
+# Member SMS (partners.sms): the templates' language, and how many outbox events one pass of the SMS step reads.
+VIPCLUB_SMS_LANGUAGE = env.str("VIPCLUB_SMS_LANGUAGE", default="zh-hans")
+VIPCLUB_SMS_BATCH = env.int("VIPCLUB_SMS_BATCH", default=5000)
