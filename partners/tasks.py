@@ -43,6 +43,8 @@ def prune_deliveries_task() -> int:
     """Delete the settled deliveries older than VIPCLUB_WEBHOOK_LOG_KEEP_DAYS (the delivery log's daily pruning)."""
     before = timezone.now() - dt.timedelta(days=settings.VIPCLUB_WEBHOOK_LOG_KEEP_DAYS)
     return prune.deliveries_prune(before=before)
+
+
 @shared_task(name="partners.request_sms", ignore_result=True)
 def request_sms_task() -> int:
     """The SMS of the settled outbox events (partners.sms), every tick beside the webhooks."""
