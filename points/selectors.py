@@ -369,11 +369,11 @@ def expiry_forecast(*, on: dt.date, region_ids=None) -> list[dict]:
     {region_id, year, points, customers}, one GROUP BY."""
     rows = (
         _live_lots(on, region_ids)
-        .values(region_id=F("customer__region_id"), year=ExtractYear("expires_on"))
+        .values(region_id=F("customer__region_id"), expiry_year=ExtractYear("expires_on"))
         .annotate(points=Sum("remaining"), customers=Count("customer_id", distinct=True))
-        .order_by("region_id", "year")
+        .order_by("region_id", "expiry_year")
     )
     return [
-        {"region_id": r["region_id"], "year": r["year"], "points": r["points"], "customers": r["customers"]}
+        {"region_id": r["region_id"], "year": r["expiry_year"], "points": r["points"], "customers": r["customers"]}
         for r in rows
     ]
