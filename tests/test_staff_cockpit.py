@@ -248,3 +248,24 @@ def test_the_cockpit_needs_a_staff_login(client):
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
     assert IdempotencyRecord.objects.count() == 0
     assert TODAY.year == 2026
+
+
+def test_the_tier_report_links_each_number_to_the_customers(client):
+    admin, _boss = a_club()
+    client.force_login(admin)
+    html = client.get("/admin/retention/churnrecord/tiers/").content.decode()
+    sz = re.search(r'<tr data-region="SZ">.*?</tr>', html).group(0)
+    link = re.search(r'href="([^"]*tier=gold[^"]*)">3<', sz).group(1).replace("&amp;", "&")
+    page = client.get(link)
+    assert page.status_code == 200
+    assert page.context["cl"].result_count == 3
+
+
+def test_the_benefit_usage_report_exports_csv(client):
+    admin, _boss = a_club()
+    client.force_login(admin)
+    page = client.get("/admin/benefits/benefit/usage/?year=2026").content.decode()
+    assert "format=csv" in page
+    response = client.get("/admin/benefits/benefit/usage/?year=2026&format=csv")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    assert response.content.decode("utf-8-sig").splitlines()[0] == "month,benefit,tier,redemptions,used"
