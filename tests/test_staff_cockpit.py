@@ -269,3 +269,13 @@ def test_the_benefit_usage_report_exports_csv(client):
     response = client.get("/admin/benefits/benefit/usage/?year=2026&format=csv")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     assert response.content.decode("utf-8-sig").splitlines()[0] == "month,benefit,tier,redemptions,used"
+
+
+def test_every_pages_sidebar_starts_with_the_staffs_apps(client):
+    admin, _boss = a_club()
+    client.force_login(admin)
+    html = client.get("/admin/customers/customer/").content.decode()
+    sidebar = html[html.index('id="nav-sidebar"') :]
+    apps = re.findall(r'class="app-([a-z_]+) module', sidebar)
+    assert apps[:6] == ["customers", "tiers", "benefits", "points", "managers", "retention"]
+    assert apps.index("axes") > apps.index("retention") and apps.index("core") > apps.index("retention")

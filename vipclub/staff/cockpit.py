@@ -33,8 +33,6 @@ SYSTEM_MODELS = {
     ("tiers", "ratingchunk"),
 }
 SYSTEM_APPS = {"core", "vipclub", "axes", "authtoken", "partners"}
-# The order staff meet the groups in (the rest after them, alphabetically).
-APP_ORDER = ["customers", "tiers", "benefits", "points", "managers", "retention", "auth"]
 SYSTEM_LABEL = gettext_lazy("System")
 
 
@@ -44,8 +42,8 @@ def admin_url(name: str, **query) -> str:
 
 
 def grouped_app_list(request) -> tuple[list[dict], dict | None]:
-    """The admin's app list (what the user may see) in the staff's order, and a "System" group of the technical
-    models (None when she may see none)."""
+    """The admin's app list (what the user may see, in settings.ADMIN_APP_ORDER) without the technical models, and
+    a "System" group of those (None when she may see none)."""
     apps = admin.site.get_app_list(request)
     system = []
     kept = []
@@ -57,8 +55,6 @@ def grouped_app_list(request) -> tuple[list[dict], dict | None]:
         system += [m for m in app["models"] if (app["app_label"], m["object_name"].lower()) in SYSTEM_MODELS]
         if models:
             kept.append({**app, "models": models})
-    rank = {label: i for i, label in enumerate(APP_ORDER)}
-    kept.sort(key=lambda a: (rank.get(a["app_label"], len(rank)), str(a["name"])))
     group = None
     if system:
         group = {"name": SYSTEM_LABEL, "app_label": "system", "models": sorted(system, key=lambda m: str(m["name"]))}
