@@ -507,6 +507,8 @@ def compliance_by_branch(*, start: dt.date, end: dt.date, region_ids=None) -> li
     if region_ids is not None:
         qs = qs.filter(manager__region_id__in=list(region_ids))
     in_window = Q(due_on__gte=start, due_on__lte=end) & ~Q(status=ObligationStatus.CANCELLED)
+    # only the rows counted: those due in the window and the overdue ones (the status and due-date index)
+    qs = qs.filter(Q(due_on__gte=start, due_on__lte=end) | Q(status=ObligationStatus.OVERDUE))
     stats = {
         row["region_id"]: row
         for row in qs.values(region_id=F("manager__region_id")).annotate(
