@@ -14,7 +14,14 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
 from core import bounds, ui
-from core.admin import BranchScopedAdmin, EstimatedCountPaginator, GuardedHistoryAdmin, ReadOnlyAdmin, customer_column
+from core.admin import (
+    BranchScopedAdmin,
+    EstimatedCountPaginator,
+    GuardedHistoryAdmin,
+    ReadOnlyAdmin,
+    customer_column,
+    row_scope,
+)
 from core.exports import csv_writer
 from tiers.models import Tier
 
@@ -78,8 +85,8 @@ class BenefitAdmin(GuardedHistoryAdmin):
         if request.GET.get("benefit"):
             benefit = next((b for b in benefits if str(b.pk) == request.GET["benefit"]), None)
         if request.GET.get("format") == "csv":
-            return usage_csv(year=year, benefit=benefit)
-        report = usage_context(year=year, benefit=benefit, benefits=benefits)
+            return usage_csv(year=year, benefit=benefit, entries=scoped_entries(request))
+        report = usage_context(year=year, benefit=benefit, benefits=benefits, entries=scoped_entries(request))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -180,9 +187,14 @@ class BenefitEntryAdmin(BranchScopedAdmin, ReadOnlyAdmin):
 # The usage report: redemptions per benefit, tier and month, with a server-rendered SVG chart
 
 
-def usage_csv(*, year: int, benefit: Benefit | None) -> HttpResponse:
+def scoped_entries(request):
+    """The ledger rows the report counts: a supervisor's branches' only (the admin's row scope)."""
+    return row_scope(request).rows(BenefitEntry.objects.all(), customer="customer")
+
+
+def usage_csv(*, year: int, benefit: Benefit | None, entries) -> HttpResponse:
     """The usage report as CSV: one row per month, benefit and tier (redemptions and units used)."""
-    rows = selectors.usage_report(year=year, benefit_id=benefit.pk if benefit else None)
+    rows = selectors.usage_report(year=year, benefit_id=benefit.pk if benefit else None, entries=entries)
     codes = dict(Benefit.objects.values_list("pk", "code"))
     tiers = dict(Tier.objects.values_list("pk", "code"))
     response = HttpResponse(content_type="text/csv; charset=utf-8")
@@ -204,8 +216,8 @@ def usage_csv(*, year: int, benefit: Benefit | None) -> HttpResponse:
     return response
 
 
-def usage_context(*, year: int, benefit: Benefit | None, benefits: list[Benefit]) -> dict:
-    rows = selectors.usage_report(year=year, benefit_id=benefit.pk if benefit else None)
+def usage_context(*, year: int, benefit: Benefit | None, benefits: list[Benefit], entries=None) -> dict:
+    rows = selectors.usage_report(year=year, benefit_id=benefit.pk if benefit else None, entries=entries)
     tiers = list(Tier.objects.order_by("-rank"))
     by_id = {b.pk: b for b in benefits}
     months = [dt.date(year, m, 1) for m in range(1, 13)]

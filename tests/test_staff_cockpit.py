@@ -13,7 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from core.models import IdempotencyRecord
-from customers.models import Customer
+from customers.models import Customer, Region
 from tests.staff_fixtures import TODAY, a_branch, a_club
 from tiers.factories import TierChangeFactory
 from tiers.models import Tier, TierChange
@@ -279,3 +279,25 @@ def test_every_pages_sidebar_starts_with_the_staffs_apps(client):
     apps = re.findall(r'class="app-([a-z_]+) module', sidebar)
     assert apps[:6] == ["customers", "tiers", "benefits", "points", "managers", "retention"]
     assert apps.index("axes") > apps.index("retention") and apps.index("core") > apps.index("retention")
+
+
+def test_a_supervisors_benefit_usage_counts_her_branches_redemptions_only(client):
+    from django.utils import timezone
+
+    from benefits import services as benefit_services
+    from benefits.models import Benefit
+    from benefits.tests.helpers import ON, member
+
+    # given a lounge visit in GZ and two in SZ
+    _admin, boss = a_club()
+    lounge = Benefit.objects.get(code="lounge_airport")
+    for code, visits in (("GZ", 1), ("SZ", 2)):
+        for _ in range(visits):
+            person = member("gold")
+            Customer.objects.filter(pk=person.pk).update(region=Region.objects.get(code=code))
+            benefit_services.benefit_redeem(customer=person, benefit=lounge, reference="r", on=ON, at=timezone.now())
+    # when the GZ supervisor exports the usage of 2026
+    client.force_login(boss)
+    rows = csv_rows(client.get("/admin/benefits/benefit/usage/?year=2026&format=csv"))
+    # then she counts GZ's visit only
+    assert [(r["benefit"], r["redemptions"]) for r in rows] == [("lounge_airport", "1")]
