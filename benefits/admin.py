@@ -6,13 +6,23 @@ import datetime as dt
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
 from core import bounds, ui
-from core.admin import BranchScopedAdmin, EstimatedCountPaginator, GuardedHistoryAdmin, ReadOnlyAdmin, customer_column
+from core.admin import (
+    BranchScopedAdmin,
+    EstimatedCountPaginator,
+    GuardedHistoryAdmin,
+    ReadOnlyAdmin,
+    customer_column,
+    row_scope,
+)
+from core.exports import csv_writer
 from tiers.models import Tier
 
 from . import rules, selectors
@@ -74,7 +84,9 @@ class BenefitAdmin(GuardedHistoryAdmin):
         benefit = None
         if request.GET.get("benefit"):
             benefit = next((b for b in benefits if str(b.pk) == request.GET["benefit"]), None)
-        report = usage_context(year=year, benefit=benefit, benefits=benefits)
+        if request.GET.get("format") == "csv":
+            return usage_csv(year=year, benefit=benefit, entries=scoped_entries(request))
+        report = usage_context(year=year, benefit=benefit, benefits=benefits, entries=scoped_entries(request))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -83,6 +95,7 @@ class BenefitAdmin(GuardedHistoryAdmin):
             "years": list(range(today.year - 4, today.year + 1)),
             "benefits": [(b.pk, ui.label(b)) for b in benefits],
             "benefit": benefit,
+            "csv_query": urlencode({**request.GET.dict(), "format": "csv"}),
             **report,
         }
         return TemplateResponse(request, "admin/benefits/usage.html", context)
@@ -174,8 +187,37 @@ class BenefitEntryAdmin(BranchScopedAdmin, ReadOnlyAdmin):
 # The usage report: redemptions per benefit, tier and month, with a server-rendered SVG chart
 
 
-def usage_context(*, year: int, benefit: Benefit | None, benefits: list[Benefit]) -> dict:
-    rows = selectors.usage_report(year=year, benefit_id=benefit.pk if benefit else None)
+def scoped_entries(request):
+    """The ledger rows the report counts: a supervisor's branches' only (the admin's row scope)."""
+    return row_scope(request).rows(BenefitEntry.objects.all(), customer="customer")
+
+
+def usage_csv(*, year: int, benefit: Benefit | None, entries) -> HttpResponse:
+    """The usage report as CSV: one row per month, benefit and tier (redemptions and units used)."""
+    rows = selectors.usage_report(year=year, benefit_id=benefit.pk if benefit else None, entries=entries)
+    codes = dict(Benefit.objects.values_list("pk", "code"))
+    tiers = dict(Tier.objects.values_list("pk", "code"))
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="benefit-usage-{year}.csv"'
+    response.write("\ufeff")
+    writer = csv_writer(response)
+    writer.writerow(["month", "benefit", "tier", "redemptions", "used"])
+    for r in rows:
+        month = r["month"] if isinstance(r["month"], dt.date) else dt.date.fromisoformat(str(r["month"])[:10])
+        writer.writerow(
+            [
+                f"{month:%Y-%m}",
+                codes.get(r["benefit_id"], ""),
+                tiers.get(r["tier_id"], ""),
+                r["redemptions"],
+                r["used"] or 0,
+            ]
+        )
+    return response
+
+
+def usage_context(*, year: int, benefit: Benefit | None, benefits: list[Benefit], entries=None) -> dict:
+    rows = selectors.usage_report(year=year, benefit_id=benefit.pk if benefit else None, entries=entries)
     tiers = list(Tier.objects.order_by("-rank"))
     by_id = {b.pk: b for b in benefits}
     months = [dt.date(year, m, 1) for m in range(1, 13)]
@@ -203,8 +245,17 @@ def usage_context(*, year: int, benefit: Benefit | None, benefits: list[Benefit]
                 if cell
                 else "—"
             )
+        next_month = (month + dt.timedelta(days=32)).replace(day=1)
+        drill = {
+            "kind__exact": "redeem",
+            "occurred_on__gte": month.isoformat(),
+            "occurred_on__lt": next_month.isoformat(),
+        }
+        if line["benefit"]:
+            drill["benefit__id__exact"] = line["benefit"].pk
         table_rows.append(
             {
+                "url": f"{reverse('admin:benefits_benefitentry_changelist')}?{urlencode(drill)}",
                 "month": f"{month:%Y-%m}",
                 "benefit": ui.label(line["benefit"]) if line["benefit"] else "?",
                 "cells": cells,

@@ -179,9 +179,10 @@ def redemption_get(*, redemption_id: int) -> BenefitEntry | None:
     return BenefitEntry.objects.filter(pk=redemption_id, kind=EntryKind.REDEEM).select_related("benefit").first()
 
 
-def usage_report(*, year: int, benefit_id: int | None = None) -> list[dict]:
-    """Redemptions that stand (not reversed) per month, benefit and tier of the year: count and units used."""
-    qs = BenefitEntry.objects.filter(
+def usage_report(*, year: int, benefit_id: int | None = None, entries: QuerySet | None = None) -> list[dict]:
+    """Redemptions that stand (not reversed) per month, benefit and tier of the year: count and units used; of
+    `entries` when given (a supervisor's branches: the admin's row scope)."""
+    qs = (entries if entries is not None else BenefitEntry.objects.all()).filter(
         kind=EntryKind.REDEEM,
         occurred_on__gte=dt.date(year, 1, 1),
         occurred_on__lte=dt.date(year, 12, 31),

@@ -3,6 +3,7 @@ times within the horizon, ASCII digits, decimals without exponents, JSON of boun
 unless it chooses its own form class for them, and lists whose date filters keep to the horizon (a year 1 or
 2200000000 in the date hierarchy or a filter link was a 500). Installed as the default site (`ClubAdminConfig`)."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -80,6 +81,15 @@ def bounded_admin(admin_class: type) -> type:
 
 
 class ClubAdminSite(admin.AdminSite):
+    def get_app_list(self, request, app_label=None):
+        """The apps in the club's order (settings.ADMIN_APP_ORDER: the staff's apps first, the technical ones last;
+        an app not named goes before the technical ones, by name), on the cockpit and in every page's sidebar."""
+        apps = super().get_app_list(request, app_label)
+        order = list(getattr(settings, "ADMIN_APP_ORDER", ()))
+        rank = {label: i for i, label in enumerate(order)}
+        unnamed = order.index("*") if "*" in order else len(order)
+        return sorted(apps, key=lambda app: (rank.get(app["app_label"], unnamed), str(app["name"])))
+
     def register(self, model_or_iterable, admin_class=None, **options):
         admin_class = admin_class or admin.ModelAdmin
         if not admin_class.__dict__.get("_bounded"):

@@ -107,3 +107,76 @@ class Compliance:
     @property
     def percent(self) -> float | None:
         return round(100 * self.done_on_time / self.due, 1) if self.due else None
+
+
+# --- the calendar import: a year's holidays and make-up days as `date,kind[,name]` lines -------------------------
+
+CALENDAR_OFF_WORDS = frozenset({"holiday", "off", "rest", "休", "假", "休息"})
+CALENDAR_WORK_WORDS = frozenset({"workday", "working", "work", "makeup", "make-up", "班", "补班", "上班"})
+CALENDAR_MAX_LINES = 400
+
+
+@dataclass(frozen=True)
+class CalendarDay:
+    date: dt.date
+    is_working: bool
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class CalendarLineError:
+    line: int  # 1-based, as the user counts
+    text: str  # the line as given (cut)
+    problem: str  # a code: not_a_date, other_year, unknown_kind, duplicate, too_few_fields, name_too_long
+
+
+def parse_calendar_lines(text: str, *, year: int) -> tuple[list[CalendarDay], list[CalendarLineError]]:
+    """The days of `year` in `text`, one `date,kind[,name]` per line (ISO date; kind holiday/off/休 or
+    workday/makeup/班; a tab or a semicolon also separates; blank lines, `#` comments and a `date,kind` header are
+    skipped), and every line's problem. The caller writes nothing unless the problems are none."""
+    days: list[CalendarDay] = []
+    errors: list[CalendarLineError] = []
+    seen: set[dt.date] = set()
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip().lstrip("\ufeff")
+        if not line or line.startswith("#"):
+            continue
+        fields = [f.strip() for f in line.replace("\t", ",").replace(";", ",").replace("，", ",").split(",")]
+        if number == 1 and fields[0].lower() == "date":
+            continue
+
+        def fail(problem: str, line=line, number=number) -> None:
+            errors.append(CalendarLineError(line=number, text=line[:60], problem=problem))
+
+        if len(fields) < 2 or not fields[1]:
+            fail("too_few_fields")
+            continue
+        try:
+            day = dt.date.fromisoformat(fields[0])
+        except ValueError:
+            fail("not_a_date")
+            continue
+        if len(fields[0]) != 10:
+            fail("not_a_date")
+            continue
+        if day.year != year:
+            fail("other_year")
+            continue
+        kind = fields[1].lower()
+        if kind in CALENDAR_OFF_WORDS:
+            working = False
+        elif kind in CALENDAR_WORK_WORDS:
+            working = True
+        else:
+            fail("unknown_kind")
+            continue
+        name = ",".join(fields[2:]).strip()
+        if len(name) > 50:
+            fail("name_too_long")
+            continue
+        if day in seen:
+            fail("duplicate")
+            continue
+        seen.add(day)
+        days.append(CalendarDay(date=day, is_working=working, name=name))
+    return sorted(days, key=lambda d: d.date), errors

@@ -9,13 +9,13 @@ from django.db.models import Count, Exists, F, FilteredRelation, OuterRef, Q, Qu
 from core.errors import NotFoundError
 from core.filters import filtered
 from core.permissions import API_CLIENT, CLUB_ADMIN, MANAGER, SUPERVISOR, role_of
-from customers.models import Customer, KeyPerson
+from customers.models import Customer, KeyPerson, Region
 from points import selectors as points_selectors
 from tiers import selectors as tier_selectors
 from tiers.models import CustomerTier
 
 from . import rules
-from .calendar import WorkCalendar
+from .calendar import WorkCalendar, package_knows
 from .models import (
     AccountManager,
     Assignment,
@@ -29,6 +29,7 @@ from .models import (
     ObligationStatus,
     PlanStatus,
     ServicePlan,
+    WorkingDayOverride,
     WorkLog,
 )
 
@@ -494,3 +495,92 @@ def group_account_managers(*, group_ids, on: dt.date) -> dict[int, int]:
         if region_id in lowest:
             result[group_id] = lowest[region_id]
     return result
+
+
+# --- the staff cockpit: compliance per branch, the working-day calendar (vipclub.staff) --------------------------
+
+
+def compliance_by_branch(*, start: dt.date, end: dt.date, region_ids=None) -> list[dict]:
+    """Per branch (of `region_ids`; None: all), by the managers' region: obligations due in [start, end], done by
+    their due date, the compliance % and the obligations overdue now. One GROUP BY (plus the regions)."""
+    qs = Obligation.objects.all()
+    if region_ids is not None:
+        qs = qs.filter(manager__region_id__in=list(region_ids))
+    in_window = Q(due_on__gte=start, due_on__lte=end) & ~Q(status=ObligationStatus.CANCELLED)
+    # only the rows counted: those due in the window and the overdue ones (the status and due-date index)
+    qs = qs.filter(Q(due_on__gte=start, due_on__lte=end) | Q(status=ObligationStatus.OVERDUE))
+    stats = {
+        row["region_id"]: row
+        for row in qs.values(region_id=F("manager__region_id")).annotate(
+            due=Count("id", filter=in_window),
+            on_time=Count("id", filter=in_window & Q(status=ObligationStatus.DONE, done_at__date__lte=F("due_on"))),
+            overdue=Count("id", filter=Q(status=ObligationStatus.OVERDUE)),
+        )
+    }
+    regions = Region.objects.order_by("province", "code")
+    if region_ids is not None:
+        regions = regions.filter(pk__in=list(region_ids))
+    rows = []
+    for region in regions:
+        s = stats.get(region.pk, {})
+        c = rules.Compliance(due=s.get("due", 0), done_on_time=s.get("on_time", 0))
+        rows.append(
+            {
+                "region": region,
+                "due": c.due,
+                "on_time": c.done_on_time,
+                "percent": c.percent,
+                "overdue": s.get("overdue", 0),
+            }
+        )
+    return rows
+
+
+def calendar_state(*, year: int) -> dict:
+    """Whether the working-day calendar knows `year`: loaded by staff (who, when), known to the package, and how
+    many overrides it has."""
+    loaded = CalendarYear.objects.filter(year=year).select_related("loaded_by").first()
+    overrides = WorkingDayOverride.objects.filter(date__year=year).count()
+    return {
+        "year": year,
+        "loaded": loaded,
+        "package": package_knows(year),
+        "known": loaded is not None or package_knows(year),
+        "overrides": overrides,
+    }
+
+
+def calendar_month(*, month: dt.date) -> list[list[dict | None]]:
+    """The weeks (Monday first) of `month`, each day {date, working, kind, override, name} (None outside the
+    month). Kinds: working, rest (weekend off), holiday (a weekday off), makeup (a weekend day worked)."""
+    first = month.replace(day=1)
+    days_in = calendar.monthrange(first.year, first.month)[1]
+    last = first.replace(day=days_in)
+    overrides = {o.date: o for o in WorkingDayOverride.objects.filter(date__gte=first, date__lte=last)}
+    cal = WorkCalendar(
+        {d: o.is_working for d, o in overrides.items()},
+        set(CalendarYear.objects.filter(year=first.year).values_list("year", flat=True)),
+    )
+    weeks: list[list[dict | None]] = []
+    week: list[dict | None] = [None] * first.weekday()
+    for n in range(days_in):
+        day = first + dt.timedelta(days=n)
+        working = cal.is_working(day)
+        weekend = day.weekday() >= 5
+        kind = ("makeup" if weekend else "working") if working else ("rest" if weekend else "holiday")
+        override = overrides.get(day)
+        week.append(
+            {
+                "date": day,
+                "working": working,
+                "kind": kind,
+                "override": override is not None,
+                "name": override.name if override else "",
+            }
+        )
+        if len(week) == 7:
+            weeks.append(week)
+            week = []
+    if week:
+        weeks.append(week + [None] * (7 - len(week)))
+    return weeks

@@ -25,6 +25,7 @@ from .calendar import WorkCalendar
 from .models import (
     AccountManager,
     Assignment,
+    CalendarYear,
     CardState,
     ContactLog,
     DeliveryMode,
@@ -34,6 +35,7 @@ from .models import (
     ObligationStatus,
     PlanStatus,
     ServicePlan,
+    WorkingDayOverride,
     WorkLog,
 )
 from .signals import customers_reassigned
@@ -590,3 +592,51 @@ def work_log_review(*, log: WorkLog, comment: str, at: dt.datetime, actor) -> Wo
     log.review_comment, log.reviewed_by, log.reviewed_at = comment, actor, at
     log.save()
     return log
+
+
+@transaction.atomic
+def calendar_year_import(
+    *, year: int, days: list[rules.CalendarDay], replace: bool, actor, at: dt.datetime
+) -> CalendarYear:
+    """Load a year of the working-day calendar at once (the State Council's holidays and make-up days, parsed by
+    rules.parse_calendar_lines): each day becomes a working-day override (its date's earlier one updated), with
+    `replace` the year's other overrides go, and the year is marked loaded (the banner goes). All or nothing."""
+    if not days:
+        raise InvalidInput("The list has no days.", fields={"lines": ["no days"]})
+    if any(d.date.year != year for d in days):
+        raise InvalidInput(f"Every day must fall in {year}.", fields={"lines": ["other year"]})
+    existing = {o.date: o for o in WorkingDayOverride.objects.select_for_update().filter(date__year=year)}
+    removed = 0
+    if replace:
+        dropped = [o for d, o in existing.items() if d not in {day.date for day in days}]
+        for override in dropped:  # a few dozen rows a year; one by one keeps their history
+            override.delete()
+        removed = len(dropped)
+    created = updated = 0
+    for day in days:
+        override = existing.get(day.date)
+        if override is None:
+            WorkingDayOverride.objects.create(date=day.date, is_working=day.is_working, name=day.name)
+            created += 1
+        elif (override.is_working, override.name) != (day.is_working, day.name):
+            override.is_working, override.name = day.is_working, day.name
+            override.save(update_fields=["is_working", "name"])
+            updated += 1
+    loaded, _new = CalendarYear.objects.get_or_create(year=year, defaults={"loaded_by": actor})
+    if not _new:
+        loaded.loaded_by = actor
+        loaded.save(update_fields=["loaded_by"])
+    record(
+        actor=actor,
+        action="calendar_year_imported",
+        target=loaded,
+        at=at,
+        year=year,
+        days=len(days),
+        off=sum(not d.is_working for d in days),
+        working=sum(d.is_working for d in days),
+        created=created,
+        updated=updated,
+        removed=removed,
+    )
+    return loaded

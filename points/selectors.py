@@ -4,6 +4,7 @@ points expire this year, credit stars."""
 import datetime as dt
 
 from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import ExtractYear
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -354,3 +355,46 @@ def ledger_invariant_violations(customer_ids=None) -> list[dict]:
     for lot in bad_lots:
         problems.append({"customer_id": lot.customer_id, "lot": lot.pk, "remaining": lot.remaining})
     return problems
+
+
+# -- the staff cockpit and the points report (vipclub.staff) -------------------------------------------------------
+
+
+def _live_lots(on: dt.date, region_ids=None) -> QuerySet:
+    lots = PointsLot.objects.filter(remaining__gt=0, expires_on__gte=on)
+    return lots if region_ids is None else lots.filter(customer__region_id__in=list(region_ids))
+
+
+def liability(*, on: dt.date, region_ids=None) -> dict:
+    """The points the club owes on `on` (live lots of these branches; None: all) and what of it expires by the end
+    of `on`'s year: one aggregate."""
+    year_end = dt.date(on.year, 12, 31)
+    expiring = Q(expires_on__lte=year_end)
+    agg = _live_lots(on, region_ids).aggregate(
+        points=Sum("remaining"),
+        customers=Count("customer_id", distinct=True),
+        expiring=Sum("remaining", filter=expiring),
+        expiring_customers=Count("customer_id", distinct=True, filter=expiring),
+    )
+    return {
+        "points": agg["points"] or 0,
+        "customers": agg["customers"] or 0,
+        "expiring": agg["expiring"] or 0,
+        "expiring_customers": agg["expiring_customers"] or 0,
+        "expires_on": year_end,
+    }
+
+
+def expiry_forecast(*, on: dt.date, region_ids=None) -> list[dict]:
+    """The live points per branch and year of expiry (rolling 3-year lots expire on 31 December): rows of
+    {region_id, year, points, customers}, one GROUP BY."""
+    rows = (
+        _live_lots(on, region_ids)
+        .values(region_id=F("customer__region_id"), expiry_year=ExtractYear("expires_on"))
+        .annotate(points=Sum("remaining"), customers=Count("customer_id", distinct=True))
+        .order_by("region_id", "expiry_year")
+    )
+    return [
+        {"region_id": r["region_id"], "year": r["expiry_year"], "points": r["points"], "customers": r["customers"]}
+        for r in rows
+    ]

@@ -11,6 +11,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
 from core import bounds, ui
@@ -365,6 +366,17 @@ class ChurnRecordAdmin(BranchScopedAdmin, MaskedCustomerMixin, ReadOnlyAdmin):
                     for t, n in zip(report["tiers"], row["cells"], strict=True)
                 ),
             )
+        customers = reverse("admin:customers_customer_changelist")
+        for row in report["rows"]:  # now: each number links to the customers behind it (a snapshot's: no list)
+            row["links"] = [
+                {
+                    "n": n,
+                    "url": f"{customers}?{urlencode({'tier': t.code, 'region__id__exact': row['region'].pk})}"
+                    if n and month is None
+                    else "",
+                }
+                for t, n in zip(report["tiers"], row["cells"], strict=True)
+            ]
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,

@@ -295,3 +295,29 @@ def tier_report(*, region_ids: list[int] | None = None, month: dt.date | None = 
 def active_offers() -> QuerySet:
     """The offers of the catalog a manager may make, in the catalog's order."""
     return RetentionOffer.objects.filter(active=True)
+
+
+# --- the staff cockpit (vipclub.staff) -------------------------------------------------------------------------
+
+
+def tier_trend(*, region_ids=None, months: int = 12) -> list[tuple[dt.date, dict[int, int]]]:
+    """Members per tier at the last `months` month-end snapshots (oldest first) of these branches (None: all):
+    [(month, {tier id: members})], two queries."""
+    taken = sorted(MonthSnapshot.objects.order_by("-month").values_list("month", flat=True)[:months])
+    cells: dict[dt.date, dict[int, int]] = {m: {} for m in taken}
+    counts = _in_regions(MemberCount.objects.filter(snapshot__month__in=taken), region_ids)
+    for month, tier_id, n in counts.values_list("snapshot__month", "tier_id").annotate(n=Sum("members")):
+        cells[month][tier_id] = n
+    return list(cells.items())
+
+
+def churn_ytd(*, on: dt.date, region_ids=None) -> list[dict]:
+    """Each series' latest year-to-date churn rate of `on`'s year with its target and breach flag (churn_report's
+    rows of the latest month that has a rate)."""
+    rows = [r for r in churn_report(year=on.year, on=on, region_ids=region_ids) if r["ytd_rate"] is not None]
+    latest: dict[str, dict] = {}
+    for r in rows:
+        if r["series"] not in latest or r["month"] > latest[r["series"]]["month"]:
+            latest[r["series"]] = r
+    order = [ALL, *(t.code for t in report_tiers())]
+    return [latest[s] for s in order if s in latest]

@@ -541,6 +541,8 @@ def test_nul_characters_in_an_api_request_are_a_400_in_the_error_shape(api, memb
         "/admin/retention/churnrecord/tiers/?month=2025-12%00&format=csv",
         "/admin/benefits/benefit/usage/?year=2026%00",
         "/admin/audit/?user=%00",
+        "/admin/staff/reports/migration/?month=2026-01%00",
+        "/admin/staff/calendar/?month=%00",
     ],
 )
 def test_nul_characters_on_pages_are_a_plain_400(admin_client, url):

@@ -315,6 +315,11 @@ PAGES = {  # page -> who looks at it (the desk is for managers and supervisors, 
     "/admin/retention/riskscore/": "admin",
     "/admin/vipclub/inboundevent/": "admin",
     "/admin/audit/": "admin",
+    "/admin/staff/reports/": "supervisor",
+    "/admin/staff/reports/compliance/": "supervisor",
+    "/admin/staff/reports/points/": "admin",
+    "/admin/staff/reports/migration/": "supervisor",
+    "/admin/staff/calendar/": "admin",
 }
 PATHS = {  # a page of one object, its segment drawn
     "/dashboard/customers/{}/": "manager",

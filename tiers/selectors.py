@@ -260,3 +260,67 @@ def tier_expiring(customer: Customer, *, on: dt.date) -> dict | None:
         "score": score,
         "needed": needed,
     }
+# --- the staff cockpit and its reports (vipclub.staff) ----------------------------------------------------------
+
+
+def _in_regions(qs: QuerySet, region_ids, path: str = "customer__region_id") -> QuerySet:
+    """`qs` limited to these branches (None: every branch)."""
+    return qs if region_ids is None else qs.filter(**{f"{path}__in": list(region_ids)})
+
+
+def tiers_by_rank() -> list[Tier]:
+    return list(Tier.objects.order_by("-rank"))
+
+
+def members_per_tier(*, region_ids=None) -> dict[int, int]:
+    """{tier id: members now} of these branches (None: all): one GROUP BY over the current tiers."""
+    qs = _in_regions(CustomerTier.objects.filter(tier__isnull=False), region_ids)
+    return dict(qs.values("tier_id").annotate(n=Count("pk")).values_list("tier_id", "n"))
+
+
+def latest_run() -> RatingRun | None:
+    """The newest real (not dry) rating run, whatever its status: the cockpit's "last run" and its progress."""
+    return RatingRun.objects.filter(dry_run=False).select_related("policy").order_by("-month", "-id").first()
+
+
+def next_run(*, on: dt.date) -> dict | None:
+    """When the scheduler starts the next monthly run of the active policy (tier_runs_scheduled): this month's on
+    its run day when it has no run yet, else next month's. None without an active policy."""
+    policy = RatingPolicy.objects.filter(active=True).order_by("pk").first()
+    if policy is None:
+        return None
+    month = on.replace(day=1)
+    if RatingRun.objects.filter(policy=policy, month=month, dry_run=False).exists():
+        month = (month + dt.timedelta(days=32)).replace(day=1)
+    day = min(policy.run_day, 28)
+    return {"policy": policy, "month": month, "on": max(month.replace(day=day), on if month <= on else month)}
+
+
+def pending_overrides_count(*, region_ids=None) -> int:
+    """Overrides awaiting their second staff user, of these branches' customers."""
+    return _in_regions(TierOverride.objects.filter(status="pending"), region_ids).count()
+
+
+def matrix_runs(*, limit: int = 24) -> list[RatingRun]:
+    """The real runs a migration matrix may be drawn for, newest first."""
+    return list(RatingRun.objects.filter(dry_run=False).select_related("policy").order_by("-month", "-id")[:limit])
+
+
+def migration_matrix(*, run_id: int | None = None, month: dt.date | None = None, region_ids=None) -> dict:
+    """Tier changes from → to: of one run, or effective in one month (runs and changes between them), of these
+    branches. One GROUP BY; `None` stands for "not a member" on either side. Returns the tiers (highest first),
+    the counts {(from id, to id): n} and the total."""
+    qs = TierChange.objects.all()
+    if run_id is not None:
+        qs = qs.filter(run_id=run_id)
+    if month is not None:
+        end = (month + dt.timedelta(days=32)).replace(day=1)
+        qs = qs.filter(effective_on__gte=month, effective_on__lt=end)
+    qs = _in_regions(qs, region_ids)
+    counts = {
+        (f, t): n
+        for f, t, n in qs.values("from_tier_id", "to_tier_id")
+        .annotate(n=Count("pk"))
+        .values_list("from_tier_id", "to_tier_id", "n")
+    }
+    return {"tiers": tiers_by_rank(), "counts": counts, "total": sum(counts.values())}

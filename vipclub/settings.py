@@ -185,6 +185,22 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out login before the password is checked
     "django.contrib.auth.backends.ModelBackend",
 ]
+# The admin's apps in the order staff meet them (core.admin_site; "*": apps not named), the technical ones last.
+ADMIN_APP_ORDER = (
+    "customers",
+    "tiers",
+    "benefits",
+    "points",
+    "managers",
+    "retention",
+    "*",
+    "auth",
+    "partners",
+    "vipclub",
+    "core",
+    "authtoken",
+    "axes",
+)
 AXES_FAILURE_LIMIT = env.int("VIPCLUB_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = dt.timedelta(minutes=env.float("VIPCLUB_LOGIN_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]

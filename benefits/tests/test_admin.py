@@ -109,9 +109,19 @@ def test_the_usage_report_charts_redemptions_per_month_and_tier(admin_client):
     assert 'data-month="04" data-total="0"' in html
     assert "3 redemptions in 2026" in html
     table = html.split('id="usage-table"')[1]
-    assert re.search(
-        r"<td>2026-03</td><td>Airport lounge</td><td>1</td><td>1</td><td>—</td><td>—</td><td>2</td>", table
+    row = re.search(
+        r'<td>2026-03</td><td>Airport lounge</td><td>1</td><td>1</td><td>—</td><td>—</td><td><a href="([^"]+)">2</a></td>',
+        table,
     )
+    assert row
+    # the total links to the two redemptions behind it
+    drill = admin_client.get(row.group(1).replace("&amp;", "&"))
+    assert drill.status_code == 200 and drill.context["cl"].result_count == 2
+    # and the CSV holds a row per month, benefit and tier
+    body = admin_client.get(f"/admin/benefits/benefit/usage/?year=2026&benefit={lounge.pk}&format=csv")
+    lines = body.content.decode("utf-8-sig").splitlines()
+    assert lines[0] == "month,benefit,tier,redemptions,used"
+    assert "2026-03,lounge_airport,diamond,1,1" in lines and "2026-05,lounge_airport,gold,1,1" in lines
     # all benefits: the birthday gift shows its yuan
     html = admin_client.get("/admin/benefits/benefit/usage/?year=2026").content.decode()
     assert "1 (¥80.00)" in html and "4 redemptions in 2026" in html
