@@ -213,3 +213,26 @@ def customers_changed_between_runs(*, on: dt.date) -> list[int]:
         .distinct()
         .order_by("customer_id")
     )
+
+
+def change_since_run(customer: Customer, run: RatingRun | None) -> dict | None:
+    """The change of her tier recorded after `run` finished without a run (an override approved, a move-in floor,
+    a floor lifted by the daily job, a closure), the newest; None when the run's decision still stands. With an
+    override, the approved override behind it (reason, approver, end date). Two queries at most."""
+    changes = TierChange.objects.filter(customer=customer, run__isnull=True).select_related("to_tier")
+    if run is not None and run.finished_at is not None:
+        changes = changes.filter(created_at__gt=run.finished_at)
+    change = changes.order_by("-id").first()
+    if change is None:
+        return None
+    override = None
+    if change.reason == "override":
+        override = (
+            TierOverride.objects.filter(
+                customer=customer, status="approved", starts_on__lte=change.effective_on, ends_on__gte=change.effective_on
+            )
+            .select_related("approved_by", "created_by")
+            .order_by("-approved_at", "-id")
+            .first()
+        )
+    return {"change": change, "tier": change.to_tier, "override": override}
