@@ -29,6 +29,7 @@ from .models import (
     ContactLog,
     DeliveryMode,
     MembershipCard,
+    Notification,
     Obligation,
     ObligationKind,
     ObligationStatus,
@@ -590,3 +591,13 @@ def work_log_review(*, log: WorkLog, comment: str, at: dt.datetime, actor) -> Wo
     log.review_comment, log.reviewed_by, log.reviewed_at = comment, actor, at
     log.save()
     return log
+
+
+@transaction.atomic
+def notifications_send(*, user_ids, kind: str, text: str, link: str = "", day: dt.date) -> int:
+    """One in-app notification per user (their bell and the admin's inbox); `kind` names the thing it is about
+    (e.g. `approval:points:12`), so a second call for the same thing on the same day writes nothing."""
+    rows = [
+        Notification(user_id=uid, kind=kind[:30], text=text, link=link[:200], day=day) for uid in sorted(set(user_ids))
+    ]
+    return len(Notification.objects.bulk_create(rows, ignore_conflicts=True))

@@ -229,7 +229,10 @@ def change_since_run(customer: Customer, run: RatingRun | None) -> dict | None:
     if change.reason == "override":
         override = (
             TierOverride.objects.filter(
-                customer=customer, status="approved", starts_on__lte=change.effective_on, ends_on__gte=change.effective_on
+                customer=customer,
+                status="approved",
+                starts_on__lte=change.effective_on,
+                ends_on__gte=change.effective_on,
             )
             .select_related("approved_by", "created_by")
             .order_by("-approved_at", "-id")
