@@ -97,7 +97,7 @@ def test_the_page_shows_her_header_and_a_timeline_with_readable_labels(admin_cli
     ContactLog.objects.create(
         customer=member,
         manager=member.assignments.get().manager,
-        channel="phone",
+        channel="call",
         outcome="reached",
         occurred_at=NOW + dt.timedelta(minutes=5),
     )
@@ -115,7 +115,7 @@ def test_the_page_shows_her_header_and_a_timeline_with_readable_labels(admin_cli
     assert "Why this tier" in page and 'id="timeline"' in page
     timeline = page[page.index('id="timeline"') :]
     assert timeline.index("Contact") < timeline.index("Tier change")
-    assert "Phone" in timeline
+    assert "Call" in timeline
     # and no row anywhere is captioned "… object (N)"
     assert "object (" not in page
 
@@ -148,7 +148,7 @@ def test_her_own_branch_supervisor_may_open_and_act(boss, member):
 def test_the_query_count_does_not_grow_with_her_history(admin_client, member, django_assert_max_num_queries):
     def add_history(n):
         ContactLog.objects.bulk_create(
-            ContactLog(customer=member, channel="phone", outcome="reached", occurred_at=NOW - dt.timedelta(hours=i))
+            ContactLog(customer=member, channel="call", outcome="reached", occurred_at=NOW - dt.timedelta(hours=i))
             for i in range(n)
         )
         PointsEntry.objects.bulk_create(
@@ -332,3 +332,49 @@ def test_a_supervisor_cannot_approve_overrides(member, boss):
         "/admin/approvals/", {"kind": "override", "pk": override.pk, "decision": "approve"}
     )
     assert response.status_code == 403 and TierOverride.objects.get().status == "pending"
+
+
+def test_the_override_admin_takes_an_msisdn(admin_client, member):
+    # when staff add an override by the customer's number (no raw id)
+    response = admin_client.post(
+        "/admin/tiers/tieroverride/add/",
+        {
+            "msisdn": MSISDN,
+            "tier": TierOverride._meta.get_field("tier").related_model.objects.get(code="diamond").pk,
+            "reason": "group VIP",
+            "starts_on": "2026-06-15",
+            "ends_on": "2026-12-31",
+        },
+        follow=True,
+    )
+    # then it is created for her, and the message names it readably
+    override = TierOverride.objects.get()
+    assert override.customer == member
+    page = html(response)
+    assert f"Override #{override.pk} to Diamond" in page and "object (" not in page
+    # an unknown number is a form error naming it
+    bad = admin_client.post(
+        "/admin/tiers/tieroverride/add/",
+        {
+            "msisdn": "13000000000",
+            "tier": override.tier_id,
+            "reason": "r",
+            "starts_on": "2026-06-15",
+            "ends_on": "2026-12-31",
+        },
+    )
+    assert bad.status_code == 200 and "No customer with this msisdn in your branches." in html(bad)
+
+
+@pytest.mark.parametrize(
+    "path", ["/admin/tiers/tieroverride/", "/admin/points/pointsadjustment/", "/admin/points/pointsentry/"]
+)
+def test_override_and_points_admin_pages_show_no_object_captions(admin_client, member, path):
+    alice = club_admin("alice")
+    points_adjustment_request(customer=member, points=5000, reason="r", on=ON, at=NOW, actor=alice)
+    post(client_for(alice), "override", tier="diamond", starts_on="2026-06-15", ends_on="2026-12-31", reason="r")
+    page = html(admin_client.get(path))
+    assert "object (" not in page
+    assert "object (" not in html(admin_client.get(f"/admin/customers/customer/{member.pk}/change/"))
+    override = TierOverride.objects.get()
+    assert "object (" not in html(admin_client.get(f"/admin/tiers/tieroverride/{override.pk}/change/"))
