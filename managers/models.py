@@ -66,7 +66,7 @@ class Assignment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.started_on:%Y-%m-%d} → {self.ended_on or '…'}"
+        return f"#{self.pk} {self.started_on:%Y-%m-%d} → {self.ended_on or '…'}"
 
 
 class WorkingDayOverride(models.Model):
