@@ -239,6 +239,7 @@ def inbox(request):
         return redirect("staff-approvals")
     context = {
         **admin.site.each_context(request),
+        "is_nav_sidebar_enabled": False,
         "title": _("Approvals"),
         "rows": _rows(request),
     }

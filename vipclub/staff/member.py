@@ -359,6 +359,7 @@ def member_page(request, msisdn: str):
             status = 400
     context = {
         **admin.site.each_context(request),
+        "is_nav_sidebar_enabled": False,
         **context,
         "title": _("Member %(name)s") % {"name": customer},
         "forms": action_forms,
@@ -373,5 +374,6 @@ def member_find(request):
     msisdn = (request.GET.get("msisdn") or "").strip()
     if msisdn:
         return redirect("staff-member", msisdn=msisdn)
-    context = {**admin.site.each_context(request), "title": _("Open a member")}
+    context = {**admin.site.each_context(request),
+        "is_nav_sidebar_enabled": False, "title": _("Open a member")}
     return TemplateResponse(request, "admin/staff/member_find.html", context)
