@@ -317,6 +317,7 @@ def member_context(request, customer) -> dict:
         "points": points,
         "risk": risk,
         "benefits": benefits,
+        "flags": [row for row in benefits if row.get("enabled")],
         "open_case": retention_services.open_case_of(customer),
         "card": manager_selectors.latest_card(customer),
         "timeline": member_timeline(customer, page=page),
