@@ -378,3 +378,43 @@ def test_override_and_points_admin_pages_show_no_object_captions(admin_client, m
     assert "object (" not in html(admin_client.get(f"/admin/customers/customer/{member.pk}/change/"))
     override = TierOverride.objects.get()
     assert "object (" not in html(admin_client.get(f"/admin/tiers/tieroverride/{override.pk}/change/"))
+
+
+ACTION_KEYS = [
+    "redeem_benefit",
+    "adjust_points",
+    "redeem_points",
+    "transfer_points",
+    "override",
+    "closure",
+    "reassign",
+    "card",
+]
+
+
+@pytest.mark.parametrize("action", [*ACTION_KEYS, "case_move"])
+def test_every_action_is_403_for_a_supervisor_of_another_branch(member, action):
+    other = make_supervisor("sz-boss")
+    make_manager("E9", region=RegionFactory(code="SZ"), supervisor=other)
+    response = post(client_for(other), action, reason="x", points=10)
+    assert response.status_code == 403
+    assert not ActionLog.objects.filter(action__startswith="member_").exists()
+    assert not PointsAdjustment.objects.exists() and not TierOverride.objects.exists()
+
+
+@pytest.mark.parametrize("action", ACTION_KEYS)
+def test_every_action_without_a_reason_is_a_form_error(admin_client, member, action):
+    response = post(admin_client, action, reason="")
+    assert response.status_code == 400
+    assert "Give a reason: it is kept in the audit trail with your name." in html(response)
+    assert f'<details id="action-{action}" open>' in html(response)
+
+
+def test_a_branch_supervisor_approves_a_points_adjustment_of_her_branch(member, boss):
+    alice = club_admin("alice")
+    adjustment = points_adjustment_request(customer=member, points=5000, reason="r", on=ON, at=NOW, actor=alice)
+    client = client_for(boss)
+    assert "r" in html(client.get("/admin/approvals/"))
+    client.post("/admin/approvals/", {"kind": "points", "pk": adjustment.pk, "decision": "approve"})
+    adjustment.refresh_from_db()
+    assert adjustment.status == "applied" and adjustment.decided_by == boss
