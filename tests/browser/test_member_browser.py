@@ -1,5 +1,5 @@
 """Issue 16, the member page in a real browser (Chromium 1366×900, en and zh-hans) as club admins of the demo club:
-open a member by msisdn, redeem a lounge visit from her page (remaining drops by one, the timeline shows it with
+find a member by the last 4 digits, redeem a lounge visit from her page (remaining drops by one, the timeline shows it with
 the actor), adjust points by more than the four-eyes threshold, approve it from the inbox as a second user, create
 an override by msisdn, approve it, and see the tier change with a "why" that agrees. Screenshots of the member page
 go to docs/screenshots/member-<language>.png."""
@@ -95,10 +95,12 @@ def act(page, key, **fields):
 @pytest.mark.parametrize("language", ["en", "zh-hans"])
 def test_a_club_admin_works_from_the_member_page(live_server, browser, demo_club, language):
     member = demo_club
-    # given alice, a club admin, opens the member by her msisdn
+    # given alice, a club admin, finds the member by the last 4 digits of her number
     context, page = login(browser, live_server, "alice", language)
-    page.fill("#id_msisdn", member.msisdn)
+    page.fill("#id_msisdn", member.msisdn[-4:])
     page.click("#member-find [type=submit]")
+    if page.locator("#member-matches").count():  # several members end so: she picks hers
+        page.click(f'#member-matches a[href$="/{member.msisdn}/"]')
     expect(page.locator("#member-header")).to_contain_text(member.name)
     before = remaining(page)
     # when she redeems a lounge visit with a reason

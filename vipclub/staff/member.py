@@ -369,12 +369,37 @@ def member_page(request, msisdn: str):
 
 
 def member_find(request):
-    """The admin's "open a member" box: an exact msisdn opens her page."""
+    """The admin's "open a member" box: a full msisdn opens her page; 4 or more trailing digits (the visible tail of
+    a masked number, `7065` or `134****7065`) list the members of her scope ending so (one match opens her page)."""
     if not approvals.is_staff_role(request.user):
         raise PermissionDenied
-    msisdn = (request.GET.get("msisdn") or "").strip()
-    if msisdn:
-        return redirect("staff-member", msisdn=msisdn)
-    context = {**admin.site.each_context(request),
-        "is_nav_sidebar_enabled": False, "title": _("Open a member")}
-    return TemplateResponse(request, "admin/staff/member_find.html", context)
+    query = (request.GET.get("msisdn") or "").strip()
+    digits = "".join(ch for ch in query.split("*")[-1] if ch.isdigit())
+    matches, error = [], ""
+    if query:
+        if len(digits) < 4:
+            error = gettext("Enter the full number or at least its last 4 digits.")
+        else:
+            qs = manager_selectors.scope_customers(Customer.objects.all(), request.user)
+            if len(digits) == 11:
+                qs = qs.filter(msisdn=digits)
+            else:
+                qs = qs.filter(msisdn__endswith=digits)
+            matches = list(qs.select_related("region").order_by("msisdn")[:21])
+            if len(matches) == 1:
+                return redirect("staff-member", msisdn=matches[0].msisdn)
+            if not matches:
+                error = gettext("No member of your branches has a number ending in %(digits)s.") % {"digits": digits}
+    context = {
+        **admin.site.each_context(request),
+        "is_nav_sidebar_enabled": False,
+        "title": _("Open a member"),
+        "query": query,
+        "error": error,
+        "matches": [
+            {"customer": c, "shown": c.msisdn if sees_pii(request) else c.masked_msisdn, "url": page_url(c)}
+            for c in matches[:20]
+        ],
+        "more": len(matches) > 20,
+    }
+    return TemplateResponse(request, "admin/staff/member_find.html", context, status=400 if error else 200)

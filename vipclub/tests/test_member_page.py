@@ -418,3 +418,22 @@ def test_a_branch_supervisor_approves_a_points_adjustment_of_her_branch(member, 
     client.post("/admin/approvals/", {"kind": "points", "pk": adjustment.pk, "decision": "approve"})
     adjustment.refresh_from_db()
     assert adjustment.status == "applied" and adjustment.decided_by == boss
+
+
+def test_find_a_member_by_the_last_4_digits(admin_client, member, manager):
+    # one match opens her page
+    response = admin_client.get("/admin/member/", {"msisdn": "7065"})
+    assert response.status_code == 302 and response["Location"] == url()
+    assert admin_client.get("/admin/member/", {"msisdn": "139****7065"})["Location"] == url()
+    # several matches are listed; too few digits or none are a clear 400
+    make_member(tier="gold", manager=manager, msisdn="13800007065")
+    listed = admin_client.get("/admin/member/", {"msisdn": "7065"})
+    assert listed.status_code == 200 and html(listed).count("/admin/member/1") == 2
+    assert admin_client.get("/admin/member/", {"msisdn": "065"}).status_code == 400
+    assert "ending in 9999" in html(admin_client.get("/admin/member/", {"msisdn": "9999"}))
+
+
+def test_the_search_holds_her_branches_only(member):
+    other = make_supervisor("sz-boss")
+    make_manager("E9", region=RegionFactory(code="SZ"), supervisor=other)
+    assert client_for(other).get("/admin/member/", {"msisdn": "7065"}).status_code == 400
