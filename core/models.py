@@ -21,6 +21,9 @@ class IdempotencyRecord(models.Model):
         verbose_name_plural = _("idempotency records")
         constraints = [models.UniqueConstraint(fields=["client", "key"], name="core_idempotency_client_key_uniq")]
 
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} · {self.key}"
+
 
 class JobHeartbeat(models.Model):
     """When a scheduled job last ran: shows that beat and a worker are alive."""
@@ -63,6 +66,9 @@ class ApiScope(models.Model):
         default_permissions = ()
         permissions = [(scope_codename(s), f"API scope {s}") for s in API_SCOPES]
         verbose_name = _("API scope")
+
+    def __str__(self) -> str:
+        return str(self._meta.verbose_name)
 
 
 class ActionLog(models.Model):

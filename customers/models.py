@@ -1,6 +1,7 @@
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.masking import mask_id_number, mask_msisdn
@@ -145,6 +146,9 @@ class PlanPeriod(models.Model):
         # the plan in force per customer, latest first: the engine's DISTINCT ON reads it without a sort
         indexes = [models.Index(fields=["customer", "-started_on"], name="plan_period_latest_idx")]
 
+    def __str__(self) -> str:
+        return f"{self.plan_code} · {self.started_on:%Y-%m-%d}"
+
 
 class StatusChange(models.Model):
     """Every lifecycle transition, for the trail and for rules that look back (suspensions)."""
@@ -160,6 +164,9 @@ class StatusChange(models.Model):
         ordering = ["customer", "occurred_at", "id"]
         verbose_name = _("status change")
         indexes = [models.Index(fields=["to_status", "occurred_at"], name="status_change_to_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_from_status_display()} → {self.get_to_status_display()} · {timezone.localtime(self.occurred_at):%Y-%m-%d %H:%M}"
 
 
 class CustomerChange(models.Model):
@@ -179,6 +186,9 @@ class CustomerChange(models.Model):
     class Meta:
         ordering = ["customer", "occurred_at", "id"]
         verbose_name = _("identity change")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {timezone.localtime(self.occurred_at):%Y-%m-%d %H:%M}"
 
 
 class Group(models.Model):
@@ -212,6 +222,9 @@ class KeyPerson(models.Model):
             models.UniqueConstraint(fields=["group", "customer", "role"], name="key_person_group_customer_role_uniq")
         ]
 
+    def __str__(self) -> str:
+        return str(self.get_role_display())
+
 
 class BillingMonth(models.Model):
     """A billing month (first day of the month); closed when billing says all its bills are in."""
@@ -244,3 +257,6 @@ class MonthlyBill(models.Model):
             models.CheckConstraint(condition=Q(amount__gte=0), name="bill_amount_not_negative"),
         ]
         indexes = [models.Index(fields=["month"], name="bill_month_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m}: {self.amount}"

@@ -4,6 +4,8 @@ membership cards, service plans, work logs and in-app notifications (DOMAIN.md �
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -63,6 +65,9 @@ class Assignment(models.Model):
             models.Index(fields=["manager"], condition=Q(ended_on__isnull=True), name="assignment_active_manager_idx")
         ]
 
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.started_on:%Y-%m-%d} → {self.ended_on or '…'}"
+
 
 class WorkingDayOverride(models.Model):
     """A date whose working status staff set by hand; it wins over the chinesecalendar package."""
@@ -95,6 +100,9 @@ class CalendarYear(models.Model):
         ordering = ["year"]
         verbose_name = _("loaded calendar year")
         verbose_name_plural = _("loaded calendar years")
+
+    def __str__(self) -> str:
+        return str(self.year)
 
 
 class ObligationKind(models.TextChoices):
@@ -145,6 +153,9 @@ class ContactRule(models.Model):
         verbose_name_plural = _("contact rules")
         constraints = [models.UniqueConstraint(fields=["tier", "kind"], name="contact_rule_tier_kind_uniq")]
 
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.get_cadence_display()}"
+
 
 class Obligation(models.Model):
     """Something a manager owes a member by a due date; `period` makes opening it idempotent."""
@@ -180,6 +191,9 @@ class Obligation(models.Model):
             models.Index(fields=["kind", "period", "customer"], name="obligation_kind_period_idx"),
             models.Index(fields=["done_by"], condition=Q(done_by__isnull=False), name="obligation_done_by_idx"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.period}"
 
 
 class Channel(models.TextChoices):
@@ -227,6 +241,9 @@ class ContactLog(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{timezone.localtime(self.occurred_at):%Y-%m-%d %H:%M} {self.get_channel_display()} · {self.get_outcome_display()}"
+
 
 class CardState(models.TextChoices):
     COLLECTING = "collecting", _("Collecting data")
@@ -272,6 +289,9 @@ class MembershipCard(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return gettext("Card #%(id)s (%(state)s)") % {"id": self.pk, "state": self.get_state_display()}
+
 
 class PlanStatus(models.TextChoices):
     DRAFT = "draft", _("Draft")
@@ -308,6 +328,9 @@ class ServicePlan(models.Model):
             models.UniqueConstraint(fields=["manager", "scope", "period_start"], name="service_plan_period_uniq")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.get_scope_display()} {self.period_start:%Y-%m-%d}"
+
 
 class WorkLog(models.Model):
     """A manager's daily work log, reviewed by the supervisor."""
@@ -327,6 +350,9 @@ class WorkLog(models.Model):
         verbose_name_plural = _("work logs")
         constraints = [models.UniqueConstraint(fields=["manager", "date"], name="work_log_manager_date_uniq")]
 
+    def __str__(self) -> str:
+        return f"{self.date:%Y-%m-%d}"
+
 
 class Notification(models.Model):
     """An in-app message to a manager or supervisor (and an email when a backend is configured)."""
@@ -345,3 +371,6 @@ class Notification(models.Model):
         verbose_name_plural = _("notifications")
         constraints = [models.UniqueConstraint(fields=["user", "kind", "day"], name="notification_user_kind_day_uniq")]
         indexes = [models.Index(fields=["user", "read_at"], name="notification_user_unread_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.day:%Y-%m-%d} {self.kind}"

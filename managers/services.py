@@ -30,6 +30,7 @@ from .models import (
     ContactLog,
     DeliveryMode,
     MembershipCard,
+    Notification,
     Obligation,
     ObligationKind,
     ObligationStatus,
@@ -640,3 +641,12 @@ def calendar_year_import(
         removed=removed,
     )
     return loaded
+
+
+def notifications_send(*, user_ids, kind: str, text: str, link: str = "", day: dt.date) -> int:
+    """One in-app notification per user (their bell and the admin's inbox); `kind` names the thing it is about
+    (e.g. `approval:points:12`), so a second call for the same thing on the same day writes nothing."""
+    rows = [
+        Notification(user_id=uid, kind=kind[:30], text=text, link=link[:200], day=day) for uid in sorted(set(user_ids))
+    ]
+    return len(Notification.objects.bulk_create(rows, ignore_conflicts=True))

@@ -18,6 +18,7 @@ from .models import (
     CreditPolicy,
     CreditRating,
     PointsAccount,
+    PointsAdjustment,
     PointsEntry,
     PointsJob,
     PointsLot,
@@ -106,7 +107,30 @@ class SingletonAdmin(GuardedHistoryAdmin):
 
 @admin.register(PointsPolicy)
 class PointsPolicyAdmin(SingletonAdmin):
-    list_display = ["__str__", "expiry_years"]
+    list_display = ["__str__", "expiry_years", "adjust_approval_above"]
+
+
+@admin.register(PointsAdjustment)
+class PointsAdjustmentAdmin(BranchScopedAdmin, CustomerColumns, ReadOnlyAdmin):
+    """Staff corrections of points: applied at once up to the policy's threshold, above it decided in the approvals
+    inbox (a second staff user). Made from the member page; read-only here."""
+
+    list_display = [
+        "id",
+        "msisdn_col",
+        "name_col",
+        "points",
+        "reason",
+        "status",
+        "requested_by",
+        "requested_at",
+        "decided_by",
+        "decided_at",
+        "decision_note",
+    ]
+    list_filter = ["status"]
+    list_select_related = ["customer", "requested_by", "decided_by"]
+    search_fields = ["=customer__msisdn"]
 
 
 class CreditPolicyForm(forms.ModelForm):

@@ -6,6 +6,7 @@ balance and the freeze and is the lock every writer takes first (select_for_upda
 customer balance = Σ entries = Σ lot remaining, and no lot goes below zero (a CheckConstraint).
 """
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
@@ -150,6 +151,14 @@ class PointsPolicy(models.Model):
         default=2,
         help_text=_("points earned in year Y expire on 31 December of Y + this (2: a 3-year rolling clearance)"),
     )
+    adjust_approval_above = models.PositiveIntegerField(
+        _("adjustments needing approval above (points)"),
+        default=1000,
+        help_text=_(
+            "a staff adjustment of more points than this (credit or debit) waits for a second staff user's approval;"
+            " up to it applies at once"
+        ),
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -158,6 +167,66 @@ class PointsPolicy(models.Model):
 
     def __str__(self) -> str:
         return str(_("Points policy"))
+
+
+class AdjustmentStatus(models.TextChoices):
+    PENDING = "pending", _("Awaiting approval")
+    APPLIED = "applied", _("Applied")
+    REFUSED = "refused", _("Refused")
+
+
+class PointsAdjustment(models.Model):
+    """A staff correction of a customer's points (signed: a credit is positive), with its reason. Up to the policy's
+    `adjust_approval_above` it applies at once; above it waits for a second staff user (four-eyes), who applies it
+    once or refuses it with a reason."""
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="points_adjustments", verbose_name=_("customer")
+    )
+    points = models.BigIntegerField(_("points"))
+    reason = models.CharField(_("reason"), max_length=200)
+    status = models.CharField(
+        _("status"), max_length=10, choices=AdjustmentStatus.choices, default=AdjustmentStatus.PENDING
+    )
+    on = models.DateField(_("business date"))
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("requested by")
+    )
+    requested_at = models.DateTimeField(_("requested at"))
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_note = models.CharField(_("decision note"), max_length=200, blank=True)
+    entry = models.OneToOneField(
+        PointsEntry,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="adjustment",
+        db_constraint=False,
+        verbose_name=_("ledger entry"),
+    )
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        verbose_name = _("points adjustment")
+        verbose_name_plural = _("points adjustments")
+        constraints = [
+            models.CheckConstraint(condition=~Q(points=0), name="points_adjustment_not_zero"),
+            models.CheckConstraint(
+                condition=~Q(status="applied") | Q(entry__isnull=False), name="points_adjustment_applied_has_entry"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "customer"], name="points_adjustment_status_idx")]
+
+    def __str__(self) -> str:
+        return _("%(points)+d points for %(customer)s") % {"points": self.points, "customer": self.customer}
 
 
 class RewardKind(models.TextChoices):
@@ -256,6 +325,9 @@ class CreditRating(models.Model):
         verbose_name_plural = _("credit ratings")
         constraints = [models.CheckConstraint(condition=Q(stars__lte=5), name="credit_stars_0_5")]
         indexes = [models.Index(fields=["stars"], name="credit_rating_stars_idx")]
+
+    def __str__(self) -> str:
+        return f"{'★' * self.stars} ({self.score})"
 
 
 class JobKind(models.TextChoices):

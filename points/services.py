@@ -27,12 +27,14 @@ from customers.models import Customer
 
 from . import engine, rules, selectors
 from .models import (
+    AdjustmentStatus,
     CreditRating,
     EntryKind,
     JobKind,
     JobStatus,
     LotKind,
     PointsAccount,
+    PointsAdjustment,
     PointsEntry,
     PointsJob,
     PointsLot,
@@ -637,3 +639,112 @@ def expiring_export_file(*, year: int, directory: Path | None = None) -> tuple[P
     tmp.replace(path)
     logger.info("%d members have points expiring on 31 Dec %d: %s", n, year, path)
     return path, n
+
+
+# -- staff adjustments (four-eyes above the policy's threshold) ------------------------------------------------------
+
+
+def _apply_adjustment(adjustment: PointsAdjustment, *, on: dt.date, actor) -> PointsEntry:
+    """Credit (an `adjust` lot of `on`'s year) or debit (oldest lot first) the adjustment's points: one ledger entry."""
+    customer = adjustment.customer
+    points = adjustment.points
+    account = _lock(customer.pk)[customer.pk]
+    taken = []
+    if points < 0:
+        try:
+            taken, _available = _plan(customer.pk, -points, on)
+        except rules.InsufficientPoints as exc:
+            raise _insufficient(exc.available, exc.wanted) from exc
+    balance = account.balance + points
+    entry = PointsEntry.objects.create(
+        customer=customer,
+        kind=EntryKind.ADJUST,
+        amount=points,
+        year=on.year if points > 0 else None,
+        reference=adjustment.reason[:100],
+        balance_after=balance,
+        detail=_detail(taken) if taken else None,
+        occurred_on=on,
+        created_at=Now(),
+        actor=actor_label(actor, max_length=40),
+    )
+    if points > 0:
+        expiry = rules.expires_on(on.year, points_policy().expiry_years)
+        _credit_lot(customer_id=customer.pk, year=on.year, kind=LotKind.ADJUST, points=points, expires_on=expiry)
+    else:
+        _apply_take(taken)
+    PointsAccount.objects.filter(pk=account.pk).update(balance=F("balance") + points, updated_at=Now())
+    _changed(customer, entry)
+    return entry
+
+
+def adjustment_needs_approval(points: int) -> bool:
+    """Whether an adjustment of `points` (signed) waits for a second staff user: above the policy's threshold."""
+    return abs(points) > points_policy().adjust_approval_above
+
+
+@transaction.atomic
+def points_adjustment_request(
+    *, customer: Customer, points: int, reason: str, on: dt.date, at: dt.datetime, actor
+) -> PointsAdjustment:
+    """A staff correction of a customer's points (credit > 0, debit < 0) with a reason. Up to the policy's
+    `adjust_approval_above` it applies at once (status `applied`); above it, it waits for a second staff user
+    (`pending`). 400 without a reason or with 0 points; 409 `closed` for a closed customer, `insufficient_points`
+    for a debit beyond her live points."""
+    problems = {}
+    if not isinstance(points, int) or isinstance(points, bool) or points == 0:
+        problems["points"] = [_("a whole number other than 0")]
+    if not (reason or "").strip():
+        problems["reason"] = [_("A reason is required.")]
+    if problems:
+        raise InvalidInput(_("The adjustment is incomplete."), fields=problems)
+    if customer.status == "closed":
+        raise RuleViolation(_("The customer is closed: her points cannot be adjusted."), code="closed")
+    adjustment = PointsAdjustment.objects.create(
+        customer=customer, points=points, reason=reason.strip()[:200], on=on, requested_by=actor, requested_at=at
+    )
+    if not adjustment_needs_approval(points):
+        adjustment.entry = _apply_adjustment(adjustment, on=on, actor=actor)
+        adjustment.status, adjustment.decided_at = AdjustmentStatus.APPLIED, at
+        adjustment.save(update_fields=["entry", "status", "decided_at"])
+    record(actor=actor, action="points_adjustment_requested", target=adjustment, at=at, points=points, reason=reason)
+    return adjustment
+
+
+def _pending(adjustment: PointsAdjustment) -> PointsAdjustment:
+    adjustment = PointsAdjustment.objects.select_for_update().select_related("customer").get(pk=adjustment.pk)
+    if adjustment.status != AdjustmentStatus.PENDING:
+        raise RuleViolation(
+            _("This adjustment is %(status)s, not awaiting approval.") % {"status": adjustment.get_status_display()},
+            code="adjustment_not_pending",
+        )
+    return adjustment
+
+
+@transaction.atomic
+def points_adjustment_approve(
+    *, adjustment: PointsAdjustment, on: dt.date, at: dt.datetime, note: str = "", actor
+) -> PointsAdjustment:
+    """A second staff user approves a pending adjustment: it applies once (the ledger entry carries her name)."""
+    adjustment = _pending(adjustment)
+    if actor is None or actor.pk == adjustment.requested_by_id:
+        raise RuleViolation(_("An adjustment must be approved by a second staff user."), code="four_eyes")
+    adjustment.entry = _apply_adjustment(adjustment, on=on, actor=actor)
+    adjustment.status, adjustment.decided_by, adjustment.decided_at = AdjustmentStatus.APPLIED, actor, at
+    adjustment.decision_note = (note or "").strip()[:200]
+    adjustment.save(update_fields=["entry", "status", "decided_by", "decided_at", "decision_note"])
+    record(actor=actor, action="points_adjustment_approved", target=adjustment, at=at, note=adjustment.decision_note)
+    return adjustment
+
+
+@transaction.atomic
+def points_adjustment_refuse(*, adjustment: PointsAdjustment, at: dt.datetime, note: str, actor) -> PointsAdjustment:
+    """Refuse a pending adjustment with a reason (the requester may withdraw her own): nothing is applied."""
+    if not (note or "").strip():
+        raise InvalidInput(_("A reason is required."), fields={"note": [_("A reason is required.")]})
+    adjustment = _pending(adjustment)
+    adjustment.status, adjustment.decided_by, adjustment.decided_at = AdjustmentStatus.REFUSED, actor, at
+    adjustment.decision_note = note.strip()[:200]
+    adjustment.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+    record(actor=actor, action="points_adjustment_refused", target=adjustment, at=at, note=adjustment.decision_note)
+    return adjustment

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -149,6 +150,9 @@ class CaseStep(models.Model):
         verbose_name = _("case step")
         verbose_name_plural = _("case steps")
 
+    def __str__(self) -> str:
+        return f"{timezone.localtime(self.at):%Y-%m-%d %H:%M} {self.get_action_display()}"
+
 
 class ChurnRecord(models.Model):
     """A member (or customer) who left: one row per closure, with the tier, branch and manager at that moment
@@ -179,6 +183,9 @@ class ChurnRecord(models.Model):
         verbose_name = _("churn record")
         verbose_name_plural = _("churn records")
         indexes = [models.Index(fields=["closed_on", "tier", "region"], name="churn_closed_tier_region_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.closed_on:%Y-%m-%d} {self.get_kind_display()}"
 
 
 class MonthSnapshot(models.Model):
@@ -211,6 +218,9 @@ class MemberCount(models.Model):
             models.UniqueConstraint(fields=["snapshot", "tier", "region"], name="member_count_snapshot_tier_region")
         ]
 
+    def __str__(self) -> str:
+        return str(self.members)
+
 
 class SnapshotRetention(models.Model):
     """拍照保有率: of the members on a base date (default 1 January), how many are still members at a month end,
@@ -233,6 +243,9 @@ class SnapshotRetention(models.Model):
                 condition=Q(retained__lte=models.F("base_members")), name="snapshot_retained_le_base"
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m}: {self.retained}/{self.base_members}"
 
 
 class ChurnTarget(models.Model):
@@ -340,3 +353,6 @@ class RiskScore(models.Model):
         verbose_name = _("risk score")
         verbose_name_plural = _("risk list")
         indexes = [models.Index(fields=["-score", "customer"], name="risk_score_rank_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.score} ({self.as_of:%Y-%m-%d})"

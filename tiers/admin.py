@@ -531,17 +531,37 @@ class RatingRunAdmin(ReadOnlyAdmin):  # started by the "Start a run" view and th
 
 
 class TierOverrideForm(forms.ModelForm):
+    """The add form: the customer by msisdn (or the raw-id picker), looked up among the customers the user may
+    address (the picker's scoped queryset)."""
+
+    msisdn = forms.CharField(
+        label=_("Msisdn"), max_length=20, required=False, help_text=_("The customer's number (or pick her below).")
+    )
+
     class Meta:
         model = TierOverride
-        fields = ["customer", "tier", "reason", "starts_on", "ends_on"]
+        fields = ["msisdn", "customer", "tier", "reason", "starts_on", "ends_on"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if "tier" in self.fields:
             self.fields["tier"].queryset = Tier.objects.filter(active=True).order_by("-rank")
+        if "customer" in self.fields:
+            self.fields["customer"].required = False
 
     def clean(self):
         cleaned = super().clean()
+        msisdn = (cleaned.get("msisdn") or "").strip()
+        if "customer" in self.fields:
+            if msisdn:
+                found = self.fields["customer"].queryset.filter(msisdn=msisdn).first()
+                if found is None:
+                    self.add_error("msisdn", _("No customer with this msisdn in your branches."))
+                else:
+                    cleaned["customer"] = found
+                    self.instance.customer = found
+            elif not cleaned.get("customer") and "customer" not in self.errors:
+                self.add_error("msisdn", _("Enter the customer's msisdn."))
         starts_on, ends_on = cleaned.get("starts_on"), cleaned.get("ends_on")
         if starts_on and ends_on and ends_on < starts_on:
             self.add_error("ends_on", _("The end date is before the start date."))
@@ -576,7 +596,7 @@ class TierOverrideAdmin(BranchScopedAdmin, SimpleHistoryAdmin):
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ["customer", "tier", "reason", "starts_on", "ends_on"]
+            return ["msisdn", "customer", "tier", "reason", "starts_on", "ends_on"]
         return ["customer", "tier", "reason", "starts_on", "ends_on", *self.readonly_fields]
 
     # An override is decided through the actions; editing it (or reverting its history) would bypass them.

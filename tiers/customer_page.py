@@ -68,11 +68,31 @@ def current_tier_html(customer) -> str:
     return render_to_string("admin/tiers/_customer_tier.html", {"state": state})
 
 
+def _since_run(customer, run) -> dict | None:
+    """What changed her tier after the last applied run (an override approved between runs…), for the panel's
+    first line: the panel then agrees with her current tier, and the run's decision reads as what came before."""
+    found = selectors.change_since_run(customer, run)
+    if found is None:
+        return None
+    change, override = found["change"], found["override"]
+    return {
+        "tier": ui.label(found["tier"]) if found["tier"] else _("none"),
+        "source": _source_label(change.reason),
+        "effective_on": change.effective_on,
+        "valid_until": change.valid_until,
+        "override": override,
+        "approved_by": (override.approved_by.get_full_name() or override.approved_by.get_username())
+        if override and override.approved_by
+        else "",
+    }
+
+
 def why_this_tier_html(customer) -> str:
     """How the last applied run rated her: score, floors, override, the states before and after."""
     run = selectors.latest_applied_run()
+    since = _since_run(customer, run)
     if run is None:
-        return render_to_string("admin/tiers/_why_this_tier.html", {"explain": None})
+        return render_to_string("admin/tiers/_why_this_tier.html", {"explain": None, "since": since})
     try:
         explain = selectors.tier_explain(customer, run)
     except DomainError as exc:
@@ -112,5 +132,6 @@ def why_this_tier_html(customer) -> str:
         ],
         "transition": Transition(transition).label if transition in Transition.values else transition,
         "reason": _source_label(explain["reason"]) if explain["reason"] else "—",
+        "since": since,
     }
     return render_to_string("admin/tiers/_why_this_tier.html", context)

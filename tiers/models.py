@@ -3,9 +3,11 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from core.ui import label
 from customers.models import Customer
 
 
@@ -140,6 +142,9 @@ class CustomerTier(models.Model):
         verbose_name_plural = _("current tiers")
         indexes = [models.Index(fields=["tier"], name="customer_tier_tier_idx")]
 
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} · {self.since or '—'}"
+
 
 class RunStatus(models.TextChoices):
     PENDING = "pending", _("Pending")
@@ -214,6 +219,9 @@ class RatingChunk(models.Model):
         ordering = ["run", "lo"]
         constraints = [models.UniqueConstraint(fields=["run", "lo"], name="rating_chunk_run_lo_uniq")]
 
+    def __str__(self) -> str:
+        return f"{self.lo}–{self.hi}"
+
 
 class Transition(models.TextChoices):
     JOINED = "joined", _("Joined")
@@ -266,6 +274,9 @@ class TierChange(ChangeColumns):
         verbose_name_plural = _("tier changes")
         indexes = [models.Index(fields=["run", "customer"], name="tier_change_run_customer_idx")]
 
+    def __str__(self) -> str:
+        return f"{self.effective_on:%Y-%m-%d} {self.get_transition_display()}"
+
 
 class DryRunChange(ChangeColumns):
     """What a dry run would change; never touches a customer."""
@@ -275,6 +286,9 @@ class DryRunChange(ChangeColumns):
     class Meta:
         ordering = ["run", "customer"]
         indexes = [models.Index(fields=["run", "customer"], name="dry_change_run_customer_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.effective_on:%Y-%m-%d} {self.get_transition_display()}"
 
 
 class OverrideStatus(models.TextChoices):
@@ -320,6 +334,12 @@ class TierOverride(models.Model):
         ]
         indexes = [models.Index(fields=["customer", "status"], name="override_customer_status_idx")]
 
+    def __str__(self) -> str:
+        return gettext("Override #%(id)s to %(tier)s") % {
+            "id": self.pk,
+            "tier": label(self.tier) if self.tier_id else "—",
+        }
+
 
 class TransferFloor(models.Model):
     """A cross-region move-in (跨区入网): the tier brought along is kept until 31 December of the move's year."""
@@ -334,3 +354,6 @@ class TransferFloor(models.Model):
         ordering = ["customer", "moved_on"]
         verbose_name = _("move-in floor")
         verbose_name_plural = _("move-in floors")
+
+    def __str__(self) -> str:
+        return f"{self.from_region} · {self.moved_on:%Y-%m-%d} → {self.kept_until:%Y-%m-%d}"

@@ -260,6 +260,8 @@ def tier_expiring(customer: Customer, *, on: dt.date) -> dict | None:
         "score": score,
         "needed": needed,
     }
+
+
 # --- the staff cockpit and its reports (vipclub.staff) ----------------------------------------------------------
 
 
@@ -324,3 +326,29 @@ def migration_matrix(*, run_id: int | None = None, month: dt.date | None = None,
         .values_list("from_tier_id", "to_tier_id", "n")
     }
     return {"tiers": tiers_by_rank(), "counts": counts, "total": sum(counts.values())}
+
+
+def change_since_run(customer: Customer, run: RatingRun | None) -> dict | None:
+    """The change of her tier recorded after `run` finished without a run (an override approved, a move-in floor,
+    a floor lifted by the daily job, a closure), the newest; None when the run's decision still stands. With an
+    override, the approved override behind it (reason, approver, end date). Two queries at most."""
+    changes = TierChange.objects.filter(customer=customer, run__isnull=True).select_related("to_tier")
+    if run is not None and run.finished_at is not None:
+        changes = changes.filter(created_at__gt=run.finished_at)
+    change = changes.order_by("-id").first()
+    if change is None:
+        return None
+    override = None
+    if change.reason == "override":
+        override = (
+            TierOverride.objects.filter(
+                customer=customer,
+                status="approved",
+                starts_on__lte=change.effective_on,
+                ends_on__gte=change.effective_on,
+            )
+            .select_related("approved_by", "created_by")
+            .order_by("-approved_at", "-id")
+            .first()
+        )
+    return {"change": change, "tier": change.to_tier, "override": override}

@@ -3,7 +3,9 @@ app's rows (customers' fields and actions, tiers, benefits, points, the account 
 its actions run. Every other admin is registered by its own app (core.admin's kit)."""
 
 from django.contrib import admin
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from benefits.customer_page import BenefitAccountInline, BenefitEntryInline
@@ -66,7 +68,13 @@ class CustomerAdmin(BranchScopedAdmin, customer_page.CustomerPage):
         ObligationInline,
         ContactLogInline,
     ]
-    readonly_fields = [*customer_page.CustomerPage.readonly_fields, "current_tier", "why_this_tier", "points_panel"]
+    readonly_fields = [
+        *customer_page.CustomerPage.readonly_fields,
+        "member_page",
+        "current_tier",
+        "why_this_tier",
+        "points_panel",
+    ]
     actions = customer_page.transition_actions(customer_move)
     customer_field = ""  # the rows are the customers themselves (BranchScopedAdmin)
 
@@ -82,7 +90,7 @@ class CustomerAdmin(BranchScopedAdmin, customer_page.CustomerPage):
             return fieldsets
         return [
             *fieldsets,
-            (_("Tier"), {"fields": ["current_tier"]}),
+            (_("Tier"), {"fields": ["member_page", "current_tier"]}),
             (_("Why this tier"), {"fields": ["why_this_tier"], "classes": ["wide"]}),
             (_("Points"), {"fields": ["points_panel"]}),
         ]
@@ -90,6 +98,12 @@ class CustomerAdmin(BranchScopedAdmin, customer_page.CustomerPage):
     @admin.display(description=_("tier"))
     def tier_col(self, obj):
         return tier_page.tier_column(obj)
+
+    @admin.display(description=_("member page"))
+    def member_page(self, obj):
+        return format_html(
+            '<a href="{}">{}</a>', reverse("staff-member", args=[obj.msisdn]), _("Open her page: timeline and actions")
+        )
 
     @admin.display(description=_("current tier"))
     def current_tier(self, obj):

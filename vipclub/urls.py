@@ -18,6 +18,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/audit/", admin.site.admin_view(audit_view), name="admin-audit"),
     path("admin/", include("vipclub.staff.urls_cockpit")),  # the cockpit (the admin's home), reports, calendar
+    path("admin/", include("vipclub.staff.urls_member")),
     path("admin/", admin.site.urls),
     # the contract for code generators: a token (or a session) reads it (SERVE_PERMISSIONS); the docs pages are
     # for people, behind the login page
