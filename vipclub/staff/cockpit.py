@@ -21,6 +21,8 @@ from points import selectors as points_selectors
 from retention import selectors as retention_selectors
 from tiers import selectors as tier_selectors
 
+from . import approvals
+
 # The models staff rarely open, shown last under "System": (app label, model name). Everything of the apps in
 # SYSTEM_APPS goes there too.
 SYSTEM_MODELS = {
@@ -161,7 +163,8 @@ def cockpit_context(request, *, on: dt.date) -> dict:
         "compliance": compliance_figures(on=on, region_ids=region_ids),
         "approvals": {
             "overrides": tier_selectors.pending_overrides_count(region_ids=region_ids),
-            "url": admin_url("tiers_tieroverride_changelist", status__exact="pending"),
+            "adjustments": approvals.pending_adjustments(request).count(),
+            "url": reverse("staff-approvals"),
         },
         "points": {
             **points_selectors.liability(on=on, region_ids=region_ids),
