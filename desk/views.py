@@ -64,7 +64,6 @@ from .forms import (
 
 CUSTOMERS_PER_PAGE = 25
 CASES_SHOWN = 30
-RISK_SHOWN = 10
 TEAM_RISK_SHOWN = 20
 
 # Obligations a contact can close (the others are closed by their own action: gift confirmed, card delivered).
@@ -249,16 +248,6 @@ def dashboard_context(request, manager: AccountManager) -> dict:
     }
 
 
-@login_required
-def dashboard(request):
-    manager, supervises = roles(request)
-    if manager is None:
-        return redirect("managers:team") if supervises else forbidden(request)
-    context = dashboard_context(request, manager)
-    context.update(retention_cases=cases_section([manager]), retention_risk=risk_section([manager]))
-    return render(request, "managers/dashboard.html", context)
-
-
 @require_POST
 @manager_required
 def contact_log(request, msisdn: str, *, manager: AccountManager):
@@ -337,7 +326,15 @@ def customer_list(request, *, manager: AccountManager):
     return render(
         request,
         "managers/customer_list.html",
-        {"form": form, "page": page, "query": query, "manager": manager, "supervises": supervises, "nav": "customers"},
+        {
+            "form": form,
+            "page": page,
+            "query": query,
+            "manager": manager,
+            "supervises": supervises,
+            "nav": "customers",
+            "chart": tier_chart(selectors.members_by_tier(manager)),
+        },
     )
 
 
@@ -676,15 +673,6 @@ def open_cases(managers: list[AccountManager]) -> tuple[list, list]:
 
 # Each section is the context (`section`) of its template, included by the page: retention/_cases.html,
 # retention/_risk.html.
-def cases_section(managers: list[AccountManager]) -> dict:
-    cases, offers = open_cases(managers)
-    return {"section_id": "retention-cases", "cases": cases, "offers": offers, "editable": True}
-
-
-def risk_section(managers: list[AccountManager]) -> dict:
-    return {"section_id": "risk", "risk": risk_rows(managers, RISK_SHOWN), "show_manager": False}
-
-
 def team_cases_section(managers: list[AccountManager]) -> dict:
     cases, _offers = open_cases(managers)
     return {"section_id": "team-retention-cases", "cases": cases, "offers": [], "editable": False, "show_manager": True}
@@ -701,7 +689,7 @@ def case_move(request, case_id: int, *, manager: AccountManager):
     case = retention_selectors.open_case_of_managers(case_id, [manager])
     if case is None:
         raise Http404("Not an open case of yours.")
-    back = reverse("managers:dashboard") + "#retention-cases"
+    back = reverse("managers:retention") + "#retention-cases"
     form = CaseMoveForm(request.POST)
     if not form.is_valid():
         messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))

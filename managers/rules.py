@@ -107,3 +107,11 @@ class Compliance:
     @property
     def percent(self) -> float | None:
         return round(100 * self.done_on_time / self.due, 1) if self.due else None
+
+
+UNDO_SECONDS = 10  # a contact logged with one tap may be undone by its author for this long
+
+
+def undo_open(logged_at: dt.datetime, at: dt.datetime) -> bool:
+    """Whether a contact logged at `logged_at` may still be undone at `at`."""
+    return dt.timedelta(0) <= at - logged_at <= dt.timedelta(seconds=UNDO_SECONDS)

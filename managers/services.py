@@ -12,6 +12,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from core.actors import record
+from core.models import ActionLog
 from core.errors import InvalidInput, RuleViolation
 from core.models import OutboxEvent
 from core.permissions import ACCOUNT_MANAGERS_GROUP
@@ -29,6 +30,7 @@ from .models import (
     ContactLog,
     DeliveryMode,
     MembershipCard,
+    Notification,
     Obligation,
     ObligationKind,
     ObligationStatus,
@@ -360,6 +362,7 @@ def contact_log(
         customer=customer, status__in=OPEN_STATES, opened_on__lte=day
     )
     closed: list[int] = []
+    was: dict[str, str] = {}  # obligation id: its status before this contact closed it (for the undo)
     first_contact_by_sms = False
     for obligation in candidates:
         if not rules.satisfies(obligation.kind, channel, outcome):
@@ -373,6 +376,7 @@ def contact_log(
             .exists()
         ):
             continue
+        was[str(obligation.pk)] = obligation.status
         obligation.status = ObligationStatus.DONE
         obligation.done_at = occurred_at
         obligation.done_by = log
@@ -381,15 +385,93 @@ def contact_log(
         first_contact_by_sms |= obligation.kind == ObligationKind.FIRST_CONTACT and rules.needs_first_call(
             channel, outcome
         )
+    opened: list[int] = []
     if first_contact_by_sms and manager:
         due = WorkCalendar.from_db().add_working_days(day, rules.FIRST_CALL_WORKING_DAYS)
-        Obligation.objects.get_or_create(
+        first_call, created = Obligation.objects.get_or_create(
             customer=customer,
             kind=ObligationKind.FIRST_CALL,
             period=day.isoformat(),
             defaults={"manager": manager, "opened_on": day, "due_on": due},
         )
+        if created:
+            opened.append(first_call.pk)
+    if was or opened:  # what an undo needs to put back
+        record(actor=actor, action="contact_logged", target=log, at=log.created_at, closed=was, opened=opened)
     return log, closed
+
+
+@transaction.atomic
+def contact_log_undo(*, actor, log: ContactLog, at: dt.datetime) -> list[int]:
+    """Undo a contact (the one-tap undo of the desk): only its author, only within rules.UNDO_SECONDS of logging it.
+    Every obligation it closed is reopened exactly as it was (open or overdue, not done, by nobody), a first call it
+    opened and nobody touched since is removed, and the log is deleted; an audit row `contact_undone` keeps what it
+    was. Returns the ids of the obligations reopened."""
+    log = ContactLog.objects.select_for_update().filter(pk=log.pk).first()
+    if log is None:
+        raise RuleViolation("This contact is already undone.", code="undo_gone")
+    if log.logged_by_id is None or getattr(actor, "pk", None) != log.logged_by_id:
+        raise RuleViolation("Only who logged a contact can undo it.", code="undo_not_author")
+    if not rules.undo_open(log.created_at, at):
+        raise RuleViolation(
+            f"A contact can be undone for {rules.UNDO_SECONDS} seconds only; this one was logged earlier.",
+            code="undo_expired",
+        )
+    logged = (
+        ActionLog.objects.filter(action="contact_logged", app_label="managers", model="contactlog", object_id=str(log.pk))
+        .order_by("-id")
+        .first()
+    )
+    details = logged.details if logged else {}
+    was = {int(pk): status for pk, status in details.get("closed", {}).items()}
+    closed = list(Obligation.objects.select_for_update().filter(done_by=log, status=ObligationStatus.DONE))
+    day = timezone.localdate(log.occurred_at)
+    for obligation in closed:
+        previous = was.get(obligation.pk)
+        if previous not in (ObligationStatus.OPEN, ObligationStatus.OVERDUE):  # closed before the audit row existed
+            late = obligation.overdue_since is not None or obligation.due_on < day
+            previous = ObligationStatus.OVERDUE if late else ObligationStatus.OPEN
+        obligation.status, obligation.done_at, obligation.done_by = previous, None, None
+    Obligation.objects.bulk_update(closed, ["status", "done_at", "done_by"])
+    removed, _ = Obligation.objects.filter(
+        pk__in=details.get("opened", []), status=ObligationStatus.OPEN, done_by__isnull=True
+    ).delete()
+    record(
+        actor=actor,
+        action="contact_undone",
+        target=log,
+        at=at,
+        customer_id=log.customer_id,
+        channel=log.channel,
+        outcome=log.outcome,
+        note=log.note,
+        occurred_at=log.occurred_at.isoformat(),
+        reopened=sorted(o.pk for o in closed),
+        removed=removed,
+    )
+    log.delete()
+    return sorted(o.pk for o in closed)
+
+
+@transaction.atomic
+def notification_read(*, notification: Notification, actor, at: dt.datetime) -> Notification:
+    """Mark one of her notifications read (opening it does too); reading it again changes nothing."""
+    if notification.user_id != getattr(actor, "pk", None):
+        raise RuleViolation("Only its addressee reads a notification.", code="not_addressee")
+    if notification.read_at is None:
+        notification.read_at = at
+        notification.save(update_fields=["read_at"])
+        record(actor=actor, action="notification_read", target=notification, at=at)
+    return notification
+
+
+@transaction.atomic
+def notifications_read_all(*, actor, at: dt.datetime) -> int:
+    """Mark all her unread notifications read: one UPDATE, one audit row. Returns how many."""
+    count = Notification.objects.filter(user=actor, read_at__isnull=True).update(read_at=at)
+    if count:
+        record(actor=actor, action="notifications_read_all", target=actor, at=at, count=count)
+    return count
 
 
 def _open(customer: Customer, kind: str, period: str, on: dt.date, due: dt.date) -> Obligation | None:
