@@ -79,5 +79,10 @@ def cards(request, *, manager: AccountManager):
     qs = selectors.cards_in_progress(manager)
     page = page_of(request.GET, count=qs.count(), per_page=CARDS_PER_PAGE)
     return _render(
-        request, "desk/cards.html", manager, "cards", cards=list(qs[page.offset : page.offset + page.per_page]), page=page
+        request,
+        "desk/cards.html",
+        manager,
+        "cards",
+        cards=list(qs[page.offset : page.offset + page.per_page]),
+        page=page,
     )

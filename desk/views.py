@@ -24,7 +24,6 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language, gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
-from django_htmx.http import reswap
 
 from benefits import selectors as benefit_selectors
 from core import ui
@@ -225,44 +224,16 @@ def tier_chart(by_tier: list[dict]) -> dict:
     }
 
 
-def dashboard_context(request, manager: AccountManager) -> dict:
-    today = timezone.localdate()
-    data = selectors.dashboard(manager=manager, on=today)
-    for obligation in data["overdue"] + data["due_today"]:
-        obligation.days_late = (today - obligation.due_on).days
-    birthdays = [
-        {"on": day, "customer": customer, "in_days": (day - today).days} for day, customer in data["birthdays"]
-    ]
-    _manager, supervises = roles(request)
-    return {
-        **data,
-        "birthdays": birthdays,
-        "manager": manager,
-        "today": today,
-        "chart": tier_chart(data["by_tier"]),
-        "missing_years": ", ".join(str(y) for y in data["calendar_missing_years"]),
-        "quick_results": QUICK_RESULTS,
-        "contact_kinds": CONTACT_KINDS,
-        "supervises": supervises,
-        "nav": "today",
-    }
-
-
 @require_POST
 @manager_required
 def contact_log(request, msisdn: str, *, manager: AccountManager):
-    """Log a contact (quick buttons of the dashboard, or the form of the customer page).
-
-    An htmx request gets the obligation sections back (and the summary, out of band), so a closed obligation
-    leaves its list without a page reload; a plain form post is redirected (to `next` or the dashboard)."""
+    """Log a contact (the form of the customer page; the queue's one-tap outcomes are desk/queue.py's), then back
+    to `next` or the queue."""
     customer = own_customer(msisdn, request.user, manager)
     form = ContactForm(request.POST)
     back = safe_next(request, reverse("managers:dashboard"))
     if not form.is_valid():
         error = " ".join(str(e) for errors in form.errors.values() for e in errors)
-        if request.htmx:
-            response = render(request, "managers/_flash.html", {"flash": error, "flash_level": "error", "oob": True})
-            return reswap(response, "none")
         messages.error(request, error)
         return redirect(back)
     data = form.cleaned_data
@@ -283,10 +254,6 @@ def contact_log(request, msisdn: str, *, manager: AccountManager):
         ) % {"name": customer.name, "count": len(closed)}
     else:
         flash = gettext("Contact with %(name)s logged; it closes no open obligation.") % {"name": customer.name}
-    if request.htmx:
-        context = dashboard_context(request, manager)
-        context.update({"flash": flash, "flash_level": "success", "oob": True})
-        return render(request, "managers/_contact_logged.html", context)
     messages.success(request, flash)
     return redirect(back)
 

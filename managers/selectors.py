@@ -276,47 +276,6 @@ def manager_overview(*, supervisor, on: dt.date) -> list[dict]:
     return rows
 
 
-def dashboard(*, manager: AccountManager, on: dt.date) -> dict:
-    """Everything the manager's daily page shows; a fixed number of queries whatever the member count."""
-    mine = Obligation.objects.filter(manager=manager).select_related("customer")
-    week_end = rules.week_end(on)
-    assigned = Assignment.objects.filter(manager=manager, ended_on__isnull=True)
-    member_ids = assigned.values("customer_id")
-    birthdays = _birthdays_within(Customer.objects.filter(pk__in=member_ids), on, 7)
-    by_tier = list(
-        CustomerTier.objects.filter(customer_id__in=member_ids, tier__isnull=False)
-        .values("tier__code", "tier__name_zh", "tier__name_en", "tier__rank")
-        .annotate(n=Count("pk"))
-        .order_by("-tier__rank")
-    )
-    return {
-        "overdue": list(mine.filter(status=ObligationStatus.OVERDUE).order_by("due_on", "id")[:100]),
-        "due_today": list(mine.filter(status=ObligationStatus.OPEN, due_on__lte=on).order_by("due_on", "id")[:100]),
-        "due_week": list(
-            mine.filter(status=ObligationStatus.OPEN, due_on__gt=on, due_on__lte=week_end).order_by("due_on", "id")[
-                :100
-            ]
-        ),
-        "birthdays": birthdays,
-        "new_members": list(
-            assigned.filter(started_on__gte=on.replace(day=1), reason="new_member")
-            .select_related("customer")
-            .order_by("-started_on")[:50]
-        ),
-        "cards": list(
-            MembershipCard.objects.filter(customer_id__in=member_ids)
-            .exclude(state=CardState.RECEIVED)
-            .select_related("customer")
-            .order_by("created_at")[:50]
-        ),
-        "compliance": compliance(managers=[manager], start=on.replace(day=1), end=on),
-        "by_tier": by_tier,
-        "member_count": assigned.count(),
-        "calendar_missing_years": WorkCalendar.from_db().missing_years(on),
-        "unread": Notification.objects.filter(user=manager.user, read_at__isnull=True).count(),
-    }
-
-
 def _birthdays_within(qs: QuerySet, on: dt.date, days: int) -> list[tuple[dt.date, Customer]]:
     """Members whose next birthday is in [on, on + days]: 29 February birthdays on 28 February in common years, as
     their birthday gift is (DOMAIN §4)."""

@@ -12,9 +12,8 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from core.actors import record
-from core.models import ActionLog
 from core.errors import InvalidInput, RuleViolation
-from core.models import OutboxEvent
+from core.models import ActionLog, OutboxEvent
 from core.permissions import ACCOUNT_MANAGERS_GROUP
 from core.sql import Params
 from customers import services as customer_services
@@ -418,7 +417,9 @@ def contact_log_undo(*, actor, log: ContactLog, at: dt.datetime) -> list[int]:
             code="undo_expired",
         )
     logged = (
-        ActionLog.objects.filter(action="contact_logged", app_label="managers", model="contactlog", object_id=str(log.pk))
+        ActionLog.objects.filter(
+            action="contact_logged", app_label="managers", model="contactlog", object_id=str(log.pk)
+        )
         .order_by("-id")
         .first()
     )
