@@ -113,6 +113,12 @@ def _answer(request, manager, *, flash: str, level: str, status: int = 200, extr
     """The queue's body for htmx (the same page and filters as the form posted), else a redirect back to it."""
     if request.htmx:
         context = queue_context(request, manager, request.POST, flash=flash, flash_level=level, **(extra or {}))
+        # the queue tab's count (unfiltered), out of band
+        context["queue_total"] = (
+            selectors.work_queue_counts(manager=manager, on=context["today"])["total"]
+            if context["filters"]
+            else context["counts"]["total"]
+        )
         return render(request, "desk/_queue.html", context, status=status)
     (messages.success if level == "success" else messages.error)(request, flash)
     _form, filters = queue_filters(request.POST)

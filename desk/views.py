@@ -60,9 +60,12 @@ from .forms import (
     ServicePlanForm,
     WorkLogForm,
 )
+from .paging import page_of
 
 CUSTOMERS_PER_PAGE = 25
 CASES_SHOWN = 30
+PLANS_PER_PAGE = 4  # the plans page: its forms, a page of plans and the last week's logs stay under 4 phone screens
+WORK_LOGS_SHOWN = 7
 TEAM_RISK_SHOWN = 20
 
 # Obligations a contact can close (the others are closed by their own action: gift confirmed, card delivered).
@@ -487,12 +490,14 @@ def plans(request, *, manager: AccountManager):
                     messages.success(request, gettext("Work log saved."))
                     return redirect("managers:plans")
     _manager, supervises = roles(request)
+    plan_page = page_of(request.GET, count=selectors.plan_count(manager), per_page=PLANS_PER_PAGE)
     context = {
         "manager": manager,
         "plan_form": plan_form,
         "log_form": log_form,
-        "plans": selectors.plans_of(manager, limit=20),
-        "logs": selectors.work_logs_of(manager, limit=14),
+        "plans": selectors.plans_of(manager, limit=plan_page.per_page, offset=plan_page.offset),
+        "page": plan_page,
+        "logs": selectors.work_logs_of(manager, limit=WORK_LOGS_SHOWN),
         "supervises": supervises,
         "nav": "plans",
         "today": today,

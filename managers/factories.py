@@ -105,7 +105,8 @@ BACKLOG_KINDS = ("periodic_contact", "routine_call", "first_contact")
 
 def queue_backlog(manager: AccountManager, *, on: dt.date, overdue: int, today: int = 0, week: int = 0, prefix="137"):
     """A manager's members with a backlog, bulk-created (test and browser support): `overdue` members each with one
-    overdue obligation (1 to 15 days late, tiers and kinds in turn), `today` due on `on`, `week` due the next days
+    overdue obligation (1 to 15 days late, each day a diamond, a gold and a silver member in turn; the kinds in
+    blocks of 45), `today` due on `on`, `week` due the next days
     of the week (at most until Sunday). Returns the obligations in the order created."""
     from customers.factories import make_id_number
     from customers.models import Customer
@@ -137,7 +138,7 @@ def queue_backlog(manager: AccountManager, *, on: dt.date, overdue: int, today: 
     rows = []
     for i, cid in enumerate(ids):
         if i < overdue:
-            due, status = on - dt.timedelta(days=1 + i % 15), "overdue"
+            due, status = on - dt.timedelta(days=1 + (i // 3) % 15), "overdue"
         elif i < overdue + today:
             due, status = on, "open"
         else:
@@ -146,7 +147,7 @@ def queue_backlog(manager: AccountManager, *, on: dt.date, overdue: int, today: 
             Obligation(
                 customer_id=cid,
                 manager=manager,
-                kind=BACKLOG_KINDS[(i // 3) % 3],
+                kind=BACKLOG_KINDS[(i // 45) % 3],
                 period=f"b{i}",
                 opened_on=on - dt.timedelta(days=30),
                 due_on=due,

@@ -369,8 +369,12 @@ def work_log_of(*, manager: AccountManager, on: dt.date) -> WorkLog | None:
     return WorkLog.objects.filter(manager=manager, date=on).first()
 
 
-def plans_of(manager: AccountManager, *, limit: int = 20) -> QuerySet:
-    return ServicePlan.objects.filter(manager=manager).select_related("reviewed_by")[:limit]
+def plans_of(manager: AccountManager, *, limit: int = 20, offset: int = 0) -> QuerySet:
+    return ServicePlan.objects.filter(manager=manager).select_related("reviewed_by")[offset : offset + limit]
+
+
+def plan_count(manager: AccountManager) -> int:
+    return ServicePlan.objects.filter(manager=manager).count()
 
 
 def work_logs_of(manager: AccountManager, *, limit: int = 14) -> QuerySet:

@@ -554,7 +554,7 @@ def test_the_page_speaks_chinese(client, manager):
         "今日到期",
         "本周到期",
         "生日",
-        "制卡",
+        "会员卡",
         "合规率",
         "定期联系",
         "已接通",

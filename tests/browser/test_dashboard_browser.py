@@ -102,7 +102,7 @@ def test_manager_logs_a_contact_in_one_tap_and_switches_to_chinese(live_server, 
 
     # then: the row leaves the overdue list, the figures update, and the page was not reloaded
     expect(row).to_have_count(0)
-    expect(page.locator("#flash")).to_contain_text("Contact with 张三 logged; 1 obligation closed.")
+    expect(page.locator("#undo")).to_contain_text("Contact with 张三 logged; 1 obligation closed.")
     expect(page.locator("#count-overdue .num")).to_have_text("1")
     expect(overdue).to_contain_text("李四")
     assert page.evaluate("window.__noReload") == "still-here"
