@@ -4,11 +4,13 @@ import datetime as dt
 import heapq
 import logging
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Exists, F, Max, OuterRef, Q
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy, ngettext_lazy
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from core.actors import record
@@ -177,6 +179,10 @@ def assignments_for_new_members(*, on: dt.date) -> int:
     Assignment.objects.bulk_create(assignments, batch_size=5000)
     _assigned_events(after_id=last, reason="new_member", on=on)
     Obligation.objects.bulk_create(obligations, batch_size=5000, ignore_conflicts=True)
+    per_manager: dict[int, int] = {}
+    for assignment in assignments:
+        per_manager[assignment.manager_id] = per_manager.get(assignment.manager_id, 0) + 1
+    notice_members_assigned(counts=per_manager, on=on)
     return total
 
 
@@ -272,6 +278,7 @@ def customers_reassign(
     Obligation.objects.filter(customer_id__in=ids, status__in=OPEN_STATES).update(manager=manager)
     if ids:
         customers_reassigned.send(sender=AccountManager, customer_ids=ids, manager=manager)
+        notice_members_assigned(counts={manager.pk: len(ids)}, on=on, reason="moved")
     return len(ids)
 
 
@@ -656,6 +663,14 @@ def service_plan_review(*, plan: ServicePlan, approve: bool, at: dt.datetime, co
     plan.status = PlanStatus.APPROVED if approve else PlanStatus.RETURNED
     plan.review_comment, plan.reviewed_by, plan.reviewed_at = comment, actor, at
     plan.save()
+    if not approve:
+        text = _club_text(
+            gettext_lazy("Your plan from %(day)s was returned: %(comment)s"),
+            day=plan.period_start.isoformat(),
+            comment=comment,
+        )
+        link = f"{NOTICE_LINKS['plan_returned']}?plan={plan.pk}#plans"
+        notices_send(rows=[(plan.manager.user_id, f"plan_returned:{plan.pk}", text, link)], on=timezone.localdate(at))
     return plan
 
 
@@ -673,3 +688,72 @@ def work_log_review(*, log: WorkLog, comment: str, at: dt.datetime, actor) -> Wo
     log.review_comment, log.reviewed_by, log.reviewed_at = comment, actor, at
     log.save()
     return log
+
+
+# --- notices: the in-app notifications of single events (the daily digests are managers.daily's) ----------------
+
+NOTICE_LINKS = {  # where each notice leads (the desk's pages)
+    "members_assigned": "/dashboard/customers/",
+    "case_opened": "/dashboard/retention/",
+    "plan_returned": "/dashboard/plans/",
+}
+
+
+def notices_send(*, rows: list[tuple[int, str, str, str]], on: dt.date) -> int:
+    """In-app notices: (user id, kind, text, link) each, one per user, kind and day (a kind naming its object, e.g.
+    "case_opened:12", makes each its own); written in the caller's transaction in one statement. The texts are in
+    the club's language (settings.LANGUAGE_CODE), as the digests. Returns how many were asked for."""
+    Notification.objects.bulk_create(
+        [
+            Notification(user_id=user_id, kind=kind[:30], text=text, link=link[:200], day=on)
+            for user_id, kind, text, link in rows
+        ],
+        ignore_conflicts=True,
+    )
+    return len(rows)
+
+
+def _club_text(text, **params) -> str:
+    with translation.override(settings.LANGUAGE_CODE):
+        return str(text % params)
+
+
+ASSIGNED_TEXTS = {
+    "new_member": ngettext_lazy(
+        "%(count)d new member assigned to you on %(day)s.", "%(count)d new members assigned to you on %(day)s.", "count"
+    ),
+    "moved": ngettext_lazy(
+        "%(count)d member moved to you on %(day)s.", "%(count)d members moved to you on %(day)s.", "count"
+    ),
+}
+
+
+def notice_members_assigned(*, counts: dict[int, int], on: dt.date, reason: str = "new_member") -> int:
+    """Tell each manager how many members were just assigned to her ({manager id: count}): new members (one notice
+    a day, the pipeline assigns once a day) or members moved to her (one per move)."""
+    if not counts:
+        return 0
+    users = dict(AccountManager.objects.filter(pk__in=list(counts)).values_list("pk", "user_id"))
+    tag = on.isoformat() if reason == "new_member" else str(_last_assignment_id())
+    rows = [
+        (
+            users[manager_id],
+            f"members_{reason}:{tag}",
+            _club_text(ASSIGNED_TEXTS[reason], count=count, day=on.isoformat()),
+            NOTICE_LINKS["members_assigned"],
+        )
+        for manager_id, count in sorted(counts.items())
+        if manager_id in users
+    ]
+    return notices_send(rows=rows, on=on)
+
+
+def notice_case_opened(*, user_id: int, case_id: int, name: str, reason: str, at: dt.datetime) -> int:
+    """Tell the manager a member of hers asked to leave (a retention case opened for her)."""
+    text = _club_text(
+        gettext_lazy("%(name)s asks to close her number: a retention case is open. %(reason)s"),
+        name=name,
+        reason=reason,
+    ).strip()
+    link = f"{NOTICE_LINKS['case_opened']}#case-{case_id}"
+    return notices_send(rows=[(user_id, f"case_opened:{case_id}", text, link)], on=timezone.localdate(at))

@@ -426,3 +426,31 @@ def test_every_desk_page_reads_in_the_same_number_of_queries_at_10_and_2000_memb
     for url in PAGES:
         assert counts[(url, 10)] == counts[(url, 2000)], (url, counts)
     print("desk page queries:", {url: counts[(url, 10)] for url in PAGES})
+
+
+def test_notices_of_single_events_reach_the_inbox(client, manager, clock):
+    # given: a plan her supervisor returns, a member who asks to leave, new members assigned by the pipeline
+    boss = make_supervisor("boss4")
+    manager.supervisor = boss
+    manager.save()
+    plan = services.service_plan_save(
+        manager=manager, scope="week", period_start=dt.date(2026, 6, 8), content="拜访", submit=True
+    )
+    services.service_plan_review(plan=plan, approve=False, at=NOW, comment="多写几位钻石卡会员", actor=boss)
+    leaving = make_member(manager=manager, name="周芳")
+    retention_services.closure_request(customer=leaving, reason="换了别家", at=NOW)
+    make_member(tier="gold", region=manager.region, name="新来的")  # a member nobody serves yet
+    services.assignments_for_new_members(on=TODAY)
+    # when
+    inbox = login(client, manager).get("/dashboard/notifications/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    # then (in the club's language, as the digests)
+    assert "多写几位钻石卡会员" in inbox and "周芳" in inbox and "换了别家" in inbox
+    kinds = set(Notification.objects.filter(user=manager.user).values_list("kind", flat=True))
+    assert kinds == {
+        f"plan_returned:{plan.pk}",
+        f"case_opened:{leaving.retention_cases.get().pk}",
+        "members_new_member:2026-06-10",
+    }
+    # opening the case notice leads to the retention tab
+    notice = Notification.objects.get(user=manager.user, kind__startswith="case_opened")
+    assert client.post(f"/dashboard/notifications/{notice.pk}/open/")["Location"].startswith("/dashboard/retention/")
