@@ -75,7 +75,7 @@ def page_height(page) -> int:
 
 def test_the_queue_on_a_phone_with_150_overdue(live_server, browser, artifacts):
     # given: a manager with 150 overdue items, on a phone in Chinese
-    manager = a_manager_with_a_backlog()
+    a_manager_with_a_backlog()
     context = browser.new_context(
         viewport=PHONE,
         device_scale_factor=2,
