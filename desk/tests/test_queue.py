@@ -322,6 +322,7 @@ def test_the_tabs_show_their_counts_and_each_is_its_own_page(client, manager, cl
     }
     assert tabs == {"queue": 3, "customers": 3, "retention": 1, "risk": 0, "birthdays": 1, "cards": 1}
     assert 'data-tab="retention" aria-current="page"' in html and "寿星" in html and 'name="to"' in html
+    assert re.search(r'id="retention-cases-h">.*?<span class="count has">1</span>', html, re.S)
     assert "寿星" in client.get("/dashboard/birthdays/").content.decode()
     assert "Sent to the card maker" in client.get("/dashboard/cards/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     for url in PAGES:

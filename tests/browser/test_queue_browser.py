@@ -176,6 +176,8 @@ def test_the_queue_on_a_phone_with_150_overdue(live_server, browser, artifacts):
         print("desk page heights (px, phone):", heights)
         assert all(h < SCREENS * PHONE["height"] for h in heights.values()), heights
         page.goto(f"{live_server.url}/dashboard/retention/")
+        expect(page.locator("#retention-cases-h .count")).to_have_text("12")  # all of them, 8 on this page
+        expect(page.locator("#retention-cases li.case")).to_have_count(8)
         page.screenshot(path=str(artifacts / "desk-retention-zh-hans.png"), full_page=True)
     finally:
         context.close()
