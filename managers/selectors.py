@@ -472,6 +472,8 @@ def group_account_managers(*, group_ids, on: dt.date) -> dict[int, int]:
     return result
 
 
+ID_LIMIT = 2**63  # ids from a URL or a query string at or past it match no row (and would overflow bigint)
+
 # --- the work queue (desk) -------------------------------------------------------------------------------
 
 QUEUE_SECTIONS = ("overdue", "today", "week")
@@ -529,7 +531,7 @@ def work_queue_page(
 
 def undoable_log(*, user, log_id, at: dt.datetime) -> ContactLog | None:
     """The contact this user logged with id `log_id` while it may still be undone at `at`; None otherwise."""
-    if not str(log_id).isdigit():
+    if not (str(log_id).isdigit() and int(log_id) < ID_LIMIT):
         return None
     log = ContactLog.objects.filter(pk=log_id, logged_by=user).select_related("customer").first()
     if log is None or not rules.undo_open(log.created_at, at):
@@ -539,6 +541,8 @@ def undoable_log(*, user, log_id, at: dt.datetime) -> ContactLog | None:
 
 def contact_log_of(*, user, log_id: int) -> ContactLog | None:
     """A contact log of a customer this user may address (the author is checked by the undo service)."""
+    if log_id >= ID_LIMIT:
+        return None
     return scope_rows(ContactLog.objects.select_related("customer"), user).filter(pk=log_id).first()
 
 
@@ -617,4 +621,6 @@ def unread_count(user) -> int:
 
 
 def notification_of(*, user, notification_id: int) -> Notification | None:
+    if notification_id >= ID_LIMIT:
+        return None
     return Notification.objects.filter(pk=notification_id, user=user).first()

@@ -296,6 +296,10 @@ def test_a_tap_without_javascript_redirects_back_with_the_undo(client, manager, 
     assert (log.channel, log.outcome) == ("visit", "reached")
     page = client.get(response["Location"], HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert f'action="/dashboard/queue/undo/{log.pk}/"' in page
+    # odd ids are no contact, not an error
+    assert client.post(f"/dashboard/queue/undo/{10**30}/").status_code == 404
+    assert client.get(f"/dashboard/?undo={10**30}").status_code == 200
+    assert client.post(f"/dashboard/notifications/{10**30}/read/").status_code == 404
     # a bad outcome is a 400 naming the problem, nothing logged
     bad = client.post(f"/dashboard/queue/log/{customer.msisdn}/", {"result": "fax:sent"}, HTTP_HX_REQUEST="true")
     assert bad.status_code == 400 and "fax:sent" in bad.content.decode()
