@@ -548,6 +548,7 @@ def team_manager(request, employee_no: str):
         raise Http404("Not one of your managers.")
     today = timezone.localdate()
     overdue, due_today = selectors.manager_obligations(member, on=today)
+    totals = selectors.manager_obligation_counts(member, on=today)  # the lists stop at 100: say how many there are
     for obligation in overdue:
         obligation.days_late = (today - obligation.due_on).days
     form, page, query = customers_of(member, request.user, request.GET)
@@ -556,6 +557,7 @@ def team_manager(request, employee_no: str):
         "member": member,
         "overdue": overdue,
         "due_today": due_today,
+        "totals": totals,
         "form": form,
         "page": page,
         "query": query,

@@ -428,9 +428,23 @@ def test_every_desk_page_reads_in_the_same_number_of_queries_at_10_and_2000_memb
             # then
             assert response.status_code == 200, url
             counts[(url, members)] = len(captured.captured_queries)
-    for url in PAGES:
+    # and her supervisor's view of each (the team, one manager): the same too
+    boss = make_supervisor("boss5")
+    for manager in (small, large):
+        manager.supervisor = boss
+        manager.save()
+    login(client, boss)
+    for manager, members in ((small, 10), (large, 2000)):
+        url = f"/dashboard/team/{manager.employee_no}/"
+        with django_assert_max_num_queries(PAGE_MAX_QUERIES) as captured:
+            html = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        counts[("/dashboard/team/<employee_no>/", members)] = len(captured.captured_queries)
+        # the overdue list stops at 100, its count does not
+        assert re.search(rf'id="overdue-h">Overdue <span class="count[^"]*">{members // 5}</span>', html)
+        assert ("The first 100 are shown." in html) == (members // 5 > 100)
+    for url in [*PAGES, "/dashboard/team/<employee_no>/"]:
         assert counts[(url, 10)] == counts[(url, 2000)], (url, counts)
-    print("desk page queries:", {url: counts[(url, 10)] for url in PAGES})
+    print("desk page queries:", {url: counts[(url, 10)] for url in [*PAGES, "/dashboard/team/<employee_no>/"]})
 
 
 def test_notices_of_single_events_reach_the_inbox(client, manager, clock):
