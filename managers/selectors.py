@@ -593,15 +593,6 @@ def cards_in_progress(manager: AccountManager) -> QuerySet:
     )
 
 
-def new_members(manager: AccountManager, *, on: dt.date) -> QuerySet:
-    return (
-        members_of(manager)
-        .filter(started_on__gte=on.replace(day=1), reason="new_member")
-        .select_related("customer")
-        .order_by("-started_on", "id")
-    )
-
-
 def tab_counts(*, manager: AccountManager, on: dt.date) -> dict[str, int]:
     """The managers app's figures of the desk's tabs: the queue's total, her members, birthdays in the next 7 days,
     cards in progress (a fixed number of queries)."""
