@@ -131,3 +131,40 @@ class CaseMoveForm(forms.Form):
     offer = forms.SlugField(max_length=40, required=False)
     visit_on = BoundedDateFormField(required=False, label=_("Home visit on"))
     note = forms.CharField(max_length=2000, required=False)
+
+
+# The one-tap outcomes of a work-queue item: (value "channel:outcome", label, icon). A WeChat message or a visit that
+# reached the member closes what a reached contact closes; an SMS sent, what an SMS closes.
+QUEUE_RESULTS = [
+    ("call:reached", _("Reached"), "phone"),
+    ("call:no_answer", _("No answer"), "phone-missed"),
+    ("call:powered_off", _("Powered off"), "phone-off"),
+    ("sms:no_answer", _("SMS sent"), "message"),
+    ("wechat:reached", _("WeChat"), "wechat"),
+    ("visit:reached", _("Visit"), "home"),
+]
+
+
+class QueueContactForm(forms.Form):
+    """A one-tap outcome of the work queue (`result` = "channel:outcome") with an optional note."""
+
+    result = forms.ChoiceField(label=_("Outcome"), choices=[(value, label) for value, label, _icon in QUEUE_RESULTS])
+    note = forms.CharField(label=_("Note"), max_length=500, required=False)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("result"):
+            data["channel"], data["outcome"] = data["result"].split(":")
+        return data
+
+
+class QueueFilterForm(forms.Form):
+    """The work queue's filters: an obligation kind and a tier (or "none": not a member)."""
+
+    kind = forms.ChoiceField(label=_("Kind"), required=False)
+    tier = forms.ChoiceField(label=_("Tier"), required=False)
+
+    def __init__(self, *args, kinds=(), tiers=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = [("", _("All kinds")), *kinds]
+        self.fields["tier"].choices = [("", _("All tiers")), *tiers]

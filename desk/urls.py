@@ -2,12 +2,22 @@
 
 from django.urls import path
 
-from . import views
+from . import notifications, queue, tabs, views
 
 app_name = "managers"
 
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
+    path("", queue.queue, name="dashboard"),
+    path("queue/log/<str:msisdn>/", queue.queue_log, name="queue-log"),
+    path("queue/undo/<int:log_id>/", queue.queue_undo, name="queue-undo"),
+    path("retention/", tabs.retention, name="retention"),
+    path("risk/", tabs.risk, name="risk"),
+    path("birthdays/", tabs.birthdays, name="birthdays"),
+    path("cards/", tabs.cards, name="cards"),
+    path("notifications/", notifications.inbox, name="notifications"),
+    path("notifications/read-all/", notifications.notifications_read_all, name="notifications-read-all"),
+    path("notifications/<int:pk>/open/", notifications.notification_open, name="notification-open"),
+    path("notifications/<int:pk>/read/", notifications.notification_read, name="notification-read"),
     path("contact/<str:msisdn>/", views.contact_log, name="contact"),
     path("customers/", views.customer_list, name="customers"),
     path("customers/<str:msisdn>/", views.customer_detail, name="customer"),

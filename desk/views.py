@@ -24,7 +24,6 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language, gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
-from django_htmx.http import reswap
 
 from benefits import selectors as benefit_selectors
 from core import ui
@@ -61,10 +60,12 @@ from .forms import (
     ServicePlanForm,
     WorkLogForm,
 )
+from .paging import page_of
 
 CUSTOMERS_PER_PAGE = 25
 CASES_SHOWN = 30
-RISK_SHOWN = 10
+PLANS_PER_PAGE = 4  # the plans page: its forms, a page of plans and the last week's logs stay under 4 phone screens
+WORK_LOGS_SHOWN = 7
 TEAM_RISK_SHOWN = 20
 
 # Obligations a contact can close (the others are closed by their own action: gift confirmed, card delivered).
@@ -226,54 +227,16 @@ def tier_chart(by_tier: list[dict]) -> dict:
     }
 
 
-def dashboard_context(request, manager: AccountManager) -> dict:
-    today = timezone.localdate()
-    data = selectors.dashboard(manager=manager, on=today)
-    for obligation in data["overdue"] + data["due_today"]:
-        obligation.days_late = (today - obligation.due_on).days
-    birthdays = [
-        {"on": day, "customer": customer, "in_days": (day - today).days} for day, customer in data["birthdays"]
-    ]
-    _manager, supervises = roles(request)
-    return {
-        **data,
-        "birthdays": birthdays,
-        "manager": manager,
-        "today": today,
-        "chart": tier_chart(data["by_tier"]),
-        "missing_years": ", ".join(str(y) for y in data["calendar_missing_years"]),
-        "quick_results": QUICK_RESULTS,
-        "contact_kinds": CONTACT_KINDS,
-        "supervises": supervises,
-        "nav": "today",
-    }
-
-
-@login_required
-def dashboard(request):
-    manager, supervises = roles(request)
-    if manager is None:
-        return redirect("managers:team") if supervises else forbidden(request)
-    context = dashboard_context(request, manager)
-    context.update(retention_cases=cases_section([manager]), retention_risk=risk_section([manager]))
-    return render(request, "managers/dashboard.html", context)
-
-
 @require_POST
 @manager_required
 def contact_log(request, msisdn: str, *, manager: AccountManager):
-    """Log a contact (quick buttons of the dashboard, or the form of the customer page).
-
-    An htmx request gets the obligation sections back (and the summary, out of band), so a closed obligation
-    leaves its list without a page reload; a plain form post is redirected (to `next` or the dashboard)."""
+    """Log a contact (the form of the customer page; the queue's one-tap outcomes are desk/queue.py's), then back
+    to `next` or the queue."""
     customer = own_customer(msisdn, request.user, manager)
     form = ContactForm(request.POST)
     back = safe_next(request, reverse("managers:dashboard"))
     if not form.is_valid():
         error = " ".join(str(e) for errors in form.errors.values() for e in errors)
-        if request.htmx:
-            response = render(request, "managers/_flash.html", {"flash": error, "flash_level": "error", "oob": True})
-            return reswap(response, "none")
         messages.error(request, error)
         return redirect(back)
     data = form.cleaned_data
@@ -294,10 +257,6 @@ def contact_log(request, msisdn: str, *, manager: AccountManager):
         ) % {"name": customer.name, "count": len(closed)}
     else:
         flash = gettext("Contact with %(name)s logged; it closes no open obligation.") % {"name": customer.name}
-    if request.htmx:
-        context = dashboard_context(request, manager)
-        context.update({"flash": flash, "flash_level": "success", "oob": True})
-        return render(request, "managers/_contact_logged.html", context)
     messages.success(request, flash)
     return redirect(back)
 
@@ -337,7 +296,15 @@ def customer_list(request, *, manager: AccountManager):
     return render(
         request,
         "managers/customer_list.html",
-        {"form": form, "page": page, "query": query, "manager": manager, "supervises": supervises, "nav": "customers"},
+        {
+            "form": form,
+            "page": page,
+            "query": query,
+            "manager": manager,
+            "supervises": supervises,
+            "nav": "customers",
+            "chart": tier_chart(selectors.members_by_tier(manager)),
+        },
     )
 
 
@@ -523,12 +490,14 @@ def plans(request, *, manager: AccountManager):
                     messages.success(request, gettext("Work log saved."))
                     return redirect("managers:plans")
     _manager, supervises = roles(request)
+    plan_page = page_of(request.GET, count=selectors.plan_count(manager), per_page=PLANS_PER_PAGE)
     context = {
         "manager": manager,
         "plan_form": plan_form,
         "log_form": log_form,
-        "plans": selectors.plans_of(manager, limit=20),
-        "logs": selectors.work_logs_of(manager, limit=14),
+        "plans": selectors.plans_of(manager, limit=plan_page.per_page, offset=plan_page.offset),
+        "page": plan_page,
+        "logs": selectors.work_logs_of(manager, limit=WORK_LOGS_SHOWN),
         "supervises": supervises,
         "nav": "plans",
         "today": today,
@@ -579,6 +548,7 @@ def team_manager(request, employee_no: str):
         raise Http404("Not one of your managers.")
     today = timezone.localdate()
     overdue, due_today = selectors.manager_obligations(member, on=today)
+    totals = selectors.manager_obligation_counts(member, on=today)  # the lists stop at 100: say how many there are
     for obligation in overdue:
         obligation.days_late = (today - obligation.due_on).days
     form, page, query = customers_of(member, request.user, request.GET)
@@ -587,6 +557,7 @@ def team_manager(request, employee_no: str):
         "member": member,
         "overdue": overdue,
         "due_today": due_today,
+        "totals": totals,
         "form": form,
         "page": page,
         "query": query,
@@ -676,15 +647,6 @@ def open_cases(managers: list[AccountManager]) -> tuple[list, list]:
 
 # Each section is the context (`section`) of its template, included by the page: retention/_cases.html,
 # retention/_risk.html.
-def cases_section(managers: list[AccountManager]) -> dict:
-    cases, offers = open_cases(managers)
-    return {"section_id": "retention-cases", "cases": cases, "offers": offers, "editable": True}
-
-
-def risk_section(managers: list[AccountManager]) -> dict:
-    return {"section_id": "risk", "risk": risk_rows(managers, RISK_SHOWN), "show_manager": False}
-
-
 def team_cases_section(managers: list[AccountManager]) -> dict:
     cases, _offers = open_cases(managers)
     return {"section_id": "team-retention-cases", "cases": cases, "offers": [], "editable": False, "show_manager": True}
@@ -701,7 +663,7 @@ def case_move(request, case_id: int, *, manager: AccountManager):
     case = retention_selectors.open_case_of_managers(case_id, [manager])
     if case is None:
         raise Http404("Not an open case of yours.")
-    back = reverse("managers:dashboard") + "#retention-cases"
+    back = reverse("managers:retention") + "#retention-cases"
     form = CaseMoveForm(request.POST)
     if not form.is_valid():
         messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))

@@ -97,3 +97,62 @@ class ObligationFactory(factory.django.DjangoModelFactory):
     period = factory.Sequence(lambda n: f"p{n}")
     due_on = dt.date(2026, 10, 14)
     opened_on = factory.SelfAttribute("due_on")
+
+
+BACKLOG_TIERS = ("diamond", "gold", "silver")
+BACKLOG_KINDS = ("periodic_contact", "routine_call", "first_contact")
+
+
+def queue_backlog(manager: AccountManager, *, on: dt.date, overdue: int, today: int = 0, week: int = 0, prefix="137"):
+    """A manager's members with a backlog, bulk-created (test and browser support): `overdue` members each with one
+    overdue obligation (1 to 15 days late, each day a diamond, a gold and a silver member in turn; the kinds in
+    blocks of 45), `today` due on `on`, `week` due the next days
+    of the week (at most until Sunday). Returns the obligations in the order created."""
+    from customers.factories import make_id_number
+    from customers.models import Customer
+    from tiers.models import CustomerTier, Tier
+
+    n = overdue + today + week
+    tiers = {t.code: t for t in Tier.objects.filter(code__in=BACKLOG_TIERS)}
+    Customer.objects.bulk_create(
+        Customer(
+            msisdn=f"{prefix}{i:08d}",
+            name=f"会员{i:03d}",
+            id_number=make_id_number(10_000 + i),
+            birthday=dt.date(1980, 1 + i % 12, 1 + i % 27),
+            join_date=dt.date(2015, 3, 1),
+            brand="gotone",
+            region=manager.region,
+        )
+        for i in range(n)
+    )
+    ids = list(Customer.objects.filter(msisdn__startswith=prefix).order_by("msisdn").values_list("id", flat=True))
+    CustomerTier.objects.bulk_create(
+        CustomerTier(customer_id=cid, tier=tiers[BACKLOG_TIERS[i % 3]], source="score", since=dt.date(2025, 1, 1))
+        for i, cid in enumerate(ids)
+    )
+    Assignment.objects.bulk_create(
+        Assignment(customer_id=cid, manager=manager, started_on=dt.date(2025, 1, 6), reason="new_member") for cid in ids
+    )
+    week_days = max((6 - on.weekday()), 1)
+    rows = []
+    for i, cid in enumerate(ids):
+        if i < overdue:
+            due, status = on - dt.timedelta(days=1 + (i // 3) % 15), "overdue"
+        elif i < overdue + today:
+            due, status = on, "open"
+        else:
+            due, status = on + dt.timedelta(days=1 + i % week_days), "open"
+        rows.append(
+            Obligation(
+                customer_id=cid,
+                manager=manager,
+                kind=BACKLOG_KINDS[(i // 45) % 3],
+                period=f"b{i}",
+                opened_on=on - dt.timedelta(days=30),
+                due_on=due,
+                status=status,
+                overdue_since=due + dt.timedelta(days=1) if status == "overdue" else None,
+            )
+        )
+    return Obligation.objects.bulk_create(rows)

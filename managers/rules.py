@@ -180,3 +180,11 @@ def parse_calendar_lines(text: str, *, year: int) -> tuple[list[CalendarDay], li
         seen.add(day)
         days.append(CalendarDay(date=day, is_working=working, name=name))
     return sorted(days, key=lambda d: d.date), errors
+
+
+UNDO_SECONDS = 10  # a contact logged with one tap may be undone by its author for this long
+
+
+def undo_open(logged_at: dt.datetime, at: dt.datetime) -> bool:
+    """Whether a contact logged at `logged_at` may still be undone at `at`."""
+    return dt.timedelta(0) <= at - logged_at <= dt.timedelta(seconds=UNDO_SECONDS)

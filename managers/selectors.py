@@ -4,7 +4,20 @@ import calendar
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, F, FilteredRelation, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    FilteredRelation,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 
 from core.errors import NotFoundError
 from core.filters import filtered
@@ -264,47 +277,6 @@ def manager_overview(*, supervisor, on: dt.date) -> list[dict]:
     return rows
 
 
-def dashboard(*, manager: AccountManager, on: dt.date) -> dict:
-    """Everything the manager's daily page shows; a fixed number of queries whatever the member count."""
-    mine = Obligation.objects.filter(manager=manager).select_related("customer")
-    week_end = rules.week_end(on)
-    assigned = Assignment.objects.filter(manager=manager, ended_on__isnull=True)
-    member_ids = assigned.values("customer_id")
-    birthdays = _birthdays_within(Customer.objects.filter(pk__in=member_ids), on, 7)
-    by_tier = list(
-        CustomerTier.objects.filter(customer_id__in=member_ids, tier__isnull=False)
-        .values("tier__code", "tier__name_zh", "tier__name_en", "tier__rank")
-        .annotate(n=Count("pk"))
-        .order_by("-tier__rank")
-    )
-    return {
-        "overdue": list(mine.filter(status=ObligationStatus.OVERDUE).order_by("due_on", "id")[:100]),
-        "due_today": list(mine.filter(status=ObligationStatus.OPEN, due_on__lte=on).order_by("due_on", "id")[:100]),
-        "due_week": list(
-            mine.filter(status=ObligationStatus.OPEN, due_on__gt=on, due_on__lte=week_end).order_by("due_on", "id")[
-                :100
-            ]
-        ),
-        "birthdays": birthdays,
-        "new_members": list(
-            assigned.filter(started_on__gte=on.replace(day=1), reason="new_member")
-            .select_related("customer")
-            .order_by("-started_on")[:50]
-        ),
-        "cards": list(
-            MembershipCard.objects.filter(customer_id__in=member_ids)
-            .exclude(state=CardState.RECEIVED)
-            .select_related("customer")
-            .order_by("created_at")[:50]
-        ),
-        "compliance": compliance(managers=[manager], start=on.replace(day=1), end=on),
-        "by_tier": by_tier,
-        "member_count": assigned.count(),
-        "calendar_missing_years": WorkCalendar.from_db().missing_years(on),
-        "unread": Notification.objects.filter(user=manager.user, read_at__isnull=True).count(),
-    }
-
-
 def _birthdays_within(qs: QuerySet, on: dt.date, days: int) -> list[tuple[dt.date, Customer]]:
     """Members whose next birthday is in [on, on + days]: 29 February birthdays on 28 February in common years, as
     their birthday gift is (DOMAIN §4)."""
@@ -398,8 +370,12 @@ def work_log_of(*, manager: AccountManager, on: dt.date) -> WorkLog | None:
     return WorkLog.objects.filter(manager=manager, date=on).first()
 
 
-def plans_of(manager: AccountManager, *, limit: int = 20) -> QuerySet:
-    return ServicePlan.objects.filter(manager=manager).select_related("reviewed_by")[:limit]
+def plans_of(manager: AccountManager, *, limit: int = 20, offset: int = 0) -> QuerySet:
+    return ServicePlan.objects.filter(manager=manager).select_related("reviewed_by")[offset : offset + limit]
+
+
+def plan_count(manager: AccountManager) -> int:
+    return ServicePlan.objects.filter(manager=manager).count()
 
 
 def work_logs_of(manager: AccountManager, *, limit: int = 14) -> QuerySet:
@@ -438,6 +414,14 @@ def manager_obligations(manager: AccountManager, *, on: dt.date) -> tuple[list[O
     overdue = list(mine.filter(status=ObligationStatus.OVERDUE).order_by("due_on", "id")[:100])
     due_today = list(mine.filter(status=ObligationStatus.OPEN, due_on__lte=on).order_by("due_on", "id")[:100])
     return overdue, due_today
+
+
+def manager_obligation_counts(manager: AccountManager, *, on: dt.date) -> dict[str, int]:
+    """The true sizes of manager_obligations()' two lists (which show at most 100 each): one query."""
+    return Obligation.objects.filter(manager=manager).aggregate(
+        overdue=Count("id", filter=Q(status=ObligationStatus.OVERDUE)),
+        due_today=Count("id", filter=Q(status=ObligationStatus.OPEN, due_on__lte=on)),
+    )
 
 
 def lowest_load_managers(*, region_ids) -> dict[int, int]:
@@ -584,3 +568,148 @@ def calendar_month(*, month: dt.date) -> list[list[dict | None]]:
     if week:
         weeks.append(week + [None] * (7 - len(week)))
     return weeks
+
+
+ID_LIMIT = 2**63  # ids from a URL or a query string at or past it match no row (and would overflow bigint)
+
+# --- the work queue (desk) -------------------------------------------------------------------------------
+
+QUEUE_SECTIONS = ("overdue", "today", "week")
+
+
+def work_queue_qs(*, manager: AccountManager, on: dt.date, kind: str = "", tier: str = "") -> QuerySet:
+    """Everything the manager owes up to the end of this week (open or overdue), each with `section` (0 overdue:
+    marked overdue or due before `on`; 1 due today; 2 later this week) and `tier_rank` (her tier's rank, None
+    without one); filtered by obligation kind and tier code ("none": not a member). Set-based: one query."""
+    qs = Obligation.objects.filter(manager=manager, status__in=OPEN_STATES, due_on__lte=rules.week_end(on))
+    if kind:
+        qs = qs.filter(kind=kind)
+    if tier == "none":
+        qs = qs.filter(Q(customer__tier_state__isnull=True) | Q(customer__tier_state__tier__isnull=True))
+    elif tier:
+        qs = qs.filter(customer__tier_state__tier__code=tier)
+    return qs.annotate(
+        section=Case(
+            When(Q(status=ObligationStatus.OVERDUE) | Q(due_on__lt=on), then=Value(0)),
+            When(due_on=on, then=Value(1)),
+            default=Value(2),
+            output_field=IntegerField(),
+        ),
+        tier_rank=F("customer__tier_state__tier__rank"),
+    )
+
+
+def work_queue_counts(*, manager: AccountManager, on: dt.date, kind: str = "", tier: str = "") -> dict[str, int]:
+    """The true number of items per section of the queue (never capped), with `total`: one query."""
+    figures = work_queue_qs(manager=manager, on=on, kind=kind, tier=tier).aggregate(
+        overdue=Count("id", filter=Q(section=0)),
+        today=Count("id", filter=Q(section=1)),
+        week=Count("id", filter=Q(section=2)),
+    )
+    counts = {name: figures[name] or 0 for name in QUEUE_SECTIONS}
+    counts["total"] = sum(counts.values())
+    return counts
+
+
+def work_queue_page(
+    *, manager: AccountManager, on: dt.date, offset: int, limit: int, kind: str = "", tier: str = ""
+) -> list[Obligation]:
+    """One page of the queue in its order: overdue first (the most days late first), then due today, then later this
+    week (the earliest due first); within a due date the highest tier first (diamond), then kind. Each item with
+    `section`, `tier_rank`, `days_late` (0 unless overdue), its customer and her tier joined: one query."""
+    rows = list(
+        work_queue_qs(manager=manager, on=on, kind=kind, tier=tier)
+        .select_related("customer", "customer__tier_state__tier")
+        .order_by("section", "due_on", F("tier_rank").desc(nulls_last=True), "kind", "id")[offset : offset + limit]
+    )
+    for row in rows:
+        row.days_late = max((on - row.due_on).days, 0)
+    return rows
+
+
+def undoable_log(*, user, log_id, at: dt.datetime) -> ContactLog | None:
+    """The contact this user logged with id `log_id` while it may still be undone at `at`; None otherwise."""
+    if not (str(log_id).isdigit() and int(log_id) < ID_LIMIT):
+        return None
+    log = ContactLog.objects.filter(pk=log_id, logged_by=user).select_related("customer").first()
+    if log is None or not rules.undo_open(log.created_at, at):
+        return None
+    return log
+
+
+def contact_log_of(*, user, log_id: int) -> ContactLog | None:
+    """A contact log of a customer this user may address (the author is checked by the undo service)."""
+    if log_id >= ID_LIMIT:
+        return None
+    return scope_rows(ContactLog.objects.select_related("customer"), user).filter(pk=log_id).first()
+
+
+# --- the desk's tabs ---------------------------------------------------------------------------------------
+
+
+def members_of(manager: AccountManager) -> QuerySet:
+    return Assignment.objects.filter(manager=manager, ended_on__isnull=True)
+
+
+def member_count(manager: AccountManager) -> int:
+    return members_of(manager).count()
+
+
+def members_by_tier(manager: AccountManager) -> list[dict]:
+    return list(
+        CustomerTier.objects.filter(customer_id__in=members_of(manager).values("customer_id"), tier__isnull=False)
+        .values("tier__code", "tier__name_zh", "tier__name_en", "tier__rank")
+        .annotate(n=Count("pk"))
+        .order_by("-tier__rank")
+    )
+
+
+BIRTHDAY_DAYS = 7
+
+
+def birthdays_of(manager: AccountManager, *, on: dt.date, days: int = BIRTHDAY_DAYS) -> list[tuple[dt.date, Customer]]:
+    """Her members whose next birthday is in [on, on + days], the soonest first: one query."""
+    member_ids = members_of(manager).values("customer_id")
+    return _birthdays_within(Customer.objects.filter(pk__in=member_ids), on, days)
+
+
+def cards_in_progress(manager: AccountManager) -> QuerySet:
+    """The cards of her members not received yet, the oldest first."""
+    return (
+        MembershipCard.objects.filter(customer_id__in=members_of(manager).values("customer_id"))
+        .exclude(state=CardState.RECEIVED)
+        .select_related("customer")
+        .order_by("created_at", "id")
+    )
+
+
+def tab_counts(*, manager: AccountManager, on: dt.date) -> dict[str, int]:
+    """The managers app's figures of the desk's tabs: the queue's total, her members, birthdays in the next 7 days,
+    cards in progress (a fixed number of queries)."""
+    members = members_of(manager).values("customer_id")
+    return {
+        "queue": work_queue_counts(manager=manager, on=on)["total"],
+        "customers": member_count(manager),
+        "birthdays": len(birthdays_of(manager, on=on)),
+        "cards": MembershipCard.objects.filter(customer_id__in=members).exclude(state=CardState.RECEIVED).count(),
+    }
+
+
+# --- notifications ---------------------------------------------------------------------------------------
+
+
+def notifications_of(user) -> QuerySet:
+    """Her notifications, the unread first, then the latest first."""
+    return Notification.objects.filter(user=user).order_by(F("read_at").asc(nulls_first=True), "-created_at", "-id")
+
+
+def unread_count(user) -> int:
+    if not getattr(user, "is_authenticated", False):
+        return 0
+    return Notification.objects.filter(user=user, read_at__isnull=True).count()
+
+
+def notification_of(*, user, notification_id: int) -> Notification | None:
+    if notification_id >= ID_LIMIT:
+        return None
+    return Notification.objects.filter(pk=notification_id, user=user).first()

@@ -4,16 +4,18 @@ import datetime as dt
 import heapq
 import logging
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Exists, F, Max, OuterRef, Q
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy, ngettext_lazy
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from core.actors import record
 from core.errors import InvalidInput, RuleViolation
-from core.models import OutboxEvent
+from core.models import ActionLog, OutboxEvent
 from core.permissions import ACCOUNT_MANAGERS_GROUP
 from core.sql import Params
 from customers import services as customer_services
@@ -179,6 +181,10 @@ def assignments_for_new_members(*, on: dt.date) -> int:
     Assignment.objects.bulk_create(assignments, batch_size=5000)
     _assigned_events(after_id=last, reason="new_member", on=on)
     Obligation.objects.bulk_create(obligations, batch_size=5000, ignore_conflicts=True)
+    per_manager: dict[int, int] = {}
+    for assignment in assignments:
+        per_manager[assignment.manager_id] = per_manager.get(assignment.manager_id, 0) + 1
+    notice_members_assigned(counts=per_manager, on=on)
     return total
 
 
@@ -274,6 +280,7 @@ def customers_reassign(
     Obligation.objects.filter(customer_id__in=ids, status__in=OPEN_STATES).update(manager=manager)
     if ids:
         customers_reassigned.send(sender=AccountManager, customer_ids=ids, manager=manager)
+        notice_members_assigned(counts={manager.pk: len(ids)}, on=on, reason="moved")
     return len(ids)
 
 
@@ -363,6 +370,7 @@ def contact_log(
         customer=customer, status__in=OPEN_STATES, opened_on__lte=day
     )
     closed: list[int] = []
+    was: dict[str, str] = {}  # obligation id: its status before this contact closed it (for the undo)
     first_contact_by_sms = False
     for obligation in candidates:
         if not rules.satisfies(obligation.kind, channel, outcome):
@@ -376,6 +384,7 @@ def contact_log(
             .exists()
         ):
             continue
+        was[str(obligation.pk)] = obligation.status
         obligation.status = ObligationStatus.DONE
         obligation.done_at = occurred_at
         obligation.done_by = log
@@ -384,15 +393,95 @@ def contact_log(
         first_contact_by_sms |= obligation.kind == ObligationKind.FIRST_CONTACT and rules.needs_first_call(
             channel, outcome
         )
+    opened: list[int] = []
     if first_contact_by_sms and manager:
         due = WorkCalendar.from_db().add_working_days(day, rules.FIRST_CALL_WORKING_DAYS)
-        Obligation.objects.get_or_create(
+        first_call, created = Obligation.objects.get_or_create(
             customer=customer,
             kind=ObligationKind.FIRST_CALL,
             period=day.isoformat(),
             defaults={"manager": manager, "opened_on": day, "due_on": due},
         )
+        if created:
+            opened.append(first_call.pk)
+    if was or opened:  # what an undo needs to put back
+        record(actor=actor, action="contact_logged", target=log, at=log.created_at, closed=was, opened=opened)
     return log, closed
+
+
+@transaction.atomic
+def contact_log_undo(*, actor, log: ContactLog, at: dt.datetime) -> list[int]:
+    """Undo a contact (the one-tap undo of the desk): only its author, only within rules.UNDO_SECONDS of logging it.
+    Every obligation it closed is reopened exactly as it was (open or overdue, not done, by nobody), a first call it
+    opened and nobody touched since is removed, and the log is deleted; an audit row `contact_undone` keeps what it
+    was. Returns the ids of the obligations reopened."""
+    log = ContactLog.objects.select_for_update().filter(pk=log.pk).first()
+    if log is None:
+        raise RuleViolation("This contact is already undone.", code="undo_gone")
+    if log.logged_by_id is None or getattr(actor, "pk", None) != log.logged_by_id:
+        raise RuleViolation("Only who logged a contact can undo it.", code="undo_not_author")
+    if not rules.undo_open(log.created_at, at):
+        raise RuleViolation(
+            f"A contact can be undone for {rules.UNDO_SECONDS} seconds only; this one was logged earlier.",
+            code="undo_expired",
+        )
+    logged = (
+        ActionLog.objects.filter(
+            action="contact_logged", app_label="managers", model="contactlog", object_id=str(log.pk)
+        )
+        .order_by("-id")
+        .first()
+    )
+    details = logged.details if logged else {}
+    was = {int(pk): status for pk, status in details.get("closed", {}).items()}
+    closed = list(Obligation.objects.select_for_update().filter(done_by=log, status=ObligationStatus.DONE))
+    day = timezone.localdate(log.occurred_at)
+    for obligation in closed:
+        previous = was.get(obligation.pk)
+        if previous not in (ObligationStatus.OPEN, ObligationStatus.OVERDUE):  # closed before the audit row existed
+            late = obligation.overdue_since is not None or obligation.due_on < day
+            previous = ObligationStatus.OVERDUE if late else ObligationStatus.OPEN
+        obligation.status, obligation.done_at, obligation.done_by = previous, None, None
+    Obligation.objects.bulk_update(closed, ["status", "done_at", "done_by"])
+    removed, _ = Obligation.objects.filter(
+        pk__in=details.get("opened", []), status=ObligationStatus.OPEN, done_by__isnull=True
+    ).delete()
+    record(
+        actor=actor,
+        action="contact_undone",
+        target=log,
+        at=at,
+        customer_id=log.customer_id,
+        channel=log.channel,
+        outcome=log.outcome,
+        note=log.note,
+        occurred_at=log.occurred_at.isoformat(),
+        reopened=sorted(o.pk for o in closed),
+        removed=removed,
+    )
+    log.delete()
+    return sorted(o.pk for o in closed)
+
+
+@transaction.atomic
+def notification_read(*, notification: Notification, actor, at: dt.datetime) -> Notification:
+    """Mark one of her notifications read (opening it does too); reading it again changes nothing."""
+    if notification.user_id != getattr(actor, "pk", None):
+        raise RuleViolation("Only its addressee reads a notification.", code="not_addressee")
+    if notification.read_at is None:
+        notification.read_at = at
+        notification.save(update_fields=["read_at"])
+        record(actor=actor, action="notification_read", target=notification, at=at)
+    return notification
+
+
+@transaction.atomic
+def notifications_read_all(*, actor, at: dt.datetime) -> int:
+    """Mark all her unread notifications read: one UPDATE, one audit row. Returns how many."""
+    count = Notification.objects.filter(user=actor, read_at__isnull=True).update(read_at=at)
+    if count:
+        record(actor=actor, action="notifications_read_all", target=actor, at=at, count=count)
+    return count
 
 
 def _open(customer: Customer, kind: str, period: str, on: dt.date, due: dt.date) -> Obligation | None:
@@ -576,6 +665,14 @@ def service_plan_review(*, plan: ServicePlan, approve: bool, at: dt.datetime, co
     plan.status = PlanStatus.APPROVED if approve else PlanStatus.RETURNED
     plan.review_comment, plan.reviewed_by, plan.reviewed_at = comment, actor, at
     plan.save()
+    if not approve:
+        text = _club_text(
+            gettext_lazy("Your plan from %(day)s was returned: %(comment)s"),
+            day=plan.period_start.isoformat(),
+            comment=comment,
+        )
+        link = f"{NOTICE_LINKS['plan_returned']}?plan={plan.pk}#plans"
+        notices_send(rows=[(plan.manager.user_id, f"plan_returned:{plan.pk}", text, link)], on=timezone.localdate(at))
     return plan
 
 
@@ -650,3 +747,72 @@ def notifications_send(*, user_ids, kind: str, text: str, link: str = "", day: d
         Notification(user_id=uid, kind=kind[:30], text=text, link=link[:200], day=day) for uid in sorted(set(user_ids))
     ]
     return len(Notification.objects.bulk_create(rows, ignore_conflicts=True))
+
+
+# --- notices: the in-app notifications of single events (the daily digests are managers.daily's) ----------------
+
+NOTICE_LINKS = {  # where each notice leads (the desk's pages)
+    "members_assigned": "/dashboard/customers/",
+    "case_opened": "/dashboard/retention/",
+    "plan_returned": "/dashboard/plans/",
+}
+
+
+def notices_send(*, rows: list[tuple[int, str, str, str]], on: dt.date) -> int:
+    """In-app notices: (user id, kind, text, link) each, one per user, kind and day (a kind naming its object, e.g.
+    "case_opened:12", makes each its own); written in the caller's transaction in one statement. The texts are in
+    the club's language (settings.LANGUAGE_CODE), as the digests. Returns how many were asked for."""
+    Notification.objects.bulk_create(
+        [
+            Notification(user_id=user_id, kind=kind[:30], text=text, link=link[:200], day=on)
+            for user_id, kind, text, link in rows
+        ],
+        ignore_conflicts=True,
+    )
+    return len(rows)
+
+
+def _club_text(text, **params) -> str:
+    with translation.override(settings.LANGUAGE_CODE):
+        return str(text % params)
+
+
+ASSIGNED_TEXTS = {
+    "new_member": ngettext_lazy(
+        "%(count)d new member assigned to you on %(day)s.", "%(count)d new members assigned to you on %(day)s.", "count"
+    ),
+    "moved": ngettext_lazy(
+        "%(count)d member moved to you on %(day)s.", "%(count)d members moved to you on %(day)s.", "count"
+    ),
+}
+
+
+def notice_members_assigned(*, counts: dict[int, int], on: dt.date, reason: str = "new_member") -> int:
+    """Tell each manager how many members were just assigned to her ({manager id: count}): new members (one notice
+    a day, the pipeline assigns once a day) or members moved to her (one per move)."""
+    if not counts:
+        return 0
+    users = dict(AccountManager.objects.filter(pk__in=list(counts)).values_list("pk", "user_id"))
+    tag = on.isoformat() if reason == "new_member" else str(_last_assignment_id())
+    rows = [
+        (
+            users[manager_id],
+            f"members_{reason}:{tag}",
+            _club_text(ASSIGNED_TEXTS[reason], count=count, day=on.isoformat()),
+            NOTICE_LINKS["members_assigned"],
+        )
+        for manager_id, count in sorted(counts.items())
+        if manager_id in users
+    ]
+    return notices_send(rows=rows, on=on)
+
+
+def notice_case_opened(*, user_id: int, case_id: int, name: str, reason: str, at: dt.datetime) -> int:
+    """Tell the manager a member of hers asked to leave (a retention case opened for her)."""
+    text = _club_text(
+        gettext_lazy("%(name)s asks to close her number: a retention case is open. %(reason)s"),
+        name=name,
+        reason=reason,
+    ).strip()
+    link = f"{NOTICE_LINKS['case_opened']}#case-{case_id}"
+    return notices_send(rows=[(user_id, f"case_opened:{case_id}", text, link)], on=timezone.localdate(at))

@@ -81,10 +81,14 @@ def _open_cases(managers: list[AccountManager]) -> QuerySet:
     )
 
 
-def open_cases_of(managers: list[AccountManager], *, limit: int = 50) -> list[RetentionCase]:
+def open_cases_of(managers: list[AccountManager], *, limit: int = 50, offset: int = 0) -> list[RetentionCase]:
     """The open cases of these managers (of their customers, or owned while nobody serves the customer), oldest
-    first: the dashboard's list."""
-    return list(_open_cases(managers).order_by("opened_at", "id")[:limit])
+    first: the dashboard's list (`offset`: from that one on, for a page)."""
+    return list(_open_cases(managers).order_by("opened_at", "id")[offset : offset + limit])
+
+
+def open_cases_count(managers: list[AccountManager]) -> int:
+    return _open_cases(managers).count()
 
 
 def open_case_of_managers(case_id: int, managers: list[AccountManager]) -> RetentionCase | None:
@@ -98,15 +102,22 @@ def weights() -> dict[str, Decimal]:
     return dict(RiskWeight.objects.values_list("signal", "weight"))
 
 
-def risk_top(managers: list[AccountManager], *, limit: int = 10) -> list[RiskScore]:
-    """The members of these managers with the highest risk, each with `manager_name` and `reasons` (signal, count
-    or drop %, points), heaviest first."""
+def _risk_of(managers: list[AccountManager]) -> QuerySet:
     active = Assignment.objects.filter(customer_id=OuterRef("customer_id"), ended_on__isnull=True)
+    return RiskScore.objects.filter(Exists(active.filter(manager__in=managers))).annotate(
+        manager_name=Subquery(active.values("manager__name")[:1])
+    )
+
+
+def risk_count(managers: list[AccountManager]) -> int:
+    return _risk_of(managers).count()
+
+
+def risk_top(managers: list[AccountManager], *, limit: int = 10, offset: int = 0) -> list[RiskScore]:
+    """The members of these managers with the highest risk, each with `manager_name` and `reasons` (signal, count
+    or drop %, points), heaviest first (`offset`: from that one on, for a page)."""
     rows = list(
-        RiskScore.objects.filter(Exists(active.filter(manager__in=managers)))
-        .annotate(manager_name=Subquery(active.values("manager__name")[:1]))
-        .select_related("customer")
-        .order_by("-score", "customer_id")[:limit]
+        _risk_of(managers).select_related("customer").order_by("-score", "customer_id")[offset : offset + limit]
     )
     signal_weights = weights()
     for row in rows:

@@ -152,6 +152,10 @@ def case_open(
                 customer=customer, on=timezone.localdate(at), period=f"case{case.pk}"
             )
             _tell(case, customer, "retention.case_opened", at)
+            if assignment is not None:
+                manager_services.notice_case_opened(
+                    user_id=assignment.manager.user_id, case_id=case.pk, name=customer.name, reason=reason, at=at
+                )
             return case, True
     case.requests += 1
     if category and not case.reason_category:

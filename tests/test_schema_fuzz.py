@@ -292,6 +292,11 @@ PAGES = {  # page -> who looks at it (the desk is for managers and supervisors, 
     "/dashboard/": "manager",
     "/dashboard/customers/": "manager",
     "/dashboard/plans/": "manager",
+    "/dashboard/retention/": "manager",
+    "/dashboard/risk/": "manager",
+    "/dashboard/birthdays/": "manager",
+    "/dashboard/cards/": "manager",
+    "/dashboard/notifications/": "manager",
     "/dashboard/team/": "supervisor",
     "/admin/": "admin",
     "/admin/customers/customer/": "admin",
@@ -328,7 +333,22 @@ PATHS = {  # a page of one object, its segment drawn
     "/admin/customers/customer/{}/change/": "admin",
     "/admin/tiers/ratingrun/{}/change/": "admin",
 }
-GENERIC_PARAMS = ["q", "o", "p", "e", "page", "year", "month", "region", "format", "_changelist_filters", "all"]
+GENERIC_PARAMS = [
+    "q",
+    "o",
+    "p",
+    "e",
+    "page",
+    "year",
+    "month",
+    "region",
+    "format",
+    "_changelist_filters",
+    "all",
+    "kind",
+    "tier",
+    "undo",
+]
 
 
 @pytest.fixture(scope="module")

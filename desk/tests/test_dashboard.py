@@ -1,5 +1,6 @@
-"""The account manager's daily page (/dashboard/): its sections, quick contact logging with htmx, scope,
-the supervisor's team view and reviews, languages, and a query count that does not grow with the members."""
+"""The account manager's desk (/dashboard/: the work queue, and its tabs): what each shows, quick contact logging
+with htmx, scope, the supervisor's team view and reviews, languages, and a query count that does not grow with the
+members. (The queue's order, counts, paging and undo: test_queue.py.)"""
 
 import datetime as dt
 import re
@@ -33,9 +34,10 @@ pytestmark = pytest.mark.django_db
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TODAY = dt.date(2026, 6, 10)  # a Wednesday; the week ends on Sunday 14 June
 PASSWORD = "Dash-board-pass-1"
-# The dashboard's queries (session, user, roles, the sections, calendar, notifications), whatever the member count.
-DASHBOARD_MAX_QUERIES = 20
-CUSTOMER_LIST_MAX_QUERIES = 12
+# The queue's queries (session, user, roles, counts, the page, filters, calendar, compliance, the tabs' counts, the
+# notifications), whatever the member count.
+DASHBOARD_MAX_QUERIES = 16
+CUSTOMER_LIST_MAX_QUERIES = 16
 
 
 @pytest.fixture(autouse=True)
@@ -138,25 +140,27 @@ def test_dashboard_sections_show_the_right_items(client, manager):
     # when
     response = login(client, manager).get("/dashboard/", HTTP_ACCEPT_LANGUAGE="en")
 
-    # then
+    # then: the queue has the overdue item first (days late), then due today, then this week
     assert response.status_code == 200
     html = response.content.decode()
-    overdue, due_today, due_week = section(html, "overdue"), section(html, "due-today"), section(html, "due-week")
-    assert "逾期客户" in overdue and "139****0001" in overdue and "Periodic contact" in overdue
-    assert 'class="ob late"' in overdue and "3 days late" in overdue
-    assert "今天客户" in due_today and "First contact" in due_today and "今天客户" not in overdue
-    assert "周五客户" in due_week and "Jun 12" in due_week
+    rows = re.findall(r'<li class="qi( late)?" id="ob-\d+".*?</li>', html, re.S)
+    queue = re.findall(r'<li class="qi[^"]*" id="ob-\d+".*?<a class="who"[^>]*>([^<]+)</a>', html, re.S)
+    assert queue == ["逾期客户", "今天客户", "周五客户"] and rows[0] == " late"
+    first = html[html.index('id="section-0"') : html.index('id="section-1"')]
+    assert "Periodic contact" in first and "3 days late" in first and 'href="tel:13900000001"' in first
+    assert "First contact" in html[html.index('id="section-1"') : html.index('id="section-2"')]
+    assert "Jun 12" in html[html.index('id="section-2"') :]
     for absent in ("下周客户", "已办客户", "别人客户"):
         assert absent not in html
-    assert "13900000001" not in without_urls(html)  # masked wherever it is shown
-    birthdays = section(html, "birthdays")
+    assert "compliance 33.3%" in html  # due up to today: done on time, overdue, open
+    assert re.search(r'id="bell" href="/dashboard/notifications/">.*?<span class="badge"[^>]*>2</span>', html, re.S)
+    # and the tabs: birthdays, cards, members by tier, each on its own page, numbers masked
+    birthdays = section(client.get("/dashboard/birthdays/", HTTP_ACCEPT_LANGUAGE="en").content.decode(), "birthdays")
     assert "寿星客户" in birthdays and "Jun 13" in birthdays and "远寿星" not in birthdays
-    assert "新会员" in section(html, "new-members") and "逾期客户" not in section(html, "new-members")
-    cards = section(html, "cards")
+    assert "13900000006" not in without_urls(birthdays) and "139****0006" in birthdays
+    cards = section(client.get("/dashboard/cards/", HTTP_ACCEPT_LANGUAGE="en").content.decode(), "cards")
     assert "新会员" in cards and "Sent to the card maker" in cards
-    compliance = section(html, "summary")
-    assert "33.3" in compliance and "1 of 3 on time" in compliance  # due up to today: done on time, overdue, open
-    assert re.search(r'id="unread"><span class="num"><svg[^>]*>.*?</svg>2</span>', html, re.S)
+    html = client.get("/dashboard/customers/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     chart = section(html, "by-tier")
     assert '<svg class="tier-chart"' in chart
     assert 'data-tier="gold" data-members="6"' in chart
@@ -173,7 +177,9 @@ def test_a_29_february_birthday_is_in_the_birthday_list_on_28_february_of_a_comm
     pages = []
     for day in (dt.datetime(2027, 2, 22, 9, tzinfo=SHANGHAI), dt.datetime(2028, 2, 22, 9, tzinfo=SHANGHAI)):
         with time_machine.travel(day, tick=False):
-            pages.append(login(client, manager).get("/dashboard/", HTTP_ACCEPT_LANGUAGE="en").content.decode())
+            pages.append(
+                login(client, manager).get("/dashboard/birthdays/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+            )
 
     # then her birthday is listed on 28 February in the common year and on 29 February in the leap year
     common, leap = (section(html, "birthdays") for html in pages)
@@ -199,11 +205,11 @@ def test_quick_log_closes_the_obligation_and_it_leaves_the_list(client, manager)
     obligation = make_obligation(customer, manager, due=dt.date(2026, 6, 8), status="overdue")
     other = make_obligation(make_member(manager, name="李四"), manager, due=dt.date(2026, 6, 9), status="overdue")
     login(client, manager)
-    assert f'id="ob-{obligation.pk}"' in section(client.get("/dashboard/").content.decode(), "overdue")
+    assert f'id="ob-{obligation.pk}"' in client.get("/dashboard/").content.decode()
 
     # when: one tap on "reached", through htmx, with a note
     response = client.post(
-        "/dashboard/contact/13811112222/",
+        "/dashboard/queue/log/13811112222/",
         {"result": "call:reached", "note": "约了下周见面"},
         HTTP_HX_REQUEST="true",
         HTTP_ACCEPT_LANGUAGE="en",
@@ -223,10 +229,10 @@ def test_quick_log_closes_the_obligation_and_it_leaves_the_list(client, manager)
     )
     assert obligation.done_by == log
     html = response.content.decode()
-    assert html.lstrip().startswith('<div id="obligations"')  # the swap target, not a whole page
+    assert html.lstrip().startswith('<div id="queue"')  # the swap target, not a whole page
     assert "<html" not in html
-    assert f'id="ob-{obligation.pk}"' not in html and f'id="ob-{other.pk}"' in section(html, "overdue")
-    assert 'id="summary"' in html and 'hx-swap-oob="true"' in html  # the figures are refreshed out of band
+    assert f'id="ob-{obligation.pk}"' not in html and f'id="ob-{other.pk}"' in html
+    assert 'id="count-overdue" href="?"><span class="num">1</span>' in html  # the figures are refreshed too
     assert "Contact with 张三 logged; 1 obligation closed." in html
     # and a reload agrees
     assert f'id="ob-{obligation.pk}"' not in client.get("/dashboard/").content.decode()
@@ -236,7 +242,7 @@ def test_quick_log_without_htmx_redirects_back_to_the_dashboard(client, manager)
     # given
     customer = make_member(manager, msisdn="13811113333")
     obligation = make_obligation(customer, manager, kind="first_contact")
-    # when: SMS sent, as a plain form post (no JavaScript)
+    # when: SMS sent, as a plain form post (the customer page's form)
     response = login(client, manager).post("/dashboard/contact/13811113333/", {"result": "sms:no_answer"})
     # then: a first contact by SMS is done, and a first call is opened
     assert response.status_code == 302 and response["Location"] == "/dashboard/"
@@ -251,25 +257,25 @@ def test_a_contact_that_closes_nothing_keeps_the_obligation_listed(client, manag
     obligation = make_obligation(customer, manager)
     # when: no answer
     response = login(client, manager).post(
-        "/dashboard/contact/13811114444/",
+        "/dashboard/queue/log/13811114444/",
         {"result": "call:no_answer"},
         HTTP_HX_REQUEST="true",
         HTTP_ACCEPT_LANGUAGE="en",
     )
     # then: it stays due today, and the manager is told
     html = response.content.decode()
-    assert f'id="ob-{obligation.pk}"' in section(html, "due-today")
+    assert f'id="ob-{obligation.pk}"' in html[html.index('id="section-1"') :]
     assert "it closes no open obligation" in html
     assert ContactLog.objects.filter(customer=customer, outcome="no_answer").count() == 1
 
 
-def test_an_invalid_quick_log_changes_nothing_and_swaps_nothing(client, manager):
+def test_an_invalid_quick_log_changes_nothing_and_says_why(client, manager):
     make_member(manager, msisdn="13811115555")
     response = login(client, manager).post(
-        "/dashboard/contact/13811115555/", {"result": "fax:sent"}, HTTP_HX_REQUEST="true"
+        "/dashboard/queue/log/13811115555/", {"result": "fax:sent"}, HTTP_HX_REQUEST="true", HTTP_ACCEPT_LANGUAGE="en"
     )
-    assert response.status_code == 200 and response["HX-Reswap"] == "none"
-    assert 'hx-swap-oob="innerHTML"' in response.content.decode()
+    assert response.status_code == 400
+    assert "Select a valid choice. fax:sent is not one of the available choices." in response.content.decode()
     assert not ContactLog.objects.exists()
 
 
@@ -285,7 +291,7 @@ def test_another_managers_customer_is_404_on_the_page_and_for_the_quick_log(clie
     # when / then
     assert client.get("/dashboard/customers/13822223333/").status_code == 404
     assert client.post("/dashboard/contact/13822223333/", {"result": "call:reached"}).status_code == 404
-    response = client.post("/dashboard/contact/13822223333/", {"result": "call:reached"}, HTTP_HX_REQUEST="true")
+    response = client.post("/dashboard/queue/log/13822223333/", {"result": "call:reached"}, HTTP_HX_REQUEST="true")
     assert response.status_code == 404
     assert client.post("/dashboard/customers/13822223333/card/", {"action": "start"}).status_code == 404
     assert client.get("/dashboard/customers/13899999999/").status_code == 404  # nobody's
@@ -543,14 +549,13 @@ def test_the_page_speaks_chinese(client, manager):
     # then
     assert '<html lang="zh-hans">' in html
     for text in (
-        "我的一天",
+        "工作队列",
         "逾期",
         "今日到期",
         "本周到期",
-        "近 7 天生日",
-        "本月新会员",
-        "制卡进度",
-        "本月合规率",
+        "生日",
+        "会员卡",
+        "合规率",
         "定期联系",
         "已接通",
         "未接听",
@@ -558,8 +563,8 @@ def test_the_page_speaks_chinese(client, manager):
         "逾期 2 天",
     ):
         assert text in html, text
-    assert "6月8日" in html
-    assert "Overdue" not in html and "My day" not in html
+    assert "6月10日" in html
+    assert "Overdue" not in html and "Work queue" not in html
 
 
 # --- query counts ------------------------------------------------------------------------------------------
@@ -632,10 +637,11 @@ def test_dashboard_query_count_does_not_grow_with_the_members(client, django_ass
             response = client.get("/dashboard/")
         # then: the same bound, and in fact the same number of queries
         assert response.status_code == 200
-        assert f"{members} members in all." in response.content.decode()
+        assert f'id="count-overdue" href="?"><span class="num">{members // 5}</span>' in response.content.decode()
         counts[members] = len(captured.captured_queries)
         with django_assert_max_num_queries(CUSTOMER_LIST_MAX_QUERIES) as listed:
-            assert client.get("/dashboard/customers/").status_code == 200
+            listing = client.get("/dashboard/customers/")
+            assert f"{members} members in all." in listing.content.decode()
         counts[f"list {members}"] = len(listed.captured_queries)
     assert counts[10] == counts[2000], counts
     assert counts["list 10"] == counts["list 2000"], counts

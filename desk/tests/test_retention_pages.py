@@ -44,7 +44,7 @@ def test_the_dashboard_shows_the_open_cases_with_their_next_steps(client, manage
     offered = a_case(member(manager=manager, name="李四"), "offer_made")
     a_case(member(manager=manager, name="王五"), "retained")
     a_case(member(manager=make_manager("E401", region=manager.region), name="别人"))
-    html = section(login(client, manager).get("/dashboard/").content.decode(), "retention-cases")
+    html = section(login(client, manager).get("/dashboard/retention/").content.decode(), "retention-cases")
     assert "张三" in html and "李四" in html and "王五" not in html and "别人" not in html
     assert re.search(rf'data-case="{opened.pk}" data-state="open"', html)
     assert 'name="to" value="contacted"' in html
@@ -57,7 +57,7 @@ def test_a_quick_move_logs_the_call_and_closes_the_retention_contact(client, man
     customer = member(manager=manager)
     case = a_case(customer)
     response = login(client, manager).post(f"/dashboard/retention/cases/{case.pk}/move/", {"to": "contacted"})
-    assert response.status_code == 302 and response["Location"].endswith("/dashboard/#retention-cases")
+    assert response.status_code == 302 and response["Location"].endswith("/dashboard/retention/#retention-cases")
     case.refresh_from_db()
     assert case.state == "contacted" and case.steps.latest("id").actor == manager.user
     assert ContactLog.objects.get(customer=customer).channel == "call"
@@ -107,7 +107,7 @@ def test_the_dashboard_and_the_team_page_show_the_top_of_the_risk_list_with_reas
     at_risk(manager, "稳定", "100.00", "100.00")
     a_case(pending)
     services.risk_refresh(on=dt.date(2026, 11, 20))
-    html = section(login(client, manager).get("/dashboard/").content.decode(), "risk")
+    html = section(login(client, manager).get("/dashboard/risk/").content.decode(), "risk")
     assert html.index("要销户") < html.index("跌了一半") and "稳定" not in html
     assert "1 closure request" in html and "Spend down 50.0 % (last 3 bills against the 3 before)" in html
     team = section(login(client, boss).get("/dashboard/team/").content.decode(), "team-risk")
@@ -115,13 +115,14 @@ def test_the_dashboard_and_the_team_page_show_the_top_of_the_risk_list_with_reas
     assert "要销户" in section(client.get("/dashboard/team/").content.decode(), "team-retention-cases")
 
 
-def test_the_dashboard_reads_retention_in_a_fixed_number_of_queries(client, manager, django_assert_num_queries):
+def test_the_retention_tabs_read_in_a_fixed_number_of_queries(client, manager, django_assert_num_queries):
     def count() -> int:
         from django.db import connection
         from django.test.utils import CaptureQueriesContext
 
         with CaptureQueriesContext(connection) as captured:
-            assert client.get("/dashboard/").status_code == 200
+            for url in ("/dashboard/retention/", "/dashboard/risk/"):
+                assert client.get(url).status_code == 200
         return len(captured.captured_queries)
 
     login(client, manager)
@@ -225,8 +226,9 @@ def test_the_admin_moves_cases(admin_client, manager):
 
 def test_the_sections_speak_chinese(client, manager):
     a_case(member(manager=manager), "offer_made")
-    html = login(client, manager).get("/dashboard/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    html = login(client, manager).get("/dashboard/retention/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "挽留工单" in section(html, "retention-cases") and "已提供方案" in html and "已挽留" in html
+    html = client.get("/dashboard/risk/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "风险会员" in section(html, "risk")
 
 
