@@ -75,7 +75,7 @@ def test_a_member_with_an_open_case_shows_the_case_and_can_move_it(client, manag
     assert "Tariff" in html and "套餐太贵" in html
     assert "Closure request: case opened" in html and "Contacted" in html  # the steps
     assert '<option value="data_bonus">' in html  # an offer to choose
-    assert 'name="to" value="offer_made"' in html and 'name="to" value="declined"' in html
+    assert 'name="to" value="offer_made"' in html and 'value="churned"' not in html
     assert f'action="/dashboard/retention/cases/{case.pk}/move/"' in html
 
     # when: she makes an offer from the customer page
@@ -155,12 +155,12 @@ def test_the_birthday_gift_status_reads_confirmed_open_or_when_it_comes(client, 
     client.force_login(manager.user)
 
     # then
-    html = section(page(client, confirmed), "gifts")
+    html = section(page(client, confirmed), "birthday")
     assert "Confirmed on 2026-11-10" in html and "鲜花" in html
-    html = section(page(client, to_confirm), "gifts")
+    html = section(page(client, to_confirm), "birthday")
     assert "To confirm by Dec 13" in html and 'name="g' in html
-    html = section(page(client, later), "gifts")
-    assert "Next birthday May 2" in html
+    html = section(page(client, later), "birthday")
+    assert "Next birthday May 2" in html and "gifts" not in html
 
 
 # --- the tier ----------------------------------------------------------------------------------------------
