@@ -51,7 +51,7 @@ def case_section(customer: Customer, *, editable: bool) -> dict | None:
             "at": step.at,
             "action": _label(StepAction, step.action),
             "to": _label(CaseState, step.to_state) if step.action == StepAction.TRANSITION else "",
-            "by": step.actor_label,
+            "by": ui.user_name(step.actor) if step.actor_id else step.actor_label,
             "note": step.note,
             "offer": ui.label(step.offer),
             "visit_on": step.visit_on,
@@ -97,7 +97,10 @@ def why_tier(customer: Customer) -> dict | None:
         return names.get(code, code) if code else ""
 
     floors = [
-        (_("tariff plan %(plan)s") % {"plan": explain["floors"]["plan"]["plan_code"] or ""}, explain["floors"]["plan"]["tier"]),
+        (
+            _("tariff plan %(plan)s") % {"plan": explain["floors"]["plan"]["plan_code"] or ""},
+            explain["floors"]["plan"]["tier"],
+        ),
         (_("group key person"), explain["floors"]["key_person"]["tier"]),
         (_("cross-region move-in"), explain["floors"]["transfer"]["tier"]),
         (_("staff override"), explain["override"]["tier"]),

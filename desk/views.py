@@ -328,6 +328,10 @@ def customers_of(manager: AccountManager, user, params) -> tuple[CustomerFilterF
         q=filters.get("q", ""),
     )
     page = Paginator(qs, CUSTOMERS_PER_PAGE).get_page(params.get("page"))
+    today = timezone.localdate()
+    page.object_list = list(page.object_list)
+    for customer in page.object_list:  # overdue customers read how late, not when the next item was due
+        customer.days_late = (today - customer.next_due).days if customer.next_due and customer.next_due < today else 0
     return form, page, urlencode(filters)
 
 

@@ -238,3 +238,84 @@ def test_the_query_count_does_not_grow_with_the_history(client, manager, django_
         counts[n] = len(captured.captured_queries)
     assert counts[2] == counts[200], counts
     print(f"customer page queries: {counts}")
+
+
+# --- names and labels --------------------------------------------------------------------------------------
+
+
+def test_a_chinese_name_is_family_name_first_in_every_language():
+    from core.ui import person_name
+
+    assert person_name("晓燕", "陈") == "陈晓燕"
+    assert person_name("婉婷", "欧阳") == "欧阳婉婷"
+    assert person_name("Anna", "Berg") == "Anna Berg"
+    assert person_name("王丽", "") == "王丽" and person_name("", "") == ""
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_the_managers_name_reads_family_name_first_on_the_desk_and_in_the_admin(client, manager, language):
+    # given: a manager whose login has the given name 晓燕 and the family name 陈, who is staff too
+    user = manager.user
+    user.first_name, user.last_name, user.is_staff = "晓燕", "陈", True
+    user.save()
+    client.force_login(user)
+    # then: "陈晓燕", never "晓燕 陈", on her desk and in the admin
+    for url in ("/dashboard/customers/", "/admin/"):
+        html = client.get(url, HTTP_ACCEPT_LANGUAGE=language).content.decode()
+        assert "陈晓燕" in html and "晓燕 陈" not in html, url
+
+
+def test_every_input_of_the_case_and_the_card_has_a_label_and_the_card_name_shows_once(client, manager):
+    # given: a member whose case was declined (the next step may be a home visit) and whose card data is collected
+    customer = member(manager=manager, name="黄婉婷")
+    a_case(customer, "declined")
+    client.force_login(manager.user)
+    client.post(f"/dashboard/customers/{customer.msisdn}/card/", {"action": "start"})
+    client.post(f"/dashboard/customers/{customer.msisdn}/card/", {"action": "collect", "card_name": "黄婉婷"})
+
+    # when
+    html = client.get(f"/dashboard/customers/{customer.msisdn}/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+
+    # then: the home-visit date has its label, and so has every other field of the page
+    case = section(html, "case")
+    assert re.search(r'<label class="field">上门拜访日期<input type="date" name="visit_on"></label>', case), case
+    for field in re.finditer(r"<(input|select|textarea)\b[^>]*>", html):
+        tag = field.group(0)
+        if 'type="hidden"' in tag:
+            continue
+        opened = html.rfind("<label", 0, field.start())
+        assert opened > html.rfind("</label>", 0, field.start()), f"no label around {tag}"
+    # the card being collected shows 卡面姓名 once: the form's field, not also the card's facts
+    assert section(html, "card").count("卡面姓名") == 1
+
+
+def test_an_overdue_customer_reads_days_late_in_the_list(client, manager):
+    # given: one member with an item 3 days overdue, one with an item due next week
+    late = member(manager=manager, name="逾期者")
+    Obligation.objects.create(
+        customer=late,
+        manager=manager,
+        kind="periodic_contact",
+        period="2026-11",
+        opened_on=dt.date(2026, 11, 1),
+        due_on=dt.date(2026, 12, 1),
+        status="overdue",
+        overdue_since=dt.date(2026, 12, 2),
+    )
+    later = member(manager=manager, name="按时者")
+    Obligation.objects.create(
+        customer=later,
+        manager=manager,
+        kind="periodic_contact",
+        period="2026-12",
+        opened_on=dt.date(2026, 12, 1),
+        due_on=dt.date(2026, 12, 10),
+    )
+    client.force_login(manager.user)
+    # when
+    html = client.get("/dashboard/customers/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    # then
+    row = html[html.index("逾期者") : html.index("</a>", html.index("逾期者"))]
+    assert "逾期 3 天" in row and "下次到期" not in row
+    row = html[html.index("按时者") : html.index("</a>", html.index("按时者"))]
+    assert "下次到期 12月10日" in row
