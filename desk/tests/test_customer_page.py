@@ -209,7 +209,7 @@ def test_the_tier_history_and_the_contact_timeline_are_paged_newest_first(client
     assert 'href="?th=2#tier-history"' in tiers
     timeline = section(html, "trail")
     assert timeline.count('class="contact"') == 10 and "通话 22" in timeline and "通话 12" not in timeline
-    assert "24 contacts" not in timeline and "23 contacts" in timeline
+    assert '<span class="count">23</span>' in timeline
 
     html = page(client, customer, tp=3)
     timeline = section(html, "trail")
@@ -234,7 +234,7 @@ def test_the_query_count_does_not_grow_with_the_history(client, manager, django_
         client.force_login(manager.user)
         with django_assert_max_num_queries(CUSTOMER_PAGE_MAX_QUERIES) as captured:
             html = page(client, customer)
-        assert re.search(rf"{n} contacts?", html)
+        assert f'<span class="count">{n}</span>' in section(html, "trail")
         counts[n] = len(captured.captured_queries)
     assert counts[2] == counts[200], counts
     print(f"customer page queries: {counts}")
