@@ -380,11 +380,6 @@ def card_in_progress(customer: Customer) -> MembershipCard | None:
     return MembershipCard.objects.filter(customer=customer).exclude(state=CardState.RECEIVED).first()
 
 
-def contact_trail(customer: Customer, *, limit: int = 50) -> QuerySet:
-    """Her latest contacts (the customer page's trail)."""
-    return ContactLog.objects.filter(customer=customer).select_related("manager", "logged_by")[:limit]
-
-
 def contact_timeline(customer: Customer) -> QuerySet:
     """All her contacts, the latest first (the customer page pages them)."""
     return ContactLog.objects.filter(customer=customer).select_related("manager").order_by("-occurred_at", "-id")
