@@ -545,6 +545,8 @@ def demo_retention_load(*, as_of: dt.date, seed: int = 1) -> dict[str, int]:
 # Calls a year per tier (a quarterly call for silver, every other month for gold, monthly for diamond), besides the
 # greetings of the festivals (SMS).
 DEMO_RATED_MONTHS = 13  # a year of tier history: the month-end snapshots of the last 12 months have members
+# Members closing in each past month: about 1.5 % a year, under the 2 % target (this month's breach: DEMO_CLOSED_SHARE).
+DEMO_MONTHLY_CLOSED_SHARE = 0.0013
 DEMO_CALLS_A_YEAR = {"diamond": 12, "gold": 6, "silver": 4}
 DEMO_GREETINGS = ((2, 10, "春节问候短信"), (9, 25, "中秋问候短信"))
 DEMO_CALL_NOTES = (
@@ -604,6 +606,33 @@ def _logged_by(customer_id: int, manager_id: int, users: dict[int, int]) -> dict
 def _at(rng: random.Random, day: dt.date) -> dt.datetime:
     """A working hour of `day`."""
     return at_club_time(day, rng.randrange(9, 18), rng.randrange(60))
+
+
+def demo_closures_in_month(*, month: dt.date, as_of: dt.date, seed: int = 1) -> int:
+    """A few members ask to close and close their numbers during a past month (most voluntarily, some for arrears),
+    right after that month's rating and before the next: the churn report has a rate for every month of the year, not only this one.
+    Through the lifecycle service, as production records a closure (churn record, tier removed at once)."""
+    rng = random.Random(seed * 1000 + month.year * 12 + month.month)
+    members = list(
+        CustomerTier.objects.filter(tier__isnull=False, customer__status="active")
+        .order_by("customer_id")
+        .values_list("customer_id", flat=True)
+    )
+    picked = rng.sample(members, k=min(len(members), round(len(members) * DEMO_MONTHLY_CLOSED_SHARE)))
+    last = min(dates.month_end(month), as_of - dt.timedelta(days=1))
+    for customer in Customer.objects.filter(pk__in=picked).order_by("pk"):
+        asked = month + dt.timedelta(days=rng.randrange(5, max(6, (last - month).days - 3)))
+        retention_services.customer_lifecycle(
+            customer=customer, action="request_closure", at=_at(rng, min(asked, last)), source="seed_demo"
+        )
+        retention_services.customer_lifecycle(
+            customer=customer,
+            action="close",
+            kind="arrears" if rng.random() < 0.25 else "voluntary",
+            at=_at(rng, min(asked + dt.timedelta(days=3), last)) + dt.timedelta(hours=1),
+            source="seed_demo",
+        )
+    return len(picked)
 
 
 def demo_contacts_load(*, as_of: dt.date, seed: int = 1) -> dict[str, int]:

@@ -63,7 +63,7 @@ class Command(BaseCommand):
             logins = demo.demo_users_create()
         self.stdout.write(f"  ({time.monotonic() - started:.1f} s)")
         rating = time.monotonic()
-        self._rate(on)
+        self._rate(on, seed)
         self.stdout.write(f"  ({time.monotonic() - rating:.1f} s)")
         self._lap = time.monotonic()
         self._report("contact history", demo.demo_contacts_load(as_of=on, seed=seed))
@@ -82,24 +82,27 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo logins (also in {path}):")
         self.stdout.write(text)
 
-    def _rate(self, on: dt.date) -> None:
+    def _rate(self, on: dt.date, seed: int) -> None:
         """Rate the last year month by month, so the demo opens with a year of tier history (the churn report's
-        month-end snapshots have a line). Only the last two runs are followed up (benefits, assignments, deadlines):
+        month-end snapshots have a line), with a few closures in each month. Only the last two runs are followed up (benefits, assignments, deadlines):
         the older ones are marked followed up by the pipeline itself (skipped: a later run was followed up)."""
         policy = tier_services.default_policy()
         month = on.replace(day=1)
         if on < tier_rules.evaluation_date(month, policy.run_day):
             month = add_months(month, -1)
         history = []
+        closed = 0
         for n in range(demo.DEMO_RATED_MONTHS - 1, 1, -1):
             run, _ = tier_services.tier_run_start(
                 month=add_months(month, -n), policy=policy, force=True, dispatch=False
             )
             history.append(tier_services.tier_run_execute(run=run, follow_up=False))
+            closed += demo.demo_closures_in_month(month=run.month, as_of=on, seed=seed)
         if history:
             changed = sum(sum(v for k, v in r.counts.items() if k != "unchanged") for r in history)
             self.stdout.write(
-                f"  rating runs {history[0].month:%Y-%m} to {history[-1].month:%Y-%m}: {changed} tier changes"
+                f"  rating runs {history[0].month:%Y-%m} to {history[-1].month:%Y-%m}: {changed} tier changes, "
+                f"{closed} members closed"
             )
         for m in (add_months(month, -1), month):
             run, _ = tier_services.tier_run_start(month=m, policy=policy, force=True, dispatch=False)
@@ -108,8 +111,9 @@ class Command(BaseCommand):
             run = tier_services.tier_run_execute(run=run, follow_up=False)
             # made on the run's evaluation date for last month (its contact history follows), on `on` for this one
             monthly_pipeline(run_id=run.pk, on=on if m == month else run.evaluation_date)
+            closed = demo.demo_closures_in_month(month=m, as_of=on, seed=seed) if m != month else 0
             counts = ", ".join(f"{k} {v}" for k, v in run.counts.items() if v)
-            self.stdout.write(f"  rating run {m:%Y-%m}: {counts}")
+            self.stdout.write(f"  rating run {m:%Y-%m}: {counts}" + (f"; {closed} members closed" if closed else ""))
         for run in history:
             monthly_pipeline(run_id=run.pk, on=on)  # skipped: marked followed up, never queued later
 
