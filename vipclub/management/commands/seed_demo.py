@@ -113,7 +113,7 @@ class Command(BaseCommand):
             monthly_pipeline(run_id=run.pk, on=on if m == month else run.evaluation_date)
             closed = demo.demo_closures_in_month(month=m, as_of=on, seed=seed) if m != month else 0
             counts = ", ".join(f"{k} {v}" for k, v in run.counts.items() if v)
-            self.stdout.write(f"  rating run {m:%Y-%m}: {counts}" + (f"; {closed} members closed" if closed else ""))
+            self.stdout.write(f"  rating run {m:%Y-%m}: {counts}" + (f"; closed {closed}" if closed else ""))
         for run in history:
             monthly_pipeline(run_id=run.pk, on=on)  # skipped: marked followed up, never queued later
 
