@@ -713,14 +713,15 @@ def demo_contacts_load(*, as_of: dt.date, seed: int = 1) -> dict[str, int]:
     return {"history": history, "closed": result["closed"], "left_late": left}
 
 
-def demo_week_load(*, as_of: dt.date, seed: int = 1) -> dict[str, int]:
+def demo_week_load(*, as_of: dt.date, at: dt.datetime, seed: int = 1) -> dict[str, int]:
     """This morning's work, after the daily job opened the month's items: most routine SMS of the week sent in the
-    morning batch, some of the month's calls made; the rest is the manager's queue."""
+    morning batch, some of the month's calls made; the rest is the manager's queue. `at`: now (seeded before 9 in
+    the morning, the work was done in the hour before)."""
     from managers.models import Obligation
 
     rng = random.Random(seed + 19)
     rows = []
-    morning = at_club_time(as_of, 8, 0)
+    morning = max(at_club_time(as_of), min(at_club_time(as_of, 8), at - dt.timedelta(hours=1)))
     users = {manager_id: user_id for _c, manager_id, user_id, _t in _served_members()}
     for pk, customer_id, manager_id, kind in (
         Obligation.objects.filter(

@@ -70,7 +70,7 @@ class Command(BaseCommand):
         # obligations due today, overdue ones, digests: the dashboard has a day
         result = daily_run(on=on, at=timezone.now())
         self._report(f"daily job {on}", {k: v for k, v in result["counts"].items() if v})
-        self._report("this morning", demo.demo_week_load(as_of=on, seed=seed))
+        self._report("this morning", demo.demo_week_load(as_of=on, at=timezone.now(), seed=seed))
         self._report("plans and work logs", demo.demo_plans_load(as_of=on))
         self._report("membership cards", demo.demo_cards_load(as_of=on, seed=seed))
         self._report("benefits", demo.demo_redemptions_load(as_of=on, seed=seed))
