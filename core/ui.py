@@ -1,6 +1,6 @@
-"""The UI kit the admin and the pages share: names in the page's language, the services' refusals in the user's
-language, and one server-rendered SVG chart helper (bars and lines: the numbers and coordinates, drawn by the
-templates — no JavaScript, no CDN). It knows no app: callers pass their rows, texts and labels."""
+"""The UI kit the admin and the pages share: names in the page's language, people's names in their own order, the
+services' refusals in the user's language, and one server-rendered SVG chart helper (bars and lines: the numbers and
+coordinates, drawn by the templates — no JavaScript, no CDN). It knows no app: callers pass their rows, texts and labels."""
 
 from collections.abc import Mapping
 from decimal import Decimal
@@ -26,6 +26,27 @@ def label(row) -> str:
     if isinstance(row, Mapping):
         return in_language(row["name_zh"], row["name_en"])
     return in_language(row.name_zh, row.name_en)
+
+
+def _is_chinese(text: str) -> bool:
+    """Whether the text holds a Chinese character (CJK ideographs, extension A, compatibility ideographs)."""
+    return any("\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" for ch in text)
+
+
+def person_name(given: str, family: str) -> str:
+    """A person's full name as people write it: a Chinese name family name first and without a space ("陈晓燕", not
+    "晓燕 陈"), in every language of the page; any other name given name first ("Anna Berg"). "" for none."""
+    given, family = (given or "").strip(), (family or "").strip()
+    if _is_chinese(given + family):
+        return f"{family}{given}"
+    return " ".join(part for part in (given, family) if part)
+
+
+def user_name(user) -> str:
+    """A login's name (person_name of its first and last name), else its username; "" for none."""
+    if user is None:
+        return ""
+    return person_name(getattr(user, "first_name", ""), getattr(user, "last_name", "")) or user.get_username()
 
 
 def domain_message(exc: DomainError, texts: Mapping | None = None, field_texts: Mapping | None = None, **params) -> str:

@@ -49,6 +49,7 @@ from retention.texts import move_message, reason_text
 from tiers import selectors as tier_selectors
 from tiers.models import Source
 
+from . import customer_page
 from .forms import (
     QUICK_RESULTS,
     BirthdayGiftForm,
@@ -286,6 +287,10 @@ def customers_of(manager: AccountManager, user, params) -> tuple[CustomerFilterF
         q=filters.get("q", ""),
     )
     page = Paginator(qs, CUSTOMERS_PER_PAGE).get_page(params.get("page"))
+    today = timezone.localdate()
+    page.object_list = list(page.object_list)
+    for customer in page.object_list:  # overdue customers read how late, not when the next item was due
+        customer.days_late = (today - customer.next_due).days if customer.next_due and customer.next_due < today else 0
     return form, page, urlencode(filters)
 
 
@@ -354,7 +359,11 @@ def customer_detail(request, msisdn: str):
         "tier_label": tier_name(tier) if tier else "",
         "tier_source": Source(tier["source"]).label if tier and tier["source"] in Source.values else "",
         "obligations": obligations,
-        "trail": selectors.contact_trail(customer, limit=50),
+        "case_section": customer_page.case_section(customer, editable=editable),
+        "gift_status": customer_page.gift_status(customer, today=today),
+        "why_tier": customer_page.why_tier(customer),
+        "tier_history": customer_page.tier_history_page(customer, request.GET.get(customer_page.TIER_HISTORY_PAGE)),
+        "trail": customer_page.timeline_page(customer, request.GET.get(customer_page.CONTACTS_PAGE)),
         "benefits": benefit_selectors.customer_benefits(customer=customer, on=today),
         "points": points_selectors.customer_points_panel(customer, on=today),
         "card": card,
@@ -659,11 +668,13 @@ def team_risk_section(managers: list[AccountManager]) -> dict:
 @require_POST
 @manager_required
 def case_move(request, case_id: int, *, manager: AccountManager):
-    """A quick move of one of the manager's open cases (the dashboard's buttons); back to the dashboard."""
+    """A quick move of one of the manager's open cases (the buttons of the dashboard and of the customer page); back
+    to the page it came from (`next`, on this site: the customer page's case), else to the dashboard."""
     case = retention_selectors.open_case_of_managers(case_id, [manager])
     if case is None:
         raise Http404("Not an open case of yours.")
-    back = reverse("managers:retention") + "#retention-cases"
+    back = safe_next(request, "")
+    back = f"{back}#case" if back else reverse("managers:retention") + "#retention-cases"
     form = CaseMoveForm(request.POST)
     if not form.is_valid():
         messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))

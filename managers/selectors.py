@@ -353,9 +353,18 @@ def card_in_progress(customer: Customer) -> MembershipCard | None:
     return MembershipCard.objects.filter(customer=customer).exclude(state=CardState.RECEIVED).first()
 
 
-def contact_trail(customer: Customer, *, limit: int = 50) -> QuerySet:
-    """Her latest contacts (the customer page's trail)."""
-    return ContactLog.objects.filter(customer=customer).select_related("manager", "logged_by")[:limit]
+def contact_timeline(customer: Customer) -> QuerySet:
+    """All her contacts, the latest first (the customer page pages them)."""
+    return ContactLog.objects.filter(customer=customer).select_related("manager").order_by("-occurred_at", "-id")
+
+
+def latest_birthday_gift(customer: Customer) -> Obligation | None:
+    """Her latest birthday-gift obligation, whatever its state (the customer page's gift status)."""
+    return (
+        Obligation.objects.filter(customer=customer, kind=ObligationKind.BIRTHDAY_GIFT)
+        .order_by("-due_on", "-id")
+        .first()
+    )
 
 
 def birthday_gift_of(*, customer: Customer, obligation_id: int) -> Obligation | None:

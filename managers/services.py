@@ -484,6 +484,50 @@ def notifications_read_all(*, actor, at: dt.datetime) -> int:
     return count
 
 
+@transaction.atomic
+def contacts_history_load(*, rows: list[dict], source: str, actor=None) -> dict[str, int]:
+    """A history of contacts at once (an import of past work, the demo club), set-based: each row `{customer_id,
+    manager_id, channel, outcome, occurred_at, note, closes}` is a contact; of the obligations its `closes` names,
+    those still open, opened by the contact's day, that the contact satisfies (rules.satisfies) are done at its time,
+    by it. A row may name who logged it (`logged_by_id`, default the actor) and where (`source`, default `source`).
+    Card obligations are left to their own actions. Bulk inserts and bulk updates in batches; one audit row.
+    Returns {"contacts": …, "closed": …}."""
+    if not rows:
+        return {"contacts": 0, "closed": 0}
+    logs = ContactLog.objects.bulk_create(
+        [
+            ContactLog(
+                customer_id=row["customer_id"],
+                manager_id=row.get("manager_id"),
+                channel=row["channel"],
+                outcome=row["outcome"],
+                note=row.get("note", ""),
+                occurred_at=row["occurred_at"],
+                logged_by_id=row.get("logged_by_id", actor.pk if getattr(actor, "pk", None) else None),
+                source=row.get("source", source),
+            )
+            for row in rows
+        ],
+        batch_size=2000,
+    )
+    closer = {pk: log for row, log in zip(rows, logs, strict=True) for pk in row.get("closes", ())}
+    closed = []
+    ids = list(closer)
+    for start in range(0, len(ids), 2000):
+        for obligation in Obligation.objects.filter(pk__in=ids[start : start + 2000], status__in=OPEN_STATES):
+            log = closer[obligation.pk]
+            day = timezone.localdate(log.occurred_at)
+            if obligation.kind in CARD_OBLIGATIONS or obligation.opened_on > day:
+                continue
+            if not rules.satisfies(obligation.kind, log.channel, log.outcome):
+                continue
+            obligation.status, obligation.done_at, obligation.done_by = ObligationStatus.DONE, log.occurred_at, log
+            closed.append(obligation)
+    Obligation.objects.bulk_update(closed, ["status", "done_at", "done_by"], batch_size=500)
+    record(actor=actor, action="contacts_history_loaded", target=logs[0], source=source, contacts=len(logs))
+    return {"contacts": len(logs), "closed": len(closed)}
+
+
 def _open(customer: Customer, kind: str, period: str, on: dt.date, due: dt.date) -> Obligation | None:
     manager = active_manager_of(customer)
     if manager is None:

@@ -4,7 +4,7 @@ import datetime as dt
 from dataclasses import asdict
 from decimal import Decimal
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncMonth
 
 from core.errors import InvalidInput, NotFoundError
@@ -93,6 +93,12 @@ def open_cases_count(managers: list[AccountManager]) -> int:
 
 def open_case_of_managers(case_id: int, managers: list[AccountManager]) -> RetentionCase | None:
     return _open_cases(managers).filter(pk=case_id).first()
+
+
+def customer_case(customer: Customer) -> RetentionCase | None:
+    """Her open retention case, else her latest closed one, with its steps (the customer page; two queries)."""
+    cases = _with_history(RetentionCase.objects.filter(customer=customer))
+    return cases.order_by(F("closed_at").desc(nulls_first=True), "-opened_at", "-id").first()
 
 
 # --- the risk list ---------------------------------------------------------------------------------------

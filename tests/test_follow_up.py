@@ -14,7 +14,7 @@ from points.models import PointsAccount
 from retention.models import RiskScore
 from tiers.models import RatingRun
 from tiers.tests.helpers import population, run_month
-from vipclub import pipeline
+from vipclub import demo, pipeline
 from vipclub.models import InboundEvent
 
 from .test_commands import AS_OF, run, var_dir  # noqa: F401  (var_dir is a fixture)
@@ -50,10 +50,12 @@ def test_the_seed_queues_no_follow_up_it_ran_and_a_replay_of_its_follow_ups_chan
     with django_capture_on_commit_callbacks(execute=True):
         run("seed_demo", "--customers", "60", "--as-of", AS_OF.isoformat(), "--seed", "7")
     runs = list(RatingRun.objects.filter(dry_run=False).order_by("month"))
-    assert len(runs) == 2
-    # then the seed ran each run's follow-up itself and left none in the queue for the first worker
+    assert len(runs) == demo.DEMO_RATED_MONTHS  # a year of tier history
+    # then the seed ran the last two runs' follow-ups itself, marked the older ones followed up (skipped: a later
+    # run was), and left none in the queue for the first worker
     assert queued_follow_ups == []
-    assert all(r.pipeline_done_at and r.pipeline_steps == [s.__name__ for s in pipeline.STEPS] for r in runs)
+    assert all(r.pipeline_done_at and r.pipeline_steps == [s.__name__ for s in pipeline.STEPS] for r in runs[-2:])
+    assert all(r.pipeline_done_at and r.pipeline_steps == [] for r in runs[:-2])
     before = ledger_state()
     assert before["entries"] > 0 and before["risk"]
     assert {as_of for *_, as_of in before["risk"]} == {AS_OF}

@@ -418,6 +418,16 @@ def demo_club_load(club: DemoClub, *, log: Callable[[str], None] = lambda _: Non
 # Retention: closure requests, cases in every state, closures this month (the churn report has a month to show)
 # --------------------------------------------------------------------------------------------------------------
 
+
+def _months(first: dt.date, last: dt.date) -> list[dt.date]:
+    """The first days of the months from `first` to `last`, both included."""
+    months, month = [], first.replace(day=1)
+    while month <= last:
+        months.append(month)
+        month = dates.add_months(month, 1)
+    return months
+
+
 # Share of the members of each tier closed this month: diamond and gold above their 2 % yearly target (the churn
 # report shows a breach), silver well below.
 DEMO_CLOSED_SHARE = {"diamond": 0.03, "gold": 0.03, "silver": 0.012}
@@ -434,13 +444,14 @@ DEMO_RETAINED = 4
 
 
 def _demo_case_moves(case, *, to: str, at: dt.datetime, offers: list[str], rng: random.Random) -> None:
-    """Walk a case along the usual path up to `to` (contacted → offer made → …), an hour apart."""
+    """Walk a case along the usual path up to `to` (contacted → offer made → …), an hour apart, by her manager."""
+    actor = case.manager.user if case.manager_id else None
     for step, state in enumerate(retention_rules.USUAL_PATHS[to], start=1):
         when = at + dt.timedelta(hours=step)
         retention_services.case_transition(
             case=case,
             to=state,
-            actor=None,
+            actor=actor,
             source="seed_demo",
             at=when,
             offer=rng.choice(offers) if state == "offer_made" else "",
@@ -508,15 +519,369 @@ def demo_retention_load(*, as_of: dt.date, seed: int = 1) -> dict[str, int]:
             _demo_case_moves(case, to=to, at=case.opened_at, offers=offers, rng=rng)
             counts["retained" if to == "retained" else "open"] += 1
         members = members[n:]
-    # 拍照保有率 of the members of the first rated month (the demo has no 1 January with members)
+    # the month-end snapshots of the rated year (the churn report's line), 拍照保有率 of the members of 1 January
+    # (of the first rated month when the demo has no 1 January with members)
     first_run = RatingRun.objects.filter(dry_run=False, status="done").order_by("month").first()
     if first_run is not None and first_run.evaluation_date < month:
-        retention_services.snapshot_month(
-            month=dates.add_months(month, -1), base_date=first_run.evaluation_date, on=as_of, at=timezone.now()
-        )
+        first = max(first_run.month, dates.add_months(month, -12))
+        for snapshot_month in _months(first, dates.add_months(month, -1)):
+            base = dt.date(snapshot_month.year, 1, 1)
+            retention_services.snapshot_month(
+                month=snapshot_month,
+                base_date=base if base >= first_run.evaluation_date else first_run.evaluation_date,
+                on=as_of,
+                at=timezone.now(),
+            )
     daily_run(on=as_of, at=timezone.now())  # again (idempotent): the retention contacts due by today are overdue now
     counts["at_risk"] = retention_services.risk_refresh(on=as_of)
     return counts
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The desk's work: a year of contacts, the last weeks' obligations done (most on time, a few late per manager),
+# service plans and work logs to review, cards at each stage, benefit redemptions
+# --------------------------------------------------------------------------------------------------------------
+
+# Calls a year per tier (a quarterly call for silver, every other month for gold, monthly for diamond), besides the
+# greetings of the festivals (SMS).
+DEMO_RATED_MONTHS = 13  # a year of tier history: the month-end snapshots of the last 12 months have members
+# Members closing in each past month: about 1.5 % a year, under the 2 % target (this month's breach: DEMO_CLOSED_SHARE).
+DEMO_MONTHLY_CLOSED_SHARE = 0.0013
+DEMO_CALLS_A_YEAR = {"diamond": 12, "gold": 6, "silver": 4}
+DEMO_GREETINGS = ((2, 10, "春节问候短信"), (9, 25, "中秋问候短信"))
+DEMO_CALL_NOTES = (
+    "",
+    "",
+    "",
+    "客户对当前套餐满意",
+    "提醒积分年底到期，建议兑换",
+    "介绍会员权益：机场贵宾厅",
+    "询问国际漫游资费，已发送资费说明",
+    "客户反映家里信号弱，已报网络部门",
+    "约下周到营业厅办理副卡",
+    "客户出差中，稍后回电",
+    "推荐宽带融合套餐，客户考虑中",
+    "核对账单，客户无异议",
+)
+# How many past-due items each manager is left late with (the rest was done, most on time).
+DEMO_LATE_PER_MANAGER = (2, 6)
+DEMO_ON_TIME = 0.92
+# Share of this week's routine SMS already sent in the morning batch, and of this month's calls already made.
+DEMO_SMS_SENT = 0.6
+DEMO_CALLS_MADE = 0.3
+# The stages of the cards of each manager's members (how many of each), and the actions that reach them.
+DEMO_CARD_STAGES = (
+    ("collecting", 1, ()),
+    ("collected", 1, ("collect",)),
+    ("at_maker", 2, ("collect", "send_to_maker")),
+    ("arrived", 1, ("collect", "send_to_maker", "arrive")),
+    ("mailed", 1, ("collect", "send_to_maker", "arrive", "deliver:mail")),
+    ("awaiting_pickup", 1, ("collect", "send_to_maker", "arrive", "deliver:self_pickup")),
+    ("door_delivery", 1, ("collect", "send_to_maker", "arrive", "deliver:door")),
+    ("received", 3, ("collect", "send_to_maker", "arrive", "deliver:mail", "receive")),
+)
+DEMO_REDEEMING = 0.08  # share of the members who used a lounge this period
+DEMO_LOUNGES = (("lounge_airport", "贵宾厅-白云T2"), ("lounge_train_province", "高铁贵宾厅-广州南"))
+
+
+def _served_members() -> list[tuple[int, int, int, str]]:
+    """(customer id, manager id, manager's user id, tier code) of every member an account manager serves now."""
+    return list(
+        Assignment.objects.filter(ended_on__isnull=True, customer__tier_state__tier__isnull=False)
+        .order_by("customer_id")
+        .values_list("customer_id", "manager_id", "manager__user_id", "customer__tier_state__tier__code")
+    )
+
+
+def _logged_by(customer_id: int, manager_id: int, users: dict[int, int]) -> dict:
+    """A contact with the member by her manager, logged on the dashboard (as a real club's trail is)."""
+    return {
+        "customer_id": customer_id,
+        "manager_id": manager_id,
+        "logged_by_id": users.get(manager_id),
+        "source": "dashboard",
+    }
+
+
+def _at(rng: random.Random, day: dt.date) -> dt.datetime:
+    """A working hour of `day`."""
+    return at_club_time(day, rng.randrange(9, 18), rng.randrange(60))
+
+
+def demo_closures_in_month(*, month: dt.date, as_of: dt.date, seed: int = 1) -> int:
+    """A few members ask to close and close their numbers during a past month (most voluntarily, some for arrears),
+    right after that month's rating and before the next: the churn report has a rate for every month of the year, not only this one.
+    Through the lifecycle service, as production records a closure (churn record, tier removed at once)."""
+    rng = random.Random(seed * 1000 + month.year * 12 + month.month)
+    members = list(
+        CustomerTier.objects.filter(tier__isnull=False, customer__status="active")
+        .order_by("customer_id")
+        .values_list("customer_id", flat=True)
+    )
+    picked = rng.sample(members, k=min(len(members), round(len(members) * DEMO_MONTHLY_CLOSED_SHARE)))
+    last = min(dates.month_end(month), as_of - dt.timedelta(days=1))
+    for customer in Customer.objects.filter(pk__in=picked).order_by("pk"):
+        asked = month + dt.timedelta(days=rng.randrange(5, max(6, (last - month).days - 3)))
+        retention_services.customer_lifecycle(
+            customer=customer, action="request_closure", at=_at(rng, min(asked, last)), source="seed_demo"
+        )
+        retention_services.customer_lifecycle(
+            customer=customer,
+            action="close",
+            kind="arrears" if rng.random() < 0.25 else "voluntary",
+            at=_at(rng, min(asked + dt.timedelta(days=3), last)) + dt.timedelta(hours=1),
+            source="seed_demo",
+        )
+    return len(picked)
+
+
+def demo_contacts_load(*, as_of: dt.date, seed: int = 1) -> dict[str, int]:
+    """A year of contacts of the served members (calls by tier, festival greetings), then the obligations due before
+    `as_of` done by a contact — most by their due date, a few late — except a few per manager left overdue. Set-based:
+    one contacts_history_load (bulk inserts, bulk updates)."""
+    from managers.models import Obligation
+
+    rng = random.Random(seed + 17)
+    start = as_of - dt.timedelta(days=365)
+    rows: list[dict] = []
+    members = _served_members()
+    for customer_id, manager_id, user_id, tier in members:
+        by = _logged_by(customer_id, manager_id, {manager_id: user_id})
+        calls = DEMO_CALLS_A_YEAR.get(tier, 4)
+        for i in range(calls):
+            day = start + dt.timedelta(days=int(365 * (i + rng.random()) / calls))
+            if day >= as_of - dt.timedelta(days=35):
+                continue  # the last weeks' contacts close obligations (below)
+            outcome = rng.choices(["reached", "no_answer", "powered_off"], weights=[86, 10, 4])[0]
+            at = _at(rng, day)
+            base = {**by, "occurred_at": at}
+            rows.append({**base, "channel": "call", "outcome": outcome, "note": rng.choice(DEMO_CALL_NOTES)})
+            if outcome != "reached":  # not reached: an SMS the same day, a call again two days later
+                rows.append(
+                    {**base, "channel": "sms", "outcome": "no_answer", "occurred_at": at + dt.timedelta(hours=1)}
+                )
+                again = _at(rng, day + dt.timedelta(days=2))
+                rows.append({**base, "channel": "call", "outcome": "reached", "occurred_at": again})
+        for month, day_of_month, note in DEMO_GREETINGS:
+            day = dt.date(
+                as_of.year - (1 if (month, day_of_month) >= (as_of.month, as_of.day) else 0), month, day_of_month
+            )
+            if day >= start:
+                sent = at_club_time(day, 9, rng.randrange(30))
+                rows.append({**by, "occurred_at": sent, "channel": "sms", "outcome": "reached", "note": note})
+    history = len(rows)
+
+    due = list(
+        Obligation.objects.filter(status__in=["open", "overdue"], due_on__lt=as_of)
+        .exclude(
+            kind__in=[
+                "birthday_gift",
+                "card_pickup_notice",
+                "card_receipt_check",
+                "card_pickup_reminder",
+                "card_door_delivery",
+            ]
+        )
+        .order_by("manager_id", "due_on", "id")
+        .values_list("pk", "customer_id", "manager_id", "opened_on", "due_on")
+    )
+    by_manager: dict[int, list] = {}
+    for item in due:
+        by_manager.setdefault(item[2], []).append(item)
+    users = {manager_id: user_id for _c, manager_id, user_id, _t in members}
+    left = 0
+    for items in by_manager.values():
+        rng.shuffle(items)
+        late = min(len(items), rng.randint(*DEMO_LATE_PER_MANAGER))
+        left += late
+        for pk, customer_id, manager_id, opened_on, due_on in items[late:]:
+            if rng.random() < DEMO_ON_TIME or due_on >= as_of - dt.timedelta(days=1):
+                day = opened_on + dt.timedelta(days=rng.randrange(max(1, (due_on - opened_on).days + 1)))
+            else:  # done, but late
+                day = min(as_of - dt.timedelta(days=1), due_on + dt.timedelta(days=rng.randrange(1, 6)))
+            rows.append(
+                {
+                    **_logged_by(customer_id, manager_id, users),
+                    "occurred_at": _at(rng, day),
+                    "channel": "call",
+                    "outcome": "reached",
+                    "note": rng.choice(DEMO_CALL_NOTES),
+                    "closes": [pk],
+                }
+            )
+    result = manager_services.contacts_history_load(rows=rows, source="seed_demo")
+    return {"history": history, "closed": result["closed"], "left_late": left}
+
+
+def demo_week_load(*, as_of: dt.date, at: dt.datetime, seed: int = 1) -> dict[str, int]:
+    """This morning's work, after the daily job opened the month's items: most routine SMS of the week sent in the
+    morning batch, some of the month's calls made; the rest is the manager's queue. `at`: now (seeded before 9 in
+    the morning, the work was done in the hour before)."""
+    from managers.models import Obligation
+
+    rng = random.Random(seed + 19)
+    rows = []
+    morning = max(at_club_time(as_of), min(at_club_time(as_of, 8), at - dt.timedelta(hours=1)))
+    users = {manager_id: user_id for _c, manager_id, user_id, _t in _served_members()}
+    for pk, customer_id, manager_id, kind in (
+        Obligation.objects.filter(
+            status="open", opened_on__lte=as_of, due_on__gte=as_of, kind__in=["routine_sms", "periodic_contact"]
+        )
+        .order_by("id")
+        .values_list("pk", "customer_id", "manager_id", "kind")
+    ):
+        if kind == "routine_sms" and rng.random() < DEMO_SMS_SENT:
+            rows.append(
+                {
+                    **_logged_by(customer_id, manager_id, users),
+                    "channel": "sms",
+                    "outcome": "no_answer",
+                    "occurred_at": morning + dt.timedelta(seconds=rng.randrange(600)),
+                    "closes": [pk],
+                    "note": "月度关怀短信",
+                }
+            )
+        elif kind == "periodic_contact" and rng.random() < DEMO_CALLS_MADE:
+            rows.append(
+                {
+                    **_logged_by(customer_id, manager_id, users),
+                    "channel": "call",
+                    "outcome": "reached",
+                    "occurred_at": morning + dt.timedelta(minutes=rng.randrange(10, 60)),
+                    "closes": [pk],
+                    "note": rng.choice(DEMO_CALL_NOTES),
+                }
+            )
+    # a call that reached the member closes her routine call too
+    calls = {row["customer_id"]: row for row in rows if row["channel"] == "call"}
+    for pk, customer_id in Obligation.objects.filter(
+        status="open", kind="routine_call", customer_id__in=list(calls)
+    ).values_list("pk", "customer_id"):
+        calls[customer_id]["closes"].append(pk)
+    return manager_services.contacts_history_load(rows=rows, source="seed_demo")
+
+
+def demo_plans_load(*, as_of: dt.date) -> dict[str, int]:
+    """Each manager's plans (the year's and last week's approved, this month's and this week's submitted for review)
+    and her work log of the last two weeks' working days (the older ones reviewed, the last three waiting)."""
+    from managers.models import AccountManager
+
+    supervisor = get_user_model().objects.filter(username="supervisor").first()
+    counts = {"plans": 0, "work_logs": 0}
+    week = as_of - dt.timedelta(days=as_of.weekday())
+    reviewed_at = at_club_time(as_of - dt.timedelta(days=1), 17)
+    for manager in AccountManager.objects.filter(supervisor=supervisor).order_by("employee_no"):
+        region = manager.region.name
+        plans = (
+            (
+                "year",
+                as_of.replace(month=1, day=1),
+                f"{as_of.year} 年{region}分公司 VIP 服务计划：钻石卡客户每月回访，金卡客户双月回访，"
+                "银卡客户季度回访；全年保有率不低于 98%；生日关怀 100% 覆盖。",
+                True,
+            ),
+            ("week", week - dt.timedelta(days=7), "上周：完成新入会客户首次联系；跟进两位申请销户客户。", True),
+            (
+                "month",
+                as_of.replace(day=1),
+                f"{as_of:%m} 月：年底积分到期提醒；钻石卡客户年终回访；制卡进度跟踪；挽留个案逐一上门。",
+                False,
+            ),
+            ("week", week, "本周：逾期事项清零；本周生日客户礼品确认；挽留个案回访。", False),
+        )
+        for scope, period_start, content, approve in plans:
+            plan = manager_services.service_plan_save(
+                manager=manager, scope=scope, period_start=period_start, content=content, submit=True
+            )
+            if approve and supervisor is not None:
+                manager_services.service_plan_review(
+                    plan=plan, approve=True, at=reviewed_at, comment="同意，按计划执行。", actor=supervisor
+                )
+            counts["plans"] += 1
+        days = [as_of - dt.timedelta(days=n) for n in range(1, 15)]
+        working = [d for d in days if d.weekday() < 5][:8]
+        for i, day in enumerate(working):
+            log = manager_services.work_log_save(
+                manager=manager,
+                date=day,
+                content=f"回访客户 {6 + i % 5} 位，短信关怀 {20 + i * 3} 条；跟进制卡与挽留个案。",
+            )
+            if i >= 3 and supervisor is not None:
+                manager_services.work_log_review(log=log, comment="已阅。", at=reviewed_at, actor=supervisor)
+            counts["work_logs"] += 1
+    return counts
+
+
+def demo_cards_load(*, as_of: dt.date, seed: int = 1) -> dict[str, int]:
+    """Membership cards at each stage for each manager's members, moved along by the card services (a few dozen)."""
+    from managers.models import AccountManager, MembershipCard
+
+    rng = random.Random(seed + 23)
+    with_card = set(MembershipCard.objects.values_list("customer_id", flat=True))
+    by_manager: dict[int, list[int]] = {}
+    for customer_id, manager_id, _user, _tier in _served_members():
+        if customer_id not in with_card:
+            by_manager.setdefault(manager_id, []).append(customer_id)
+    customers = Customer.objects.in_bulk([c for ids in by_manager.values() for c in ids])
+    managers = AccountManager.objects.in_bulk(list(by_manager))
+    count = 0
+    for manager_id, ids in sorted(by_manager.items()):
+        picked = iter(rng.sample(ids, k=min(len(ids), sum(n for _s, n, _a in DEMO_CARD_STAGES))))
+        for _stage, n, actions in DEMO_CARD_STAGES:
+            for _ in range(n):
+                customer = customers.get(next(picked, None))
+                if customer is None:
+                    break
+                actor = managers[manager_id].user
+                card = manager_services.card_start(customer=customer, actor=actor)
+                day = as_of - dt.timedelta(days=2 * len(actions) + 1)
+                for action in actions:
+                    action, _, mode = action.partition(":")
+                    day = min(day + dt.timedelta(days=rng.randrange(1, 3)), as_of)
+                    card = manager_services.card_advance(
+                        card=card,
+                        action=action,
+                        on=day,
+                        delivery_mode=mode,
+                        agreed_date=as_of + dt.timedelta(days=2) if mode == "door" else None,
+                        address=f"{managers[manager_id].region.name}市天河路 {rng.randrange(1, 400)} 号"
+                        if action in ("collect", "deliver")
+                        else "",
+                        card_name=customer.name if action == "collect" else "",
+                        at=_at(rng, day),
+                        actor=actor,
+                    )
+                count += 1
+    return {"cards": count}
+
+
+def demo_redemptions_load(*, as_of: dt.date, seed: int = 1) -> dict[str, int]:
+    """Some members used a lounge this period (through the benefits service; a refusal is skipped)."""
+    from benefits import selectors as benefit_selectors
+    from benefits import services as benefit_services
+    from core.errors import DomainError
+
+    rng = random.Random(seed + 29)
+    members = [m for m in _served_members() if rng.random() < DEMO_REDEEMING]
+    customers = Customer.objects.in_bulk([m[0] for m in members])
+    benefits = {code: benefit_selectors.benefit_get(code=code) for code, _ in DEMO_LOUNGES}
+    made = 0
+    for customer_id, *_ in members:
+        code, place = rng.choice(DEMO_LOUNGES)
+        day = max(as_of.replace(day=1), as_of - dt.timedelta(days=rng.randrange(0, 4)))
+        try:
+            benefit_services.benefit_redeem(
+                customer=customers[customer_id],
+                benefit=benefits[code],
+                reference=f"{place}-{customer_id}",
+                at=_at(rng, day),
+                on=day,
+                idempotency_key=f"seed-demo-{code}-{customer_id}",
+            )
+        except DomainError:
+            continue
+        made += 1
+    return {"redemptions": made}
 
 
 def new_password(length: int = 14) -> str:

@@ -61,25 +61,49 @@ class Command(BaseCommand):
         with transaction.atomic():
             demo.demo_club_load(club, log=self.stdout.write)
             logins = demo.demo_users_create()
-        self._rate(on)
-        self._contact_history(on)
+        self.stdout.write(f"  ({time.monotonic() - started:.1f} s)")
+        rating = time.monotonic()
+        self._rate(on, seed)
+        self.stdout.write(f"  ({time.monotonic() - rating:.1f} s)")
+        self._lap = time.monotonic()
+        self._report("contact history", demo.demo_contacts_load(as_of=on, seed=seed))
         # obligations due today, overdue ones, digests: the dashboard has a day
         result = daily_run(on=on, at=timezone.now())
-        self.stdout.write(f"  daily job {on}: {', '.join(f'{k} {v}' for k, v in result['counts'].items() if v)}")
+        self._report(f"daily job {on}", {k: v for k, v in result["counts"].items() if v})
+        self._report("this morning", demo.demo_week_load(as_of=on, at=timezone.now(), seed=seed))
+        self._report("plans and work logs", demo.demo_plans_load(as_of=on))
+        self._report("membership cards", demo.demo_cards_load(as_of=on, seed=seed))
+        self._report("benefits", demo.demo_redemptions_load(as_of=on, seed=seed))
         retention = demo.demo_retention_load(as_of=on, seed=seed)
-        self.stdout.write(f"  retention: {', '.join(f'{k} {v}' for k, v in retention.items())}")
+        self._report("retention", retention)
         text = demo.demo_logins_text(logins, seed=seed)
         path = demo.demo_logins_write(text)
         self.stdout.write(self.style.SUCCESS(f"Demo club ready in {time.monotonic() - started:.1f} s."))
         self.stdout.write(f"Demo logins (also in {path}):")
         self.stdout.write(text)
 
-    def _rate(self, on: dt.date) -> None:
-        """Rate the last two months, so the demo opens with tiers and a tier history."""
+    def _rate(self, on: dt.date, seed: int) -> None:
+        """Rate the last year month by month, so the demo opens with a year of tier history (the churn report's
+        month-end snapshots have a line), with a few closures in each month. Only the last two runs are followed up (benefits, assignments, deadlines):
+        the older ones are marked followed up by the pipeline itself (skipped: a later run was followed up)."""
         policy = tier_services.default_policy()
         month = on.replace(day=1)
         if on < tier_rules.evaluation_date(month, policy.run_day):
             month = add_months(month, -1)
+        history = []
+        closed = 0
+        for n in range(demo.DEMO_RATED_MONTHS - 1, 1, -1):
+            run, _ = tier_services.tier_run_start(
+                month=add_months(month, -n), policy=policy, force=True, dispatch=False
+            )
+            history.append(tier_services.tier_run_execute(run=run, follow_up=False))
+            closed += demo.demo_closures_in_month(month=run.month, as_of=on, seed=seed)
+        if history:
+            changed = sum(sum(v for k, v in r.counts.items() if k != "unchanged") for r in history)
+            self.stdout.write(
+                f"  rating runs {history[0].month:%Y-%m} to {history[-1].month:%Y-%m}: {changed} tier changes, "
+                f"{closed} members closed"
+            )
         for m in (add_months(month, -1), month):
             run, _ = tier_services.tier_run_start(month=m, policy=policy, force=True, dispatch=False)
             # the follow-up here and now (managers assigned before the contact history below), not queued for a
@@ -87,25 +111,13 @@ class Command(BaseCommand):
             run = tier_services.tier_run_execute(run=run, follow_up=False)
             # made on the run's evaluation date for last month (its contact history follows), on `on` for this one
             monthly_pipeline(run_id=run.pk, on=on if m == month else run.evaluation_date)
+            closed = demo.demo_closures_in_month(month=m, as_of=on, seed=seed) if m != month else 0
             counts = ", ".join(f"{k} {v}" for k, v in run.counts.items() if v)
-            self.stdout.write(f"  rating run {m:%Y-%m}: {counts}")
+            self.stdout.write(f"  rating run {m:%Y-%m}: {counts}" + (f"; closed {closed}" if closed else ""))
+        for run in history:
+            monthly_pipeline(run_id=run.pk, on=on)  # skipped: marked followed up, never queued later
 
-    def _contact_history(self, on: dt.date) -> None:
-        """Most first contacts were made on time (a call, or an SMS then the first call); some were not."""
-        from django.utils import timezone
-
-        from managers import services as manager_services
-        from managers.models import Obligation
-
-        made = 0
-        for obligation in Obligation.objects.filter(kind="first_contact", due_on__lt=on).select_related("customer"):
-            if obligation.pk % 7 == 0:  # about one in seven is still waiting: the dashboard shows it overdue
-                continue
-            day = obligation.opened_on + dt.timedelta(days=1)
-            at = timezone.make_aware(dt.datetime.combine(day, dt.time(10, obligation.pk % 60)))
-            channel = "sms" if obligation.pk % 3 == 0 else "call"
-            manager_services.contact_log(
-                customer=obligation.customer, channel=channel, outcome="reached", occurred_at=at, source="demo"
-            )
-            made += 1
-        self.stdout.write(f"  contact history: {made} first contacts made")
+    def _report(self, what: str, counts: dict) -> None:
+        now = time.monotonic()
+        took, self._lap = now - getattr(self, "_lap", now), now
+        self.stdout.write(f"  {what}: {', '.join(f'{k} {v}' for k, v in counts.items())} ({took:.1f} s)")
