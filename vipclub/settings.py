@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "points",
     "managers",
     "retention",
+    "service",
     "desk",
     "partners",
     "vipclub",
