@@ -346,6 +346,9 @@ SPECTACULAR_SETTINGS = {
         "ObligationStatusEnum": "managers.models.ObligationStatus",
         "ObligationKindEnum": "managers.models.ObligationKind",
         "RetentionCaseStateEnum": "retention.models.CaseState",
+        "ComplaintStateEnum": "service.models.ComplaintState",
+        "ComplaintChannelEnum": "service.models.ComplaintChannel",
+        "ChannelEnum": "managers.models.Channel",  # the contact channels keep their name beside the complaint channels
     },
     # Every operation documents the errors DRF and core.api answer for any view, with the error shape.
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.schema.error_responses"],
