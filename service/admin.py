@@ -334,9 +334,9 @@ def category_chart(report: dict) -> dict:
 def rates_chart(rates: dict[int, dict]) -> dict:
     """On-time shares per month: acknowledged, replied, resolved."""
     series = [
-        ("ack_rate", _("acknowledged on time")),
-        ("reply_rate", _("replied on time")),
-        ("resolve_rate", _("resolved on time")),
+        ("ack_rate", _("acknowledged")),
+        ("reply_rate", _("replied to")),
+        ("resolve_rate", _("resolved")),
     ]
     lines = [
         {
