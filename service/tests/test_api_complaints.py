@@ -155,3 +155,19 @@ def test_list_filters_and_handover(api, branch, django_user_model):
         api.post(f"/api/v1/complaints/{first.pk}/handover/", {"owner": "colleague"}, format="json"), 400, "invalid"
     )
     assert set(error["fields"]) == {"note"}
+
+
+def test_the_list_costs_the_same_queries_for_few_and_many_complaints(branch, django_assert_max_num_queries):
+    # given a supervisor and 2, then 12 complaints of her branch
+    boss, manager, member = branch
+    client = client_for(boss)
+    for hour in range(2):
+        receive(member, at=club_time(FRIDAY, 8 + hour), by=manager.user)
+    client.get("/api/v1/complaints/")  # warm the role and content-type caches
+    with django_assert_max_num_queries(12) as few:
+        assert client.get("/api/v1/complaints/").json()["count"] == 2
+    for hour in range(10):
+        receive(member, at=club_time(FRIDAY, 10) + dt.timedelta(minutes=hour), by=manager.user)
+    # then the page of 12 costs no more queries than the page of 2
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert client.get("/api/v1/complaints/").json()["count"] == 12
