@@ -119,6 +119,7 @@ class ObligationKind(models.TextChoices):
     BIRTHDAY_GIFT = "birthday_gift", _("Birthday gift")
     HOLIDAY_GREETING = "holiday_greeting", _("Holiday greeting")
     RETENTION_CONTACT = "retention_contact", _("Retention contact")
+    COMPLAINT = "complaint", _("Complaint of a member")
 
 
 class ObligationStatus(models.TextChoices):

@@ -235,6 +235,29 @@ def retention_contacts_cancel(*, customer: Customer, periods: list[str]) -> int:
 
 
 @transaction.atomic
+def complaint_obligation_open(
+    *, customer: Customer, on: dt.date, period: str, due_on: dt.date, note: str = ""
+) -> Obligation | None:
+    """A member's complaint on her account manager's desk at once (DOMAIN §9): an obligation `complaint` due on
+    `due_on`, idempotent per period (the complaint). None when the customer has no account manager."""
+    obligation = _open(customer, ObligationKind.COMPLAINT, period, on, due_on)
+    if obligation is not None and note and obligation.note != note[:200]:
+        Obligation.objects.filter(pk=obligation.pk).update(note=note[:200])
+    return obligation
+
+
+@transaction.atomic
+def complaint_obligation_close(*, customer: Customer, period: str, at: dt.datetime, cancel: bool = False) -> int:
+    """The complaint's obligation is done (it was acknowledged) or no longer owed (`cancel`)."""
+    qs = Obligation.objects.filter(
+        customer=customer, kind=ObligationKind.COMPLAINT, period=period, status__in=OPEN_STATES
+    )
+    if cancel:
+        return qs.update(status=ObligationStatus.CANCELLED)
+    return qs.update(status=ObligationStatus.DONE, done_at=at)
+
+
+@transaction.atomic
 def customers_reassign(
     *, customer_ids: list[int], manager: AccountManager, on: dt.date, actor=None, reason: str = "reassigned"
 ) -> int:

@@ -497,6 +497,94 @@ def points_transfer(
     return Transfer(entry.pk, from_balance, to_balance)
 
 
+@dataclass(frozen=True)
+class Compensation:
+    entry_id: int
+    points: int
+    balance: int
+    replayed: bool = False
+
+
+@transaction.atomic
+def points_compensate(
+    *, customer: Customer, points: int, reference: str, idempotency_key: str, on: dt.date, actor=None
+) -> Compensation:
+    """Credit points to a customer as compensation (服务差错主动补偿, DOMAIN §9): an `adjust` entry with the caller's
+    reference (e.g. the complaint), into the customer's adjustment lot of `on`'s year (expiring as that year's points
+    do). Posts once per idempotency key: a replay returns the first answer. A frozen account may receive points."""
+    points = _check_points(points)
+    account = _lock(customer.pk)[customer.pk]
+    if stored := _stored(idempotency_key, kind=EntryKind.ADJUST, customer_id=customer.pk, amount=points):
+        return Compensation(stored.pk, stored.amount, stored.balance_after, replayed=True)
+    expires = rules.expires_on(on.year, points_policy().expiry_years)
+    balance = account.balance + points
+    entry = PointsEntry.objects.create(
+        customer=customer,
+        kind=EntryKind.ADJUST,
+        amount=points,
+        year=on.year,
+        reference=(reference or "")[:100],
+        idempotency_key=idempotency_key,
+        balance_after=balance,
+        detail=[{"year": on.year, "kind": LotKind.ADJUST, "expires_on": expires.isoformat(), "points": points}],
+        occurred_on=on,
+        created_at=Now(),
+        actor=actor_label(actor, max_length=40),
+    )
+    _credit_lot(customer_id=customer.pk, year=on.year, kind=LotKind.ADJUST, points=points, expires_on=expires)
+    PointsAccount.objects.filter(pk=account.pk).update(balance=F("balance") + points, updated_at=Now())
+    _changed(customer, entry)
+    return Compensation(entry.pk, points, balance)
+
+
+@transaction.atomic
+def points_compensation_reverse(
+    *, customer: Customer, compensation_key: str, reference: str, on: dt.date, actor=None
+) -> Compensation | None:
+    """Take back a compensation (its complaint was reopened): at most what it credited, from the lot it went to
+    first, then the oldest live lots; what the customer already spent stays spent (the balance never goes below 0).
+    Once per compensation (the reversal's key is `<key>:reverse`); None when there was no such compensation."""
+    account = _lock(customer.pk)[customer.pk]
+    original = PointsEntry.objects.filter(
+        idempotency_key=compensation_key, customer_id=customer.pk, kind=EntryKind.ADJUST
+    ).first()
+    if original is None:
+        return None
+    key = f"{compensation_key}:reverse"
+    if stored := PointsEntry.objects.filter(idempotency_key=key).first():
+        return Compensation(stored.pk, -stored.amount, stored.balance_after, replayed=True)
+    lots = _live_lots(customer.pk, on)
+    own = [lot for lot in lots if lot.kind == LotKind.ADJUST and lot.year == original.year]
+    ordered = own + [lot for lot in lots if lot not in own]
+    wanted, taken = original.amount, []
+    for lot in ordered:
+        if wanted <= 0:
+            break
+        n = min(lot.remaining, wanted)
+        if n > 0:
+            taken.append((lot, n))
+            wanted -= n
+    points = sum(n for _lot, n in taken)
+    balance = account.balance - points
+    entry = PointsEntry.objects.create(
+        customer=customer,
+        kind=EntryKind.ADJUST,
+        amount=-points,
+        reference=(reference or "")[:100],
+        idempotency_key=key,
+        balance_after=balance,
+        detail=_detail(taken),
+        occurred_on=on,
+        created_at=Now(),
+        actor=actor_label(actor, max_length=40),
+    )
+    if points:
+        _apply_take(taken)
+        PointsAccount.objects.filter(pk=account.pk).update(balance=F("balance") - points, updated_at=Now())
+        _changed(customer, entry)
+    return Compensation(entry.pk, points, balance)
+
+
 def _credit_lot(*, customer_id: int, year: int, kind: str, points: int, expires_on: dt.date) -> PointsLot:
     """Add points to the customer's lot of this year and kind (created when missing). The account is locked."""
     lot, created = PointsLot.objects.get_or_create(

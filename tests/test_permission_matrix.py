@@ -89,6 +89,20 @@ def club_world(django_user_model) -> SimpleNamespace:
             occurred_on=dt.date(2026, 9, 2),
             actor="test",
         )
+    from service.services import complaint_receive
+
+    complaints = {
+        key: complaint_receive(
+            customer=customer,
+            channel="hotline",
+            category="network",
+            text="matrix",
+            received_at=timezone.now() - dt.timedelta(hours=1),
+            received_by=manager_of.user,
+            actor=None,
+        )
+        for (key, customer), manager_of in zip(customers.items(), (e1, e3, e2), strict=True)
+    }
     run, _ = tier_services.tier_run_start(
         month=dt.date(2026, 9, 1), policy=None, dry_run=True, force=True, draft=None, dispatch=False
     )
@@ -104,6 +118,7 @@ def club_world(django_user_model) -> SimpleNamespace:
         customers=customers,
         cases=cases,
         redemptions=redemptions,
+        complaints=complaints,
         benefit=benefit,
         run=run,
     )
@@ -233,6 +248,39 @@ ENDPOINTS = [
             "reference": "matrix",
         },
     ),
+    Endpoint("GET", "/api/v1/complaints/?msisdn={msisdn}", "read", (S, M), target="list"),
+    Endpoint("GET", "/api/v1/complaints/{complaint}/", "read", (S, M), target="path"),
+    Endpoint(
+        "POST",
+        "/api/v1/complaints/",
+        "events:write",
+        (S, M),
+        target="body",
+        body=lambda w, c: {
+            "msisdn": c,
+            "channel": "hotline",
+            "category": "billing",
+            "text": "matrix",
+            "received_at": "2026-11-13T09:00:00+08:00",
+        },
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/complaints/{complaint}/transition/",
+        "events:write",
+        (S, M),
+        target="path",
+        body=lambda w, c: {"to": "acknowledged", "note": "matrix"},
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/complaints/{complaint}/handover/",
+        "events:write",
+        (S, M),
+        target="path",
+        body=lambda w, c: {"owner": "gz-boss", "note": "matrix"},
+    ),
+    Endpoint("GET", "/api/v1/reports/complaints/?year=2026&region={region}", "read", (S,), target="region"),
     Endpoint("GET", "/api/v1/webhook-endpoints/", "webhooks:manage"),
     Endpoint("POST", "/api/v1/webhook-endpoints/", "webhooks:manage", body=lambda w, c: {"url": "https://10.0.0.1/"}),
     Endpoint("GET", "/api/v1/webhook-endpoints/{webhook}/", "webhooks:manage"),
@@ -314,6 +362,7 @@ def request(client, world, endpoint: Endpoint, target: str | None):
         "redemption": world.redemptions[target].pk if target in world.redemptions else 999_999,
         "region": customer.region.code,
         "run": world.run.pk,
+        "complaint": world.complaints[target].pk if target in world.complaints else 999_999,
         "webhook": world.webhook.pk,
     }
     path = endpoint.path.format(**values)

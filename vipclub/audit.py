@@ -43,6 +43,7 @@ AUDITED = (
     ("retention", "RetentionOffer"),
     ("retention", "ChurnTarget"),
     ("retention", "RiskWeight"),
+    ("service", "ComplaintPolicy"),
 )
 # The rows of a supervisor's branches only (managers.selectors.scope_rows' arguments); the others are configuration.
 BRANCH_ROWS = {

@@ -52,6 +52,8 @@ def beat_schedule(sender, **kwargs):
         },
         # Obligations due, overdue marking, digests: after the 03:00 rating run and its pipeline.
         "managers-daily": {"task": "managers.run_daily", "schedule": crontab(minute=0, hour=6)},
+        # Complaints late for a deadline (acknowledge 2 h, reply 48 h, resolve 5 working days) escalate to the supervisor.
+        "service-escalate": {"task": "service.escalate_late", "schedule": crontab(minute="*/10")},
         # The retention risk list (falling spend, suspensions, arrears, closure requests, overdue contacts): after
         # the daily job has marked today's overdue obligations.
         "retention-risk-refresh": {"task": "retention.refresh_risk", "schedule": crontab(minute=30, hour=6)},

@@ -23,7 +23,7 @@ from managers.models import AccountManager
 CLUB_ADMINS = CLUB_ADMINS_GROUP
 SUPERVISORS = SUPERVISORS_GROUP
 ACCOUNT_MANAGERS = ACCOUNT_MANAGERS_GROUP
-CLUB_APPS = ("customers", "tiers", "benefits", "points", "managers", "retention")
+CLUB_APPS = ("customers", "tiers", "benefits", "points", "managers", "retention", "service")
 
 # (app_label, codename) beyond viewing the club's apps
 SUPERVISOR_WRITES = (
@@ -34,6 +34,8 @@ SUPERVISOR_WRITES = (
     ("managers", "change_membershipcard"),
     ("retention", "add_retentioncase"),
     ("retention", "change_retentioncase"),
+    ("service", "add_complaint"),
+    ("service", "change_complaint"),
 )
 MANAGER_WRITES = (
     ("managers", "add_contactlog"),

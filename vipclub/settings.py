@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "points",
     "managers",
     "retention",
+    "service",
     "desk",
     "partners",
     "vipclub",
@@ -361,6 +362,9 @@ SPECTACULAR_SETTINGS = {
         "ObligationStatusEnum": "managers.models.ObligationStatus",
         "ObligationKindEnum": "managers.models.ObligationKind",
         "RetentionCaseStateEnum": "retention.models.CaseState",
+        "ComplaintStateEnum": "service.models.ComplaintState",
+        "ComplaintChannelEnum": "service.models.ComplaintChannel",
+        "ChannelEnum": "managers.models.Channel",  # the contact channels keep their name beside the complaint channels
     },
     # Every operation documents the errors DRF and core.api answer for any view, with the error shape.
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.schema.error_responses"],

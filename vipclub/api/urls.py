@@ -5,6 +5,7 @@ from customers import apis as customer_apis
 from managers import apis as manager_apis
 from partners import apis as partner_apis
 from retention import apis as retention_apis
+from service import apis as service_apis
 from tiers import apis as tier_apis
 
 from . import customers, feed, views
@@ -63,6 +64,7 @@ urlpatterns = [
     path("points/redemptions/", customers.PointsRedemptionApi.as_view(), name="api-points-redemptions"),
     path("points/transfers/", customers.PointsTransferApi.as_view(), name="api-points-transfers"),
     path("feed/", feed.FeedApi.as_view(), name="api-feed"),
+    *service_apis.urlpatterns,
     path("webhook-endpoints/", partner_apis.WebhookEndpointListApi.as_view(), name="api-webhook-endpoints"),
     path(
         "webhook-endpoints/<int:endpoint_id>/",

@@ -1,0 +1,40 @@
+"""Factories of the service app (test support): complaints received through the service (deadlines, owner, steps
+and the manager's obligation as in production)."""
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from service import services
+
+CLUB = ZoneInfo("Asia/Shanghai")
+
+
+def club_time(day: dt.date, hour: int = 10, minute: int = 0) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=CLUB)
+
+
+def receive(customer, *, at: dt.datetime, by=None, category: str = "network", channel: str = "hotline", text="信号差"):
+    """A complaint of `customer` received at `at` by `by` (its owner)."""
+    return services.complaint_receive(
+        customer=customer, channel=channel, category=category, text=text, received_at=at, actor=by, received_by=by
+    )
+
+
+PATHS = {
+    "received": [],
+    "acknowledged": ["acknowledged"],
+    "replied": ["acknowledged", "replied"],
+    "escalated": ["escalated"],
+    "resolved": ["acknowledged", "replied", "resolved"],
+    "reopened": ["acknowledged", "replied", "resolved", "reopened"],
+    "closed": ["acknowledged", "replied", "resolved", "closed"],
+}
+
+
+def walk(complaint, to: str, *, at: dt.datetime, actor=None):
+    """Move a complaint along the usual path until it is in state `to`, a minute a step from `at`."""
+    for i, state in enumerate(PATHS[to]):
+        complaint = services.complaint_transition(
+            complaint=complaint, to=state, at=at + dt.timedelta(minutes=i + 1), actor=actor
+        )
+    return complaint
