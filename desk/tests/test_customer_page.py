@@ -122,7 +122,7 @@ def test_a_move_to_another_site_is_not_followed(client, manager):
     response = client.post(
         f"/dashboard/retention/cases/{case.pk}/move/", {"to": "contacted", "next": "https://evil.example/"}
     )
-    assert response["Location"] == "/dashboard/#retention-cases"
+    assert response["Location"] == "/dashboard/retention/#retention-cases"
 
 
 # --- the birthday gift ---------------------------------------------------------------------------------------
