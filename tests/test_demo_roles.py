@@ -1,0 +1,69 @@
+"""The demo's logins hold the real roles (issue 16 item 9): its supervisor is in Supervisors and nothing else, its
+managers in Account managers, and a supervisor may read but not change tiers, policies, entitlements or targets."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.urls import reverse
+
+from benefits.models import TierEntitlement
+from core.permissions import ACCOUNT_MANAGERS_GROUP, SUPERVISORS_GROUP
+from retention.models import ChurnTarget
+from tiers.models import RatingPolicy, Tier
+
+from .seeded_club import seeded_club_fixture
+
+pytestmark = pytest.mark.django_db
+seeded_club = seeded_club_fixture(customers=20)
+
+
+def login(username: str) -> Client:
+    client = Client()
+    client.force_login(get_user_model().objects.get(username=username))
+    return client
+
+
+def test_the_demo_logins_are_in_the_documented_roles_only(seeded_club):
+    # given the seeded demo club
+    users = {u.username: u for u in get_user_model().objects.prefetch_related("groups")}
+    # then the supervisor is in Supervisors, and in no demo-only group, with no permissions of her own
+    supervisor = users["supervisor"]
+    assert [g.name for g in supervisor.groups.all()] == [SUPERVISORS_GROUP]
+    assert not supervisor.user_permissions.exists()
+    # and every demo manager's login is in Account managers only
+    for n in range(1, 7):
+        assert [g.name for g in users[f"manager{n}"].groups.all()] == [ACCOUNT_MANAGERS_GROUP], n
+
+
+@pytest.mark.parametrize(
+    ("model", "lookup"),
+    [(Tier, {"code": "diamond"}), (RatingPolicy, {}), (TierEntitlement, {}), (ChurnTarget, {})],
+    ids=["tier", "policy", "entitlement", "churn-target"],
+)
+def test_a_supervisor_reads_but_cannot_change_the_club_configuration(seeded_club, model, lookup):
+    # given the demo supervisor and one row of the configuration
+    client = login("supervisor")
+    obj = model.objects.filter(**lookup).order_by("pk").first()
+    assert obj is not None
+    opts = model._meta
+    change_url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+    before = {f.attname: getattr(obj, f.attname) for f in opts.concrete_fields}
+
+    # when she opens its page: she reads it, with no save button and no input of any field
+    page = client.get(change_url)
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert 'name="_save"' not in text
+    assert page.context["adminform"].form.fields == {} or not page.context["has_change_permission"]
+
+    # and when she posts a change anyway, it is refused and nothing changes
+    refused = client.post(change_url, {f.name: "1" for f in opts.concrete_fields if f.editable})
+    assert refused.status_code == 403
+    obj.refresh_from_db()
+    assert {f.attname: getattr(obj, f.attname) for f in opts.concrete_fields} == before
+
+    # and its list offers no add button and no editable cells (the tier list's thresholds)
+    listing = client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
+    assert listing.status_code == 200
+    add_url = reverse(f"admin:{opts.app_label}_{opts.model_name}_add")
+    assert 'name="_save"' not in listing.content.decode() and f'href="{add_url}"' not in listing.content.decode()
