@@ -21,7 +21,14 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from core import ui
-from core.admin import BranchScopedAdmin, EstimatedCountPaginator, GuardedHistoryAdmin, ReadOnlyAdmin, customer_column
+from core.admin import (
+    BranchScopedAdmin,
+    EstimatedCountPaginator,
+    GuardedHistoryAdmin,
+    ReadableHistoryMixin,
+    ReadOnlyAdmin,
+    customer_column,
+)
 from core.errors import DomainError
 from core.forms import DecimalFormField, MonthFormField
 from core.masking import mask_msisdn
@@ -553,7 +560,7 @@ class TierOverrideForm(forms.ModelForm):
 
 
 @admin.register(TierOverride)
-class TierOverrideAdmin(BranchScopedAdmin, SimpleHistoryAdmin):
+class TierOverrideAdmin(BranchScopedAdmin, ReadableHistoryMixin, SimpleHistoryAdmin):
     form = TierOverrideForm
     list_display = [
         "id",

@@ -404,9 +404,12 @@ def tier_override_create(
         problems["ends_on"] = ["The end date is before the start date."]
     if problems:
         raise InvalidInput("The override is incomplete.", fields=problems)
-    return TierOverride.objects.create(
+    override = TierOverride(
         customer=customer, tier=tier, reason=reason.strip(), starts_on=starts_on, ends_on=ends_on, created_by=actor
     )
+    override._history_user = actor  # the audit trail's "who" (simple-history), also outside a request
+    override.save(force_insert=True)
+    return override
 
 
 @transaction.atomic
@@ -421,6 +424,7 @@ def tier_override_approve(*, override: TierOverride, actor, at: dt.datetime, on:
     override.status = OverrideStatus.APPROVED
     override.approved_by = actor
     override.approved_at = at
+    override._history_user = actor
     override.save(update_fields=["status", "approved_by", "approved_at"])
     on = on or timezone.localdate(at)
     if override.starts_on <= on <= override.ends_on:
