@@ -79,9 +79,9 @@ def dash(value) -> str:
 
 @admin.register(Tier)
 class TierAdmin(GuardedHistoryAdmin):
-    list_display = ["code", "name_zh", "name_en", "rank", "threshold", "active", "members"]
+    list_display = ["code", "name_zh", "name_en", "rank", "active", "members"]
     list_display_links = ["code"]
-    list_editable = ["threshold", "active"]
+    list_editable = ["active"]  # the score a tier needs is its rating policy's (one place: the policy's page)
     ordering = ["-rank"]
     change_list_template = "admin/tiers/tier/change_list.html"
 
@@ -238,7 +238,7 @@ class StartRunForm(forms.Form):
         self.draft_names = []
         for tier in tiers:
             name = f"threshold_{tier.code}"
-            current = (policy.thresholds.get(tier.code) if policy else None) or tier.threshold
+            current = (policy.thresholds.get(tier.code) if policy else None) or "—"
             self.fields[name] = DecimalFormField(
                 label=ui.label(tier),
                 required=False,

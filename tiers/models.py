@@ -16,9 +16,7 @@ class Tier(models.Model):
     name_zh = models.CharField(_("Chinese name"), max_length=30)
     name_en = models.CharField(_("English name"), max_length=30)
     rank = models.PositiveSmallIntegerField(_("rank"), unique=True, help_text=_("higher is better"))
-    threshold = models.DecimalField(
-        _("threshold"), max_digits=12, decimal_places=2, help_text=_("default score threshold (annual composite)")
-    )
+    # The score a tier needs is the rating policy's (RatingPolicy.thresholds): one place, per policy.
     active = models.BooleanField(_("active"), default=True)
     history = HistoricalRecords()
 
@@ -50,7 +48,7 @@ class RatingPolicy(models.Model):
         _("thresholds"),
         default=dict,
         blank=True,
-        help_text=_('{"diamond": "4000", ...}; a tier not named uses its default threshold'),
+        help_text=_("the score each tier needs; a tier without one is won by floors only"),
     )
     tenure_bonus = models.JSONField(
         _("tenure bonus"),
@@ -98,6 +96,67 @@ class RatingPolicy(models.Model):
         if self.pk:
             self.version = (type(self).objects.filter(pk=self.pk).values_list("version", flat=True).first() or 0) + 1
         super().save(*args, **kwargs)
+
+
+class PolicyChangeStatus(models.TextChoices):
+    PENDING = "pending", _("Awaiting approval")
+    SCHEDULED = "scheduled", _("Approved, applies from its month")
+    APPLIED = "applied", _("Applied")
+    REJECTED = "rejected", _("Rejected")
+
+
+class PolicyChange(models.Model):
+    """An edit of an active rating policy: proposed by one staff user, approved by another (four-eyes), applied
+    from its effective month (at once when that month has begun, else before that month's run). `values` holds
+    every rating field as proposed; `base_run` and `draft_run` are the dry runs of its what-if."""
+
+    policy = models.ForeignKey(
+        RatingPolicy, on_delete=models.CASCADE, related_name="changes", verbose_name=_("rating policy")
+    )
+    values = models.JSONField(_("proposed values"))
+    effective_month = models.DateField(_("effective month"))
+    note = models.TextField(_("reason"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=PolicyChangeStatus.choices, default=PolicyChangeStatus.PENDING
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("proposed by")
+    )
+    created_at = models.DateTimeField(_("proposed at"))
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    applied_at = models.DateTimeField(_("applied at"), null=True, blank=True)
+    base_run = models.ForeignKey(
+        "RatingRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("what-if now")
+    )
+    draft_run = models.ForeignKey(
+        "RatingRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("what-if with the change"),
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("policy change")
+        verbose_name_plural = _("policy changes")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="pending") | Q(decided_by__isnull=False), name="policy_change_decided_has_decider"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.policy} {self.effective_month:%Y-%m} #{self.pk}"
 
 
 class Source(models.TextChoices):

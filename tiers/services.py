@@ -49,7 +49,8 @@ DRAFT_FIELDS = {
 
 
 def policy_rules(policy: RatingPolicy, draft: dict | None = None, *, tiers: list | None = None) -> rules.Policy:
-    """The policy as a run uses it: active tiers with their thresholds (the policy's, else the tier's).
+    """The policy as a run uses it: active tiers with the policy's thresholds (a tier without one is won by floors
+    only: the policy is the one place for thresholds).
 
     A draft (dry runs: "what if diamond were 5000?") is checked in full before any run exists, with the rules of
     the policy admin (rules.policy_problems): every bad field is named in the 400, under `draft`."""
@@ -61,13 +62,13 @@ def policy_rules(policy: RatingPolicy, draft: dict | None = None, *, tiers: list
         raise InvalidInput(
             f"A draft may change only {', '.join(sorted(DRAFT_FIELDS))}.", fields={"draft": sorted(unknown)}
         )
-    if tiers is None:  # (code, rank, threshold) of the active tiers
-        tiers = list(Tier.objects.filter(active=True).values_list("code", "rank", "threshold"))
+    if tiers is None:  # (code, rank) of the active tiers
+        tiers = list(Tier.objects.filter(active=True).values_list("code", "rank"))
     values = {name: getattr(policy, name) for name in (*rules.POLICY_INTEGERS, *rules.POLICY_JSON_SHAPES)}
     values.update(draft)
     if isinstance(draft.get("thresholds"), dict) and isinstance(policy.thresholds, dict):
         values["thresholds"] = {**policy.thresholds, **draft["thresholds"]}
-    problems = rules.policy_problems(values, tier_codes=[code for code, _, _ in tiers])
+    problems = rules.policy_problems(values, tier_codes=[code for code, _ in tiers])
     if problems:
         in_draft = {k: v for k, v in problems.items() if k in draft}
         in_policy = {k: v for k, v in problems.items() if k not in draft}
@@ -83,8 +84,8 @@ def policy_rules(policy: RatingPolicy, draft: dict | None = None, *, tiers: list
             {
                 "kind": policy.kind,
                 "window_months": values["window_months"],
-                "thresholds": {code: thresholds_in.get(code, threshold) for code, _, threshold in tiers},
-                "ranks": {code: rank for code, rank, _ in tiers},
+                "thresholds": {code: thresholds_in[code] for code, _ in tiers if code in thresholds_in},
+                "ranks": dict(tiers),
                 "tenure_bonus": values["tenure_bonus"],
                 "min_tenure_months": values["min_tenure_months"],
                 "validity_months": values["validity_months"],
@@ -480,8 +481,8 @@ def tier_floors_apply(*, on: dt.date) -> dict[str, int]:
     policy = RatingPolicy.objects.filter(active=True).order_by("code").first()
     if policy is None:
         return {}
-    rows = list(Tier.objects.values_list("code", "id", "rank", "threshold", "active"))
-    active = [(code, rank, threshold) for code, _, rank, threshold, is_active in rows if is_active]
+    rows = list(Tier.objects.values_list("code", "id", "rank", "active"))
+    active = [(code, rank) for code, _, rank, is_active in rows if is_active]
     result = engine.apply_floors(
         policy=policy_rules(policy, tiers=active), on=on, lo=0, hi=ALL_IDS, tier_ids={c: i for c, i, *_ in rows}
     )

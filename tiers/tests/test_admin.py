@@ -73,20 +73,14 @@ def test_tier_list_speaks_chinese(admin_client):
     assert "各等级会员数" in html and "金卡" in html
 
 
-def test_tier_threshold_is_editable_in_the_list_and_kept_in_history(admin_client):
-    gold = Tier.objects.get(code="gold")
-    tiers = list(Tier.objects.order_by("-rank"))
-    data = {"form-TOTAL_FORMS": len(tiers), "form-INITIAL_FORMS": len(tiers), "_save": "Save"}
-    for i, tier in enumerate(tiers):
-        data[f"form-{i}-id"] = tier.pk
-        data[f"form-{i}-threshold"] = "2500" if tier.code == "gold" else str(tier.threshold)
-        if tier.active:
-            data[f"form-{i}-active"] = "on"
-    admin_client.post("/admin/tiers/tier/", data, follow=True)
-    gold.refresh_from_db()
-    assert gold.threshold == 2500
-    assert gold.history.count() >= 1
-    assert admin_client.get(f"/admin/tiers/tier/{gold.pk}/history/").status_code == 200
+def test_thresholds_live_on_the_policy_only(admin_client):
+    # given the seeded tiers and policies (migrated: every policy names every active tier's threshold)
+    annual = RatingPolicy.objects.get(code="annual")
+    # then the annual policy holds the thresholds the tiers had as defaults
+    assert annual.thresholds == {"diamond": "4000.00", "gold": "2000.00", "silver": "1000.00"}
+    # and the tier list has no threshold column to edit (one place for thresholds)
+    page = admin_client.get("/admin/tiers/tier/").content.decode()
+    assert "threshold" not in page.lower()
 
 
 # --------------------------------------------------------------------------------------------------
