@@ -1,6 +1,8 @@
 """The demo's logins hold the real roles (issue 16 item 9): its supervisor is in Supervisors and nothing else, its
 managers in Account managers, and a supervisor may read but not change tiers, policies, entitlements or targets."""
 
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
@@ -15,6 +17,13 @@ from .seeded_club import seeded_club_fixture
 
 pytestmark = pytest.mark.django_db
 seeded_club = seeded_club_fixture(customers=20)
+
+
+def enabled_inputs(html: str) -> list[str]:
+    """The inputs of the page's content she could type into (not hidden, not disabled)."""
+    main = html.split('id="content-main"', 1)[1]
+    tags = re.findall(r"<(?:input|select|textarea)\b[^>]*>", main)
+    return [tag for tag in tags if 'type="hidden"' not in tag and "disabled" not in tag]
 
 
 def login(username: str) -> Client:
@@ -54,7 +63,7 @@ def test_a_supervisor_reads_but_cannot_change_the_club_configuration(seeded_club
     assert page.status_code == 200
     text = page.content.decode()
     assert 'name="_save"' not in text
-    assert page.context["adminform"].form.fields == {} or not page.context["has_change_permission"]
+    assert enabled_inputs(text) == []
 
     # and when she posts a change anyway, it is refused and nothing changes
     refused = client.post(change_url, {f.name: "1" for f in opts.concrete_fields if f.editable})

@@ -33,9 +33,10 @@ from core.errors import DomainError
 from core.forms import DecimalFormField, MonthFormField
 from core.masking import mask_msisdn
 
-from . import rules, selectors, services
+from . import policy_admin, rules, selectors, services
 from .models import (
     OverrideStatus,
+    PolicyChange,
     RatingChunk,
     RatingPolicy,
     RatingRun,
@@ -114,69 +115,8 @@ class TierAdmin(GuardedHistoryAdmin):
 # Rating policies
 
 
-class RatingPolicyForm(forms.ModelForm):
-    class Meta:
-        model = RatingPolicy
-        fields = [
-            "code",
-            "name",
-            "kind",
-            "active",
-            "run_day",
-            "window_months",
-            "thresholds",
-            "tenure_bonus",
-            "min_tenure_months",
-            "validity_months",
-            "expiry_day",
-            "plan_tiers",
-            "key_person_tiers",
-        ]
-
-    def clean(self):
-        cleaned = super().clean()
-        # the bounds of every rating field, the same as a dry run's draft is checked against (tiers.rules)
-        values = {
-            name: cleaned[name] for name in (*rules.POLICY_INTEGERS, *rules.POLICY_JSON_SHAPES) if name in cleaned
-        }
-        tier_codes = Tier.objects.filter(active=True).values_list("code", flat=True)
-        for name, messages_ in rules.policy_problems(values, tier_codes=tier_codes).items():
-            for message in messages_:
-                self.add_error(name, message)
-        if self.errors:
-            return cleaned
-        # The policy as a run would use it: malformed maps or unknown tiers are refused here.
-        probe = RatingPolicy(**{f.name: cleaned.get(f.name, getattr(self.instance, f.name)) for f in _policy_fields()})
-        try:
-            services.policy_rules(probe)
-        except DomainError as exc:
-            raise ValidationError(
-                _("The policy cannot be used by a run: %(error)s"), params={"error": exc.message}
-            ) from exc
-        except (TypeError, ValueError, KeyError, AttributeError) as exc:
-            raise ValidationError(
-                _("The policy cannot be used by a run: %(error)s"), params={"error": str(exc)}
-            ) from exc
-        return cleaned
-
-
-def _policy_fields():
-    return [f for f in RatingPolicy._meta.concrete_fields if f.editable and not f.primary_key]
-
-
-@admin.register(RatingPolicy)
-class RatingPolicyAdmin(GuardedHistoryAdmin):
-    form = RatingPolicyForm
-    list_display = ["code", "name", "kind", "active", "window_months", "validity_months", "run_day", "version"]
-    list_filter = ["kind", "active"]
-    search_fields = ["code", "name"]
-    readonly_fields = ["version", "updated_at"]
-    fieldsets = [
-        (None, {"fields": ["code", "name", "kind", "active", "run_day", "version", "updated_at"]}),
-        (_("Score"), {"fields": ["window_months", "thresholds", "tenure_bonus", "min_tenure_months"]}),
-        (_("Validity"), {"fields": ["validity_months", "expiry_day"]}),
-        (_("Floors"), {"fields": ["plan_tiers", "key_person_tiers"]}),
-    ]
+admin.site.register(RatingPolicy, policy_admin.RatingPolicyAdmin)  # rating policies as forms: tiers.policy_admin
+admin.site.register(PolicyChange, policy_admin.PolicyChangeAdmin)
 
 
 # --------------------------------------------------------------------------------------------------
