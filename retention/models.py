@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from core import ui
 from customers.models import ClosureKind, Customer, Region
 from managers.models import AccountManager
 from tiers.models import Tier
@@ -261,7 +262,8 @@ class ChurnTarget(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.tier.code if self.tier else 'all'} < {self.max_rate} %"
+        who = ui.label(self.tier) if self.tier else _("all members")
+        return f"{who} < {self.max_rate} %"
 
 
 class RiskSignal(models.TextChoices):
