@@ -25,6 +25,7 @@ seeded_club = seeded_club_fixture(customers=20)
 # Brand names, formats and codes staff read as they are (never translated).
 ALLOWED = {
     "vipclub",
+    "english",  # the language button names English in English
     "gotone",
     "django",
     "vip",
@@ -110,8 +111,8 @@ def data_words() -> set[str]:
     return words
 
 
-# Codes and notations staff read as they are: snake_case codes, `event:REF`, `{year, kind}` and JSON shown as data.
-CODES = re.compile(r"\b\w+_\w+\b|\b\w+:[A-Z]+\b|\{[^{}]*\}|\[[^\[\]]*\]")
+# Codes and notations staff read as they are: snake_case codes, a code glossed in Chinese `reassigned（改派）`, `event:REF`, `{year, kind}` and JSON shown as data.
+CODES = re.compile(r"\b\w+_\w+\b|\b[a-z_]+(?=（)|\b\w+:[A-Z]+\b|\{[^{}]*\}|\[[^\[\]]*\]")
 # "<Model> object (N)": a model without a label of its own; the member page's helper (i16b) gives every model one.
 NAMELESS = re.compile(r"\b[A-Z]\w+ object \(\d+\)")
 

@@ -15,7 +15,7 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
@@ -311,8 +311,11 @@ class RatingRunAdmin(ReadOnlyAdmin):  # started by the "Start a run" view and th
 
     @admin.display(description=_("counts"))
     def counts_col(self, obj):
-        parts = [f"{label} {n}" for _code, label, n in counts_rows(obj.counts or {}) if n]
-        return " · ".join(parts) if parts else "—"
+        """One chip per transition that happened ("Upgraded 12"), kept on one line each (core's admin-lists.css)."""
+        chips = [(label, n) for _code, label, n in counts_rows(obj.counts or {}) if n]
+        if not chips:
+            return "—"
+        return format_html_join("", '<span class="chip">{} {}</span>', chips)
 
     @admin.display(description=_("counts"))
     def counts_table(self, obj):
