@@ -64,7 +64,7 @@ class RetentionOffer(models.Model):
         verbose_name_plural = _("retention offers")
 
     def __str__(self) -> str:
-        return f"{self.name_zh} {self.name_en}"
+        return ui.label(self)  # in the page's language (both names are data)
 
 
 class RetentionCase(models.Model):

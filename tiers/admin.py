@@ -31,6 +31,7 @@ from core.admin import (
 )
 from core.errors import DomainError
 from core.forms import DecimalFormField, MonthFormField
+from core.history import local_time
 from core.masking import mask_msisdn
 
 from . import policy_admin, rules, selectors, services
@@ -223,8 +224,8 @@ class RatingRunAdmin(ReadOnlyAdmin):  # started by the "Start a run" view and th
         "progress_col",
         "counts_col",
         "created_by",
-        "started_at",
-        "finished_at",
+        "started_col",
+        "finished_col",
     ]
     list_display_links = ["id", "month_col"]
     list_filter = ["status", "dry_run", "policy"]
@@ -300,6 +301,14 @@ class RatingRunAdmin(ReadOnlyAdmin):  # started by the "Start a run" view and th
     @admin.display(description=_("month"), ordering="month")
     def month_col(self, obj):
         return month_label(obj.month)
+
+    @admin.display(description=_("started at"), ordering="started_at")
+    def started_col(self, obj):
+        return local_time(obj.started_at)
+
+    @admin.display(description=_("finished at"), ordering="finished_at")
+    def finished_col(self, obj):
+        return local_time(obj.finished_at)
 
     @admin.display(description=_("progress"))
     def progress_col(self, obj):

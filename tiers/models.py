@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from core import ui
 from customers.models import Customer
 
 
@@ -26,7 +27,7 @@ class Tier(models.Model):
         verbose_name_plural = _("tiers")
 
     def __str__(self) -> str:
-        return f"{self.name_zh} {self.name_en}"
+        return ui.label(self)  # in the page's language (both names are data)
 
 
 class PolicyKind(models.TextChoices):
