@@ -76,3 +76,33 @@ def test_a_supervisor_reads_but_cannot_change_the_club_configuration(seeded_club
     assert listing.status_code == 200
     add_url = reverse(f"admin:{opts.app_label}_{opts.model_name}_add")
     assert 'name="_save"' not in listing.content.decode() and f'href="{add_url}"' not in listing.content.decode()
+
+
+def test_a_supervisor_can_neither_propose_nor_approve_a_policy_change(seeded_club):
+    # given an active policy's pending change proposed by the demo admin
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from tiers import services
+
+    policy = RatingPolicy.objects.get(code="annual")
+    admin_user = get_user_model().objects.get(username="admin")
+    change = services.policy_change_propose(
+        policy=policy,
+        values={"thresholds": {**policy.thresholds, "diamond": "3900"}},
+        effective_month=dt.date(2099, 1, 1),
+        note="test",
+        actor=admin_user,
+        at=timezone.now(),
+    )
+    client = login("supervisor")
+    # when the supervisor posts the policy's form, or approves the change, both are refused
+    assert client.post(reverse("admin:tiers_ratingpolicy_change", args=[policy.pk]), {"name": "x"}).status_code == 403
+    decide = reverse("admin:tiers_policychange_decide", args=[change.pk])
+    assert client.post(decide, {"decision": "approve"}).status_code == 403
+    change.refresh_from_db()
+    assert change.status == "pending"
+    # and she may read the change (no approve button for her)
+    page = client.get(reverse("admin:tiers_policychange_change", args=[change.pk])).content.decode()
+    assert 'value="approve"' not in page
