@@ -50,8 +50,11 @@ FIELD_LABELS = {
 }
 
 
+BLANK = [("", "---------")]  # an empty row of a table stays empty (unchanged) and is not saved
+
+
 def tier_choices() -> list[tuple[str, str]]:
-    return [(t.code, ui.label(t)) for t in Tier.objects.filter(active=True).order_by("-rank")]
+    return BLANK + [(t.code, ui.label(t)) for t in Tier.objects.filter(active=True).order_by("-rank")]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -140,7 +143,7 @@ class PlanFloorRow(forms.Form):
 
 
 class KeyPersonRow(forms.Form):
-    role = forms.ChoiceField(label=_("key-person role"), choices=KeyPersonRole.choices)
+    role = forms.ChoiceField(label=_("key-person role"), choices=BLANK + KeyPersonRole.choices)
     group_class = forms.ChoiceField(
         label=_("group class"), choices=[("", _("any class")), *GroupClass.choices], required=False
     )
@@ -313,6 +316,7 @@ class RatingPolicyAdmin(GuardedHistoryAdmin):
             "formsets": [(FIELD_LABELS[name], formsets[name]) for name in TABLES],
             "editable": editable,
             "proposing": proposing,
+            "tables_invalid": any(fs.is_bound and not fs.is_valid() for fs in formsets.values()),
             "changes": [
                 {"change": c, "who": user_label(c.created_by), "when": local_time(c.created_at)} for c in changes
             ],

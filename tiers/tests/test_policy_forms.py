@@ -198,3 +198,23 @@ def test_a_policy_change_cannot_be_for_a_past_month_nor_without_a_reason():
     page = text(response)
     assert "The effective month has passed" in page and "This field is required" in page
     assert not PolicyChange.objects.exists()
+
+
+def test_the_empty_rows_a_browser_sends_are_left_out():
+    # given the inactive policy's page as a browser posts it: every table with its two empty rows (blank selects)
+    policy = RatingPolicy.objects.get(code="average6")
+    data = policy_form_data(policy, threshold_diamond="460")
+    for prefix, fields in (
+        ("bonus", ("years", "bonus")),
+        ("plan", ("plan", "tier")),
+        ("keyperson", ("role", "group_class", "tier")),
+    ):
+        total = int(data[f"{prefix}-TOTAL_FORMS"])
+        data[f"{prefix}-TOTAL_FORMS"] = total + 2
+        for i in (total, total + 1):
+            data.update({f"{prefix}-{i}-{name}": "" for name in fields})
+    # when it is saved, then it is saved with the rows it had, and the empty rows are not rows
+    response = staff("ann").post(url(policy), data)
+    assert response.status_code == 302, text(response)
+    policy.refresh_from_db()
+    assert policy.thresholds["diamond"] == "460" and len(policy.plan_tiers) == 3 and len(policy.key_person_tiers) == 8
