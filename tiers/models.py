@@ -40,6 +40,7 @@ class RatingPolicy(models.Model):
 
     code = models.CharField(_("code"), max_length=30, unique=True)
     name = models.CharField(_("name"), max_length=100)
+    name_zh = models.CharField(_("Chinese name"), max_length=100, blank=True, help_text=_("empty: the name above"))
     kind = models.CharField(_("kind"), max_length=20, choices=PolicyKind.choices)
     active = models.BooleanField(
         _("scheduled"), default=False, help_text=_("the monthly schedule runs active policies")
@@ -91,7 +92,7 @@ class RatingPolicy(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        return ui.in_language(self.name_zh or self.name, self.name)  # the page's language (both names are data)
 
     def save(self, *args, **kwargs):
         if self.pk:

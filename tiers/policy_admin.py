@@ -42,6 +42,7 @@ FIELD_LABELS = {
     "expiry_day": _("expiry day"),
     "run_day": _("run day of month"),
     "name": _("name"),
+    "name_zh": _("Chinese name"),
     "kind": _("kind"),
     "active": _("scheduled"),
     "note": _("reason"),
@@ -63,6 +64,7 @@ def tier_choices() -> list[tuple[str, str]]:
 
 class PolicyForm(forms.Form):
     name = forms.CharField(label=_("name"), max_length=100)
+    name_zh = forms.CharField(label=_("Chinese name"), max_length=100, required=False)
     kind = forms.ChoiceField(label=_("kind"), choices=PolicyKind.choices)
     active = forms.BooleanField(
         label=_("scheduled"), required=False, help_text=_("the monthly schedule runs active policies")
@@ -96,7 +98,8 @@ class PolicyForm(forms.Form):
 
     @property
     def main_fields(self):
-        return [self[n] for n in ("name", "kind", "active", "run_day", "window_months", "min_tenure_months")]
+        names = ("name", "name_zh", "kind", "active", "run_day", "window_months", "min_tenure_months")
+        return [self[n] for n in names]
 
     @property
     def validity_fields(self):
@@ -209,6 +212,7 @@ def policy_initial(policy: RatingPolicy | None, tiers) -> dict:
         name: getattr(policy, name)
         for name in (
             "name",
+            "name_zh",
             "kind",
             "active",
             "run_day",
@@ -245,7 +249,17 @@ def shown(value) -> str:
 
 
 class RatingPolicyAdmin(GuardedHistoryAdmin):
-    list_display = ["code", "name", "kind", "active", "window_months", "validity_months", "run_day", "version"]
+    list_display = [
+        "code",
+        "name",
+        "name_zh",
+        "kind",
+        "active",
+        "window_months",
+        "validity_months",
+        "run_day",
+        "version",
+    ]
     list_filter = ["kind", "active"]
     search_fields = ["code", "name"]
 
@@ -337,6 +351,7 @@ class RatingPolicyAdmin(GuardedHistoryAdmin):
             name: form.cleaned_data[name]
             for name in (
                 "name",
+                "name_zh",
                 "kind",
                 "active",
                 "run_day",

@@ -566,7 +566,7 @@ def tier_runs_heal(*, stalled_after: dt.timedelta, now: dt.datetime) -> dict[str
 # Policy edits: an active policy changes through a proposal a second staff user approves (four-eyes), from a month
 
 
-POLICY_EDIT_FIELDS = ("name", "kind", "active", "run_day", *sorted(DRAFT_FIELDS))
+POLICY_EDIT_FIELDS = ("name", "name_zh", "kind", "active", "run_day", *sorted(DRAFT_FIELDS))
 
 
 def _policy_values_check(policy: RatingPolicy, values: dict) -> dict:

@@ -29,6 +29,16 @@ def thresholds_to_tiers(apps, schema_editor):
             Tier.objects.filter(pk=tier.pk).update(threshold=value)
 
 
+POLICY_NAMES_ZH = {"annual": "年度综合（全球通）", "average6": "月均消费（6 个月）"}
+
+
+def policy_names_zh(apps, schema_editor):
+    """The seeded policies' Chinese names (a policy's name is data in both languages)."""
+    RatingPolicy = apps.get_model("tiers", "RatingPolicy")
+    for code, name_zh in POLICY_NAMES_ZH.items():
+        RatingPolicy.objects.filter(code=code, name_zh="").update(name_zh=name_zh)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -80,4 +90,15 @@ class Migration(migrations.Migration):
                 'constraints': [models.CheckConstraint(condition=models.Q(('status', 'pending'), ('decided_by__isnull', False), _connector='OR'), name='policy_change_decided_has_decider')],
             },
         ),
+        migrations.AddField(
+            model_name='ratingpolicy',
+            name='name_zh',
+            field=models.CharField(blank=True, help_text='empty: the name above', max_length=100, verbose_name='Chinese name'),
+        ),
+        migrations.AddField(
+            model_name='historicalratingpolicy',
+            name='name_zh',
+            field=models.CharField(blank=True, help_text='empty: the name above', max_length=100, verbose_name='Chinese name'),
+        ),
+        migrations.RunPython(policy_names_zh, migrations.RunPython.noop),
     ]

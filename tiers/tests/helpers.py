@@ -158,6 +158,7 @@ def policy_form_data(policy, *, effective_month: str = "", note: str = "", **ove
 
     data = {
         "name": policy.name,
+        "name_zh": policy.name_zh,
         "kind": policy.kind,
         "run_day": policy.run_day,
         "window_months": policy.window_months,

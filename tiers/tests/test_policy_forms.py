@@ -218,3 +218,15 @@ def test_the_empty_rows_a_browser_sends_are_left_out():
     assert response.status_code == 302, text(response)
     policy.refresh_from_db()
     assert policy.thresholds["diamond"] == "460" and len(policy.plan_tiers) == 3 and len(policy.key_person_tiers) == 8
+
+
+def test_a_policy_is_named_in_the_readers_language():
+    # given the seeded annual policy (its name is data in both languages)
+    from django.utils import translation
+
+    policy = RatingPolicy.objects.get(code="annual")
+    # then a Chinese page names it in Chinese, an English page in English
+    with translation.override("zh-hans"):
+        assert str(policy) == "年度综合（全球通）"
+    with translation.override("en"):
+        assert str(policy) == "Annual composite (GoTone)"
