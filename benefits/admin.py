@@ -149,8 +149,9 @@ class BenefitAccountAdmin(BranchScopedAdmin, ReadOnlyAdmin):
 
 @admin.register(BenefitEntry)
 class BenefitEntryAdmin(BranchScopedAdmin, ReadOnlyAdmin):
+    # the columns that fit 1366 px: the date links to the entry (its id is on its page)
+    list_display_links = ["occurred_on"]
     list_display = [
-        "id",
         "occurred_on",
         "masked_msisdn",
         "benefit",

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from core import ui
 from customers.models import Customer
 from tiers.models import Tier
 
@@ -69,7 +70,7 @@ class Benefit(models.Model):
         verbose_name_plural = _("benefits")
 
     def __str__(self) -> str:
-        return f"{self.name_zh} {self.name_en}"
+        return ui.label(self)  # in the page's language (both names are data)
 
 
 class TierEntitlement(models.Model):

@@ -7,6 +7,8 @@
   The scope is the request's `row_scope` (set by managers.middleware.RowScopeMiddleware): core knows no app;
 - `EstimatedCountPaginator` for million-row tables."""
 
+import dataclasses
+
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -16,7 +18,9 @@ from django.http import Http404
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
+from simple_history.template_utils import HistoricalRecordContextHelper
 
+from . import history
 from .masking import mask_msisdn
 from .models import ActionLog, IdempotencyRecord, JobHeartbeat
 
@@ -84,7 +88,42 @@ class MaskedCustomerMixin:
     customer_col = customer_column()
 
 
-class GuardedHistoryAdmin(SimpleHistoryAdmin):
+class ReadableHistoryContext(HistoricalRecordContextHelper):
+    """A change on a "History" page as people read it (core.history): values through the field's choices, names of
+    related objects and users, local times to the minute."""
+
+    def prepare_delta_change_value(self, change, value):
+        field = history.field_of(self.model, change.field)
+        if field is None or field.many_to_many:
+            return super().prepare_delta_change_value(change, value)
+        return history.value_text(field, value)
+
+    def format_delta_change(self, change):
+        formatted = super().format_delta_change(change)
+        return dataclasses.replace(formatted, field=history.field_label(self.model, change.field))
+
+
+class ReadableHistoryMixin:
+    """simple-history's "History" page, readable: see ReadableHistoryContext and admin/core/object_history_list."""
+
+    object_history_list_template = "admin/core/object_history_list.html"
+
+    def get_historical_record_context_helper(self, request, historical_record):
+        return ReadableHistoryContext(self.model, historical_record)
+
+    def set_history_delta_changes(self, request, historical_records, foreign_keys_are_objs=True):
+        super().set_history_delta_changes(request, historical_records, foreign_keys_are_objs)
+        for record in historical_records:
+            record.who = history.user_label(record.history_user) if record.history_user_id else ""
+            reason = record.history_change_reason or ""
+            record.reason = history.change_reason(reason)
+
+
+class ReadableHistoryAdmin(ReadableHistoryMixin, SimpleHistoryAdmin):
+    pass
+
+
+class GuardedHistoryAdmin(ReadableHistoryAdmin):
     """simple-history saves a POST to its "revert" form for anyone who may *view* the history; here a
     revert needs the change permission, like any other edit."""
 
@@ -197,7 +236,20 @@ class IdempotencyRecordAdmin(admin.ModelAdmin):
 class ActionLogAdmin(ReadOnlyAdmin):
     """Who closed a billing month, moved a card, froze points…: the services' action log, newest first."""
 
-    list_display = ["at", "actor", "action", "app_label", "model", "object_id"]
+    list_display = ["at_col", "actor", "action_col", "target_col"]
     list_filter = ["action", "app_label"]
     search_fields = ["=object_id", "actor"]
-    readonly_fields = [f.name for f in ActionLog._meta.fields]
+    fields = ["at_col", "actor", "action_col", "target_col", "details"]
+    readonly_fields = fields
+
+    @admin.display(description=_("at"), ordering="at")
+    def at_col(self, obj):
+        return history.local_time(obj.at)
+
+    @admin.display(description=_("action"), ordering="action")
+    def action_col(self, obj):
+        return history.action_label(obj.action)
+
+    @admin.display(description=_("on"))
+    def target_col(self, obj):
+        return history.target_label(obj.app_label, obj.model, obj.object_id)

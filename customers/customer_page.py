@@ -29,12 +29,14 @@ class BillInline(ReadOnlyInline):
 
 class StatusChangeInline(ReadOnlyInline):
     model = StatusChange
+    verbose_name_plural = _("status changes")  # the model names no plural: Django would append an English "s"
     fields = ["occurred_at", "from_status", "to_status", "kind", "source"]
     readonly_fields = fields
 
 
 class PlanPeriodInline(ReadOnlyInline):
     model = PlanPeriod
+    verbose_name_plural = _("plan periods")
     fields = ["plan_code", "started_on"]
     readonly_fields = fields
 

@@ -1,8 +1,9 @@
 """Reads of the customers app."""
 
 import datetime as dt
+import re
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from core.errors import NotFoundError
 from core.filters import filtered
@@ -39,3 +40,30 @@ def closed_months() -> list[dt.date]:
 
 def month_is_closed(month: dt.date) -> bool:
     return BillingMonth.objects.filter(month=month, closed_at__isnull=False).exists()
+
+
+MASKED_MSISDN = re.compile(r"^(1\d{2})\*{4}(\d{4})$")
+ID_NUMBER = re.compile(r"^(\d{17}[\dX]|\d{15})$")
+
+
+def customer_search_q(term: str, *, pii: bool) -> Q | None:
+    """The customers a staff search term finds, as a filter (None: the term finds nobody):
+
+    - a full msisdn `13412347065`: that customer;
+    - the masked form a list shows, `134****7065`: the numbers with that head and tail;
+    - the last 4 to 10 digits, `7065` (or `****7065`): the numbers ending so;
+    - an ID number (18 characters, or 15 digits): only for staff who see personal data (`pii`), else nobody;
+    - anything else: the start of a name."""
+    name = (term or "").strip()
+    term = re.sub(r"[\s\-]", "", name).upper()
+    if not term:
+        return Q()
+    if re.fullmatch(r"1\d{10}", term):
+        return Q(msisdn=term)
+    if masked := MASKED_MSISDN.fullmatch(term):
+        return Q(msisdn__startswith=masked[1], msisdn__endswith=masked[2])
+    if tail := re.fullmatch(r"\**(\d{4,10})", term):
+        return Q(msisdn__endswith=tail[1])
+    if ID_NUMBER.fullmatch(term):
+        return Q(id_number=term) if pii else None
+    return Q(name__startswith=name)

@@ -7,9 +7,8 @@ from django.contrib import admin, messages
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
 
-from core.admin import BranchScopedAdmin, MaskedCustomerMixin, ReadOnlyAdmin
+from core.admin import BranchScopedAdmin, MaskedCustomerMixin, ReadableHistoryAdmin, ReadOnlyAdmin
 from core.errors import DomainError
 
 from . import selectors, services
@@ -29,7 +28,7 @@ from .models import (
 
 
 @admin.register(AccountManager)
-class AccountManagerAdmin(BranchScopedAdmin, SimpleHistoryAdmin):
+class AccountManagerAdmin(BranchScopedAdmin, ReadableHistoryAdmin):
     list_display = ["employee_no", "name", "region", "capacity", "active", "supervisor"]
     list_filter = ["active", "region"]
     search_fields = ["employee_no", "name", "user__username"]
@@ -51,7 +50,7 @@ class ReassignForm(forms.Form):
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(BranchScopedAdmin, MaskedCustomerMixin, SimpleHistoryAdmin):
+class AssignmentAdmin(BranchScopedAdmin, MaskedCustomerMixin, ReadableHistoryAdmin):
     list_display = ["customer_col", "manager", "started_on", "ended_on", "reason", "end_reason"]
     list_filter = ["reason", "end_reason", ("ended_on", admin.EmptyFieldListFilter), "manager__region"]
     search_fields = ["=customer__msisdn", "manager__employee_no", "manager__name"]
@@ -100,14 +99,14 @@ class AssignmentAdmin(BranchScopedAdmin, MaskedCustomerMixin, SimpleHistoryAdmin
 
 
 @admin.register(WorkingDayOverride)
-class WorkingDayOverrideAdmin(SimpleHistoryAdmin):
+class WorkingDayOverrideAdmin(ReadableHistoryAdmin):
     list_display = ["date", "is_working", "name"]
     list_filter = ["is_working"]
     date_hierarchy = "date"
 
 
 @admin.register(CalendarYear)
-class CalendarYearAdmin(SimpleHistoryAdmin):
+class CalendarYearAdmin(ReadableHistoryAdmin):
     list_display = ["year", "loaded_by", "loaded_at"]
     exclude = ["loaded_by"]
 
@@ -117,7 +116,7 @@ class CalendarYearAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(ContactRule)
-class ContactRuleAdmin(SimpleHistoryAdmin):
+class ContactRuleAdmin(ReadableHistoryAdmin):
     list_display = ["tier", "kind", "cadence", "lead_days", "active"]
     list_filter = ["tier", "kind", "active"]
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from core import ui
 from customers.models import ClosureKind, Customer, Region
 from managers.models import AccountManager
 from tiers.models import Tier
@@ -64,7 +65,7 @@ class RetentionOffer(models.Model):
         verbose_name_plural = _("retention offers")
 
     def __str__(self) -> str:
-        return f"{self.name_zh} {self.name_en}"
+        return ui.label(self)  # in the page's language (both names are data)
 
 
 class RetentionCase(models.Model):
@@ -274,7 +275,8 @@ class ChurnTarget(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.tier.code if self.tier else 'all'} < {self.max_rate} %"
+        who = ui.label(self.tier) if self.tier else _("all members")
+        return f"{who} < {self.max_rate} %"
 
 
 class RiskSignal(models.TextChoices):

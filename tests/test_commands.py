@@ -168,7 +168,7 @@ def test_demo_club_is_deterministic_valid_and_reaches_every_tier():
     assert all(isinstance(a, Decimal) and a == a.quantize(Decimal("0.01")) and a >= 0 for a in amounts)
     assert sum(Decimal(30) <= a <= Decimal(300) for a in amounts) > len(amounts) / 2
 
-    # and the yearly scores of primary customers reach every tier's default threshold
+    # and the yearly scores of primary customers reach every tier's threshold (the policy's)
     def score(row) -> int:
         spend = sum(math.floor(a) for m, a, _ in club.bills[row["msisdn"]] if m >= club.months[-12])
         years = (AS_OF.replace(day=1) - row["join_date"]).days // 366

@@ -29,6 +29,7 @@ from managers.tests.helpers import make_manager, make_member
 from points import selectors as points_selectors
 from points.models import PointsLot, RewardRule
 from tiers.models import RatingPolicy, RatingRun
+from tiers.tests.helpers import policy_form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -574,25 +575,13 @@ def test_json_nested_thousands_of_levels_deep_is_a_400(api, admin_client):
         '{"month": "2026-11", "dry_run": true, "force": true, "draft": {"thresholds": ' + "[" * 100 + "]" * 100 + "}}"
     )
     assert_error(api.post("/api/v1/rating-runs/", draft, content_type="application/json"), 400, "malformed_request")
-    # the admin: a policy's JSON field
-    policy = RatingPolicy.objects.get(code="annual")
-    form = {
-        "code": policy.code,
-        "name": policy.name,
-        "kind": policy.kind,
-        "active": "on",
-        "run_day": 1,
-        "window_months": 12,
-        "thresholds": deep,
-        "tenure_bonus": "[]",
-        "min_tenure_months": 12,
-        "validity_months": 12,
-        "expiry_day": "",
-        "plan_tiers": "{}",
-        "key_person_tiers": "[]",
-    }
-    response = admin_client.post(f"/admin/tiers/ratingpolicy/{policy.pk}/change/", form)
-    assert response.status_code == 200 and "thresholds" in response.context["adminform"].form.errors
+    # the admin: a policy's threshold (a number per tier now, no JSON): a huge or malformed one is refused
+    policy = RatingPolicy.objects.get(code="average6")
+    for bad in ("1e9", "9" * 200, "[[[1]]]"):
+        response = admin_client.post(
+            f"/admin/tiers/ratingpolicy/{policy.pk}/change/", policy_form_data(policy, threshold_diamond=bad)
+        )
+        assert response.status_code == 200 and "threshold_diamond" in response.context["form"].errors
 
 
 # -- drafts -----------------------------------------------------------------------------------------------------------
@@ -628,26 +617,19 @@ def test_a_draft_is_validated_in_full_before_a_run_is_created(api, draft, field)
 
 
 def test_the_policy_admin_applies_the_drafts_rules(admin_client):
-    policy = RatingPolicy.objects.get(code="annual")
-    form = {
-        "code": policy.code,
-        "name": policy.name,
-        "kind": policy.kind,
-        "active": "on",
-        "run_day": 1,
-        "window_months": 12,
-        "thresholds": '{"diamond": "1e9"}',
-        "tenure_bonus": "[[1]]",
-        "min_tenure_months": 12,
-        "validity_months": 600,
-        "expiry_day": 40,
-        "plan_tiers": "{}",
-        "key_person_tiers": "[]",
-    }
+    policy = RatingPolicy.objects.get(code="average6")
+    form = policy_form_data(
+        policy,
+        threshold_diamond="1e9",
+        validity_months=600,
+        expiry_day=40,
+        **{"bonus-TOTAL_FORMS": 1, "bonus-0-years": "1", "bonus-0-bonus": ""},
+    )
     response = admin_client.post(f"/admin/tiers/ratingpolicy/{policy.pk}/change/", form)
     assert response.status_code == 200
-    errors = response.context["adminform"].form.errors
-    assert {"thresholds", "tenure_bonus", "validity_months", "expiry_day"} <= set(errors), errors
+    errors = response.context["form"].errors
+    assert {"threshold_diamond", "expiry_day"} <= set(errors), errors
+    assert response.context["formsets"][0][1].errors[0] == {"bonus": ["This field is required."]}
     policy.refresh_from_db()
     assert policy.version == 1
 

@@ -15,20 +15,29 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from core import ui
-from core.admin import BranchScopedAdmin, EstimatedCountPaginator, GuardedHistoryAdmin, ReadOnlyAdmin, customer_column
+from core.admin import (
+    BranchScopedAdmin,
+    EstimatedCountPaginator,
+    GuardedHistoryAdmin,
+    ReadableHistoryMixin,
+    ReadOnlyAdmin,
+    customer_column,
+)
 from core.errors import DomainError
 from core.forms import DecimalFormField, MonthFormField
+from core.history import local_time
 from core.masking import mask_msisdn
 
-from . import rules, selectors, services
+from . import policy_admin, rules, selectors, services
 from .models import (
     OverrideStatus,
+    PolicyChange,
     RatingChunk,
     RatingPolicy,
     RatingRun,
@@ -72,9 +81,9 @@ def dash(value) -> str:
 
 @admin.register(Tier)
 class TierAdmin(GuardedHistoryAdmin):
-    list_display = ["code", "name_zh", "name_en", "rank", "threshold", "active", "members"]
+    list_display = ["code", "name_zh", "name_en", "rank", "active", "members"]
     list_display_links = ["code"]
-    list_editable = ["threshold", "active"]
+    list_editable = ["active"]  # the score a tier needs is its rating policy's (one place: the policy's page)
     ordering = ["-rank"]
     change_list_template = "admin/tiers/tier/change_list.html"
 
@@ -107,69 +116,8 @@ class TierAdmin(GuardedHistoryAdmin):
 # Rating policies
 
 
-class RatingPolicyForm(forms.ModelForm):
-    class Meta:
-        model = RatingPolicy
-        fields = [
-            "code",
-            "name",
-            "kind",
-            "active",
-            "run_day",
-            "window_months",
-            "thresholds",
-            "tenure_bonus",
-            "min_tenure_months",
-            "validity_months",
-            "expiry_day",
-            "plan_tiers",
-            "key_person_tiers",
-        ]
-
-    def clean(self):
-        cleaned = super().clean()
-        # the bounds of every rating field, the same as a dry run's draft is checked against (tiers.rules)
-        values = {
-            name: cleaned[name] for name in (*rules.POLICY_INTEGERS, *rules.POLICY_JSON_SHAPES) if name in cleaned
-        }
-        tier_codes = Tier.objects.filter(active=True).values_list("code", flat=True)
-        for name, messages_ in rules.policy_problems(values, tier_codes=tier_codes).items():
-            for message in messages_:
-                self.add_error(name, message)
-        if self.errors:
-            return cleaned
-        # The policy as a run would use it: malformed maps or unknown tiers are refused here.
-        probe = RatingPolicy(**{f.name: cleaned.get(f.name, getattr(self.instance, f.name)) for f in _policy_fields()})
-        try:
-            services.policy_rules(probe)
-        except DomainError as exc:
-            raise ValidationError(
-                _("The policy cannot be used by a run: %(error)s"), params={"error": exc.message}
-            ) from exc
-        except (TypeError, ValueError, KeyError, AttributeError) as exc:
-            raise ValidationError(
-                _("The policy cannot be used by a run: %(error)s"), params={"error": str(exc)}
-            ) from exc
-        return cleaned
-
-
-def _policy_fields():
-    return [f for f in RatingPolicy._meta.concrete_fields if f.editable and not f.primary_key]
-
-
-@admin.register(RatingPolicy)
-class RatingPolicyAdmin(GuardedHistoryAdmin):
-    form = RatingPolicyForm
-    list_display = ["code", "name", "kind", "active", "window_months", "validity_months", "run_day", "version"]
-    list_filter = ["kind", "active"]
-    search_fields = ["code", "name"]
-    readonly_fields = ["version", "updated_at"]
-    fieldsets = [
-        (None, {"fields": ["code", "name", "kind", "active", "run_day", "version", "updated_at"]}),
-        (_("Score"), {"fields": ["window_months", "thresholds", "tenure_bonus", "min_tenure_months"]}),
-        (_("Validity"), {"fields": ["validity_months", "expiry_day"]}),
-        (_("Floors"), {"fields": ["plan_tiers", "key_person_tiers"]}),
-    ]
+admin.site.register(RatingPolicy, policy_admin.RatingPolicyAdmin)  # rating policies as forms: tiers.policy_admin
+admin.site.register(PolicyChange, policy_admin.PolicyChangeAdmin)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -231,7 +179,7 @@ class StartRunForm(forms.Form):
         self.draft_names = []
         for tier in tiers:
             name = f"threshold_{tier.code}"
-            current = (policy.thresholds.get(tier.code) if policy else None) or tier.threshold
+            current = (policy.thresholds.get(tier.code) if policy else None) or "—"
             self.fields[name] = DecimalFormField(
                 label=ui.label(tier),
                 required=False,
@@ -276,8 +224,8 @@ class RatingRunAdmin(ReadOnlyAdmin):  # started by the "Start a run" view and th
         "progress_col",
         "counts_col",
         "created_by",
-        "started_at",
-        "finished_at",
+        "started_col",
+        "finished_col",
     ]
     list_display_links = ["id", "month_col"]
     list_filter = ["status", "dry_run", "policy"]
@@ -354,6 +302,14 @@ class RatingRunAdmin(ReadOnlyAdmin):  # started by the "Start a run" view and th
     def month_col(self, obj):
         return month_label(obj.month)
 
+    @admin.display(description=_("started at"), ordering="started_at")
+    def started_col(self, obj):
+        return local_time(obj.started_at)
+
+    @admin.display(description=_("finished at"), ordering="finished_at")
+    def finished_col(self, obj):
+        return local_time(obj.finished_at)
+
     @admin.display(description=_("progress"))
     def progress_col(self, obj):
         return mark_safe(render_progress(obj, compact=True))
@@ -364,8 +320,11 @@ class RatingRunAdmin(ReadOnlyAdmin):  # started by the "Start a run" view and th
 
     @admin.display(description=_("counts"))
     def counts_col(self, obj):
-        parts = [f"{label} {n}" for _code, label, n in counts_rows(obj.counts or {}) if n]
-        return " · ".join(parts) if parts else "—"
+        """One chip per transition that happened ("Upgraded 12"), kept on one line each (core's admin-lists.css)."""
+        chips = [(label, n) for _code, label, n in counts_rows(obj.counts or {}) if n]
+        if not chips:
+            return "—"
+        return format_html_join("", '<span class="chip">{} {}</span>', chips)
 
     @admin.display(description=_("counts"))
     def counts_table(self, obj):
@@ -573,7 +532,7 @@ class TierOverrideForm(forms.ModelForm):
 
 
 @admin.register(TierOverride)
-class TierOverrideAdmin(BranchScopedAdmin, SimpleHistoryAdmin):
+class TierOverrideAdmin(BranchScopedAdmin, ReadableHistoryMixin, SimpleHistoryAdmin):
     form = TierOverrideForm
     list_display = [
         "id",

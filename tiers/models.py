@@ -7,6 +7,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from core import ui
 from core.ui import label
 from customers.models import Customer
 
@@ -18,9 +19,7 @@ class Tier(models.Model):
     name_zh = models.CharField(_("Chinese name"), max_length=30)
     name_en = models.CharField(_("English name"), max_length=30)
     rank = models.PositiveSmallIntegerField(_("rank"), unique=True, help_text=_("higher is better"))
-    threshold = models.DecimalField(
-        _("threshold"), max_digits=12, decimal_places=2, help_text=_("default score threshold (annual composite)")
-    )
+    # The score a tier needs is the rating policy's (RatingPolicy.thresholds): one place, per policy.
     active = models.BooleanField(_("active"), default=True)
     history = HistoricalRecords()
 
@@ -30,7 +29,7 @@ class Tier(models.Model):
         verbose_name_plural = _("tiers")
 
     def __str__(self) -> str:
-        return f"{self.name_zh} {self.name_en}"
+        return ui.label(self)  # in the page's language (both names are data)
 
 
 class PolicyKind(models.TextChoices):
@@ -43,6 +42,7 @@ class RatingPolicy(models.Model):
 
     code = models.CharField(_("code"), max_length=30, unique=True)
     name = models.CharField(_("name"), max_length=100)
+    name_zh = models.CharField(_("Chinese name"), max_length=100, blank=True, help_text=_("empty: the name above"))
     kind = models.CharField(_("kind"), max_length=20, choices=PolicyKind.choices)
     active = models.BooleanField(
         _("scheduled"), default=False, help_text=_("the monthly schedule runs active policies")
@@ -52,7 +52,7 @@ class RatingPolicy(models.Model):
         _("thresholds"),
         default=dict,
         blank=True,
-        help_text=_('{"diamond": "4000", ...}; a tier not named uses its default threshold'),
+        help_text=_("the score each tier needs; a tier without one is won by floors only"),
     )
     tenure_bonus = models.JSONField(
         _("tenure bonus"),
@@ -94,12 +94,73 @@ class RatingPolicy(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        return ui.in_language(self.name_zh or self.name, self.name)  # the page's language (both names are data)
 
     def save(self, *args, **kwargs):
         if self.pk:
             self.version = (type(self).objects.filter(pk=self.pk).values_list("version", flat=True).first() or 0) + 1
         super().save(*args, **kwargs)
+
+
+class PolicyChangeStatus(models.TextChoices):
+    PENDING = "pending", _("Awaiting approval")
+    SCHEDULED = "scheduled", _("Approved, applies from its month")
+    APPLIED = "applied", _("Applied")
+    REJECTED = "rejected", _("Rejected")
+
+
+class PolicyChange(models.Model):
+    """An edit of an active rating policy: proposed by one staff user, approved by another (four-eyes), applied
+    from its effective month (at once when that month has begun, else before that month's run). `values` holds
+    every rating field as proposed; `base_run` and `draft_run` are the dry runs of its what-if."""
+
+    policy = models.ForeignKey(
+        RatingPolicy, on_delete=models.CASCADE, related_name="changes", verbose_name=_("rating policy")
+    )
+    values = models.JSONField(_("proposed values"))
+    effective_month = models.DateField(_("effective month"))
+    note = models.TextField(_("reason"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=PolicyChangeStatus.choices, default=PolicyChangeStatus.PENDING
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("proposed by")
+    )
+    created_at = models.DateTimeField(_("proposed at"))
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    applied_at = models.DateTimeField(_("applied at"), null=True, blank=True)
+    base_run = models.ForeignKey(
+        "RatingRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("what-if now")
+    )
+    draft_run = models.ForeignKey(
+        "RatingRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("what-if with the change"),
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("policy change")
+        verbose_name_plural = _("policy changes")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="pending") | Q(decided_by__isnull=False), name="policy_change_decided_has_decider"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.policy} {self.effective_month:%Y-%m} #{self.pk}"
 
 
 class Source(models.TextChoices):

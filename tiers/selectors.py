@@ -3,7 +3,7 @@
 import datetime as dt
 from dataclasses import asdict
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, Subquery, When
 from django.utils import timezone
 
 from core import ui
@@ -16,6 +16,7 @@ from .models import (
     DryRunChange,
     RatingPolicy,
     RatingRun,
+    RunStatus,
     Tier,
     TierChange,
     TierOverride,
@@ -352,3 +353,61 @@ def change_since_run(customer: Customer, run: RatingRun | None) -> dict | None:
             .first()
         )
     return {"change": change, "tier": change.to_tier, "override": override}
+
+
+def _outcome(run: RatingRun) -> Case:
+    """A customer's tier after `run` (a dry run): its change's new tier where it has one, else her current tier."""
+    changes = DryRunChange.objects.filter(run=run, customer=OuterRef("pk"))
+    return Case(
+        When(Exists(changes), then=Subquery(changes.values("to_tier__code")[:1])),
+        default=F("tier_state__tier__code"),
+    )
+
+
+def policy_what_if(change) -> dict | None:
+    """The what-if of a policy change (tiers.services.policy_change_what_if), once both dry runs are done: members
+    per tier today, with the policy as it is and with the change (for the effective month), and the from→to matrix
+    between the last two, in one GROUP BY over the customers (set-based). None while a run is still going."""
+    base, draft = change.base_run, change.draft_run
+    if base is None or draft is None or base.status != RunStatus.DONE or draft.status != RunStatus.DONE:
+        return None
+    cells = (
+        Customer.objects.annotate(now=F("tier_state__tier__code"), before=_outcome(base), after=_outcome(draft))
+        .filter(Q(now__isnull=False) | Q(before__isnull=False) | Q(after__isnull=False))
+        .values("now", "before", "after")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    tiers = list(Tier.objects.order_by("-rank"))
+    codes = [t.code for t in tiers] + [None]
+    counts = {key: dict.fromkeys(codes, 0) for key in ("now", "before", "after")}
+    matrix = {(a, b): 0 for a in codes for b in codes}
+    for cell in cells:
+        for key in ("now", "before", "after"):
+            counts[key][cell[key]] = counts[key].get(cell[key], 0) + cell["n"]
+        matrix[cell["before"], cell["after"]] = matrix.get((cell["before"], cell["after"]), 0) + cell["n"]
+    labels = {t.code: ui.label(t) for t in tiers}
+    return {
+        "tiers": [(code, labels.get(code)) for code in codes],
+        "rows": [
+            {
+                "code": code,
+                "label": labels.get(code),
+                "now": counts["now"][code],
+                "before": counts["before"][code],
+                "after": counts["after"][code],
+                "delta": counts["after"][code] - counts["before"][code],
+            }
+            for code in codes
+        ],
+        "matrix": [
+            {
+                "code": a,
+                "label": labels.get(a),
+                "cells": [matrix[a, b] for b in codes],
+                "total": sum(matrix[a, b] for b in codes),
+            }
+            for a in codes
+        ],
+        "moved": sum(n for (a, b), n in matrix.items() if a != b),
+    }

@@ -22,6 +22,8 @@ from . import engine, expiring, rules
 from .models import (
     CustomerTier,
     OverrideStatus,
+    PolicyChange,
+    PolicyChangeStatus,
     RatingChunk,
     RatingPolicy,
     RatingRun,
@@ -49,7 +51,8 @@ DRAFT_FIELDS = {
 
 
 def policy_rules(policy: RatingPolicy, draft: dict | None = None, *, tiers: list | None = None) -> rules.Policy:
-    """The policy as a run uses it: active tiers with their thresholds (the policy's, else the tier's).
+    """The policy as a run uses it: active tiers with the policy's thresholds (a tier without one is won by floors
+    only: the policy is the one place for thresholds).
 
     A draft (dry runs: "what if diamond were 5000?") is checked in full before any run exists, with the rules of
     the policy admin (rules.policy_problems): every bad field is named in the 400, under `draft`."""
@@ -61,13 +64,13 @@ def policy_rules(policy: RatingPolicy, draft: dict | None = None, *, tiers: list
         raise InvalidInput(
             f"A draft may change only {', '.join(sorted(DRAFT_FIELDS))}.", fields={"draft": sorted(unknown)}
         )
-    if tiers is None:  # (code, rank, threshold) of the active tiers
-        tiers = list(Tier.objects.filter(active=True).values_list("code", "rank", "threshold"))
+    if tiers is None:  # (code, rank) of the active tiers
+        tiers = list(Tier.objects.filter(active=True).values_list("code", "rank"))
     values = {name: getattr(policy, name) for name in (*rules.POLICY_INTEGERS, *rules.POLICY_JSON_SHAPES)}
     values.update(draft)
     if isinstance(draft.get("thresholds"), dict) and isinstance(policy.thresholds, dict):
         values["thresholds"] = {**policy.thresholds, **draft["thresholds"]}
-    problems = rules.policy_problems(values, tier_codes=[code for code, _, _ in tiers])
+    problems = rules.policy_problems(values, tier_codes=[code for code, _ in tiers])
     if problems:
         in_draft = {k: v for k, v in problems.items() if k in draft}
         in_policy = {k: v for k, v in problems.items() if k not in draft}
@@ -83,8 +86,8 @@ def policy_rules(policy: RatingPolicy, draft: dict | None = None, *, tiers: list
             {
                 "kind": policy.kind,
                 "window_months": values["window_months"],
-                "thresholds": {code: thresholds_in.get(code, threshold) for code, _, threshold in tiers},
-                "ranks": {code: rank for code, rank, _ in tiers},
+                "thresholds": {code: thresholds_in[code] for code, _ in tiers if code in thresholds_in},
+                "ranks": dict(tiers),
                 "tenure_bonus": values["tenure_bonus"],
                 "min_tenure_months": values["min_tenure_months"],
                 "validity_months": values["validity_months"],
@@ -127,6 +130,8 @@ def tier_run_start(
         existing = RatingRun.objects.filter(policy=policy, month=month, dry_run=False).first()
         if existing:
             return existing, False
+        if policy_changes_apply_due(month=month, policy=policy):  # approved edits effective by this month
+            policy.refresh_from_db()
     snapshot = policy_rules(policy, draft)  # a bad draft is a 400 before anything else (no run is created)
     previous = dates.add_months(month, -1)
     if not force and not customer_selectors.month_is_closed(previous):
@@ -419,9 +424,12 @@ def tier_override_create(
         problems["ends_on"] = ["The end date is before the start date."]
     if problems:
         raise InvalidInput("The override is incomplete.", fields=problems)
-    return TierOverride.objects.create(
+    override = TierOverride(
         customer=customer, tier=tier, reason=reason.strip(), starts_on=starts_on, ends_on=ends_on, created_by=actor
     )
+    override._history_user = actor  # the audit trail's "who" (simple-history), also outside a request
+    override.save(force_insert=True)
+    return override
 
 
 @transaction.atomic
@@ -436,6 +444,7 @@ def tier_override_approve(*, override: TierOverride, actor, at: dt.datetime, on:
     override.status = OverrideStatus.APPROVED
     override.approved_by = actor
     override.approved_at = at
+    override._history_user = actor
     override.save(update_fields=["status", "approved_by", "approved_at"])
     on = on or timezone.localdate(at)
     if override.starts_on <= on <= override.ends_on:
@@ -491,8 +500,8 @@ def tier_floors_apply(*, on: dt.date) -> dict[str, int]:
     policy = RatingPolicy.objects.filter(active=True).order_by("code").first()
     if policy is None:
         return {}
-    rows = list(Tier.objects.values_list("code", "id", "rank", "threshold", "active"))
-    active = [(code, rank, threshold) for code, _, rank, threshold, is_active in rows if is_active]
+    rows = list(Tier.objects.values_list("code", "id", "rank", "active"))
+    active = [(code, rank) for code, _, rank, is_active in rows if is_active]
     after_id = _last_change_id()
     result = engine.apply_floors(
         policy=policy_rules(policy, tiers=active), on=on, lo=0, hi=ALL_IDS, tier_ids={c: i for c, i, *_ in rows}
@@ -511,8 +520,8 @@ def tier_expiring_emit(*, on: dt.date, at: dt.datetime) -> int:
     policy = RatingPolicy.objects.filter(active=True).order_by("code").first()
     if policy is None:
         return 0
-    rows = list(Tier.objects.values_list("code", "id", "rank", "threshold", "active"))
-    active = [(code, rank, threshold) for code, _, rank, threshold, is_active in rows if is_active]
+    rows = list(Tier.objects.values_list("code", "id", "rank", "active"))
+    active = [(code, rank) for code, _, rank, is_active in rows if is_active]
     return expiring.emit_expiring(
         policy=policy_rules(policy, tiers=active),
         on=on,
@@ -589,3 +598,153 @@ def tier_runs_heal(*, stalled_after: dt.timedelta, now: dt.datetime) -> dict[str
             break
         healed["followed_up"].append(run_id)
     return healed
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Policy edits: an active policy changes through a proposal a second staff user approves (four-eyes), from a month
+
+
+POLICY_EDIT_FIELDS = ("name", "name_zh", "kind", "active", "run_day", *sorted(DRAFT_FIELDS))
+
+
+def _policy_values_check(policy: RatingPolicy, values: dict) -> dict:
+    """The proposed values of the editable fields, checked as a run would use them (a 400 names every bad field)."""
+    unknown = set(values) - set(POLICY_EDIT_FIELDS)
+    if unknown:
+        raise InvalidInput("Unknown policy fields.", fields={name: ["Unknown field."] for name in sorted(unknown)})
+    probe = RatingPolicy(**{name: getattr(policy, name) for name in POLICY_EDIT_FIELDS})
+    for name, value in values.items():
+        setattr(probe, name, value)
+    probe.code = policy.code
+    policy_rules(probe)  # raises InvalidInput naming the fields
+    return values
+
+
+@transaction.atomic
+def policy_create(*, code: str, values: dict, actor) -> RatingPolicy:
+    """A new policy, inactive until a run of it is wanted (activating it later is a proposal like any edit)."""
+    code = (code or "").strip()
+    if not code or RatingPolicy.objects.filter(code=code).exists():
+        raise InvalidInput("The code is empty or taken.", fields={"code": ["Empty or already taken."]})
+    policy = RatingPolicy(code=code)
+    _policy_values_check(policy, values)
+    for name, value in values.items():
+        setattr(policy, name, value)
+    policy._history_user = actor
+    policy.save()
+    record(actor=actor, action="policy_created", target=policy)
+    return policy
+
+
+@transaction.atomic
+def policy_save(*, policy: RatingPolicy, values: dict, actor) -> RatingPolicy:
+    """Save an inactive (unscheduled) policy's fields at once; an active one changes by proposal only."""
+    policy = RatingPolicy.objects.select_for_update().get(pk=policy.pk)
+    if policy.active:
+        raise RuleViolation(
+            "An active policy changes by a proposal a second staff user approves.", code="policy_needs_approval"
+        )
+    _policy_values_check(policy, values)
+    for name, value in values.items():
+        setattr(policy, name, value)
+    policy._history_user = actor
+    policy.save()
+    record(actor=actor, action="policy_saved", target=policy, version=policy.version)
+    return policy
+
+
+@transaction.atomic
+def policy_change_propose(
+    *, policy: RatingPolicy, values: dict, effective_month: dt.date, note: str, actor, at: dt.datetime
+) -> PolicyChange:
+    """Propose new values for an active policy from `effective_month` (the first of a month, not before `at`'s)."""
+    problems = {}
+    if not (note or "").strip():
+        problems["note"] = ["A reason is required."]
+    if effective_month is None:
+        problems["effective_month"] = ["An effective month is required."]
+    elif effective_month.replace(day=1) < timezone.localdate(at).replace(day=1):
+        problems["effective_month"] = ["The effective month has passed."]
+    if problems:
+        raise InvalidInput("The policy change is incomplete.", fields=problems)
+    _policy_values_check(policy, values)
+    changed = {name: value for name, value in values.items() if getattr(policy, name) != value}
+    if not changed:
+        raise InvalidInput("Nothing would change.", fields={"values": ["No field differs from the policy."]})
+    change = PolicyChange.objects.create(
+        policy=policy,
+        values=changed,
+        effective_month=effective_month.replace(day=1),
+        note=note.strip(),
+        created_by=actor,
+        created_at=at,
+    )
+    record(actor=actor, action="policy_change_proposed", target=change, at=at, fields=sorted(changed))
+    return change
+
+
+def _policy_change_apply(change: PolicyChange, *, at: dt.datetime | None) -> None:
+    policy = RatingPolicy.objects.select_for_update().get(pk=change.policy_id)
+    for name, value in change.values.items():
+        setattr(policy, name, value)
+    policy._history_user = change.decided_by
+    policy._change_reason = f"policy change #{change.pk}"
+    policy.save()
+    change.status, change.applied_at = PolicyChangeStatus.APPLIED, at or Now()  # a run's apply: the database's time
+    change.save(update_fields=["status", "applied_at"])
+
+
+@transaction.atomic
+def policy_change_approve(*, change: PolicyChange, actor, at: dt.datetime) -> PolicyChange:
+    """A second staff user approves: applied at once when its month has begun at `at`, else scheduled (applied by
+    `policy_changes_apply_due` before that month's run)."""
+    change = PolicyChange.objects.select_for_update().get(pk=change.pk)
+    if change.status != PolicyChangeStatus.PENDING:
+        raise RuleViolation("This policy change is not awaiting approval.", code="policy_change_not_pending")
+    if actor is None or actor.pk == change.created_by_id:
+        raise RuleViolation("A policy change must be approved by a second staff user.", code="four_eyes")
+    change.status, change.decided_by, change.decided_at = PolicyChangeStatus.SCHEDULED, actor, at
+    change.save(update_fields=["status", "decided_by", "decided_at"])
+    if change.effective_month <= timezone.localdate(at):
+        _policy_change_apply(change, at=at)
+    record(actor=actor, action="policy_change_approved", target=change, at=at, status=change.status)
+    return change
+
+
+@transaction.atomic
+def policy_change_reject(*, change: PolicyChange, actor, at: dt.datetime) -> PolicyChange:
+    change = PolicyChange.objects.select_for_update().get(pk=change.pk)
+    if change.status not in (PolicyChangeStatus.PENDING, PolicyChangeStatus.SCHEDULED):
+        raise RuleViolation("This policy change is decided already.", code="policy_change_not_pending")
+    change.status, change.decided_by, change.decided_at = PolicyChangeStatus.REJECTED, actor, at
+    change.save(update_fields=["status", "decided_by", "decided_at"])
+    record(actor=actor, action="policy_change_rejected", target=change, at=at)
+    return change
+
+
+@transaction.atomic
+def policy_changes_apply_due(
+    *, month: dt.date, at: dt.datetime | None = None, policy: RatingPolicy | None = None
+) -> int:
+    """Apply the approved changes effective by `month` (oldest first); a run of `month` calls this first."""
+    due = PolicyChange.objects.filter(status=PolicyChangeStatus.SCHEDULED, effective_month__lte=month)
+    if policy is not None:
+        due = due.filter(policy=policy)
+    applied = 0
+    for change in due.order_by("effective_month", "id"):
+        _policy_change_apply(change, at=at)
+        applied += 1
+    return applied
+
+
+def policy_change_what_if(*, change: PolicyChange, actor) -> PolicyChange:
+    """Start the what-if of a proposal: two dry runs of its effective month, one with the policy as it is and one
+    with the proposal (set-based, as every run), which tiers.selectors.policy_what_if compares."""
+    draft = {name: value for name, value in change.values.items() if name in DRAFT_FIELDS}
+    base, _ = tier_run_start(month=change.effective_month, policy=change.policy, dry_run=True, force=True, actor=actor)
+    with_change, _ = tier_run_start(
+        month=change.effective_month, policy=change.policy, dry_run=True, force=True, draft=draft, actor=actor
+    )
+    PolicyChange.objects.filter(pk=change.pk).update(base_run=base, draft_run=with_change)
+    change.base_run, change.draft_run = base, with_change
+    return change

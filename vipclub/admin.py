@@ -2,7 +2,7 @@
 app's rows (customers' fields and actions, tiers, benefits, points, the account managers) and the lifecycle move
 its actions run. Every other admin is registered by its own app (core.admin's kit)."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -11,7 +11,9 @@ from django.utils.translation import gettext_lazy as _
 from benefits.customer_page import BenefitAccountInline, BenefitEntryInline
 from core.admin import BranchScopedAdmin
 from core.masking import mask_msisdn
+from core.models import scope_codename
 from customers import customer_page
+from customers import selectors as customer_selectors
 from customers.models import Customer
 from managers.customer_page import AssignmentInline, ContactLogInline, ObligationInline
 from points.customer_page import PointsLotInline, customer_points_html
@@ -76,6 +78,10 @@ class CustomerAdmin(BranchScopedAdmin, customer_page.CustomerPage):
         "points_panel",
     ]
     actions = customer_page.transition_actions(customer_move)
+    search_help_text = _(
+        "Full msisdn, its last 4 or more digits, the masked form 138****5678, the start of a name, "
+        "or an ID number (staff who see personal data)."
+    )
     customer_field = ""  # the rows are the customers themselves (BranchScopedAdmin)
 
     def get_queryset(self, request):
@@ -83,6 +89,19 @@ class CustomerAdmin(BranchScopedAdmin, customer_page.CustomerPage):
         # list_select_related once the queryset has a select_related, so the region is joined here too.)
         qs = super().get_queryset(request)
         return tier_selectors.annotate_tier(qs).select_related(*self.list_select_related)
+
+    def get_search_results(self, request, queryset, search_term):
+        """customers.selectors.customer_search_q: msisdn, its tail or masked form, a name's start, an ID number."""
+        user = request.user
+        pii = user.is_superuser or user.has_perm(f"core.{scope_codename('pii')}")
+        q = customer_selectors.customer_search_q(search_term, pii=pii)
+        if q is None:
+            if not pii:
+                self.message_user(
+                    request, _("Searching by ID number needs the permission to see personal data."), messages.WARNING
+                )
+            return queryset.none(), False
+        return queryset.filter(q), False
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)

@@ -23,6 +23,7 @@ from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
+from core import history
 from managers import selectors as manager_selectors
 
 # (app_label, model): the configuration staff change; ledgers and bulk engine writes keep their own tables.
@@ -69,6 +70,18 @@ class Entry:
     @property
     def action(self):
         return ACTIONS.get(self.record.history_type, self.record.history_type)
+
+    @property
+    def reason(self) -> str:
+        return history.change_reason(self.record.history_change_reason)
+
+    @property
+    def who(self) -> str:
+        return history.user_label(self.record.history_user)
+
+    @property
+    def when(self) -> str:
+        return history.local_time(self.record.history_date)
 
     @property
     def model_name(self):
@@ -154,13 +167,23 @@ def _label(model: type, record, instance: models.Model) -> str:
         }
 
 
-def _changes(record, previous) -> list[tuple[str, str, str]]:
-    """(field, before, after) of one history row against the row before it of the same object."""
+def _changes(record, previous) -> list[tuple[object, str, object, object]]:
+    """(field, label, before, after) of one history row against the row before it of the same object; the raw
+    values, made readable by `_readable` (the related objects of the whole page read at once)."""
     if previous is None:
         return []
     delta = record.diff_against(previous)
-    names = {f.name: f.verbose_name for f in record.instance_type._meta.fields}
-    return [(str(names.get(c.field, c.field)), _text(c.old), _text(c.new)) for c in delta.changes]
+    model = record.instance_type
+    return [
+        (history.field_of(model, c.field), history.field_label(model, c.field), c.old, c.new) for c in delta.changes
+    ]
+
+
+def _readable(changes: list, related: dict) -> list[tuple[str, str, str]]:
+    return [
+        (label, history.value_text(field, old, related=related), history.value_text(field, new, related=related))
+        for field, label, old, new in changes
+    ]
 
 
 def _entries(rows: list[tuple[object, type]]) -> list[Entry]:
@@ -174,20 +197,18 @@ def _entries(rows: list[tuple[object, type]]) -> list[Entry]:
         objs = {(model, record.history_id): record.history_object for record in records}
         _load_label_relations(model, list(objs.values()))
         instances.update(objs)
+    raw = {(m, r.history_id): _changes(r, previous[m, r.history_id]) for r, m in rows}
+    related = history.related_objects([(f, old, new) for changes in raw.values() for f, _l, old, new in changes])
     return [
         Entry(
             record=r,
             model=m,
-            changes=_changes(r, previous[m, r.history_id]),
+            changes=_readable(raw[m, r.history_id], related),
             instance=instances[m, r.history_id],
             label=_label(m, r, instances[m, r.history_id]),
         )
         for r, m in rows
     ]
-
-
-def _text(value) -> str:
-    return "—" if value in (None, "") else str(value)[:200]
 
 
 def _sort_key(record, model: type) -> tuple:
@@ -268,7 +289,10 @@ def audit_view(request):
         "entries": entries,
         "models": [(label, m._meta.verbose_name_plural) for label, m in by_label.items()],
         "model": model_label,
-        "users": get_user_model().objects.filter(is_staff=True).order_by("username").values_list("id", "username"),
+        "users": [
+            (user.pk, history.user_label(user))
+            for user in get_user_model().objects.filter(is_staff=True).order_by("username")
+        ],
         "user_id": user_id,
         "older_url": older,
     }

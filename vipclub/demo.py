@@ -40,7 +40,7 @@ from tiers.models import CustomerTier, RatingRun
 
 from . import workflows
 from .events import EventSerializer, event_ingest
-from .roles import SUPERVISORS
+from .roles import ACCOUNT_MANAGERS, SUPERVISORS
 
 CLUB_ZONE = ZoneInfo("Asia/Shanghai")
 
@@ -894,6 +894,7 @@ def demo_users_create() -> list[DemoLogin]:
     supervisor is in the Supervisors role; each manager's login is made by manager_upsert, as the API makes it."""
     user_model = get_user_model()
     supervisors, _ = UserGroup.objects.get_or_create(name=SUPERVISORS)
+    account_managers, _ = UserGroup.objects.get_or_create(name=ACCOUNT_MANAGERS)
     managers = dict(zip([u[0] for u in DEMO_USERS if u[0].startswith("manager")], DEMO_REGIONS, strict=False))
     logins = []
     for username, role, is_staff, is_superuser, (first_name, last_name) in DEMO_USERS:
@@ -916,8 +917,15 @@ def demo_users_create() -> list[DemoLogin]:
         password = new_password()
         user.set_password(password)
         user.save()
+        # the real roles and nothing else (no demo-only group, no permissions of her own): an earlier demo's
+        # extra groups or hand-given permissions are dropped, so the demo shows what a role may do
+        user.user_permissions.clear()
         if username == "supervisor":
-            user.groups.add(supervisors)
+            user.groups.set([supervisors])
+        elif username in managers:
+            user.groups.set([account_managers])
+        else:
+            user.groups.clear()  # the superuser needs none
         logins.append(DemoLogin(username, password, role))
     return logins
 

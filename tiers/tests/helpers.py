@@ -149,3 +149,35 @@ def average_policy(**changes) -> RatingPolicy:
         setattr(policy, key, value)
     policy.save()
     return policy
+
+
+def policy_form_data(policy, *, effective_month: str = "", note: str = "", **overrides) -> dict:
+    """The POST of a rating policy's page (tiers.policy_admin) with the policy's current values, then `overrides`
+    (field names of the page: `threshold_<tier>`, `bonus-0-years`, `plan-1-tier`, …)."""
+    from tiers.policy_admin import TABLES, table_initial
+
+    data = {
+        "name": policy.name,
+        "name_zh": policy.name_zh,
+        "kind": policy.kind,
+        "run_day": policy.run_day,
+        "window_months": policy.window_months,
+        "min_tenure_months": policy.min_tenure_months,
+        "validity_months": policy.validity_months,
+        "expiry_day": policy.expiry_day or "",
+        "effective_month": effective_month,
+        "note": note,
+    }
+    if policy.active:
+        data["active"] = "on"
+    for code, value in (policy.thresholds or {}).items():
+        data[f"threshold_{code}"] = str(value)
+    initial = table_initial(policy)
+    for name, (_form, prefix) in TABLES.items():
+        rows = initial[name]
+        data.update({f"{prefix}-TOTAL_FORMS": len(rows), f"{prefix}-INITIAL_FORMS": len(rows)})
+        data.update({f"{prefix}-MIN_NUM_FORMS": 0, f"{prefix}-MAX_NUM_FORMS": 50})
+        for i, row in enumerate(rows):
+            data.update({f"{prefix}-{i}-{key}": "" if value is None else value for key, value in row.items()})
+    data.update(overrides)
+    return data

@@ -73,59 +73,21 @@ def test_tier_list_speaks_chinese(admin_client):
     assert "各等级会员数" in html and "金卡" in html
 
 
-def test_tier_threshold_is_editable_in_the_list_and_kept_in_history(admin_client):
-    gold = Tier.objects.get(code="gold")
-    tiers = list(Tier.objects.order_by("-rank"))
-    data = {"form-TOTAL_FORMS": len(tiers), "form-INITIAL_FORMS": len(tiers), "_save": "Save"}
-    for i, tier in enumerate(tiers):
-        data[f"form-{i}-id"] = tier.pk
-        data[f"form-{i}-threshold"] = "2500" if tier.code == "gold" else str(tier.threshold)
-        if tier.active:
-            data[f"form-{i}-active"] = "on"
-    admin_client.post("/admin/tiers/tier/", data, follow=True)
-    gold.refresh_from_db()
-    assert gold.threshold == 2500
-    assert gold.history.count() >= 1
-    assert admin_client.get(f"/admin/tiers/tier/{gold.pk}/history/").status_code == 200
+def test_thresholds_live_on_the_policy_only(admin_client):
+    # given the seeded tiers and policies (migrated: every policy names every active tier's threshold)
+    annual = RatingPolicy.objects.get(code="annual")
+    # then the annual policy holds the thresholds the tiers had as defaults
+    assert annual.thresholds == {"diamond": "4000.00", "gold": "2000.00", "silver": "1000.00"}
+    # and the tier list has no threshold column to edit (one place for thresholds)
+    page = admin_client.get("/admin/tiers/tier/").content.decode()
+    assert "threshold" not in page.lower()
 
 
 # --------------------------------------------------------------------------------------------------
 # Policies
 
 
-def test_policy_edit_bumps_the_version_keeps_history_and_refuses_unknown_tiers(admin_client, admin_user):
-    policy = RatingPolicy.objects.get(code="annual")
-    url = f"/admin/tiers/ratingpolicy/{policy.pk}/change/"
-    page = text(admin_client.get(url))
-    assert "a tier not named uses its default threshold" in page  # JSON help text
-    data = {
-        "code": policy.code,
-        "name": policy.name,
-        "kind": policy.kind,
-        "active": "on",
-        "run_day": 1,
-        "window_months": 12,
-        "thresholds": '{"diamond": "4500"}',
-        "tenure_bonus": "[[10, 300], [3, 200], [1, 100]]",
-        "min_tenure_months": 12,
-        "validity_months": 12,
-        "expiry_day": "",
-        "plan_tiers": '{"388": "gold"}',
-        "key_person_tiers": "[]",
-    }
-    # a threshold for a tier that does not exist is refused with a message
-    refused = admin_client.post(url, {**data, "thresholds": '{"ruby": "9000"}'})
-    assert refused.status_code == 200 and "ruby" in text(refused)
-    policy.refresh_from_db()
-    assert policy.version == 1
-    # a valid change is saved with a new version and a history entry
-    versions = policy.history.count()
-    admin_client.post(url, data)
-    policy.refresh_from_db()
-    assert policy.thresholds == {"diamond": "4500"} and policy.version == 2
-    history = admin_client.get(f"/admin/tiers/ratingpolicy/{policy.pk}/history/")
-    assert history.status_code == 200 and policy.history.count() == versions + 1
-    assert f'/admin/auth/user/{admin_user.pk}/change/">admin</a>' in text(history)  # who changed it
+# (the policy's page: tiers/tests/test_policy_forms.py)
 
 
 # --------------------------------------------------------------------------------------------------
