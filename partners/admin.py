@@ -150,7 +150,8 @@ class SmsTemplateAdmin(GuardedHistoryAdmin):
     def preview(self, obj):
         if not obj or not obj.pk:
             return "—"
-        return format_html('<div id="sms-preview">{}</div>', sms.template_preview(**_preview_args(obj)))
+        text = sms.template_preview(**_preview_args(obj))
+        return format_html('<div id="sms-preview" lang="{}">{}</div>', obj.language, text)  # data in its language
 
     def save_model(self, request, obj, form, change):
         sms.template_save(template=obj, actor=request.user, at=timezone.now())

@@ -65,8 +65,9 @@ WORD = re.compile(r"[A-Za-z][A-Za-z'’-]{2,}")
 
 
 class VisibleText(HTMLParser):
-    """Text nodes a user sees: not in <script>, <style>, <template>, nor hidden inputs; plus the visible attributes
-    (placeholder, title, value of buttons)."""
+    """Text nodes a user sees: not in <script>, <style>, <template>, nor hidden inputs, nor in an element that says
+    it is in another language (`lang="en"`: data such as an English SMS template's preview); plus the visible
+    attributes (placeholder, title, value of buttons)."""
 
     SKIP = {"script", "style", "template", "noscript"}
 
@@ -74,11 +75,18 @@ class VisibleText(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.depth = 0
         self.texts: list[str] = []
+        self.foreign: list[str] = []  # the tag that opened a foreign-language element, repeated per nested same tag
 
     def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if self.foreign and tag == self.foreign[0]:
+            self.foreign.append(tag)
+        elif not self.foreign and attrs.get("lang") and not attrs["lang"].lower().startswith("zh"):
+            self.foreign.append(tag)
         if tag in self.SKIP:
             self.depth += 1
-        attrs = dict(attrs)
+        if self.foreign:
+            return
         for name in ("placeholder", "title", "aria-label"):
             if attrs.get(name):
                 self.texts.append(attrs[name])
@@ -88,9 +96,11 @@ class VisibleText(HTMLParser):
     def handle_endtag(self, tag):
         if tag in self.SKIP and self.depth:
             self.depth -= 1
+        if self.foreign and tag == self.foreign[0]:
+            self.foreign.pop()
 
     def handle_data(self, data):
-        if not self.depth and data.strip():
+        if not self.depth and not self.foreign and data.strip():
             self.texts.append(data.strip())
 
 
@@ -114,14 +124,12 @@ def data_words() -> set[str]:
 
 # Codes and notations staff read as they are: snake_case codes, a code glossed in Chinese `reassigned（改派）`, `event:REF`, `{year, kind}` and JSON shown as data.
 CODES = re.compile(r"\b\w+_\w+\b|\b[a-z_]+(?=（)|\b\w+:[A-Z]+\b|\{[^{}]*\}|\[[^\[\]]*\]")
-# "<Model> object (N)": a model without a label of its own; the member page's helper (i16b) gives every model one.
-NAMELESS = re.compile(r"\b[A-Z]\w+ object \(\d+\)")
 
 
 def english_words(text: str, data: set[str]) -> list[str]:
     if "****" in text or text.lstrip()[:1] in "{[":  # a masked value (a password hash, a token), or JSON data
         return []
-    text = CODES.sub(" ", NAMELESS.sub(" ", text))
+    text = CODES.sub(" ", text)
     return [w for w in WORD.findall(text) if w.lower() not in ALLOWED and w.lower() not in data]
 
 
