@@ -162,7 +162,9 @@ def billing_month_close(*, month: dt.date, at: dt.datetime, on: dt.date | None =
 
 
 @transaction.atomic
-def customer_holiday_opt_out_set(*, customer: Customer, opted_out: bool, at: dt.datetime, actor, reason: str = "") -> bool:
+def customer_holiday_opt_out_set(
+    *, customer: Customer, opted_out: bool, at: dt.datetime, actor, reason: str = ""
+) -> bool:
     """Record the customer's choice about the holiday no-suspension (DOMAIN §10: 节假日免停机 "unless they opted
     out"); returns whether it changed. The caller (points.services.holiday_opt_out_set) tells the partner systems."""
     customer = customer_lock(customer)

@@ -203,9 +203,7 @@ def credit_rating_refresh(*, customer: Customer, on: dt.date) -> CreditRating:
 # -- privileges (DOMAIN §10) ------------------------------------------------------------------------------------------
 
 
-def _privileges_changed(
-    customer: Customer, table: rules.CreditTable, *, before: tuple, after: tuple, at=None
-) -> bool:
+def _privileges_changed(customer: Customer, table: rules.CreditTable, *, before: tuple, after: tuple, at=None) -> bool:
     """A `privileges.changed` event when (member, stars[, opted out]) `before` and `after` give different privileges
     (the opt-out, when not given, is the customer's stored one)."""
     stored = bool(getattr(customer, "holiday_opt_out", False))

@@ -30,7 +30,9 @@ def scope_complaints(qs: QuerySet, user) -> QuerySet:
 
 
 def _with_details(qs: QuerySet) -> QuerySet:
-    return qs.select_related("customer", "region", "tier", "owner", "received_by").prefetch_related("steps")
+    return qs.select_related(
+        "customer", "region", "tier", "owner", "received_by", "compensation_benefit"
+    ).prefetch_related("steps")
 
 
 def complaint_list(*, filters, user) -> QuerySet:

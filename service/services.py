@@ -23,6 +23,8 @@ from django.utils import timezone
 from core import outbox
 from core.actors import actor_label, record
 from core.errors import InvalidInput, RuleViolation
+from benefits import services as benefit_services
+from benefits.models import Benefit
 from customers import services as customer_services
 from customers.models import Customer
 from managers import services as manager_services
@@ -48,6 +50,7 @@ logger = logging.getLogger(__name__)
 TEXT_MAX = 4000
 NOTE_MAX = 2000
 POINTS_MAX = 100_000
+BENEFIT_USES_MAX = 100
 
 
 def policy() -> ComplaintPolicy:
@@ -182,9 +185,13 @@ def _check_transition(*, to: str, note: str, compensation: dict | None, billing_
         if to != ComplaintState.RESOLVED:
             problems["compensation"] = ["only when the complaint is resolved"]
         elif comp.get("benefit"):
-            problems["compensation"] = [
-                'a benefit use as compensation is not available yet: compensate with points ({"points": n})'
-            ]
+            quantity = comp.get("quantity")
+            if comp.get("points"):
+                problems["compensation"] = ["points or a benefit, not both"]
+            elif not isinstance(quantity, int) or isinstance(quantity, bool) or not 0 < quantity <= BENEFIT_USES_MAX:
+                problems["compensation"] = [f"quantity: a whole number of uses from 1 to {BENEFIT_USES_MAX}"]
+            elif not Benefit.objects.filter(code=comp["benefit"], active=True).exists():
+                problems["compensation"] = [f"unknown benefit {comp['benefit']!r}"]
         else:
             points = comp.get("points")
             if not isinstance(points, int) or isinstance(points, bool) or not 0 < points <= POINTS_MAX:
@@ -205,8 +212,91 @@ def _lock(complaint: Complaint) -> Complaint:
     return Complaint.objects.select_for_update(of=("self",)).select_related("customer").get(pk=complaint.pk)
 
 
+def _compensate_benefit(complaint: Complaint, *, code: str, quantity: int, at, actor) -> None:
+    """An extra benefit use (e.g. an airport lounge visit) through the benefits ledger, the complaint as reference;
+    the grant sync keeps it (benefits.services.benefit_compensate)."""
+    complaint.compensation_rounds += 1
+    key = f"complaint:{complaint.pk}:benefit:{complaint.compensation_rounds}"
+    benefit = Benefit.objects.get(code=code)
+    result = benefit_services.benefit_compensate(
+        customer=complaint.customer,
+        benefit=benefit,
+        quantity=quantity,
+        reference=f"complaint:{complaint.pk}",
+        idempotency_key=key,
+        at=at,
+        actor=actor,
+    )
+    complaint.compensation_benefit = benefit
+    complaint.compensation_quantity = quantity
+    complaint.compensation_key = key
+    complaint.save(
+        update_fields=[
+            "compensation_benefit",
+            "compensation_quantity",
+            "compensation_key",
+            "compensation_rounds",
+            "updated_at",
+        ]
+    )
+    _step(
+        complaint,
+        action=StepAction.COMPENSATED,
+        from_state=complaint.state,
+        at=at,
+        actor=actor,
+        note=f"+{quantity} × {benefit.code}",
+    )
+    record(
+        actor=actor,
+        action="complaint_compensated",
+        target=complaint,
+        at=at,
+        benefit=benefit.code,
+        quantity=quantity,
+        entry=result.entry.pk,
+        key=key,
+    )
+
+
+def _reverse_benefit_compensation(complaint: Complaint, *, at, actor) -> None:
+    reversal = benefit_services.benefit_compensation_reverse(
+        compensation_key=complaint.compensation_key,
+        reference=f"complaint:{complaint.pk}:reopened",
+        at=at,
+        actor=actor,
+    )
+    taken = reversal.units if reversal else 0
+    given = complaint.compensation_quantity or 0
+    code = complaint.compensation_benefit.code if complaint.compensation_benefit_id else ""
+    record(
+        actor=actor,
+        action="complaint_compensation_reversed",
+        target=complaint,
+        at=at,
+        benefit=code,
+        quantity=given,
+        taken_back=taken,
+        key=complaint.compensation_key,
+    )
+    _step(
+        complaint,
+        action=StepAction.REVERSED,
+        from_state=complaint.state,
+        at=at,
+        actor=actor,
+        note=f"-{taken} × {code}" + (f" ({given - taken} already used)" if taken < given else ""),
+    )
+    complaint.compensation_key = ""
+    complaint.compensation_benefit = None
+    complaint.compensation_quantity = None
+
+
 def _reverse_compensation(complaint: Complaint, *, at, actor, note: str) -> None:
     if not complaint.compensation_key:
+        return
+    if complaint.compensation_benefit_id:
+        _reverse_benefit_compensation(complaint, at=at, actor=actor)
         return
     reversal = points_services.points_compensation_reverse(
         customer=complaint.customer,
@@ -294,6 +384,8 @@ def complaint_transition(
     _step(complaint, action=StepAction.TRANSITION, from_state=from_state, at=at, actor=actor, note=note)
     if to == ComplaintState.RESOLVED and comp.get("points"):
         _compensate(complaint, points=comp["points"], at=at, actor=actor)
+    elif to == ComplaintState.RESOLVED and comp.get("benefit"):
+        _compensate_benefit(complaint, code=comp["benefit"], quantity=comp["quantity"], at=at, actor=actor)
     if complaint.acknowledged_at is not None:
         manager_services.complaint_obligation_close(customer=complaint.customer, period=_period(complaint), at=at)
     if to == ComplaintState.ESCALATED:
