@@ -20,11 +20,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from benefits import services as benefit_services
+from benefits.models import Benefit
 from core import outbox
 from core.actors import actor_label, record
 from core.errors import InvalidInput, RuleViolation
-from benefits import services as benefit_services
-from benefits.models import Benefit
 from customers import services as customer_services
 from customers.models import Customer
 from managers import services as manager_services
