@@ -15,10 +15,12 @@ import datetime as dt
 import logging
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from benefits import services as benefit_services
 from benefits.models import Benefit
@@ -160,6 +162,7 @@ def complaint_receive(
             due_on=timezone.localdate(ack_due),
             note=f"#{complaint.pk} {complaint.get_category_display()}: {text}"[:200],
         )
+    _tell_manager(complaint, day=day)
     record(
         actor=actor,
         action="complaint_received",
@@ -486,6 +489,38 @@ def complaint_handover(*, complaint: Complaint, owner, note: str, at: dt.datetim
     return complaint
 
 
+def _tell_manager(complaint: Complaint, *, day: dt.date) -> None:
+    """ "Complaint received": a notification (the desk's inbox) to the member's account manager, unless she received
+    it herself; it leads to the complaint on her desk."""
+    manager_user_id = (
+        AccountManager.objects.filter(
+            assignments__customer_id=complaint.customer_id, assignments__ended_on__isnull=True, active=True
+        )
+        .values_list("user_id", flat=True)
+        .first()
+    )
+    if manager_user_id is None or manager_user_id == complaint.received_by_id:
+        return
+    with translation.override(settings.LANGUAGE_CODE):
+        text = gettext("Complaint #%(id)s of %(name)s received (%(category)s): acknowledge by %(due)s.") % {
+            "id": complaint.pk,
+            "name": complaint.customer.name,
+            "category": complaint.get_category_display(),
+            "due": timezone.localtime(complaint.ack_due_at).strftime("%m-%d %H:%M"),
+        }
+    Notification.objects.get_or_create(
+        user_id=manager_user_id,
+        kind=f"complaint:{complaint.pk}:received"[:30],
+        day=day,
+        defaults={"text": text[:500], "link": desk_link(complaint.pk)},
+    )
+
+
+def desk_link(complaint_id: int) -> str:
+    """The complaint's page on the desk (desk/complaints.py)."""
+    return f"/dashboard/complaints/{complaint_id}/"
+
+
 def _link(complaint_id: int) -> str:
     return f"/admin/service/complaint/{complaint_id}/change/"
 
@@ -517,7 +552,7 @@ def _notify_supervisors(rows: list[tuple[int, int, object]], *, day: dt.date) ->
             user_id=user_id,
             kind=f"complaint:{cid}:{_LEVEL_NAMES[level]}"[:30],
             text=texts[level] % cid,
-            link=_link(cid),
+            link=desk_link(cid),
             day=day,
         )
         for cid, region_id, level in rows
