@@ -5,7 +5,8 @@ One pass (`sync`) over a range of customers, inside the caller's transaction:
 1. opens the missing accounts of the current year and month of every member entitled to a periodic benefit,
    granted her tier's quota (`INSERT … SELECT … ON CONFLICT DO NOTHING`), and appends their grant entries;
 2. finds, into a temporary table, the accounts whose grant must change: the current periods' when the tier
-   changed — the new tier's quota, never below what was used ("what was used stays used") — or reduced to what
+   changed — the new tier's quota plus the complaint compensation kept on the account (`extra`), never below what
+   was used ("what was used stays used") — or reduced to what
    was used when the customer left the club; and, when `expire_past`, the ended periods' with a rest to expire;
 3. locks just those (PostgreSQL; SQLite has one writer at a time), appends one ledger entry per change (adjust,
    grant or expire) and applies them (`UPDATE … FROM`), both computed from the locked rows' current values.
@@ -249,7 +250,7 @@ def changes_sql(v: Pass, scope: Scope, past_keys: list[str] | None) -> str:
                    CASE WHEN {past} THEN NULL ELSE t.tier_id END AS tier_id,
                    COALESCE(t.quota, 0) AS quota,
                    CASE WHEN {past} THEN a.unlimited ELSE COALESCE(t.unlimited, FALSE) END AS new_unlimited,
-                   a.granted, a.used, a.unlimited
+                   a.granted, a.used, a.unlimited, a.extra
             FROM {ACCOUNTS} a
             JOIN {BENEFITS} b ON b.id = a.benefit_id
             LEFT JOIN (
@@ -264,7 +265,7 @@ def changes_sql(v: Pass, scope: Scope, past_keys: list[str] | None) -> str:
               AND ({current} OR {past})
         ) x
         WHERE x.new_unlimited <> x.unlimited OR x.granted <> CASE WHEN x.past = 1 THEN x.used
-            WHEN x.new_unlimited THEN x.granted ELSE {d.greatest("x.quota", "x.used")} END
+            WHEN x.new_unlimited THEN x.granted ELSE {d.greatest("x.quota + x.extra", "x.used")} END
         """
     )
 
@@ -277,11 +278,12 @@ class Change:
     def __init__(self, d: Dialect):
         self.new_granted = (
             f"CASE WHEN x.past = 1 THEN a.used WHEN x.new_unlimited THEN a.granted "
-            f"ELSE {d.greatest('x.quota', 'a.used')} END"
+            f"ELSE {d.greatest('x.quota + a.extra', 'a.used')} END"
         )
         self.changed = f"(x.new_unlimited <> a.unlimited OR {self.new_granted} <> a.granted)"
         self.kind = (
-            "CASE WHEN x.past = 1 THEN 'expire' WHEN x.new_unlimited THEN 'adjust' WHEN x.quota = 0 THEN 'expire'"
+            "CASE WHEN x.past = 1 THEN 'expire' WHEN x.new_unlimited THEN 'adjust'"
+            " WHEN x.quota = 0 AND a.extra = 0 THEN 'expire'"
             " WHEN a.granted = 0 THEN 'grant' ELSE 'adjust' END"
         )
         self.joined = f"FROM {TEMP} x JOIN {ACCOUNTS} a ON a.id = x.account_id WHERE {self.changed}"

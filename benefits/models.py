@@ -155,6 +155,11 @@ class BenefitAccount(models.Model):
     period_end = models.DateField(_("period end"), null=True, blank=True)
     granted = models.BigIntegerField(_("granted"), default=0)
     used = models.BigIntegerField(_("used"), default=0)
+    # units granted beyond the tier's quota as compensation for a complaint (DOMAIN §9 服务差错主动补偿): the grant sync
+    # keeps them (the grant it aims at is the quota plus these, never below what was used)
+    extra = models.BigIntegerField(
+        _("compensation"), default=0, db_default=0, help_text=_("uses granted beyond the quota as compensation")
+    )
     unlimited = models.BooleanField(_("unlimited"), default=False)
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
 
@@ -166,6 +171,7 @@ class BenefitAccount(models.Model):
             models.UniqueConstraint(fields=["customer", "benefit", "period_key"], name="benefit_account_period_uniq"),
             models.CheckConstraint(condition=Q(used__gte=0), name="benefit_account_used_not_negative"),
             models.CheckConstraint(condition=Q(granted__gte=0), name="benefit_account_granted_not_negative"),
+            models.CheckConstraint(condition=Q(extra__gte=0), name="benefit_account_extra_not_negative"),
             models.CheckConstraint(
                 condition=Q(unlimited=True) | Q(used__lte=F("granted")), name="benefit_account_used_le_granted"
             ),

@@ -12,9 +12,11 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Max, Min, Q
+from django.db.models import F, Max, Min, Q, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from core import outbox
 from core.actors import actor_label
 from core.errors import InvalidInput, NotFoundError, RuleViolation
 from customers.models import Customer, MonthlyBill
@@ -166,7 +168,7 @@ def _account_for(
     account = BenefitAccount.objects.filter(**lookup).first()
     if account is not None:
         stale = account.unlimited != entitlement.unlimited or (
-            not account.unlimited and account.granted != max(quota_units, account.used)
+            not account.unlimited and account.granted != max(quota_units + account.extra, account.used)
         )
         current = account.period_end is None or account.period_end >= timezone.localdate(at)
         if stale and current and benefit.period != rules.EVENT:
@@ -419,3 +421,134 @@ def benefit_redemption_reverse(
         reversal_of=redemption,
     )
     return Reversal(entry=entry, benefit=redemption.benefit, remaining=remaining)
+
+
+# --------------------------------------------------------------------------------------------------
+# Compensation (DOMAIN §9 服务差错主动补偿: a benefit use granted for a complaint)
+
+
+@dataclass(frozen=True)
+class Compensation:
+    entry: BenefitEntry
+    account: BenefitAccount
+    units: int
+    replayed: bool = False
+
+
+COMPENSABLE_UNITS = (rules.COUNT, rules.HOURS)
+
+
+@transaction.atomic
+def benefit_compensate(
+    *,
+    customer: Customer,
+    benefit: Benefit,
+    quantity: int,
+    reference: str,
+    idempotency_key: str,
+    at: dt.datetime,
+    on: dt.date | None = None,
+    actor=None,
+) -> Compensation:
+    """Grant `quantity` extra uses of a periodic benefit the customer's tier gives (the current period's account of
+    `on`) as compensation: an `adjust` entry with the reference (the complaint) and the idempotency key (the same key
+    again returns the first answer), and the account's `extra`, which the grant sync keeps. 400 for a benefit that is
+    not counted in uses per year or month, or a bad quantity; 409 `not_entitled` when her tier has no quota of it."""
+    existing = BenefitEntry.objects.select_related("account").filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        if existing.kind != EntryKind.ADJUST or existing.customer_id != customer.pk:
+            raise RuleViolation("This idempotency key was already used.", code="idempotency_key_reused")
+        return Compensation(entry=existing, account=existing.account, units=existing.granted_delta, replayed=True)
+    on = on or timezone.localdate(at)
+    if benefit.unit not in COMPENSABLE_UNITS or benefit.period not in rules.PERIODIC or not benefit.active:
+        raise InvalidInput(
+            f"{benefit.code} cannot be given as compensation: only uses of a yearly or monthly benefit can.",
+            fields={"benefit": ["a benefit counted in uses per year or month (e.g. airport lounge visits)"]},
+        )
+    if not isinstance(quantity, int) or isinstance(quantity, bool) or not 0 < quantity <= 100:
+        raise InvalidInput("The quantity must be 1 to 100 uses.", fields={"quantity": ["a whole number from 1 to 100"]})
+    tier_id, _source, entitlement = _current_entitlement(customer, benefit)
+    if entitlement is None or entitlement.unlimited:
+        raise RuleViolation(
+            f"{benefit.code} is not a counted benefit of the customer's tier: it cannot be given as compensation.",
+            code="not_entitled",
+            fields={"benefit": ["not a counted benefit of her tier"]},
+        )
+    bounds = rules.period_bounds(benefit.period, on)
+    lookup = {"customer": customer, "benefit": benefit, "period_key": bounds.key}
+    if not BenefitAccount.objects.filter(**lookup).exists():  # the period's account and its grant first
+        engine.sync(
+            scope=engine.Scope(customer_ids=(customer.pk,), benefit_ids=(benefit.pk,)),
+            on=on,
+            expire_past=False,
+            actor="system",
+        )
+    account = BenefitAccount.objects.select_for_update().filter(**lookup).first()
+    if account is None:
+        raise RuleViolation(f"No {benefit.code} quota for {bounds.key}.", code="not_entitled")
+    BenefitAccount.objects.filter(pk=account.pk).update(
+        granted=F("granted") + quantity, extra=F("extra") + quantity, updated_at=at
+    )
+    account.refresh_from_db()
+    entry = BenefitEntry.objects.create(
+        account=account,
+        customer=customer,
+        benefit=benefit,
+        kind=EntryKind.ADJUST,
+        granted_delta=quantity,
+        remaining_after=account.granted - account.used,
+        tier_id=tier_id,
+        occurred_on=on,
+        actor=actor_label(actor),
+        reference=reference[:100],
+        idempotency_key=idempotency_key,
+    )
+    outbox.emit(
+        type="benefits.granted",
+        customer_id=customer.pk,
+        msisdn=customer.msisdn,
+        occurred_at=at,
+        data={"period_start": str(account.period_start), "items": [{"benefit": benefit.code, "granted": quantity}]},
+    )
+    return Compensation(entry=entry, account=account, units=quantity)
+
+
+@transaction.atomic
+def benefit_compensation_reverse(
+    *, compensation_key: str, reference: str, at: dt.datetime, on: dt.date | None = None, actor=None
+) -> Compensation | None:
+    """Take a compensation back (its complaint was reopened): what is left of it (the uses already used stay used,
+    an ended period's rest has expired), an `adjust` entry with the reference, the account's `extra` down by the
+    whole compensation. None when there is no such compensation; once only (the reversal's key)."""
+    granted = BenefitEntry.objects.filter(idempotency_key=compensation_key, kind=EntryKind.ADJUST).first()
+    if granted is None:
+        return None
+    reverse_key = f"{compensation_key}:reversed"[:255]
+    done = BenefitEntry.objects.select_related("account").filter(idempotency_key=reverse_key).first()
+    if done is not None:
+        return Compensation(entry=done, account=done.account, units=-done.granted_delta, replayed=True)
+    account = BenefitAccount.objects.select_for_update().get(pk=granted.account_id)
+    take = max(0, min(granted.granted_delta, account.granted - account.used))
+    current = account.period_end is None or account.period_end >= (on or timezone.localdate(at))
+    if not current:
+        take = 0
+    BenefitAccount.objects.filter(pk=account.pk).update(
+        granted=F("granted") - take,
+        extra=Greatest(F("extra") - granted.granted_delta, Value(0)),
+        updated_at=at,
+    )
+    account.refresh_from_db()
+    entry = BenefitEntry.objects.create(
+        account=account,
+        customer_id=granted.customer_id,
+        benefit_id=granted.benefit_id,
+        kind=EntryKind.ADJUST,
+        granted_delta=-take,
+        remaining_after=account.granted - account.used,
+        tier_id=granted.tier_id,
+        occurred_on=on or timezone.localdate(at),
+        actor=actor_label(actor),
+        reference=reference[:100],
+        idempotency_key=reverse_key,
+    )
+    return Compensation(entry=entry, account=account, units=take)

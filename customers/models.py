@@ -95,6 +95,13 @@ class Customer(models.Model):
     # the `occurred_at` of the newest lifecycle fact applied (event, admin action, retention desk): a lifecycle event
     # older than it arrived late and is recorded as superseded, not applied (vipclub.events)
     lifecycle_at = models.DateTimeField(_("latest lifecycle event at"), null=True, blank=True)
+    # DOMAIN §10: members are not suspended for arrears on statutory holidays "unless they opted out" (节假日免停机);
+    # changed only through points.services.holiday_opt_out_set (it tells BOSS: `privileges.changed`)
+    holiday_opt_out = models.BooleanField(
+        _("opted out of the holiday no-suspension"),
+        default=False,
+        help_text=_("she asked to be suspended for arrears on statutory holidays too (节假日免停机 declined)"),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -161,6 +161,26 @@ def billing_month_close(*, month: dt.date, at: dt.datetime, on: dt.date | None =
     return billing_month
 
 
+@transaction.atomic
+def customer_holiday_opt_out_set(
+    *, customer: Customer, opted_out: bool, at: dt.datetime, actor, reason: str = ""
+) -> bool:
+    """Record the customer's choice about the holiday no-suspension (DOMAIN §10: 节假日免停机 "unless they opted
+    out"); returns whether it changed. The caller (points.services.holiday_opt_out_set) tells the partner systems."""
+    customer = customer_lock(customer)
+    if customer.holiday_opt_out == opted_out:
+        return False
+    Customer.objects.filter(pk=customer.pk).update(holiday_opt_out=opted_out, updated_at=at)
+    record(
+        actor=actor,
+        action="holiday_opt_out" if opted_out else "holiday_opt_in",
+        target=customer,
+        at=at,
+        reason=(reason or "")[:200],
+    )
+    return True
+
+
 def customer_lock(customer: Customer | int) -> Customer:
     """The customer, read again and locked until the end of the transaction: the first lock of every write that
     changes her state (the lock order in core.db), so that such writes for one customer run one after the other.

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import notifications, queue, tabs, views
+from . import complaints, notifications, queue, tabs, views
 
 app_name = "managers"
 
@@ -19,6 +19,9 @@ urlpatterns = [
     path("notifications/<int:pk>/open/", notifications.notification_open, name="notification-open"),
     path("notifications/<int:pk>/read/", notifications.notification_read, name="notification-read"),
     path("contact/<str:msisdn>/", views.contact_log, name="contact"),
+    path("complaints/", complaints.complaint_list, name="complaints"),
+    path("complaints/<int:complaint_id>/", complaints.complaint_detail, name="complaint"),
+    path("customers/<str:msisdn>/complaint/", complaints.complaint_log, name="complaint-log"),
     path("customers/", views.customer_list, name="customers"),
     path("customers/<str:msisdn>/", views.customer_detail, name="customer"),
     path("customers/<str:msisdn>/card/", views.card_action, name="card"),

@@ -519,20 +519,23 @@ def privileges_events_sql(p: Params, table: rules.CreditTable, changes: str) -> 
     """Insert a `privileges.changed` event (API.md: the privileges, with the msisdn) for every row of `changes`
     (customer_id, old_key, new_key: privilege keys before and after) whose privileges differ. The SQL holds no rule of
     its own: the answers and which of them differ come from rules.privilege_table (the rule the endpoint calls),
-    looked up by key. Braces of `changes` are kept for the caller's format()."""
+    looked up by key. Braces of `changes` are kept for the caller's format(). The customer's holiday opt-out (the
+    same before and after in these set-based changes) is added to both keys here."""
     answers = rules.privilege_table(table)
+    opted = f"CASE WHEN c.holiday_opt_out THEN {rules.OPTED_OUT_KEY} ELSE 0 END"
+    old_key, new_key = f"(x.old_key + {opted})", f"(x.new_key + {opted})"
     classes: dict[str, int] = {}  # each distinct answer, numbered: two keys with the same number answer the same
     class_of = [(key, classes.setdefault(json.dumps(a, sort_keys=True), len(classes))) for key, a in answers.items()]
     cast = "CAST({} AS jsonb)" if p.d.postgres else "{}"
     data = (
-        "CASE x.new_key "
+        f"CASE {new_key} "
         + " ".join(f"WHEN {p(key)} THEN {cast.format(p(json.dumps(a)))}" for key, a in answers.items())
         + " END"
     )
     return f"""INSERT INTO {OUTBOX} (type, customer_id, msisdn, occurred_at, data, created_at)
         SELECT 'privileges.changed', x.customer_id, c.msisdn, {p.d.now}, {data}, {p.d.now}
         FROM ({changes}) x JOIN {CUSTOMERS} c ON c.id = x.customer_id
-        WHERE {p.case("x.old_key", class_of, "-1")} <> {p.case("x.new_key", class_of, "-1")}
+        WHERE {p.case(old_key, class_of, "-1")} <> {p.case(new_key, class_of, "-1")}
         ORDER BY x.customer_id"""
 
 

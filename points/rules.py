@@ -254,17 +254,18 @@ PRIVILEGES = (
 STARS = range(0, 6)  # the stars a credit rating can hold (CreditRating's check: 0–5)
 
 
-def privileges(table: CreditTable, *, member: bool, stars: int) -> dict:
+def privileges(table: CreditTable, *, member: bool, stars: int, opted_out: bool = False) -> dict:
     """What the club tells BOSS and the hotline to apply for a customer (节假日免停机, 延迟停机, 信用开机, the priority
     hotline and hall queue): members get the holiday no-suspension and the priority hotline and hall (every tier,
     key-person floors too: they keep the green channel), and the delayed suspension and credit reactivation hours of
     their credit stars (five 72 h, four 48 h, three 24 h: the credit table's hours); a customer who is not a member
-    gets none. `stars`: the stored credit stars (none computed yet: 0).
+    gets none. `stars`: the stored credit stars (none computed yet: 0). A member who opted out of the holiday
+    no-suspension (`opted_out`, DOMAIN §10 "unless they opted out") keeps everything else.
 
     The one rule: the endpoint calls it, and the set-based events are generated from `privilege_table`."""
     hours = credit_reactivation_hours(table, stars) if member else 0
     return {
-        "holiday_no_suspension": member,
+        "holiday_no_suspension": member and not opted_out,
         "delayed_suspension_hours": hours,
         "credit_reactivation_hours": hours,
         "priority_hotline": member,
@@ -272,15 +273,22 @@ def privileges(table: CreditTable, *, member: bool, stars: int) -> dict:
     }
 
 
-def privilege_key(*, member: bool, stars: int) -> int:
-    """The inputs of `privileges` as one small number (the SQL computes the same: engine.privilege_key_sql)."""
-    return (10 if member else 0) + stars
+OPTED_OUT_KEY = 20
+
+
+def privilege_key(*, member: bool, stars: int, opted_out: bool = False) -> int:
+    """The inputs of `privileges` as one small number (the SQL computes the same: engine.privilege_key_sql and the
+    opt-out's OPTED_OUT_KEY added by engine.privileges_events_sql)."""
+    return (OPTED_OUT_KEY if opted_out else 0) + (10 if member else 0) + stars
 
 
 def privilege_table(table: CreditTable) -> dict[int, dict]:
     """`privileges` for every possible input, by `privilege_key`: the set-based SQL looks answers up in it."""
     return {
-        privilege_key(member=member, stars=stars): privileges(table, member=member, stars=stars)
+        privilege_key(member=member, stars=stars, opted_out=opted_out): privileges(
+            table, member=member, stars=stars, opted_out=opted_out
+        )
+        for opted_out in (False, True)
         for member in (False, True)
         for stars in STARS
     }

@@ -233,7 +233,12 @@ def customer_privileges(customer: Customer) -> dict:
     """API.md `GET /customers/{msisdn}/privileges/`: `{holiday_no_suspension, delayed_suspension_hours,
     credit_reactivation_hours, priority_hotline, priority_hall}` by rules.privileges, from her tier now and her
     stored credit stars: exactly what the last `privileges.changed` event about her said."""
-    return rules.privileges(credit_table(), member=is_member(customer.pk), stars=stored_stars(customer.pk))
+    return rules.privileges(
+        credit_table(),
+        member=is_member(customer.pk),
+        stars=stored_stars(customer.pk),
+        opted_out=Customer.objects.filter(pk=customer.pk).values_list("holiday_opt_out", flat=True).first() or False,
+    )
 
 
 # -- the November list ------------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from core import outbox
 from core.actors import actor_label, record
 from core.errors import InvalidInput, RuleViolation
 from core.exports import csv_writer
+from customers import services as customer_services
 from customers.models import Customer
 
 from . import engine, rules, selectors
@@ -202,18 +203,37 @@ def credit_rating_refresh(*, customer: Customer, on: dt.date) -> CreditRating:
 # -- privileges (DOMAIN §10) ------------------------------------------------------------------------------------------
 
 
-def _privileges_changed(customer: Customer, table: rules.CreditTable, *, before: tuple, after: tuple) -> bool:
-    """A `privileges.changed` event when (member, stars) `before` and `after` give different privileges."""
-    old = rules.privileges(table, member=before[0], stars=before[1])
-    new = rules.privileges(table, member=after[0], stars=after[1])
+def _privileges_changed(customer: Customer, table: rules.CreditTable, *, before: tuple, after: tuple, at=None) -> bool:
+    """A `privileges.changed` event when (member, stars[, opted out]) `before` and `after` give different privileges
+    (the opt-out, when not given, is the customer's stored one)."""
+    stored = bool(getattr(customer, "holiday_opt_out", False))
+    old = rules.privileges(table, member=before[0], stars=before[1], opted_out=(before[2:] or (stored,))[0])
+    new = rules.privileges(table, member=after[0], stars=after[1], opted_out=(after[2:] or (stored,))[0])
     if old == new:
         return False
     outbox.emit(
         type="privileges.changed",
         customer_id=customer.pk,
         msisdn=customer.msisdn,
-        occurred_at=Now(),  # the database's clock, as the set-based events
+        occurred_at=at or Now(),  # the database's clock, as the set-based events
         data=new,
+    )
+    return True
+
+
+@transaction.atomic
+def holiday_opt_out_set(*, customer: Customer, opted_out: bool, at: dt.datetime, actor, reason: str = "") -> bool:
+    """The member opts out of the holiday no-suspension (节假日免停机, DOMAIN §10) or back in: recorded on the customer
+    (customers.services, audited) and, when it changes what she gets, a `privileges.changed` event in the same
+    transaction. Returns whether the choice changed."""
+    before = Customer.objects.filter(pk=customer.pk).values_list("holiday_opt_out", flat=True).get()
+    if not customer_services.customer_holiday_opt_out_set(
+        customer=customer, opted_out=opted_out, at=at, actor=actor, reason=reason
+    ):
+        return False
+    member, stars = selectors.is_member(customer.pk), selectors.stored_stars(customer.pk)
+    _privileges_changed(
+        customer, credit_table(), before=(member, stars, before), after=(member, stars, opted_out), at=at
     )
     return True
 
@@ -222,7 +242,7 @@ def _privileges_changed(customer: Customer, table: rules.CreditTable, *, before:
 def privileges_follow_tier_change(*, customer_id: int, was_member: bool, is_member: bool) -> bool:
     """A customer's tier changed between runs (override, move-in, closure): her `privileges.changed` event when
     joining or leaving the club changes what she gets, in the tier change's transaction."""
-    customer = Customer.objects.only("pk", "msisdn").get(pk=customer_id)
+    customer = Customer.objects.only("pk", "msisdn", "holiday_opt_out").get(pk=customer_id)
     stars = selectors.stored_stars(customer_id)
     return _privileges_changed(customer, credit_table(), before=(was_member, stars), after=(is_member, stars))
 

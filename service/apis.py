@@ -124,8 +124,9 @@ class ComplaintTransitionApi(APIView):
         responses={200: ComplaintSerializer, 400: ERROR, 404: ERROR, 409: ERROR},
         description="received → acknowledged → replied → resolved → closed; escalated from any open state (then on "
         "to its next step or resolved); resolved → reopened → resolved. Resolving may grant `compensation` "
-        '(`{"points": n}`), posted once through the points ledger with the complaint as reference; reopening '
-        "reverses it. 409 `invalid_transition` names the allowed moves (`fields.allowed`).",
+        '(`{"points": n}` through the points ledger, or `{"benefit": code, "quantity": n}`: extra uses of a yearly '
+        "or monthly benefit of her tier, through the benefits ledger, kept by the grant sync), posted once with the "
+        "complaint as reference; reopening reverses it. 409 `invalid_transition` names the allowed moves (`fields.allowed`).",
     )
     @idempotent
     def post(self, request, complaint_id: int):

@@ -30,7 +30,9 @@ def scope_complaints(qs: QuerySet, user) -> QuerySet:
 
 
 def _with_details(qs: QuerySet) -> QuerySet:
-    return qs.select_related("customer", "region", "tier", "owner", "received_by").prefetch_related("steps")
+    return qs.select_related(
+        "customer", "region", "tier", "owner", "received_by", "compensation_benefit"
+    ).prefetch_related("steps")
 
 
 def complaint_list(*, filters, user) -> QuerySet:
@@ -54,6 +56,39 @@ def open_complaints_of(user, *, limit: int = 50) -> list[Complaint]:
         Complaint.objects.filter(owner=user, state__in=rules.OPEN)
         .select_related("customer")
         .order_by("reply_due_at", "id")[:limit]
+    )
+
+
+def open_complaints_for_desk(user, *, limit: int = 100) -> tuple[list[Complaint], int]:
+    """The open complaints of the members this user may address (a manager: her members' and those she owns; a
+    supervisor: her branches'), the soonest reply deadline first, and how many there are."""
+    qs = scope_complaints(Complaint.objects.filter(state__in=rules.OPEN), user)
+    rows = list(qs.select_related("customer", "owner").order_by("reply_due_at", "id")[:limit])
+    return rows, (len(rows) if len(rows) < limit else qs.count())
+
+
+def late_complaints_for_supervisor(user, *, at: dt.datetime, limit: int = 50) -> tuple[list[Complaint], int]:
+    """A supervisor's team page: the open complaints of her branches that were escalated or are late now for a
+    deadline (acknowledge, reply, resolve), the oldest receipt first, and how many there are."""
+    today = at.astimezone(ZONE).date()
+    late = (
+        Q(escalated=True)
+        | Q(state=rules.ESCALATED)
+        | Q(acknowledged_at__isnull=True, ack_due_at__lt=at)
+        | Q(replied_at__isnull=True, reply_due_at__lt=at)
+        | Q(resolved_at__isnull=True, resolve_due_on__lt=today)
+    )
+    qs = scope_complaints(Complaint.objects.filter(state__in=rules.OPEN), user).filter(late)
+    rows = list(qs.select_related("customer", "owner").order_by("received_at", "id")[:limit])
+    return rows, (len(rows) if len(rows) < limit else qs.count())
+
+
+def customer_complaints(customer, *, limit: int = 20) -> list[Complaint]:
+    """A customer's complaints, the newest first (the desk's customer page)."""
+    return list(
+        Complaint.objects.filter(customer=customer)
+        .select_related("owner", "compensation_benefit")
+        .order_by("-received_at", "-id")[:limit]
     )
 
 

@@ -121,6 +121,8 @@ class ComplaintSerializer(serializers.ModelSerializer):
     def get_compensation(self, obj) -> dict | None:
         if obj.compensation_points:
             return {"points": obj.compensation_points}
+        if obj.compensation_benefit_id:
+            return {"benefit": obj.compensation_benefit.code, "quantity": obj.compensation_quantity}
         return None
 
 

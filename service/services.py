@@ -15,11 +15,15 @@ import datetime as dt
 import logging
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
+from benefits import services as benefit_services
+from benefits.models import Benefit
 from core import outbox
 from core.actors import actor_label, record
 from core.errors import InvalidInput, RuleViolation
@@ -48,6 +52,7 @@ logger = logging.getLogger(__name__)
 TEXT_MAX = 4000
 NOTE_MAX = 2000
 POINTS_MAX = 100_000
+BENEFIT_USES_MAX = 100
 
 
 def policy() -> ComplaintPolicy:
@@ -157,6 +162,7 @@ def complaint_receive(
             due_on=timezone.localdate(ack_due),
             note=f"#{complaint.pk} {complaint.get_category_display()}: {text}"[:200],
         )
+    _tell_manager(complaint, day=day)
     record(
         actor=actor,
         action="complaint_received",
@@ -182,9 +188,13 @@ def _check_transition(*, to: str, note: str, compensation: dict | None, billing_
         if to != ComplaintState.RESOLVED:
             problems["compensation"] = ["only when the complaint is resolved"]
         elif comp.get("benefit"):
-            problems["compensation"] = [
-                'a benefit use as compensation is not available yet: compensate with points ({"points": n})'
-            ]
+            quantity = comp.get("quantity")
+            if comp.get("points"):
+                problems["compensation"] = ["points or a benefit, not both"]
+            elif not isinstance(quantity, int) or isinstance(quantity, bool) or not 0 < quantity <= BENEFIT_USES_MAX:
+                problems["compensation"] = [f"quantity: a whole number of uses from 1 to {BENEFIT_USES_MAX}"]
+            elif not Benefit.objects.filter(code=comp["benefit"], active=True).exists():
+                problems["compensation"] = [f"unknown benefit {comp['benefit']!r}"]
         else:
             points = comp.get("points")
             if not isinstance(points, int) or isinstance(points, bool) or not 0 < points <= POINTS_MAX:
@@ -205,8 +215,91 @@ def _lock(complaint: Complaint) -> Complaint:
     return Complaint.objects.select_for_update(of=("self",)).select_related("customer").get(pk=complaint.pk)
 
 
+def _compensate_benefit(complaint: Complaint, *, code: str, quantity: int, at, actor) -> None:
+    """An extra benefit use (e.g. an airport lounge visit) through the benefits ledger, the complaint as reference;
+    the grant sync keeps it (benefits.services.benefit_compensate)."""
+    complaint.compensation_rounds += 1
+    key = f"complaint:{complaint.pk}:benefit:{complaint.compensation_rounds}"
+    benefit = Benefit.objects.get(code=code)
+    result = benefit_services.benefit_compensate(
+        customer=complaint.customer,
+        benefit=benefit,
+        quantity=quantity,
+        reference=f"complaint:{complaint.pk}",
+        idempotency_key=key,
+        at=at,
+        actor=actor,
+    )
+    complaint.compensation_benefit = benefit
+    complaint.compensation_quantity = quantity
+    complaint.compensation_key = key
+    complaint.save(
+        update_fields=[
+            "compensation_benefit",
+            "compensation_quantity",
+            "compensation_key",
+            "compensation_rounds",
+            "updated_at",
+        ]
+    )
+    _step(
+        complaint,
+        action=StepAction.COMPENSATED,
+        from_state=complaint.state,
+        at=at,
+        actor=actor,
+        note=f"+{quantity} × {benefit.code}",
+    )
+    record(
+        actor=actor,
+        action="complaint_compensated",
+        target=complaint,
+        at=at,
+        benefit=benefit.code,
+        quantity=quantity,
+        entry=result.entry.pk,
+        key=key,
+    )
+
+
+def _reverse_benefit_compensation(complaint: Complaint, *, at, actor) -> None:
+    reversal = benefit_services.benefit_compensation_reverse(
+        compensation_key=complaint.compensation_key,
+        reference=f"complaint:{complaint.pk}:reopened",
+        at=at,
+        actor=actor,
+    )
+    taken = reversal.units if reversal else 0
+    given = complaint.compensation_quantity or 0
+    code = complaint.compensation_benefit.code if complaint.compensation_benefit_id else ""
+    record(
+        actor=actor,
+        action="complaint_compensation_reversed",
+        target=complaint,
+        at=at,
+        benefit=code,
+        quantity=given,
+        taken_back=taken,
+        key=complaint.compensation_key,
+    )
+    _step(
+        complaint,
+        action=StepAction.REVERSED,
+        from_state=complaint.state,
+        at=at,
+        actor=actor,
+        note=f"-{taken} × {code}" + (f" ({given - taken} already used)" if taken < given else ""),
+    )
+    complaint.compensation_key = ""
+    complaint.compensation_benefit = None
+    complaint.compensation_quantity = None
+
+
 def _reverse_compensation(complaint: Complaint, *, at, actor, note: str) -> None:
     if not complaint.compensation_key:
+        return
+    if complaint.compensation_benefit_id:
+        _reverse_benefit_compensation(complaint, at=at, actor=actor)
         return
     reversal = points_services.points_compensation_reverse(
         customer=complaint.customer,
@@ -294,6 +387,8 @@ def complaint_transition(
     _step(complaint, action=StepAction.TRANSITION, from_state=from_state, at=at, actor=actor, note=note)
     if to == ComplaintState.RESOLVED and comp.get("points"):
         _compensate(complaint, points=comp["points"], at=at, actor=actor)
+    elif to == ComplaintState.RESOLVED and comp.get("benefit"):
+        _compensate_benefit(complaint, code=comp["benefit"], quantity=comp["quantity"], at=at, actor=actor)
     if complaint.acknowledged_at is not None:
         manager_services.complaint_obligation_close(customer=complaint.customer, period=_period(complaint), at=at)
     if to == ComplaintState.ESCALATED:
@@ -394,6 +489,38 @@ def complaint_handover(*, complaint: Complaint, owner, note: str, at: dt.datetim
     return complaint
 
 
+def _tell_manager(complaint: Complaint, *, day: dt.date) -> None:
+    """ "Complaint received": a notification (the desk's inbox) to the member's account manager, unless she received
+    it herself; it leads to the complaint on her desk."""
+    manager_user_id = (
+        AccountManager.objects.filter(
+            assignments__customer_id=complaint.customer_id, assignments__ended_on__isnull=True, active=True
+        )
+        .values_list("user_id", flat=True)
+        .first()
+    )
+    if manager_user_id is None or manager_user_id == complaint.received_by_id:
+        return
+    with translation.override(settings.LANGUAGE_CODE):
+        text = gettext("Complaint #%(id)s of %(name)s received (%(category)s): acknowledge by %(due)s.") % {
+            "id": complaint.pk,
+            "name": complaint.customer.name,
+            "category": complaint.get_category_display(),
+            "due": timezone.localtime(complaint.ack_due_at).strftime("%m-%d %H:%M"),
+        }
+    Notification.objects.get_or_create(
+        user_id=manager_user_id,
+        kind=f"complaint:{complaint.pk}:received"[:30],
+        day=day,
+        defaults={"text": text[:500], "link": desk_link(complaint.pk)},
+    )
+
+
+def desk_link(complaint_id: int) -> str:
+    """The complaint's page on the desk (desk/complaints.py)."""
+    return f"/dashboard/complaints/{complaint_id}/"
+
+
 def _link(complaint_id: int) -> str:
     return f"/admin/service/complaint/{complaint_id}/change/"
 
@@ -425,7 +552,7 @@ def _notify_supervisors(rows: list[tuple[int, int, object]], *, day: dt.date) ->
             user_id=user_id,
             kind=f"complaint:{cid}:{_LEVEL_NAMES[level]}"[:30],
             text=texts[level] % cid,
-            link=_link(cid),
+            link=desk_link(cid),
             day=day,
         )
         for cid, region_id, level in rows

@@ -221,11 +221,51 @@ def test_stars_refreshed_for_one_member_tell_her_new_hours(api):
 
 
 def test_the_events_sql_is_generated_from_the_rule_for_every_input():
-    # the SQL looks each (member, stars) up in rules.privilege_table: every input is there, none answers twice
+    # the SQL looks each (member, stars, opted out) up in rules.privilege_table: every input is there, none twice
     table = points_selectors.credit_table()
     answers = points_rules.privilege_table(table)
-    assert len(answers) == 2 * len(points_rules.STARS)
-    for member in (False, True):
-        for n in points_rules.STARS:
-            key = points_rules.privilege_key(member=member, stars=n)
-            assert answers[key] == points_rules.privileges(table, member=member, stars=n)
+    assert len(answers) == 2 * 2 * len(points_rules.STARS)
+    for opted_out in (False, True):
+        for member in (False, True):
+            for n in points_rules.STARS:
+                key = points_rules.privilege_key(member=member, stars=n, opted_out=opted_out)
+                assert answers[key] == points_rules.privileges(table, member=member, stars=n, opted_out=opted_out)
+
+
+# -- the holiday no-suspension opt-out (DOMAIN §10 "unless they opted out") --------------------------------------------
+
+
+def test_a_member_who_opts_out_loses_only_the_holiday_no_suspension_and_partners_are_told(api):
+    # given a five-star member
+    member = make_customer(current=rules.TierState("gold", "score", None))
+    stars(member, 5)
+    assert answer(api, member) == MEMBER_5_STARS
+    at = timezone.make_aware(dt.datetime(2026, 12, 3, 10, 0))
+    # when she opts out of the holiday no-suspension
+    assert points_services.holiday_opt_out_set(customer=member, opted_out=True, at=at, actor="test", reason="asked")
+    # then the endpoint and one privileges.changed event say so, and nothing else changed
+    opted = {**MEMBER_5_STARS, "holiday_no_suspension": False}
+    assert answer(api, member) == opted
+    assert privilege_events() == {member.msisdn: [opted]}
+    # and the same choice again tells nothing; opting back in tells the full answer again
+    assert not points_services.holiday_opt_out_set(customer=member, opted_out=True, at=at, actor="test")
+    points_services.holiday_opt_out_set(customer=member, opted_out=False, at=at, actor="test")
+    assert privilege_events() == {member.msisdn: [opted, MEMBER_5_STARS]}
+
+
+def test_new_credit_stars_of_an_opted_out_member_are_told_without_the_holiday_privilege(api):
+    # given a gold member rated two stars who opted out of the holiday no-suspension
+    on = dt.date(2026, 12, 1)
+    member = make_customer(
+        current=rules.TierState("gold", "plan", None),
+        join_date=dt.date(2010, 1, 1),
+        bills=monthly_bills(on, [500] * 6),
+    )
+    stars(member, 2)
+    points_services.holiday_opt_out_set(customer=member, opted_out=True, at=timezone.now(), actor="test")
+    OutboxEvent.objects.all().delete()
+    # when the monthly credit stars (set-based SQL) give her five
+    points_services.credit_ratings_compute(on=on, actor="test")
+    # then her one event has the hours of five stars and no holiday no-suspension, as the endpoint says
+    expected = {**MEMBER_5_STARS, "holiday_no_suspension": False}
+    assert privilege_events() == {member.msisdn: [expected]} and answer(api, member) == expected

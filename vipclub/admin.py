@@ -16,6 +16,7 @@ from customers import customer_page
 from customers import selectors as customer_selectors
 from customers.models import Customer
 from managers.customer_page import AssignmentInline, ContactLogInline, ObligationInline
+from points import services as points_services
 from points.customer_page import PointsLotInline, customer_points_html
 from retention import services as retention_services
 from tiers import customer_page as tier_page
@@ -59,7 +60,7 @@ class CustomerAdmin(BranchScopedAdmin, customer_page.CustomerPage):
         "tier_col",
         *customer_page.CustomerPage.list_display[2:],
     ]
-    list_filter = [tier_page.TierFilter, *customer_page.CustomerPage.list_filter]
+    list_filter = [tier_page.TierFilter, *customer_page.CustomerPage.list_filter, "holiday_opt_out"]
     inlines = [
         AssignmentInline,
         *customer_page.CustomerPage.inlines,
@@ -76,8 +77,9 @@ class CustomerAdmin(BranchScopedAdmin, customer_page.CustomerPage):
         "current_tier",
         "why_this_tier",
         "points_panel",
+        "holiday_opt_out",
     ]
-    actions = customer_page.transition_actions(customer_move)
+    actions = [*customer_page.transition_actions(customer_move), "holiday_opt_out_action", "holiday_opt_in_action"]
     search_help_text = _(
         "Full msisdn, its last 4 or more digits, the masked form 138****5678, the start of a name, "
         "or an ID number (staff who see personal data)."
@@ -112,7 +114,27 @@ class CustomerAdmin(BranchScopedAdmin, customer_page.CustomerPage):
             (_("Tier"), {"fields": ["member_page", "current_tier"]}),
             (_("Why this tier"), {"fields": ["why_this_tier"], "classes": ["wide"]}),
             (_("Points"), {"fields": ["points_panel"]}),
+            (_("Privileges"), {"fields": ["holiday_opt_out"]}),
         ]
+
+    def _holiday(self, request, queryset, opted_out: bool) -> None:
+        """The holiday no-suspension choice through points.services (audited, `privileges.changed` when it changes
+        what she gets); one customer at a time, each in its own transaction."""
+        changed = sum(
+            points_services.holiday_opt_out_set(
+                customer=customer, opted_out=opted_out, at=timezone.now(), actor=request.user, reason="admin"
+            )
+            for customer in queryset
+        )
+        self.message_user(request, _("%(n)s customer(s) changed.") % {"n": changed})
+
+    @admin.action(description=_("Opt out of the holiday no-suspension (节假日免停机)"), permissions=["change"])
+    def holiday_opt_out_action(self, request, queryset):
+        self._holiday(request, queryset, True)
+
+    @admin.action(description=_("Opt back in to the holiday no-suspension"), permissions=["change"])
+    def holiday_opt_in_action(self, request, queryset):
+        self._holiday(request, queryset, False)
 
     @admin.display(description=_("tier"))
     def tier_col(self, obj):

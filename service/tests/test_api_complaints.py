@@ -171,3 +171,29 @@ def test_the_list_costs_the_same_queries_for_few_and_many_complaints(branch, dja
     # then the page of 12 costs no more queries than the page of 2
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert client.get("/api/v1/complaints/").json()["count"] == 12
+
+
+def test_transition_with_a_benefit_use_as_compensation(branch):
+    # given a replied complaint of a gold member (6 airport-lounge visits a year)
+    _boss, manager, member = branch
+    complaint = receive(member, at=club_time(FRIDAY, 9), by=manager.user)
+    client = client_for(manager.user)
+    url = f"/api/v1/complaints/{complaint.pk}/transition/"
+    for to in ("acknowledged", "replied"):
+        client.post(url, {"to": to, "occurred_at": "2026-11-13T10:00:00+08:00"}, format="json")
+    # when it is resolved with one lounge visit
+    move = {"to": "resolved", "compensation": {"benefit": "lounge_airport", "quantity": 1}}
+    response = client.post(url, move, format="json")
+    # then 200 with the compensation, and the visit is on her benefits
+    assert response.status_code == 200, response.content
+    assert response.json()["compensation"] == {"benefit": "lounge_airport", "quantity": 1}
+    benefits = client_for(manager.user).get(f"/api/v1/customers/{member.msisdn}/benefits/")
+    lounge = next(b for b in benefits.json() if b["benefit"] == "lounge_airport")
+    assert lounge["remaining"] == 7
+    # and a money benefit is refused with a 400 naming the compensation
+    other = receive(member, at=club_time(FRIDAY, 11), by=manager.user)
+    bad_url = f"/api/v1/complaints/{other.pk}/transition/"
+    client.post(bad_url, {"to": "escalated"}, format="json")
+    bad = {"to": "resolved", "compensation": {"benefit": "nope", "quantity": 1}}
+    error = assert_error(client.post(bad_url, bad, format="json"), 400, "invalid")
+    assert "compensation" in error["fields"]

@@ -8,7 +8,7 @@ import pytest
 from core.errors import InvalidInput, RuleViolation
 from core.models import ActionLog, OutboxEvent
 from managers.models import Notification, Obligation
-from managers.selectors import dashboard
+from managers.selectors import manager_obligations
 from managers.tests.helpers import make_manager, make_member, make_supervisor
 from points import services as points_services
 from points.models import PointsEntry
@@ -54,8 +54,8 @@ def test_a_vips_complaint_is_on_her_managers_desk_at_once_and_acknowledging_it_i
     # when the hall receives her complaint
     complaint = receive(member, at=club_time(FRIDAY, 17), channel="hall")
     # then it is on her manager's page today, due today
-    page = dashboard(manager=manager, on=FRIDAY)
-    on_desk = [o for o in page["due_today"] if o.kind == "complaint"]
+    _overdue, due_today = manager_obligations(manager, on=FRIDAY)
+    on_desk = [o for o in due_today if o.kind == "complaint"]
     assert len(on_desk) == 1 and on_desk[0].customer == member and f"#{complaint.pk}" in on_desk[0].note
     # when it is acknowledged, the obligation is done
     services.complaint_transition(complaint=complaint, to="acknowledged", at=club_time(FRIDAY, 18), actor=None)

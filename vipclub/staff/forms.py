@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from core.forms import BoundedDateFormField
 from managers.models import DeliveryMode
 from retention.models import CaseState, ReasonCategory
+from service.models import ComplaintCategory, ComplaintChannel
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -125,6 +126,62 @@ class CardForm(ActionForm):
     delivery_mode = forms.ChoiceField(label=_("Delivery"), choices=[("", "—"), *DeliveryMode.choices], required=False)
     address = forms.CharField(label=_("Address"), max_length=200, required=False)
     agreed_date = BoundedDateFormField(label=_("Agreed delivery date"), required=False, widget=DATE)
+
+
+class ComplaintReceiveForm(ActionForm):
+    """Receive a complaint at the desk: whoever records it owns it (首问负责制); the reason field is its text."""
+
+    key = "complaint_receive"
+    channel = forms.ChoiceField(label=_("Channel"), choices=ComplaintChannel.choices, initial=ComplaintChannel.HALL)
+    category = forms.ChoiceField(label=_("Category"), choices=ComplaintCategory.choices)
+    reason = forms.CharField(
+        label=_("What she complains about"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3, "cols": 40})
+    )
+
+
+class ComplaintMoveForm(ActionForm):
+    """Move one of her complaints (its owner, a supervisor of her branch, a club admin); resolving may grant
+    compensation: points, or uses of a benefit."""
+
+    key = "complaint_move"
+    complaint = forms.ChoiceField(label=_("Complaint"))
+    to = forms.ChoiceField(label=_("Move to"))
+    points = forms.IntegerField(label=_("Compensation (points)"), min_value=1, max_value=100_000, required=False)
+    benefit = forms.ChoiceField(label=_("or a benefit use"), required=False)
+    quantity = forms.IntegerField(label=_("Uses"), min_value=1, max_value=100, required=False)
+    reason = reason_field(_("Note"))
+
+    def __init__(self, *args, complaints=(), states=(), benefits=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["complaint"].choices = list(complaints)
+        self.fields["to"].choices = list(states)
+        self.fields["benefit"].choices = [("", "—"), *benefits]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("points") and cleaned.get("benefit"):
+            raise forms.ValidationError(_("Compensate with points or with a benefit, not both."))
+        if cleaned.get("benefit") and not cleaned.get("quantity"):
+            self.add_error("quantity", _("How many uses of the benefit?"))
+        return cleaned
+
+    def compensation(self) -> dict | None:
+        data = self.cleaned_data
+        if data.get("points"):
+            return {"points": data["points"]}
+        if data.get("benefit"):
+            return {"benefit": data["benefit"], "quantity": data["quantity"]}
+        return None
+
+
+class HolidayOptOutForm(ActionForm):
+    """The holiday no-suspension (节假日免停机): she opts out of it, or back in."""
+
+    key = "holiday_opt_out"
+    choice = forms.ChoiceField(
+        label=_("Holiday no-suspension"),
+        choices=[("out", _("She opts out (may be suspended on holidays)")), ("in", _("She opts back in"))],
+    )
 
 
 class DecisionForm(forms.Form):

@@ -35,6 +35,10 @@ from points import services as points_services
 from retention import services as retention_services
 from retention import texts as retention_texts
 from retention.models import RetentionOffer, RiskScore
+from service import rules as complaint_rules
+from service import selectors as complaint_selectors
+from service import services as complaint_services
+from service.models import ComplaintState
 from tiers import customer_page as tier_page
 from tiers.models import Tier
 
@@ -234,6 +238,39 @@ def run_action(request, customer, form, context) -> str:
             source="admin",
         )
         return gettext("%(case)s moved.") % {"case": case}
+    if key == "complaint_receive":
+        complaint = complaint_services.complaint_receive(
+            customer=customer,
+            channel=data["channel"],
+            category=data["category"],
+            text=reason,
+            received_at=now,
+            actor=user,
+            received_by=user,
+            source="admin",
+        )
+        return gettext("Complaint #%(id)s received: you own it; acknowledge by %(due)s.") % {
+            "id": complaint.pk,
+            "due": timezone.localtime(complaint.ack_due_at).strftime("%Y-%m-%d %H:%M"),
+        }
+    if key == "complaint_move":
+        complaint = next((c for c in context["complaints"] if str(c.pk) == data["complaint"]), None)
+        if complaint is None or not may_move_complaint(user, complaint):
+            raise PermissionDenied
+        complaint = complaint_services.complaint_transition(
+            complaint=complaint, to=data["to"], note=reason, compensation=form.compensation(), at=now, actor=user
+        )
+        return gettext("Complaint #%(id)s: %(state)s.") % {"id": complaint.pk, "state": complaint.get_state_display()}
+    if key == "holiday_opt_out":
+        opted_out = data["choice"] == "out"
+        changed = points_services.holiday_opt_out_set(
+            customer=customer, opted_out=opted_out, at=now, actor=user, reason=reason
+        )
+        if not changed:
+            return gettext("Nothing changed: that was already her choice.")
+        if opted_out:
+            return gettext("She opted out of the holiday no-suspension; BOSS is told.")
+        return gettext("She has the holiday no-suspension again; BOSS is told.")
     if key == "reassign":
         manager = AccountManager.objects.get(pk=int(data["manager"]))
         return _reassign(customer, manager, reason, user, on)
@@ -246,6 +283,45 @@ class _FormInvalid(Exception):
     pass
 
 
+def may_move_complaint(user, complaint) -> bool:
+    """The transitions on the member page: the complaint's owner, or staff who may change complaints (a supervisor
+    of her branch, a club admin: the page's scope is already role AND branch)."""
+    return complaint.owner_id == user.pk or user.has_perm("service.change_complaint")
+
+
+def complaint_choices(user, complaints) -> list[tuple[str, str]]:
+    return [
+        (str(c.pk), f"#{c.pk} {c.get_category_display()} · {c.get_state_display()}")
+        for c in complaints
+        if c.state != ComplaintState.CLOSED and may_move_complaint(user, c)
+    ]
+
+
+def complaint_state_choices(user, complaints) -> list[tuple[str, str]]:
+    """Every state one of her movable complaints may go to (the service refuses a move that does not fit, naming the
+    allowed ones)."""
+    states = []
+    for c in complaints:
+        if c.state == ComplaintState.CLOSED or not may_move_complaint(user, c):
+            continue
+        allowed = complaint_rules.allowed_transitions(
+            c.state, acknowledged=c.acknowledged_at is not None, replied=c.replied_at is not None
+        )
+        states += [s for s in allowed if s not in states]
+    return [(s, ComplaintState(s).label) for s in states]
+
+
+def compensable_benefit_choices(rows) -> list[tuple[str, str]]:
+    return [
+        (row["benefit"], ui.label(row))
+        for row in rows
+        if row["unit"] in benefit_services.COMPENSABLE_UNITS
+        and row["period"] in ("year", "month")
+        and not row.get("unlimited")
+        and row.get("granted") is not None
+    ]
+
+
 ACTIONS = {
     forms.RedeemBenefitForm.key: (forms.RedeemBenefitForm, None),
     forms.AdjustPointsForm.key: (forms.AdjustPointsForm, None),
@@ -256,6 +332,9 @@ ACTIONS = {
     forms.CaseMoveForm.key: (forms.CaseMoveForm, "retention.change_retentioncase"),
     forms.ReassignForm.key: (forms.ReassignForm, "managers.change_assignment"),
     forms.CardForm.key: (forms.CardForm, "managers.change_membershipcard"),
+    forms.ComplaintReceiveForm.key: (forms.ComplaintReceiveForm, None),
+    forms.ComplaintMoveForm.key: (forms.ComplaintMoveForm, None),
+    forms.HolidayOptOutForm.key: (forms.HolidayOptOutForm, None),
 }
 TITLES = {
     "redeem_benefit": _("Redeem a benefit (desk use)"),
@@ -267,6 +346,9 @@ TITLES = {
     "case_move": _("Move the retention case"),
     "reassign": _("Reassign the account manager"),
     "card": _("Membership card"),
+    "complaint_receive": _("Receive a complaint"),
+    "complaint_move": _("Move a complaint"),
+    "holiday_opt_out": _("Holiday no-suspension (节假日免停机)"),
 }
 
 
@@ -276,12 +358,19 @@ def build_forms(request, context, posted_key=None, data=None) -> list[dict]:
         "override": {"tiers": tier_choices()},
         "case_move": {"offers": offer_choices()},
         "reassign": {"managers": manager_choices(request.user)},
+        "complaint_move": {
+            "complaints": complaint_choices(request.user, context["complaints"]),
+            "states": complaint_state_choices(request.user, context["complaints"]),
+            "benefits": compensable_benefit_choices(context["benefits"]),
+        },
     }
     built = []
     for key, (form_class, perm) in ACTIONS.items():
         if perm and not request.user.has_perm(perm):
             continue
         if key == "case_move" and context["open_case"] is None:
+            continue
+        if key == "complaint_move" and not kwargs["complaint_move"]["complaints"]:
             continue
         bound = data if key == posted_key else None
         form = form_class(bound, prefix=key, **kwargs.get(key, {}))
@@ -319,6 +408,8 @@ def member_context(request, customer) -> dict:
         "benefits": benefits,
         "flags": [row for row in benefits if row.get("enabled")],
         "open_case": retention_services.open_case_of(customer),
+        "complaints": complaint_selectors.customer_complaints(customer),
+        "holiday_opt_out": Customer.objects.filter(pk=customer.pk).values_list("holiday_opt_out", flat=True).get(),
         "card": manager_selectors.latest_card(customer),
         "timeline": member_timeline(customer, page=page),
         "on": on,
