@@ -16,7 +16,7 @@ from customers.factories import RegionFactory
 from managers.tests.helpers import make_manager, make_member
 from service.activities import services
 from service.activities.factories import make_activity
-from service.activities.models import Activity, ActivityTierQuota, Signup, SignupStatus
+from service.activities.models import ActivityTierQuota, Signup, SignupStatus
 from tests.test_concurrency import assert_no_5xx, client, parallel, post
 
 pytestmark = [
@@ -73,9 +73,7 @@ def test_64_parallel_sign_ups_for_20_seats_and_a_gold_quota_of_5(token):
     gold = ActivityTierQuota.objects.get(activity=activity, tier__code="gold")
     assert gold.confirmed == confirmed.filter(tier__code="gold").count()
     # and the 44 others are waitlisted in order: numbers 1..44, each answered its place in the line
-    waiting = list(
-        Signup.objects.filter(activity=activity, status=SignupStatus.WAITLISTED).order_by("position")
-    )
+    waiting = list(Signup.objects.filter(activity=activity, status=SignupStatus.WAITLISTED).order_by("position"))
     assert len(waiting) == 44 == statuses.count("waitlisted")
     assert [s.position for s in waiting] == list(range(1, 45))
     places = sorted(body["position"] for _, body in answers if body["status"] == "waitlisted")

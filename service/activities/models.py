@@ -65,9 +65,7 @@ class Activity(models.Model):
     signup_closes_at = models.DateTimeField(_("sign-up closes"))
     cost_per_head = models.DecimalField(_("cost per head (yuan)"), max_digits=10, decimal_places=2, default=0)
     description = models.TextField(_("description"), blank=True, max_length=2000)
-    status = models.CharField(
-        _("status"), max_length=10, choices=ActivityStatus.choices, default=ActivityStatus.DRAFT
-    )
+    status = models.CharField(_("status"), max_length=10, choices=ActivityStatus.choices, default=ActivityStatus.DRAFT)
     published_at = models.DateTimeField(_("published at"), null=True, blank=True)
     confirmed = models.PositiveIntegerField(_("seats confirmed"), default=0, editable=False)
     waitlist_seq = models.PositiveIntegerField(default=0, editable=False)
@@ -83,7 +81,9 @@ class Activity(models.Model):
         verbose_name_plural = _("activities")
         indexes = [models.Index(fields=["status", "starts_at"], name="activity_status_starts_idx")]
         constraints = [
-            models.CheckConstraint(condition=Q(confirmed__lte=F("capacity")), name="activity_confirmed_within_capacity"),
+            models.CheckConstraint(
+                condition=Q(confirmed__lte=F("capacity")), name="activity_confirmed_within_capacity"
+            ),
             models.CheckConstraint(
                 condition=Q(signup_opens_at__lt=F("signup_closes_at")) & Q(signup_closes_at__lte=F("starts_at")),
                 name="activity_signup_window_before_start",

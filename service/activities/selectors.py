@@ -132,9 +132,7 @@ def activity_report(*, year: int, region_ids: list[int] | None) -> dict:
         ),
     }
     grouped = list(signups.values("region_id", "tier_id").annotate(**aggregates).order_by("region_id", "tier_id"))
-    per_activity = list(
-        signups.values("activity_id").annotate(**aggregates).order_by("activity_id")
-    )
+    per_activity = list(signups.values("activity_id").annotate(**aggregates).order_by("activity_id"))
     regions = Region.objects.in_bulk({r["region_id"] for r in grouped})
     tiers = Tier.objects.in_bulk({r["tier_id"] for r in grouped})
     activities = Activity.objects.select_related("region").in_bulk({r["activity_id"] for r in per_activity})

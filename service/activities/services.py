@@ -133,8 +133,10 @@ def _take_seat(activity_id: int, tier_id: int) -> bool:
     if not Activity.objects.filter(pk=activity_id, confirmed__lt=F("capacity")).update(confirmed=F("confirmed") + 1):
         return False
     room = Q(seats__isnull=True) | Q(confirmed__lt=F("seats"))
-    if ActivityTierQuota.objects.filter(activity_id=activity_id, tier_id=tier_id).filter(room).update(
-        confirmed=F("confirmed") + 1
+    if (
+        ActivityTierQuota.objects.filter(activity_id=activity_id, tier_id=tier_id)
+        .filter(room)
+        .update(confirmed=F("confirmed") + 1)
     ):
         return True
     Activity.objects.filter(pk=activity_id).update(confirmed=F("confirmed") - 1)
