@@ -133,6 +133,8 @@ def activity_report(*, year: int, region_ids: list[int] | None) -> dict:
     }
     grouped = list(signups.values("region_id", "tier_id").annotate(**aggregates).order_by("region_id", "tier_id"))
     per_activity = list(signups.values("activity_id").annotate(**aggregates).order_by("activity_id"))
+    for r in (*grouped, *per_activity):  # SQLite sums decimals as numbers: back to yuan with two places
+        r["cost"], r["attended_cost"] = _money(r["cost"]), _money(r["attended_cost"])
     regions = Region.objects.in_bulk({r["region_id"] for r in grouped})
     tiers = Tier.objects.in_bulk({r["tier_id"] for r in grouped})
     activities = Activity.objects.select_related("region").in_bulk({r["activity_id"] for r in per_activity})
@@ -154,6 +156,10 @@ def activity_report(*, year: int, region_ids: list[int] | None) -> dict:
     for t in tier_rows:
         t.update(_rates(t))
     return {"year": year, "rows": rows, "activities": by_activity, "tiers": tier_rows, "totals": totals}
+
+
+def _money(value) -> Decimal:
+    return Decimal(str(value or 0)).quantize(Decimal("0.01"))
 
 
 def _rates(row: dict) -> dict:

@@ -106,16 +106,16 @@ REPORTS = [
         "managers.view_obligation",
     ),
     (
-        "activities",
-        gettext_lazy("Activities: sign-ups, attendance and cost"),
-        gettext_lazy("Club activities' sign-ups, attendance and cost per tier and branch."),
-        "service.view_activity",
-    ),
-    (
         "points",
         gettext_lazy("Points liability and expiry forecast"),
         gettext_lazy("The points the club owes per branch, and when they expire."),
         "points.view_pointslot",
+    ),
+    (
+        "activities",
+        gettext_lazy("Activities: sign-ups, attendance and cost"),
+        gettext_lazy("Club activities' sign-ups, attendance and cost per tier and branch."),
+        "service.view_activity",
     ),
 ]
 
