@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import complaints, notifications, queue, tabs, views
+from . import activities, complaints, notifications, queue, tabs, views
 
 app_name = "managers"
 
@@ -14,6 +14,12 @@ urlpatterns = [
     path("risk/", tabs.risk, name="risk"),
     path("birthdays/", tabs.birthdays, name="birthdays"),
     path("cards/", tabs.cards, name="cards"),
+    path("activities/", activities.activities, name="activities"),
+    path(
+        "activities/<int:activity_id>/<str:msisdn>/<str:action>/",
+        activities.activity_action,
+        name="activity-action",
+    ),
     path("notifications/", notifications.inbox, name="notifications"),
     path("notifications/read-all/", notifications.notifications_read_all, name="notifications-read-all"),
     path("notifications/<int:pk>/open/", notifications.notification_open, name="notification-open"),

@@ -120,6 +120,7 @@ class ObligationKind(models.TextChoices):
     HOLIDAY_GREETING = "holiday_greeting", _("Holiday greeting")
     RETENTION_CONTACT = "retention_contact", _("Retention contact")
     COMPLAINT = "complaint", _("Complaint of a member")
+    ACTIVITY_INVITATION = "activity_invitation", _("Activity invitation")
 
 
 class ObligationStatus(models.TextChoices):

@@ -257,6 +257,53 @@ def complaint_obligation_close(*, customer: Customer, period: str, at: dt.dateti
     return qs.update(status=ObligationStatus.DONE, done_at=at)
 
 
+INVITED_STATUSES = ("active", "suspended")  # the members an activity invitation goes to
+
+
+@transaction.atomic
+def activity_invitations_open(
+    *, period: str, tier_ids: list[int], region_id: int | None, on: dt.date, due_on: dt.date, note: str = ""
+) -> int:
+    """A club activity's invitations (DOMAIN §10): an obligation `activity_invitation` (a call) for the account
+    manager of every member of the invited tiers (of the activity's branch, or club-wide), due `due_on` (the
+    sign-up close). One INSERT … SELECT whatever the number of members; idempotent per `period` (the activity):
+    publishing again opens only those missing. Returns the number opened."""
+    if not tier_ids:
+        return 0
+    p = Params()
+    region = f"AND c.region_id = {p(region_id)}" if region_id is not None else ""
+    sql = f"""INSERT INTO {Obligation._meta.db_table}
+                  (customer_id, manager_id, kind, period, opened_on, due_on, status, note)
+              SELECT t.customer_id, a.manager_id, {p(ObligationKind.ACTIVITY_INVITATION.value)}, {p(period)}, {p(on)},
+                     {p(due_on)}, {p(ObligationStatus.OPEN.value)}, {p(note[:200])}
+              FROM {CustomerTier._meta.db_table} t
+              JOIN {Customer._meta.db_table} c ON c.id = t.customer_id
+              JOIN {Assignment._meta.db_table} a ON a.customer_id = t.customer_id AND a.ended_on IS NULL
+              WHERE t.tier_id IN {p.in_list(sorted(set(tier_ids)))} AND c.status IN {p.in_list(INVITED_STATUSES)}
+                {region}
+              ORDER BY t.customer_id
+              ON CONFLICT (customer_id, kind, period) DO NOTHING"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, p)
+        return max(cursor.rowcount, 0)
+
+
+@transaction.atomic
+def activity_invitation_close(*, customer: Customer, period: str, at: dt.datetime) -> int:
+    """She signed up: the invitation call is no longer owed (done)."""
+    return Obligation.objects.filter(
+        customer=customer, kind=ObligationKind.ACTIVITY_INVITATION, period=period, status__in=OPEN_STATES
+    ).update(status=ObligationStatus.DONE, done_at=at)
+
+
+@transaction.atomic
+def activity_invitations_cancel(*, period: str) -> int:
+    """The activity was cancelled: its open invitations are no longer owed."""
+    return Obligation.objects.filter(
+        kind=ObligationKind.ACTIVITY_INVITATION, period=period, status__in=OPEN_STATES
+    ).update(status=ObligationStatus.CANCELLED)
+
+
 @transaction.atomic
 def customers_reassign(
     *, customer_ids: list[int], manager: AccountManager, on: dt.date, actor=None, reason: str = "reassigned"

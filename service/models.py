@@ -202,3 +202,7 @@ class ComplaintStep(models.Model):
         ordering = ["complaint", "at", "id"]
         verbose_name = _("complaint step")
         verbose_name_plural = _("complaint steps")
+
+
+# Club activities (DOMAIN §10) live in their own module; imported here so Django registers them with this app.
+from .activities.models import Activity, ActivityTierQuota, Signup  # noqa: E402, F401, I001

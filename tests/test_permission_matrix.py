@@ -63,6 +63,17 @@ def club_world(django_user_model) -> SimpleNamespace:
         "colleague": make_member(manager=e3, msisdn="13811110003", name="同事客户"),
         "foreign": make_member(manager=e2, msisdn="13822220002", name="外区客户"),
     }
+    # an open club-wide activity each of them signed up for (while active: the cases below make them pending closure)
+    from service.activities import services as activity_services
+    from service.activities.factories import make_activity
+
+    activity = make_activity(
+        quotas={"gold": None},
+        opens=timezone.now() - dt.timedelta(hours=1),
+        closes=timezone.now() + dt.timedelta(days=3),
+    )
+    for customer in customers.values():
+        activity_services.activity_signup(activity=activity, customer=customer, at=timezone.now(), actor=None)
     benefit = Benefit.objects.order_by("code").first()
     cases, redemptions = {}, {}
     for key, customer in customers.items():
@@ -119,6 +130,7 @@ def club_world(django_user_model) -> SimpleNamespace:
         cases=cases,
         redemptions=redemptions,
         complaints=complaints,
+        activity=activity,
         benefit=benefit,
         run=run,
     )
@@ -281,6 +293,16 @@ ENDPOINTS = [
         body=lambda w, c: {"owner": "gz-boss", "note": "matrix"},
     ),
     Endpoint("GET", "/api/v1/reports/complaints/?year=2026&region={region}", "read", (S,), target="region"),
+    Endpoint("GET", "/api/v1/activities/", "read", (S, M)),
+    Endpoint(
+        "POST",
+        "/api/v1/activities/{activity}/signups/",
+        "events:write",
+        (S, M),
+        target="body",
+        body=lambda w, c: {"msisdn": c},
+    ),
+    Endpoint("DELETE", "/api/v1/activities/{activity}/signups/{msisdn}/", "events:write", (S, M), target="path"),
     Endpoint("GET", "/api/v1/webhook-endpoints/", "webhooks:manage"),
     Endpoint("POST", "/api/v1/webhook-endpoints/", "webhooks:manage", body=lambda w, c: {"url": "https://10.0.0.1/"}),
     Endpoint("GET", "/api/v1/webhook-endpoints/{webhook}/", "webhooks:manage"),
@@ -363,6 +385,7 @@ def request(client, world, endpoint: Endpoint, target: str | None):
         "region": customer.region.code,
         "run": world.run.pk,
         "complaint": world.complaints[target].pk if target in world.complaints else 999_999,
+        "activity": world.activity.pk,
         "webhook": world.webhook.pk,
     }
     path = endpoint.path.format(**values)

@@ -142,7 +142,7 @@ def test_the_reports_menu_links_every_report(client):
     assert response.status_code == 200
     html = response.content.decode()
     keys = re.findall(r'data-report="([a-z]+)"', html)
-    assert keys == ["churn", "tiers", "migration", "usage", "compliance", "points"]
+    assert keys == ["churn", "tiers", "migration", "usage", "compliance", "points", "activities"]
     for url in re.findall(r'<li data-report="[a-z]+"><a href="([^"]+)"', html):
         assert client.get(url).status_code == 200, url
     # the header of every admin page links the menu

@@ -36,6 +36,8 @@ SUPERVISOR_WRITES = (
     ("retention", "change_retentioncase"),
     ("service", "add_complaint"),
     ("service", "change_complaint"),
+    ("service", "add_signup"),
+    ("service", "change_signup"),
 )
 MANAGER_WRITES = (
     ("managers", "add_contactlog"),

@@ -111,6 +111,12 @@ REPORTS = [
         gettext_lazy("The points the club owes per branch, and when they expire."),
         "points.view_pointslot",
     ),
+    (
+        "activities",
+        gettext_lazy("Activities: sign-ups, attendance and cost"),
+        gettext_lazy("Club activities' sign-ups, attendance and cost per tier and branch."),
+        "service.view_activity",
+    ),
 ]
 
 
@@ -122,6 +128,7 @@ def report_url(key: str) -> str:
         "migration": lambda: reverse("admin-staff-migration"),
         "compliance": lambda: reverse("admin-staff-compliance"),
         "points": lambda: reverse("admin-staff-points"),
+        "activities": lambda: reverse("admin:service_activity_report"),
     }[key]()
 
 
