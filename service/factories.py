@@ -38,3 +38,14 @@ def walk(complaint, to: str, *, at: dt.datetime, actor=None):
             complaint=complaint, to=state, at=at + dt.timedelta(minutes=i + 1), actor=actor
         )
     return complaint
+
+
+def members(n: int, *, region, tier_code: str = "gold") -> list:
+    """`n` members of `region` in tier `tier_code` (the tier state written directly, as the rating engine would)."""
+    from customers.factories import CustomerFactory
+    from tiers.models import CustomerTier, Tier
+
+    tier = Tier.objects.get(code=tier_code)
+    customers = CustomerFactory.create_batch(n, region=region)
+    CustomerTier.objects.bulk_create([CustomerTier(customer=c, tier=tier, source="score") for c in customers])
+    return customers

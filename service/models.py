@@ -202,3 +202,13 @@ class ComplaintStep(models.Model):
         ordering = ["complaint", "at", "id"]
         verbose_name = _("complaint step")
         verbose_name_plural = _("complaint steps")
+
+
+from .survey_models import (  # noqa: E402, F401  the satisfaction models live in their own module
+    AnswerChannel,
+    SatisfactionTarget,
+    Survey,
+    SurveyResponse,
+    SurveySend,
+    SurveyTrigger,
+)
