@@ -142,7 +142,9 @@ class SatisfactionTarget(models.Model):
         verbose_name_plural = _("satisfaction targets")
         constraints = [
             models.CheckConstraint(
-                condition=Q(mean_score__gte=1) & Q(mean_score__lte=5) & Q(satisfied_share__gte=0)
+                condition=Q(mean_score__gte=1)
+                & Q(mean_score__lte=5)
+                & Q(satisfied_share__gte=0)
                 & Q(satisfied_share__lte=100),
                 name="satisfaction_target_range",
             )

@@ -159,8 +159,7 @@ def _pick_up_first_contacts(*, on: dt.date, at: dt.datetime, t: dict) -> int:
         + "SELECT %s, c.id, %s, 'first_contact:' || o.id, c.region_id, ct.tier_id, o.manager_id, %s, %s, NULL, %s "
         f"FROM {t['obligation']} o JOIN {t['customer']} c ON c.id = o.customer_id"
         f" LEFT JOIN {t['ct']} ct ON ct.customer_id = c.id "
-        "WHERE o.kind = %s AND o.status = %s AND o.done_at >= %s AND o.done_at < %s AND c.status <> 'closed'"
-        + CONFLICT
+        "WHERE o.kind = %s AND o.status = %s AND o.done_at >= %s AND o.done_at < %s AND c.status <> 'closed'" + CONFLICT
     )
     since, until = _day_start(on - dt.timedelta(days=LOOKBACK_DAYS)), _day_start(on + dt.timedelta(days=1))
     params = [survey.pk, SurveyTrigger.FIRST_CONTACT.value, on, at, False]
@@ -193,9 +192,7 @@ def _sample(*, on: dt.date, at: dt.datetime, seed: int | None, t: dict) -> int:
         f"  PARTITION BY m.region_id ORDER BY (m.id * {HASH_MULTIPLIER} + %s) %% {HASH_MODULUS}, m.id) AS rn"
         " FROM members m WHERE NOT EXISTS ("
         f"  SELECT 1 FROM {t['send']} s WHERE s.customer_id = m.id AND s.{t['trigger']} = %s AND s.sent_on >= %s)"
-        ") "
-        + _insert_head(t)
-        + "SELECT %s, r.id, %s, %s, r.region_id, r.tier_id, a.manager_id, %s, %s, NULL, %s "
+        ") " + _insert_head(t) + "SELECT %s, r.id, %s, %s, r.region_id, r.tier_id, a.manager_id, %s, %s, NULL, %s "
         "FROM ranked r JOIN quota q ON q.region_id = r.region_id"
         f" LEFT JOIN {t['assignment']} a ON a.customer_id = r.id AND a.ended_on IS NULL "
         "WHERE r.rn <= q.n" + CONFLICT
