@@ -111,6 +111,12 @@ REPORTS = [
         gettext_lazy("The points the club owes per branch, and when they expire."),
         "points.view_pointslot",
     ),
+    (
+        "satisfaction",
+        gettext_lazy("Member satisfaction"),
+        gettext_lazy("Mean score and share of 4–5 answers per quarter, branch, manager and tier, against the target."),
+        "service.view_surveyresponse",
+    ),
 ]
 
 
@@ -122,6 +128,7 @@ def report_url(key: str) -> str:
         "migration": lambda: reverse("admin-staff-migration"),
         "compliance": lambda: reverse("admin-staff-compliance"),
         "points": lambda: reverse("admin-staff-points"),
+        "satisfaction": lambda: reverse("admin:service_satisfaction_report"),
     }[key]()
 
 
