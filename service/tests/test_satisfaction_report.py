@@ -76,3 +76,26 @@ def test_report_renders_with_a_chart_and_csv_in_both_languages(scores, language,
     assert rows[1] == ["2026", "3", "3.67", "66.7", "4.20", "85.00", "3.00"]
     assert ["2026-Q1", "GZ", "广州", "2", "4.50", "100.0"] in rows
     assert ["AM1", "AM1", "3", "3.67", "66.7"] in rows or any(r[:1] == ["AM1"] for r in rows)
+
+
+@pytest.mark.parametrize(("language", "label"), [("en", "Member satisfaction"), ("zh-hans", "会员满意度")])
+def test_the_cockpit_and_the_team_page_show_this_quarters_satisfaction(language, label):
+    # given this quarter's answers 5 and 3 of a supervisor's team, and the year's target
+    from django.utils import timezone
+
+    boss = make_supervisor("boss-gz")
+    manager = make_manager("AM1", supervisor=boss)
+    today = timezone.localdate()
+    start = today.replace(month=(today.month - 1) // 3 * 3 + 1, day=1)
+    answered(make_member(manager=manager), on=start, score=5, manager=manager)
+    answered(make_member(manager=manager), on=start, score=3, manager=manager, trigger="complaint")
+    SatisfactionTarget.objects.create(year=today.year, mean_score=Decimal("4.50"), satisfied_share=Decimal("90"))
+    client = Client(HTTP_ACCEPT_LANGUAGE=language)
+    client.force_login(boss)
+    # when she opens the cockpit, then the satisfaction card shows the mean, the share and the target
+    html = client.get("/admin/").content.decode()
+    assert 'id="card-satisfaction"' in html and label in html
+    assert 'id="satisfaction-mean">4.00</a>' in html and "50.0 %" in html and "4.50" in html
+    # and her team page has the quarter's satisfaction line
+    team = client.get("/dashboard/team/").content.decode()
+    assert 'id="team-satisfaction"' in team and "4.00<small>/5</small>" in team and "50.0 %" in team
