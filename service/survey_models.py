@@ -35,7 +35,7 @@ class Survey(models.Model):
     trigger = models.CharField(_("trigger"), max_length=16, choices=SurveyTrigger.choices, unique=True)
     active = models.BooleanField(_("active"), default=True)
     sample_percent = models.DecimalField(
-        _("sample (% of each branch's members)"),
+        _("sample (percent of each branch's members)"),
         max_digits=5,
         decimal_places=2,
         default=5,

@@ -85,7 +85,7 @@ class Migration(migrations.Migration):
                         default=5,
                         help_text="only for the quarterly sample",
                         max_digits=5,
-                        verbose_name="sample (% of each branch's members)",
+                        verbose_name="sample (percent of each branch's members)",
                     ),
                 ),
                 (
