@@ -56,6 +56,7 @@ def test_closed_cases_and_first_contacts_are_picked_up_once():
     case = RetentionCase.objects.create(
         customer=kept, manager=manager, state="retained", opened_at=yesterday, closed_at=yesterday
     )
+    type(still_open).objects.filter(pk=still_open.pk).update(status="pending_closure")  # an open case needs it
     RetentionCase.objects.create(customer=still_open, manager=manager, state="open", opened_at=yesterday)
     first = Obligation.objects.create(
         customer=greeted,
