@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import activities, complaints, notifications, queue, tabs, views
+from . import activities, complaints, notifications, queue, surveys, tabs, views
 
 app_name = "managers"
 
@@ -31,6 +31,7 @@ urlpatterns = [
     path("customers/", views.customer_list, name="customers"),
     path("customers/<str:msisdn>/", views.customer_detail, name="customer"),
     path("customers/<str:msisdn>/card/", views.card_action, name="card"),
+    path("customers/<str:msisdn>/survey/", surveys.survey_answer, name="survey-answer"),
     path("customers/<str:msisdn>/gift/<int:obligation_id>/", views.birthday_gift, name="gift"),
     path("plans/", views.plans, name="plans"),
     path("team/", views.team, name="team"),

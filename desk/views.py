@@ -46,6 +46,7 @@ from retention import selectors as retention_selectors
 from retention import services as retention_services
 from retention.models import CaseState, RetentionOffer
 from retention.texts import move_message, reason_text
+from service import survey_selectors
 from tiers import selectors as tier_selectors
 from tiers.models import Source
 
@@ -541,6 +542,9 @@ def team(request):
         "review_count": len(plans_to_review) + len(logs_to_review),
         "team_cases": team_cases_section(team),
         "team_risk": team_risk_section(team),
+        "satisfaction": survey_selectors.quarter_figures(
+            year=today.year, quarter=(today.month - 1) // 3 + 1, manager_ids=[m.pk for m in team]
+        ),
         "today": today,
         "manager": manager,
         "supervises": True,

@@ -14,7 +14,9 @@ from the events those apps already write in the change's transaction, the way it
   in the lower apps and no registry: they keep writing plain events.
 - `sms_daily` (beat, 07:30 Asia/Shanghai): what no event tells — birthday greetings for the day, cards that arrived
   the day before, and on 1 November the members whose points expire on 31 December (the November list) — once per
-  business date (the cursor row remembers the last date done).
+  business date (the cursor row remembers the last date done); and the satisfaction surveys the service app sent
+  (service.SurveySend rows with no SMS yet: service sits below partners, so partners reads them, as it reads the
+  outbox), each marked when its SMS is written so none goes twice.
 
 Each SMS: the active template of its kind in VIPCLUB_SMS_LANGUAGE (none active: no SMS), not for a member who opted
 out unless the template is a service notice, `not_before` out of the 21:00–08:00 quiet hours (sms_rules)."""
@@ -35,6 +37,7 @@ from core.models import OutboxEvent
 from customers.models import Customer
 from managers.models import MembershipCard
 from points import selectors as points_selectors
+from service.models import SurveySend
 from tiers import selectors as tier_selectors
 
 from . import sms_rules
@@ -290,6 +293,7 @@ def sms_daily(*, on: dt.date, at: dt.datetime) -> dict[str, int]:
     send(SmsKind.CARD_ARRIVED, members.filter(pk__in=arrived))
     if (on.month, on.day) == (11, 1) and SmsKind.POINTS_EXPIRING in ctx.templates:
         counts[SmsKind.POINTS_EXPIRING] = _points_expiring(on, at=at, asked_at=asked_at, ctx=ctx)
+    counts[SmsKind.SURVEY] = _surveys(on, at=at, asked_at=asked_at, ctx=ctx)
     state.daily_on = on
     state.save(update_fields=["daily_on"])
     return {k: n for k, n in counts.items() if n}
@@ -316,6 +320,45 @@ def _points_expiring(on: dt.date, *, at: dt.datetime, asked_at: dt.datetime, ctx
         if len(rows) >= INSERT_BATCH:
             n += _write(rows)
             rows = []
+    return n + _write(rows)
+
+
+SURVEY_SMS_DAYS = 7  # a survey not told within a week (no active template) is not told late
+
+
+def _surveys(on: dt.date, *, at: dt.datetime, asked_at: dt.datetime, ctx: _Context) -> int:
+    """The `survey` SMS of the surveys sent up to `on` with no SMS yet (the last SURVEY_SMS_DAYS): one each, not to a
+    member who opted out unless the template is a service notice; every one looked at is marked (`sms_at`), so none
+    is told twice. No active template: they wait (for a week)."""
+    template = ctx.templates.get(SmsKind.SURVEY)
+    if template is None:
+        return 0
+    link = getattr(settings, "VIPCLUB_SURVEY_LINK", "https://vip.example.com/s/{id}")
+    pending = SurveySend.objects.filter(
+        sms_at__isnull=True, sent_on__lte=on, sent_on__gt=on - dt.timedelta(days=SURVEY_SMS_DAYS)
+    )
+    rows, seen, n = [], [], 0
+    for send in pending.values(
+        "id", "customer_id", "customer__msisdn", "customer__name", "tier__code", "customer__sms_opt_out"
+    ).iterator(chunk_size=5000):
+        seen.append(send["id"])
+        if send["customer__sms_opt_out"] is None or template.service_notice:
+            values = {
+                "name": send["customer__name"],
+                "tier": ctx.tier(send["tier__code"]),
+                "link": link.format(id=send["id"]),
+            }
+            text = sms_rules.render(template.body, values)
+            rows.append(
+                _sms_event(
+                    send["customer_id"], send["customer__msisdn"], SmsKind.SURVEY, text, at=at, asked_at=asked_at
+                )
+            )
+        if len(seen) >= INSERT_BATCH:
+            n += _write(rows)
+            SurveySend.objects.filter(pk__in=seen).update(sms_at=at)
+            rows, seen = [], []
+    SurveySend.objects.filter(pk__in=seen).update(sms_at=at)
     return n + _write(rows)
 
 

@@ -38,3 +38,40 @@ def walk(complaint, to: str, *, at: dt.datetime, actor=None):
             complaint=complaint, to=state, at=at + dt.timedelta(minutes=i + 1), actor=actor
         )
     return complaint
+
+
+def members(n: int, *, region, tier_code: str = "gold") -> list:
+    """`n` members of `region` in tier `tier_code` (the tier state written directly, as the rating engine would)."""
+    from customers.factories import CustomerFactory
+    from tiers.models import CustomerTier, Tier
+
+    tier = Tier.objects.get(code=tier_code)
+    customers = CustomerFactory.create_batch(n, region=region)
+    CustomerTier.objects.bulk_create([CustomerTier(customer=c, tier=tier, source="score") for c in customers])
+    return customers
+
+
+def answered(customer, *, on: dt.date, score: int, manager=None, trigger: str = "sample", channel: str = "sms"):
+    """A survey sent to `customer` on `on` (at her branch, tier and `manager`) and her answer `score` the next day."""
+    from service import surveys
+    from service.models import Survey, SurveySend
+
+    tier_id = getattr(getattr(customer, "tier_state", None), "tier_id", None)
+    SurveySend.objects.create(
+        survey=Survey.objects.get(trigger=trigger),
+        customer=customer,
+        trigger=trigger,
+        reference=f"{trigger}:{on.isoformat()}",
+        region_id=customer.region_id,
+        tier_id=tier_id,
+        manager=manager,
+        sent_on=on,
+        sent_at=club_time(on, 9),
+    )
+    return surveys.survey_answer(
+        customer=customer,
+        score=score,
+        answered_at=club_time(on + dt.timedelta(days=1), 10),
+        actor=None,
+        channel=channel,
+    )

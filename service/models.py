@@ -206,3 +206,11 @@ class ComplaintStep(models.Model):
 
 # Club activities (DOMAIN §10) live in their own module; imported here so Django registers them with this app.
 from .activities.models import Activity, ActivityTierQuota, Signup  # noqa: E402, F401, I001
+from .survey_models import (  # noqa: E402, F401  the satisfaction models live in their own module
+    AnswerChannel,
+    SatisfactionTarget,
+    Survey,
+    SurveyResponse,
+    SurveySend,
+    SurveyTrigger,
+)

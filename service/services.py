@@ -35,7 +35,7 @@ from managers.models import AccountManager, Notification
 from points import services as points_services
 from tiers.models import CustomerTier
 
-from . import rules
+from . import rules, surveys
 from .models import (
     OPEN_STATES,
     Complaint,
@@ -389,6 +389,8 @@ def complaint_transition(
         _compensate(complaint, points=comp["points"], at=at, actor=actor)
     elif to == ComplaintState.RESOLVED and comp.get("benefit"):
         _compensate_benefit(complaint, code=comp["benefit"], quantity=comp["quantity"], at=at, actor=actor)
+    if to == ComplaintState.RESOLVED:
+        surveys.survey_for_complaint(complaint=complaint, at=at)  # once per complaint (its reference)
     if complaint.acknowledged_at is not None:
         manager_services.complaint_obligation_close(customer=complaint.customer, period=_period(complaint), at=at)
     if to == ComplaintState.ESCALATED:

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from core.db import retry_on_conflict
 
-from . import services
+from . import services, surveys
 
 
 @shared_task(name="service.escalate_late")
@@ -17,3 +17,13 @@ def escalate_late_task(at: str | None = None) -> dict:
     hour-level deadlines (acknowledge 2 h, reply 48 h) as well as the working-day one."""
     moment = dt.datetime.fromisoformat(at) if at else timezone.now()
     return services.complaints_escalate_late(at=moment)
+
+
+@shared_task(name="service.surveys_daily")
+@retry_on_conflict(atomic=False)  # idempotent: every survey has its reference
+def surveys_daily_task(on: str | None = None) -> dict:
+    """The daily survey step (closed retention cases, completed first contacts, the quarterly sample) for `on` (ISO
+    date; default today)."""
+    now = timezone.now()
+    day = dt.date.fromisoformat(on) if on else timezone.localdate(now)
+    return surveys.surveys_daily(on=day, at=now)

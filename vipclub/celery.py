@@ -54,6 +54,8 @@ def beat_schedule(sender, **kwargs):
         "managers-daily": {"task": "managers.run_daily", "schedule": crontab(minute=0, hour=6)},
         # Complaints late for a deadline (acknowledge 2 h, reply 48 h, resolve 5 working days) escalate to the supervisor.
         "service-escalate": {"task": "service.escalate_late", "schedule": crontab(minute="*/10")},
+        # Satisfaction surveys: closed retention cases, completed first contacts, the quarterly sample (before 07:30's SMS).
+        "service-surveys-daily": {"task": "service.surveys_daily", "schedule": crontab(minute=0, hour=7)},
         # The retention risk list (falling spend, suspensions, arrears, closure requests, overdue contacts): after
         # the daily job has marked today's overdue obligations.
         "retention-risk-refresh": {"task": "retention.refresh_risk", "schedule": crontab(minute=30, hour=6)},

@@ -19,6 +19,7 @@ from core.permissions import is_club_admin
 from managers import selectors as manager_selectors
 from points import selectors as points_selectors
 from retention import selectors as retention_selectors
+from service import survey_selectors
 from tiers import selectors as tier_selectors
 
 from . import approvals
@@ -176,6 +177,10 @@ def cockpit_context(request, *, on: dt.date) -> dict:
             "url": f"{reverse('admin-staff-calendar')}?{urlencode({'month': f'{next_year}-01'})}",
         },
         "reports_url": reverse("admin-staff-reports"),
+        "satisfaction": {
+            **survey_selectors.quarter_figures(year=on.year, quarter=(on.month - 1) // 3 + 1, region_ids=region_ids),
+            "url": f"{reverse('admin:service_satisfaction_report')}?{urlencode({'year': on.year})}",
+        },
     }
 
 

@@ -116,6 +116,10 @@ REPORTS = [
         gettext_lazy("Activities: sign-ups, attendance and cost"),
         gettext_lazy("Club activities' sign-ups, attendance and cost per tier and branch."),
         "service.view_activity",
+        "satisfaction",
+        gettext_lazy("Member satisfaction"),
+        gettext_lazy("Mean score and share of 4–5 answers per quarter, branch, manager and tier, against the target."),
+        "service.view_surveyresponse",
     ),
 ]
 
@@ -129,6 +133,7 @@ def report_url(key: str) -> str:
         "compliance": lambda: reverse("admin-staff-compliance"),
         "points": lambda: reverse("admin-staff-points"),
         "activities": lambda: reverse("admin:service_activity_report"),
+        "satisfaction": lambda: reverse("admin:service_satisfaction_report"),
     }[key]()
 
 
