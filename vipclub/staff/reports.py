@@ -116,6 +116,8 @@ REPORTS = [
         gettext_lazy("Activities: sign-ups, attendance and cost"),
         gettext_lazy("Club activities' sign-ups, attendance and cost per tier and branch."),
         "service.view_activity",
+    ),
+    (
         "satisfaction",
         gettext_lazy("Member satisfaction"),
         gettext_lazy("Mean score and share of 4–5 answers per quarter, branch, manager and tier, against the target."),
