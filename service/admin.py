@@ -393,3 +393,6 @@ def _csv(year: int, region, report: dict) -> HttpResponse:
     for code, _label, n in report["categories"]:
         writer.writerow([code, n])
     return response
+
+
+from . import gift_admin  # noqa: E402, F401  (the gifts' admin registers itself)

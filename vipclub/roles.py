@@ -36,6 +36,7 @@ SUPERVISOR_WRITES = (
     ("retention", "change_retentioncase"),
     ("service", "add_complaint"),
     ("service", "change_complaint"),
+    ("service", "change_giftorder"),
 )
 MANAGER_WRITES = (
     ("managers", "add_contactlog"),

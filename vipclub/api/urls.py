@@ -6,6 +6,7 @@ from managers import apis as manager_apis
 from partners import apis as partner_apis
 from retention import apis as retention_apis
 from service import apis as service_apis
+from service import gift_apis
 from tiers import apis as tier_apis
 
 from . import customers, feed, views
@@ -65,6 +66,7 @@ urlpatterns = [
     path("points/transfers/", customers.PointsTransferApi.as_view(), name="api-points-transfers"),
     path("feed/", feed.FeedApi.as_view(), name="api-feed"),
     *service_apis.urlpatterns,
+    *gift_apis.urlpatterns,
     path("webhook-endpoints/", partner_apis.WebhookEndpointListApi.as_view(), name="api-webhook-endpoints"),
     path(
         "webhook-endpoints/<int:endpoint_id>/",
