@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from core.forms import BoundedDateTimeFormField
+from core.forms import BoundedDateFormField, BoundedDateTimeFormField
 
 from .models import ComplaintCategory, ComplaintChannel, ComplaintState
 
@@ -37,5 +37,5 @@ class GiftOrderMoveForm(forms.Form):
 
 
 class GiftVoucherExtendForm(forms.Form):
-    until = forms.DateField(label=_("Valid until"), widget=forms.DateInput(attrs={"type": "date"}))
+    until = BoundedDateFormField(label=_("Valid until"), widget=forms.DateInput(attrs={"type": "date"}))
     reason = forms.CharField(max_length=2000, label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}))

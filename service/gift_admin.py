@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from core import ui
 from core.admin import BranchScopedAdmin, GuardedHistoryAdmin, MaskedCustomerMixin, ReadOnlyInline
 from core.errors import DomainError
+from core.forms import IntegerFormField
 
 from . import gift_rules, gift_services
 from .forms import GiftOrderMoveForm, GiftVoucherExtendForm
@@ -33,7 +34,7 @@ def _message(exc: DomainError) -> str:
 
 
 class GiftForm(forms.ModelForm):
-    add_stock = forms.IntegerField(label=_("Add to stock"), min_value=0, max_value=1_000_000, required=False, initial=0)
+    add_stock = IntegerFormField(label=_("Add to stock"), min_value=0, max_value=1_000_000, required=False, initial=0)
 
     class Meta:
         model = Gift

@@ -63,6 +63,13 @@ def club_world(django_user_model) -> SimpleNamespace:
         "colleague": make_member(manager=e3, msisdn="13811110003", name="同事客户"),
         "foreign": make_member(manager=e2, msisdn="13822220002", name="外区客户"),
     }
+    from service.factories import give_points, make_gift, place
+
+    gift = make_gift("matrix", points=10, stock=100, voucher_valid_days=30)
+    gift_orders = {}
+    for key, customer in customers.items():  # before her closure request freezes her points
+        give_points(customer, [(2026, 100)], on=timezone.localdate())
+        gift_orders[key] = place(customer, gift, at=timezone.now() - dt.timedelta(hours=1))
     benefit = Benefit.objects.order_by("code").first()
     cases, redemptions = {}, {}
     for key, customer in customers.items():
@@ -119,6 +126,7 @@ def club_world(django_user_model) -> SimpleNamespace:
         cases=cases,
         redemptions=redemptions,
         complaints=complaints,
+        gift_orders=gift_orders,
         benefit=benefit,
         run=run,
     )
@@ -281,6 +289,33 @@ ENDPOINTS = [
         body=lambda w, c: {"owner": "gz-boss", "note": "matrix"},
     ),
     Endpoint("GET", "/api/v1/reports/complaints/?year=2026&region={region}", "read", (S,), target="region"),
+    Endpoint("GET", "/api/v1/gifts/", "read", (S, M)),
+    Endpoint("GET", "/api/v1/gift-orders/?msisdn={msisdn}", "read", (S, M), target="list"),
+    Endpoint("GET", "/api/v1/gift-orders/{gift_order}/", "read", (S, M), target="path"),
+    Endpoint(
+        "POST",
+        "/api/v1/gift-orders/",
+        "points:write",
+        (S, M),
+        target="body",
+        body=lambda w, c: {"msisdn": c, "gift": "matrix", "quantity": 1, "delivery": "pickup"},
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/gift-orders/{gift_order}/transition/",
+        "points:write",
+        (S, M),
+        target="path",
+        body=lambda w, c: {"to": "shipped", "note": "matrix"},
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/gift-orders/{gift_order}/voucher/",
+        "points:write",
+        (S,),
+        target="path",
+        body=lambda w, c: {"until": "2030-01-01", "reason": "matrix"},
+    ),
     Endpoint("GET", "/api/v1/webhook-endpoints/", "webhooks:manage"),
     Endpoint("POST", "/api/v1/webhook-endpoints/", "webhooks:manage", body=lambda w, c: {"url": "https://10.0.0.1/"}),
     Endpoint("GET", "/api/v1/webhook-endpoints/{webhook}/", "webhooks:manage"),
@@ -363,6 +398,7 @@ def request(client, world, endpoint: Endpoint, target: str | None):
         "region": customer.region.code,
         "run": world.run.pk,
         "complaint": world.complaints[target].pk if target in world.complaints else 999_999,
+        "gift_order": world.gift_orders[target].pk if target in world.gift_orders else 999_999,
         "webhook": world.webhook.pk,
     }
     path = endpoint.path.format(**values)
@@ -448,7 +484,7 @@ def test_what_a_supervisor_may_not_do_leaves_no_trace(django_user_model):
     world = club_world(django_user_model)
     api = session_of(world.boss)
     foreign = world.customers["foreign"].msisdn
-    runs = RatingRun.objects.count()
+    runs, entries = RatingRun.objects.count(), PointsEntry.objects.count()  # (the world's gift orders have some)
     before = Customer.objects.get(msisdn=foreign).status
     answers = [
         api.post(
@@ -484,7 +520,7 @@ def test_what_a_supervisor_may_not_do_leaves_no_trace(django_user_model):
     ]
     assert [a.status_code for a in answers] == [403] * 6
     assert "club admins" in answers[0].json()["error"]["message"]
-    assert not PointsEntry.objects.exists() and not MonthlyBill.objects.filter(month=dt.date(2026, 8, 1)).exists()
+    assert PointsEntry.objects.count() == entries and not MonthlyBill.objects.filter(month=dt.date(2026, 8, 1)).exists()
     assert not InboundEvent.objects.exists() and not BillingMonth.objects.filter(closed_at__isnull=False).exists()
     assert RatingRun.objects.count() == runs
     world.customers["foreign"].refresh_from_db()
@@ -575,7 +611,7 @@ def customer_rows(world) -> None:
             customer=c, tier=gold, from_region="BJ", moved_on=dt.date(2026, 9, 1), kept_until=dt.date(2026, 12, 31)
         )
         BenefitAccount.objects.filter(customer=c)  # made by club_world, with a redemption in the ledger
-        PointsAccount.objects.create(customer=c, balance=100)
+        PointsAccount.objects.get_or_create(customer=c)  # (club_world gave her points for a gift order)
         PointsLot.objects.create(
             customer=c, year=2026, kind="earn", original=100, remaining=100, expires_on=dt.date(2029, 12, 31)
         )
@@ -677,6 +713,7 @@ def test_a_supervisor_sees_no_other_branch_in_any_admin_changelist_or_change_pag
         "retention.RetentionCase",
         "retention.ChurnRecord",
         "retention.RiskScore",
+        "service.GiftOrder",
     }
 
 
