@@ -2,6 +2,8 @@
 with their steps, moved by list actions or from their page, the voucher's deadline extended with a reason. A
 supervisor sees her branches' orders only (core.admin.BranchScopedAdmin)."""
 
+import datetime as dt
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -18,6 +20,8 @@ from core.forms import IntegerFormField
 from . import gift_rules, gift_services
 from .forms import GiftOrderMoveForm, GiftVoucherExtendForm
 from .models import Gift, GiftOrder, GiftOrderState, GiftOrderStep
+
+EXTEND_DEFAULT_DAYS = 7  # the seed: a voucher is extended by 7 days after a complaint
 
 TEXTS = {
     "invalid_transition": _("This gift order cannot move there now; allowed: %(allowed)s."),
@@ -148,7 +152,11 @@ class GiftOrderAdmin(BranchScopedAdmin, MaskedCustomerMixin, admin.ModelAdmin):
             extra.update(
                 {
                     "move_form": move if allowed else None,
-                    "voucher_form": GiftVoucherExtendForm() if voucher else None,
+                    "voucher_form": GiftVoucherExtendForm(
+                        initial={"until": order.voucher_valid_until + dt.timedelta(days=EXTEND_DEFAULT_DAYS)}
+                    )
+                    if voucher
+                    else None,
                     "order": order,
                 }
             )
