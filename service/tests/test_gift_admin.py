@@ -79,7 +79,9 @@ def test_a_supervisor_moves_her_branchs_orders_and_extends_a_voucher(branch):
     with translation.override("zh-hans"):
         page = client.get(reverse("admin:service_giftorder_change", args=[fresh.pk]), HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert page.status_code == 200
-    assert 'id="gift-order-move"' in page.content.decode() and 'id="gift-order-voucher"' in page.content.decode()
+    html = page.content.decode()
+    assert 'id="gift-order-move"' in html and 'id="gift-order-voucher"' in html
+    assert "变更礼品订单状态" in html and "延长兑换券" in html and "已下单" in html
     until = fresh.voucher_valid_until + dt.timedelta(days=7)
     response = client.post(
         reverse("admin:service_giftorder_voucher", args=[fresh.pk]),
