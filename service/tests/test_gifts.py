@@ -10,7 +10,6 @@ from core.errors import InvalidInput, RuleViolation
 from core.models import ActionLog, OutboxEvent
 from managers.models import AccountManager, Notification
 from managers.tests.helpers import make_manager, make_member
-from partners import sms
 from points import services as points_services
 from points.tests.helpers import assert_ledger_sound, balance, lots
 from service import gift_rules, gift_services
@@ -191,18 +190,16 @@ def test_a_replayed_key_returns_the_first_order(member):
     assert exc.value.code == "idempotency_key_reused"
 
 
-def test_arrival_tells_the_member_by_sms_and_her_manager(member):
+def test_arrival_tells_the_member_and_her_manager(member):
     # given an order for pickup, shipped to the hall
     order = place(member, make_gift(), at=AT)
     order = gift_services.gift_order_transition(order=order, to="shipped", at=AT + dt.timedelta(hours=1), actor=None)
     # when it arrives at 15:00
-    arrived_at = club_time(DAY, 15)
-    gift_services.gift_order_transition(order=order, to="arrived", at=arrived_at, actor=None)
-    # then the SMS step writes her "gift arrived" SMS (the seeded Chinese text), and her manager is notified
-    assert sms.sms_from_events(at=arrived_at + dt.timedelta(seconds=5)) == 1
-    (text,) = OutboxEvent.objects.filter(type="sms.requested").values_list("data", flat=True)
-    assert text["template"] == "gift_arrived"
-    assert text["text"] == "尊敬的王芳，您兑换的电影票两张已到，请及时领取。"
+    gift_services.gift_order_transition(order=order, to="arrived", at=club_time(DAY, 15), actor=None)
+    # then the event partners turns into her "gift arrived" SMS is written (partners/tests/test_sms_gifts.py), and
+    # her manager is notified
+    event = OutboxEvent.objects.filter(type="gift_order.changed").latest("id")
+    assert (event.data["status"], event.data["gift_zh"], event.msisdn) == ("arrived", "电影票两张", member.msisdn)
     note = Notification.objects.get(kind=f"gift:{order.pk}:arrived")
     assert "电影票两张" in note.text and note.user == AccountManager.objects.get(employee_no="AM1").user
 
