@@ -89,3 +89,14 @@ def test_a_supervisor_moves_her_branchs_orders_and_extends_a_voucher(branch):
     )
     assert response.status_code == 302
     assert GiftOrder.objects.get(pk=fresh.pk).voucher_valid_until == until
+
+
+def test_a_catalog_change_is_on_the_audit_trail(admin_client):
+    # given a gift, when staff change its price in the admin
+    gift = make_gift(points=300)
+    form = {"code": "film", "name_zh": "电影票两张", "name_en": "Two film tickets", "points": "320"}
+    form |= {"delivery": "both", "voucher_valid_days": "", "active": "on", "add_stock": "0"}
+    assert admin_client.post(reverse("admin:service_gift_change", args=[gift.pk]), form).status_code == 302
+    # then the audit trail shows the price before and after
+    html = admin_client.get("/admin/audit/").content.decode()
+    assert "300 → 320" in html
