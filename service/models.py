@@ -311,8 +311,8 @@ class GiftOrder(models.Model):
     redemption_entry_id = models.BigIntegerField(_("points redemption (ledger entry)"), null=True, blank=True)
     return_entry_id = models.BigIntegerField(_("points returned (ledger entry)"), null=True, blank=True)
     idempotency_key = models.CharField(_("idempotency key"), max_length=220, null=True, blank=True, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["-placed_at", "-id"]
@@ -334,12 +334,17 @@ class GiftOrder(models.Model):
 class GiftOrderStep(models.Model):
     """Every step of a gift order, with who and when (append-only)."""
 
-    order = models.ForeignKey(GiftOrder, on_delete=models.CASCADE, related_name="steps")
+    order = models.ForeignKey(GiftOrder, on_delete=models.CASCADE, related_name="steps", verbose_name=_("gift order"))
     action = models.CharField(_("action"), max_length=12, choices=GiftOrderAction.choices)
     from_state = models.CharField(_("from"), max_length=10, choices=GiftOrderState.choices, blank=True)
     to_state = models.CharField(_("to"), max_length=10, choices=GiftOrderState.choices)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("staff login"),
     )
     actor_label = models.CharField(_("by"), max_length=60)
     at = models.DateTimeField(_("at"))
@@ -349,3 +354,6 @@ class GiftOrderStep(models.Model):
         ordering = ["order", "at", "id"]
         verbose_name = _("gift order step")
         verbose_name_plural = _("gift order steps")
+
+    def __str__(self) -> str:
+        return f"#{self.order_id} {self.get_action_display()} → {self.get_to_state_display()}"
