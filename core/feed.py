@@ -34,6 +34,7 @@ EVENT_TYPES = (  # API.md "Outbound events"
     "retention.case_closed",
     "privileges.changed",
     "complaint.changed",
+    "gift_order.changed",
     "sms.requested",
 )
 DEFAULT_LIMIT = 100

@@ -14,6 +14,7 @@ EVENT_TYPES = [
     "retention.case_closed",
     "privileges.changed",
     "complaint.changed",
+    "gift_order.changed",
     "sms.requested",
 ]
 

@@ -6,7 +6,7 @@ partners and must not import it, and the templates and opt-outs are partners' da
 from the events those apps already write in the change's transaction, the way its webhook fan-out reads the outbox:
 
 - `sms_from_events` (beat, every few seconds, with the webhooks): the settled outbox events past the SMS cursor
-  (`tier.changed` up or down, `tier.expiring`; read by the outbox's (type, id) index, other types skipped) become
+  (`tier.changed` up or down, `tier.expiring`, `gift_order.changed` to `arrived`: the gift arrived at the hall; read by the outbox's (type, id) index, other types skipped) become
   `sms.requested` events, one batched pass per chunk of VIPCLUB_SMS_BATCH source events: a fixed handful of queries (the events, the templates, the tiers, the members' names,
   the opt-outs) and one multi-row INSERT per 1,000 SMS, never a query per member. The cursor moves in the same
   transaction as the SMS are written, up to the feed's safe horizon only (core.feed: every event at or below it
@@ -45,7 +45,7 @@ from .models import SmsCursor, SmsKind, SmsOptOut, SmsTemplate
 
 log = logging.getLogger(__name__)
 
-SOURCE_TYPES = ("tier.changed", "tier.expiring")
+SOURCE_TYPES = ("tier.changed", "tier.expiring", "gift_order.changed")
 INSERT_BATCH = 1000
 
 
@@ -173,6 +173,8 @@ def _kind_of(event: dict, ctx: _Context) -> str | None:
     data = event["data"] or {}
     if event["type"] == "tier.expiring":
         return SmsKind.TIER_EXPIRING
+    if event["type"] == "gift_order.changed":
+        return SmsKind.GIFT_ARRIVED if data.get("status") == "arrived" else None
     old, new = data.get("from_tier"), data.get("to_tier")
     if new is None:  # left the club or closed: no SMS
         return None
@@ -185,6 +187,14 @@ def _kind_of(event: dict, ctx: _Context) -> str | None:
 
 def _values(event: dict, ctx: _Context, name: str) -> dict:
     data = event["data"] or {}
+    if event["type"] == "gift_order.changed":
+        gift = data.get("gift_en" if ctx.language == "en" else "gift_zh") or data.get("gift") or ""
+        quantity = data.get("quantity") or 1
+        return {
+            "name": name,
+            "tier": ctx.tier(data.get("tier")),
+            "gift": gift if quantity == 1 else f"{gift} ×{quantity}",
+        }
     if event["type"] == "tier.expiring":
         return {
             "name": name,

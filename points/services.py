@@ -605,6 +605,93 @@ def points_compensation_reverse(
     return Compensation(entry.pk, points, balance)
 
 
+@dataclass(frozen=True)
+class RedemptionReturn:
+    entry_id: int
+    points: int
+    expired: int
+    balance: int
+    replayed: bool = False
+
+
+@transaction.atomic
+def points_redemption_return(
+    *, customer: Customer, entry_id: int, reference: str, idempotency_key: str, on: dt.date, actor=None
+) -> RedemptionReturn:
+    """Give back the points of a redemption (a cancelled gift order) to the very lots they were taken from, with
+    their original expiry: one `adjust` entry (+points, the lots in its detail), each lot's `remaining` raised by what
+    was taken from it. Points whose lot has expired by `on` come back and expire at once (an `expire` entry for them:
+    they are not given a second life). Once per idempotency key (a replay returns the first answer); a frozen account
+    gets its points back too. The ledger invariant holds: balance = Σ entries = Σ lot remaining."""
+    account = _lock(customer.pk)[customer.pk]
+    if stored := PointsEntry.objects.filter(idempotency_key=idempotency_key).first():
+        if stored.customer_id != customer.pk or stored.kind != EntryKind.ADJUST:
+            raise RuleViolation(
+                _("This idempotency key was already used for a different request."), code="idempotency_key_reused"
+            )
+        expired = PointsEntry.objects.filter(idempotency_key=f"{idempotency_key}:expired").first()
+        return RedemptionReturn(
+            stored.pk,
+            stored.amount,
+            -expired.amount if expired else 0,
+            expired.balance_after if expired else stored.balance_after,
+            replayed=True,
+        )
+    original = PointsEntry.objects.filter(pk=entry_id, customer_id=customer.pk, kind=EntryKind.REDEEM).first()
+    if original is None:
+        raise InvalidInput(_("No such redemption of this customer."), fields={"entry": [_("unknown redemption")]})
+    items = [item for item in (original.detail or []) if item.get("points")]
+    lots = {
+        (lot.year, lot.kind): lot
+        for lot in PointsLot.objects.filter(
+            customer_id=customer.pk,
+            year__in={item["year"] for item in items},
+            kind__in={item["kind"] for item in items},
+        )
+    }
+    back, dead, detail, expired_detail = 0, 0, [], []
+    for item in items:
+        lot = lots[(item["year"], item["kind"])]
+        n = int(item["points"])
+        back += n
+        detail.append({"year": lot.year, "kind": lot.kind, "expires_on": lot.expires_on.isoformat(), "points": n})
+        if lot.expires_on < on:
+            dead += n
+            expired_detail.append(detail[-1])
+        else:
+            PointsLot.objects.filter(pk=lot.pk).update(remaining=F("remaining") + n)
+    now, label = Now(), actor_label(actor, max_length=40)
+    entry = PointsEntry.objects.create(
+        customer=customer,
+        kind=EntryKind.ADJUST,
+        amount=back,
+        reference=(reference or "")[:100],
+        idempotency_key=idempotency_key,
+        balance_after=account.balance + back,
+        detail=detail,
+        occurred_on=on,
+        created_at=now,
+        actor=label,
+    )
+    _changed(customer, entry)
+    if dead:
+        gone = PointsEntry.objects.create(
+            customer=customer,
+            kind=EntryKind.EXPIRE,
+            amount=-dead,
+            reference=(_("expired on return: %(reference)s") % {"reference": reference})[:100],
+            idempotency_key=f"{idempotency_key}:expired",
+            balance_after=account.balance + back - dead,
+            detail=expired_detail,
+            occurred_on=on,
+            created_at=now,
+            actor=label,
+        )
+        _changed(customer, gone)
+    PointsAccount.objects.filter(pk=account.pk).update(balance=F("balance") + back - dead, updated_at=now)
+    return RedemptionReturn(entry.pk, back, dead, account.balance + back - dead)
+
+
 def _credit_lot(*, customer_id: int, year: int, kind: str, points: int, expires_on: dt.date) -> PointsLot:
     """Add points to the customer's lot of this year and kind (created when missing). The account is locked."""
     lot, created = PointsLot.objects.get_or_create(

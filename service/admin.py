@@ -398,3 +398,4 @@ def _csv(year: int, region, report: dict) -> HttpResponse:
 # The activities' admin (DOMAIN 10) registers itself with this import.
 from .activities import admin as activities_admin  # noqa: E402, F401, I001
 from . import survey_admin  # noqa: E402, F401  the satisfaction admin and its report
+from . import gift_admin  # noqa: E402, F401  (the gifts' admin registers itself)

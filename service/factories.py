@@ -75,3 +75,34 @@ def answered(customer, *, on: dt.date, score: int, manager=None, trigger: str = 
         actor=None,
         channel=channel,
     )
+
+
+# -- gifts for points -------------------------------------------------------------------------------------------------
+
+
+def make_gift(code: str = "film", *, points: int = 300, stock: int = 10, delivery: str = "both", tiers=(), **fields):
+    """A catalog gift (tiers by code; none: every member)."""
+    from service.models import Gift
+    from tiers.models import Tier
+
+    fields.setdefault("name_zh", "电影票两张")
+    fields.setdefault("name_en", "Two film tickets")
+    gift = Gift.objects.create(code=code, points=points, stock=stock, delivery=delivery, **fields)
+    if tiers:
+        gift.tiers.set(Tier.objects.filter(code__in=tiers))
+    return gift
+
+
+def give_points(customer, lots: list[tuple[int, int]], *, on: dt.date):
+    """Points lots [(year, points)] through the ledger (a move-in keeps each year's expiry)."""
+    from points import services as points_services
+
+    return points_services.points_move_in(customer=customer, lots=lots, from_region="SZ", on=on)
+
+
+def place(customer, gift, *, at: dt.datetime, quantity: int = 1, delivery: str = "pickup", actor=None, key=None):
+    from service import gift_services
+
+    return gift_services.gift_order_place(
+        customer=customer, gift=gift, quantity=quantity, delivery=delivery, at=at, actor=actor, idempotency_key=key
+    )

@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from core.forms import BoundedDateTimeFormField
+from core.forms import BoundedDateFormField, BoundedDateTimeFormField
 
 from .models import ComplaintCategory, ComplaintChannel, ComplaintState
 
@@ -29,3 +29,13 @@ class ComplaintMoveForm(forms.Form):
 class ComplaintHandoverForm(forms.Form):
     owner = forms.CharField(max_length=150, label=_("New owner (login)"))
     note = forms.CharField(max_length=2000, label=_("Note"), widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class GiftOrderMoveForm(forms.Form):
+    to = forms.ChoiceField(choices=(), label=_("Move to"))
+    note = forms.CharField(max_length=2000, required=False, label=_("Note"), widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class GiftVoucherExtendForm(forms.Form):
+    until = BoundedDateFormField(label=_("Valid until"), widget=forms.DateInput(attrs={"type": "date"}))
+    reason = forms.CharField(max_length=2000, label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}))

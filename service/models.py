@@ -214,3 +214,156 @@ from .survey_models import (  # noqa: E402, F401  the satisfaction models live i
     SurveySend,
     SurveyTrigger,
 )
+# -- gifts for points (DOMAIN §10: 积分兑换) ---------------------------------------------------------------------------
+
+
+class GiftDelivery(models.TextChoices):
+    PICKUP = "pickup", _("Pickup at a hall")
+    MAIL = "mail", _("Mail")
+
+
+class GiftDeliveries(models.TextChoices):
+    """How a gift may reach the member."""
+
+    PICKUP = "pickup", _("Pickup at a hall")
+    MAIL = "mail", _("Mail")
+    BOTH = "both", _("Pickup or mail")
+
+
+class Gift(models.Model):
+    """A gift members may order for points: its price, the stock left (taken exactly under concurrency by a
+    conditional update), the tiers that may order it (none: every member), how it is delivered, and for a voucher
+    the days it is valid after the order."""
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name_zh = models.CharField(_("name (Chinese)"), max_length=100)
+    name_en = models.CharField(_("name (English)"), max_length=100)
+    points = models.PositiveIntegerField(_("points price"))
+    stock = models.PositiveIntegerField(_("stock"), default=0)
+    tiers = models.ManyToManyField(
+        Tier, blank=True, related_name="+", verbose_name=_("tiers allowed"), help_text=_("none: every member")
+    )
+    delivery = models.CharField(
+        _("delivery"), max_length=10, choices=GiftDeliveries.choices, default=GiftDeliveries.PICKUP
+    )
+    voucher_valid_days = models.PositiveSmallIntegerField(
+        _("voucher valid for (days)"),
+        null=True,
+        blank=True,
+        help_text=_("a voucher: redeemable for this many days after the order; empty: not a voucher"),
+    )
+    active = models.BooleanField(_("on offer"), default=True)
+    history = HistoricalRecords(m2m_fields=[tiers])
+
+    class Meta:
+        ordering = ["points", "code"]
+        verbose_name = _("gift")
+        verbose_name_plural = _("gifts")
+        constraints = [
+            models.CheckConstraint(condition=Q(points__gt=0), name="gift_points_positive"),
+            models.CheckConstraint(condition=Q(stock__gte=0), name="gift_stock_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name_zh} / {self.name_en}"
+
+    def deliveries(self) -> tuple[str, ...]:
+        if self.delivery == GiftDeliveries.BOTH:
+            return (GiftDelivery.PICKUP.value, GiftDelivery.MAIL.value)
+        return (self.delivery,)
+
+
+class GiftOrderState(models.TextChoices):
+    PLACED = "placed", _("Placed")
+    SHIPPED = "shipped", _("Shipped to the hall")
+    ARRIVED = "arrived", _("Arrived at the hall")
+    COLLECTED = "collected", _("Collected")
+    MAILED = "mailed", _("Mailed")
+    RECEIVED = "received", _("Received by mail")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class GiftOrderAction(models.TextChoices):
+    PLACED = "placed", _("Placed")
+    TRANSITION = "transition", _("Moved")
+    EXTENDED = "extended", _("Voucher extended")
+
+
+class GiftOrder(models.Model):
+    """A member's order of a gift: the points it redeemed (FIFO, one ledger entry) and, if cancelled, the entry that
+    returned them to their lots."""
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="gift_orders", verbose_name=_("customer")
+    )
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="+", verbose_name=_("branch"))
+    gift = models.ForeignKey(Gift, on_delete=models.PROTECT, related_name="orders", verbose_name=_("gift"))
+    quantity = models.PositiveSmallIntegerField(_("quantity"))
+    points = models.PositiveIntegerField(_("points"))
+    delivery = models.CharField(_("delivery"), max_length=10, choices=GiftDelivery.choices)
+    state = models.CharField(_("state"), max_length=10, choices=GiftOrderState.choices, default=GiftOrderState.PLACED)
+    placed_at = models.DateTimeField(_("placed at"))
+    placed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("placed by"),
+    )
+    shipped_at = models.DateTimeField(_("shipped at"), null=True, blank=True)
+    arrived_at = models.DateTimeField(_("arrived at"), null=True, blank=True)
+    collected_at = models.DateTimeField(_("collected at"), null=True, blank=True)
+    mailed_at = models.DateTimeField(_("mailed at"), null=True, blank=True)
+    received_at = models.DateTimeField(_("received at"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    voucher_valid_until = models.DateField(_("voucher valid until"), null=True, blank=True)
+    redemption_entry_id = models.BigIntegerField(_("points redemption (ledger entry)"), null=True, blank=True)
+    return_entry_id = models.BigIntegerField(_("points returned (ledger entry)"), null=True, blank=True)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=220, null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["-placed_at", "-id"]
+        verbose_name = _("gift order")
+        verbose_name_plural = _("gift orders")
+        indexes = [
+            models.Index(fields=["customer", "placed_at"], name="gift_order_customer_idx"),
+            models.Index(fields=["state", "placed_at"], name="gift_order_state_idx"),
+            models.Index(fields=["region", "placed_at"], name="gift_order_region_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0) & Q(points__gt=0), name="gift_order_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.gift.name_zh} ×{self.quantity} ({self.get_state_display()})"
+
+
+class GiftOrderStep(models.Model):
+    """Every step of a gift order, with who and when (append-only)."""
+
+    order = models.ForeignKey(GiftOrder, on_delete=models.CASCADE, related_name="steps", verbose_name=_("gift order"))
+    action = models.CharField(_("action"), max_length=12, choices=GiftOrderAction.choices)
+    from_state = models.CharField(_("from"), max_length=10, choices=GiftOrderState.choices, blank=True)
+    to_state = models.CharField(_("to"), max_length=10, choices=GiftOrderState.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("staff login"),
+    )
+    actor_label = models.CharField(_("by"), max_length=60)
+    at = models.DateTimeField(_("at"))
+    note = models.TextField(_("note"), blank=True)
+
+    class Meta:
+        ordering = ["order", "at", "id"]
+        verbose_name = _("gift order step")
+        verbose_name_plural = _("gift order steps")
+
+    def __str__(self) -> str:
+        return f"#{self.order_id} {self.get_action_display()} → {self.get_to_state_display()}"

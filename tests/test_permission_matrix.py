@@ -74,6 +74,13 @@ def club_world(django_user_model) -> SimpleNamespace:
     )
     for customer in customers.values():
         activity_services.activity_signup(activity=activity, customer=customer, at=timezone.now(), actor=None)
+    from service.factories import give_points, make_gift, place
+
+    gift = make_gift("matrix", points=10, stock=100, voucher_valid_days=30)
+    gift_orders = {}
+    for key, customer in customers.items():  # before her closure request freezes her points
+        give_points(customer, [(2026, 100)], on=timezone.localdate())
+        gift_orders[key] = place(customer, gift, at=timezone.now() - dt.timedelta(hours=1))
     benefit = Benefit.objects.order_by("code").first()
     cases, redemptions = {}, {}
     for key, customer in customers.items():
@@ -131,6 +138,7 @@ def club_world(django_user_model) -> SimpleNamespace:
         redemptions=redemptions,
         complaints=complaints,
         activity=activity,
+        gift_orders=gift_orders,
         benefit=benefit,
         run=run,
     )
@@ -312,6 +320,33 @@ ENDPOINTS = [
         body=lambda w, c: {"msisdn": c, "survey": "complaint", "score": 5, "answered_at": "2026-11-13T09:00:00+08:00"},
     ),
     Endpoint("GET", "/api/v1/reports/satisfaction/?year=2026&region={region}", "read", (S,), target="region"),
+    Endpoint("GET", "/api/v1/gifts/", "read", (S, M)),
+    Endpoint("GET", "/api/v1/gift-orders/?msisdn={msisdn}", "read", (S, M), target="list"),
+    Endpoint("GET", "/api/v1/gift-orders/{gift_order}/", "read", (S, M), target="path"),
+    Endpoint(
+        "POST",
+        "/api/v1/gift-orders/",
+        "points:write",
+        (S, M),
+        target="body",
+        body=lambda w, c: {"msisdn": c, "gift": "matrix", "quantity": 1, "delivery": "pickup"},
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/gift-orders/{gift_order}/transition/",
+        "points:write",
+        (S, M),
+        target="path",
+        body=lambda w, c: {"to": "shipped", "note": "matrix"},
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/gift-orders/{gift_order}/voucher/",
+        "points:write",
+        (S,),
+        target="path",
+        body=lambda w, c: {"until": "2030-01-01", "reason": "matrix"},
+    ),
     Endpoint("GET", "/api/v1/webhook-endpoints/", "webhooks:manage"),
     Endpoint("POST", "/api/v1/webhook-endpoints/", "webhooks:manage", body=lambda w, c: {"url": "https://10.0.0.1/"}),
     Endpoint("GET", "/api/v1/webhook-endpoints/{webhook}/", "webhooks:manage"),
@@ -395,6 +430,7 @@ def request(client, world, endpoint: Endpoint, target: str | None):
         "run": world.run.pk,
         "complaint": world.complaints[target].pk if target in world.complaints else 999_999,
         "activity": world.activity.pk,
+        "gift_order": world.gift_orders[target].pk if target in world.gift_orders else 999_999,
         "webhook": world.webhook.pk,
     }
     path = endpoint.path.format(**values)
@@ -480,7 +516,7 @@ def test_what_a_supervisor_may_not_do_leaves_no_trace(django_user_model):
     world = club_world(django_user_model)
     api = session_of(world.boss)
     foreign = world.customers["foreign"].msisdn
-    runs = RatingRun.objects.count()
+    runs, entries = RatingRun.objects.count(), PointsEntry.objects.count()  # (the world's gift orders have some)
     before = Customer.objects.get(msisdn=foreign).status
     answers = [
         api.post(
@@ -516,7 +552,7 @@ def test_what_a_supervisor_may_not_do_leaves_no_trace(django_user_model):
     ]
     assert [a.status_code for a in answers] == [403] * 6
     assert "club admins" in answers[0].json()["error"]["message"]
-    assert not PointsEntry.objects.exists() and not MonthlyBill.objects.filter(month=dt.date(2026, 8, 1)).exists()
+    assert PointsEntry.objects.count() == entries and not MonthlyBill.objects.filter(month=dt.date(2026, 8, 1)).exists()
     assert not InboundEvent.objects.exists() and not BillingMonth.objects.filter(closed_at__isnull=False).exists()
     assert RatingRun.objects.count() == runs
     world.customers["foreign"].refresh_from_db()
@@ -607,7 +643,7 @@ def customer_rows(world) -> None:
             customer=c, tier=gold, from_region="BJ", moved_on=dt.date(2026, 9, 1), kept_until=dt.date(2026, 12, 31)
         )
         BenefitAccount.objects.filter(customer=c)  # made by club_world, with a redemption in the ledger
-        PointsAccount.objects.create(customer=c, balance=100)
+        PointsAccount.objects.get_or_create(customer=c)  # (club_world gave her points for a gift order)
         PointsLot.objects.create(
             customer=c, year=2026, kind="earn", original=100, remaining=100, expires_on=dt.date(2029, 12, 31)
         )
@@ -709,6 +745,7 @@ def test_a_supervisor_sees_no_other_branch_in_any_admin_changelist_or_change_pag
         "retention.RetentionCase",
         "retention.ChurnRecord",
         "retention.RiskScore",
+        "service.GiftOrder",
     }
 
 

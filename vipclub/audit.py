@@ -45,6 +45,7 @@ AUDITED = (
     ("retention", "ChurnTarget"),
     ("retention", "RiskWeight"),
     ("service", "ComplaintPolicy"),
+    ("service", "Gift"),
 )
 # The rows of a supervisor's branches only (managers.selectors.scope_rows' arguments); the others are configuration.
 BRANCH_ROWS = {

@@ -38,6 +38,7 @@ SUPERVISOR_WRITES = (
     ("service", "change_complaint"),
     ("service", "add_signup"),
     ("service", "change_signup"),
+    ("service", "change_giftorder"),
 )
 MANAGER_WRITES = (
     ("managers", "add_contactlog"),

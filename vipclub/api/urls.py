@@ -6,7 +6,7 @@ from managers import apis as manager_apis
 from partners import apis as partner_apis
 from retention import apis as retention_apis
 from service import apis as service_apis
-from service import survey_apis
+from service import gift_apis, survey_apis
 from service.activities import apis as activity_apis
 from tiers import apis as tier_apis
 
@@ -69,6 +69,7 @@ urlpatterns = [
     *service_apis.urlpatterns,
     *activity_apis.urlpatterns,
     *survey_apis.urlpatterns,
+    *gift_apis.urlpatterns,
     path("webhook-endpoints/", partner_apis.WebhookEndpointListApi.as_view(), name="api-webhook-endpoints"),
     path(
         "webhook-endpoints/<int:endpoint_id>/",
