@@ -25,11 +25,10 @@ import _common as common  # noqa: E402
 
 
 def profile_api(args) -> None:
+    import api as api_bench
     from django.core.handlers.wsgi import WSGIHandler
     from django.test import RequestFactory
     from pyinstrument import Profiler
-
-    import api as api_bench
 
     msisdns = api_bench.sample_msisdns(500)
     token, who = api_bench.api_client_token()
@@ -57,11 +56,11 @@ def profile_api(args) -> None:
 
 
 def profile_import(args) -> None:
+    import bills_import as import_bench
     from django.core.management import call_command
     from django.db import transaction
     from pyinstrument import Profiler
 
-    import bills_import as import_bench
     from vipclub import workflows
 
     rows, month = import_bench.load_rows(args.rows)
