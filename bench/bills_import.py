@@ -1,7 +1,7 @@
 """Benchmark of the bill import on the bench database (PostgreSQL): the import path against a raw COPY of the same
 rows.
 
-    .venv/bin/python bench/bills_import.py [--rows 10000] [--repeat 3] [--wait 600]
+    .venv/bin/python bench/bills_import.py [--rows 100000] [--repeat 3] [--wait 600]
 
 DATABASE_URL defaults to postgres://postgres@127.0.0.1:5432/vipclub_bench (see bench/_common.py); the script
 refuses SQLite, a database with fewer than 100k customers, or one with customers that generate_bench_data did not
@@ -9,8 +9,8 @@ create. It changes nothing: everything happens in one transaction that is rolled
 if the script dies), each measurement in a savepoint rolled back after it, so each starts from the same state.
 It first waits (--wait) for the bench lock and until no other session uses the database, then refuses.
 
-The rows: --rows customers (a contiguous id range from the middle of the table; default 10,000, the API's largest
-bulk request), one new bill each for the month after the last billed month (or, while that month has not ended,
+The rows: --rows customers (a contiguous id range from the middle of the table; default 100,000: a month's API push
+of ten bulk requests, or one CSV file), one new bill each for the month after the last billed month (or, while that month has not ended,
 the month before the first), the amount of the customer's last bill, paid. Measured, each --repeat times (the fastest counts):
   (c) a raw COPY of the rows (customer_id, month, amount, paid, updated_at) into customers_monthlybill, with its
       indexes and constraints: the floor of storing them;
@@ -19,7 +19,8 @@ the month before the first), the amount of the customer's last bill, paid. Measu
   (s) the service, vipclub.workflows.bills_import(rows=…) on validated rows, as POST /bills/bulk/ calls it: the
       bills upserted (ON CONFLICT) and their points earned (accounts, lots, ledger entries);
   (i) the command, manage.py import_bills FILE.csv: CSV parsing, per-row validation, the msisdn lookup, the service.
-Goal: (s) <= 10 x (c) (the service writes the points ledger besides the bills: ~3 rows per bill); (i) is info.
+Goals (issue 20): (s) <= 3 x (c) (the service writes the points ledger besides the bills: ~3 rows per bill), (i) <= 2 x
+(c).
 """
 
 import argparse
@@ -36,7 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as common  # noqa: E402
 
 MIN_CUSTOMERS = 100_000
-GOAL = 10.0
+GOAL = 3.0  # issue 20: the service (bills + points) <= 3 x COPY for a 100k-bill push
+COMMAND_GOAL = 2.0  # … and the CSV command <= 2 x COPY
 NOISY = 0.10
 
 
@@ -151,7 +153,7 @@ def points_written() -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=10_000, help="bills imported (default 10,000)")
+    parser.add_argument("--rows", type=int, default=100_000, help="bills imported (default 100,000)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs of each path; the fastest counts")
     common.add_wait_argument(parser)
     parser.add_argument("--strict", action="store_true", help="exit 1 when the goal fails")
@@ -212,6 +214,11 @@ def main(argv=None) -> int:
             "command_over_copy": round(i / c, 2),
         },
         "goal": {"goal": f"(s) service <= {GOAL:g} x (c) COPY", "value": round(s / c, 2), "passed": s / c <= GOAL},
+        "command_goal": {
+            "goal": f"(i) command <= {COMMAND_GOAL:g} x (c) COPY",
+            "value": round(i / c, 2),
+            "passed": i / c <= COMMAND_GOAL,
+        },
         "elapsed_seconds": round(time.monotonic() - started, 1),
     }
 
@@ -242,10 +249,11 @@ def main(argv=None) -> int:
     log()
     log(common.table(table, ["path", "seconds", "bills/s", "x (c)"]))
     log(f"  * = other processes used more than {NOISY:.0%} of the cores meanwhile")
-    log(f"\ngoal {out['goal']['goal']}: {out['goal']['value']} -> {'PASS' if out['goal']['passed'] else 'FAIL'}")
+    for goal in (out["goal"], out["command_goal"]):
+        log(f"goal {goal['goal']}: {goal['value']} -> {'PASS' if goal['passed'] else 'FAIL'}")
     path = common.write_results("bills_import", out)
     log(f"written {path.relative_to(common.ROOT)} ({out['elapsed_seconds']:.0f} s in all)")
-    return 1 if args.strict and not out["goal"]["passed"] else 0
+    return 1 if args.strict and not (out["goal"]["passed"] and out["command_goal"]["passed"]) else 0
 
 
 if __name__ == "__main__":

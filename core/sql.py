@@ -202,3 +202,44 @@ class Params(dict):
             return self.d._local_midnight.format(col=column, tz=self(str(tz)))
         offset = dt.datetime.combine(day, dt.time.min, tz).utcoffset()
         return self.d._local_midnight.format(col=column, tz=self(f"{-int(offset.total_seconds()):+d} seconds"))
+
+
+def load_temp_table(cursor, name: str, columns: str, rows, *, analyze: bool = True) -> None:
+    """Create the temporary table `name (columns)` (dropped first if it exists; PostgreSQL drops it at the commit)
+    and load `rows` (tuples in the columns' order, Python values) into it: one `COPY … FROM STDIN` on PostgreSQL,
+    batched multi-row INSERTs on SQLite. `rows` may be any iterable (a generator streams). PostgreSQL then
+    ANALYZEs it (a temporary table has no statistics otherwise, and the planner would guess its size)."""
+    d = dialect()
+    names = ", ".join(column.split()[0] for column in columns.split(","))
+    cursor.execute(f"DROP TABLE IF EXISTS {name}")
+    cursor.execute(d.temp_table(name, columns))
+    if d.postgres:
+        with cursor.cursor.copy(f"COPY {name} ({names}) FROM STDIN") as copy:  # psycopg 3
+            for row in rows:
+                copy.write_row(row)
+        if analyze:
+            cursor.execute(f"ANALYZE {name}")
+        return
+    width = len(names.split(","))
+    batch: list = []
+    per = max(1, 900 // width)  # SQLite's bound parameters per statement (999 before 3.32)
+
+    def flush() -> None:
+        values = ", ".join(["(" + ", ".join(["%s"] * width) + ")"] * (len(batch) // width))
+        cursor.execute(f"INSERT INTO {name} ({names}) VALUES {values}", batch)
+        batch.clear()
+
+    for row in rows:
+        batch.extend(_sqlite_value(v) for v in row)
+        if len(batch) >= per * width:
+            flush()
+    if batch:
+        flush()
+
+
+def _sqlite_value(value):
+    if isinstance(value, dt.datetime):
+        return connection.ops.adapt_datetimefield_value(value)
+    if isinstance(value, dt.date):
+        return connection.ops.adapt_datefield_value(value)
+    return value

@@ -3,8 +3,8 @@ address for anonymous requests (the health endpoint).
 
 Rates come from `settings.VIPCLUB_THROTTLE_RATES` (`{"token": "6000/min", "user": …, "anon": …}`, set from the
 environment), read at every request; an empty or missing rate switches that scope off. The counts live in the
-cache (Redis in production, shared by every gunicorn worker): one `add` and one `incr` per request, whatever the
-rate. When the cache is unreachable the request is let through — throttling must never take the API down with
+cache (Redis in production, shared by every gunicorn worker): one round trip per request (`SET NX` and `INCR`
+in one pipeline), whatever the rate. When the cache is unreachable the request is let through — throttling must never take the API down with
 Redis (tests/test_faults.py). A refusal is DRF's `Throttled`: 429 in the error shape with `Retry-After`
 (core.api.exception_handler).
 """
@@ -14,6 +14,7 @@ import time
 
 from django.conf import settings
 from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.throttling import BaseThrottle
 
@@ -46,6 +47,19 @@ def _warn_unavailable(scope: str, exc: Exception) -> None:
         logger.warning("Throttling (%s) skipped: the cache is unavailable (%s: %s)", scope, type(exc).__name__, exc)
 
 
+def _count(cache, key: str, timeout: int) -> int:
+    """Count one more request under `key` (created with `timeout` seconds to live): the new count. On Redis one
+    round trip (a pipeline of `SET key 0 EX timeout NX` and `INCR key`); on another cache `add` then `incr`."""
+    if isinstance(cache, RedisCache):
+        key = cache.make_and_validate_key(key)
+        pipe = cache._cache.get_client(key, write=True).pipeline(transaction=False)
+        pipe.set(key, 0, ex=timeout, nx=True)
+        pipe.incr(key)
+        return int(pipe.execute()[1])
+    cache.add(key, 0, timeout=timeout)
+    return cache.incr(key)
+
+
 class _WindowRateThrottle(BaseThrottle):
     scope = ""
 
@@ -66,9 +80,7 @@ class _WindowRateThrottle(BaseThrottle):
         window = int(now // period)
         key = f"throttle:{self.scope}:{who}:{period}:{window}"
         try:
-            cache = caches[getattr(settings, "VIPCLUB_THROTTLE_CACHE", "default")]
-            cache.add(key, 0, timeout=period + 1)
-            count = cache.incr(key)
+            count = _count(caches[getattr(settings, "VIPCLUB_THROTTLE_CACHE", "default")], key, period + 1)
         except ValueError:  # the key expired between add and incr: a new window has begun
             return True
         except Exception as exc:  # noqa: BLE001 - Redis down: serve rather than refuse

@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from core import bounds, dates
+from core import bounds, dates, sql
 from core.actors import actor_label, record
 from core.errors import InvalidInput, RuleViolation
 
@@ -103,40 +103,66 @@ class BillsResult:
     amount_changes: list[tuple[int, dt.date, Decimal | None, Decimal]] = field(default_factory=list)
 
 
+BILLS_STAGE = "customers_bills_stage"
+
+
 @transaction.atomic
 def bills_bulk_upsert(*, rows: list[dict]) -> BillsResult:
     """Create or correct monthly bills. Rows: {customer_id, month (date), amount (Decimal), paid}.
 
-    The existing bills are locked, then all are upserted, both in (customer id, month) order: two uploads of the same
-    customers in any order take their locks in one order and never deadlock (core.db)."""
+    Set-based, whatever the number of rows: the rows are staged in a temporary table (PostgreSQL: one COPY), the
+    existing bills among them locked and read, then all upserted by one `INSERT … SELECT … ON CONFLICT` — both in
+    (customer id, month) order: two uploads of the same customers in any order take their locks in one order and
+    never deadlock (core.db)."""
     result = BillsResult()
     rows = sorted(rows, key=lambda r: (r["customer_id"], r["month"]))
-    customer_ids = {r["customer_id"] for r in rows}
-    months = {r["month"] for r in rows}
-    current = {
-        (c, m): a
-        for c, m, a in MonthlyBill.objects.select_for_update()
-        .filter(customer_id__in=customer_ids, month__in=months)
-        .order_by("customer_id", "month")
-        .values_list("customer_id", "month", "amount")
-    }
-    for r in rows:
-        key = (r["customer_id"], r["month"])
-        previous = current.get(key)
-        if key in current:
-            result.updated += 1
-        else:
-            result.created += 1
-        if previous != r["amount"]:
-            result.amount_changes.append((r["customer_id"], r["month"], previous, r["amount"]))
-    MonthlyBill.objects.bulk_create(
-        [MonthlyBill(customer_id=r["customer_id"], month=r["month"], amount=r["amount"], paid=r["paid"]) for r in rows],
-        batch_size=1000,
-        update_conflicts=True,
-        unique_fields=["customer", "month"],
-        update_fields=["amount", "paid", "updated_at"],
-    )
+    if not rows:
+        return result
+    p = sql.Params()
+    d = p.d
+    bills = MonthlyBill._meta.db_table
+    with connection.cursor() as cursor:
+        sql.load_temp_table(
+            cursor,
+            BILLS_STAGE,
+            "customer_id bigint, month date, amount numeric, paid boolean",
+            ((r["customer_id"], r["month"], r["amount"], r["paid"]) for r in rows),
+        )
+        cursor.execute(
+            f"""SELECT b.customer_id, b.month, b.amount FROM {bills} b
+                JOIN {BILLS_STAGE} s ON s.customer_id = b.customer_id AND s.month = b.month
+                ORDER BY b.customer_id, b.month{d.for_update}""",
+            p,
+        )
+        current = {(c, _date(m)): _decimal(a) for c, m, a in cursor.fetchall()}
+        for r in rows:
+            key = (r["customer_id"], r["month"])
+            previous = current.get(key)
+            if key in current:
+                result.updated += 1
+            else:
+                result.created += 1
+            if previous != r["amount"]:
+                result.amount_changes.append((r["customer_id"], r["month"], previous, r["amount"]))
+        cursor.execute(
+            f"""INSERT INTO {bills} (customer_id, month, amount, paid, updated_at)
+                SELECT customer_id, month, amount, paid, {d.now} FROM {BILLS_STAGE}
+                WHERE true ORDER BY customer_id, month
+                ON CONFLICT (customer_id, month) DO UPDATE SET
+                    amount = excluded.amount, paid = excluded.paid, updated_at = excluded.updated_at""",
+            p,
+        )
+        cursor.execute(f"DROP TABLE {BILLS_STAGE}")
     return result
+
+
+def _date(value) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
+
+
+def _decimal(value) -> Decimal:
+    """A bill amount read by raw SQL: SQLite answers a number (float), PostgreSQL a Decimal."""
+    return value if isinstance(value, Decimal) else Decimal(str(value)).quantize(Decimal("0.01"))
 
 
 @transaction.atomic

@@ -174,11 +174,23 @@ def scoped_customer_ids(*, msisdns, user) -> dict[str, int]:
     return dict(qs.values_list("msisdn", "id"))
 
 
+def scoped_customer_values(*, msisdn: str, user, values: dict[str, str]) -> dict:
+    """scoped_customer() read as a dict {name: value} of `values` ({name: lookup}; the active assignment's columns
+    as `ACTIVE_ASSIGNMENT__…`), in one query and without model instances: for the hottest reads. The same 404
+    `unknown_customer` as scoped_customer()."""
+    qs = scope_customers(with_active_assignment(Customer.objects.all()), user).filter(msisdn=msisdn)
+    row = qs.values(*values.values()).first()
+    if row is None:
+        raise NotFoundError(f"No customer with msisdn {msisdn}.", code="unknown_customer")
+    return {name: row[lookup] for name, lookup in values.items()}
+
+
 def active_assignment(customer: Customer) -> Assignment | None:
     return Assignment.objects.filter(customer=customer, ended_on__isnull=True).select_related("manager").first()
 
 
 _ACTIVE = "active_assignment_row"  # the joined active assignment (FilteredRelation) on a customer
+ACTIVE_ASSIGNMENT = _ACTIVE  # for scoped_customer_values() lookups
 _ACTIVE_ID = "active_assignment_row_id"  # its id, None when she has none: marks that the join was made
 
 

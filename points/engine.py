@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from core import dates
 from core.models import OutboxEvent
-from core.sql import Params
+from core.sql import Params, load_temp_table
 from customers.models import Customer, MonthlyBill, StatusChange
 from tiers.models import CustomerTier, TierChange
 
@@ -43,16 +43,9 @@ Statement = tuple[str, Params]
 
 
 def create_keys(pairs) -> None:
-    """The bills (customer id, month) that `earn(keys=True)` looks at, in a temporary table."""
-    pairs = list(pairs)
+    """The bills (customer id, month) that `earn(keys=True)` looks at, in a temporary table (PostgreSQL: one COPY)."""
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {KEYS}")
-        p = Params()
-        cursor.execute(p.d.temp_table(KEYS, "customer_id bigint, month date"))
-        for start in range(0, len(pairs), 1000):
-            p = Params()
-            values = ", ".join(f"({p(customer_id)}, {p(month)})" for customer_id, month in pairs[start : start + 1000])
-            cursor.execute(f"INSERT INTO {KEYS} (customer_id, month) VALUES {values}", p)
+        load_temp_table(cursor, KEYS, "customer_id bigint, month date", pairs)
 
 
 def drop_keys() -> None:

@@ -25,7 +25,7 @@ from tiers import selectors as tier_selectors
 
 from .. import workflows
 from ..events import EventSerializer, event_ingest
-from .serializers import ClubCustomerListSerializer, ClubCustomerSerializer
+from .serializers import ClubCustomerListSerializer, ClubCustomerSerializer, club_customer_profile
 
 
 def heartbeat_state(last_seen, *, now, stale_after) -> str:
@@ -137,8 +137,11 @@ class CustomerDetailApi(APIView):
 
     @extend_schema(summary="A customer's profile", responses={200: ClubCustomerSerializer, 404: ERROR})
     def get(self, request, msisdn: str):
-        customer = manager_selectors.scoped_customer_profile(msisdn=msisdn, user=request.user)
-        return Response(ClubCustomerSerializer(customer, context={"request": request}).data)
+        data = club_customer_profile(msisdn=msisdn, request=request)  # one narrow query (issue 20)
+        if data is None:  # credit stars never stored: the serializer computes them on demand
+            customer = manager_selectors.scoped_customer_profile(msisdn=msisdn, user=request.user)
+            data = ClubCustomerSerializer(customer, context={"request": request}).data
+        return Response(data)
 
 
 class BillsBulkApi(APIView):

@@ -25,6 +25,7 @@ from core.db import server_notices
 from customers import rules
 from customers import services as customer_services
 from customers.models import Customer, MonthlyBill, PlanPeriod, StatusChange
+from points import services as points_services
 from vipclub import demo
 
 # (code, name, province, ID-number area code)
@@ -204,6 +205,11 @@ class Command(BaseCommand):
             self._load_orm(customers, wipe, seed)
         with self._phase("tier spread"):
             self._tier_spread()
+        if connection.vendor == "postgresql":
+            # the monthly pipeline stores every customer's credit stars: a club's profile reads find them stored
+            # (never rated: computed on demand per read), so the bench data holds them too (issue 20)
+            with self._phase("credit stars"):
+                points_services.credit_ratings_compute(on=self.on, actor="generate_bench_data", force=True)
         total = time.monotonic() - started
         self.stdout.write("Phases: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.phases))
         self.stdout.write(self.style.SUCCESS(f"Done in {total:.1f} s."))
