@@ -5,8 +5,9 @@
 
 Measures, on the bench database as it is (load it first with `generate_bench_data --customers N --months 12
 --wipe`; 1M takes about 4 minutes, 2M about 8, see README "Scaling"), and writes bench/results/scale_<N>.json:
-  rating     the monthly run: a forced re-run of the rating month (the month after the last billed month, all
-             customers, tiers' production path, 2 threads) — a steady month once the members exist;
+  rating     the monthly run: a dry run of the rating month (the month after the last billed month, all customers,
+             tiers' production path, 2 threads: the whole decision, written to the dry-run table; an applied run
+             of a month runs once);
   daily      the daily job (bench/daily.py's setup and measurement): an ordinary day and a quarter's first day, each
              from its prepared state, against the warm bare scan of the members;
   outbox     one `tier.changed` event per member written by one INSERT … SELECT (the rating engine's statement
@@ -38,19 +39,20 @@ def log(message: str = "") -> None:
 
 
 def rating() -> dict:
-    from core import dates
     from daily import one
+
+    from core import dates
     from tiers import services
     from tiers.models import RunStatus
 
     last = one("SELECT max(month) FROM customers_monthlybill")
     month = dates.add_months(last, 1)
     with common.OtherLoad(one("SELECT current_database()")) as other, common.Stopwatch() as watch:
-        run, _ = services.tier_run_start(month=month, force=True, dispatch=False)
+        run, _ = services.tier_run_start(month=month, dry_run=True, force=True, dispatch=False)
         run = services.tier_run_execute(run=run, workers=2)
     if run.status != RunStatus.DONE:
         raise SystemExit(f"rating run #{run.pk} ended {run.status}: {run.error}")
-    log(f"  rating run {month:%Y-%m}: {watch.seconds:.1f} s; others used {other.share:.0%} of the CPU")
+    log(f"  rating dry run {month:%Y-%m}: {watch.seconds:.1f} s; others used {other.share:.0%} of the CPU")
     return {"month": month, "seconds": round(watch.seconds, 2), **other.as_dict()}
 
 
