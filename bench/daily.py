@@ -30,7 +30,7 @@ preparation, VACUUM ANALYZE as autovacuum would, CHECKPOINT):
   (c) the bare scan of the members, run twice, the second (warm) counts:
       SELECT count(*) FROM tiers_customertier t JOIN customers_customer c ON c.id = t.customer_id
       WHERE t.tier_id IS NOT NULL
-Goal: (a) <= 3 x (c), judged on the ordinary day (the period-start day is reported beside it). The machine may be
+Goals (issue 20): (a) <= 2 x (c) on the ordinary day, (b) <= 20 x (c) on the period-start day. The machine may be
 shared, so each timed run is paired with a warm bare scan measured just before it, and the ratio of the pair
 counts; with --repeat N (default 3) each measurement is repeated from its prepared state and medians count.
 Unless --no-explain, every statement of each measured run is also profiled with EXPLAIN (ANALYZE, BUFFERS) in a transaction rolled back
@@ -50,7 +50,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as common  # noqa: E402
 
 MIN_CUSTOMERS = 100_000
-GOAL = 3.0
+GOAL = 2.0  # issue 20: an ordinary day <= 2 x the bare scan
+GOAL_PERIOD = 20.0  # and a quarter's first day <= 20 x
 ORDINARY = dt.date(2026, 10, 14)
 PERIOD_START = dt.date(2026, 10, 1)
 MANAGERS = 3000
@@ -451,6 +452,8 @@ def main(argv=None) -> int:
         "passed": passed,
         "how": "median over the repeats of (run of the day) / (warm bare scan measured just before it)",
         "period_start_info": b["ratio"],
+        "period_start_goal": f"(b) period start <= {GOAL_PERIOD} x (c)",
+        "period_start_passed": b["ratio"] <= GOAL_PERIOD,
     }
 
     def opened(m: dict) -> str:

@@ -123,7 +123,7 @@ def daily(d: dict) -> list[list]:
             s(a["seconds"]),
             s(a["scan_seconds"]),
             f"{a['ratio']} ×",
-            "≤ 3 ×",
+            "≤ 2 ×",
             verdict(d["goal"]["passed"]),
         ],
         [
@@ -131,8 +131,8 @@ def daily(d: dict) -> list[list]:
             s(b["seconds"]),
             s(b["scan_seconds"]),
             f"{b['ratio']} ×",
-            "info",
-            "–",
+            "≤ 20 ×",
+            verdict(b["ratio"] <= 20),
         ],
     ]
 
