@@ -100,6 +100,7 @@ class Customer(models.Model):
     holiday_opt_out = models.BooleanField(
         _("opted out of the holiday no-suspension"),
         default=False,
+        db_default=False,  # rows written by set-based SQL (bench data, imports) take it too
         help_text=_("she asked to be suspended for arrears on statutory holidays too (节假日免停机 declined)"),
     )
     created_at = models.DateTimeField(auto_now_add=True)

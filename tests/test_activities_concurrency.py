@@ -5,10 +5,8 @@ PostgreSQL only (the house pattern of tests/test_concurrency.py): real threads, 
 whole API request path (idempotency, the retry at the outermost transaction)."""
 
 import datetime as dt
-import importlib
 
 import pytest
-from django.apps import apps as django_apps
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
@@ -21,15 +19,9 @@ from tests.test_concurrency import assert_no_5xx, client, parallel, post
 
 pytestmark = [
     pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True, available_apps=[a.name for a in django_apps.get_app_configs()]),
+    # real commits; the seeded data (tiers, groups) restored for each test, as the gift orders' test does
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
-
-
-@pytest.fixture(autouse=True)
-def seeded_tiers():
-    """The tiers and policies the migrations seed (a transactional test before this one flushed them)."""
-    seed = importlib.import_module("tiers.migrations.0002_seed_tiers_and_policies").seed
-    seed(django_apps, None)
 
 
 @pytest.fixture

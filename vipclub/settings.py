@@ -365,6 +365,7 @@ SPECTACULAR_SETTINGS = {
         "ComplaintStateEnum": "service.models.ComplaintState",
         "ComplaintChannelEnum": "service.models.ComplaintChannel",
         "ChannelEnum": "managers.models.Channel",  # the contact channels keep their name beside the complaint channels
+        "GiftOrderStateEnum": "service.models.GiftOrderState",  # the gift orders' states beside the complaints'
     },
     # Every operation documents the errors DRF and core.api answer for any view, with the error shape.
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.schema.error_responses"],

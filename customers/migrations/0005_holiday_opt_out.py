@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='customer',
             name='holiday_opt_out',
-            field=models.BooleanField(default=False, help_text='she asked to be suspended for arrears on statutory holidays too (节假日免停机 declined)', verbose_name='opted out of the holiday no-suspension'),
+            field=models.BooleanField(default=False, db_default=False, help_text='she asked to be suspended for arrears on statutory holidays too (节假日免停机 declined)', verbose_name='opted out of the holiday no-suspension'),
         ),
     ]

@@ -29,7 +29,9 @@ def club():
 
 def members(manager, n, tier="gold", start=0):
     return [
-        make_member(manager=manager, tier=tier, msisdn=f"139{manager.pk:02d}{start + i:06d}", name=f"会员{start + i}")
+        make_member(
+            manager=manager, tier=tier, msisdn=f"139{manager.pk % 100:02d}{start + i:06d}", name=f"会员{start + i}"
+        )
         for i in range(n)
     ]
 
