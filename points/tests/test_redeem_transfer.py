@@ -222,7 +222,7 @@ def run_threads(n: int, work) -> list:
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # restores the seed after it
 def test_concurrent_redemptions_and_transfers_never_overspend(no_rewards):
     # given 600 points on one account and 8 threads each wanting 100 (4 redemptions, 4 transfers)
     sender = three_years()
@@ -247,7 +247,7 @@ def test_concurrent_redemptions_and_transfers_never_overspend(no_rewards):
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # restores the seed after it
 def test_concurrent_replays_of_one_key_write_once(no_rewards):
     c = three_years()
     outcomes = run_threads(
@@ -259,7 +259,7 @@ def test_concurrent_replays_of_one_key_write_once(no_rewards):
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # restores the seed after it
 def test_crossed_transfers_do_not_deadlock(no_rewards):
     a, b = three_years(), three_years()
     outcomes = run_threads(
