@@ -5,7 +5,11 @@
 `make bench` runs every script of bench/ and then this one. Prints a Markdown table (job, time, baseline, ratio,
 goal, pass) — the table of the README — and under it when and where each result was measured. A script that has
 not run yet (no JSON) shows as such; a JSON whose shape this report does not know (a script changed) shows "?".
-With --strict the exit status is 1 when a goal failed. Reads files only: no database.
+Then the scale rows: every `scale_<N>.json` of `bench/scale.py` (one per club size measured), each job's growth
+from the smallest size to each larger one against the size ratio (issue 20: ≤ 1.1 × linear, i.e. ≤ 11 × for 10 ×
+the customers; the API read's p99 ≤ 1.2 × the smallest size's).
+With --strict the exit status is 1 when a goal failed; with --readme the table replaces the one between the
+`<!-- bench-table -->` markers of the README. Reads files only: no database.
 """
 
 import argparse
@@ -290,6 +294,71 @@ def measured_on(d: dict) -> str:
     return f"{when}, {cores} cores, load {load}"
 
 
+SCALE_JOBS = (
+    # label, path into the JSON, unit
+    ("monthly rating run (dry, all customers)", ("rating", "seconds"), "s"),
+    ("`run_daily`, an ordinary day", ("daily", "ordinary", "seconds"), "s"),
+    ("`run_daily`, a quarter's first day", ("daily", "period_start", "seconds"), "s"),
+    ("outbox, one `tier.changed` per member", ("outbox", "seconds"), "s"),
+)
+
+
+def _dig(d: dict, path: tuple[str, ...]):
+    for key in path:
+        if not isinstance(d, dict) or key not in d:
+            return None
+        d = d[key]
+    return d
+
+
+def scale_results() -> list[dict]:
+    found = []
+    for path in RESULTS.glob("scale_*.json"):
+        data = json.loads(path.read_text())
+        if isinstance(data.get("customers"), int):
+            found.append(data)
+    return sorted(found, key=lambda d: d["customers"])
+
+
+def scale_rows(results: list[dict]) -> list[list]:
+    """Growth rows between the smallest measured size and each larger one (none with fewer than two sizes)."""
+    rows = []
+    if len(results) < 2:
+        return rows
+    base = results[0]
+    for big in results[1:]:
+        n = big["customers"] / base["customers"]
+        sizes = f"{base['customers']:,} → {big['customers']:,}"
+        for label, path, _unit in SCALE_JOBS:
+            x, y = _dig(base, path), _dig(big, path)
+            if x is None or y is None:
+                continue
+            growth = y / x if x else float("inf")
+            rows.append(
+                [
+                    f"scale: {label}, {sizes} customers ({n:.0f} ×)",
+                    s(y),
+                    s(x),
+                    f"{growth:.2f} ×",
+                    f"≤ {1.1 * n:.0f} ×",
+                    verdict(growth <= 1.1 * n),
+                ]
+            )
+        a, b = _dig(base, ("api", "p99_ms")), _dig(big, ("api", "p99_ms"))
+        if a and b:
+            rows.append(
+                [
+                    f"scale: API read p99 at 8 connections, {sizes} customers",
+                    f"{b:.1f} ms ({_dig(big, ('api', 'rps'))} req/s)",
+                    f"{a:.1f} ms ({_dig(base, ('api', 'rps'))} req/s)",
+                    f"{b / a:.2f} ×",
+                    "≤ 1.2 ×",
+                    verdict(b / a <= 1.2),
+                ]
+            )
+    return rows
+
+
 def report() -> tuple[str, bool]:
     builders = {
         "rerate": rerate,
@@ -327,6 +396,15 @@ def report() -> tuple[str, bool]:
         rows += built
         failed |= any(r[5] == "✘" for r in built)
         notes.append(f"`{name}`: {measured_on(data)}")
+    scales = scale_results()
+    built = scale_rows(scales)
+    rows += built
+    failed |= any(r[5] == "✘" for r in built)
+    if len(scales) == 1:
+        rows.append(
+            [f"scale: only {scales[0]['customers']:,} customers measured (`bench/scale.py` at another size)"] + [""] * 5
+        )
+    notes += [f"`scale` {d['customers']:,}: {measured_on(d)}" for d in scales]
     widths = [max(len(str(r[i])) for r in [HEADERS, *rows]) for i in range(len(HEADERS))]
 
     def line(cells):
@@ -338,12 +416,29 @@ def report() -> tuple[str, bool]:
     return "\n".join(out), failed
 
 
+README = RESULTS.parent.parent / "README.md"
+MARK = "<!-- bench-table -->"
+
+
+def readme_write(text: str, path: Path = README) -> None:
+    """Replace what stands between the README's two markers with the table."""
+    content = path.read_text()
+    head, sep, rest = content.partition(MARK)
+    _old, sep2, tail = rest.partition(MARK)
+    if not sep or not sep2:
+        raise SystemExit(f"{path.name}: two {MARK} markers are needed around the benchmark table")
+    path.write_text(f"{head}{MARK}\n{text}\n{MARK}{tail}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--strict", action="store_true", help="exit 1 when a goal failed")
+    parser.add_argument("--readme", action="store_true", help="write the table into the README between its markers")
     args = parser.parse_args(argv)
     text, failed = report()
     print(text)
+    if args.readme:
+        readme_write(text)
     return 1 if args.strict and failed else 0
 
 

@@ -1,0 +1,61 @@
+"""bench/report.py: the scale rows (growth between club sizes against the size ratio) and the README rewrite."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def report(tmp_path, monkeypatch):
+    spec = importlib.util.spec_from_file_location("bench_report", ROOT / "bench" / "report.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "RESULTS", tmp_path)
+    return module
+
+
+def scale(tmp_path, customers, rating, ordinary, period_start, outbox, p99):
+    data = {
+        "benchmark": "scale",
+        "customers": customers,
+        "machine": {"date": "2026-12-05T01:00:00+08:00", "cpus_usable": 2, "loadavg_at_start": [3.0]},
+        "rating": {"seconds": rating},
+        "daily": {"ordinary": {"seconds": ordinary}, "period_start": {"seconds": period_start}},
+        "outbox": {"seconds": outbox},
+        "api": {"rps": 100.0, "p50_ms": 10.0, "p99_ms": p99},
+    }
+    (tmp_path / f"scale_{customers}.json").write_text(json.dumps(data))
+
+
+def test_growth_rows_judged_against_the_size_ratio(report, tmp_path):
+    scale(tmp_path, 1_000_000, rating=10.0, ordinary=1.0, period_start=20.0, outbox=5.0, p99=20.0)
+    scale(tmp_path, 10_000_000, rating=105.0, ordinary=12.0, period_start=150.0, outbox=40.0, p99=26.0)
+    text, failed = report.report()
+    lines = {line.split("|")[1].strip(): line for line in text.splitlines() if "scale:" in line}
+    rating = lines["scale: monthly rating run (dry, all customers), 1,000,000 → 10,000,000 customers (10 ×)"]
+    assert "10.50 ×" in rating and "≤ 11 ×" in rating and "✔" in rating
+    ordinary = lines["scale: `run_daily`, an ordinary day, 1,000,000 → 10,000,000 customers (10 ×)"]
+    assert "12.00 ×" in ordinary and "✘" in ordinary
+    api = lines["scale: API read p99 at 8 connections, 1,000,000 → 10,000,000 customers"]
+    assert "1.30 ×" in api and "✘" in api
+    assert failed
+
+
+def test_one_size_says_another_is_needed(report, tmp_path):
+    scale(tmp_path, 1_000_000, rating=10.0, ordinary=1.0, period_start=20.0, outbox=5.0, p99=20.0)
+    text, _failed = report.report()
+    assert "scale: only 1,000,000 customers measured" in text
+
+
+def test_readme_table_replaced_between_markers(report, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- bench-table -->\nold table\n<!-- bench-table -->\nafter\n")
+    report.readme_write("| new |", readme)
+    assert readme.read_text() == "intro\n<!-- bench-table -->\n| new |\n<!-- bench-table -->\nafter\n"
+    readme.write_text("no markers")
+    with pytest.raises(SystemExit, match="markers"):
+        report.readme_write("| new |", readme)
