@@ -16,8 +16,9 @@ Measures, on the bench database as it is (load it first with `generate_bench_dat
              sampled over the whole table: requests per second, p50, p99.
 `--compare A B` prints, per job, B's time ÷ A's time beside the size ratio (linear: the two are equal; the goal of
 issue 20 is ≤ 11 × for 10 × the customers and the API's p99 ≤ 1.2 × A's).
-Not in `make bench`'s table (report.py reads only its own scripts' files); like daily.py it empties the obligations
-and notifications, and it re-rates the customers (the tiers tables end as an applied run of the same month).
+`make bench` runs it at the bench database's size; `bench/report.py` prints the growth rows from every
+`scale_<N>.json` present (measure another size with `DATABASE_URL=…/vipclub_bench10 bench/scale.py`; `--jobs`
+measures a part and merges it into that size's file). Like daily.py it empties the obligations and notifications.
 """
 
 import argparse
@@ -32,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as common  # noqa: E402
 
 MIN_CUSTOMERS = 100_000
+JOBS = ("rating", "daily", "outbox", "api")
 
 
 def log(message: str = "") -> None:
@@ -154,29 +156,49 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--compare", nargs=2, metavar=("A", "B"), help="print the growth between two results")
     parser.add_argument("--skip-rating", action="store_true", help="leave the monthly run out")
+    parser.add_argument(
+        "--jobs",
+        default=",".join(JOBS),
+        help=f"comma-separated subset of {','.join(JOBS)} (default all); measured jobs are merged into the size's "
+        "existing results file, so a size can be measured in parts",
+    )
     parser.add_argument("--api-seconds", type=float, default=10.0)
     common.add_wait_argument(parser)
     args = parser.parse_args(argv)
     if args.compare:
         return compare(*args.compare)
 
+    jobs = [j for j in args.jobs.split(",") if j]
+    unknown = sorted(set(jobs) - set(JOBS))
+    if unknown:
+        parser.error(f"unknown job(s) {', '.join(unknown)}: choose among {', '.join(JOBS)}")
+    if args.skip_rating and "rating" in jobs:
+        jobs.remove("rating")
     customers = common.open_bench_database(min_customers=MIN_CUSTOMERS, wait=args.wait, log=log)
     facts = common.machine_facts()
-    log(f"scale benchmark, {facts['date']}: {customers:,} customers; load {facts['loadavg_at_start']}")
+    log(
+        f"scale benchmark, {facts['date']}: {customers:,} customers ({', '.join(jobs)}); load {facts['loadavg_at_start']}"
+    )
     started = time.monotonic()
-    out: dict = {"benchmark": "scale", "customers": customers, "machine": facts}
+    previous = common.RESULTS / f"scale_{customers}.json"
+    out: dict = json.loads(previous.read_text()) if previous.exists() and set(jobs) != set(JOBS) else {}
+    out.update({"benchmark": "scale", "customers": customers, "machine": facts})
     import daily
 
     daily.ensure_members()
-    if not args.skip_rating:
+    if "rating" in jobs:
         out["rating"] = rating()
-    out["daily"] = daily_job()
-    log(f"  daily: {json.dumps({k: v['seconds'] for k, v in out['daily'].items()})}")
-    out["outbox"] = outbox()
-    out["api"] = api_read(args.api_seconds)
+    if "daily" in jobs:
+        out["daily"] = daily_job()
+        log(f"  daily: {json.dumps({k: v['seconds'] for k, v in out['daily'].items()})}")
+    if "outbox" in jobs:
+        out["outbox"] = outbox()
+    if "api" in jobs:
+        out["api"] = api_read(args.api_seconds)
     out["sizes"] = sizes()
     out["elapsed_seconds"] = round(time.monotonic() - started, 1)
     out["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    out.setdefault("measured", {}).update({job: facts["date"] for job in jobs})
     path = common.write_results(f"scale_{customers}", out)
     log(f"written {path.relative_to(common.ROOT)} ({out['elapsed_seconds']:.0f} s; {dt.datetime.now():%H:%M})")
     return 0
