@@ -118,14 +118,15 @@ def earn(
     on: dt.date,
     expiry_years: int,
     rewards: list[rules.Reward],
-    keys: bool = False,
+    keys: bool | str = False,
     lo: int | None = None,
     hi: int | None = None,
     actor: str = "",
 ) -> EarnResult:
     """Post what the bills in scope should have earned minus what they have earned (per bill and kind).
 
-    Scope: the bills named in the temporary key table (`keys=True`, see `create_keys`), or every bill of the
+    Scope: the bills named in a temporary key table (`keys=True`: KEYS, see `create_keys`; or the name of another
+    table of (customer_id, month) rows, e.g. the bills an upsert just changed), or every bill of the
     customers lo ≤ id ≤ hi. A bill whose year's points have expired on `on`, of a month after `on` (it cannot
     exist: the API takes only months that have ended; a row loaded around it must not make a lot expiring after
     the calendar's end, whose date no read could convert — issue 13), or of a closed customer, earns nothing.
@@ -172,21 +173,22 @@ class EarnScope:
     posted: str  # the filter of their bills' posted entries
 
 
-def earn_scope(*, on: dt.date, expiry_years: int, keys: bool, lo: int | None, hi: int | None) -> EarnScope:
-    """The bills in scope: named in the key table (`keys`), or every bill of the customers lo ≤ id ≤ hi; of the
+def earn_scope(*, on: dt.date, expiry_years: int, keys: bool | str, lo: int | None, hi: int | None) -> EarnScope:
+    """The bills in scope: named in the key table (`keys`: True for KEYS, or a table's name), or every bill of the customers lo ≤ id ≤ hi; of the
     years whose points are still live on `on`, up to `on`."""
     p = Params()
     since = dt.date(rules.first_live_year(on, expiry_years), 1, 1)
     if keys:
+        table = KEYS if keys is True else keys
         return EarnScope(
             p=p,
-            customers=f"SELECT DISTINCT customer_id AS id FROM {KEYS}",
+            customers=f"SELECT DISTINCT customer_id AS id FROM {table}",
             bills=(
                 f"SELECT b.customer_id, b.month, b.amount FROM {BILLS} b "
-                f"JOIN {KEYS} k ON k.customer_id = b.customer_id AND k.month = b.month "
+                f"JOIN {table} k ON k.customer_id = b.customer_id AND k.month = b.month "
                 f"WHERE b.month >= {p(since)} AND b.month <= {p(on)}"
             ),
-            posted=f"customer_id IN (SELECT customer_id FROM {KEYS}) AND bill_month IN (SELECT month FROM {KEYS})",
+            posted=f"customer_id IN (SELECT customer_id FROM {table}) AND bill_month IN (SELECT month FROM {table})",
         )
     return EarnScope(
         p=p,
