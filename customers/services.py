@@ -176,6 +176,35 @@ def bills_upsert_staged() -> BillsResult:
     return result
 
 
+BILL_LINES = "customers_bill_lines"  # an import file's valid lines, before the msisdns are resolved
+
+
+def bill_lines_stage(lines) -> None:
+    """Stage an import file's validated bill lines, (line number, msisdn, month, amount, paid) tuples from any
+    iterable (a generator streams: PostgreSQL COPYs each row as it comes, nothing is held), in BILL_LINES; see
+    customers.selectors.bill_lines_problems, then bills_stage_from_lines."""
+    with connection.cursor() as cursor:
+        sql.load_temp_table(
+            cursor, BILL_LINES, "line integer, msisdn varchar(11), month date, amount numeric, paid boolean", lines
+        )
+
+
+def bills_stage_from_lines() -> None:
+    """BILLS_STAGE from the staged lines, the msisdns resolved to customers (one join); BILL_LINES dropped."""
+    d = sql.dialect()
+    customers = Customer._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {BILLS_STAGE}")
+        cursor.execute(
+            d.temp_create(BILLS_STAGE)
+            + f"""SELECT c.id AS customer_id, s.month, s.amount, s.paid FROM {BILL_LINES} s
+                  JOIN {customers} c ON c.msisdn = s.msisdn"""
+        )
+        cursor.execute(f"DROP TABLE {BILL_LINES}")
+        if d.postgres:
+            cursor.execute(f"ANALYZE {BILLS_STAGE}")
+
+
 def bill_changes() -> list[tuple[int, dt.date, Decimal | None, Decimal]]:
     """The rows of BILL_CHANGES (customer id, month, previous amount or None, new amount), in key order: what the
     last upsert of this transaction changed."""

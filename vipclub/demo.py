@@ -1025,6 +1025,61 @@ def csv_rows_read(path: Path, row_serializer: type[serializers.Serializer]) -> l
     return rows
 
 
+class CsvStream:
+    """A CSV file read line by line, for imports that stream (constant memory): the header is checked when it is
+    opened (CsvRejected at once), `rows()` yields (line number, row of the non-empty cells) as csv_rows_read reads
+    them; a line with more cells than the header, or an unreadable one (reading stops there), is a problem in
+    `problems`, and `read` counts the rows yielded."""
+
+    def __init__(self, path: Path, row_serializer: type[serializers.Serializer]):
+        fields = row_serializer().fields
+        required = {name for name, f in fields.items() if f.required}
+        try:
+            self.handle = path.open(newline="", encoding="utf-8-sig")
+        except OSError as exc:
+            raise CsvRejected([(None, f"Cannot read {path}: {exc.strerror}.")], 0) from exc
+        self.reader = csv.reader(self.handle)
+        try:
+            header = [(name or "").strip() for name in next(self.reader, [])]
+        except (UnicodeDecodeError, csv.Error) as exc:
+            self.handle.close()
+            raise CsvRejected([(1, f"Unreadable header: {exc}.")], 0) from exc
+        problems = []
+        unknown = [name for name in header if name not in fields]
+        if unknown:
+            problems.append((1, f"Unknown column(s) {', '.join(unknown)}; expected: {', '.join(fields)}."))
+        missing = [name for name in fields if name in required and name not in header]
+        if missing:
+            problems.append((1, f"Missing required column(s): {', '.join(missing)}."))
+        if not header or problems:
+            self.handle.close()
+            raise CsvRejected(problems or [(1, "The file has no header row.")], 0)
+        self.header = header
+        self.problems: list[tuple[int | None, str]] = []
+        self.read = 0
+
+    def rows(self) -> Iterator[tuple[int, dict]]:
+        header, width, reader = self.header, len(self.header), self.reader
+        try:
+            for cells in reader:
+                if not cells:  # a blank line (DictReader skips them too)
+                    continue
+                if len(cells) > width:
+                    self.problems.append((reader.line_num, f"{len(cells) - width} cell(s) more than the header has."))
+                    continue
+                self.read += 1
+                yield reader.line_num, {k: v.strip() for k, v in zip(header, cells, strict=False) if v.strip()}
+        except (UnicodeDecodeError, csv.Error) as exc:
+            self.problems.append((reader.line_num + 1, f"Unreadable: {exc}."))
+        finally:
+            self.handle.close()
+
+
+def csv_problems_of(detail) -> list[str]:
+    """The messages of a row's ValidationError detail, as the import commands print them (`field: message`)."""
+    return _flatten(detail)
+
+
 def csv_rows_validate(
     lines: list[tuple[int, dict]],
     row_serializer: type[serializers.Serializer],

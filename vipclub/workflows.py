@@ -26,6 +26,14 @@ def bills_import(*, rows: list[dict], on: dt.date, actor=None) -> BillsResult:
     return _earn_changed(result, on=on, actor=actor)
 
 
+@transaction.atomic
+def bills_import_staged(*, on: dt.date, actor=None) -> BillsResult:
+    """bills_import for the bills already staged in customers.services.BILLS_STAGE (the CSV command streams them
+    there): upserted, and the changed ones earning, set-based in the caller's transaction."""
+    result = customer_services.bills_upsert_staged()
+    return _earn_changed(result, on=on, actor=actor)
+
+
 def _earn_changed(result: BillsResult, *, on: dt.date, actor) -> BillsResult:
     """The points of the bills the upsert just changed (listed in its BILL_CHANGES table), set-based."""
     if result.changed:
