@@ -44,7 +44,12 @@ def bill_lines_problems(table: str) -> list[tuple[int, str]]:
                 WHERE c.id IS NULL OR x.line <> x.first ORDER BY x.line"""
         )
         return [
-            (line, f"msisdn: Unknown customer {msisdn}." if unknown else f"msisdn: Duplicate of line {first} of this file.")
+            (
+                line,
+                f"msisdn: Unknown customer {msisdn}."
+                if unknown
+                else f"msisdn: Duplicate of line {first} of this file.",
+            )
             for line, msisdn, first, unknown in cursor.fetchall()
         ]
 

@@ -103,7 +103,7 @@ class BillsResult:
 
 
 BILLS_STAGE = "customers_bills_stage"
-BILLS_STAGE_COLUMNS = "customer_id bigint, month date, amount numeric, paid boolean"
+BILLS_STAGE_COLUMNS = "customer_id bigint, month date, amount numeric(12, 2), paid boolean"  # as the bills table
 # The bills whose amount the last upsert of this transaction changed (new bills included), for the caller's next
 # statements (the points earning reads it as its key table): customer_id, month, previous (NULL: new), amount.
 # A temporary table: PostgreSQL drops it at the commit, the next upsert replaces it.
@@ -139,7 +139,9 @@ def bills_upsert_staged() -> BillsResult:
     result = BillsResult()
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {BILL_CHANGES}")
-        cursor.execute(d.temp_table(BILL_CHANGES, "customer_id bigint, month date, previous numeric, amount numeric"))
+        cursor.execute(
+            d.temp_table(BILL_CHANGES, "customer_id bigint, month date, previous numeric(12, 2), amount numeric(12, 2)")
+        )
         old = f"""SELECT b.customer_id, b.month, b.amount FROM {bills} b
                   JOIN {BILLS_STAGE} s ON s.customer_id = b.customer_id AND s.month = b.month"""
         changes = f"""INSERT INTO {BILL_CHANGES} (customer_id, month, previous, amount)
@@ -185,7 +187,10 @@ def bill_lines_stage(lines) -> None:
     customers.selectors.bill_lines_problems, then bills_stage_from_lines."""
     with connection.cursor() as cursor:
         sql.load_temp_table(
-            cursor, BILL_LINES, "line integer, msisdn varchar(11), month date, amount numeric, paid boolean", lines
+            cursor,
+            BILL_LINES,
+            "line integer, msisdn varchar(11), month date, amount numeric(12, 2), paid boolean",
+            lines,
         )
 
 

@@ -125,8 +125,9 @@ def earn(
 ) -> EarnResult:
     """Post what the bills in scope should have earned minus what they have earned (per bill and kind).
 
-    Scope: the bills named in a temporary key table (`keys=True`: KEYS, see `create_keys`; or the name of another
-    table of (customer_id, month) rows, e.g. the bills an upsert just changed), or every bill of the
+    Scope: the bills named in a temporary key table (`keys=True`: KEYS, see `create_keys`; or the name of a table
+    of (customer_id, month, amount) rows with the amounts the bills table holds, e.g. the bills an upsert just
+    changed), or every bill of the
     customers lo ≤ id ≤ hi. A bill whose year's points have expired on `on`, of a month after `on` (it cannot
     exist: the API takes only months that have ended; a row loaded around it must not make a lot expiring after
     the calendar's end, whose date no read could convert — issue 13), or of a closed customer, earns nothing.
@@ -180,14 +181,19 @@ def earn_scope(*, on: dt.date, expiry_years: int, keys: bool | str, lo: int | No
     since = dt.date(rules.first_live_year(on, expiry_years), 1, 1)
     if keys:
         table = KEYS if keys is True else keys
-        return EarnScope(
-            p=p,
-            customers=f"SELECT DISTINCT customer_id AS id FROM {table}",
-            bills=(
+        if keys is True:
+            bills = (
                 f"SELECT b.customer_id, b.month, b.amount FROM {BILLS} b "
                 f"JOIN {table} k ON k.customer_id = b.customer_id AND k.month = b.month "
                 f"WHERE b.month >= {p(since)} AND b.month <= {p(on)}"
-            ),
+            )
+        else:  # the table holds the bills' amounts as just stored (e.g. customers.services.BILL_CHANGES): the bills
+            # table is not read again (its statistics know nothing yet of a new month: joining it misled the planner)
+            bills = f"SELECT customer_id, month, amount FROM {table} WHERE month >= {p(since)} AND month <= {p(on)}"
+        return EarnScope(
+            p=p,
+            customers=f"SELECT DISTINCT customer_id AS id FROM {table}",
+            bills=bills,
             posted=f"customer_id IN (SELECT customer_id FROM {table}) AND bill_month IN (SELECT month FROM {table})",
         )
     return EarnScope(
