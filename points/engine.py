@@ -55,14 +55,15 @@ def drop_keys() -> None:
 
 def _lock_accounts(cursor, customers_sql: str, p: Params) -> None:
     """Create the missing accounts of the customers in `customers_sql` (a query of `id`s), then lock them all in
-    customer-id order (two writers never wait for each other crosswise)."""
-    cursor.execute(
-        f"""INSERT INTO {ACCOUNTS} (customer_id, balance, frozen, frozen_reason, total_consumption, updated_at)
+    customer-id order (two writers never wait for each other crosswise). PostgreSQL: one statement, whose
+    `ON CONFLICT DO UPDATE … WHERE false` locks every existing account it meets (in that order) and updates none."""
+    insert = f"""INSERT INTO {ACCOUNTS} (customer_id, balance, frozen, frozen_reason, total_consumption, updated_at)
             SELECT id, 0, {p.d.false}, '', 0, {p.d.now}
-            FROM ({customers_sql}) x WHERE true ORDER BY id
-            ON CONFLICT (customer_id) DO NOTHING""",
-        p,
-    )
+            FROM ({customers_sql}) x WHERE true ORDER BY id"""
+    if p.d.postgres:
+        cursor.execute(f"{insert} ON CONFLICT (customer_id) DO UPDATE SET balance = {ACCOUNTS}.balance WHERE false", p)
+        return
+    cursor.execute(f"{insert} ON CONFLICT (customer_id) DO NOTHING", p)
     if p.d.for_update:
         cursor.execute(
             f"SELECT customer_id FROM {ACCOUNTS} WHERE customer_id IN ({customers_sql}) "
@@ -156,10 +157,14 @@ def earn(
             cursor.execute(f"SELECT COALESCE(SUM(pts), 0) FROM ({SHORT}) s")
             result.written_off = int(cursor.fetchone()[0])
         change = balance_change(negatives)
-        cursor.execute(f"SELECT COALESCE(SUM(pts), 0) FROM ({change}) x")
-        result.points = int(cursor.fetchone()[0])
-        cursor.execute(*balances_sql(change))
-        cursor.execute(*events_sql(change, kind="earn"))
+        if scope.p.d.postgres:  # one statement: the change computed once, the events from the updated balances
+            cursor.execute(*balances_events_sql(change, kind="earn"))
+            result.points = int(cursor.fetchone()[0])
+        else:
+            cursor.execute(f"SELECT COALESCE(SUM(pts), 0) FROM ({change}) x")
+            result.points = int(cursor.fetchone()[0])
+            cursor.execute(*balances_sql(change))
+            cursor.execute(*events_sql(change, kind="earn"))
         cursor.execute(f"DROP TABLE {DELTA}")
         if negatives:
             cursor.execute(f"DROP TABLE {TAKE}")
@@ -351,6 +356,29 @@ def events_sql(change: str, *, kind: str) -> Statement:
         FROM ({change}) x JOIN {ACCOUNTS} a ON a.customer_id = x.customer_id
         JOIN {CUSTOMERS} c ON c.id = x.customer_id
         WHERE x.pts <> 0 ORDER BY x.customer_id"""
+    return sql, p
+
+
+def balances_events_sql(change: str, *, kind: str) -> Statement:
+    """4 and 5 in one PostgreSQL statement: the balances updated from `change` (computed once), their RETURNING
+    feeding the `points.changed` events (the new balance without reading the accounts again); answers the net
+    change of the balances."""
+    p = Params()
+    data = p.d.json_object({"delta": "up.pts", "balance": "up.balance", "kind": f"'{kind}'"})
+    sql = f"""WITH x AS MATERIALIZED ({change}),
+        up AS (
+            UPDATE {ACCOUNTS} SET balance = {ACCOUNTS}.balance + x.pts,
+                   total_consumption = {ACCOUNTS}.total_consumption + x.consumption, updated_at = {p.d.now}
+            FROM x WHERE {ACCOUNTS}.customer_id = x.customer_id
+            RETURNING {ACCOUNTS}.customer_id, {ACCOUNTS}.balance, x.pts
+        ),
+        ev AS (
+            INSERT INTO {OUTBOX} (type, customer_id, msisdn, occurred_at, data, created_at)
+            SELECT 'points.changed', up.customer_id, c.msisdn, {p.d.now}, {data}, {p.d.now}
+            FROM up JOIN {CUSTOMERS} c ON c.id = up.customer_id
+            WHERE up.pts <> 0 ORDER BY up.customer_id
+        )
+        SELECT COALESCE(SUM(pts), 0) FROM x"""
     return sql, p
 
 
