@@ -1,7 +1,7 @@
 """Every write of the customers app. Keyword-only, atomic, with the acting user or system."""
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, connection, transaction
