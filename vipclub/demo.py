@@ -987,39 +987,10 @@ _IN_REQUEST = re.compile(r"\brow (\d+) in this request\b")
 
 def csv_rows_read(path: Path, row_serializer: type[serializers.Serializer]) -> list[tuple[int, dict]]:
     """(line number, row) for each data line; a row holds the non-empty cells (an empty cell means "not given")."""
-    fields = row_serializer().fields
-    required = {name for name, f in fields.items() if f.required}
-    try:
-        handle = path.open(newline="", encoding="utf-8-sig")
-    except OSError as exc:
-        raise CsvRejected([(None, f"Cannot read {path}: {exc.strerror}.")], 0) from exc
-    with handle:
-        reader = csv.DictReader(handle)
-        try:
-            header = [(name or "").strip() for name in reader.fieldnames or []]
-        except (UnicodeDecodeError, csv.Error) as exc:
-            raise CsvRejected([(1, f"Unreadable header: {exc}.")], 0) from exc
-        problems = []
-        unknown = [name for name in header if name not in fields]
-        if unknown:
-            problems.append((1, f"Unknown column(s) {', '.join(unknown)}; expected: {', '.join(fields)}."))
-        missing = [name for name in fields if name in required and name not in header]
-        if missing:
-            problems.append((1, f"Missing required column(s): {', '.join(missing)}."))
-        if not header or problems:
-            raise CsvRejected(problems or [(1, "The file has no header row.")], 0)
-        reader.fieldnames = header
-        rows = []
-        try:
-            for raw in reader:
-                if None in raw:
-                    problems.append((reader.line_num, f"{len(raw[None])} cell(s) more than the header has."))
-                    continue
-                rows.append((reader.line_num, {k: v.strip() for k, v in raw.items() if v is not None and v.strip()}))
-        except (UnicodeDecodeError, csv.Error) as exc:
-            problems.append((reader.line_num + 1, f"Unreadable: {exc}."))
-    if problems:
-        raise CsvRejected(problems, len(rows))
+    stream = CsvStream(path, row_serializer)
+    rows = list(stream.rows())
+    if stream.problems:
+        raise CsvRejected(stream.problems, len(rows))
     if not rows:
         raise CsvRejected([(None, "The file has a header but no rows: nothing to import.")], 0)
     return rows
