@@ -7,6 +7,7 @@ tested: PostgreSQL in production and CI, SQLite as the embedded default.
 """
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from django.db import connection
@@ -210,7 +211,7 @@ def load_temp_table(cursor, name: str, columns: str, rows, *, analyze: bool = Tr
     batched multi-row INSERTs on SQLite. `rows` may be any iterable (a generator streams). PostgreSQL then
     ANALYZEs it (a temporary table has no statistics otherwise, and the planner would guess its size)."""
     d = dialect()
-    names = ", ".join(column.split()[0] for column in columns.split(","))
+    names = ", ".join(column.split()[0] for column in re.split(r",(?![^()]*\))", columns))  # numeric(12, 2)
     cursor.execute(f"DROP TABLE IF EXISTS {name}")
     cursor.execute(d.temp_table(name, columns))
     if d.postgres:

@@ -3,6 +3,7 @@
 import datetime as dt
 import re
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from core.errors import NotFoundError
@@ -28,6 +29,29 @@ def customer_list(*, filters: dict | None = None, base: QuerySet | None = None) 
 
 def customer_ids_by_msisdn(msisdns) -> dict[str, int]:
     return dict(Customer.objects.filter(msisdn__in=list(msisdns)).values_list("msisdn", "id"))
+
+
+def bill_lines_problems(table: str) -> list[tuple[int, str]]:
+    """The problems across the lines staged in `table` by customers.services.bill_lines_stage, as bill_rows_check names them
+    in a bulk request (line numbers for row numbers): an unknown customer, or the customer and month of an earlier
+    line (of a known customer). (line, message), in line order."""
+    customers = Customer._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT x.line, x.msisdn, x.first, c.id IS NULL FROM (
+                    SELECT line, msisdn, MIN(line) OVER (PARTITION BY msisdn, month) AS first FROM {table}
+                ) x LEFT JOIN {customers} c ON c.msisdn = x.msisdn
+                WHERE c.id IS NULL OR x.line <> x.first ORDER BY x.line"""
+        )
+        return [
+            (
+                line,
+                f"msisdn: Unknown customer {msisdn}."
+                if unknown
+                else f"msisdn: Duplicate of line {first} of this file.",
+            )
+            for line, msisdn, first, unknown in cursor.fetchall()
+        ]
 
 
 def region_codes(codes) -> set[str]:

@@ -1,7 +1,7 @@
 """Every write of the customers app. Keyword-only, atomic, with the acting user or system."""
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, connection, transaction
@@ -99,61 +99,126 @@ def customers_bulk_upsert(*, rows: list[dict], on: dt.date | None = None) -> tup
 class BillsResult:
     created: int = 0
     updated: int = 0
-    # (customer_id, month, previous amount or None, new amount) for every bill whose amount changed
-    amount_changes: list[tuple[int, dt.date, Decimal | None, Decimal]] = field(default_factory=list)
+    changed: int = 0  # bills whose amount changed (new ones included): listed in the BILL_CHANGES table
 
 
 BILLS_STAGE = "customers_bills_stage"
+BILLS_STAGE_COLUMNS = "customer_id bigint, month date, amount numeric(12, 2), paid boolean"  # as the bills table
+# The bills whose amount the last upsert of this transaction changed (new bills included), for the caller's next
+# statements (the points earning reads it as its key table): customer_id, month, previous (NULL: new), amount.
+# A temporary table: PostgreSQL drops it at the commit, the next upsert replaces it.
+BILL_CHANGES = "customers_bill_changes"
 
 
 @transaction.atomic
 def bills_bulk_upsert(*, rows: list[dict]) -> BillsResult:
     """Create or correct monthly bills. Rows: {customer_id, month (date), amount (Decimal), paid}.
 
-    Set-based, whatever the number of rows: the rows are staged in a temporary table (PostgreSQL: one COPY), the
-    existing bills among them locked and read, then all upserted by one `INSERT … SELECT … ON CONFLICT` — both in
-    (customer id, month) order: two uploads of the same customers in any order take their locks in one order and
-    never deadlock (core.db)."""
-    result = BillsResult()
-    rows = sorted(rows, key=lambda r: (r["customer_id"], r["month"]))
-    if not rows:
-        return result
-    p = sql.Params()
-    d = p.d
-    bills = MonthlyBill._meta.db_table
+    Set-based, whatever the number of rows: the rows are staged in a temporary table (PostgreSQL: one COPY), then
+    `bills_upsert_staged` (the bills whose amount changed are left in BILL_CHANGES)."""
     with connection.cursor() as cursor:
         sql.load_temp_table(
             cursor,
             BILLS_STAGE,
-            "customer_id bigint, month date, amount numeric, paid boolean",
+            BILLS_STAGE_COLUMNS,
             ((r["customer_id"], r["month"], r["amount"], r["paid"]) for r in rows),
         )
+    return bills_upsert_staged()
+
+
+@transaction.atomic
+def bills_upsert_staged() -> BillsResult:
+    """Upsert the bills staged in BILLS_STAGE (one row per customer and month; dropped after), set-based: the
+    existing bills among them locked and read by a join, the bills whose amount changes listed in BILL_CHANGES
+    (new bills included), then all upserted by one `INSERT … SELECT … ON CONFLICT` — both in (customer id,
+    month) order: two uploads of the same customers in any order take their locks in one order and never deadlock
+    (core.db). No row goes through Python."""
+    p = sql.Params()
+    d = p.d
+    bills = MonthlyBill._meta.db_table
+    result = BillsResult()
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {BILL_CHANGES}")
         cursor.execute(
-            f"""SELECT b.customer_id, b.month, b.amount FROM {bills} b
-                JOIN {BILLS_STAGE} s ON s.customer_id = b.customer_id AND s.month = b.month
-                ORDER BY b.customer_id, b.month{d.for_update}""",
-            p,
+            d.temp_table(BILL_CHANGES, "customer_id bigint, month date, previous numeric(12, 2), amount numeric(12, 2)")
         )
-        current = {(c, _date(m)): _decimal(a) for c, m, a in cursor.fetchall()}
-        for r in rows:
-            key = (r["customer_id"], r["month"])
-            previous = current.get(key)
-            if key in current:
-                result.updated += 1
-            else:
-                result.created += 1
-            if previous != r["amount"]:
-                result.amount_changes.append((r["customer_id"], r["month"], previous, r["amount"]))
-        cursor.execute(
-            f"""INSERT INTO {bills} (customer_id, month, amount, paid, updated_at)
-                SELECT customer_id, month, amount, paid, {d.now} FROM {BILLS_STAGE}
-                WHERE true ORDER BY customer_id, month
-                ON CONFLICT (customer_id, month) DO UPDATE SET
-                    amount = excluded.amount, paid = excluded.paid, updated_at = excluded.updated_at""",
-            p,
-        )
+        old = f"""SELECT b.customer_id, b.month, b.amount FROM {bills} b
+                  JOIN {BILLS_STAGE} s ON s.customer_id = b.customer_id AND s.month = b.month"""
+        changes = f"""INSERT INTO {BILL_CHANGES} (customer_id, month, previous, amount)
+                SELECT s.customer_id, s.month, old.amount, s.amount FROM {BILLS_STAGE} s
+                LEFT JOIN old ON old.customer_id = s.customer_id AND old.month = s.month
+                WHERE old.amount {d.distinct} s.amount ORDER BY s.customer_id, s.month"""
+        if d.postgres:  # one statement: lock the existing bills (in key order), list the changes, count
+            cursor.execute(
+                f"""WITH old AS MATERIALIZED ({old} ORDER BY b.customer_id, b.month FOR UPDATE OF b),
+                    ch AS ({changes} RETURNING 1)
+                    SELECT (SELECT COUNT(*) FROM {BILLS_STAGE}), (SELECT COUNT(*) FROM old),
+                           (SELECT COUNT(*) FROM ch)""",
+                p,
+            )
+            staged, result.updated, result.changed = cursor.fetchone()
+        else:  # SQLite locks the database for the transaction's first write
+            cursor.execute(f"WITH old AS ({old}) {changes}", p)
+            cursor.execute(
+                f"SELECT (SELECT COUNT(*) FROM {BILLS_STAGE}), (SELECT COUNT(*) FROM ({old}) x), "
+                f"(SELECT COUNT(*) FROM {BILL_CHANGES})"
+            )
+            staged, result.updated, result.changed = cursor.fetchone()
+        result.created = staged - result.updated
+        if staged:
+            cursor.execute(
+                f"""INSERT INTO {bills} (customer_id, month, amount, paid, updated_at)
+                    SELECT customer_id, month, amount, paid, {d.now} FROM {BILLS_STAGE}
+                    WHERE true ORDER BY customer_id, month
+                    ON CONFLICT (customer_id, month) DO UPDATE SET
+                        amount = excluded.amount, paid = excluded.paid, updated_at = excluded.updated_at""",
+                p,
+            )
         cursor.execute(f"DROP TABLE {BILLS_STAGE}")
     return result
+
+
+BILL_LINES = "customers_bill_lines"  # an import file's valid lines, before the msisdns are resolved
+
+
+def bill_lines_stage(lines) -> None:
+    """Stage an import file's validated bill lines, (line number, msisdn, month, amount, paid) tuples from any
+    iterable (a generator streams: PostgreSQL COPYs each row as it comes, nothing is held), in BILL_LINES; see
+    customers.selectors.bill_lines_problems, then bills_stage_from_lines."""
+    with connection.cursor() as cursor:
+        sql.load_temp_table(
+            cursor,
+            BILL_LINES,
+            "line integer, msisdn varchar(11), month date, amount numeric(12, 2), paid boolean",
+            lines,
+        )
+
+
+def bills_stage_from_lines() -> None:
+    """BILLS_STAGE from the staged lines, the msisdns resolved to customers (one join); BILL_LINES dropped."""
+    d = sql.dialect()
+    customers = Customer._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {BILLS_STAGE}")
+        cursor.execute(
+            d.temp_create(BILLS_STAGE)
+            + f"""SELECT c.id AS customer_id, s.month, s.amount, s.paid FROM {BILL_LINES} s
+                  JOIN {customers} c ON c.msisdn = s.msisdn"""
+        )
+        cursor.execute(f"DROP TABLE {BILL_LINES}")
+        if d.postgres:
+            cursor.execute(f"ANALYZE {BILLS_STAGE}")
+
+
+def bill_changes() -> list[tuple[int, dt.date, Decimal | None, Decimal]]:
+    """The rows of BILL_CHANGES (customer id, month, previous amount or None, new amount), in key order: what the
+    last upsert of this transaction changed."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT customer_id, month, previous, amount FROM {BILL_CHANGES} ORDER BY customer_id, month")
+        return [
+            (c, _date(m), None if previous is None else _decimal(previous), _decimal(amount))
+            for c, m, previous, amount in cursor.fetchall()
+        ]
 
 
 def _date(value) -> dt.date:

@@ -55,14 +55,15 @@ def drop_keys() -> None:
 
 def _lock_accounts(cursor, customers_sql: str, p: Params) -> None:
     """Create the missing accounts of the customers in `customers_sql` (a query of `id`s), then lock them all in
-    customer-id order (two writers never wait for each other crosswise)."""
-    cursor.execute(
-        f"""INSERT INTO {ACCOUNTS} (customer_id, balance, frozen, frozen_reason, total_consumption, updated_at)
+    customer-id order (two writers never wait for each other crosswise). PostgreSQL: one statement, whose
+    `ON CONFLICT DO UPDATE … WHERE false` locks every existing account it meets (in that order) and updates none."""
+    insert = f"""INSERT INTO {ACCOUNTS} (customer_id, balance, frozen, frozen_reason, total_consumption, updated_at)
             SELECT id, 0, {p.d.false}, '', 0, {p.d.now}
-            FROM ({customers_sql}) x WHERE true ORDER BY id
-            ON CONFLICT (customer_id) DO NOTHING""",
-        p,
-    )
+            FROM ({customers_sql}) x WHERE true ORDER BY id"""
+    if p.d.postgres:
+        cursor.execute(f"{insert} ON CONFLICT (customer_id) DO UPDATE SET balance = {ACCOUNTS}.balance WHERE false", p)
+        return
+    cursor.execute(f"{insert} ON CONFLICT (customer_id) DO NOTHING", p)
     if p.d.for_update:
         cursor.execute(
             f"SELECT customer_id FROM {ACCOUNTS} WHERE customer_id IN ({customers_sql}) "
@@ -118,14 +119,16 @@ def earn(
     on: dt.date,
     expiry_years: int,
     rewards: list[rules.Reward],
-    keys: bool = False,
+    keys: bool | str = False,
     lo: int | None = None,
     hi: int | None = None,
     actor: str = "",
 ) -> EarnResult:
     """Post what the bills in scope should have earned minus what they have earned (per bill and kind).
 
-    Scope: the bills named in the temporary key table (`keys=True`, see `create_keys`), or every bill of the
+    Scope: the bills named in a temporary key table (`keys=True`: KEYS, see `create_keys`; or the name of a table
+    of (customer_id, month, amount) rows with the amounts the bills table holds, e.g. the bills an upsert just
+    changed), or every bill of the
     customers lo ≤ id ≤ hi. A bill whose year's points have expired on `on`, of a month after `on` (it cannot
     exist: the API takes only months that have ended; a row loaded around it must not make a lot expiring after
     the calendar's end, whose date no read could convert — issue 13), or of a closed customer, earns nothing.
@@ -154,10 +157,14 @@ def earn(
             cursor.execute(f"SELECT COALESCE(SUM(pts), 0) FROM ({SHORT}) s")
             result.written_off = int(cursor.fetchone()[0])
         change = balance_change(negatives)
-        cursor.execute(f"SELECT COALESCE(SUM(pts), 0) FROM ({change}) x")
-        result.points = int(cursor.fetchone()[0])
-        cursor.execute(*balances_sql(change))
-        cursor.execute(*events_sql(change, kind="earn"))
+        if scope.p.d.postgres:  # one statement: the change computed once, the events from the updated balances
+            cursor.execute(*balances_events_sql(change, kind="earn"))
+            result.points = int(cursor.fetchone()[0])
+        else:
+            cursor.execute(f"SELECT COALESCE(SUM(pts), 0) FROM ({change}) x")
+            result.points = int(cursor.fetchone()[0])
+            cursor.execute(*balances_sql(change))
+            cursor.execute(*events_sql(change, kind="earn"))
         cursor.execute(f"DROP TABLE {DELTA}")
         if negatives:
             cursor.execute(f"DROP TABLE {TAKE}")
@@ -172,21 +179,27 @@ class EarnScope:
     posted: str  # the filter of their bills' posted entries
 
 
-def earn_scope(*, on: dt.date, expiry_years: int, keys: bool, lo: int | None, hi: int | None) -> EarnScope:
-    """The bills in scope: named in the key table (`keys`), or every bill of the customers lo ≤ id ≤ hi; of the
+def earn_scope(*, on: dt.date, expiry_years: int, keys: bool | str, lo: int | None, hi: int | None) -> EarnScope:
+    """The bills in scope: named in the key table (`keys`: True for KEYS, or a table's name), or every bill of the customers lo ≤ id ≤ hi; of the
     years whose points are still live on `on`, up to `on`."""
     p = Params()
     since = dt.date(rules.first_live_year(on, expiry_years), 1, 1)
     if keys:
+        table = KEYS if keys is True else keys
+        if keys is True:
+            bills = (
+                f"SELECT b.customer_id, b.month, b.amount FROM {BILLS} b "
+                f"JOIN {table} k ON k.customer_id = b.customer_id AND k.month = b.month "
+                f"WHERE b.month >= {p(since)} AND b.month <= {p(on)}"
+            )
+        else:  # the table holds the bills' amounts as just stored (e.g. customers.services.BILL_CHANGES): the bills
+            # table is not read again (its statistics know nothing yet of a new month: joining it misled the planner)
+            bills = f"SELECT customer_id, month, amount FROM {table} WHERE month >= {p(since)} AND month <= {p(on)}"
         return EarnScope(
             p=p,
-            customers=f"SELECT DISTINCT customer_id AS id FROM {KEYS}",
-            bills=(
-                f"SELECT b.customer_id, b.month, b.amount FROM {BILLS} b "
-                f"JOIN {KEYS} k ON k.customer_id = b.customer_id AND k.month = b.month "
-                f"WHERE b.month >= {p(since)} AND b.month <= {p(on)}"
-            ),
-            posted=f"customer_id IN (SELECT customer_id FROM {KEYS}) AND bill_month IN (SELECT month FROM {KEYS})",
+            customers=f"SELECT DISTINCT customer_id AS id FROM {table}",
+            bills=bills,
+            posted=f"customer_id IN (SELECT customer_id FROM {table}) AND bill_month IN (SELECT month FROM {table})",
         )
     return EarnScope(
         p=p,
@@ -343,6 +356,29 @@ def events_sql(change: str, *, kind: str) -> Statement:
         FROM ({change}) x JOIN {ACCOUNTS} a ON a.customer_id = x.customer_id
         JOIN {CUSTOMERS} c ON c.id = x.customer_id
         WHERE x.pts <> 0 ORDER BY x.customer_id"""
+    return sql, p
+
+
+def balances_events_sql(change: str, *, kind: str) -> Statement:
+    """4 and 5 in one PostgreSQL statement: the balances updated from `change` (computed once), their RETURNING
+    feeding the `points.changed` events (the new balance without reading the accounts again); answers the net
+    change of the balances."""
+    p = Params()
+    data = p.d.json_object({"delta": "up.pts", "balance": "up.balance", "kind": f"'{kind}'"})
+    sql = f"""WITH x AS MATERIALIZED ({change}),
+        up AS (
+            UPDATE {ACCOUNTS} SET balance = {ACCOUNTS}.balance + x.pts,
+                   total_consumption = {ACCOUNTS}.total_consumption + x.consumption, updated_at = {p.d.now}
+            FROM x WHERE {ACCOUNTS}.customer_id = x.customer_id
+            RETURNING {ACCOUNTS}.customer_id, {ACCOUNTS}.balance, x.pts
+        ),
+        ev AS (
+            INSERT INTO {OUTBOX} (type, customer_id, msisdn, occurred_at, data, created_at)
+            SELECT 'points.changed', up.customer_id, c.msisdn, {p.d.now}, {data}, {p.d.now}
+            FROM up JOIN {CUSTOMERS} c ON c.id = up.customer_id
+            WHERE up.pts <> 0 ORDER BY up.customer_id
+        )
+        SELECT COALESCE(SUM(pts), 0) FROM x"""
     return sql, p
 
 

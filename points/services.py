@@ -71,6 +71,19 @@ def points_earn_bills(*, bills: list[tuple[int, dt.date]], on: dt.date, actor=No
     return result
 
 
+def points_earn_staged(*, keys: str, on: dt.date, actor=None) -> engine.EarnResult:
+    """points_earn_bills for the bills listed in the temporary table `keys` (customer_id, month, amount as stored;
+    e.g. the changes customers.services.bills_upsert_staged left in BILL_CHANGES): the same earning, without the
+    keys going through Python nor the bills read again. Must run inside a transaction (the one that staged them)."""
+    return engine.earn(
+        on=on,
+        expiry_years=points_policy().expiry_years,
+        rewards=reward_rules(),
+        keys=keys,
+        actor=actor_label(actor, max_length=40),
+    )
+
+
 # -- jobs over every customer, in id chunks ---------------------------------------------------------------------------
 
 

@@ -381,3 +381,64 @@ def test_import_bills_names_every_bad_line_and_writes_nothing(two_customers, tmp
     assert "badbills.csv:6: amount: This field is required." in errors
     # and nothing was written
     assert MonthlyBill.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        {"msisdn": "13800138001", "month": "2026-09", "amount": "388.50", "paid": "true"},
+        {"msisdn": "13800138001", "month": "2026-09", "amount": "388.5"},
+        {"msisdn": "13800138001", "month": "2026-09", "amount": "0058", "paid": "0"},
+        {"msisdn": "13800138001", "month": "2026-09", "amount": "58", "paid": "yes"},
+        {"msisdn": "13800138001", "month": "2026-09", "amount": "1.005"},
+        {"msisdn": "13800138001", "month": "2026-09", "amount": "-5"},
+        {"msisdn": "13800138001", "month": "2026-09", "amount": "1e3"},
+        {"msisdn": "13800138001", "month": "2026-09", "amount": "12345678901"},
+        {"msisdn": "13800138001", "month": "2026-13", "amount": "5"},
+        {"msisdn": "13800138001", "month": "2999-01", "amount": "5"},
+        {"msisdn": "13800138001", "month": "2026-9", "amount": "5"},
+        {"msisdn": "23800138001", "month": "2026-09", "amount": "5"},
+        {"msisdn": "1380013800１", "month": "2026-09", "amount": "5"},
+        {"msisdn": "13800138001", "month": "2026-09", "amount": "5", "paid": "maybe"},
+        {"msisdn": "13800138001", "month": "2026-09"},
+        {"month": "2026-09", "amount": "5"},
+    ],
+)
+def test_import_bills_row_validation_answers_as_the_bulk_api(row):
+    # given the import command's row check and the bulk API's serializer
+    from rest_framework import serializers
+
+    from customers.serializers import BillRowSerializer, bill_row_validator
+
+    def answer(validate):
+        try:
+            return "valid", validate(dict(row))
+        except serializers.ValidationError as exc:
+            return "invalid", exc.detail
+
+    # when both check the same CSV row, then they accept the same values or name the same problems
+    with translation.override("en"):
+        assert answer(bill_row_validator()) == answer(lambda r: dict(BillRowSerializer().run_validation(r)))
+
+
+def test_import_bills_streams_a_file_longer_than_a_batch(two_customers, tmp_path, settings):
+    # given a file of 2 customers × 30 months read in batches of 10 rows, whose last line repeats an early one
+    from points.models import PointsAccount
+
+    settings.VIPCLUB_BULK_MAX_ROWS = 10
+    months = [dates.add_months(dt.date(2024, 1, 1), n) for n in range(30)]
+    lines = [f"1380013800{c},{m:%Y-%m},100.40,true" for m in months for c in (1, 2)]
+    path = write_csv(tmp_path, "long.csv", "msisdn,month,amount,paid\n" + "\n".join(lines) + "\n")
+    bad = write_csv(tmp_path, "bad.csv", path.read_text() + lines[3] + "\n")
+
+    # when the file with the repeated line is imported, then that line is named and nothing is written
+    with translation.override("en"), pytest.raises(CommandError, match="1 of 61 rows are invalid"):
+        call_command("import_bills", str(bad), stdout=io.StringIO(), stderr=(err := io.StringIO()))
+    assert "bad.csv:62: msisdn: Duplicate of line 5 of this file." in err.getvalue()
+    assert MonthlyBill.objects.count() == 0
+
+    # when the good file is imported, then every bill is stored and earns its points at once
+    out, _ = run("import_bills", str(path))
+    assert "60 bills imported: 60 created, 0 updated" in out
+    assert MonthlyBill.objects.count() == 60
+    assert PointsAccount.objects.count() == 2

@@ -987,17 +987,33 @@ _IN_REQUEST = re.compile(r"\brow (\d+) in this request\b")
 
 def csv_rows_read(path: Path, row_serializer: type[serializers.Serializer]) -> list[tuple[int, dict]]:
     """(line number, row) for each data line; a row holds the non-empty cells (an empty cell means "not given")."""
-    fields = row_serializer().fields
-    required = {name for name, f in fields.items() if f.required}
-    try:
-        handle = path.open(newline="", encoding="utf-8-sig")
-    except OSError as exc:
-        raise CsvRejected([(None, f"Cannot read {path}: {exc.strerror}.")], 0) from exc
-    with handle:
-        reader = csv.DictReader(handle)
+    stream = CsvStream(path, row_serializer)
+    rows = list(stream.rows())
+    if stream.problems:
+        raise CsvRejected(stream.problems, len(rows))
+    if not rows:
+        raise CsvRejected([(None, "The file has a header but no rows: nothing to import.")], 0)
+    return rows
+
+
+class CsvStream:
+    """A CSV file read line by line, for imports that stream (constant memory): the header is checked when it is
+    opened (CsvRejected at once), `rows()` yields (line number, row of the non-empty cells) as csv_rows_read reads
+    them; a line with more cells than the header, or an unreadable one (reading stops there), is a problem in
+    `problems`, and `read` counts the rows yielded."""
+
+    def __init__(self, path: Path, row_serializer: type[serializers.Serializer]):
+        fields = row_serializer().fields
+        required = {name for name, f in fields.items() if f.required}
         try:
-            header = [(name or "").strip() for name in reader.fieldnames or []]
+            self.handle = path.open(newline="", encoding="utf-8-sig")
+        except OSError as exc:
+            raise CsvRejected([(None, f"Cannot read {path}: {exc.strerror}.")], 0) from exc
+        self.reader = csv.reader(self.handle)
+        try:
+            header = [(name or "").strip() for name in next(self.reader, [])]
         except (UnicodeDecodeError, csv.Error) as exc:
+            self.handle.close()
             raise CsvRejected([(1, f"Unreadable header: {exc}.")], 0) from exc
         problems = []
         unknown = [name for name in header if name not in fields]
@@ -1007,22 +1023,32 @@ def csv_rows_read(path: Path, row_serializer: type[serializers.Serializer]) -> l
         if missing:
             problems.append((1, f"Missing required column(s): {', '.join(missing)}."))
         if not header or problems:
+            self.handle.close()
             raise CsvRejected(problems or [(1, "The file has no header row.")], 0)
-        reader.fieldnames = header
-        rows = []
+        self.header = header
+        self.problems: list[tuple[int | None, str]] = []
+        self.read = 0
+
+    def rows(self) -> Iterator[tuple[int, dict]]:
+        header, width, reader = self.header, len(self.header), self.reader
         try:
-            for raw in reader:
-                if None in raw:
-                    problems.append((reader.line_num, f"{len(raw[None])} cell(s) more than the header has."))
+            for cells in reader:
+                if not cells:  # a blank line (DictReader skips them too)
                     continue
-                rows.append((reader.line_num, {k: v.strip() for k, v in raw.items() if v is not None and v.strip()}))
+                if len(cells) > width:
+                    self.problems.append((reader.line_num, f"{len(cells) - width} cell(s) more than the header has."))
+                    continue
+                self.read += 1
+                yield reader.line_num, {k: v.strip() for k, v in zip(header, cells, strict=False) if v.strip()}
         except (UnicodeDecodeError, csv.Error) as exc:
-            problems.append((reader.line_num + 1, f"Unreadable: {exc}."))
-    if problems:
-        raise CsvRejected(problems, len(rows))
-    if not rows:
-        raise CsvRejected([(None, "The file has a header but no rows: nothing to import.")], 0)
-    return rows
+            self.problems.append((reader.line_num + 1, f"Unreadable: {exc}."))
+        finally:
+            self.handle.close()
+
+
+def csv_problems_of(detail) -> list[str]:
+    """The messages of a row's ValidationError detail, as the import commands print them (`field: message`)."""
+    return _flatten(detail)
 
 
 def csv_rows_validate(

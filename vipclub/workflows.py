@@ -23,11 +23,21 @@ def bills_import(*, rows: list[dict], on: dt.date, actor=None) -> BillsResult:
     """Store bills (new or corrected); the bills whose amount changed earn points, a correction only the
     difference to what the bill has earned (never a second earning)."""
     result = customer_services.bills_bulk_upsert(rows=rows)
-    points_services.points_earn_bills(
-        bills=[(customer_id, month) for customer_id, month, _previous, _amount in result.amount_changes],
-        on=on,
-        actor=actor,
-    )
+    return _earn_changed(result, on=on, actor=actor)
+
+
+@transaction.atomic
+def bills_import_staged(*, on: dt.date, actor=None) -> BillsResult:
+    """bills_import for the bills already staged in customers.services.BILLS_STAGE (the CSV command streams them
+    there): upserted, and the changed ones earning, set-based in the caller's transaction."""
+    result = customer_services.bills_upsert_staged()
+    return _earn_changed(result, on=on, actor=actor)
+
+
+def _earn_changed(result: BillsResult, *, on: dt.date, actor) -> BillsResult:
+    """The points of the bills the upsert just changed (listed in its BILL_CHANGES table), set-based."""
+    if result.changed:
+        points_services.points_earn_staged(keys=customer_services.BILL_CHANGES, on=on, actor=actor)
     return result
 
 

@@ -42,17 +42,20 @@ def test_bill_correction_reports_the_amount_change(customer):
         rows=[{"customer_id": customer.id, "month": month, "amount": Decimal("100.10"), "paid": False}]
     )
     assert (first.created, first.updated) == (1, 0)
-    assert first.amount_changes == [(customer.id, month, None, Decimal("100.10"))]
+    assert first.changed == 1
+    assert services.bill_changes() == [(customer.id, month, None, Decimal("100.10"))]
     # a correction is an update with the old and new amount; the same amount again is no change
     second = services.bills_bulk_upsert(
         rows=[{"customer_id": customer.id, "month": month, "amount": Decimal("90.00"), "paid": True}]
     )
     assert (second.created, second.updated) == (0, 1)
-    assert second.amount_changes == [(customer.id, month, Decimal("100.10"), Decimal("90.00"))]
+    assert second.changed == 1
+    assert services.bill_changes() == [(customer.id, month, Decimal("100.10"), Decimal("90.00"))]
     third = services.bills_bulk_upsert(
         rows=[{"customer_id": customer.id, "month": month, "amount": Decimal("90.00"), "paid": True}]
     )
-    assert third.amount_changes == []
+    assert (third.created, third.updated, third.changed) == (0, 1, 0)
+    assert services.bill_changes() == []
     bill = MonthlyBill.objects.get()
     assert (bill.amount, bill.paid) == (Decimal("90.00"), True)
 

@@ -3,6 +3,8 @@
 import datetime as dt
 from decimal import Decimal
 
+from django.db import transaction
+
 from customers import services as customer_services
 from customers.factories import CustomerFactory
 from customers.models import MonthlyBill, Region
@@ -27,8 +29,10 @@ def customer(**kwargs):
 def import_bills(rows: list[dict], on: dt.date | None = None):
     """What vipclub.workflows.bills_import does (the bill, then the points of the changed amounts); the
     points app's tests may not import vipclub (layers)."""
-    result = customer_services.bills_bulk_upsert(rows=rows)
-    services.points_earn_bills(bills=[(c, m) for c, m, _before, _after in result.amount_changes], on=on)
+    with transaction.atomic():
+        result = customer_services.bills_bulk_upsert(rows=rows)
+        if result.changed:
+            services.points_earn_staged(keys=customer_services.BILL_CHANGES, on=on)
     return result
 
 
