@@ -10,6 +10,7 @@ from rest_framework import serializers
 from core.errors import NotFoundError
 from core.masking import mask_id_number
 from core.permissions import sees_pii
+from core.sql import fetchone_prepared
 from customers.serializers import CustomerListSerializer, CustomerSerializer
 from managers import selectors as manager_selectors
 from points import selectors as points_selectors
@@ -166,9 +167,7 @@ assert sorted(_PROFILE_SQL_NAMES) == sorted(_PROFILE_VALUES)
 def _profile_row_sql(msisdn: str) -> dict:
     """The values of _PROFILE_VALUES for the customer with this msisdn, by _PROFILE_SQL (no scope: for readers who
     may address every customer); a 404 `unknown_customer` as scoped_customer()."""
-    with connection.cursor() as cursor:
-        cursor.execute(_PROFILE_SQL, [msisdn])
-        row = cursor.fetchone()
+    row = fetchone_prepared(_PROFILE_SQL, [msisdn])  # prepared once per connection (core.sql)
     if row is None:
         raise NotFoundError(f"No customer with msisdn {msisdn}.", code="unknown_customer")
     return dict(zip(_PROFILE_SQL_NAMES, row, strict=True))

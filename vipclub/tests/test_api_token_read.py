@@ -116,3 +116,27 @@ def test_an_unknown_msisdn_is_a_404_for_a_client(django_user_model, db):
     response = client.get("/api/v1/customers/13999999999/")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "unknown_customer"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_server_that_forgot_a_prepared_read_still_answers(django_user_model, rated_customer, settings, monkeypatch):
+    # given prepared reads (as on a direct connection) and a client who read once, so that they are prepared
+    from core import sql
+
+    settings.DATABASE_PREPARED_STATEMENTS = True
+    monkeypatch.setattr(sql, "_prepared_statements", True)
+    client, _ = client_with(django_user_model, "api:read")
+    url = f"/api/v1/customers/{rated_customer.msisdn}/"
+    assert client.get(url).status_code == 200
+    # when the server forgets them, as behind a transaction pooler that hands the next one another connection
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM pg_prepared_statements")
+        names = [name for (name,) in cursor.fetchall()]
+        for name in names:
+            cursor.execute(f'DEALLOCATE "{name}"')
+    # then the read still answers (unprepared from now on)
+    response = client.get(url)
+    assert response.status_code == 200
+    assert response.json()["credit_stars"] == 3
+    assert names and sql._prepared_statements is False
