@@ -300,4 +300,3 @@ def _server_binding_cursor():
         if connection.connection.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT).timezone != connection.timezone:
             register_tzloader(connection.timezone, cursor)
     return connection._prepare_cursor(cursor)
-
