@@ -59,6 +59,12 @@ def _grants(user) -> tuple[frozenset[str], frozenset[str]]:
     return grants
 
 
+def remember_grants(user, groups, perms) -> None:
+    """Keep the grants read elsewhere with the user (the token authentication reads them with the token, in the
+    same query: core.authentication) as _grants() would have: its group names and scope permission codenames."""
+    user._vipclub_grants = (frozenset(groups), frozenset(perms))
+
+
 def _group_names(user) -> frozenset[str]:
     """The user's group names, read once per request (with her scope permissions: _grants)."""
     return _grants(user)[0]

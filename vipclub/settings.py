@@ -126,6 +126,7 @@ TEMPLATES = [
 
 # Database: a SQLite file under var/ unless DATABASE_URL says otherwise.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'vipclub.sqlite3'}")}
+DATABASE_PREPARED_STATEMENTS = False  # PostgreSQL only (below)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
@@ -158,6 +159,15 @@ else:
     # only; Django with psycopg 3 prepares no statements). What needs a session of its own goes direct: creating
     # and dropping test databases (core.postgresql, the engine then), pg_dump and pg_restore (backup, restore).
     DATABASE_DIRECT_URL = env.str("DATABASE_DIRECT_URL", default="")
+    # The API's hottest fixed reads (the token's, the customer's) prepared on the server once per connection
+    # (core.sql.fetchone_prepared): on by default when connected to PostgreSQL itself, off behind a transaction-mode
+    # pooler (DATABASE_DIRECT_URL set), where a statement prepared on one server connection is unknown on the next
+    # (PgBouncer before 1.21, or without max_prepared_statements).
+    DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=not DATABASE_DIRECT_URL)
+    if DATABASE_PREPARED_STATEMENTS:
+        # psycopg prepares nothing by itself (Django's client-side cursors never prepare; Django's default None would
+        # refuse even an explicit prepare=True): only what fetchone_prepared() asks for
+        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 2**31 - 1
     if DATABASE_DIRECT_URL:
         direct = env.db_url_config(DATABASE_DIRECT_URL)
         DATABASES["default"]["ENGINE"] = "core.postgresql"
@@ -303,7 +313,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "core.authentication.TokenAuthentication",  # DRF's, reading the user's grants in the same query
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -2,12 +2,15 @@
 
 import datetime as dt
 
+from django.db import connection
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.errors import NotFoundError
 from core.masking import mask_id_number
 from core.permissions import sees_pii
+from core.sql import fetchone_prepared
 from customers.serializers import CustomerListSerializer, CustomerSerializer
 from managers import selectors as manager_selectors
 from points import selectors as points_selectors
@@ -121,11 +124,63 @@ def _day(value: dt.date | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+# For readers who may address every customer (club admins, API clients: the partners' hot path) on PostgreSQL, the
+# same values come from one fixed SQL statement instead: no queryset to build and compile per request, and cheap to
+# plan. The ORM's form of it (eight joined tables, ORDER BY id LIMIT 1) cost PostgreSQL 10–12 ms of planning for
+# 0.2 ms of execution on the bench database; here tier and manager are LATERAL subqueries fenced by OFFSET 0 (each
+# planned alone, not pulled into the join search) and msisdn is unique (no ORDER BY): 0.7 ms of planning.
+_CUSTOMER_COLUMNS = [name for name in _PROFILE_VALUES if _PROFILE_VALUES[name] == name]
+_PROFILE_SQL = f"""
+SELECT {", ".join(f"c.{name}" for name in _CUSTOMER_COLUMNS)},
+       r.code, r.name, r.province,
+       t.tier_id, t.code, t.name_zh, t.name_en, t.valid_until, t.source, t.since,
+       a.employee_no, a.name, a.started_on,
+       p.customer_id, p.balance, p.frozen,
+       cr.customer_id, cr.stars, cr.as_of
+FROM customers_customer c
+JOIN customers_region r ON r.id = c.region_id
+LEFT JOIN LATERAL (
+    SELECT ct.tier_id, tt.code, tt.name_zh, tt.name_en, ct.valid_until, ct.source, ct.since
+    FROM tiers_customertier ct LEFT JOIN tiers_tier tt ON tt.id = ct.tier_id
+    WHERE ct.customer_id = c.id OFFSET 0
+) t ON true
+LEFT JOIN LATERAL (
+    SELECT m.employee_no, m.name, aa.started_on
+    FROM managers_assignment aa JOIN managers_accountmanager m ON m.id = aa.manager_id
+    WHERE aa.customer_id = c.id AND aa.ended_on IS NULL OFFSET 0
+) a ON true
+LEFT JOIN points_pointsaccount p ON p.customer_id = c.id
+LEFT JOIN points_creditrating cr ON cr.customer_id = c.id
+WHERE c.msisdn = %s
+"""
+_PROFILE_SQL_NAMES = [
+    *_CUSTOMER_COLUMNS,
+    *("region", "region_name", "province"),
+    *("tier_id", "tier_code", "tier_name_zh", "tier_name_en", "tier_valid_until", "tier_source", "tier_since"),
+    *("manager_no", "manager_name", "manager_since"),
+    *("account", "balance", "account_frozen"),
+    *("rating", "stars", "stars_as_of"),
+]
+assert sorted(_PROFILE_SQL_NAMES) == sorted(_PROFILE_VALUES)
+
+
+def _profile_row_sql(msisdn: str) -> dict:
+    """The values of _PROFILE_VALUES for the customer with this msisdn, by _PROFILE_SQL (no scope: for readers who
+    may address every customer); a 404 `unknown_customer` as scoped_customer()."""
+    row = fetchone_prepared(_PROFILE_SQL, [msisdn])  # prepared once per connection (core.sql)
+    if row is None:
+        raise NotFoundError(f"No customer with msisdn {msisdn}.", code="unknown_customer")
+    return dict(zip(_PROFILE_SQL_NAMES, row, strict=True))
+
+
 def club_customer_profile(*, msisdn: str, request) -> dict | None:
     """What ClubCustomerSerializer shows of the customer with this msisdn whom request.user may address (a 404
     `unknown_customer` otherwise, as scoped_customer), or None when her credit stars were never stored (the
     serializer computes them)."""
-    row = manager_selectors.scoped_customer_values(msisdn=msisdn, user=request.user, values=_PROFILE_VALUES)
+    if connection.vendor == "postgresql" and manager_selectors.sees_all_customers(request.user):
+        row = _profile_row_sql(msisdn)
+    else:  # a supervisor's branches, a manager's own customers: the scoped lookup filters
+        row = manager_selectors.scoped_customer_values(msisdn=msisdn, user=request.user, values=_PROFILE_VALUES)
     if row["rating"] is None:
         return None
     data = {
