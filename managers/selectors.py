@@ -162,7 +162,8 @@ def scoped_customer(*, msisdn: str, user, base: QuerySet | None = None) -> Custo
     answer as for an msisdn nobody has (never revealing that she exists). Every API read and write of one customer
     goes through here."""
     qs = base if base is not None else Customer.objects.select_related("region")
-    customer = scope_customers(qs, user).filter(msisdn=msisdn).first()
+    # msisdn is unique: `[:1]`, not `.first()`, whose ORDER BY id cost ~10 ms of planning per read (issue 20)
+    customer = next(iter(scope_customers(qs, user).filter(msisdn=msisdn)[:1]), None)
     if customer is None:
         raise NotFoundError(f"No customer with msisdn {msisdn}.", code="unknown_customer")
     return customer
@@ -179,7 +180,7 @@ def scoped_customer_values(*, msisdn: str, user, values: dict[str, str]) -> dict
     as `ACTIVE_ASSIGNMENT__…`), in one query and without model instances: for the hottest reads. The same 404
     `unknown_customer` as scoped_customer()."""
     qs = scope_customers(with_active_assignment(Customer.objects.all()), user).filter(msisdn=msisdn)
-    row = qs.values(*values.values()).first()
+    row = next(iter(qs.values(*values.values())[:1]), None)
     if row is None:
         raise NotFoundError(f"No customer with msisdn {msisdn}.", code="unknown_customer")
     return {name: row[lookup] for name, lookup in values.items()}
