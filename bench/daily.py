@@ -61,7 +61,7 @@ BARE_SCAN = (
     "SELECT count(*) FROM tiers_customertier t JOIN customers_customer c ON c.id = t.customer_id "
     "WHERE t.tier_id IS NOT NULL"
 )
-RESET_TABLES = "managers_obligation, managers_notification"
+RESET_TABLES = "managers_obligation, managers_notification, managers_dailyrun"
 
 
 def log(message: str = "") -> None:
