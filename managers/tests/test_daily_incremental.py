@@ -11,7 +11,15 @@ from customers.factories import RegionFactory
 from customers.models import Customer, PlanPeriod
 from managers import daily
 from managers.models import Assignment, ContactLog, DailyRun, MembershipCard, Notification, Obligation
-from managers.tests.test_daily import BORN_ON, D, at, call, key_person, make_manager, manager, member, supervisor  # noqa: F401  (fixtures below come from there too)  # noqa: F401
+from managers.tests.test_daily import (  # the fixtures of the daily job's tests
+    D,
+    call,
+    key_person,  # noqa: F401
+    make_manager,  # noqa: F401
+    manager,  # noqa: F401
+    member,  # noqa: F401
+    supervisor,  # noqa: F401
+)
 from tiers.models import CustomerTier, Tier, TierChange
 
 pytestmark = pytest.mark.django_db
@@ -59,7 +67,7 @@ def incremental_and_full(day: dt.date) -> tuple[dict, dict, dict]:
     return result, incremental, club_state()
 
 
-def test_an_incremental_day_leaves_the_club_as_a_full_pass_would(member, key_person, make_manager, manager):
+def test_an_incremental_day_leaves_the_club_as_a_full_pass_would(member, key_person, make_manager, manager):  # noqa: F811
     # given a club on Tuesday 13 October 2026 (the first run: a full pass): members of each tier, a key person, a
     # member whose phone was off, a card waiting at the branch
     diamond, gold, silver = member("diamond"), member("gold"), member("silver")
@@ -124,7 +132,7 @@ def test_an_incremental_day_leaves_the_club_as_a_full_pass_would(member, key_per
     assert {(c, p) for c, k, p, *_ in full["obligations"] if k == "periodic_contact"} >= {(third.pk, "2026-Q4")}
 
 
-def test_the_run_is_recorded_and_a_full_pass_when_asked_or_the_rules_changed(member):
+def test_the_run_is_recorded_and_a_full_pass_when_asked_or_the_rules_changed(member):  # noqa: F811
     # given a member and a first run
     member("gold")
     first = daily.daily_run(on=D(2026, 11, 10), at=timezone.now())
