@@ -10,7 +10,8 @@ date) that the SQL joins as VALUES tables.
 
 PostgreSQL and SQLite differ in a few expressions, kept side by side in `Dialect`.
 
-Steps (the keys of the result's `counts` and `seconds`; `details` splits some counts by kind):
+Steps (the keys of the result's `counts` and `seconds`; `details` splits some counts by kind; `seconds` also
+times `changes`, the collection of what changed):
   tier_floors           tiers.services.tier_floors_apply: floors that start today apply, those ended are lifted;
                         the quotas of those whose tier changed follow at once (benefits.services.benefit_grants_sync)
   tier_expiring         tiers.services.tier_expiring_emit: a `tier.expiring` event for each member whose score-won
@@ -32,6 +33,18 @@ Steps (the keys of the result's `counts` and `seconds`; `details` splits some co
                         and, with a real mail backend, one email per manager
 Only customers with an active assignment get obligations (the manager is required); periodic, routine and
 birthday obligations only for customers whose status is active or suspended.
+
+Incremental runs (issue 20): a run continues from the previous finished run (DailyRun: its day, its start, the
+highest ids it saw, a digest of the rules and the calendar). Before the steps, `changed_select` collects into a
+temporary table the customers whose facts changed since then (customers, tier states, cards by `updated_at`;
+assignments, contacts, plan periods, key persons by id) or whose dates came since its day (an assignment starting,
+its 5th working day, a validity ending, a plan period starting, a birthday gift entering the window, a follow-up
+falling due), and the steps (floors, branch changes, recurring, birthdays, follow-ups, card reminders) look only at
+those — each exactly as the pass over the whole club would (managers/tests/test_daily_incremental.py compares
+both). A recurring rule whose period began since the previous run (a new week, month or quarter) looks at every
+member. A full pass when there is no previous run, when it was for a later day or more than MAX_GAP_DAYS ago, when
+the digest differs, or on `run_daily --full`. Not seen by an incremental run: writes that bypass `updated_at` (a
+raw `UPDATE` of customers, tier states or cards) and obligations deleted by hand; the next full pass sees them.
 """
 
 import datetime as dt
