@@ -292,7 +292,7 @@ def decision_sql(
         WHERE id BETWEEN {p(lo)} AND {p(hi)} AND product_type = 'primary' AND status <> 'closed'{_only("id", only)}
           AND id IN (
             SELECT customer_id FROM {STATE}
-            WHERE customer_id BETWEEN {p(lo)} AND {p(hi)} AND source IN {floor_sources}
+            WHERE customer_id BETWEEN {p(lo)} AND {p(hi)} AND source IN {floor_sources}{_only("customer_id", only)}
             UNION SELECT customer_id FROM pl WHERE {floors.plan_rank} > 0
             UNION SELECT customer_id FROM kp WHERE rnk > 0
             UNION SELECT customer_id FROM tf
