@@ -198,6 +198,29 @@ class Obligation(models.Model):
         return f"{self.get_kind_display()} {self.period}"
 
 
+class DailyRun(models.Model):
+    """A run of the daily job (managers.daily): the next run reads what changed since the last finished one (its
+    start, the highest ids it saw, the rules it applied) instead of re-deriving the whole club."""
+
+    day = models.DateField(_("day"))
+    full = models.BooleanField(_("full pass"), default=False)
+    started_at = models.DateTimeField(_("started at"))
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # the highest id of each table whose new rows the next run reads (table name → id)
+    marks = models.JSONField(_("id marks"), default=dict)
+    # a digest of the contact rules, the rating policy and the tiers: the next run makes a full pass when it differs
+    rules = models.CharField(_("rules digest"), max_length=64, blank=True)
+    counts = models.JSONField(_("counts"), default=dict)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("daily run")
+        verbose_name_plural = _("daily runs")
+
+    def __str__(self) -> str:
+        return f"{self.day:%Y-%m-%d}{' (full)' if self.full else ''}"
+
+
 class Channel(models.TextChoices):
     SMS = "sms", _("SMS")
     CALL = "call", _("Call")

@@ -85,17 +85,22 @@ def evaluate_chunk(
     return ChunkResult(customers=sum(counts.values()), counts=counts)
 
 
-def apply_floors(*, policy: rules.Policy, on: dt.date, lo: int, hi: int, tier_ids: dict[str, int]) -> ChunkResult:
+def apply_floors(
+    *, policy: rules.Policy, on: dt.date, lo: int, hi: int, tier_ids: dict[str, int], only: str | None = None
+) -> ChunkResult:
     """Floors between runs (DOMAIN §3, `rules.evaluate_day`): the floors in force on `on` apply and the lapsed ones are
     lifted, for the customers with lo <= id <= hi who have a floor in force or hold a tier by one. The same decision
     as a run's without a new score: the score-won tier comes from the state (still valid on `on`), and a tier held
     by score is never lowered here. Changes are history rows (no run, effective `on`). Must run inside a
-    transaction."""
+    transaction.
+
+    `only`: a subquery of customer ids (the daily job's customers whose floor inputs changed since its previous run):
+    only those are evaluated, each exactly as the whole club's pass would."""
     p = Params()
     score = Score(bills="", units="CAST(NULL AS BIGINT)", rank="0")
-    floors = floors_sql(p, policy, on=on, lo=lo, hi=hi)
-    current = current_sql(p, policy, tier_ids=tier_ids, lo=lo, hi=hi)
-    decision = decision_sql(p, score, floors, current, policy=policy, month=None, on=on, lo=lo, hi=hi)
+    floors = floors_sql(p, policy, on=on, lo=lo, hi=hi, only=only)
+    current = current_sql(p, policy, tier_ids=tier_ids, lo=lo, hi=hi, only=only)
+    decision = decision_sql(p, score, floors, current, policy=policy, month=None, on=on, lo=lo, hi=hi, only=only)
     writes = [
         history_sql(p, policy, run_id=None, on=on, tier_ids=tier_ids, dry_run=False, daily=True),
         state_sql(p, policy, on=on, tier_ids=tier_ids),
@@ -177,8 +182,13 @@ class Floors:
     plan_rank: str  # the rank the plan in force grants (a plan counts from its effective date)
 
 
-def floors_sql(p: Params, policy: rules.Policy, *, on: dt.date, lo: int, hi: int) -> Floors:
-    """The floors in force on `on` per customer of the range, as CTEs to join."""
+def _only(column: str, only: str | None) -> str:
+    """` AND column IN (only)`, or nothing (`only`: a subquery of customer ids)."""
+    return f" AND {column} IN ({only})" if only else ""
+
+
+def floors_sql(p: Params, policy: rules.Policy, *, on: dt.date, lo: int, hi: int, only: str | None = None) -> Floors:
+    """The floors in force on `on` per customer of the range (and of `only`, a subquery of ids), as CTEs to join."""
     rank_of = policy.ranks
     plan_rank = p.case("pl.plan_code", [(code, rank_of[t]) for code, t in policy.plan_tiers.items() if t in rank_of])
     kp_whens = []
@@ -192,18 +202,18 @@ def floors_sql(p: Params, policy: rules.Policy, *, on: dt.date, lo: int, hi: int
     kp_case = "CASE " + " ".join(kp_whens) + " ELSE 0 END" if kp_whens else "0"
     day_start = timezone.make_aware(dt.datetime.combine(on, dt.time.min))
     ctes = f"""pl AS (
-        {_latest_plan(p, on=on, lo=lo, hi=hi)}
+        {_latest_plan(p, on=on, lo=lo, hi=hi, only=only)}
     ), kp AS (
         SELECT k.customer_id, MAX({kp_case}) AS rnk
         FROM {KEY_PERSONS} k JOIN {GROUPS} g ON g.id = k.group_id
-        WHERE k.customer_id BETWEEN {p(lo)} AND {p(hi)} AND k.set_at < {p(day_start)}
+        WHERE k.customer_id BETWEEN {p(lo)} AND {p(hi)} AND k.set_at < {p(day_start)}{_only("k.customer_id", only)}
         GROUP BY k.customer_id
     ), tf AS (
         SELECT customer_id, rnk, kept_until FROM (
             SELECT f.customer_id, t.rank AS rnk, f.kept_until,
                    ROW_NUMBER() OVER (PARTITION BY f.customer_id ORDER BY t.rank DESC, f.kept_until DESC) AS rn
             FROM {FLOORS} f JOIN {TIERS} t ON t.id = f.tier_id AND t.active
-            WHERE f.customer_id BETWEEN {p(lo)} AND {p(hi)}
+            WHERE f.customer_id BETWEEN {p(lo)} AND {p(hi)}{_only("f.customer_id", only)}
               AND f.moved_on <= {p(on)} AND f.kept_until >= {p(on)}
         ) x WHERE rn = 1
     ), ov AS (
@@ -211,24 +221,28 @@ def floors_sql(p: Params, policy: rules.Policy, *, on: dt.date, lo: int, hi: int
             SELECT o.customer_id, t.rank AS rnk, o.ends_on,
                    ROW_NUMBER() OVER (PARTITION BY o.customer_id ORDER BY o.approved_at DESC, o.id DESC) AS rn
             FROM {OVERRIDES} o JOIN {TIERS} t ON t.id = o.tier_id
-            WHERE o.customer_id BETWEEN {p(lo)} AND {p(hi)} AND o.status = 'approved'
+            WHERE o.customer_id BETWEEN {p(lo)} AND {p(hi)} AND o.status = 'approved'{_only("o.customer_id", only)}
               AND o.starts_on <= {p(on)} AND o.ends_on >= {p(on)}
         ) x WHERE rn = 1
     )"""
     return Floors(ctes=ctes, plan_rank=plan_rank)
 
 
-def _latest_plan(p: Params, *, on: dt.date, lo: int, hi: int) -> str:
+def _latest_plan(p: Params, *, on: dt.date, lo: int, hi: int, only: str | None = None) -> str:
     """Each customer's plan period in force on `on`: (customer_id, plan_code, started_on)."""
     if p.d.postgres:  # DISTINCT ON takes half the time of ROW_NUMBER() over a window here
         return f"""SELECT DISTINCT ON (customer_id) customer_id, plan_code, started_on FROM {PLANS}
-        WHERE customer_id BETWEEN {p(lo)} AND {p(hi)} AND started_on <= {p(on)} ORDER BY customer_id, started_on DESC"""
+        WHERE customer_id BETWEEN {p(lo)} AND {p(hi)} AND started_on <= {p(on)}{_only("customer_id", only)}
+        ORDER BY customer_id, started_on DESC"""
     # SQLite takes a bare column from the row that holds the MAX() (documented behaviour)
     return f"""SELECT customer_id, plan_code, MAX(started_on) AS started_on FROM {PLANS}
-        WHERE customer_id BETWEEN {p(lo)} AND {p(hi)} AND started_on <= {p(on)} GROUP BY customer_id"""
+        WHERE customer_id BETWEEN {p(lo)} AND {p(hi)} AND started_on <= {p(on)}{_only("customer_id", only)}
+        GROUP BY customer_id"""
 
 
-def current_sql(p: Params, policy: rules.Policy, *, tier_ids: dict[str, int], lo: int, hi: int) -> str:
+def current_sql(
+    p: Params, policy: rules.Policy, *, tier_ids: dict[str, int], lo: int, hi: int, only: str | None = None
+) -> str:
     """The `cur` CTE: each customer's current state, its tier ranked as the policy ranks it (an inactive tier ranks
     0, as in rules.evaluate; a CASE over the few tier ids instead of a join per customer)."""
     rank_of = policy.ranks
@@ -237,7 +251,7 @@ def current_sql(p: Params, policy: rules.Policy, *, tier_ids: dict[str, int], lo
     return f"""SELECT s.customer_id, {cur_rank} AS rnk, s.source, s.valid_until, s.since,
                {beside_rank} AS beside_rnk, s.score_valid_until AS beside_until
         FROM {STATE} s
-        WHERE s.customer_id BETWEEN {p(lo)} AND {p(hi)}"""
+        WHERE s.customer_id BETWEEN {p(lo)} AND {p(hi)}{_only("s.customer_id", only)}"""
 
 
 # -- the decision ----------------------------------------------------------------------------------------------------
@@ -260,6 +274,7 @@ def decision_sql(
     on: dt.date,
     lo: int,
     hi: int,
+    only: str | None = None,
 ) -> Decision:
     """Per customer of the range: the best of the score tier and the floors (an override or a customer who cannot
     hold a tier forces the candidate), its source and validity, and the transition from the current state
@@ -267,15 +282,17 @@ def decision_sql(
     (the current tier, or the one kept beside a floor), or the run's score when higher; beside a floor it is kept.
 
     `month` None: the daily floors step (rules.evaluate_day): no new score, only the customers who can hold a tier
-    and have a floor in force or hold a tier by one, a tier held by score never lowered."""
+    and have a floor in force or hold a tier by one, a tier held by score never lowered; `only` (a subquery of ids)
+    narrows them further."""
     daily = month is None
     score_until = None if daily else rules.score_valid_until(month, policy.validity_months, policy.expiry_day)
     floor_sources = "('plan', 'key_person', 'transfer', 'override')"
     if daily:
         customers = f"""SELECT id, join_date, product_type, status FROM {CUSTOMERS}
-        WHERE id BETWEEN {p(lo)} AND {p(hi)} AND product_type = 'primary' AND status <> 'closed' AND id IN (
+        WHERE id BETWEEN {p(lo)} AND {p(hi)} AND product_type = 'primary' AND status <> 'closed'{_only("id", only)}
+          AND id IN (
             SELECT customer_id FROM {STATE}
-            WHERE customer_id BETWEEN {p(lo)} AND {p(hi)} AND source IN {floor_sources}
+            WHERE customer_id BETWEEN {p(lo)} AND {p(hi)} AND source IN {floor_sources}{_only("customer_id", only)}
             UNION SELECT customer_id FROM pl WHERE {floors.plan_rank} > 0
             UNION SELECT customer_id FROM kp WHERE rnk > 0
             UNION SELECT customer_id FROM tf

@@ -491,12 +491,14 @@ ALL_IDS = 2**63 - 1  # the daily floors step reads every customer id (its candid
 
 
 @transaction.atomic(savepoint=False)  # the daily job's step is a transaction already: no savepoint round trips
-def tier_floors_apply(*, on: dt.date) -> dict[str, int]:
+def tier_floors_apply(*, on: dt.date, only: str | None = None) -> dict[str, int]:
     """Floors between runs (DOMAIN §3), the daily job's step for the business date `on` (replayable for a past date):
     the plan, key-person, move-in and override floors in force on `on` apply, those that ended before it are lifted
     (back to the score-won tier while still valid, else the other floors or none), each change a history row
     effective `on`. Set-based over the whole club (engine.apply_floors), with the floors of the active policy (none
-    active: nothing to do). Returns the changes by transition."""
+    active: nothing to do). `only`: an SQL subquery of customer ids, the only customers evaluated (the daily job's
+    customers whose floor inputs changed since its previous run; None: the whole club). Returns the changes by
+    transition."""
     policy = RatingPolicy.objects.filter(active=True).order_by("code").first()
     if policy is None:
         return {}
@@ -504,7 +506,12 @@ def tier_floors_apply(*, on: dt.date) -> dict[str, int]:
     active = [(code, rank) for code, _, rank, is_active in rows if is_active]
     after_id = _last_change_id()
     result = engine.apply_floors(
-        policy=policy_rules(policy, tiers=active), on=on, lo=0, hi=ALL_IDS, tier_ids={c: i for c, i, *_ in rows}
+        policy=policy_rules(policy, tiers=active),
+        on=on,
+        lo=0,
+        hi=ALL_IDS,
+        tier_ids={c: i for c, i, *_ in rows},
+        only=only,
     )
     if any(n for t, n in result.counts.items() if t in rules.CHANGING):
         tier_changes_applied.send(sender=TierChange, run_id=None, on=on, lo=0, hi=ALL_IDS, after_id=after_id)

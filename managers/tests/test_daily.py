@@ -686,7 +686,9 @@ def test_queries_do_not_grow_with_the_number_of_members(member, key_person):
 
     # then a run issues as many queries as before
     assert len(large) == len(small), len(large)
-    assert len(large) <= 66  # ten steps (tier floors and branch changes joined in issue 15, tier.expiring in 18)
+    # ten steps (tier floors and branch changes joined in issue 15, tier.expiring in 18), and the run record with
+    # what changed since the previous run (issue 20: 8 on PostgreSQL, its settings and ANALYZE included)
+    assert len(large) <= 74
 
 
 def test_missing_calendar_year_warned_from_november(caplog):

@@ -13,6 +13,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--date", help="the business day, YYYY-MM-DD (default: today in Asia/Shanghai)")
+        parser.add_argument(
+            "--full",
+            action="store_true",
+            help="look at the whole club, not only at what changed since the previous run",
+        )
 
     def handle(self, *args, **opts):
         if opts["date"]:
@@ -27,7 +32,10 @@ class Command(BaseCommand):
         def show(name: str, count: int, seconds: float) -> None:
             self.stdout.write(f"  {name:<22} {count:>10,}  {seconds:8.3f} s")
 
-        result = daily.daily_run(on=day, at=timezone.now(), on_step=show)
+        result = daily.daily_run(on=day, at=timezone.now(), on_step=show, full=opts["full"])
+        if result["incremental"]:
+            since = result["incremental"]["since"]
+            self.stdout.write(f"  continued from the run of {since} (what changed since; --full for a full pass)")
         for name, parts in result["details"].items():
             self.stdout.write(f"  {name}: " + ", ".join(f"{k} {v:,}" for k, v in parts.items()))
         if result["missing_calendar_years"]:
