@@ -305,6 +305,27 @@ def activity_invitations_cancel(*, period: str) -> int:
 
 
 @transaction.atomic
+def gift_arrived_open(*, customer: Customer, on: dt.date, period: str, due_on: dt.date, note: str = "") -> Obligation | None:
+    """Her gift for points arrived at the hall (DOMAIN §10, 到货第一时间通知): her account manager owes her the news, an
+    obligation `gift_arrived` due `due_on`, idempotent per period (the order). None when she has no account manager."""
+    obligation = _open(customer, ObligationKind.GIFT_ARRIVED, period, on, due_on)
+    if obligation is not None and note and obligation.note != note[:200]:
+        Obligation.objects.filter(pk=obligation.pk).update(note=note[:200])
+    return obligation
+
+
+@transaction.atomic
+def gift_arrived_close(*, customer: Customer, period: str, at: dt.datetime, cancel: bool = False) -> int:
+    """She has her gift (done), or the order was cancelled (`cancel`: no longer owed)."""
+    qs = Obligation.objects.filter(
+        customer=customer, kind=ObligationKind.GIFT_ARRIVED, period=period, status__in=OPEN_STATES
+    )
+    if cancel:
+        return qs.update(status=ObligationStatus.CANCELLED)
+    return qs.update(status=ObligationStatus.DONE, done_at=at)
+
+
+@transaction.atomic
 def customers_reassign(
     *, customer_ids: list[int], manager: AccountManager, on: dt.date, actor=None, reason: str = "reassigned"
 ) -> int:
