@@ -39,6 +39,7 @@ ACTION_LABELS = {
     "points_unfrozen": _("points unfrozen"),
     "rating_run_resumed": _("rating run resumed"),
     "region_upserted": _("region saved"),
+    "satisfaction_target_set": _("satisfaction target set"),
     "transfer_floor_set": _("move-in floor set"),
     "webhook_delivery_replayed": _("webhook delivery replayed"),
     "webhook_endpoint_changed": _("webhook endpoint changed"),

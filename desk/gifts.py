@@ -14,7 +14,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -30,7 +30,7 @@ GIFTS_PER_PAGE = 10
 CUSTOMER_ORDERS_SHOWN = 5
 # The steps the desk records, as she says them; the others (shipped, arrived, mailed, cancelled) are not hers.
 DESK_MOVES = {
-    GiftOrderState.COLLECTED: _("Handed over"),
+    GiftOrderState.COLLECTED: pgettext_lazy("gift", "Handed over"),
     GiftOrderState.RECEIVED: _("She received it"),
 }
 SECTION_TITLES = {

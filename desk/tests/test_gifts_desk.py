@@ -112,7 +112,8 @@ def test_her_gifts_tab_lists_what_needs_her_in_sections_and_not_a_colleagues(des
     assert "data-move" not in placed[: placed.index("</li>")]
     # in Chinese
     zh = text(page(login(desk["am1"].user), "/dashboard/gifts/", "zh-hans"))
-    assert "电影票两张" in zh and "SPA体验券" in zh
+    assert "需要您处理的礼品订单" in zh and "已到营业厅：通知会员并交给她" in zh and "券还剩 10 天" in zh
+    assert "电影票两张" in zh and "SPA体验券" in zh and "已交给会员" in zh and "Handed over" not in zh
 
 
 def test_the_arrival_is_in_her_queue_and_she_hands_the_gift_over_from_the_phone(desk):
