@@ -305,7 +305,9 @@ def activity_invitations_cancel(*, period: str) -> int:
 
 
 @transaction.atomic
-def gift_arrived_open(*, customer: Customer, on: dt.date, period: str, due_on: dt.date, note: str = "") -> Obligation | None:
+def gift_arrived_open(
+    *, customer: Customer, on: dt.date, period: str, due_on: dt.date, note: str = ""
+) -> Obligation | None:
     """Her gift for points arrived at the hall (DOMAIN §10, 到货第一时间通知): her account manager owes her the news, an
     obligation `gift_arrived` due `due_on`, idempotent per period (the order). None when she has no account manager."""
     obligation = _open(customer, ObligationKind.GIFT_ARRIVED, period, on, due_on)

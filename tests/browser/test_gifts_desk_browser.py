@@ -42,7 +42,12 @@ def test_a_manager_hands_over_an_arrived_gift_from_her_phone(live_server, browse
     place(member, make_gift("tea", name_zh="明前龙井", name_en="Longjing tea", points=800), at=now)
 
     context = browser.new_context(
-        viewport=PHONE, locale="zh-CN", timezone_id="Asia/Shanghai", device_scale_factor=2, is_mobile=True, has_touch=True
+        viewport=PHONE,
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
     )
     try:
         phone = context.new_page()
