@@ -42,18 +42,7 @@ def _message(exc: DomainError) -> str:
 class ActivityForm(forms.ModelForm):
     class Meta:
         model = Activity
-        fields = [
-            "title",
-            "kind",
-            "starts_at",
-            "place",
-            "region",
-            "capacity",
-            "signup_opens_at",
-            "signup_closes_at",
-            "cost_per_head",
-            "description",
-        ]
+        fields = list(services.CATALOGUE_FIELDS)  # what staff edit; the counters and the state are the services'
 
     def clean(self):
         data = super().clean()
