@@ -20,6 +20,10 @@ CJK = re.compile(r"[\u3400-\u9fff]")
 
 # The action log's actions (core.actors.record's `action`), as staff read them; an unknown one is shown humanized.
 ACTION_LABELS = {
+    "activity_cancelled": _("activity called off"),
+    "activity_changed": _("activity changed"),
+    "activity_created": _("activity created"),
+    "activity_published": _("activity published"),
     "billing_month_closed": _("billing month closed"),
     "birthday_gift_confirmed": _("birthday gift confirmed"),
     "card_started": _("card started"),
@@ -35,6 +39,7 @@ ACTION_LABELS = {
     "points_unfrozen": _("points unfrozen"),
     "rating_run_resumed": _("rating run resumed"),
     "region_upserted": _("region saved"),
+    "satisfaction_target_set": _("satisfaction target set"),
     "transfer_floor_set": _("move-in floor set"),
     "webhook_delivery_replayed": _("webhook delivery replayed"),
     "webhook_endpoint_changed": _("webhook endpoint changed"),

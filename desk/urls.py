@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import activities, complaints, notifications, queue, surveys, tabs, views
+from . import activities, complaints, gifts, notifications, queue, surveys, tabs, views
 
 app_name = "managers"
 
@@ -28,6 +28,9 @@ urlpatterns = [
     path("complaints/", complaints.complaint_list, name="complaints"),
     path("complaints/<int:complaint_id>/", complaints.complaint_detail, name="complaint"),
     path("customers/<str:msisdn>/complaint/", complaints.complaint_log, name="complaint-log"),
+    path("gifts/", gifts.gift_list, name="gifts"),
+    path("gifts/<int:order_id>/", gifts.gift_detail, name="gift-order"),
+    path("gifts/<int:order_id>/move/", gifts.gift_move, name="gift-order-move"),
     path("customers/", views.customer_list, name="customers"),
     path("customers/<str:msisdn>/", views.customer_detail, name="customer"),
     path("customers/<str:msisdn>/card/", views.card_action, name="card"),

@@ -121,6 +121,7 @@ class ObligationKind(models.TextChoices):
     RETENTION_CONTACT = "retention_contact", _("Retention contact")
     COMPLAINT = "complaint", _("Complaint of a member")
     ACTIVITY_INVITATION = "activity_invitation", _("Activity invitation")
+    GIFT_ARRIVED = "gift_arrived", _("Gift arrived: tell her")
 
 
 class ObligationStatus(models.TextChoices):

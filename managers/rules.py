@@ -75,6 +75,8 @@ def satisfies(kind: str, channel: str, outcome: str) -> bool:
         return channel in ("sms", "call")
     if kind == "activity_invitation":  # a club activity: the manager calls (or visits) to invite her
         return channel in ("call", "visit") and reached
+    if kind == "gift_arrived":  # her gift for points is at the hall: the manager tells her in person
+        return channel in ("call", "wechat", "visit") and reached
     if kind == "card_pickup_reminder":
         return channel == "call"
     if kind == "card_pickup_notice":

@@ -240,21 +240,13 @@ def complaint_obligation_open(
 ) -> Obligation | None:
     """A member's complaint on her account manager's desk at once (DOMAIN §9): an obligation `complaint` due on
     `due_on`, idempotent per period (the complaint). None when the customer has no account manager."""
-    obligation = _open(customer, ObligationKind.COMPLAINT, period, on, due_on)
-    if obligation is not None and note and obligation.note != note[:200]:
-        Obligation.objects.filter(pk=obligation.pk).update(note=note[:200])
-    return obligation
+    return _open_with_note(customer, ObligationKind.COMPLAINT, period, on, due_on, note)
 
 
 @transaction.atomic
 def complaint_obligation_close(*, customer: Customer, period: str, at: dt.datetime, cancel: bool = False) -> int:
     """The complaint's obligation is done (it was acknowledged) or no longer owed (`cancel`)."""
-    qs = Obligation.objects.filter(
-        customer=customer, kind=ObligationKind.COMPLAINT, period=period, status__in=OPEN_STATES
-    )
-    if cancel:
-        return qs.update(status=ObligationStatus.CANCELLED)
-    return qs.update(status=ObligationStatus.DONE, done_at=at)
+    return _close_one(customer, ObligationKind.COMPLAINT, period, at, cancel=cancel)
 
 
 INVITED_STATUSES = ("active", "suspended")  # the members an activity invitation goes to
@@ -302,6 +294,21 @@ def activity_invitations_cancel(*, period: str) -> int:
     return Obligation.objects.filter(
         kind=ObligationKind.ACTIVITY_INVITATION, period=period, status__in=OPEN_STATES
     ).update(status=ObligationStatus.CANCELLED)
+
+
+@transaction.atomic
+def gift_arrived_open(
+    *, customer: Customer, on: dt.date, period: str, due_on: dt.date, note: str = ""
+) -> Obligation | None:
+    """Her gift for points arrived at the hall (DOMAIN §10, 到货第一时间通知): her account manager owes her the news, an
+    obligation `gift_arrived` due `due_on`, idempotent per period (the order). None when she has no account manager."""
+    return _open_with_note(customer, ObligationKind.GIFT_ARRIVED, period, on, due_on, note)
+
+
+@transaction.atomic
+def gift_arrived_close(*, customer: Customer, period: str, at: dt.datetime, cancel: bool = False) -> int:
+    """She has her gift (done), or the order was cancelled (`cancel`: no longer owed)."""
+    return _close_one(customer, ObligationKind.GIFT_ARRIVED, period, at, cancel=cancel)
 
 
 @transaction.atomic
@@ -606,6 +613,24 @@ def _open(customer: Customer, kind: str, period: str, on: dt.date, due: dt.date)
         customer=customer, kind=kind, period=period, defaults={"manager": manager, "opened_on": on, "due_on": due}
     )
     return obligation
+
+
+def _open_with_note(
+    customer: Customer, kind: str, period: str, on: dt.date, due: dt.date, note: str
+) -> Obligation | None:
+    """_open, with a note naming what it is about (kept up to date when opened again)."""
+    obligation = _open(customer, kind, period, on, due)
+    if obligation is not None and note and obligation.note != note[:200]:
+        Obligation.objects.filter(pk=obligation.pk).update(note=note[:200])
+    return obligation
+
+
+def _close_one(customer: Customer, kind: str, period: str, at: dt.datetime, *, cancel: bool = False) -> int:
+    """The open obligation of this kind and period is done at `at`, or no longer owed (`cancel`)."""
+    qs = Obligation.objects.filter(customer=customer, kind=kind, period=period, status__in=OPEN_STATES)
+    if cancel:
+        return qs.update(status=ObligationStatus.CANCELLED)
+    return qs.update(status=ObligationStatus.DONE, done_at=at)
 
 
 def _close(customer: Customer, kinds, at: dt.datetime) -> int:

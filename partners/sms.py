@@ -343,7 +343,7 @@ def _surveys(on: dt.date, *, at: dt.datetime, asked_at: dt.datetime, ctx: _Conte
     template = ctx.templates.get(SmsKind.SURVEY)
     if template is None:
         return 0
-    link = getattr(settings, "VIPCLUB_SURVEY_LINK", "https://vip.example.com/s/{id}")
+    link = settings.VIPCLUB_SURVEY_LINK
     pending = SurveySend.objects.filter(
         sms_at__isnull=True, sent_on__lte=on, sent_on__gt=on - dt.timedelta(days=SURVEY_SMS_DAYS)
     )

@@ -46,3 +46,17 @@ def transition_problem(delivery: str, state: str, to: str) -> str:
     if not allowed:
         return f"A {state} gift order moves no further."
     return f"A {state} gift order ({delivery}) cannot move to {to}; allowed: {', '.join(allowed)}."
+
+
+# The obligation `gift_arrived` of an order (its period: unique per member and kind).
+OBLIGATION_PREFIX = "gift"
+
+
+def obligation_period(order_id: int) -> str:
+    return f"{OBLIGATION_PREFIX}{order_id}"
+
+
+def order_of_period(period: str) -> int | None:
+    """The order an obligation's period names (None: not an order's)."""
+    rest = period[len(OBLIGATION_PREFIX) :] if period.startswith(OBLIGATION_PREFIX) else ""
+    return int(rest) if rest.isdigit() and len(rest) < 19 else None

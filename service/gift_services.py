@@ -9,13 +9,16 @@ the business time `at` (never the clock), an audit row (core.actors.record), a s
 - `gift_order_transition`: the state machine (gift_rules), 409 `invalid_transition` naming the allowed moves;
   cancelling returns the points to the lots they came from with their original expiry (points.services) and the
   stock to the shelf; arriving at the hall tells the member (the `gift arrived` SMS partners derives from the event)
-  and her account manager (a notification).
+  and her account manager: a notification leading to the order on her desk, and an obligation `gift_arrived` (tell
+  her, due the day it arrived or the next working day; a reached call, WeChat or visit closes it, so does handing the
+  gift over; cancelling the order cancels it).
 - `gift_voucher_extend`: staff move a voucher's deadline later, with a reason (seed: 7 days after a complaint)."""
 
 import datetime as dt
 
 from django.db import transaction
 from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -25,6 +28,8 @@ from core.errors import InvalidInput, RuleViolation
 from customers import services as customer_services
 from customers.models import Customer
 from managers import selectors as manager_selectors
+from managers import services as manager_services
+from managers.calendar import WorkCalendar
 from managers.models import Notification
 from points import services as points_services
 from points.models import PointsAccount
@@ -202,18 +207,29 @@ def _lock(order: GiftOrder) -> GiftOrder:
 
 
 def _tell_manager(order: GiftOrder, at) -> None:
-    """The member's account manager hears that the gift arrived at the hall (she tells the member)."""
+    """The member's account manager hears that the gift arrived at the hall and owes her the news at once
+    (到货第一时间通知): a notification leading to the order on the desk, and an obligation `gift_arrived` due the day
+    it arrived (on a day off, the next working day): due today in her work queue."""
+    day = timezone.localdate(at)
+    calendar = WorkCalendar.from_db()
+    manager_services.gift_arrived_open(
+        customer=order.customer,
+        on=day,
+        period=gift_rules.obligation_period(order.pk),
+        due_on=day if calendar.is_working(day) else calendar.add_working_days(day, 1),
+        note=f"#{order.pk} {order.gift.name_zh} ×{order.quantity}",
+    )
     assignment = manager_selectors.active_assignment(order.customer)
     if assignment is None or assignment.manager.user_id is None:
         return
     Notification.objects.get_or_create(
         user_id=assignment.manager.user_id,
         kind=f"gift:{order.pk}:arrived"[:30],
-        day=timezone.localdate(at),
+        day=day,
         defaults={
             "text": _("The gift %(gift)s ×%(quantity)d of %(name)s has arrived at the hall: tell her.")
             % {"gift": order.gift.name_zh, "quantity": order.quantity, "name": order.customer.name},
-            "link": f"/admin/service/giftorder/{order.pk}/change/",
+            "link": reverse("managers:gift-order", args=[order.pk]),
         },
     )
 
@@ -259,6 +275,13 @@ def gift_order_transition(*, order: GiftOrder, to: str, at: dt.datetime, actor, 
     _step(order, action=GiftOrderAction.TRANSITION, from_state=from_state, at=at, actor=actor, note=note)
     if to == GiftOrderState.ARRIVED:
         _tell_manager(order, at)
+    elif to in (GiftOrderState.COLLECTED, GiftOrderState.CANCELLED) and from_state == GiftOrderState.ARRIVED:
+        manager_services.gift_arrived_close(
+            customer=order.customer,
+            period=gift_rules.obligation_period(order.pk),
+            at=at,
+            cancel=to == GiftOrderState.CANCELLED,
+        )
     record(
         actor=actor,
         action="gift_order_moved",

@@ -13,6 +13,18 @@ RECEIVED, ACKNOWLEDGED, REPLIED, ESCALATED, RESOLVED, REOPENED, CLOSED = (
 )
 STATES = (RECEIVED, ACKNOWLEDGED, REPLIED, ESCALATED, RESOLVED, REOPENED, CLOSED)
 OPEN = (RECEIVED, ACKNOWLEDGED, REPLIED, ESCALATED, REOPENED)
+OBLIGATION_PREFIX = "cmp"  # the period of a complaint's obligation on her manager's desk: cmp<complaint id>
+
+
+def obligation_period(complaint_id: int) -> str:
+    return f"{OBLIGATION_PREFIX}{complaint_id}"
+
+
+def complaint_of_period(period: str) -> int | None:
+    """The complaint an obligation's period names (None: not a complaint's)."""
+    rest = period[len(OBLIGATION_PREFIX) :] if period.startswith(OBLIGATION_PREFIX) else ""
+    return int(rest) if rest.isdigit() and len(rest) < 19 else None
+
 
 # received → acknowledged → replied → resolved → closed; escalated from any open state; a resolved complaint may be
 # reopened (its compensation is reversed) and resolved again. Escalated goes on where the complaint stood: to its next

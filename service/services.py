@@ -96,7 +96,7 @@ def _tell(complaint: Complaint, at) -> None:
 
 
 def _period(complaint: Complaint) -> str:
-    return f"cmp{complaint.pk}"
+    return rules.obligation_period(complaint.pk)
 
 
 def _check_intake(*, channel: str, category: str, text: str) -> str:

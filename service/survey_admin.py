@@ -18,7 +18,7 @@ from core.exports import csv_writer
 from customers.models import Region
 from retention import selectors as retention_selectors
 
-from . import survey_selectors
+from . import survey_selectors, surveys
 from .survey_models import SatisfactionTarget, Survey, SurveyResponse, SurveySend
 
 
@@ -34,6 +34,17 @@ class SurveyAdmin(admin.ModelAdmin):
 @admin.register(SatisfactionTarget)
 class SatisfactionTargetAdmin(admin.ModelAdmin):
     list_display = ["year", "mean_score", "satisfied_share"]
+
+    def save_model(self, request, obj, form, change):
+        """Through the service: audited (who, the values before and after)."""
+        saved = surveys.satisfaction_target_set(
+            year=obj.year,
+            mean_score=obj.mean_score,
+            satisfied_share=obj.satisfied_share,
+            at=timezone.now(),
+            actor=request.user,
+        )
+        obj.pk = saved.pk
 
 
 class _ReadOnly:

@@ -35,6 +35,7 @@ from .survey_models import (
     SCORE_MAX,
     SCORE_MIN,
     AnswerChannel,
+    SatisfactionTarget,
     Survey,
     SurveyResponse,
     SurveySend,
@@ -292,3 +293,41 @@ def survey_answer(
         channel=channel,
     )
     return response
+
+
+TARGET_MEAN_RANGE = (Decimal("1"), Decimal("5"))
+TARGET_SHARE_RANGE = (Decimal("0"), Decimal("100"))
+
+
+@transaction.atomic
+def satisfaction_target_set(
+    *, year: int, mean_score: Decimal, satisfied_share: Decimal, at: dt.datetime, actor
+) -> SatisfactionTarget:
+    """Set the year's satisfaction target (a mean score 1–5 and a share of 4–5 answers in %): created, or changed
+    when the year has one; an audit row with the values before and after."""
+    problems = {}
+    if not isinstance(year, int) or not 2000 <= year <= 2099:
+        problems["year"] = ["a year from 2000 to 2099"]
+    if not isinstance(mean_score, Decimal) or not TARGET_MEAN_RANGE[0] <= mean_score <= TARGET_MEAN_RANGE[1]:
+        problems["mean_score"] = ["a decimal from 1 to 5"]
+    if (
+        not isinstance(satisfied_share, Decimal)
+        or not TARGET_SHARE_RANGE[0] <= satisfied_share <= TARGET_SHARE_RANGE[1]
+    ):
+        problems["satisfied_share"] = ["a percentage from 0 to 100"]
+    if problems:
+        raise InvalidInput("The satisfaction target cannot be set: " + "; ".join(problems), fields=problems)
+    before = SatisfactionTarget.objects.select_for_update().filter(year=year).first()
+    target, _created = SatisfactionTarget.objects.update_or_create(
+        year=year, defaults={"mean_score": mean_score, "satisfied_share": satisfied_share}
+    )
+    record(
+        actor=actor,
+        action="satisfaction_target_set",
+        target=target,
+        at=at,
+        year=year,
+        mean_score=[str(before.mean_score) if before else None, f"{mean_score:.2f}"],
+        satisfied_share=[str(before.satisfied_share) if before else None, f"{satisfied_share:.2f}"],
+    )
+    return target

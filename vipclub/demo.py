@@ -884,6 +884,52 @@ def demo_redemptions_load(*, as_of: dt.date, seed: int = 1) -> dict[str, int]:
     return {"redemptions": made}
 
 
+# The demo's satisfaction targets (this year, last year) and how members score (weights of 1…5): this year a little
+# above last year and a little under the target, as a club that must rise year on year finds itself.
+DEMO_SATISFACTION_TARGETS = {0: (Decimal("4.30"), Decimal("85.00")), -1: (Decimal("4.10"), Decimal("80.00"))}
+DEMO_SCORE_WEIGHTS = {0: (1, 3, 10, 38, 48), -1: (2, 5, 15, 42, 36)}
+DEMO_ANSWERING = 0.7  # the share of surveyed members who answer
+
+
+def demo_satisfaction_load(*, as_of: dt.date, seed: int = 1) -> dict[str, int]:
+    """This year's and last year's satisfaction targets, and the quarterly sample of this quarter and of the same
+    quarter last year (drawn on the quarter's first day by the survey service, as the daily job draws it), most
+    sampled members answering by SMS within days (never after `as_of` 09:00): the cockpit, the supervisor's team page
+    and the satisfaction report show a score against the target and last year out of the box."""
+    from service import surveys
+    from service.models import AnswerChannel, SurveySend, SurveyTrigger
+
+    rng = random.Random(seed + 41)
+    now = at_club_time(as_of, 9)
+    first = dt.date(as_of.year, 3 * ((as_of.month - 1) // 3) + 1, 1)
+    counts = {"targets": 0, "surveys": 0, "answers": 0}
+    for years_back, (mean, share) in sorted(DEMO_SATISFACTION_TARGETS.items()):
+        surveys.satisfaction_target_set(
+            year=as_of.year + years_back, mean_score=mean, satisfied_share=share, at=now, actor=None
+        )
+        counts["targets"] += 1
+    for years_back in sorted(DEMO_SCORE_WEIGHTS):
+        day = first.replace(year=first.year + years_back)
+        until = min(now, at_club_time(dates.add_months(day, 3)))
+        surveys.surveys_daily(on=day, at=at_club_time(day, 7), seed=seed)
+        sends = SurveySend.objects.filter(trigger=SurveyTrigger.SAMPLE, reference=surveys.quarter_label(day))
+        for send in sends.select_related("customer", "survey").order_by("id"):
+            counts["surveys"] += 1
+            hours = (until - send.sent_at).total_seconds() / 3600
+            if hours < 1 or rng.random() >= DEMO_ANSWERING:
+                continue
+            surveys.survey_answer(
+                customer=send.customer,
+                survey=send.survey,
+                score=rng.choices(range(1, 6), weights=DEMO_SCORE_WEIGHTS[years_back])[0],
+                answered_at=send.sent_at + dt.timedelta(hours=rng.uniform(1, min(hours, 240))),
+                actor=None,
+                channel=AnswerChannel.SMS,
+            )
+            counts["answers"] += 1
+    return counts
+
+
 def new_password(length: int = 14) -> str:
     return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(length))
 

@@ -432,3 +432,11 @@ VIPCLUB_WEBHOOK_LOG_KEEP_DAYS = env.int("VIPCLUB_WEBHOOK_LOG_KEEP_DAYS", default
 # Member SMS (partners.sms): the templates' language, and how many outbox events one pass of the SMS step reads.
 VIPCLUB_SMS_LANGUAGE = env.str("VIPCLUB_SMS_LANGUAGE", default="zh-hans")
 VIPCLUB_SMS_BATCH = env.int("VIPCLUB_SMS_BATCH", default=5000)
+# The link a satisfaction survey's SMS carries (the `survey` template's {link}); `{id}` becomes the survey sent's id.
+VIPCLUB_SURVEY_LINK = env.str("VIPCLUB_SURVEY_LINK", default="https://vip.example.com/s/{id}")
+try:
+    VIPCLUB_SURVEY_LINK.format(id=1)
+except (KeyError, IndexError, ValueError, AttributeError) as exc:
+    raise ImproperlyConfigured(
+        f"VIPCLUB_SURVEY_LINK may hold {{id}} and no other {{…}} field: {VIPCLUB_SURVEY_LINK!r} ({exc!r})."
+    ) from exc

@@ -130,3 +130,16 @@ def test_desk_pages_are_for_managers_and_supervisors_only(client, branch, django
     assert client.get(f"/dashboard/complaints/{complaint.pk}/").status_code == 403
     client.force_login(make_manager("AM9").user)
     assert client.get(f"/dashboard/complaints/{complaint.pk}/").status_code == 404
+
+
+def test_the_complaint_in_her_queue_opens_the_complaint(client, branch):
+    # given the hotline received a complaint of her member: it is in her queue, due today
+    _boss, manager, member = branch
+    complaint = receive(member, at=timezone.now(), channel="hotline")
+    client.force_login(manager.user)
+    html = client.get("/dashboard/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    item = html[html.index('data-kind="complaint"') :]
+    item = item[: item.index("</li>")]
+    # then its button opens the complaint on the desk (not the member's card)
+    assert f'href="/dashboard/complaints/{complaint.pk}/"' in item and "Open the complaint" in item
+    assert "Open the card" not in item

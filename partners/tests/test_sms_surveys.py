@@ -2,6 +2,10 @@
 event with the `survey` template in the next daily pass, never twice, not to a member who opted out."""
 
 import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,6 +20,7 @@ from service.models import SurveySend
 
 pytestmark = pytest.mark.django_db
 SH = ZoneInfo("Asia/Shanghai")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_quarterly_sample_is_told_by_sms_once_and_not_to_an_opted_out_member():
@@ -40,3 +45,36 @@ def test_the_quarterly_sample_is_told_by_sms_once_and_not_to_an_opted_out_member
     # and both sends are marked: the next day's pass tells nobody again
     assert not SurveySend.objects.filter(sms_at__isnull=True).exists()
     assert sms.sms_daily(on=on + dt.timedelta(days=1), at=at + dt.timedelta(days=1)) == {}
+
+
+def test_the_survey_sms_carries_the_configured_link(settings):
+    # given the club's survey link configured (VIPCLUB_SURVEY_LINK) and a quarter's sample drawn
+    settings.VIPCLUB_SURVEY_LINK = "https://survey.club.example.cn/q/{id}?from=sms"
+    members(20, region=RegionFactory(code="GZ"))
+    on = dt.date(2027, 1, 1)
+    at = dt.datetime(2027, 1, 1, 9, 0, tzinfo=SH)
+    surveys.surveys_daily(on=on, at=at, seed=7)
+    (send,) = SurveySend.objects.all()
+    # when the daily SMS pass runs
+    assert sms.sms_daily(on=on, at=at) == {"survey": 1}
+    # then the member's SMS carries that link with her survey's id, not the default one
+    (event,) = OutboxEvent.objects.filter(type="sms.requested")
+    assert f"https://survey.club.example.cn/q/{send.pk}?from=sms" in event.data["text"]
+    assert "vip.example.com" not in event.data["text"]
+
+
+def _setting_in_a_fresh_process(value: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "VIPCLUB_SURVEY_LINK": value, "DJANGO_SETTINGS_MODULE": "vipclub.settings"}
+    code = "import django; django.setup(); from django.conf import settings; print(settings.VIPCLUB_SURVEY_LINK)"
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_the_survey_link_is_read_from_the_environment_and_a_bad_one_is_refused_at_start():
+    # the environment's link is the setting
+    result = _setting_in_a_fresh_process("https://s.example.cn/{id}")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "https://s.example.cn/{id}"
+    # a field other than {id} would fail every survey SMS later: the process refuses to start, naming the variable
+    result = _setting_in_a_fresh_process("https://s.example.cn/{member}")
+    assert result.returncode != 0
+    assert "VIPCLUB_SURVEY_LINK may hold {id} and no other" in result.stderr

@@ -22,7 +22,7 @@ from managers import selectors as manager_selectors
 from retention import selectors as retention_selectors
 
 from . import selectors, services
-from .models import Activity, ActivityStatus, ActivityTierQuota, Signup, SignupChannel, SignupStatus
+from .models import Activity, ActivityTierQuota, Signup, SignupChannel, SignupStatus
 
 MESSAGES = {
     "signup_closed": _("The sign-up window of this activity is not open."),
@@ -42,18 +42,7 @@ def _message(exc: DomainError) -> str:
 class ActivityForm(forms.ModelForm):
     class Meta:
         model = Activity
-        fields = [
-            "title",
-            "kind",
-            "starts_at",
-            "place",
-            "region",
-            "capacity",
-            "signup_opens_at",
-            "signup_closes_at",
-            "cost_per_head",
-            "description",
-        ]
+        fields = list(services.CATALOGUE_FIELDS)  # what staff edit; the counters and the state are the services'
 
     def clean(self):
         data = super().clean()
@@ -143,19 +132,33 @@ class ActivityAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
+        """Saved with its invited tiers by save_related: one service call, one audit row (who, what changed)."""
 
     def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        obj = form.instance
-        if change and obj.status == ActivityStatus.PUBLISHED:  # a larger capacity or quota: the waitlist moves up
-            promoted = services.activity_promote(activity=obj, at=timezone.now(), actor=request.user)
-            if promoted:
-                self.message_user(
-                    request, _("%(n)d members moved up from the waitlist.") % {"n": len(promoted)}, messages.SUCCESS
-                )
+        quotas = None
+        for formset in formsets:
+            if formset.model is ActivityTierQuota:  # saved by the service (the admin's change message: the form's)
+                quotas = {
+                    f.cleaned_data["tier"]: f.cleaned_data.get("seats")
+                    for f in formset.forms
+                    if f.cleaned_data.get("tier") and not f.cleaned_data.get("DELETE")
+                }
+                formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+            else:
+                self.save_formset(request, form, formset, change=change)
+        try:
+            result = services.activity_save(
+                activity=form.instance, quotas=quotas, at=timezone.now(), actor=request.user
+            )
+        except DomainError as exc:  # a sign-up took the seats between the form's check and the save
+            self.message_user(request, _message(exc), messages.ERROR)
+            return
+        if result["promoted"]:
+            self.message_user(
+                request,
+                _("%(n)d members moved up from the waitlist.") % {"n": len(result["promoted"])},
+                messages.SUCCESS,
+            )
 
     def get_urls(self):
         return [

@@ -9,6 +9,9 @@ order everywhere: no deadlock). Over capacity (or over her tier's quota) she is 
 the activity's waitlist sequence; a seat that frees (a cancellation, a larger capacity) goes to the first waiting
 member whose tier still has room, by the same conditional UPDATEs.
 
+- `activity_save`: create or change an activity of the catalogue with its invited tiers' quotas (the admin): the
+  seat counters and the state are never written from the form, a capacity or quota below the seats confirmed is
+  refused, and one audit row names who and each field and quota before → after;
 - `activity_publish`: draft → published; every invited member's account manager owes her a call, due the day the
   sign-up closes (managers.services.activity_invitations_open: one INSERT … SELECT);
 - `activity_signup`: 409 `signup_closed` outside the window, `not_invited` for a member of a tier or branch not
@@ -20,6 +23,7 @@ member whose tier still has room, by the same conditional UPDATEs.
 
 import datetime as dt
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
@@ -74,6 +78,114 @@ def _locked(activity: Activity) -> Activity:
 
 
 # --- the catalogue ------------------------------------------------------------------------------------------------
+
+# The fields staff edit (the admin's form); the seat counters, the waitlist's sequence and the state are the
+# services' own and are never written from a form (a sign-up at the same moment would be overwritten).
+CATALOGUE_FIELDS = (
+    "title",
+    "kind",
+    "starts_at",
+    "place",
+    "region",
+    "capacity",
+    "signup_opens_at",
+    "signup_closes_at",
+    "cost_per_head",
+    "description",
+)
+
+
+def _audit_value(activity: Activity, name: str):
+    """A catalogue field as the audit row keeps it (JSON): times in the club's zone to the minute, the branch by
+    its code, money as a decimal string."""
+    value = getattr(activity, name)
+    if name == "region":
+        return value.code if value is not None else None
+    if isinstance(value, dt.datetime):
+        return timezone.localtime(value).isoformat(timespec="minutes")
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    return value
+
+
+def _quotas_save(activity: Activity, quotas: dict) -> dict[str, list]:
+    """Make the activity's invited tiers `quotas` ({Tier: seats or None}); {tier code: [before, after]} of what
+    changed: [None, seats] a tier invited now, [seats, "removed"] one no longer invited (refused while it has seats
+    confirmed), [before, after] a quota changed (never below its seats confirmed; its counter is never written)."""
+    current = {
+        q.tier_id: q
+        for q in ActivityTierQuota.objects.select_for_update().filter(activity=activity).select_related("tier")
+    }
+    wanted = {tier.pk: (tier, seats) for tier, seats in quotas.items()}
+    changes: dict[str, list] = {}
+    for tier_id, quota in current.items():
+        if tier_id in wanted:
+            continue
+        if quota.confirmed:
+            raise InvalidInput(
+                f"{quota.confirmed} seats of the tier {quota.tier.code} are confirmed: it stays invited.",
+                fields={"quotas": [f"{quota.tier.code}: {quota.confirmed} seats confirmed"]},
+            )
+        quota.delete()
+        changes[quota.tier.code] = [quota.seats, "removed"]
+    for tier_id, (tier, seats) in wanted.items():
+        quota = current.get(tier_id)
+        if quota is None:
+            ActivityTierQuota.objects.create(activity=activity, tier=tier, seats=seats)
+            changes[tier.code] = [None, seats]
+        elif quota.seats != seats:
+            if seats is not None and seats < quota.confirmed:
+                raise InvalidInput(
+                    f"{quota.confirmed} seats of the tier {tier.code} are already confirmed.",
+                    fields={"quotas": [f"{tier.code}: at least {quota.confirmed}"]},
+                )
+            ActivityTierQuota.objects.filter(pk=quota.pk).update(seats=seats)  # never its counter
+            changes[tier.code] = [quota.seats, seats]
+    return changes
+
+
+@transaction.atomic
+def activity_save(*, activity: Activity, quotas: dict | None = None, at: dt.datetime, actor) -> dict:
+    """Create (no pk) or change an activity of the catalogue at `at`, with its invited tiers' seat quotas (`quotas`
+    {Tier: seats or None}; None: left as they are). Only the catalogue's fields are written: the seats confirmed,
+    the waitlist's sequence and the state stay the services' (a sign-up at the same moment is never overwritten).
+    A capacity or a quota below the seats already confirmed is refused (400). One audit row, `activity_created` or
+    `activity_changed` (none when nothing changed), with who and `changes` {field: [before, after]} and `quotas`
+    {tier code: [before, after]}. A published activity's larger capacity or quota moves its waitlist up
+    (`activity_promote`). Returns {"created", "changes", "quotas", "promoted"}."""
+    created = activity.pk is None
+    if created:
+        activity.created_by = activity.created_by or _user(actor)
+        activity.save()
+        changes = {name: [None, _audit_value(activity, name)] for name in CATALOGUE_FIELDS}
+    else:
+        before = Activity.objects.select_for_update(of=("self",)).select_related("region").get(pk=activity.pk)
+        if activity.capacity < before.confirmed:
+            raise InvalidInput(
+                f"{before.confirmed} seats are already confirmed: the capacity cannot be lower.",
+                fields={"capacity": [f"at least {before.confirmed}"]},
+            )
+        changes = {
+            name: [_audit_value(before, name), _audit_value(activity, name)]
+            for name in CATALOGUE_FIELDS
+            if _audit_value(before, name) != _audit_value(activity, name)
+        }
+        if changes:
+            activity.save(update_fields=[*CATALOGUE_FIELDS, "updated_at"])
+        for name in ("confirmed", "waitlist_seq", "status", "published_at", "created_by_id"):
+            setattr(activity, name, getattr(before, name))
+    quota_changes = _quotas_save(activity, quotas) if quotas is not None else {}
+    promoted = []
+    if changes or quota_changes:
+        details = {"title": activity.title, "changes": changes}
+        if quota_changes:
+            details["quotas"] = quota_changes
+        record(
+            actor=actor, action="activity_created" if created else "activity_changed", target=activity, at=at, **details
+        )
+        if not created:  # a larger capacity or quota of a published activity: its waitlist moves up
+            promoted = activity_promote(activity=activity, at=at, actor=actor)
+    return {"created": created, "changes": changes, "quotas": quota_changes, "promoted": promoted}
 
 
 @transaction.atomic

@@ -226,3 +226,55 @@ def test_a_voucher_deadline_is_extended_with_a_reason(member):
     with pytest.raises(RuleViolation) as exc:
         gift_services.gift_voucher_extend(order=plain, until=until, reason="x", at=AT, actor=None)
     assert exc.value.code == "not_a_voucher"
+
+
+def test_arrival_puts_telling_her_on_her_managers_desk_until_she_has_it(member):
+    from managers import services as manager_services
+    from managers.models import Obligation
+
+    # given two orders for pickup, shipped to the hall
+    orders = []
+    for i in range(2):
+        order = place(member, make_gift(f"g{i}"), at=AT)
+        orders.append(
+            gift_services.gift_order_transition(order=order, to="shipped", at=AT + dt.timedelta(hours=1), actor=None)
+        )
+    # when both arrive on Friday 20 November at 15:00
+    for order in orders:
+        gift_services.gift_order_transition(order=order, to="arrived", at=club_time(DAY, 15), actor=None)
+    # then her manager owes her the news for each, due at once (that day), naming the gift
+    owed = {o.period: o for o in Obligation.objects.filter(kind="gift_arrived")}
+    assert set(owed) == {f"gift{orders[0].pk}", f"gift{orders[1].pk}"}
+    first = owed[f"gift{orders[0].pk}"]
+    assert first.manager.employee_no == "AM1" and first.status == "open"
+    assert first.due_on == DAY and "电影票两张" in first.note
+    # and the notification leads to the order on her desk
+    note = Notification.objects.get(kind=f"gift:{orders[0].pk}:arrived")
+    assert note.link == f"/dashboard/gifts/{orders[0].pk}/"
+    # when she calls the member and reaches her, the news is told: the first obligation closes (both, one call)
+    _log, closed = manager_services.contact_log(
+        customer=member, channel="call", outcome="reached", occurred_at=club_time(DAY, 16), actor=None
+    )
+    assert {o.period for o in Obligation.objects.filter(pk__in=closed)} == set(owed)
+    # and a gift arriving on Saturday is due on Monday, the next working day
+    weekend = move_along(
+        place(member, make_gift("w"), at=AT), "shipped", "arrived", at=club_time(dt.date(2026, 11, 21), 11)
+    )
+    assert Obligation.objects.get(period=f"gift{weekend.pk}").due_on == dt.date(2026, 11, 23)
+    # and when an order is handed over before any call, or cancelled, its obligation is done or no longer owed
+    later = [place(member, make_gift(f"h{i}"), at=AT) for i in range(2)]
+    for order in later:
+        for i, state in enumerate(("shipped", "arrived"), start=1):
+            order = gift_services.gift_order_transition(
+                order=order, to=state, at=AT + dt.timedelta(hours=i), actor=None
+            )
+    gift_services.gift_order_transition(order=later[0], to="collected", at=club_time(DAY, 17), actor=None)
+    gift_services.gift_order_transition(order=later[1], to="cancelled", at=club_time(DAY, 17), actor=None)
+    status = dict(Obligation.objects.filter(period__in=[f"gift{o.pk}" for o in later]).values_list("period", "status"))
+    assert status == {f"gift{later[0].pk}": "done", f"gift{later[1].pk}": "cancelled"}
+
+
+def move_along(order, *states, at):
+    for i, state in enumerate(states):
+        order = gift_services.gift_order_transition(order=order, to=state, at=at + dt.timedelta(minutes=i), actor=None)
+    return order

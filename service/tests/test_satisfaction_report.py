@@ -99,3 +99,31 @@ def test_the_cockpit_and_the_team_page_show_this_quarters_satisfaction(language,
     # and her team page has the quarter's satisfaction line
     team = client.get("/dashboard/team/").content.decode()
     assert 'id="team-satisfaction"' in team and "4.00<small>/5</small>" in team and "50.0 %" in team
+
+
+def test_a_target_set_in_the_admin_is_audited_and_a_bad_one_refused(staff_user):
+    from core.errors import InvalidInput
+    from core.models import ActionLog
+    from service import surveys
+
+    client = Client()
+    client.force_login(staff_user)
+    # when club staff set 2027's target in the admin, then change it
+    form = {"year": "2027", "mean_score": "4.30", "satisfied_share": "85.00"}
+    assert client.post(reverse("admin:service_satisfactiontarget_add"), form).status_code == 302
+    target = SatisfactionTarget.objects.get(year=2027)
+    changed = form | {"mean_score": "4.40"}
+    url = reverse("admin:service_satisfactiontarget_change", args=[target.pk])
+    assert client.post(url, changed).status_code == 302
+    # then the trail says who set it and the values before and after
+    rows = list(ActionLog.objects.filter(action="satisfaction_target_set").order_by("id"))
+    assert [r.actor for r in rows] == [staff_user.username] * 2
+    assert rows[0].details["mean_score"] == [None, "4.30"]
+    assert rows[1].details["mean_score"] == ["4.30", "4.40"]
+    assert SatisfactionTarget.objects.get(year=2027).mean_score == Decimal("4.40")
+    # and the service refuses a target out of range, naming the field
+    with pytest.raises(InvalidInput) as exc:
+        surveys.satisfaction_target_set(
+            year=2027, mean_score=Decimal("6"), satisfied_share=Decimal("101"), at=None, actor=None
+        )
+    assert set(exc.value.fields) == {"mean_score", "satisfied_share"}

@@ -76,6 +76,7 @@ class Command(BaseCommand):
         self._report("benefits", demo.demo_redemptions_load(as_of=on, seed=seed))
         retention = demo.demo_retention_load(as_of=on, seed=seed)
         self._report("retention", retention)
+        self._report("satisfaction", demo.demo_satisfaction_load(as_of=on, seed=seed))
         text = demo.demo_logins_text(logins, seed=seed)
         path = demo.demo_logins_write(text)
         self.stdout.write(self.style.SUCCESS(f"Demo club ready in {time.monotonic() - started:.1f} s."))
