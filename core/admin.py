@@ -5,11 +5,13 @@
 - `GuardedHistoryAdmin`: simple-history whose "revert" needs the change permission;
 - `BranchScopedAdmin`, `BranchScopedInline`: a supervisor's lists, pages and pickers hold her branches' rows only.
   The scope is the request's `row_scope` (set by managers.middleware.RowScopeMiddleware): core knows no app;
-- `EstimatedCountPaginator` for million-row tables."""
+- `EstimatedCountPaginator` for million-row tables;
+- `act_on_each`: a list action's loop over the selected rows (a service call each, a warning per refusal)."""
 
 import dataclasses
+from collections.abc import Callable
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -21,6 +23,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
 from . import history
+from .errors import DomainError
 from .masking import mask_msisdn
 from .models import ActionLog, IdempotencyRecord, JobHeartbeat
 
@@ -131,6 +134,37 @@ class GuardedHistoryAdmin(ReadableHistoryAdmin):
         if request.method == "POST" and not self.has_change_permission(request):
             raise PermissionDenied
         return super().history_form_view(request, object_id, version_id, extra_context)
+
+
+# --------------------------------------------------------------------------------------------------
+# List actions
+
+ACTION_ROWS_MAX = 200  # rows one list action moves (the rest of a larger selection waits for the next)
+
+
+def act_on_each(
+    model_admin: admin.ModelAdmin,
+    request,
+    queryset,
+    act: Callable[[object], object],
+    *,
+    refused: Callable[[DomainError], str],
+    done: Callable[[int], str],
+) -> int:
+    """A list action that calls a service on each selected row (the first ACTION_ROWS_MAX), each in its own
+    transaction: a row the service refuses gets a warning `#id: refused(exc)` and the others go on; then one success
+    message `done(n)` when any moved. Returns how many moved."""
+    moved = 0
+    for obj in queryset[:ACTION_ROWS_MAX]:
+        try:
+            act(obj)
+        except DomainError as exc:
+            model_admin.message_user(request, f"#{obj.pk}: {refused(exc)}", messages.WARNING)
+        else:
+            moved += 1
+    if moved:
+        model_admin.message_user(request, done(moved), messages.SUCCESS)
+    return moved
 
 
 # --------------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core import bounds, ui
-from core.admin import BranchScopedAdmin, GuardedHistoryAdmin, MaskedCustomerMixin, ReadOnlyInline
+from core.admin import BranchScopedAdmin, GuardedHistoryAdmin, MaskedCustomerMixin, ReadOnlyInline, act_on_each
 from core.errors import DomainError
 from core.exports import csv_writer
 from customers.models import Region
@@ -237,19 +237,16 @@ class ComplaintAdmin(BranchScopedAdmin, MaskedCustomerMixin, admin.ModelAdmin):
     # --- transitions as list actions ------------------------------------------------------------------------
 
     def _move(self, request, queryset, to: str):
-        done = 0
-        for complaint in queryset[:200]:
-            try:
-                services.complaint_transition(complaint=complaint, to=to, at=timezone.now(), actor=request.user)
-                done += 1
-            except DomainError as exc:
-                self.message_user(request, f"#{complaint.pk}: {_message(exc)}", messages.WARNING)
-        if done:
-            self.message_user(
-                request,
-                _("%(n)d complaints moved to “%(state)s”.") % {"n": done, "state": ComplaintState(to).label},
-                messages.SUCCESS,
-            )
+        act_on_each(
+            self,
+            request,
+            queryset,
+            lambda complaint: services.complaint_transition(
+                complaint=complaint, to=to, at=timezone.now(), actor=request.user
+            ),
+            refused=_message,
+            done=lambda n: _("%(n)d complaints moved to “%(state)s”.") % {"n": n, "state": ComplaintState(to).label},
+        )
 
     @admin.action(description=_("Acknowledge the selected complaints"), permissions=["change"])
     def acknowledge(self, request, queryset):

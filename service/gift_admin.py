@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core import ui
-from core.admin import BranchScopedAdmin, GuardedHistoryAdmin, MaskedCustomerMixin, ReadOnlyInline
+from core.admin import BranchScopedAdmin, GuardedHistoryAdmin, MaskedCustomerMixin, ReadOnlyInline, act_on_each
 from core.errors import DomainError
 from core.forms import IntegerFormField
 
@@ -211,19 +211,16 @@ class GiftOrderAdmin(BranchScopedAdmin, MaskedCustomerMixin, admin.ModelAdmin):
         return True
 
     def _move(self, request, queryset, to: str):
-        done = 0
-        for order in queryset[:200]:
-            try:
-                gift_services.gift_order_transition(order=order, to=to, at=timezone.now(), actor=request.user)
-                done += 1
-            except DomainError as exc:
-                self.message_user(request, f"#{order.pk}: {_message(exc)}", messages.WARNING)
-        if done:
-            self.message_user(
-                request,
-                _("%(n)d gift orders moved to “%(state)s”.") % {"n": done, "state": GiftOrderState(to).label},
-                messages.SUCCESS,
-            )
+        act_on_each(
+            self,
+            request,
+            queryset,
+            lambda order: gift_services.gift_order_transition(
+                order=order, to=to, at=timezone.now(), actor=request.user
+            ),
+            refused=_message,
+            done=lambda n: _("%(n)d gift orders moved to “%(state)s”.") % {"n": n, "state": GiftOrderState(to).label},
+        )
 
     @admin.action(description=_("Ship the selected gift orders to the hall"), permissions=["change"])
     def ship(self, request, queryset):
