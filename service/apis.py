@@ -9,7 +9,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import idempotent
+from core.api import idempotent, object_action
 from core.dates import month_str
 from core.permissions import PEOPLE, SUPERVISOR, RoleOrScope, is_api_client
 from core.schema import ERROR
@@ -130,21 +130,22 @@ class ComplaintTransitionApi(APIView):
     )
     @idempotent
     def post(self, request, complaint_id: int):
-        complaint = selectors.complaint_get(complaint_id=complaint_id, user=request.user)
-        serializer = ComplaintTransitionSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        services.complaint_transition(
-            complaint=complaint,
-            to=data["to"],
-            note=data["note"],
-            compensation=dict(data["compensation"]) if data["compensation"] else None,
-            billing_refund=data["billing_refund"],
-            at=data["occurred_at"] or timezone.now(),
-            actor=request.user,
+        return object_action(
+            request,
+            complaint_id,
+            lookup=lambda pk: selectors.complaint_get(complaint_id=pk, user=request.user),
+            payload=ComplaintTransitionSerializer,
+            act=lambda complaint, data: services.complaint_transition(
+                complaint=complaint,
+                to=data["to"],
+                note=data["note"],
+                compensation=dict(data["compensation"]) if data["compensation"] else None,
+                billing_refund=data["billing_refund"],
+                at=data["occurred_at"] or timezone.now(),
+                actor=request.user,
+            ),
+            answer=ComplaintSerializer,
         )
-        complaint = selectors.complaint_get(complaint_id=complaint.pk, user=request.user)
-        return Response(ComplaintSerializer(complaint, context={"request": request}).data)
 
 
 class ComplaintHandoverApi(APIView):
@@ -161,19 +162,20 @@ class ComplaintHandoverApi(APIView):
     )
     @idempotent
     def post(self, request, complaint_id: int):
-        complaint = selectors.complaint_get(complaint_id=complaint_id, user=request.user)
-        serializer = ComplaintHandoverSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        services.complaint_handover(
-            complaint=complaint,
-            owner=services.owner_by_username(data["owner"]),
-            note=data["note"],
-            at=data["occurred_at"] or timezone.now(),
-            actor=request.user,
+        return object_action(
+            request,
+            complaint_id,
+            lookup=lambda pk: selectors.complaint_get(complaint_id=pk, user=request.user),
+            payload=ComplaintHandoverSerializer,
+            act=lambda complaint, data: services.complaint_handover(
+                complaint=complaint,
+                owner=services.owner_by_username(data["owner"]),
+                note=data["note"],
+                at=data["occurred_at"] or timezone.now(),
+                actor=request.user,
+            ),
+            answer=ComplaintSerializer,
         )
-        complaint = selectors.complaint_get(complaint_id=complaint.pk, user=request.user)
-        return Response(ComplaintSerializer(complaint, context={"request": request}).data)
 
 
 class ComplaintReportApi(APIView):

@@ -26,7 +26,7 @@ from benefits import services as benefit_services
 from benefits.models import Benefit
 from core import outbox
 from core.actors import actor_label, record
-from core.errors import InvalidInput, RuleViolation
+from core.errors import InvalidInput, RuleViolation, check_transition
 from customers import services as customer_services
 from customers.models import Customer
 from managers import services as manager_services
@@ -352,11 +352,10 @@ def complaint_transition(
     (what the customer already spent stays spent). Escalating tells the branch's supervisors."""
     comp = _check_transition(to=to, note=note, compensation=compensation, billing_refund=billing_refund)
     complaint = _lock(complaint)
-    acknowledged, replied = complaint.acknowledged_at is not None, complaint.replied_at is not None
-    problem = rules.transition_problem(complaint.state, to, acknowledged=acknowledged, replied=replied)
-    if problem:
-        allowed = list(rules.allowed_transitions(complaint.state, acknowledged=acknowledged, replied=replied))
-        raise RuleViolation(problem, code="invalid_transition", fields={"to": [problem], "allowed": allowed})
+    steps = {"acknowledged": complaint.acknowledged_at is not None, "replied": complaint.replied_at is not None}
+    check_transition(
+        rules.transition_problem(complaint.state, to, **steps), rules.allowed_transitions(complaint.state, **steps)
+    )
     if at < complaint.received_at:
         raise InvalidInput(
             f"A step cannot come before the complaint was received ({complaint.received_at.isoformat()}).",
