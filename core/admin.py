@@ -6,9 +6,11 @@
 - `BranchScopedAdmin`, `BranchScopedInline`: a supervisor's lists, pages and pickers hold her branches' rows only.
   The scope is the request's `row_scope` (set by managers.middleware.RowScopeMiddleware): core knows no app;
 - `EstimatedCountPaginator` for million-row tables;
-- `act_on_each`: a list action's loop over the selected rows (a service call each, a warning per refusal)."""
+- `act_on_each`: a list action's loop over the selected rows (a service call each, a warning per refusal);
+- `report_year`: the year a yearly report page shows."""
 
 import dataclasses
+import datetime as dt
 from collections.abc import Callable
 
 from django.contrib import admin, messages
@@ -22,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
-from . import history
+from . import bounds, history
 from .errors import DomainError
 from .masking import mask_msisdn
 from .models import ActionLog, IdempotencyRecord, JobHeartbeat
@@ -165,6 +167,19 @@ def act_on_each(
     if moved:
         model_admin.message_user(request, done(moved), messages.SUCCESS)
     return moved
+
+
+# --------------------------------------------------------------------------------------------------
+# Report pages
+
+
+def report_year(request, today: dt.date) -> int:
+    """The year a yearly report page shows: its `year` parameter (2000 to 2099), else (none, or not such a year)
+    this year."""
+    try:
+        return bounds.parse_integer(request.GET.get("year") or today.year, min_value=2000, max_value=2099)
+    except bounds.BoundsError:
+        return today.year
 
 
 # --------------------------------------------------------------------------------------------------
