@@ -38,6 +38,18 @@ def _receiver(request, customer, username: str):
     return assignment.manager.user if assignment else request.user
 
 
+def _complaint_action(request, complaint_id: int, payload, act):
+    """A POST acting on one complaint of the caller's scope (core.api.object_action), answered with the complaint."""
+    return object_action(
+        request,
+        complaint_id,
+        lookup=lambda pk: selectors.complaint_get(complaint_id=pk, user=request.user),
+        payload=payload,
+        act=act,
+        answer=ComplaintSerializer,
+    )
+
+
 @extend_schema(
     summary="List complaints",
     tags=["complaints"],
@@ -130,12 +142,11 @@ class ComplaintTransitionApi(APIView):
     )
     @idempotent
     def post(self, request, complaint_id: int):
-        return object_action(
+        return _complaint_action(
             request,
             complaint_id,
-            lookup=lambda pk: selectors.complaint_get(complaint_id=pk, user=request.user),
-            payload=ComplaintTransitionSerializer,
-            act=lambda complaint, data: services.complaint_transition(
+            ComplaintTransitionSerializer,
+            lambda complaint, data: services.complaint_transition(
                 complaint=complaint,
                 to=data["to"],
                 note=data["note"],
@@ -144,7 +155,6 @@ class ComplaintTransitionApi(APIView):
                 at=data["occurred_at"] or timezone.now(),
                 actor=request.user,
             ),
-            answer=ComplaintSerializer,
         )
 
 
@@ -162,19 +172,17 @@ class ComplaintHandoverApi(APIView):
     )
     @idempotent
     def post(self, request, complaint_id: int):
-        return object_action(
+        return _complaint_action(
             request,
             complaint_id,
-            lookup=lambda pk: selectors.complaint_get(complaint_id=pk, user=request.user),
-            payload=ComplaintHandoverSerializer,
-            act=lambda complaint, data: services.complaint_handover(
+            ComplaintHandoverSerializer,
+            lambda complaint, data: services.complaint_handover(
                 complaint=complaint,
                 owner=services.owner_by_username(data["owner"]),
                 note=data["note"],
                 at=data["occurred_at"] or timezone.now(),
                 actor=request.user,
             ),
-            answer=ComplaintSerializer,
         )
 
 

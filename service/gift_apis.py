@@ -31,6 +31,18 @@ KEY = OpenApiParameter(
 )
 
 
+def _order_action(request, order_id: int, payload, act):
+    """A POST acting on one gift order of the caller's scope (core.api.object_action), answered with the order."""
+    return object_action(
+        request,
+        order_id,
+        lookup=lambda pk: gift_selectors.gift_order_get(order_id=pk, user=request.user),
+        payload=payload,
+        act=act,
+        answer=GiftOrderSerializer,
+    )
+
+
 def _key(request) -> str | None:
     key = request.headers.get("Idempotency-Key")
     return f"{request.user.pk}:{key}" if key else None
@@ -137,19 +149,17 @@ class GiftOrderTransitionApi(APIView):
     )
     @idempotent
     def post(self, request, order_id: int):
-        return object_action(
+        return _order_action(
             request,
             order_id,
-            lookup=lambda pk: gift_selectors.gift_order_get(order_id=pk, user=request.user),
-            payload=GiftOrderTransitionSerializer,
-            act=lambda order, data: gift_services.gift_order_transition(
+            GiftOrderTransitionSerializer,
+            lambda order, data: gift_services.gift_order_transition(
                 order=order,
                 to=data["to"],
                 note=data["note"],
                 at=data["occurred_at"] or timezone.now(),
                 actor=request.user,
             ),
-            answer=GiftOrderSerializer,
         )
 
 
@@ -168,15 +178,13 @@ class GiftVoucherExtendApi(APIView):
     )
     @idempotent
     def post(self, request, order_id: int):
-        return object_action(
+        return _order_action(
             request,
             order_id,
-            lookup=lambda pk: gift_selectors.gift_order_get(order_id=pk, user=request.user),
-            payload=GiftVoucherExtendSerializer,
-            act=lambda order, data: gift_services.gift_voucher_extend(
+            GiftVoucherExtendSerializer,
+            lambda order, data: gift_services.gift_voucher_extend(
                 order=order, until=data["until"], reason=data["reason"], at=timezone.now(), actor=request.user
             ),
-            answer=GiftOrderSerializer,
         )
 
 
