@@ -6,7 +6,8 @@
 - `BranchScopedAdmin`, `BranchScopedInline`: a supervisor's lists, pages and pickers hold her branches' rows only.
   The scope is the request's `row_scope` (set by managers.middleware.RowScopeMiddleware): core knows no app;
 - `EstimatedCountPaginator` for million-row tables;
-- `act_on_each`: a list action's loop over the selected rows (a service call each, a warning per refusal);
+- `act_on_each`: a list action's loop over the selected rows (a service call each, a warning per refusal), and
+  `move_action`: a list action moving the selected rows of a state machine to one state;
 - `report_year`: the year a yearly report page shows."""
 
 import dataclasses
@@ -167,6 +168,17 @@ def act_on_each(
     if moved:
         model_admin.message_user(request, done(moved), messages.SUCCESS)
     return moved
+
+
+def move_action(to: str, description):
+    """A list action (for those who may change the rows) moving the selected rows to the state `to` through the
+    admin's `_move(request, queryset, to)`, which calls its service on each (`act_on_each`)."""
+
+    def move(model_admin, request, queryset):
+        model_admin._move(request, queryset, to)
+
+    move.__name__ = f"move_to_{to}"
+    return admin.action(description=description, permissions=["change"])(move)
 
 
 # --------------------------------------------------------------------------------------------------

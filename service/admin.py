@@ -14,7 +14,14 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core import ui
-from core.admin import BranchScopedAdmin, GuardedHistoryAdmin, MaskedCustomerMixin, ReadOnlyInline, act_on_each
+from core.admin import (
+    BranchScopedAdmin,
+    GuardedHistoryAdmin,
+    MaskedCustomerMixin,
+    ReadOnlyInline,
+    act_on_each,
+    move_action,
+)
 from core.errors import DomainError
 from core.exports import csv_download
 from managers import selectors as manager_selectors
@@ -247,29 +254,12 @@ class ComplaintAdmin(BranchScopedAdmin, MaskedCustomerMixin, admin.ModelAdmin):
             done=lambda n: _("%(n)d complaints moved to “%(state)s”.") % {"n": n, "state": ComplaintState(to).label},
         )
 
-    @admin.action(description=_("Acknowledge the selected complaints"), permissions=["change"])
-    def acknowledge(self, request, queryset):
-        self._move(request, queryset, ComplaintState.ACKNOWLEDGED)
-
-    @admin.action(description=_("Mark the selected complaints replied to"), permissions=["change"])
-    def reply(self, request, queryset):
-        self._move(request, queryset, ComplaintState.REPLIED)
-
-    @admin.action(description=_("Escalate the selected complaints to the supervisor"), permissions=["change"])
-    def escalate(self, request, queryset):
-        self._move(request, queryset, ComplaintState.ESCALATED)
-
-    @admin.action(description=_("Resolve the selected complaints (no compensation)"), permissions=["change"])
-    def resolve(self, request, queryset):
-        self._move(request, queryset, ComplaintState.RESOLVED)
-
-    @admin.action(description=_("Close the selected complaints"), permissions=["change"])
-    def close(self, request, queryset):
-        self._move(request, queryset, ComplaintState.CLOSED)
-
-    @admin.action(description=_("Reopen the selected complaints (compensation reversed)"), permissions=["change"])
-    def reopen(self, request, queryset):
-        self._move(request, queryset, ComplaintState.REOPENED)
+    acknowledge = move_action(ComplaintState.ACKNOWLEDGED, _("Acknowledge the selected complaints"))
+    reply = move_action(ComplaintState.REPLIED, _("Mark the selected complaints replied to"))
+    escalate = move_action(ComplaintState.ESCALATED, _("Escalate the selected complaints to the supervisor"))
+    resolve = move_action(ComplaintState.RESOLVED, _("Resolve the selected complaints (no compensation)"))
+    close = move_action(ComplaintState.CLOSED, _("Close the selected complaints"))
+    reopen = move_action(ComplaintState.REOPENED, _("Reopen the selected complaints (compensation reversed)"))
 
     # --- the report -----------------------------------------------------------------------------------------
 
