@@ -13,16 +13,17 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
-from core import bounds, ui
+from core import ui
 from core.admin import (
     BranchScopedAdmin,
     EstimatedCountPaginator,
     GuardedHistoryAdmin,
     ReadOnlyAdmin,
     customer_column,
+    report_year,
     row_scope,
 )
-from core.exports import csv_writer
+from core.exports import csv_download
 from tiers.models import Tier
 
 from . import rules, selectors
@@ -76,10 +77,7 @@ class BenefitAdmin(GuardedHistoryAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         today = timezone.localdate()
-        try:
-            year = bounds.parse_integer(request.GET.get("year") or today.year, min_value=2000, max_value=2099)
-        except bounds.BoundsError:
-            year = today.year
+        year = report_year(request, today)
         benefits = list(Benefit.objects.exclude(unit=rules.FLAG))
         benefit = None
         if request.GET.get("benefit"):
@@ -198,10 +196,7 @@ def usage_csv(*, year: int, benefit: Benefit | None, entries) -> HttpResponse:
     rows = selectors.usage_report(year=year, benefit_id=benefit.pk if benefit else None, entries=entries)
     codes = dict(Benefit.objects.values_list("pk", "code"))
     tiers = dict(Tier.objects.values_list("pk", "code"))
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="benefit-usage-{year}.csv"'
-    response.write("\ufeff")
-    writer = csv_writer(response)
+    response, writer = csv_download(f"benefit-usage-{year}.csv")
     writer.writerow(["month", "benefit", "tier", "redemptions", "used"])
     for r in rows:
         month = r["month"] if isinstance(r["month"], dt.date) else dt.date.fromisoformat(str(r["month"])[:10])

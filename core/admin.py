@@ -5,11 +5,16 @@
 - `GuardedHistoryAdmin`: simple-history whose "revert" needs the change permission;
 - `BranchScopedAdmin`, `BranchScopedInline`: a supervisor's lists, pages and pickers hold her branches' rows only.
   The scope is the request's `row_scope` (set by managers.middleware.RowScopeMiddleware): core knows no app;
-- `EstimatedCountPaginator` for million-row tables."""
+- `EstimatedCountPaginator` for million-row tables;
+- `act_on_each`: a list action's loop over the selected rows (a service call each, a warning per refusal), and
+  `move_action`: a list action moving the selected rows of a state machine to one state;
+- `report_year`: the year a yearly report page shows."""
 
 import dataclasses
+import datetime as dt
+from collections.abc import Callable
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -20,7 +25,8 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
-from . import history
+from . import bounds, history
+from .errors import DomainError
 from .masking import mask_msisdn
 from .models import ActionLog, IdempotencyRecord, JobHeartbeat
 
@@ -131,6 +137,61 @@ class GuardedHistoryAdmin(ReadableHistoryAdmin):
         if request.method == "POST" and not self.has_change_permission(request):
             raise PermissionDenied
         return super().history_form_view(request, object_id, version_id, extra_context)
+
+
+# --------------------------------------------------------------------------------------------------
+# List actions
+
+ACTION_ROWS_MAX = 200  # rows one list action moves (the rest of a larger selection waits for the next)
+
+
+def act_on_each(
+    model_admin: admin.ModelAdmin,
+    request,
+    queryset,
+    act: Callable[[object], object],
+    *,
+    refused: Callable[[DomainError], str],
+    done: Callable[[int], str],
+) -> int:
+    """A list action that calls a service on each selected row (the first ACTION_ROWS_MAX), each in its own
+    transaction: a row the service refuses gets a warning `#id: refused(exc)` and the others go on; then one success
+    message `done(n)` when any moved. Returns how many moved."""
+    moved = 0
+    for obj in queryset[:ACTION_ROWS_MAX]:
+        try:
+            act(obj)
+        except DomainError as exc:
+            model_admin.message_user(request, f"#{obj.pk}: {refused(exc)}", messages.WARNING)
+        else:
+            moved += 1
+    if moved:
+        model_admin.message_user(request, done(moved), messages.SUCCESS)
+    return moved
+
+
+def move_action(to: str, description):
+    """A list action (for those who may change the rows) moving the selected rows to the state `to` through the
+    admin's `_move(request, queryset, to)`, which calls its service on each (`act_on_each`)."""
+
+    def move(model_admin, request, queryset):
+        model_admin._move(request, queryset, to)
+
+    move.__name__ = f"move_to_{to}"
+    return admin.action(description=description, permissions=["change"])(move)
+
+
+# --------------------------------------------------------------------------------------------------
+# Report pages
+
+
+def report_year(request, today: dt.date) -> int:
+    """The year a yearly report page shows: its `year` parameter (2000 to 2099), else (none, or not such a year)
+    this year."""
+    try:
+        return bounds.parse_integer(request.GET.get("year") or today.year, min_value=2000, max_value=2099)
+    except bounds.BoundsError:
+        return today.year
 
 
 # --------------------------------------------------------------------------------------------------

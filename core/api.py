@@ -1,4 +1,5 @@
-"""API plumbing shared by every app: the error shape, conflicts, pagination, idempotency keys.
+"""API plumbing shared by every app: the error shape, conflicts, pagination, idempotency keys, the body of a POST
+that acts on one object (`object_action`).
 
 Every error leaves the API as `{"error": {"code", "message", "fields"}}` (API.md).
 """
@@ -8,6 +9,7 @@ import json
 import logging
 import math
 import sys
+from collections.abc import Callable
 from functools import wraps
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -232,3 +234,23 @@ def idempotent(view_method):
         return response
 
     return wrapper
+
+
+def object_action(
+    request,
+    object_id: int,
+    *,
+    lookup: Callable[[int], object],
+    payload: type,
+    act: Callable[[object, dict], object],
+    answer: type,
+) -> Response:
+    """The body of a POST that acts on one object (a transition, a hand-over, an extension): the object through its
+    scoped lookup `lookup(id)` (a 404 outside the caller's scope, before the body is read), the body validated by
+    the serializer class `payload` (a 400 naming the fields), `act(object, data)` (the service: a 409 when a rule
+    refuses), then the object read again through `lookup` and answered (200) by the serializer class `answer`."""
+    obj = lookup(object_id)
+    serializer = payload(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    act(obj, dict(serializer.validated_data))
+    return Response(answer(lookup(obj.pk), context={"request": request}).data)

@@ -36,8 +36,6 @@ DERIVED_LABELS = (
     gettext_noop("from tier"),
     gettext_noop("group"),
     gettext_noop("hi"),
-    gettext_noop("horizon id"),
-    gettext_noop("horizon xmax"),
     gettext_noop("id"),
     gettext_noop("key"),
     gettext_noop("kind"),

@@ -879,15 +879,6 @@ def calendar_year_import(
     return loaded
 
 
-def notifications_send(*, user_ids, kind: str, text: str, link: str = "", day: dt.date) -> int:
-    """One in-app notification per user (their bell and the admin's inbox); `kind` names the thing it is about
-    (e.g. `approval:points:12`), so a second call for the same thing on the same day writes nothing."""
-    rows = [
-        Notification(user_id=uid, kind=kind[:30], text=text, link=link[:200], day=day) for uid in sorted(set(user_ids))
-    ]
-    return len(Notification.objects.bulk_create(rows, ignore_conflicts=True))
-
-
 # --- notices: the in-app notifications of single events (the daily digests are managers.daily's) ----------------
 
 NOTICE_LINKS = {  # where each notice leads (the desk's pages)
@@ -909,6 +900,12 @@ def notices_send(*, rows: list[tuple[int, str, str, str]], on: dt.date) -> int:
         ignore_conflicts=True,
     )
     return len(rows)
+
+
+def notifications_send(*, user_ids, kind: str, text: str, link: str = "", day: dt.date) -> int:
+    """The same notice to several users (`notices_send`, once per user); `kind` names the thing it is about (e.g.
+    `approval:points:12`), so a second call for the same thing on the same day writes nothing."""
+    return notices_send(rows=[(uid, kind, text, link) for uid in sorted(set(user_ids))], on=day)
 
 
 def _club_text(text, **params) -> str:

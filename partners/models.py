@@ -21,14 +21,11 @@ class WebhookEndpoint(models.Model):
     paused_at = models.DateTimeField(_("paused at"), null=True, blank=True)
     consecutive_failures = models.PositiveIntegerField(_("failures in a row"), default=0)
     # Every outbox event with id <= cursor has its delivery (or was not subscribed); the cursor moves up to the feed's
-    # safe horizon (core.feed). `horizon_id`/`horizon_xmax` are no longer read (the fan-out's own horizon before it
-    # used core's): to drop with the app's next migration.
+    # safe horizon (core.feed).
     cursor = models.BigIntegerField(_("events fanned out up to"), default=0)
-    horizon_id = models.BigIntegerField(default=0)
-    horizon_xmax = models.BigIntegerField(default=0)
     created_by = models.CharField(_("created by"), max_length=150, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
-    history = HistoricalRecords(excluded_fields=["consecutive_failures", "cursor", "horizon_id", "horizon_xmax"])
+    history = HistoricalRecords(excluded_fields=["consecutive_failures", "cursor"])
 
     class Meta:
         verbose_name = _("webhook endpoint")

@@ -44,7 +44,6 @@ def endpoint_create(
         created_by=actor_label(actor),
         created_at=at,
         cursor=cursor,
-        horizon_id=cursor,
     )
     record(actor=actor, action="webhook_endpoint_created", target=endpoint, at=at)
     return endpoint

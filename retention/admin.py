@@ -5,7 +5,6 @@ branches only (core.admin.BranchScopedAdmin)."""
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
 from django.shortcuts import render
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -24,8 +23,7 @@ from core.admin import (
     ReadOnlyInline,
 )
 from core.errors import DomainError
-from core.exports import csv_writer
-from customers.models import Region
+from core.exports import csv_response
 
 from . import rules, selectors, services
 from .forms import CasesMoveForm
@@ -40,6 +38,7 @@ from .models import (
     RiskScore,
     RiskWeight,
 )
+from .reports import YearlyReport, report_branches
 from .texts import move_message, reason_text
 
 # --------------------------------------------------------------------------------------------------
@@ -161,31 +160,8 @@ class RetentionCaseAdmin(BranchScopedAdmin, MaskedCustomerMixin, admin.ModelAdmi
 # Churn, snapshots, the risk list (read-only) and the reports
 
 
-def _csv(filename: str, header: list[str], rows) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.write("\ufeff")  # Excel reads UTF-8 (the Chinese names) with a BOM
-    writer = csv_writer(response)  # formula cells neutralised (core.exports)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return response
-
-
 def _blank(value) -> str:
     return "" if value is None else str(value)
-
-
-def _scope(request, param: str = "region"):
-    """(region ids, region chosen, the branches she may choose) of the report pages; an unknown or foreign
-    region falls back to all her branches, with a message."""
-    allowed = selectors.report_regions(request.user)
-    try:
-        region_ids, region = selectors.report_scope(request.user, request.GET.get(param) or None)
-    except DomainError:
-        messages.warning(request, _("That region is not one of yours: all your branches are shown."))
-        region_ids, region = selectors.report_scope(request.user, None)
-    choices = allowed if allowed is not None else list(Region.objects.order_by("province", "code"))
-    return region_ids, region, choices
 
 
 def series_labels(tiers) -> list[tuple[str, str]]:
@@ -275,12 +251,8 @@ class ChurnRecordAdmin(BranchScopedAdmin, MaskedCustomerMixin, ReadOnlyAdmin):
     def churn_report_view(self, request):
         if not self.has_view_permission(request):
             raise PermissionDenied
-        today = timezone.localdate()
-        try:
-            year = bounds.parse_integer(request.GET.get("year") or today.year, min_value=2000, max_value=2099)
-        except bounds.BoundsError:
-            year = today.year
-        region_ids, region, regions = _scope(request)
+        filters = YearlyReport.from_request(request)
+        year, region_ids = filters.year, filters.region_ids
         rows = selectors.churn_report(year=year, on=timezone.localdate(), region_ids=region_ids)
         base_date, snapshot_rows = selectors.snapshot_retention_report(year=year, region_ids=region_ids)
         if request.GET.get("format") == "csv":
@@ -299,8 +271,8 @@ class ChurnRecordAdmin(BranchScopedAdmin, MaskedCustomerMixin, ReadOnlyAdmin):
                 "target",
                 "breach",
             ]
-            return _csv(
-                f"churn-{year}{'-' + region.code if region else ''}.csv",
+            return csv_response(
+                filters.csv_name("churn"),
                 header,
                 (
                     [f"{r['month']:%Y-%m}", r["series"], *(_blank(r[k]) for k in header[2:-1]), r["breach"]]
@@ -320,30 +292,25 @@ class ChurnRecordAdmin(BranchScopedAdmin, MaskedCustomerMixin, ReadOnlyAdmin):
             if not retention_months or retention_months[-1]["month"] != r["month"]:
                 retention_months.append({"month": r["month"], "cells": []})
             retention_months[-1]["cells"].append(r)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": _("Churn report"),
-            "year": year,
-            "years": list(range(today.year - 4, today.year + 1)),
-            "region": region,
-            "regions": regions,
-            "months": months,
-            "series": series,
-            "ytd_base": rows[0]["ytd_base"] if rows else None,
-            "ytd": ytd_chart(rows, series),
-            "churned": churned_chart(rows),
-            "breaches": [r for r in rows if r["breach"]],
-            "snapshot_base": base_date,
-            "retention_months": retention_months,
-            "csv_query": request.GET.copy().urlencode(),
-        }
+        context = filters.context(
+            self,
+            request,
+            _("Churn report"),
+            months=months,
+            series=series,
+            ytd_base=rows[0]["ytd_base"] if rows else None,
+            ytd=ytd_chart(rows, series),
+            churned=churned_chart(rows),
+            breaches=[r for r in rows if r["breach"]],
+            snapshot_base=base_date,
+            retention_months=retention_months,
+        )
         return TemplateResponse(request, "admin/retention/churn_report.html", context)
 
     def tier_report_view(self, request):
         if not self.has_view_permission(request):
             raise PermissionDenied
-        region_ids, region, regions = _scope(request)
+        region_ids, region, regions = report_branches(request)
         snapshots = list(MonthSnapshot.objects.order_by("-month").values_list("month", flat=True)[:36])
         month = None
         if request.GET.get("month"):
@@ -357,7 +324,7 @@ class ChurnRecordAdmin(BranchScopedAdmin, MaskedCustomerMixin, ReadOnlyAdmin):
         report = selectors.tier_report(region_ids=region_ids, month=month)
         labels = [ui.label(t) for t in report["tiers"]]
         if request.GET.get("format") == "csv":
-            return _csv(
+            return csv_response(
                 f"tiers-{month:%Y-%m}.csv" if month else "tiers.csv",
                 ["region", "region_name", "tier", "members"],
                 (

@@ -7,7 +7,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import idempotent
+from core.api import idempotent, object_action
 from core.dates import month_str
 from core.permissions import PEOPLE, SUPERVISOR, RoleOrScope
 from core.schema import ERROR
@@ -93,14 +93,17 @@ class RetentionCaseTransitionApi(APIView):
     )
     @idempotent
     def post(self, request, case_id: int):
-        case = selectors.case_get(case_id=case_id, user=request.user)
-        serializer = CaseTransitionSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        services.case_transition(case=case, at=data.pop("occurred_at") or timezone.now(), actor=request.user, **data)
         # the client sent a case id, not the msisdn: the answer masks it as the list does (no `pii` scope)
-        case = selectors.case_get(case_id=case.pk, user=request.user)
-        return Response(CaseSerializer(case, context={"request": request}).data)
+        return object_action(
+            request,
+            case_id,
+            lookup=lambda pk: selectors.case_get(case_id=pk, user=request.user),
+            payload=CaseTransitionSerializer,
+            act=lambda case, data: services.case_transition(
+                case=case, at=data.pop("occurred_at") or timezone.now(), actor=request.user, **data
+            ),
+            answer=CaseSerializer,
+        )
 
 
 class ChurnReportApi(APIView):

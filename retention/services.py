@@ -16,7 +16,7 @@ from django.utils import timezone
 from core import outbox
 from core.actors import actor_label
 from core.dates import add_months, month_end
-from core.errors import InvalidInput, RuleViolation
+from core.errors import InvalidInput, RuleViolation, check_transition
 from customers import services as customer_services
 from customers.models import Customer, Status
 from managers import selectors as manager_selectors
@@ -226,10 +226,7 @@ def case_transition(
     # the customer first, then her case (core.db's lock order): a lifecycle event of hers runs before or after
     customer_services.customer_lock(RetentionCase.objects.values_list("customer_id", flat=True).get(pk=case.pk))
     case = RetentionCase.objects.select_for_update(of=("self",)).select_related("customer").get(pk=case.pk)
-    problem = rules.transition_problem(case.state, to)
-    if problem:
-        allowed = list(rules.allowed_transitions(case.state))
-        raise RuleViolation(problem, code="invalid_transition", fields={"to": [problem], "allowed": allowed})
+    check_transition(rules.transition_problem(case.state, to), rules.allowed_transitions(case.state))
     category = category_of(reason_category)
     offer_obj = _offer(offer) if (to == CaseState.OFFER_MADE or offer) else None
     if to == CaseState.ESCALATED:

@@ -13,13 +13,19 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core import bounds, ui
-from core.admin import BranchScopedAdmin, GuardedHistoryAdmin, MaskedCustomerMixin, ReadOnlyInline
+from core import ui
+from core.admin import (
+    BranchScopedAdmin,
+    GuardedHistoryAdmin,
+    MaskedCustomerMixin,
+    ReadOnlyInline,
+    act_on_each,
+    move_action,
+)
 from core.errors import DomainError
-from core.exports import csv_writer
-from customers.models import Region
+from core.exports import csv_download
 from managers import selectors as manager_selectors
-from retention import selectors as retention_selectors
+from retention.reports import YearlyReport
 
 from . import rules, selectors, services
 from .forms import ComplaintHandoverForm, ComplaintMoveForm, ComplaintReceiveForm
@@ -237,43 +243,23 @@ class ComplaintAdmin(BranchScopedAdmin, MaskedCustomerMixin, admin.ModelAdmin):
     # --- transitions as list actions ------------------------------------------------------------------------
 
     def _move(self, request, queryset, to: str):
-        done = 0
-        for complaint in queryset[:200]:
-            try:
-                services.complaint_transition(complaint=complaint, to=to, at=timezone.now(), actor=request.user)
-                done += 1
-            except DomainError as exc:
-                self.message_user(request, f"#{complaint.pk}: {_message(exc)}", messages.WARNING)
-        if done:
-            self.message_user(
-                request,
-                _("%(n)d complaints moved to “%(state)s”.") % {"n": done, "state": ComplaintState(to).label},
-                messages.SUCCESS,
-            )
+        act_on_each(
+            self,
+            request,
+            queryset,
+            lambda complaint: services.complaint_transition(
+                complaint=complaint, to=to, at=timezone.now(), actor=request.user
+            ),
+            refused=_message,
+            done=lambda n: _("%(n)d complaints moved to “%(state)s”.") % {"n": n, "state": ComplaintState(to).label},
+        )
 
-    @admin.action(description=_("Acknowledge the selected complaints"), permissions=["change"])
-    def acknowledge(self, request, queryset):
-        self._move(request, queryset, ComplaintState.ACKNOWLEDGED)
-
-    @admin.action(description=_("Mark the selected complaints replied to"), permissions=["change"])
-    def reply(self, request, queryset):
-        self._move(request, queryset, ComplaintState.REPLIED)
-
-    @admin.action(description=_("Escalate the selected complaints to the supervisor"), permissions=["change"])
-    def escalate(self, request, queryset):
-        self._move(request, queryset, ComplaintState.ESCALATED)
-
-    @admin.action(description=_("Resolve the selected complaints (no compensation)"), permissions=["change"])
-    def resolve(self, request, queryset):
-        self._move(request, queryset, ComplaintState.RESOLVED)
-
-    @admin.action(description=_("Close the selected complaints"), permissions=["change"])
-    def close(self, request, queryset):
-        self._move(request, queryset, ComplaintState.CLOSED)
-
-    @admin.action(description=_("Reopen the selected complaints (compensation reversed)"), permissions=["change"])
-    def reopen(self, request, queryset):
-        self._move(request, queryset, ComplaintState.REOPENED)
+    acknowledge = move_action(ComplaintState.ACKNOWLEDGED, _("Acknowledge the selected complaints"))
+    reply = move_action(ComplaintState.REPLIED, _("Mark the selected complaints replied to"))
+    escalate = move_action(ComplaintState.ESCALATED, _("Escalate the selected complaints to the supervisor"))
+    resolve = move_action(ComplaintState.RESOLVED, _("Resolve the selected complaints (no compensation)"))
+    close = move_action(ComplaintState.CLOSED, _("Close the selected complaints"))
+    reopen = move_action(ComplaintState.REOPENED, _("Reopen the selected complaints (compensation reversed)"))
 
     # --- the report -----------------------------------------------------------------------------------------
 
@@ -281,36 +267,20 @@ class ComplaintAdmin(BranchScopedAdmin, MaskedCustomerMixin, admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         now = timezone.now()
-        today = timezone.localdate(now)
-        try:
-            year = bounds.parse_integer(request.GET.get("year") or today.year, min_value=2000, max_value=2099)
-        except bounds.BoundsError:
-            year = today.year
-        allowed = retention_selectors.report_regions(request.user)
-        try:
-            region_ids, region = retention_selectors.report_scope(request.user, request.GET.get("region") or None)
-        except DomainError:
-            messages.warning(request, _("That region is not one of yours: all your branches are shown."))
-            region_ids, region = retention_selectors.report_scope(request.user, None)
-        report = selectors.complaint_report(year=year, at=now, region_ids=region_ids)
+        filters = YearlyReport.from_request(request, today=timezone.localdate(now))
+        report = selectors.complaint_report(year=filters.year, at=now, region_ids=filters.region_ids)
         if request.GET.get("format") == "csv":
-            return _csv(year, region, report)
-        rates = selectors.monthly_rates(report["rows"])
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": _("Complaints report"),
-            "year": year,
-            "years": list(range(today.year - 4, today.year + 1)),
-            "region": region,
-            "regions": allowed if allowed is not None else list(Region.objects.order_by("province", "code")),
-            "report": report,
-            "categories": [(code, str(label), n) for code, label, n in report["categories"]],
-            "tiers": [(ui.label(t) if t else _("not a member"), n) for t, n in report["tiers"]],
-            "volume": category_chart(report),
-            "rates": rates_chart(rates),
-            "csv_query": request.GET.copy().urlencode(),
-        }
+            return _csv(filters.csv_name("complaints"), report)
+        context = filters.context(
+            self,
+            request,
+            _("Complaints report"),
+            report=report,
+            categories=[(code, str(label), n) for code, label, n in report["categories"]],
+            tiers=[(ui.label(t) if t else _("not a member"), n) for t, n in report["tiers"]],
+            volume=category_chart(report),
+            rates=rates_chart(selectors.monthly_rates(report["rows"])),
+        )
         return TemplateResponse(request, "admin/service/complaint_report.html", context)
 
 
@@ -356,12 +326,8 @@ def rates_chart(rates: dict[int, dict]) -> dict:
     return ui.line_chart(lines, targets={Decimal(100): [str(_("all on time"))]})
 
 
-def _csv(year: int, region, report: dict) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    name = f"complaints-{year}{'-' + region.code if region else ''}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    response.write("\ufeff")  # Excel reads UTF-8 with a BOM
-    writer = csv_writer(response)
+def _csv(filename: str, report: dict) -> HttpResponse:
+    response, writer = csv_download(filename)
     keys = [
         "received",
         "members",

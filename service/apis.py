@@ -9,7 +9,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import idempotent
+from core.api import idempotent, object_action
 from core.dates import month_str
 from core.permissions import PEOPLE, SUPERVISOR, RoleOrScope, is_api_client
 from core.schema import ERROR
@@ -36,6 +36,18 @@ def _receiver(request, customer, username: str):
         return request.user
     assignment = manager_selectors.active_assignment(customer)
     return assignment.manager.user if assignment else request.user
+
+
+def _complaint_action(request, complaint_id: int, payload, act):
+    """A POST acting on one complaint of the caller's scope (core.api.object_action), answered with the complaint."""
+    return object_action(
+        request,
+        complaint_id,
+        lookup=lambda pk: selectors.complaint_get(complaint_id=pk, user=request.user),
+        payload=payload,
+        act=act,
+        answer=ComplaintSerializer,
+    )
 
 
 @extend_schema(
@@ -130,21 +142,20 @@ class ComplaintTransitionApi(APIView):
     )
     @idempotent
     def post(self, request, complaint_id: int):
-        complaint = selectors.complaint_get(complaint_id=complaint_id, user=request.user)
-        serializer = ComplaintTransitionSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        services.complaint_transition(
-            complaint=complaint,
-            to=data["to"],
-            note=data["note"],
-            compensation=dict(data["compensation"]) if data["compensation"] else None,
-            billing_refund=data["billing_refund"],
-            at=data["occurred_at"] or timezone.now(),
-            actor=request.user,
+        return _complaint_action(
+            request,
+            complaint_id,
+            ComplaintTransitionSerializer,
+            lambda complaint, data: services.complaint_transition(
+                complaint=complaint,
+                to=data["to"],
+                note=data["note"],
+                compensation=dict(data["compensation"]) if data["compensation"] else None,
+                billing_refund=data["billing_refund"],
+                at=data["occurred_at"] or timezone.now(),
+                actor=request.user,
+            ),
         )
-        complaint = selectors.complaint_get(complaint_id=complaint.pk, user=request.user)
-        return Response(ComplaintSerializer(complaint, context={"request": request}).data)
 
 
 class ComplaintHandoverApi(APIView):
@@ -161,19 +172,18 @@ class ComplaintHandoverApi(APIView):
     )
     @idempotent
     def post(self, request, complaint_id: int):
-        complaint = selectors.complaint_get(complaint_id=complaint_id, user=request.user)
-        serializer = ComplaintHandoverSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        services.complaint_handover(
-            complaint=complaint,
-            owner=services.owner_by_username(data["owner"]),
-            note=data["note"],
-            at=data["occurred_at"] or timezone.now(),
-            actor=request.user,
+        return _complaint_action(
+            request,
+            complaint_id,
+            ComplaintHandoverSerializer,
+            lambda complaint, data: services.complaint_handover(
+                complaint=complaint,
+                owner=services.owner_by_username(data["owner"]),
+                note=data["note"],
+                at=data["occurred_at"] or timezone.now(),
+                actor=request.user,
+            ),
         )
-        complaint = selectors.complaint_get(complaint_id=complaint.pk, user=request.user)
-        return Response(ComplaintSerializer(complaint, context={"request": request}).data)
 
 
 class ComplaintReportApi(APIView):

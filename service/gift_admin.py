@@ -13,7 +13,14 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core import ui
-from core.admin import BranchScopedAdmin, GuardedHistoryAdmin, MaskedCustomerMixin, ReadOnlyInline
+from core.admin import (
+    BranchScopedAdmin,
+    GuardedHistoryAdmin,
+    MaskedCustomerMixin,
+    ReadOnlyInline,
+    act_on_each,
+    move_action,
+)
 from core.errors import DomainError
 from core.forms import IntegerFormField
 
@@ -211,40 +218,20 @@ class GiftOrderAdmin(BranchScopedAdmin, MaskedCustomerMixin, admin.ModelAdmin):
         return True
 
     def _move(self, request, queryset, to: str):
-        done = 0
-        for order in queryset[:200]:
-            try:
-                gift_services.gift_order_transition(order=order, to=to, at=timezone.now(), actor=request.user)
-                done += 1
-            except DomainError as exc:
-                self.message_user(request, f"#{order.pk}: {_message(exc)}", messages.WARNING)
-        if done:
-            self.message_user(
-                request,
-                _("%(n)d gift orders moved to “%(state)s”.") % {"n": done, "state": GiftOrderState(to).label},
-                messages.SUCCESS,
-            )
+        act_on_each(
+            self,
+            request,
+            queryset,
+            lambda order: gift_services.gift_order_transition(
+                order=order, to=to, at=timezone.now(), actor=request.user
+            ),
+            refused=_message,
+            done=lambda n: _("%(n)d gift orders moved to “%(state)s”.") % {"n": n, "state": GiftOrderState(to).label},
+        )
 
-    @admin.action(description=_("Ship the selected gift orders to the hall"), permissions=["change"])
-    def ship(self, request, queryset):
-        self._move(request, queryset, GiftOrderState.SHIPPED)
-
-    @admin.action(description=_("Mark the selected gift orders arrived (the member is told)"), permissions=["change"])
-    def arrive(self, request, queryset):
-        self._move(request, queryset, GiftOrderState.ARRIVED)
-
-    @admin.action(description=_("Mark the selected gift orders collected"), permissions=["change"])
-    def collect(self, request, queryset):
-        self._move(request, queryset, GiftOrderState.COLLECTED)
-
-    @admin.action(description=_("Mark the selected gift orders mailed"), permissions=["change"])
-    def mail(self, request, queryset):
-        self._move(request, queryset, GiftOrderState.MAILED)
-
-    @admin.action(description=_("Mark the selected gift orders received by mail"), permissions=["change"])
-    def receive(self, request, queryset):
-        self._move(request, queryset, GiftOrderState.RECEIVED)
-
-    @admin.action(description=_("Cancel the selected gift orders (points and stock returned)"), permissions=["change"])
-    def cancel(self, request, queryset):
-        self._move(request, queryset, GiftOrderState.CANCELLED)
+    ship = move_action(GiftOrderState.SHIPPED, _("Ship the selected gift orders to the hall"))
+    arrive = move_action(GiftOrderState.ARRIVED, _("Mark the selected gift orders arrived (the member is told)"))
+    collect = move_action(GiftOrderState.COLLECTED, _("Mark the selected gift orders collected"))
+    mail = move_action(GiftOrderState.MAILED, _("Mark the selected gift orders mailed"))
+    receive = move_action(GiftOrderState.RECEIVED, _("Mark the selected gift orders received by mail"))
+    cancel = move_action(GiftOrderState.CANCELLED, _("Cancel the selected gift orders (points and stock returned)"))

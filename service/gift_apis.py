@@ -10,7 +10,7 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import idempotent
+from core.api import idempotent, object_action
 from core.permissions import PEOPLE, SUPERVISOR, RoleOrScope
 from core.schema import ERROR
 from managers import selectors as manager_selectors
@@ -29,6 +29,18 @@ from .models import GiftOrderState
 KEY = OpenApiParameter(
     "Idempotency-Key", str, location=OpenApiParameter.HEADER, description="a replay returns the first answer"
 )
+
+
+def _order_action(request, order_id: int, payload, act):
+    """A POST acting on one gift order of the caller's scope (core.api.object_action), answered with the order."""
+    return object_action(
+        request,
+        order_id,
+        lookup=lambda pk: gift_selectors.gift_order_get(order_id=pk, user=request.user),
+        payload=payload,
+        act=act,
+        answer=GiftOrderSerializer,
+    )
 
 
 def _key(request) -> str | None:
@@ -137,15 +149,18 @@ class GiftOrderTransitionApi(APIView):
     )
     @idempotent
     def post(self, request, order_id: int):
-        order = gift_selectors.gift_order_get(order_id=order_id, user=request.user)
-        serializer = GiftOrderTransitionSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        gift_services.gift_order_transition(
-            order=order, to=data["to"], note=data["note"], at=data["occurred_at"] or timezone.now(), actor=request.user
+        return _order_action(
+            request,
+            order_id,
+            GiftOrderTransitionSerializer,
+            lambda order, data: gift_services.gift_order_transition(
+                order=order,
+                to=data["to"],
+                note=data["note"],
+                at=data["occurred_at"] or timezone.now(),
+                actor=request.user,
+            ),
         )
-        order = gift_selectors.gift_order_get(order_id=order.pk, user=request.user)
-        return Response(GiftOrderSerializer(order, context={"request": request}).data)
 
 
 class GiftVoucherExtendApi(APIView):
@@ -163,15 +178,14 @@ class GiftVoucherExtendApi(APIView):
     )
     @idempotent
     def post(self, request, order_id: int):
-        order = gift_selectors.gift_order_get(order_id=order_id, user=request.user)
-        serializer = GiftVoucherExtendSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        gift_services.gift_voucher_extend(
-            order=order, until=data["until"], reason=data["reason"], at=timezone.now(), actor=request.user
+        return _order_action(
+            request,
+            order_id,
+            GiftVoucherExtendSerializer,
+            lambda order, data: gift_services.gift_voucher_extend(
+                order=order, until=data["until"], reason=data["reason"], at=timezone.now(), actor=request.user
+            ),
         )
-        order = gift_selectors.gift_order_get(order_id=order.pk, user=request.user)
-        return Response(GiftOrderSerializer(order, context={"request": request}).data)
 
 
 urlpatterns = [

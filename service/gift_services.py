@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 
 from core import outbox
 from core.actors import actor_label, record
-from core.errors import InvalidInput, RuleViolation
+from core.errors import InvalidInput, RuleViolation, check_transition
 from customers import services as customer_services
 from customers.models import Customer
 from managers import selectors as manager_selectors
@@ -248,10 +248,10 @@ def gift_order_transition(*, order: GiftOrder, to: str, at: dt.datetime, actor, 
     if problems:
         raise InvalidInput(_("The step cannot be recorded: ") + "; ".join(problems), fields=problems)
     order = _lock(order)
-    problem = gift_rules.transition_problem(order.delivery, order.state, to)
-    if problem:
-        allowed = list(gift_rules.allowed_transitions(order.delivery, order.state))
-        raise RuleViolation(problem, code="invalid_transition", fields={"to": [problem], "allowed": allowed})
+    check_transition(
+        gift_rules.transition_problem(order.delivery, order.state, to),
+        gift_rules.allowed_transitions(order.delivery, order.state),
+    )
     if at < order.placed_at:
         raise InvalidInput(
             _("A step cannot come before the order was placed (%(at)s).") % {"at": order.placed_at.isoformat()},

@@ -26,7 +26,7 @@ from benefits import services as benefit_services
 from benefits.models import Benefit
 from core import outbox
 from core.actors import actor_label, record
-from core.errors import InvalidInput, RuleViolation
+from core.errors import InvalidInput, RuleViolation, check_transition
 from customers import services as customer_services
 from customers.models import Customer
 from managers import services as manager_services
@@ -232,34 +232,26 @@ def _compensate_benefit(complaint: Complaint, *, code: str, quantity: int, at, a
     )
     complaint.compensation_benefit = benefit
     complaint.compensation_quantity = quantity
-    complaint.compensation_key = key
-    complaint.save(
-        update_fields=[
-            "compensation_benefit",
-            "compensation_quantity",
-            "compensation_key",
-            "compensation_rounds",
-            "updated_at",
-        ]
-    )
-    _step(
+    _compensated(
         complaint,
-        action=StepAction.COMPENSATED,
-        from_state=complaint.state,
-        at=at,
-        actor=actor,
+        key=key,
+        fields=["compensation_benefit", "compensation_quantity"],
         note=f"+{quantity} × {benefit.code}",
-    )
-    record(
-        actor=actor,
-        action="complaint_compensated",
-        target=complaint,
         at=at,
+        actor=actor,
         benefit=benefit.code,
         quantity=quantity,
         entry=result.entry.pk,
-        key=key,
     )
+
+
+def _compensated(complaint: Complaint, *, key: str, fields: list[str], note: str, at, actor, **details) -> None:
+    """The tail of a compensation (points or a benefit's uses), its ledger entry posted under `key`: the complaint
+    saved with it (`fields` and the key), a `compensated` step, and the audit row with `details`."""
+    complaint.compensation_key = key
+    complaint.save(update_fields=[*fields, "compensation_key", "compensation_rounds", "updated_at"])
+    _step(complaint, action=StepAction.COMPENSATED, from_state=complaint.state, at=at, actor=actor, note=note)
+    record(actor=actor, action="complaint_compensated", target=complaint, at=at, **details, key=key)
 
 
 def _reverse_benefit_compensation(complaint: Complaint, *, at, actor) -> None:
@@ -272,27 +264,32 @@ def _reverse_benefit_compensation(complaint: Complaint, *, at, actor) -> None:
     taken = reversal.units if reversal else 0
     given = complaint.compensation_quantity or 0
     code = complaint.compensation_benefit.code if complaint.compensation_benefit_id else ""
+    _compensation_reversed(
+        complaint,
+        note=f"-{taken} × {code}" + (f" ({given - taken} already used)" if taken < given else ""),
+        at=at,
+        actor=actor,
+        benefit=code,
+        quantity=given,
+        taken_back=taken,
+    )
+    complaint.compensation_benefit = None
+    complaint.compensation_quantity = None
+
+
+def _compensation_reversed(complaint: Complaint, *, note: str, at, actor, **details) -> None:
+    """The tail of a reversal (points or a benefit's uses): the audit row with `details`, a `reversed` step, and the
+    complaint's compensation key cleared (saved by the caller with the move)."""
     record(
         actor=actor,
         action="complaint_compensation_reversed",
         target=complaint,
         at=at,
-        benefit=code,
-        quantity=given,
-        taken_back=taken,
+        **details,
         key=complaint.compensation_key,
     )
-    _step(
-        complaint,
-        action=StepAction.REVERSED,
-        from_state=complaint.state,
-        at=at,
-        actor=actor,
-        note=f"-{taken} × {code}" + (f" ({given - taken} already used)" if taken < given else ""),
-    )
+    _step(complaint, action=StepAction.REVERSED, from_state=complaint.state, at=at, actor=actor, note=note)
     complaint.compensation_key = ""
-    complaint.compensation_benefit = None
-    complaint.compensation_quantity = None
 
 
 def _reverse_compensation(complaint: Complaint, *, at, actor, note: str) -> None:
@@ -309,29 +306,15 @@ def _reverse_compensation(complaint: Complaint, *, at, actor, note: str) -> None
         actor=actor,
     )
     taken = reversal.points if reversal else 0
-    record(
-        actor=actor,
-        action="complaint_compensation_reversed",
-        target=complaint,
-        at=at,
-        points=complaint.compensation_points,
-        taken_back=taken,
-        key=complaint.compensation_key,
-    )
-    _step(
+    given = complaint.compensation_points
+    _compensation_reversed(
         complaint,
-        action=StepAction.REVERSED,
-        from_state=complaint.state,
+        note=f"-{taken} points" + (f" ({given - taken} already spent)" if taken < (given or 0) else ""),
         at=at,
         actor=actor,
-        note=f"-{taken} points"
-        + (
-            f" ({complaint.compensation_points - taken} already spent)"
-            if taken < (complaint.compensation_points or 0)
-            else ""
-        ),
+        points=given,
+        taken_back=taken,
     )
-    complaint.compensation_key = ""
     complaint.compensation_points = None
 
 
@@ -352,11 +335,10 @@ def complaint_transition(
     (what the customer already spent stays spent). Escalating tells the branch's supervisors."""
     comp = _check_transition(to=to, note=note, compensation=compensation, billing_refund=billing_refund)
     complaint = _lock(complaint)
-    acknowledged, replied = complaint.acknowledged_at is not None, complaint.replied_at is not None
-    problem = rules.transition_problem(complaint.state, to, acknowledged=acknowledged, replied=replied)
-    if problem:
-        allowed = list(rules.allowed_transitions(complaint.state, acknowledged=acknowledged, replied=replied))
-        raise RuleViolation(problem, code="invalid_transition", fields={"to": [problem], "allowed": allowed})
+    steps = {"acknowledged": complaint.acknowledged_at is not None, "replied": complaint.replied_at is not None}
+    check_transition(
+        rules.transition_problem(complaint.state, to, **steps), rules.allowed_transitions(complaint.state, **steps)
+    )
     if at < complaint.received_at:
         raise InvalidInput(
             f"A step cannot come before the complaint was received ({complaint.received_at.isoformat()}).",
@@ -421,24 +403,15 @@ def _compensate(complaint: Complaint, *, points: int, at, actor) -> None:
         actor=actor,
     )
     complaint.compensation_points = points
-    complaint.compensation_key = key
-    complaint.save(update_fields=["compensation_points", "compensation_key", "compensation_rounds", "updated_at"])
-    _step(
+    _compensated(
         complaint,
-        action=StepAction.COMPENSATED,
-        from_state=complaint.state,
-        at=at,
-        actor=actor,
+        key=key,
+        fields=["compensation_points"],
         note=f"+{points} points",
-    )
-    record(
-        actor=actor,
-        action="complaint_compensated",
-        target=complaint,
         at=at,
+        actor=actor,
         points=points,
         entry=result.entry_id,
-        key=key,
     )
 
 

@@ -2,21 +2,18 @@
 targets, the surveys sent and the answers (read-only lists, a supervisor sees her branches'), and the satisfaction
 report with an SVG chart (core.ui) and CSV (core.exports). Registered from service/admin.py."""
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
-from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from core import bounds, ui
+from core import ui
 from core.admin import BranchScopedAdmin, MaskedCustomerMixin
-from core.errors import DomainError
-from core.exports import csv_writer
-from customers.models import Region
-from retention import selectors as retention_selectors
+from core.exports import csv_download
+from retention.reports import YearlyReport
 
 from . import survey_selectors, surveys
 from .survey_models import SatisfactionTarget, Survey, SurveyResponse, SurveySend
@@ -85,33 +82,18 @@ class SurveyResponseAdmin(_ReadOnly, BranchScopedAdmin, MaskedCustomerMixin, adm
     def report_view(self, request):
         if not self.has_view_permission(request):
             raise PermissionDenied
-        today = timezone.localdate()
-        try:
-            year = bounds.parse_integer(request.GET.get("year") or today.year, min_value=2000, max_value=2099)
-        except bounds.BoundsError:
-            year = today.year
-        allowed = retention_selectors.report_regions(request.user)
-        try:
-            region_ids, region = retention_selectors.report_scope(request.user, request.GET.get("region") or None)
-        except DomainError:
-            messages.warning(request, _("That region is not one of yours: all your branches are shown."))
-            region_ids, region = retention_selectors.report_scope(request.user, None)
-        report = survey_selectors.satisfaction_report(year=year, region_ids=region_ids)
+        filters = YearlyReport.from_request(request)
+        report = survey_selectors.satisfaction_report(year=filters.year, region_ids=filters.region_ids)
         if request.GET.get("format") == "csv":
-            return satisfaction_csv(year, region, report)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": _("Satisfaction report"),
-            "year": year,
-            "years": list(range(today.year - 4, today.year + 1)),
-            "region": region,
-            "regions": allowed if allowed is not None else list(Region.objects.order_by("province", "code")),
-            "report": report,
-            "chart": quarter_chart(report),
-            "tiers": [(ui.label(row["tier"]) if row["tier"] else _("not a member"), row) for row in report["tiers"]],
-            "csv_query": request.GET.copy().urlencode(),
-        }
+            return satisfaction_csv(filters.csv_name("satisfaction"), report)
+        context = filters.context(
+            self,
+            request,
+            _("Satisfaction report"),
+            report=report,
+            chart=quarter_chart(report),
+            tiers=[(ui.label(row["tier"]) if row["tier"] else _("not a member"), row) for row in report["tiers"]],
+        )
         return TemplateResponse(request, "admin/service/satisfaction_report.html", context)
 
 
@@ -140,13 +122,9 @@ def _cell(value) -> str:
     return "" if value is None else str(value)
 
 
-def satisfaction_csv(year: int, region, report: dict) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    name = f"satisfaction-{year}{'-' + region.code if region else ''}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    response.write("\ufeff")  # Excel reads UTF-8 with a BOM
-    writer = csv_writer(response)
-    target = report["target"]
+def satisfaction_csv(filename: str, report: dict) -> HttpResponse:
+    response, writer = csv_download(filename)
+    year, target = report["year"], report["target"]
     writer.writerow(["year", "answers", "mean", "satisfied_share", "target_mean", "target_share", "last_year_mean"])
     totals = report["totals"]
     writer.writerow(

@@ -16,9 +16,13 @@ from django.db.models import Count, Sum
 from django.test import RequestFactory
 from django.utils import translation
 
-from core import dates
+from core import dates, outbox
+from core.models import OutboxEvent
 from customers import rules
 from customers.models import BillingMonth, Customer, KeyPerson, MonthlyBill, Region
+from tiers import services as tier_services
+from tiers.factories import TierChangeFactory
+from tiers.models import PolicyChange, RatingChunk, RatingRun, TierChange
 from vipclub import demo
 
 AS_OF = dt.date(2026, 11, 15)
@@ -214,6 +218,55 @@ def test_generate_bench_data_loads_customers_and_bills_and_refuses_a_second_run(
     run("generate_bench_data", "--customers", "200", "--wipe", "--as-of", AS_OF.isoformat())
     assert Customer.objects.count() == 200 and MonthlyBill.objects.count() == 2400
     assert MonthlyBill.objects.aggregate(total=Sum("amount"))["total"] == total
+
+
+@pytest.mark.django_db
+def test_generate_bench_data_wipe_also_empties_the_wiped_customers_rating_runs_and_events(django_user_model):
+    # given bench data that was rated for November (a run, its chunk and changes), with an event in the outbox, and
+    # a policy change whose what-if ran
+    run("generate_bench_data", "--customers", "20", "--months", "3", "--as-of", AS_OF.isoformat())
+    november = dt.date(2026, 11, 1)
+    stale = RatingRun.objects.create(
+        policy=tier_services.default_policy(),
+        policy_version=1,
+        policy_snapshot={},
+        month=november,
+        evaluation_date=november,
+        status="done",
+    )
+    RatingChunk.objects.create(run=stale, lo=1, hi=20, done=True)
+    customer = Customer.objects.order_by("id").first()
+    TierChangeFactory(customer=customer, run=stale)
+    event = outbox.emit(
+        type="tier.changed",
+        customer_id=customer.pk,
+        msisdn=customer.msisdn,
+        occurred_at=demo.at_club_time(AS_OF),
+        data={},
+    )
+    change = PolicyChange.objects.create(
+        policy=stale.policy,
+        values={},
+        effective_month=dt.date(2027, 1, 1),
+        note="what-if",
+        created_by=django_user_model.objects.create_user("proposer"),
+        created_at=demo.at_club_time(AS_OF),
+        base_run=stale,
+    )
+
+    # when the bench data is generated again with --wipe
+    run("generate_bench_data", "--customers", "20", "--months", "3", "--wipe", "--as-of", AS_OF.isoformat())
+
+    # then the run, its chunk and changes and the event are gone with the customers they counted
+    assert not RatingRun.objects.filter(pk=stale.pk).exists()
+    assert not RatingChunk.objects.exists() and not TierChange.objects.exists()
+    assert not OutboxEvent.objects.filter(pk=event.pk).exists()
+    # the policy change stays, without its what-if run
+    change.refresh_from_db()
+    assert change.base_run is None
+    # and November's rating starts a new run for the new customers (not the wiped one's answer)
+    _run, created = tier_services.tier_run_start(month=november, force=True, dispatch=False)
+    assert created
 
 
 # import_customers / import_bills ------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ the manager's desk, hand-over."""
 import datetime as dt
 
 import pytest
+from django.utils import translation
 
 from core.errors import InvalidInput, RuleViolation
 from core.models import ActionLog, OutboxEvent
@@ -226,3 +227,26 @@ def test_handover_with_a_note_changes_the_owner_and_tells_her(branch, django_use
     with pytest.raises(InvalidInput) as bad:
         services.complaint_handover(complaint=complaint, owner=agent, note=" ", at=club_time(FRIDAY, 11), actor=None)
     assert set(bad.value.fields) == {"note"}
+
+
+def test_a_list_action_moves_the_complaints_it_can_and_names_each_one_it_cannot(branch, admin_client):
+    _boss, manager, member = branch
+    at = club_time(MONDAY, 9)
+    fresh = receive(member, at=at, by=manager.user)
+    closed = walk(receive(member, at=at, by=manager.user), "resolved", at=at)
+    services.complaint_transition(complaint=closed, to="closed", at=at + dt.timedelta(hours=1), actor=None)
+    # when the club admin acknowledges both with the list's action
+    with translation.override("en"):
+        response = admin_client.post(
+            "/admin/service/complaint/",
+            {"action": "acknowledge", "_selected_action": [fresh.pk, closed.pk]},
+            follow=True,
+            HTTP_ACCEPT_LANGUAGE="en",
+        )
+    # then the new one is acknowledged, the closed one stays closed; she reads which one did not move and why
+    assert Complaint.objects.get(pk=fresh.pk).state == "acknowledged"
+    assert Complaint.objects.get(pk=closed.pk).state == "closed"
+    assert [str(m) for m in response.context["messages"]] == [
+        f"#{closed.pk}: This complaint cannot move there now; allowed: —.",
+        "1 complaints moved to “Acknowledged”.",
+    ]

@@ -11,6 +11,7 @@ from django.utils import timezone, translation
 from customers.factories import RegionFactory
 from managers.tests.helpers import make_manager, make_member, make_supervisor
 from points.tests.helpers import assert_ledger_sound, balance
+from service import gift_services
 from service.factories import give_points, make_gift, place
 from service.models import Gift, GiftOrder
 
@@ -100,3 +101,26 @@ def test_a_catalog_change_is_on_the_audit_trail(admin_client):
     # then the audit trail shows the price before and after
     html = admin_client.get("/admin/audit/").content.decode()
     assert "300 → 320" in html
+
+
+def test_a_list_action_moves_the_orders_it_can_and_names_each_one_it_cannot(branch):
+    boss, member, _other, client = branch
+    gift = make_gift("voucher", voucher_valid_days=30)
+    now = timezone.now() - dt.timedelta(hours=1)
+    placed, cancelled = place(member, gift, at=now), place(member, gift, at=now)
+    gift_services.gift_order_transition(order=cancelled, to="cancelled", at=now, actor=boss)
+    # when she ships both with the list's action
+    with translation.override("en"):
+        response = client.post(
+            reverse("admin:service_giftorder_changelist"),
+            {"action": "ship", "_selected_action": [placed.pk, cancelled.pk]},
+            follow=True,
+            HTTP_ACCEPT_LANGUAGE="en",
+        )
+    # then the placed one is shipped, the cancelled one stays; she reads which one did not move and why
+    assert GiftOrder.objects.get(pk=placed.pk).state == "shipped"
+    assert GiftOrder.objects.get(pk=cancelled.pk).state == "cancelled"
+    assert [str(m) for m in response.context["messages"]] == [
+        f"#{cancelled.pk}: This gift order cannot move there now; allowed: —.",
+        "1 gift orders moved to “Shipped to the hall”.",
+    ]

@@ -26,6 +26,7 @@ from core import ui
 from core.actors import record
 from core.errors import DomainError
 from core.permissions import sees_pii
+from customers import selectors as customer_selectors
 from customers.models import Customer
 from managers import selectors as manager_selectors
 from managers import services as manager_services
@@ -475,7 +476,7 @@ def member_find(request):
             if len(digits) == 11:
                 qs = qs.filter(msisdn=digits)
             else:
-                qs = qs.filter(msisdn__endswith=digits)
+                qs = qs.filter(customer_selectors.msisdn_ends_with(digits))
             matches = list(qs.select_related("region").order_by("msisdn")[:21])
             if len(matches) == 1:
                 return redirect("staff-member", msisdn=matches[0].msisdn)

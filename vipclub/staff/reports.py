@@ -7,7 +7,6 @@ import datetime as dt
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -15,23 +14,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from core import bounds, ui
-from core.exports import csv_writer
+from core.exports import csv_response
 from customers.models import Region
 from managers import selectors as manager_selectors
 from points import selectors as points_selectors
 from tiers import selectors as tier_selectors
 
 from .cockpit import admin_url
-
-
-def csv_response(filename: str, header: list[str], rows) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.write("\ufeff")  # Excel reads UTF-8 (the Chinese names) with a BOM
-    writer = csv_writer(response)  # formula cells neutralised
-    writer.writerow(header)
-    writer.writerows(rows)
-    return response
 
 
 def _require(request, perm: str) -> None:

@@ -2,10 +2,13 @@
 start of a name, and an ID number for staff who see personal data only."""
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
+from customers import selectors as customer_selectors
 from customers.factories import CustomerFactory, RegionFactory, make_id_number
+from customers.models import Customer
 from managers.tests.helpers import make_manager, make_member, make_supervisor
 
 pytestmark = pytest.mark.django_db
@@ -67,3 +70,14 @@ def test_an_id_number_search_finds_nobody_for_a_supervisor_and_says_why(client):
     response = client.get(URL, {"q": member.id_number})
     assert list(response.context["cl"].result_list) == []
     assert "needs the permission to see personal data" in response.content.decode()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("term", ["7065", "****7065", "12347065"])
+def test_a_search_by_the_last_digits_is_served_by_an_index(club, term):
+    # given the customers (a plan that scans the whole table ruled out, as it would be among a million of them)
+    queryset = Customer.objects.filter(customer_selectors.customer_search_q(term, pii=False))
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        # when the search by the number's last digits is planned, then the index on the reversed number serves it
+        assert "cust_msisdn_reverse_idx" in queryset.explain()

@@ -17,15 +17,16 @@ from decimal import Decimal
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
-from django.db.models import Sum
+from django.db.models import SET_NULL, Sum
 from django.db.models.functions import Floor
 
 from core import bounds, dates
-from core.db import server_notices
+from core.models import OutboxEvent
 from customers import rules
 from customers import services as customer_services
 from customers.models import Customer, MonthlyBill, PlanPeriod, StatusChange
 from points import services as points_services
+from tiers.models import RatingRun
 from vipclub import demo
 
 # (code, name, province, ID-number area code)
@@ -157,17 +158,48 @@ def _tenure_bonus(join_date: dt.date, on: dt.date) -> int:
     return 300 if years >= 10 else 200 if years >= 3 else 100 if years >= 1 else 0
 
 
+def wipe_plan() -> tuple[list, list, set]:
+    """What --wipe empties: customers and bills with every table that refers to them, directly or through another
+    emptied table, with a database foreign key or without (the rating engine's and the points ledger's have none);
+    the rating runs (their chunks and changes counted the wiped customers, and a month's run would answer the next
+    rating of that month); the outbox (the wiped customers' events). A row that points at an emptied one only
+    through an `on_delete=SET_NULL` key stays, the key unset (a policy change keeps its edit, not its what-if runs).
+
+    Returns (the models to empty, the (model, field) keys to unset, the emptied models such keys point at with a
+    database foreign key: PostgreSQL cannot TRUNCATE those, they are deleted)."""
+    emptied = {Customer, MonthlyBill, RatingRun, OutboxEvent}
+    models = [m for m in apps.get_models(include_auto_created=True) if not m._meta.proxy]
+
+    def keys(model):
+        return [f for f in model._meta.concrete_fields if f.is_relation and f.related_model in emptied]
+
+    grown = True
+    while grown:
+        grown = False
+        for model in models:
+            if model not in emptied and any(f.remote_field.on_delete is not SET_NULL for f in keys(model)):
+                emptied.add(model)
+                grown = True
+    unset = [(model, field) for model in models if model not in emptied for field in keys(model)]
+    pointed = {field.related_model for _model, field in unset if field.db_constraint}
+    return sorted(emptied, key=lambda m: m._meta.db_table), unset, pointed
+
+
 class Command(BaseCommand):
     help = (
         "Load N customers and N × months bills for benchmarks (msisdns 199…, regions BENCH-*, billing months "
-        "closed). Refuses when customers exist unless --wipe, which empties customers and bills (and, on "
-        "PostgreSQL, every table that refers to them)."
+        "closed). Refuses when customers exist unless --wipe, which empties customers and bills, every table that "
+        "refers to them, the rating runs and the outbox first."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--customers", type=int, required=True, help="how many customers")
         parser.add_argument("--months", type=int, default=12, help="months of bills per customer (default 12)")
-        parser.add_argument("--wipe", action="store_true", help="delete all customers and bills first")
+        parser.add_argument(
+            "--wipe",
+            action="store_true",
+            help="delete all customers and bills, what refers to them, the rating runs and the outbox first",
+        )
         parser.add_argument(
             "--date",
             "--as-of",
@@ -244,10 +276,7 @@ class Command(BaseCommand):
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no pending deferred checks block the DDL below
             if wipe:
                 with self._phase("wipe"):
-                    with server_notices(connection) as notices:
-                        cursor.execute("TRUNCATE customers_customer, customers_monthlybill RESTART IDENTITY CASCADE")
-                    for notice in notices:
-                        self.stdout.write(f"  {notice}")
+                    self._wipe_postgresql(cursor)
             with self._phase("drop indexes and constraints"):
                 rebuild = self._drop_secondary(cursor)
             with self._phase("regions"):
@@ -284,6 +313,22 @@ class Command(BaseCommand):
         with self._phase("vacuum analyze"), connection.cursor() as cursor:
             # VACUUM cannot run in a transaction (a test's): ANALYZE alone then.
             cursor.execute(f"ANALYZE {tables}" if connection.in_atomic_block else f"VACUUM (ANALYZE) {tables}")
+
+    def _wipe_postgresql(self, cursor) -> None:
+        """wipe_plan() in a few statements: the SET_NULL keys unset, one TRUNCATE (ids restart) but for the outbox
+        (its ids go on: the feed's and the webhooks' cursors stay valid) and the tables those keys point at (a
+        TRUNCATE would cascade to the rows that stay), which are deleted."""
+        emptied, unset, pointed = wipe_plan()
+        quote = connection.ops.quote_name
+        for model, field in unset:
+            table, column = quote(model._meta.db_table), quote(field.column)
+            cursor.execute(f"UPDATE {table} SET {column} = NULL WHERE {column} IS NOT NULL")
+        truncated = [m._meta.db_table for m in emptied if m not in pointed and m is not OutboxEvent]
+        cursor.execute(f"TRUNCATE {', '.join(map(quote, truncated))} RESTART IDENTITY")
+        cursor.execute(f"TRUNCATE {quote(OutboxEvent._meta.db_table)} CONTINUE IDENTITY")
+        for model in sorted(pointed, key=lambda m: m._meta.db_table):
+            cursor.execute(f"DELETE FROM {quote(model._meta.db_table)}")
+        self.stdout.write(f"  emptied {len(emptied)} tables: {', '.join(m._meta.db_table for m in emptied)}")
 
     def _drop_secondary(self, cursor) -> list[tuple[str, str]]:
         """Drop every constraint but the primary key, and every index not backing a constraint, of the bulk
@@ -429,22 +474,14 @@ class Command(BaseCommand):
                 demo.billing_months_close(self.months, as_of=self.on)
 
     def _wipe_orm(self) -> None:
-        """Like PostgreSQL's TRUNCATE … CASCADE: empty customers, bills and every table that refers to them
-        (directly or through another emptied table). Foreign keys are deferred, so the order does not matter."""
-        emptied = {Customer, MonthlyBill}
-        models = [m for m in apps.get_models(include_auto_created=True) if not m._meta.proxy]
-        grown = True
-        while grown:
-            grown = False
-            for model in models:
-                if model not in emptied and any(
-                    f.related_model in emptied for f in model._meta.concrete_fields if f.is_relation
-                ):
-                    emptied.add(model)
-                    grown = True
+        """wipe_plan() row by row: the SET_NULL keys unset, then every emptied table deleted. Foreign keys are
+        deferred, so the order does not matter."""
+        emptied, unset, _pointed = wipe_plan()
         existing = set(connection.introspection.table_names())
+        for model, field in unset:
+            model._base_manager.filter(**{f"{field.name}__isnull": False}).update(**{field.name: None})
         with connection.cursor() as cursor:
-            for model in sorted(emptied, key=lambda m: m._meta.db_table):
+            for model in emptied:
                 if model._meta.db_table in existing:
                     cursor.execute(f"DELETE FROM {connection.ops.quote_name(model._meta.db_table)}")
                     self.stdout.write(f"  emptied {model._meta.db_table} ({cursor.rowcount:,} rows)")
