@@ -58,11 +58,26 @@ class _ReadOnly:
 
 @admin.register(SurveySend)
 class SurveySendAdmin(_ReadOnly, BranchScopedAdmin, MaskedCustomerMixin, admin.ModelAdmin):
-    list_display = ["id", "customer_col", "survey", "trigger", "reference", "region", "tier", "sent_at", "answered"]
+    list_display = [
+        "id",
+        "customer_col",
+        "survey_code",
+        "trigger",
+        "reference",
+        "region",
+        "tier",
+        "sent_at",
+        "answered",
+    ]
     list_filter = ["trigger", "answered", "region"]
     list_select_related = ["customer", "survey", "region", "tier"]
     search_fields = ["=customer__msisdn", "=reference"]
     date_hierarchy = "sent_at"
+
+    @admin.display(description=_("Survey"), ordering="survey__code")
+    def survey_code(self, obj):
+        """The survey's code: its question (a sentence) made every list wider than the screen."""
+        return obj.survey.code
 
 
 @admin.register(SurveyResponse)
