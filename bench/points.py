@@ -437,6 +437,7 @@ def main(argv=None) -> int:
     a, a2 = out["earn"]["seconds"], out["earn_again"]["seconds"]
     imp = out["import"]
     month_bills = sql("SELECT count(*) FROM customers_monthlybill WHERE month = %s", [last_bill], fetch=True)[0][0]
+    out["data"]["month_bills"] = month_bills
     e, eb, eu = out["expire"]["seconds"], out["bare_expiry_aggregate"]["seconds"], out["bare_expiry_update"]["seconds"]
     out["ratios"] = {
         "earn_over_bare_aggregate": round(a / b, 1),

@@ -59,3 +59,38 @@ def test_readme_table_replaced_between_markers(report, tmp_path):
     readme.write_text("no markers")
     with pytest.raises(SystemExit, match="markers"):
         report.readme_write("| new |", readme)
+
+
+def points_result(tmp_path, *, earn, bare_write, month_seconds):
+    data = {
+        "benchmark": "points",
+        "machine": {"date": "2026-12-05T01:00:00+08:00", "cpus_usable": 2, "loadavg_at_start": [3.0]},
+        "data": {"customers": 1_000_000, "bills": 12_000_000, "month_bills": 1_000_000},
+        "aggregate": {"seconds": 10.0},
+        "bare_write": {"seconds": bare_write},
+        "earn": {"seconds": earn},
+        "expire": {"seconds": 5.0},
+        "bare_expiry_update": {"seconds": 4.0},
+        "credit": {"seconds": 2.0},
+        "credit_bare": {"seconds": 1.0},
+        "import": {"seconds": 3.0, "bills": 30_000},
+        "ratios": {
+            "earn_over_bare_aggregate": round(earn / 10.0, 1),
+            "earn_over_bare_write": round(earn / bare_write, 2),
+            "import_month_extrapolated_seconds": month_seconds,
+            "expire_over_bare_update": 1.25,
+            "credit_over_bare_read": 2.0,
+        },
+    }
+    (tmp_path / "points.json").write_text(json.dumps(data))
+
+
+def test_points_rows_judge_the_earning_and_a_months_earning(report, tmp_path):
+    points_result(tmp_path, earn=120.0, bare_write=100.0, month_seconds=100.0)
+    text, failed = report.report()
+    lines = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("|")}
+    earning = lines["points earning vs bare insert of the same ledger rows"]
+    assert "1.2 ×" in earning and "≤ 1.3 ×" in earning and "✔" in earning
+    month = lines["a month's earning (1,000,000 bills) through the import path, extrapolated from 30,000 bills"]
+    assert "100.00 s" in month and "≤ 30 s" in month and "✘" in month
+    assert failed
