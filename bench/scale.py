@@ -13,7 +13,11 @@ Measures, on the bench database as it is (load it first with `generate_bench_dat
   outbox     one `tier.changed` event per member written by one INSERT … SELECT (the rating engine's statement
              shape), rolled back; the fastest of 3;
   api        GET /api/v1/customers/{msisdn}/ under 8 closed-loop connections on gunicorn (2 workers), msisdns
-             sampled over the whole table: requests per second, p50, p99.
+             sampled over the whole table: requests per second, p50, p99;
+  import     a month of bills (one per customer, the month before the first billed one while the next has not
+             ended) through vipclub.workflows.bills_import in pushes of 100,000, against a raw COPY of the same
+             rows in the same pushes; each in one transaction rolled back (measured last: it leaves dead rows).
+The rating job also times rerate.py's bare GROUP BY over the same 12 months (issue 20: the run ≤ 3 × it at 10M).
 `--compare A B` prints, per job, B's time ÷ A's time beside the size ratio (linear: the two are equal; the goal of
 issue 20 is ≤ 11 × for 10 × the customers and the API's p99 ≤ 1.2 × A's).
 `make bench` runs it at the bench database's size; `bench/report.py` prints the growth rows from every
@@ -33,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as common  # noqa: E402
 
 MIN_CUSTOMERS = 100_000
-JOBS = ("rating", "daily", "outbox", "api")
+JOBS = ("rating", "daily", "outbox", "api", "import")
 
 
 def log(message: str = "") -> None:
@@ -42,6 +46,7 @@ def log(message: str = "") -> None:
 
 def rating() -> dict:
     from daily import one
+    from rerate import AGGREGATE
 
     from core import dates
     from tiers import services
@@ -49,13 +54,83 @@ def rating() -> dict:
 
     last = one("SELECT max(month) FROM customers_monthlybill")
     month = dates.add_months(last, 1)
-    with common.OtherLoad(one("SELECT current_database()")) as other, common.Stopwatch() as watch:
+    database = one("SELECT current_database()")
+    with common.OtherLoad(database) as other, common.Stopwatch() as watch:
         run, _ = services.tier_run_start(month=month, dry_run=True, force=True, dispatch=False)
         run = services.tier_run_execute(run=run, workers=2)
     if run.status != RunStatus.DONE:
         raise SystemExit(f"rating run #{run.pk} ended {run.status}: {run.error}")
-    log(f"  rating dry run {month:%Y-%m}: {watch.seconds:.1f} s; others used {other.share:.0%} of the CPU")
-    return {"month": month, "seconds": round(watch.seconds, 2), **other.as_dict()}
+    # the bare GROUP BY over the same 12 months (rerate.py's baseline): first execution, then the warm one counts
+    bare = []
+    for _ in range(2):
+        with common.OtherLoad(database) as bare_other, common.Stopwatch() as bare_watch:
+            one(AGGREGATE, [dates.add_months(month, -12), month])
+        bare.append(bare_watch.seconds)
+    ratio = round(watch.seconds / bare[-1], 2)
+    log(
+        f"  rating dry run {month:%Y-%m}: {watch.seconds:.1f} s; bare GROUP BY {bare[-1]:.1f} s (first "
+        f"{bare[0]:.1f} s): {ratio} ×; others used {other.share:.0%} of the CPU"
+    )
+    return {
+        "month": month,
+        "seconds": round(watch.seconds, 2),
+        "bare_seconds": round(bare[-1], 3),
+        "bare_seconds_first": round(bare[0], 3),
+        "ratio": ratio,
+        "bare_other": bare_other.as_dict(),
+        **other.as_dict(),
+    }
+
+
+def import_month(batch: int = 100_000) -> dict:
+    """A month of bills, one per customer, through the service in pushes of `batch` bills (as billing's bulk
+    requests or CSV files arrive), against a raw COPY of the same rows; each side in one transaction rolled back.
+    Only the calls are timed: the rows are read from the database between them."""
+    from bills_import import _clean, copy_rows
+    from daily import one, sql
+    from django.db import transaction
+
+    from core import dates
+    from vipclub import workflows
+
+    first, last = sql("SELECT min(month), max(month) FROM customers_monthlybill")[0]
+    month = dates.add_months(last, 1)
+    if dates.add_months(month, 1) > dt.date.today():  # bills only for ended months: the month before the first
+        month = dates.add_months(first, -1)
+    ids = [row[0] for row in sql(f"SELECT id FROM customers_customer WHERE id % {batch} = 0 ORDER BY id")]
+    bounds = [0, *ids, one("SELECT max(id) FROM customers_customer") + 1]
+
+    def rows(lo: int, hi: int) -> list[dict]:
+        return [
+            {"customer_id": cid, "msisdn": "", "month": month, "amount": amount, "paid": True}
+            for cid, amount in sql(
+                "SELECT customer_id, amount FROM customers_monthlybill WHERE month = %s AND customer_id >= %s "
+                "AND customer_id < %s ORDER BY customer_id",
+                [last, lo, hi],
+            )
+        ]
+
+    out = {"month": month, "batch": batch}
+    database = one("SELECT current_database()")
+    for key, call in (
+        ("copy", copy_rows),
+        ("service", lambda r: workflows.bills_import(rows=_clean(r), on=dt.date.today())),
+    ):
+        seconds, bills = 0.0, 0
+        with common.OtherLoad(database) as other, transaction.atomic():
+            for lo, hi in zip(bounds, bounds[1:], strict=False):
+                part = rows(lo, hi)
+                if not part:
+                    continue
+                with common.Stopwatch() as watch:
+                    call(part)
+                seconds += watch.seconds
+                bills += len(part)
+            transaction.set_rollback(True)
+        out[key] = {"seconds": round(seconds, 2), "bills": bills, **other.as_dict()}
+        log(f"  import {month:%Y-%m}, {key}: {bills:,} bills in {seconds:.1f} s (rolled back)")
+    out["ratio"] = round(out["service"]["seconds"] / out["copy"]["seconds"], 2)
+    return out
 
 
 def daily_job() -> dict:
@@ -144,6 +219,12 @@ def compare(a_path: str, b_path: str) -> int:
     for key in ("ordinary", "period_start"):
         row(f"daily job, {key} (s)", a["daily"][key]["seconds"], b["daily"][key]["seconds"])
     row("outbox, one event per member (s)", a["outbox"]["seconds"], b["outbox"]["seconds"])
+    if "import" in a and "import" in b:
+        row(
+            "a month of bills through the service (s)",
+            a["import"]["service"]["seconds"],
+            b["import"]["service"]["seconds"],
+        )
     row("api read p50 (ms)", a["api"]["p50_ms"], b["api"]["p50_ms"], "flat")
     row("api read p99 (ms)", a["api"]["p99_ms"], b["api"]["p99_ms"], "≤ 1.2 ×")
     row("database size (GB)", a["sizes"]["database_bytes"] / 1e9, b["sizes"]["database_bytes"] / 1e9)
@@ -195,6 +276,8 @@ def main(argv=None) -> int:
         out["outbox"] = outbox()
     if "api" in jobs:
         out["api"] = api_read(args.api_seconds)
+    if "import" in jobs:  # last: the rolled-back month leaves dead rows behind until autovacuum
+        out["import"] = import_month()
     out["sizes"] = sizes()
     out["elapsed_seconds"] = round(time.monotonic() - started, 1)
     out["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
