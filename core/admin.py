@@ -20,6 +20,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import connection
 from django.http import Http404
+from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
@@ -168,6 +169,26 @@ def act_on_each(
     if moved:
         model_admin.message_user(request, done(moved), messages.SUCCESS)
     return moved
+
+
+def mover(
+    transition: Callable[..., object], keyword: str, *, states: type, done, refused: Callable[[DomainError], str]
+):
+    """A ModelAdmin's `_move(request, queryset, to)` for `move_action`: `transition(<keyword>=row, to=to, at=now,
+    actor=user)` (the app's state-machine service) on each selected row through `act_on_each`; `done` is the success
+    text, formatted with `n` and the target state's label `state` (a label of `states`, a TextChoices class)."""
+
+    def _move(model_admin, request, queryset, to: str) -> int:
+        return act_on_each(
+            model_admin,
+            request,
+            queryset,
+            lambda row: transition(**{keyword: row}, to=to, at=timezone.now(), actor=request.user),
+            refused=refused,
+            done=lambda n: done % {"n": n, "state": states(to).label},
+        )
+
+    return _move
 
 
 def move_action(to: str, description):

@@ -254,3 +254,20 @@ def object_action(
     serializer.is_valid(raise_exception=True)
     act(obj, dict(serializer.validated_data))
     return Response(answer(lookup(obj.pk), context={"request": request}).data)
+
+
+def object_actions(lookup: Callable[..., object], answer: type) -> Callable[..., Response]:
+    """`object_action` bound to one kind of object: returns `action(request, object_id, payload, act)` whose
+    scoped lookup is `lookup(pk, user=request.user)` and whose answer is the serializer class `answer`."""
+
+    def action(request, object_id: int, payload: type, act: Callable[[object, dict], object]) -> Response:
+        return object_action(
+            request,
+            object_id,
+            lookup=lambda pk: lookup(pk, user=request.user),
+            payload=payload,
+            act=act,
+            answer=answer,
+        )
+
+    return action

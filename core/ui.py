@@ -65,6 +65,13 @@ def domain_message(exc: DomainError, texts: Mapping | None = None, field_texts: 
     return exc.message
 
 
+def transition_message(exc: DomainError, texts: Mapping, states: type) -> str:
+    """A refused state transition in the user's language: `texts` formatted with `allowed`, the labels of the
+    states (a TextChoices class) the object could move to instead (the service's `allowed` field), or "—"."""
+    allowed = ", ".join(str(states(s).label) for s in exc.fields.get("allowed", []) if s in states.values)
+    return domain_message(exc, texts, allowed=allowed or "—")
+
+
 # --------------------------------------------------------------------------------------------------
 # Charts: bars (horizontal, stacked), columns (vertical, stacked, one per month) and lines (one per series over the
 # months). Each returns the numbers and coordinates of one chart; the page's template draws it in SVG. A segment or

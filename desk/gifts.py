@@ -46,10 +46,7 @@ MESSAGES = {
 
 
 def _message(exc: DomainError) -> str:
-    allowed = ", ".join(
-        str(GiftOrderState(s).label) for s in exc.fields.get("allowed", []) if s in GiftOrderState.values
-    )
-    return ui.domain_message(exc, MESSAGES, allowed=allowed or "—")
+    return ui.transition_message(exc, MESSAGES, GiftOrderState)
 
 
 def desk_moves(order: GiftOrder) -> list[tuple[str, str]]:

@@ -19,8 +19,8 @@ from core.admin import (
     GuardedHistoryAdmin,
     MaskedCustomerMixin,
     ReadOnlyInline,
-    act_on_each,
     move_action,
+    mover,
 )
 from core.errors import DomainError
 from core.exports import csv_download
@@ -39,10 +39,7 @@ MOVE_TEXTS = {
 
 
 def _message(exc: DomainError) -> str:
-    allowed = ", ".join(
-        str(ComplaintState(s).label) for s in exc.fields.get("allowed", []) if s in ComplaintState.values
-    )
-    return ui.domain_message(exc, MOVE_TEXTS, allowed=allowed or "—")
+    return ui.transition_message(exc, MOVE_TEXTS, ComplaintState)
 
 
 @admin.register(ComplaintPolicy)
@@ -242,17 +239,13 @@ class ComplaintAdmin(BranchScopedAdmin, MaskedCustomerMixin, admin.ModelAdmin):
 
     # --- transitions as list actions ------------------------------------------------------------------------
 
-    def _move(self, request, queryset, to: str):
-        act_on_each(
-            self,
-            request,
-            queryset,
-            lambda complaint: services.complaint_transition(
-                complaint=complaint, to=to, at=timezone.now(), actor=request.user
-            ),
-            refused=_message,
-            done=lambda n: _("%(n)d complaints moved to “%(state)s”.") % {"n": n, "state": ComplaintState(to).label},
-        )
+    _move = mover(
+        services.complaint_transition,
+        "complaint",
+        states=ComplaintState,
+        done=_("%(n)d complaints moved to “%(state)s”."),
+        refused=_message,
+    )
 
     acknowledge = move_action(ComplaintState.ACKNOWLEDGED, _("Acknowledge the selected complaints"))
     reply = move_action(ComplaintState.REPLIED, _("Mark the selected complaints replied to"))

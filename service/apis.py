@@ -9,7 +9,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import idempotent, object_action
+from core.api import idempotent, object_actions
 from core.dates import month_str
 from core.permissions import PEOPLE, SUPERVISOR, RoleOrScope, is_api_client
 from core.schema import ERROR
@@ -38,16 +38,10 @@ def _receiver(request, customer, username: str):
     return assignment.manager.user if assignment else request.user
 
 
-def _complaint_action(request, complaint_id: int, payload, act):
-    """A POST acting on one complaint of the caller's scope (core.api.object_action), answered with the complaint."""
-    return object_action(
-        request,
-        complaint_id,
-        lookup=lambda pk: selectors.complaint_get(complaint_id=pk, user=request.user),
-        payload=payload,
-        act=act,
-        answer=ComplaintSerializer,
-    )
+# a POST acting on one object of the caller's scope (core.api.object_action), answered with it
+_complaint_action = object_actions(
+    lambda pk, user: selectors.complaint_get(complaint_id=pk, user=user), ComplaintSerializer
+)
 
 
 @extend_schema(

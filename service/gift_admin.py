@@ -18,8 +18,8 @@ from core.admin import (
     GuardedHistoryAdmin,
     MaskedCustomerMixin,
     ReadOnlyInline,
-    act_on_each,
     move_action,
+    mover,
 )
 from core.errors import DomainError
 from core.forms import IntegerFormField
@@ -38,10 +38,7 @@ TEXTS = {
 
 
 def _message(exc: DomainError) -> str:
-    allowed = ", ".join(
-        str(GiftOrderState(s).label) for s in exc.fields.get("allowed", []) if s in GiftOrderState.values
-    )
-    return ui.domain_message(exc, TEXTS, allowed=allowed or "—")
+    return ui.transition_message(exc, TEXTS, GiftOrderState)
 
 
 class GiftForm(forms.ModelForm):
@@ -217,17 +214,13 @@ class GiftOrderAdmin(BranchScopedAdmin, MaskedCustomerMixin, admin.ModelAdmin):
         )
         return True
 
-    def _move(self, request, queryset, to: str):
-        act_on_each(
-            self,
-            request,
-            queryset,
-            lambda order: gift_services.gift_order_transition(
-                order=order, to=to, at=timezone.now(), actor=request.user
-            ),
-            refused=_message,
-            done=lambda n: _("%(n)d gift orders moved to “%(state)s”.") % {"n": n, "state": GiftOrderState(to).label},
-        )
+    _move = mover(
+        gift_services.gift_order_transition,
+        "order",
+        states=GiftOrderState,
+        done=_("%(n)d gift orders moved to “%(state)s”."),
+        refused=_message,
+    )
 
     ship = move_action(GiftOrderState.SHIPPED, _("Ship the selected gift orders to the hall"))
     arrive = move_action(GiftOrderState.ARRIVED, _("Mark the selected gift orders arrived (the member is told)"))

@@ -10,7 +10,7 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import idempotent, object_action
+from core.api import idempotent, object_actions
 from core.permissions import PEOPLE, SUPERVISOR, RoleOrScope
 from core.schema import ERROR
 from managers import selectors as manager_selectors
@@ -31,16 +31,10 @@ KEY = OpenApiParameter(
 )
 
 
-def _order_action(request, order_id: int, payload, act):
-    """A POST acting on one gift order of the caller's scope (core.api.object_action), answered with the order."""
-    return object_action(
-        request,
-        order_id,
-        lookup=lambda pk: gift_selectors.gift_order_get(order_id=pk, user=request.user),
-        payload=payload,
-        act=act,
-        answer=GiftOrderSerializer,
-    )
+# a POST acting on one object of the caller's scope (core.api.object_action), answered with it
+_order_action = object_actions(
+    lambda pk, user: gift_selectors.gift_order_get(order_id=pk, user=user), GiftOrderSerializer
+)
 
 
 def _key(request) -> str | None:
