@@ -97,7 +97,7 @@ def import_month(batch: int = 100_000) -> dict:
     month = dates.add_months(last, 1)
     if dates.add_months(month, 1) > dt.date.today():  # bills only for ended months: the month before the first
         month = dates.add_months(first, -1)
-    ids = [row[0] for row in sql(f"SELECT id FROM customers_customer WHERE id % {batch} = 0 ORDER BY id")]
+    ids = [row[0] for row in sql(f"SELECT id FROM customers_customer WHERE mod(id, {batch}) = 0 ORDER BY id")]
     bounds = [0, *ids, one("SELECT max(id) FROM customers_customer") + 1]
 
     def rows(lo: int, hi: int) -> list[dict]:
