@@ -219,7 +219,7 @@ def complaint_list(request):
         "total": total,
         "manager": manager,
         "supervises": supervises,
-        "nav": "complaints" if manager else "team",
+        "nav": "complaints",
         "today": timezone.localdate(),
     }
     return render(request, "desk/complaints.html", context)
@@ -278,7 +278,7 @@ def complaint_detail(request, complaint_id: int):
         "benefits": benefits,
         "manager": manager,
         "supervises": supervises,
-        "nav": "complaints" if manager else "team",
+        "nav": "complaints",
         "today": timezone.localdate(),
     }
     return render(request, "desk/complaint.html", context, status=status)

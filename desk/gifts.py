@@ -123,7 +123,7 @@ def gift_list(request):
         "next": request.get_full_path(),
         "manager": manager,
         "supervises": supervises,
-        "nav": "gifts" if manager else "team",
+        "nav": "gifts",
         "today": today,
     }
     return render(request, "desk/gifts.html", context)
@@ -144,7 +144,7 @@ def gift_detail(request, order_id: int):
         "next": reverse("managers:gift-order", args=[order.pk]),
         "manager": manager,
         "supervises": supervises,
-        "nav": "gifts" if manager else "team",
+        "nav": "gifts",
         "today": today,
     }
     return render(request, "desk/gift.html", context)

@@ -205,3 +205,19 @@ def test_the_customer_page_lists_her_orders_and_the_supervisor_sees_her_branches
     member_page = page(boss, f"/dashboard/customers/{wang.msisdn}/")
     panel = member_page[member_page.index('id="gift-orders"') :]
     assert "data-move" not in panel[: panel.index("</section>")]
+
+
+def test_a_supervisor_reaches_complaints_and_gifts_from_her_tabs(desk):
+    # a supervisor who manages nobody: her tabs are her team, complaints and gifts; the open page is the current tab
+    boss = login(desk["boss"])
+    html = page(boss, "/dashboard/gifts/", lang="zh-hans")
+    tabs = html[html.index('<nav class="tabs"') :]
+    tabs = tabs[: tabs.index("</nav>")]
+    assert re.findall(r'data-tab="(\w+)"', tabs) == ["team", "complaints", "gifts"]
+    assert re.search(r'data-tab="gifts" aria-current="page">礼品<', tabs)
+    tabs = page(boss, "/dashboard/complaints/")
+    assert re.search(r'data-tab="complaints" aria-current="page">Complaints<', tabs)
+    # her managers keep their own row of tabs, complaints and gifts once
+    mine = page(login(desk["am1"].user), "/dashboard/gifts/")
+    mine = mine[mine.index('<nav class="tabs"') :]
+    assert re.findall(r'data-tab="(\w+)"', mine).count("gifts") == 1
