@@ -3,11 +3,15 @@
 
     .venv/bin/python bench/_profile.py api [--requests 2000]     # GET /api/v1/customers/{msisdn}/ in-process
     .venv/bin/python bench/_profile.py import [--rows 100000]    # workflows.bills_import + import_bills, rolled back
+    .venv/bin/python bench/_profile.py earn [--customers 50000]  # points earning, statement by statement
 
 `api` sends the requests through Django's WSGI handler in this process (the middleware, DRF, the view, the
 serializer: what a gunicorn worker runs per request, without the socket), with production settings (DEBUG off,
 throttling as configured by the environment). `import` runs the service and the CSV command on new bills in a
 transaction rolled back at the end. Both print pyinstrument's call tree (--html FILE writes the HTML report).
+`earn` times every SQL statement of the points earning (points.engine.earn, the production path's chunk) over all
+bills of --customers customers from the middle of the id range on empty points tables, then the bare insert of the
+same ledger rows into an index-free table (bench/points.py's baseline), in one transaction rolled back.
 For the profile of a live gunicorn worker under bench/api.py's load: `py-spy record -p PID` (a dev dependency).
 """
 
@@ -89,6 +93,63 @@ def profile_import(args) -> None:
             report(profiler, args, suffix=what)
 
 
+def profile_earn(args) -> None:
+    import importlib.util
+    import time
+
+    from django.db import connection, transaction
+
+    from points import engine, rules, selectors
+    from points.services import points_policy
+
+    # bench/points.py by its path: the name `points` is the application's
+    spec = importlib.util.spec_from_file_location("points_bench", Path(__file__).with_name("points.py"))
+    points_bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(points_bench)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM points_pointsentry")
+        if cursor.fetchone()[0]:
+            raise SystemExit("the points ledger is not empty: run bench/points.py (it empties it) or empty it first")
+        cursor.execute("SELECT min(id), max(id) FROM customers_customer")
+        lo, hi = cursor.fetchone()
+        cursor.execute("SELECT max(month) FROM customers_monthlybill")
+        last = cursor.fetchone()[0]
+    lo = lo + (hi - lo - args.customers) // 2
+    hi = lo + args.customers - 1
+    on = dt.date(last.year, last.month, 1) + dt.timedelta(days=45)
+    statements: dict[str, list] = {}
+
+    def timed(execute, sql, params, many, context):
+        t0 = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            key = " ".join(sql.split())[:90]
+            entry = statements.setdefault(key, [0.0, 0, 0])
+            entry[0] += time.perf_counter() - t0
+            entry[1] += 1
+            entry[2] = max(entry[2], context["cursor"].rowcount if context.get("cursor") else 0)
+
+    policy = points_policy()
+    with transaction.atomic():
+        t0 = time.perf_counter()
+        with connection.execute_wrapper(timed):
+            result = engine.earn(
+                on=on, expiry_years=policy.expiry_years, rewards=selectors.reward_rules(), lo=lo, hi=hi, actor="bench"
+            )
+        total = time.perf_counter() - t0
+        transaction.set_rollback(True)
+    print(f"earning of customers {lo}…{hi} on {on}: {result.bills:,} bills, {result.points:,} points in {total:.2f} s")
+    for key, (seconds, calls, rows) in sorted(statements.items(), key=lambda kv: -kv[1][0]):
+        print(f"  {seconds:7.3f} s  {seconds / total:5.1%}  ×{calls} rows {rows:>9,}  {key}")
+    since = dt.date(rules.first_live_year(on, policy.expiry_years), 1, 1)
+    bare = points_bench.bare_write(since, customers=(lo, hi))
+    print(
+        f"bare insert of the same ledger rows (no index, no constraint): {bare['seconds']:.2f} s, "
+        f"{bare['rows']:,} rows: earning ÷ bare = {total / bare['seconds']:.2f} ×"
+    )
+
+
 def report(profiler, args, suffix: str = "") -> None:
     print(profiler.output_text(unicode=True, color=False, show_all=False))
     if args.html:
@@ -101,7 +162,8 @@ def report(profiler, args, suffix: str = "") -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=("api", "import"))
+    parser.add_argument("what", choices=("api", "import", "earn"))
+    parser.add_argument("--customers", type=int, default=50_000)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--html", help="also write pyinstrument's HTML report here")
@@ -114,7 +176,7 @@ def main(argv=None) -> int:
     os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     common.open_bench_database(min_customers=100_000, wait=args.wait)
-    {"api": profile_api, "import": profile_import}[args.what](args)
+    {"api": profile_api, "import": profile_import, "earn": profile_earn}[args.what](args)
     return 0
 
 

@@ -159,20 +159,22 @@ def bare_aggregate(since: dt.date) -> dict:
     }
 
 
-def bare_write(since: dt.date) -> dict:
-    """The ledger rows INSERTed by one statement into a bare table (no index, no constraint), rolled back."""
+def bare_write(since: dt.date, customers: tuple[int, int] | None = None) -> dict:
+    """The ledger rows INSERTed by one statement into a bare table (no index, no constraint), rolled back; of the
+    customers lo ≤ id ≤ hi when `customers` is (lo, hi)."""
     from core.sql import Params
     from points import engine, selectors
 
     p = Params()
     reward = engine.reward_hundredths(p, selectors.reward_rules())
     base = p.d.floor_int("b.amount")
+    scope = f" AND b.customer_id BETWEEN {p(customers[0])} AND {p(customers[1])}" if customers else ""
     statement = f"""
         INSERT INTO bench_bare_ledger (customer_id, kind, amount, bill_month)
         SELECT customer_id, kind, pts, month FROM (
             SELECT b.customer_id, b.month, {base} AS base, ({base} * ({reward})) / 10000 AS reward
             FROM customers_monthlybill b JOIN customers_customer c ON c.id = b.customer_id
-            WHERE b.month >= {p(since)} AND c.status <> 'closed'
+            WHERE b.month >= {p(since)} AND c.status <> 'closed'{scope}
         ) t CROSS JOIN LATERAL (VALUES ('earn', t.base), ('reward', t.reward)) AS v(kind, pts)
         WHERE pts <> 0"""
 
