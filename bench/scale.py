@@ -1,6 +1,6 @@
 """Growth of the big jobs with the club's size: the same measurements at N customers, compared between sizes.
 
-    .venv/bin/python bench/scale.py [--skip-rating] [--api-seconds 10] [--wait 600]
+    .venv/bin/python bench/scale.py [--jobs rating,daily,outbox,api,import] [--import-bills N] [--api-seconds 10]
     .venv/bin/python bench/scale.py --compare bench/results/scale_1000000.json bench/results/scale_2000000.json
 
 Measures, on the bench database as it is (load it first with `generate_bench_data --customers N --months 12
