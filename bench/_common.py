@@ -176,6 +176,7 @@ def machine_facts() -> dict:
             "random_page_cost",
             "synchronous_commit",
             "max_wal_size",
+            "autovacuum",
         ):
             cursor.execute(f"SHOW {name}")
             settings_[name] = cursor.fetchone()[0]
