@@ -332,5 +332,47 @@ class Stopwatch:
         return False
 
 
+class StatementTimer:
+    """A Django `execute_wrapper` (`with connection.execute_wrapper(timer):`) timing every statement it sees:
+    `calls` holds (sql, params, seconds, rows affected) in order; `totals` sums them per statement."""
+
+    def __init__(self):
+        self.calls: list[tuple[str, object, float, int]] = []
+
+    def __call__(self, execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            cursor = context.get("cursor")
+            rows = cursor.rowcount if cursor is not None else 0
+            self.calls.append((sql, params, time.perf_counter() - started, rows))
+
+    def clear(self) -> None:
+        self.calls.clear()
+
+    @staticmethod
+    def label(sql: str, words: int | None = None, width: int = 90) -> str:
+        """The statement's first `words` words (all when None), whitespace collapsed, cut at `width` characters."""
+        return " ".join(sql.split()[:words])[:width]
+
+    def totals(self, *, words: int | None = None, width: int = 90) -> dict[str, tuple[float, int, int]]:
+        """Per statement label: (seconds in all, calls, most rows one call affected), slowest first."""
+        sums: dict[str, list] = {}
+        for sql, _, seconds, rows in self.calls:
+            entry = sums.setdefault(self.label(sql, words, width), [0.0, 0, 0])
+            entry[0] += seconds
+            entry[1] += 1
+            entry[2] = max(entry[2], rows)
+        return {k: tuple(v) for k, v in sorted(sums.items(), key=lambda kv: -kv[1][0])}
+
+    def last(self, text: str) -> tuple[str, object] | None:
+        """The last statement containing `text`, with its parameters (to EXPLAIN it again)."""
+        for sql, params, _, _ in reversed(self.calls):
+            if text in sql:
+                return sql, params
+        return None
+
+
 if __name__ == "__main__":  # `make bench` runs every bench/*.py: this module only holds helpers
     print("bench/_common.py: helpers for the bench scripts; nothing to run.")

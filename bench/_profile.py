@@ -117,30 +117,19 @@ def profile_earn(args) -> None:
     lo = lo + (hi - lo - args.customers) // 2
     hi = lo + args.customers - 1
     on = dt.date(last.year, last.month, 1) + dt.timedelta(days=45)
-    statements: dict[str, list] = {}
-
-    def timed(execute, sql, params, many, context):
-        t0 = time.perf_counter()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            key = " ".join(sql.split())[:90]
-            entry = statements.setdefault(key, [0.0, 0, 0])
-            entry[0] += time.perf_counter() - t0
-            entry[1] += 1
-            entry[2] = max(entry[2], context["cursor"].rowcount if context.get("cursor") else 0)
+    timer = common.StatementTimer()
 
     policy = points_policy()
     with transaction.atomic():
         t0 = time.perf_counter()
-        with connection.execute_wrapper(timed):
+        with connection.execute_wrapper(timer):
             result = engine.earn(
                 on=on, expiry_years=policy.expiry_years, rewards=selectors.reward_rules(), lo=lo, hi=hi, actor="bench"
             )
         total = time.perf_counter() - t0
         transaction.set_rollback(True)
     print(f"earning of customers {lo}…{hi} on {on}: {result.bills:,} bills, {result.points:,} points in {total:.2f} s")
-    for key, (seconds, calls, rows) in sorted(statements.items(), key=lambda kv: -kv[1][0]):
+    for key, (seconds, calls, rows) in timer.totals().items():
         print(f"  {seconds:7.3f} s  {seconds / total:5.1%}  ×{calls} rows {rows:>9,}  {key}")
     since = dt.date(rules.first_live_year(on, policy.expiry_years), 1, 1)
     bare = points_bench.bare_write(since, customers=(lo, hi))

@@ -19,6 +19,8 @@ the month before the first), the amount of the customer's last bill, paid. Measu
   (s) the service, vipclub.workflows.bills_import(rows=…) on validated rows, as POST /bills/bulk/ calls it: the
       bills upserted (ON CONFLICT) and their points earned (accounts, lots, ledger entries);
   (i) the command, manage.py import_bills FILE.csv: CSV parsing, per-row validation, the msisdn lookup, the service.
+And the small push (billing's corrections, the load test's request): --small pushes of 10 of those bills each through
+the service (p) against a plain 10-row INSERT of the same bills (q), each in its own savepoint; medians in ms.
 Goals (issue 20): (s) <= 3 x (c) (the service writes the points ledger besides the bills: ~3 rows per bill), (i) <= 2 x
 (c).
 """
@@ -131,6 +133,33 @@ def service(rows: list[dict]) -> dict:
     return {"created": result.created, "updated": result.updated}
 
 
+def insert_rows(rows: list[dict]) -> int:
+    from django.db import connection
+    from django.utils import timezone
+
+    values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(rows))
+    params = [v for r in rows for v in (r["customer_id"], r["month"], r["amount"], True, timezone.now())]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO customers_monthlybill (customer_id, month, amount, paid, updated_at) VALUES {values}", params
+        )
+        return cursor.rowcount
+
+
+def small_pushes(rows: list[dict], n: int) -> dict:
+    """n pushes of 10 bills (distinct customers each) through the service and as a plain INSERT; medians in ms."""
+    import statistics
+
+    timed: dict[str, list[float]] = {"service": [], "insert": []}
+    for k in range(n):
+        push = rows[10 * k : 10 * k + 10]
+        for key, work in (("service", service), ("insert", insert_rows)):
+            seconds, _, _ = in_savepoint(lambda work=work, push=push: work(push))
+            timed[key].append(seconds * 1000)
+    p, q = statistics.median(timed["service"]), statistics.median(timed["insert"])
+    return {"pushes": n, "service_ms": round(p, 1), "insert_ms": round(q, 2), "ratio": round(p / q, 1)}
+
+
 def command(path: Path) -> str:
     from django.core.management import call_command
 
@@ -156,6 +185,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rows", type=int, default=100_000, help="bills imported (default 100,000)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs of each path; the fastest counts")
     common.add_wait_argument(parser)
+    parser.add_argument("--small", type=int, default=20, help="10-bill pushes measured (default 20)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when the goal fails")
     args = parser.parse_args(argv)
 
@@ -193,6 +223,7 @@ def main(argv=None) -> int:
                             f"  #{n + 1} {key:8} {seconds:7.3f} s  {result}; others used {other['other_cpu_seconds']}"
                             f" CPU s ({other['other_cpu_share']:.0%})"
                         )
+                small = small_pushes(rows, args.small)
                 after = points_written()
                 raise _Rollback
         except _Rollback:
@@ -219,6 +250,7 @@ def main(argv=None) -> int:
             "value": round(i / c, 2),
             "passed": i / c <= COMMAND_GOAL,
         },
+        "small": small,
         "elapsed_seconds": round(time.monotonic() - started, 1),
     }
 
@@ -249,6 +281,10 @@ def main(argv=None) -> int:
     log()
     log(common.table(table, ["path", "seconds", "bills/s", "x (c)"]))
     log(f"  * = other processes used more than {NOISY:.0%} of the cores meanwhile")
+    log(
+        f"small push of 10 bills, median of {args.small}: (p) service {small['service_ms']} ms, "
+        f"(q) plain INSERT {small['insert_ms']} ms ({small['ratio']} x)"
+    )
     for goal in (out["goal"], out["command_goal"]):
         log(f"goal {goal['goal']}: {goal['value']} -> {'PASS' if goal['passed'] else 'FAIL'}")
     path = common.write_results("bills_import", out)

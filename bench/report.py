@@ -116,7 +116,21 @@ def bills_import(d: dict) -> list[list]:
             "≤ 2 ×" if "command_goal" in d else "info",
             verdict(d["command_goal"]["passed"]) if "command_goal" in d else "–",
         ],
-    ]
+    ] + (
+        [
+            [
+                f"bill import, a 10-bill push through the service vs a plain 10-row INSERT (median of "
+                f"{d['small']['pushes']})",
+                f"{d['small']['service_ms']} ms",
+                f"{d['small']['insert_ms']} ms",
+                f"{d['small']['ratio']} ×",
+                "info",
+                "–",
+            ]
+        ]
+        if "small" in d
+        else []
+    )
 
 
 def daily(d: dict) -> list[list]:

@@ -331,26 +331,15 @@ def chunk_profile(*, month: dt.date, lo: int, hi: int, label: str) -> dict:
     from tiers import engine, services
 
     policy = services.policy_rules(services.default_policy())
-    statements: list[tuple[str, float]] = []
-    captured: dict = {}
-
-    def wrapper(execute, sql, params, many, context):
-        started = time.perf_counter()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            kind = " ".join(sql.split()[:3])
-            if f"{engine.TEMP} AS MATERIALIZED" in sql:
-                captured["chunk"] = (sql, params)
-            statements.append((kind, time.perf_counter() - started))
+    timer = common.StatementTimer()
 
     closed, tier_ids = customer_selectors.closed_months(), services._tier_ids()
     total = 0.0
     try:
-        with transaction.atomic(), connection.execute_wrapper(wrapper):
+        with transaction.atomic(), connection.execute_wrapper(timer):
             with connection.cursor() as cursor:
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            statements.clear()
+            timer.clear()
             with common.Stopwatch() as watch:
                 result = engine.evaluate_chunk(
                     run_id=None,
@@ -366,7 +355,8 @@ def chunk_profile(*, month: dt.date, lo: int, hi: int, label: str) -> dict:
             raise _Rollback
     except _Rollback:
         pass
-    sql, params = captured["chunk"]
+    sql, params = timer.last(f"{engine.TEMP} AS MATERIALIZED")
+    statements = [(timer.label(q, 3), seconds) for q, _, seconds, _ in timer.calls]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL jit = off")
         cursor.execute("SET LOCAL work_mem = '64MB'")
