@@ -113,6 +113,10 @@ class Customer(models.Model):
         indexes = [
             models.Index(fields=["region", "status"], name="cust_region_status_idx"),
             models.Index(fields=["name"], name="cust_name_idx"),
+            # the daily job's incremental run: the customers changed since the previous run, and those whose
+            # birthday gift came into its window (managers.daily.changed_select) — without them a scan of the club
+            models.Index(fields=["updated_at"], name="cust_updated_at_idx"),
+            models.Index(fields=["birthday"], name="cust_birthday_idx"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -152,7 +156,11 @@ class PlanPeriod(models.Model):
             models.UniqueConstraint(fields=["customer", "started_on"], name="plan_period_customer_start_uniq")
         ]
         # the plan in force per customer, latest first: the engine's DISTINCT ON reads it without a sort
-        indexes = [models.Index(fields=["customer", "-started_on"], name="plan_period_latest_idx")]
+        indexes = [
+            models.Index(fields=["customer", "-started_on"], name="plan_period_latest_idx"),
+            # the plans that start on a day (the daily job's incremental run)
+            models.Index(fields=["started_on"], name="plan_period_started_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.plan_code} · {self.started_on:%Y-%m-%d}"

@@ -62,7 +62,11 @@ class Assignment(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["manager"], condition=Q(ended_on__isnull=True), name="assignment_active_manager_idx")
+            models.Index(fields=["manager"], condition=Q(ended_on__isnull=True), name="assignment_active_manager_idx"),
+            # the active assignments that started on a day (the daily job's incremental run)
+            models.Index(
+                fields=["started_on"], condition=Q(ended_on__isnull=True), name="assignment_active_started_idx"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -162,3 +162,39 @@ def test_the_run_is_recorded_and_a_full_pass_when_asked_or_the_rules_changed(mem
         (D(2026, 11, 1), True),
     ]
     assert all(run.finished_at for run in DailyRun.objects.all())
+
+
+def changed_customers() -> set[int]:
+    """The customers the last run looked at (its CHANGED table, kept on the connection until the next run)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT customer_id FROM {daily.CHANGED}")
+        return {row[0] for row in cursor.fetchall()}
+
+
+def test_migrates_initial_state_of_a_manager_is_not_a_change_of_her_members(member, manager):  # noqa: F811
+    # given two members of a manager and a first run (a full pass)
+    from managers.models import AccountManager
+    from vipclub.audit import record_initial_state
+
+    members = {member("gold").pk, member("silver").pk}
+    a_day_ago = timezone.now() - dt.timedelta(days=1)  # written well before the run (not within its margin)
+    Customer.objects.update(updated_at=a_day_ago)
+    CustomerTier.objects.update(updated_at=a_day_ago)
+    daily.daily_run(on=D(2026, 11, 10), at=timezone.now())
+
+    # when `migrate` backfills her "initial state" history (managers loaded in bulk have none) and the job runs
+    AccountManager.history.filter(id=manager.pk).delete()
+    record_initial_state()
+    assert AccountManager.history.filter(id=manager.pk, history_change_reason="initial state").exists()
+    daily.daily_run(on=D(2026, 11, 11), at=timezone.now())
+
+    # then her members are not looked at again: nothing of theirs changed
+    assert changed_customers() == set()
+
+    # but when her row really changes (she moves to another region), the next run looks at all her members
+    manager.region = RegionFactory(code="SZ", name="深圳")
+    manager.save()
+    daily.daily_run(on=D(2026, 11, 12), at=timezone.now())
+    assert changed_customers() >= members
