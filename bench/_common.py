@@ -356,11 +356,11 @@ class StatementTimer:
         """The statement's first `words` words (all when None), whitespace collapsed, cut at `width` characters."""
         return " ".join(sql.split()[:words])[:width]
 
-    def totals(self, *, words: int | None = None, width: int = 90) -> dict[str, tuple[float, int, int]]:
+    def totals(self) -> dict[str, tuple[float, int, int]]:
         """Per statement label: (seconds in all, calls, most rows one call affected), slowest first."""
         sums: dict[str, list] = {}
         for sql, _, seconds, rows in self.calls:
-            entry = sums.setdefault(self.label(sql, words, width), [0.0, 0, 0])
+            entry = sums.setdefault(self.label(sql), [0.0, 0, 0])
             entry[0] += seconds
             entry[1] += 1
             entry[2] = max(entry[2], rows)
