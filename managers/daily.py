@@ -71,7 +71,7 @@ from core.sql import Params, dialect
 from customers.models import Customer, KeyPerson, PlanPeriod
 from tiers import selectors as tier_selectors
 from tiers import services as tier_services
-from tiers.models import CustomerTier, RatingPolicy, Tier, TierChange, TierOverride, TransferFloor
+from tiers.models import CustomerTier, RatingPolicy, Tier, TierChange, TierOverride, TransferFloor, score_validity
 
 from . import rules, selectors, services
 from .calendar import WorkCalendar, greeting_festivals
@@ -333,8 +333,7 @@ def changed_select(p: Params, *, day: dt.date, since: Since, calendar: WorkCalen
         SELECT id AS customer_id, 0 AS floors_only FROM {CUSTOMERS} WHERE updated_at >= {at}{born}
         UNION SELECT customer_id, CASE WHEN updated_at >= {at} THEN 0 ELSE 1 END FROM {TIERS_NOW}
             WHERE updated_at >= {at} OR source = 'key_person'
-               OR (source = 'score' AND valid_until >= {last} AND valid_until < {today})
-               OR (source <> 'score' AND score_valid_until >= {last} AND score_valid_until < {today})
+               OR ({score_validity()} >= {last} AND {score_validity()} < {today})
         UNION SELECT customer_id, 0 FROM {ASSIGNMENTS} WHERE id > {p(since.mark("assignment"))}
         UNION SELECT customer_id, 0 FROM {ASSIGNMENTS}
             WHERE ended_on IS NULL AND ((started_on > {last} AND started_on <= {today})

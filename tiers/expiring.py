@@ -16,6 +16,7 @@ from core.sql import Params
 
 from . import rules
 from .engine import BILLS, CUSTOMERS, OUTBOX, STATE, _month_filter
+from .models import score_validity
 
 
 def _money(p: Params, fen: str) -> str:
@@ -83,8 +84,7 @@ def expiring_sql(
     # no WITH prefix: Python's sqlite3 reports no row count for a statement starting with WITH
     x = f"""SELECT ct.customer_id, {score_tier} AS tier_id
             FROM {STATE} ct
-            WHERE (ct.source = 'score' AND ct.valid_until = {v} AND ct.tier_id IS NOT NULL)
-               OR (ct.source <> 'score' AND ct.score_valid_until = {v} AND ct.score_tier_id IS NOT NULL)"""
+            WHERE {score_validity("ct.")} = {v} AND {score_tier} IS NOT NULL"""
     return f"""INSERT INTO {OUTBOX} (type, customer_id, msisdn, occurred_at, data, created_at)
         SELECT 'tier.expiring', x.customer_id, c.msisdn, {p(at)}, {data}, {d.now}
         FROM ({x}) x JOIN {CUSTOMERS} c ON c.id = x.customer_id
