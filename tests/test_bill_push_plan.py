@@ -20,6 +20,7 @@ from vipclub import workflows
 pytestmark = pytest.mark.django_db
 
 MEMBERS, ENTRIES_EACH = 2_000, 24
+PUSHED = 20_000  # two pushes of 10,000 bills
 MONTH = dt.date(2026, 10, 1)
 
 
@@ -51,3 +52,29 @@ def test_a_ten_bill_push_probes_the_ledger_instead_of_reading_it():
     assert "Seq Scan on points_pointsentry" not in plan, plan
     # and the push itself: the 10 bills stored and earning
     assert workflows.bills_import(rows=rows, on=dt.date(2026, 11, 5)).updated == 10
+
+
+def test_a_new_months_second_push_probes_each_bill_whatever_the_ledger_statistics_say():
+    """Found by bench/scale.py (a month of 1M bills in pushes of 100k on a ledger analysed empty): the second push's
+    earning never finished. The ledger's statistics knew nothing of the new month, the planner expected one posted
+    entry and compared every entry of the month with every changed bill. Each bill's entries are probed instead."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's planner and statistics")
+    region = RegionFactory()
+    members = Customer.objects.bulk_create(CustomerFactory.build(region=region) for _ in range(PUSHED))
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE points_pointsentry")  # the ledger's statistics: empty (a new club, or taken long ago)
+    half = PUSHED // 2
+    first = [{"customer_id": c.pk, "month": MONTH, "amount": Decimal("388.00"), "paid": True} for c in members[:half]]
+    assert workflows.bills_import(rows=first, on=dt.date(2026, 11, 5)).created == half
+    second = [{"customer_id": c.pk, "month": MONTH, "amount": Decimal("288.00"), "paid": True} for c in members[half:]]
+    assert customer_services.bills_bulk_upsert(rows=second).changed == half
+    statement, p = engine.delta_sql(
+        engine.earn_scope(on=MONTH, expiry_years=3, keys=customer_services.BILL_CHANGES, lo=None, hi=None),
+        reward_rules(),
+    )
+    with connection.cursor() as cur:
+        cur.execute("EXPLAIN " + statement[statement.index("WITH t AS") :], p)
+        plan = "\n".join(row[0] for row in cur.fetchall())
+    assert "Seq Scan on points_pointsentry" not in plan, plan
+    assert "Index Scan using points_entry_cust_month_idx" in plan, plan
