@@ -206,7 +206,7 @@ class CustomerTier(models.Model):
         # key persons. Without these indexes each was a scan of every member's state (85 ms of an ordinary day's
         # 323 ms at 1M customers). They cost the engine only on the rows it changes (a new updated_at, usually a new
         # validity: new index entries, where a renewal kept its tier and was a HOT update before); bench/rerate.py
-        # measured the steady month before and after (README "Issue 20").
+        # measured the steady month before and after (README "Scaling").
         indexes = [
             models.Index(fields=["tier"], name="customer_tier_tier_idx"),
             models.Index(
