@@ -6,6 +6,7 @@ Every engine builds its statements from `Params` (named placeholders, `%(p0)s`, 
 tested: PostgreSQL in production and CI, SQLite as the embedded default.
 """
 
+import contextlib
 import datetime as dt
 import functools
 import logging
@@ -208,6 +209,30 @@ class Params(dict):
             return self.d._local_midnight.format(col=column, tz=self(str(tz)))
         offset = dt.datetime.combine(day, dt.time.min, tz).utcoffset()
         return self.d._local_midnight.format(col=column, tz=self(f"{-int(offset.total_seconds()):+d} seconds"))
+
+
+@contextlib.contextmanager
+def statement_settings(cursor, when: bool = True, **settings: str):
+    """Run the statements of the block with the given PostgreSQL settings (`jit="off"`) and restore the session's own
+    values after it, within the transaction (set_config(…, true)): the rest of the transaction keeps what the
+    operator or an outer step set. Nothing on SQLite, or when `when` is false."""
+    if not (when and connection.vendor == "postgresql" and settings):
+        yield
+        return
+    names = sorted(settings)
+    cursor.execute(
+        "SELECT " + ", ".join("current_setting(%s), set_config(%s, %s, true)" for _ in names),
+        [x for name in names for x in (name, name, settings[name])],
+    )
+    row = cursor.fetchone()
+    before = {name: row[2 * i] for i, name in enumerate(names)}
+    try:
+        yield
+    finally:
+        cursor.execute(
+            "SELECT " + ", ".join("set_config(%s, %s, true)" for _ in names),
+            [x for name in names for x in (name, before[name])],
+        )
 
 
 def load_temp_table(cursor, name: str, columns: str, rows, *, analyze: bool = True) -> None:

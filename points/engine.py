@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from core import dates
 from core.models import OutboxEvent
-from core.sql import Params, load_temp_table
+from core.sql import Params, load_temp_table, statement_settings
 from customers.models import Customer, MonthlyBill, StatusChange
 from tiers.models import CustomerTier, TierChange
 
@@ -141,12 +141,8 @@ def earn(
         _lock_accounts(cursor, scope.customers, scope.p)
         cursor.execute(f"DROP TABLE IF EXISTS {DELTA}")
         cursor.execute(f"DROP TABLE IF EXISTS {TAKE}")
-        if scope.probe and scope.p.d.postgres:  # probes priced per bill: 100k of them would bring in JIT (~0.5 s)
-            cursor.execute("SELECT current_setting('jit'), set_config('jit', 'off', true)")
-            jit = cursor.fetchone()[0]
-            cursor.execute(*delta_sql(scope, rewards))
-            cursor.execute("SELECT set_config('jit', %s, true)", [jit])
-        else:
+        # probes priced per bill: 100k of them would bring in JIT (~0.5 s) for a statement that runs once
+        with statement_settings(cursor, when=scope.probe, jit="off"):
             cursor.execute(*delta_sql(scope, rewards))
         cursor.execute(DELTA_COUNTS)
         result.bills, result.customers, negatives = (int(x) for x in cursor.fetchone())

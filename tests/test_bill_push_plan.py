@@ -78,3 +78,30 @@ def test_a_new_months_second_push_probes_each_bill_whatever_the_ledger_statistic
         plan = "\n".join(row[0] for row in cur.fetchall())
     assert "Seq Scan on points_pointsentry" not in plan, plan
     assert "Index Scan using points_entry_cust_month_idx" in plan, plan
+
+
+def test_a_push_turns_jit_off_for_its_probe_statement_only():
+    """The probe statement runs without JIT (core.sql.statement_settings); the operator's own setting holds for the
+    rest of the transaction, before and after the push."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's settings")
+    region = RegionFactory()
+    members = Customer.objects.bulk_create(CustomerFactory.build(region=region) for _ in range(3))
+    seen = []
+
+    def watch(execute, sql, params, many, context):
+        if "LEFT JOIN LATERAL" in sql:
+            with context["connection"].connection.cursor() as raw:
+                raw.execute("SELECT current_setting('jit')")
+                seen.append(raw.fetchone()[0])
+        return execute(sql, params, many, context)
+
+    rows = [{"customer_id": c.pk, "month": MONTH, "amount": Decimal("100.00"), "paid": True} for c in members]
+    with connection.cursor() as cur:
+        cur.execute("SELECT set_config('jit', 'on', true)")
+    with connection.execute_wrapper(watch):
+        assert workflows.bills_import(rows=rows, on=dt.date(2026, 11, 5)).created == 3
+    assert seen == ["off"]
+    with connection.cursor() as cur:
+        cur.execute("SELECT current_setting('jit')")
+        assert cur.fetchone()[0] == "on"

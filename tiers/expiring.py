@@ -16,6 +16,7 @@ from core.sql import Params
 
 from . import rules
 from .engine import BILLS, CUSTOMERS, OUTBOX, STATE, _month_filter
+from .models import score_tier as score_tier_of
 from .models import score_validity
 
 
@@ -48,7 +49,7 @@ def expiring_sql(
     evaluated = rules.evaluation_date(month, policy.run_day)
     window = [m for m in rules.window_months(month, policy.window_months) if m in set(closed_months)]
     v = p(valid_until)
-    score_tier = "CASE WHEN ct.source = 'score' THEN ct.tier_id ELSE ct.score_tier_id END"
+    score_tier = score_tier_of("ct.")
     thresholds = {tid: policy.thresholds[code] for tid, code in tiers.items() if code in policy.thresholds}
     if policy.kind == rules.ANNUAL:
         bonus_rows = sorted(policy.tenure_bonus, reverse=True)

@@ -228,6 +228,12 @@ def score_validity(alias: str = "") -> str:
     return f"CASE WHEN {alias}source = 'score' THEN {alias}valid_until ELSE {alias}score_valid_until END"
 
 
+def score_tier(alias: str = "") -> str:
+    """SQL of the score-won tier of a current tier row, beside `score_validity`: the tier itself when held by score,
+    else the score tier kept beside the floor."""
+    return f"CASE WHEN {alias}source = 'score' THEN {alias}tier_id ELSE {alias}score_tier_id END"
+
+
 class RunStatus(models.TextChoices):
     PENDING = "pending", _("Pending")
     RUNNING = "running", _("Running")
