@@ -279,22 +279,27 @@ def main(argv=None) -> int:
     out.update({"benchmark": "scale", "customers": customers, "machine": facts})
     import daily
 
+    def measured(job: str, result: dict) -> None:
+        """Keep a job's result at once: a run stopped later (a 10M run takes an hour) keeps what it measured."""
+        out[job] = result
+        out.setdefault("measured", {})[job] = facts["date"]
+        common.write_results(f"scale_{customers}", out)
+
     daily.ensure_members()
     if "rating" in jobs:
-        out["rating"] = rating()
+        measured("rating", rating())
     if "daily" in jobs:
-        out["daily"] = daily_job()
+        measured("daily", daily_job())
         log(f"  daily: {json.dumps({k: v['seconds'] for k, v in out['daily'].items()})}")
     if "outbox" in jobs:
-        out["outbox"] = outbox()
+        measured("outbox", outbox())
     if "api" in jobs:
-        out["api"] = api_read(args.api_seconds)
+        measured("api", api_read(args.api_seconds))
     if "import" in jobs:  # last: the rolled-back month leaves dead rows behind until autovacuum
-        out["import"] = import_month(limit=args.import_bills)
+        measured("import", import_month(limit=args.import_bills))
     out["sizes"] = sizes()
     out["elapsed_seconds"] = round(time.monotonic() - started, 1)
     out["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    out.setdefault("measured", {}).update({job: facts["date"] for job in jobs})
     path = common.write_results(f"scale_{customers}", out)
     log(f"written {path.relative_to(common.ROOT)} ({out['elapsed_seconds']:.0f} s; {dt.datetime.now():%H:%M})")
     return 0
