@@ -215,7 +215,9 @@ class Params(dict):
 def statement_settings(cursor, when: bool = True, **settings: str):
     """Run the statements of the block with the given PostgreSQL settings (`jit="off"`) and restore the session's own
     values after it, within the transaction (set_config(…, true)): the rest of the transaction keeps what the
-    operator or an outer step set. Nothing on SQLite, or when `when` is false."""
+    operator or an outer step set. Nothing on SQLite, or when `when` is false. When the block raises, nothing is
+    restored: the transaction (or its savepoint) is rolled back, and PostgreSQL undoes the settings with it — a
+    statement sent into the aborted transaction would only hide the block's error behind its own."""
     if not (when and connection.vendor == "postgresql" and settings):
         yield
         return
@@ -226,13 +228,11 @@ def statement_settings(cursor, when: bool = True, **settings: str):
     )
     row = cursor.fetchone()
     before = {name: row[2 * i] for i, name in enumerate(names)}
-    try:
-        yield
-    finally:
-        cursor.execute(
-            "SELECT " + ", ".join("set_config(%s, %s, true)" for _ in names),
-            [x for name in names for x in (name, before[name])],
-        )
+    yield
+    cursor.execute(
+        "SELECT " + ", ".join("set_config(%s, %s, true)" for _ in names),
+        [x for name in names for x in (name, before[name])],
+    )
 
 
 def load_temp_table(cursor, name: str, columns: str, rows, *, analyze: bool = True) -> None:

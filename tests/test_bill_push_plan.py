@@ -141,3 +141,21 @@ def test_a_new_months_second_push_locks_each_bill_by_its_key_not_by_the_month():
     (plan,) = plans
     assert "bill_month_idx" not in plan and "Seq Scan on customers_monthlybill" not in plan, plan
     assert "Nested Loop" in plan and "customer_id = customers_bills_stage.customer_id" in plan, plan  # by key
+
+
+def test_a_failing_statement_under_changed_settings_keeps_its_own_error():
+    """core.sql.statement_settings: when a statement of the block fails, its error is the one raised (not the aborted
+    transaction's refusal of a restoring statement), and a rolled-back savepoint takes the settings back with it."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's settings")
+    from django.db import DatabaseError, transaction
+
+    from core.sql import statement_settings
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT set_config('jit', 'on', true)")
+        with pytest.raises(DatabaseError, match="division by zero"), transaction.atomic():
+            with statement_settings(cur, jit="off"):
+                cur.execute("SELECT 1 / 0")
+        cur.execute("SELECT current_setting('jit')")
+        assert cur.fetchone()[0] == "on"
