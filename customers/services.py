@@ -129,9 +129,9 @@ def bills_bulk_upsert(*, rows: list[dict]) -> BillsResult:
 @transaction.atomic
 def bills_upsert_staged() -> BillsResult:
     """Upsert the bills staged in BILLS_STAGE (one row per customer and month; dropped after), set-based: the
-    existing bills among them locked and read by a join, the bills whose amount changes listed in BILL_CHANGES
-    (new bills included), then all upserted by one `INSERT … SELECT … ON CONFLICT` — both in (customer id,
-    month) order: two uploads of the same customers in any order take their locks in one order and never deadlock
+    existing bills among them locked and read (PostgreSQL: each by a probe of its key), the bills whose amount changes
+    listed in BILL_CHANGES (new bills included), then all upserted by one `INSERT … SELECT … ON CONFLICT` — both in
+    (customer id, month) order: two uploads of the same customers in any order take their locks in one order and never deadlock
     (core.db). No row goes through Python."""
     p = sql.Params()
     d = p.d
@@ -142,8 +142,6 @@ def bills_upsert_staged() -> BillsResult:
         cursor.execute(
             d.temp_table(BILL_CHANGES, "customer_id bigint, month date, previous numeric(12, 2), amount numeric(12, 2)")
         )
-        old = f"""SELECT b.customer_id, b.month, b.amount FROM {bills} b
-                  JOIN {BILLS_STAGE} s ON s.customer_id = b.customer_id AND s.month = b.month"""
         changes = f"""INSERT INTO {BILL_CHANGES} (customer_id, month, previous, amount)
                 SELECT s.customer_id, s.month, old.amount, s.amount FROM {BILLS_STAGE} s
                 LEFT JOIN old ON old.customer_id = s.customer_id AND old.month = s.month
@@ -170,6 +168,8 @@ def bills_upsert_staged() -> BillsResult:
             # its statistics: the earning joins the entries to it (unanalysed, a 10-bill push read every entry)
             cursor.execute(f"ANALYZE {BILL_CHANGES}")
         else:  # SQLite locks the database for the transaction's first write
+            old = f"""SELECT b.customer_id, b.month, b.amount FROM {bills} b
+                      JOIN {BILLS_STAGE} s ON s.customer_id = b.customer_id AND s.month = b.month"""
             cursor.execute(f"WITH old AS ({old}) {changes}", p)
             cursor.execute(
                 f"SELECT (SELECT COUNT(*) FROM {BILLS_STAGE}), (SELECT COUNT(*) FROM ({old}) x), "

@@ -16,8 +16,7 @@ from core.sql import Params
 
 from . import rules
 from .engine import BILLS, CUSTOMERS, OUTBOX, STATE, _month_filter
-from .models import score_tier as score_tier_of
-from .models import score_validity
+from .models import score_tier, score_validity
 
 
 def _money(p: Params, fen: str) -> str:
@@ -49,7 +48,7 @@ def expiring_sql(
     evaluated = rules.evaluation_date(month, policy.run_day)
     window = [m for m in rules.window_months(month, policy.window_months) if m in set(closed_months)]
     v = p(valid_until)
-    score_tier = score_tier_of("ct.")
+    won = score_tier("ct.")
     thresholds = {tid: policy.thresholds[code] for tid, code in tiers.items() if code in policy.thresholds}
     if policy.kind == rules.ANNUAL:
         bonus_rows = sorted(policy.tenure_bonus, reverse=True)
@@ -83,9 +82,9 @@ def expiring_sql(
         }
     )
     # no WITH prefix: Python's sqlite3 reports no row count for a statement starting with WITH
-    x = f"""SELECT ct.customer_id, {score_tier} AS tier_id
+    x = f"""SELECT ct.customer_id, {won} AS tier_id
             FROM {STATE} ct
-            WHERE {score_validity("ct.")} = {v} AND {score_tier} IS NOT NULL"""
+            WHERE {score_validity("ct.")} = {v} AND {won} IS NOT NULL"""
     return f"""INSERT INTO {OUTBOX} (type, customer_id, msisdn, occurred_at, data, created_at)
         SELECT 'tier.expiring', x.customer_id, c.msisdn, {p(at)}, {data}, {d.now}
         FROM ({x}) x JOIN {CUSTOMERS} c ON c.id = x.customer_id
