@@ -716,7 +716,7 @@ def demo_contacts_load(*, as_of: dt.date, seed: int = 1) -> dict[str, int]:
 def demo_week_load(*, as_of: dt.date, at: dt.datetime, seed: int = 1) -> dict[str, int]:
     """This morning's work, after the daily job opened the month's items: most routine SMS of the week sent in the
     morning batch, some of the month's calls made; the rest is the manager's queue. `at`: now (seeded before 9 in
-    the morning, the work was done in the hour before)."""
+    the morning, the work was done in the hour before; seeded just after midnight, none of it after `at`)."""
     from managers.models import Obligation
 
     rng = random.Random(seed + 19)
@@ -736,7 +736,7 @@ def demo_week_load(*, as_of: dt.date, at: dt.datetime, seed: int = 1) -> dict[st
                     **_logged_by(customer_id, manager_id, users),
                     "channel": "sms",
                     "outcome": "no_answer",
-                    "occurred_at": morning + dt.timedelta(seconds=rng.randrange(600)),
+                    "occurred_at": min(at, morning + dt.timedelta(seconds=rng.randrange(600))),
                     "closes": [pk],
                     "note": "月度关怀短信",
                 }
@@ -747,7 +747,7 @@ def demo_week_load(*, as_of: dt.date, at: dt.datetime, seed: int = 1) -> dict[st
                     **_logged_by(customer_id, manager_id, users),
                     "channel": "call",
                     "outcome": "reached",
-                    "occurred_at": morning + dt.timedelta(minutes=rng.randrange(10, 60)),
+                    "occurred_at": min(at, morning + dt.timedelta(minutes=rng.randrange(10, 60))),
                     "closes": [pk],
                     "note": rng.choice(DEMO_CALL_NOTES),
                 }
