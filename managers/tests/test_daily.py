@@ -287,6 +287,28 @@ def test_birthday_gift_of_a_29_february_birthday(member):
     }
 
 
+def test_birthday_gift_of_a_29_february_birthday_in_runs_that_continue_from_the_day_before(member):
+    # given a gold member born on 29 February
+    leapling = member("gold", birthday=D(1992, 2, 29))
+
+    # when the job runs every day from 9 to 12 February 2027, then from 10 to 13 February 2028 (each run after
+    # the first continues from the day before: it matches birthdays by month and day, not by date of birth)
+    opened = {}
+    for first in (D(2027, 2, 9), D(2028, 2, 10)):
+        for n in range(4):
+            result = run(first + dt.timedelta(days=n))
+            if n:
+                assert result["incremental"] is not None
+            opened.update(
+                {o.period: o.opened_on for o in Obligation.objects.filter(customer=leapling, kind="birthday_gift")}
+            )
+
+    # then the gift opens 14 days before it is due: 11 February for 25 February 2027 (the birthday is 28
+    # February in a common year), 12 February for 26 February 2028
+    assert opened == {"2027": D(2027, 2, 11), "2028": D(2028, 2, 12)}
+    assert obligations(leapling, "birthday_gift")["2028"] == (D(2028, 2, 26), "open")
+
+
 def test_birthday_rows_cover_the_window_once_per_day():
     # given a run on 14 February 2027 with the default lead of 3 days
     rows = daily.birthday_rows(D(2027, 2, 14), 3)
