@@ -129,10 +129,10 @@ def bills_bulk_upsert(*, rows: list[dict]) -> BillsResult:
 @transaction.atomic
 def bills_upsert_staged() -> BillsResult:
     """Upsert the bills staged in BILLS_STAGE (one row per customer and month; dropped after), set-based: the
-    existing bills among them locked and read (PostgreSQL: each by a probe of its key), the bills whose amount changes
-    listed in BILL_CHANGES (new bills included), then all upserted by one `INSERT … SELECT … ON CONFLICT` — both in
-    (customer id, month) order: two uploads of the same customers in any order take their locks in one order and never deadlock
-    (core.db). No row goes through Python."""
+    existing bills among them locked and read (PostgreSQL: each by a probe of its key), the bills whose amount
+    changes listed in BILL_CHANGES (new bills included), then all upserted by one `INSERT … SELECT … ON CONFLICT` —
+    both in (customer id, month) order: two uploads of the same customers in any order take their locks in one order
+    and never deadlock (core.db). No row goes through Python."""
     p = sql.Params()
     d = p.d
     bills = MonthlyBill._meta.db_table

@@ -8,8 +8,9 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 
+from core.sql import statement_settings
 from customers import services as customer_services
 from customers.factories import CustomerFactory, RegionFactory
 from customers.models import Customer
@@ -148,10 +149,6 @@ def test_a_failing_statement_under_changed_settings_keeps_its_own_error():
     transaction's refusal of a restoring statement), and a rolled-back savepoint takes the settings back with it."""
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL's settings")
-    from django.db import DatabaseError, transaction
-
-    from core.sql import statement_settings
-
     with connection.cursor() as cur:
         cur.execute("SELECT set_config('jit', 'on', true)")
         with pytest.raises(DatabaseError, match="division by zero"), transaction.atomic():

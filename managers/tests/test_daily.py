@@ -293,15 +293,12 @@ def test_birthday_gift_of_a_29_february_birthday_in_runs_that_continue_from_the_
 
     # when the job runs every day from 9 to 12 February 2027, then from 10 to 13 February 2028 (each run after
     # the first continues from the day before: it matches birthdays by month and day, not by date of birth)
-    opened = {}
     for first in (D(2027, 2, 9), D(2028, 2, 10)):
         for n in range(4):
             result = run(first + dt.timedelta(days=n))
             if n:
                 assert result["incremental"] is not None
-            opened.update(
-                {o.period: o.opened_on for o in Obligation.objects.filter(customer=leapling, kind="birthday_gift")}
-            )
+    opened = {o.period: o.opened_on for o in Obligation.objects.filter(customer=leapling, kind="birthday_gift")}
 
     # then the gift opens 14 days before it is due: 11 February for 25 February 2027 (the birthday is 28
     # February in a common year), 12 February for 26 February 2028
